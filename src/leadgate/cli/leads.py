@@ -1,0 +1,268 @@
+"""`leadgate lead add|import|show|list|adjust` and `leadgate event add|ingest`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from leadgate.cli.common import (
+    DbOpt,
+    JsonOpt,
+    actor_default,
+    console,
+    handle_errors,
+    open_engine,
+    print_json,
+)
+from leadgate.cli.errors import BadInput
+from leadgate.ingest.columns import canonical, typed_value
+from leadgate.ingest.files import ImportReport, import_leads, ingest_events
+from leadgate.ingest.validate import check_email, parse_event, parse_time
+
+
+def _pairs(values: list[str], option: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in values:
+        if "=" not in item:
+            raise BadInput(f"{option}: '{item}' is not key=value")
+        k, v = item.split("=", 1)
+        if not k.strip():
+            raise BadInput(f"{option}: '{item}' has an empty key")
+        out[k.strip()] = v
+    return out
+
+
+def _with_progress(path: Path, as_json: bool, run: Callable[[Callable[[int], None]], ImportReport]) -> ImportReport:
+    if not path.exists():
+        raise BadInput(f"{path}: no such file")
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=as_json,
+    ) as bar:
+        task = bar.add_task(path.name, total=path.stat().st_size)
+        return run(lambda n: bar.advance(task, n))
+
+
+def _print_report(report: ImportReport, as_json: bool, what: str) -> None:
+    if as_json:
+        print_json(report.as_dict())
+        return
+    for w in report.warnings[:20]:
+        typer.echo(f"warning: {w}", err=True)
+    for e in report.errors[:20]:
+        typer.echo(f"rejected: {e}", err=True)
+    if report.rejected > 20:
+        typer.echo(f"... and {report.rejected - 20} more rejected lines", err=True)
+    if what == "leads":
+        typer.echo(
+            f"{report.read} rows: {report.created} leads created, {report.updated} updated, "
+            f"{report.unchanged} unchanged, {report.rejected} rejected"
+        )
+    else:
+        typer.echo(
+            f"{report.read} lines: {report.accepted} events accepted, {report.duplicates} "
+            f"duplicates (already stored), {report.rejected} rejected"
+        )
+    if report.rejects_path:
+        typer.echo(f"rejected lines written to {report.rejects_path}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `lead` and `event` command groups."""
+    lead = typer.Typer(help="Add, import, inspect and list leads.", no_args_is_help=True)
+    event = typer.Typer(help="Record events (what leads did).", no_args_is_help=True)
+    app.add_typer(lead, name="lead")
+    app.add_typer(event, name="event")
+
+    @lead.command("add")
+    @handle_errors
+    def add(
+        email: Annotated[str, typer.Option("--email", help="The lead's email (the key).")],
+        set_: Annotated[
+            list[str], typer.Option("--set", help="field=value (repeatable), e.g. job_title=CTO")
+        ] = [],  # noqa: B006 - Typer reads the default, never mutates it
+        db: DbOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Create a lead, or update its fields (matched by email, ignoring case)."""
+        norm = check_email(email)
+        raw = _pairs(set_, "--set")
+        country = raw.get("country")
+        attrs: dict[str, Any] = {}
+        for k, v in raw.items():
+            key = canonical(k)
+            if key == "email":
+                raise BadInput("--set: the email is the lead's key; use --email")
+            value = typed_value(key, v, country)
+            if value is not None:
+                attrs[key] = value
+        engine = open_engine(db)
+        created, updated, _ = engine.upsert_leads([(norm, attrs, None)], actor=actor_default())
+        data = engine.show(norm)
+        if as_json:
+            print_json(data)
+        else:
+            verb = "created" if created else ("updated" if updated else "unchanged")
+            typer.echo(f"{verb} {norm}: stage {data['stage']}, score {data['score']:g}, grade {data['grade']}")
+
+    @lead.command("import")
+    @handle_errors
+    def import_(
+        file: Annotated[Path, typer.Argument(help="CSV export (Email, First Name, Company, ...).")],
+        rejects: Annotated[
+            Path | None, typer.Option(help="Where to write rejected lines (default FILE.rejects.jsonl).")
+        ] = None,
+        batch_size: Annotated[int, typer.Option(min=1, help="Rows per transaction.")] = 5000,
+        db: DbOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Import leads from a CSV file; bad rows are reported by line and the rest land."""
+        engine = open_engine(db)
+        report = _with_progress(
+            file, as_json, lambda p: import_leads(engine, file, rejects, batch_size, p)
+        )
+        _print_report(report, as_json, "leads")
+
+    @lead.command("show")
+    @handle_errors
+    def show(
+        email: Annotated[str, typer.Argument(help="The lead's email.")],
+        db: DbOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """A lead's scores, grade, stage, the reason for every point, and its history."""
+        engine = open_engine(db)
+        data = engine.show(email)
+        if as_json:
+            print_json(data)
+            return
+        console.print(
+            f"[bold]{data['email']}[/bold]  stage [bold]{data['stage']}[/bold] since "
+            f"{data['stage_since']}  grade [bold]{data['grade']}[/bold]  "
+            f"(playbook v{data['playbook_version']})"
+        )
+        console.print(
+            f"fit {data['fit']:g} ({data['fit_grade']})  engagement {data['engagement']:g} "
+            f"({data['engagement_grade']})  score {data['score']:g}  as of {data['as_of']}"
+        )
+        t = Table("score", "rule", "points", title="Why")
+        for line in data["explanation"]:
+            t.add_row(line["score"], line["rule"], f"{line['points']:+g}")
+        console.print(t)
+        h = Table("at", "from", "to", "by", "reason", title="History")
+        for item in data["history"]:
+            h.add_row(item["at"], item["from"], item["to"], item["actor"], item["reason"] or "")
+        console.print(h)
+        if data["attributes"]:
+            console.print(
+                "fields: " + ", ".join(f"{k}={v}" for k, v in sorted(data["attributes"].items()))
+            )
+        console.print("may move to: " + (", ".join(data["allowed_stages"]) or "nothing"))
+
+    @lead.command("list")
+    @handle_errors
+    def list_(
+        stage: Annotated[str | None, typer.Option(help="Only this stage.")] = None,
+        grade: Annotated[str | None, typer.Option(help="Fit grade (A), engagement (1) or both (A1).")] = None,
+        owner: Annotated[str | None, typer.Option(help="Only this owner.")] = None,
+        min_score: Annotated[float | None, typer.Option(help="Only scores at or above.")] = None,
+        sort: Annotated[str, typer.Option(help="priority, score or recent.")] = "priority",
+        limit: Annotated[int, typer.Option(min=1, max=100_000)] = 50,
+        db: DbOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Leads, best first."""
+        engine = open_engine(db)
+        rows = engine.list_leads(stage, grade, owner, min_score, limit, sort)
+        if as_json:
+            print_json(rows)
+            return
+        t = Table("email", "stage", "grade", "fit", "engagement", "score", "since")
+        for r in rows:
+            t.add_row(r["email"], r["stage"], r["grade"], f"{r['fit']:g}", f"{r['engagement']:g}",
+                      f"{r['score']:g}", r["stage_since"])
+        console.print(t)
+
+    @lead.command("adjust")
+    @handle_errors
+    def adjust(
+        email: Annotated[str, typer.Argument(help="The lead's email.")],
+        points: Annotated[float, typer.Option("--points", help="Points to add (negative to remove).")],
+        reason: Annotated[str, typer.Option("--reason", help="Why (shown in the explanation).")],
+        score: Annotated[str, typer.Option(help="fit or engagement.")] = "engagement",
+        actor: Annotated[str | None, typer.Option(help="Who adjusts.")] = None,
+        db: DbOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Add or remove points by hand; stored as an audited event and explained."""
+        engine = open_engine(db)
+        data = engine.adjust(email, points, reason, actor or actor_default(), score)
+        if as_json:
+            print_json(data)
+        else:
+            typer.echo(f"{data['email']}: score {data['score']:g} ({data['grade']}), stage {data['stage']}")
+
+    @event.command("add")
+    @handle_errors
+    def event_add(
+        email: Annotated[str, typer.Option("--email", help="Whose event (creates the lead if new).")],
+        type_: Annotated[str, typer.Option("--type", help="Event type, e.g. webinar_attended.")],
+        at: Annotated[str | None, typer.Option("--at", help="When (ISO 8601; default now).")] = None,
+        id_: Annotated[str | None, typer.Option("--id", help="Your id for it (re-sending is safe).")] = None,
+        prop: Annotated[list[str], typer.Option("--prop", help="key=value (repeatable).")] = [],  # noqa: B006
+        db: DbOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Record one event and show the lead's new score and stage."""
+        engine = open_engine(db)
+        now = engine.clock()
+        if at is not None:
+            parse_time(at, "--at", now)
+        ev = parse_event(
+            {"email": email, "type": type_, "occurred_at": at, "id": id_, "properties": _pairs(prop, "--prop")},
+            now,
+        )
+        [result] = engine.ingest([ev], now)
+        data = engine.show(ev.email)
+        if as_json:
+            print_json({"event": {"id": result.id, "status": result.status}, "lead": data})
+        else:
+            typer.echo(
+                f"{result.status} {result.id}: {data['email']} score {data['score']:g} "
+                f"({data['grade']}), stage {data['stage']}"
+            )
+
+    @event.command("ingest")
+    @handle_errors
+    def event_ingest(
+        file: Annotated[Path, typer.Argument(help="JSONL (one event per line) or CSV.")],
+        rejects: Annotated[
+            Path | None, typer.Option(help="Where to write rejected lines (default FILE.rejects.jsonl).")
+        ] = None,
+        batch_size: Annotated[int, typer.Option(min=1, help="Events per transaction.")] = 5000,
+        db: DbOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Load events from a file; bad lines are reported by number and the rest land."""
+        engine = open_engine(db)
+        report = _with_progress(
+            file, as_json, lambda p: ingest_events(engine, file, rejects, batch_size, p)
+        )
+        _print_report(report, as_json, "events")

@@ -1,0 +1,57 @@
+"""`leadgate stage set` and `leadgate tick`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from leadgate.cli.common import DbOpt, JsonOpt, actor_default, handle_errors, open_engine, print_json
+from leadgate.ingest.validate import iso
+
+
+def register(app: typer.Typer) -> None:
+    """Add `stage set` and `tick`."""
+    stage = typer.Typer(help="Move leads between stages by hand.", no_args_is_help=True)
+    app.add_typer(stage, name="stage")
+
+    @stage.command("set")
+    @handle_errors
+    def set_(
+        email: Annotated[str, typer.Argument(help="The lead's email.")],
+        to: Annotated[str, typer.Argument(help="Target stage (mql, sal, sql, sqo, customer, nurture, disqualified, lead).")],
+        reason: Annotated[str | None, typer.Option(help="Why (required to move back or out).")] = None,
+        actor: Annotated[str | None, typer.Option(help="Who moves it.")] = None,
+        db: DbOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Move a lead; an illegal move exits 2 and lists where it may go."""
+        engine = open_engine(db)
+        t = engine.set_stage(email, to, reason, actor or actor_default())
+        data = {"from": t.from_stage, "to": t.to_stage, "at": iso(t.at), "actor": t.actor, "reason": t.reason}
+        if as_json:
+            print_json(data)
+        else:
+            typer.echo(f"{email}: {t.from_stage} → {t.to_stage} ({t.actor}{': ' + t.reason if t.reason else ''})")
+
+    @app.command("tick")
+    @handle_errors
+    def tick(db: DbOpt = None, as_json: JsonOpt = False) -> None:
+        """Fire what is due now: MQLs whose engagement decayed, nurture cooldowns that ended."""
+        engine = open_engine(db)
+        n = engine.tick()
+        if as_json:
+            print_json({"transitions": n})
+        else:
+            typer.echo(f"{n} stage changes")
+
+    @app.command("rescore")
+    @handle_errors
+    def rescore(db: DbOpt = None, as_json: JsonOpt = False) -> None:
+        """Replay every lead under the active playbook."""
+        engine = open_engine(db)
+        n = engine.rescore_all()
+        if as_json:
+            print_json({"rescored": n})
+        else:
+            typer.echo(f"rescored {n} leads")

@@ -1,0 +1,523 @@
+"""The use cases, each one transaction: load leads, let the core decide, save.
+
+This is where I/O meets the pure core. Everything a lead goes through -
+events, edits, adjustments, manual moves, timers - passes through
+`LeadProcessor`, so the CLI, HTTP and a replay behave the same.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from leadgate.ingest.validate import EventIn, InputError, check_email, iso
+from leadgate.leads.processor import LeadProcessor
+from leadgate.leads.record import LeadState
+from leadgate.lifecycle.stages import FUNNEL, STAGES, Transition, allowed_targets
+from leadgate.playbook.loader import bundled_playbook, load_playbook
+from leadgate.playbook.model import Playbook
+from leadgate.scoring.engagement import ADJUSTMENT, Event
+from leadgate.store.database import Database
+from leadgate.store.repository import Repository, StoredLead, dumps
+
+
+class NotFound(LookupError):
+    """No such lead (or other object)."""
+
+
+class NoPlaybook(RuntimeError):
+    """The store has no active playbook yet (run `leadgate init`)."""
+
+
+@dataclass(slots=True)
+class ItemResult:
+    """What happened to one item of a batch."""
+
+    index: int
+    id: str | None
+    status: str  # accepted | duplicate | rejected
+    error: str | None = None
+    lead_id: int | None = None
+
+
+Clock = Callable[[], float]
+
+
+class Engine:
+    """leadgate's use cases over one database."""
+
+    def __init__(self, db: Database, clock: Clock = time.time):
+        self.db = db
+        self.clock = clock
+        self._processors: dict[int, LeadProcessor] = {}
+
+    # -- playbook -------------------------------------------------------------
+
+    def ensure_playbook(self, actor: str = "system") -> int:
+        """Activate the bundled playbook if the store has none; return the active version."""
+        with self.db.write() as conn:
+            repo = Repository(self.db, conn)
+            active = repo.active_playbook()
+            if active:
+                return active[0]
+            pb, text = bundled_playbook()
+            return repo.add_playbook(pb.name, text, actor, self.clock())
+
+    def processor(self, version: int | None = None) -> LeadProcessor:
+        """The compiled active playbook (or a given version), cached per version."""
+        with self.db.read() as conn:
+            repo = Repository(self.db, conn)
+            if version is None:
+                active = repo.active_playbook()
+                if active is None:
+                    raise NoPlaybook("no active playbook: run `leadgate init`")
+                version, text = active
+            elif version in self._processors:
+                return self._processors[version]
+            else:
+                found = repo.playbook_version(version)
+                if found is None:
+                    raise NotFound(f"playbook version {version} does not exist")
+                text = found
+        proc = self._processors.get(version)
+        if proc is None:
+            proc = LeadProcessor(load_playbook(text, f"playbook v{version}"), version)
+            self._processors[version] = proc
+        return proc
+
+    def activate_playbook(
+        self,
+        text: str,
+        source: str,
+        actor: str = "cli",
+        progress: Callable[[int], None] | None = None,
+    ) -> tuple[int, Playbook, int]:
+        """Validate, store as the next version, and rescore every lead under it.
+
+        Returns (version, playbook, leads rescored).
+        """
+        pb = load_playbook(text, source)
+        with self.db.write() as conn:
+            version = Repository(self.db, conn).add_playbook(pb.name, text, actor, self.clock())
+        n = self.rescore_all(progress)
+        return version, pb, n
+
+    # -- leads ----------------------------------------------------------------
+
+    def upsert_leads(
+        self, items: Sequence[tuple[str, dict[str, Any], float | None]], actor: str = "import"
+    ) -> tuple[int, int, int]:
+        """Create or update leads by email: (email, attributes, created_at or None).
+
+        Returns (created, updated, unchanged). Attribute changes re-score fit and may
+        make an MQL; identical values change nothing (so a re-import is a no-op).
+        """
+        now = self.clock()
+        proc = self.processor()
+        merged: dict[str, tuple[dict[str, Any], float | None]] = {}
+        for email, attrs, created in items:
+            prev = merged.get(email)
+            if prev:
+                prev[0].update(attrs)
+            else:
+                merged[email] = (dict(attrs), created)
+        created_n = updated_n = 0
+        with self.db.write() as conn:
+            repo = Repository(self.db, conn)
+            stored = repo.leads_by_email(list(merged), lock=True)
+            fresh = [
+                LeadState(email, {}, created if created is not None else now)
+                for email, (_, created) in merged.items()
+                if email not in stored
+            ]
+            repo.insert_leads(fresh, now)
+            for lead in fresh:
+                stored[lead.email] = StoredLead(lead, None, now)
+            changed: list[StoredLead] = []
+            moves: list[tuple[int, Transition]] = []
+            new_emails = {lead.email for lead in fresh}
+            for email, (attrs, _) in merged.items():
+                s = stored[email]
+                self._refresh_if_stale(repo, proc, s.state, now)
+                before = dict(s.state.attributes)
+                ts = proc.update_attributes(s.state, attrs, now)
+                if s.state.card is None:
+                    proc.rescore(s.state, now)
+                if email in new_emails or s.state.attributes != before or ts:
+                    changed.append(s)
+                    moves += [(s.state.id, t) for t in ts]  # type: ignore[misc]
+                    if email in new_emails:
+                        created_n += 1
+                    else:
+                        updated_n += 1
+            repo.save_leads(changed, now)
+            repo.insert_transitions(moves, proc.version)
+        return created_n, updated_n, len(merged) - created_n - updated_n
+
+    def _refresh_if_stale(
+        self, repo: Repository, proc: LeadProcessor, lead: LeadState, now: float
+    ) -> list[Transition]:
+        """A lead scored under another playbook version is replayed under this one first."""
+        if lead.id is None or lead.playbook_version == proc.version:
+            return []
+        lead.engagement_state = proc.rules.replay(repo.events_of(lead.id))
+        lead.fit_cache = None
+        lead.playbook_version = proc.version
+        out = proc.advance(lead, now, rescore=False)
+        out += proc.reevaluate(lead, now)
+        proc.rescore(lead, now)
+        return out
+
+    # -- events ---------------------------------------------------------------
+
+    def ingest(self, items: Sequence[EventIn], now: float | None = None) -> list[ItemResult]:
+        """Store and score a batch of validated events, in one transaction.
+
+        A repeated id (in the batch or stored before) is acknowledged as `duplicate`
+        and not scored again. An unknown email creates the lead.
+        """
+        now = self.clock() if now is None else now
+        proc = self.processor()
+        results: list[ItemResult] = []
+        batch: list[EventIn] = []
+        seen: set[str] = set()
+        for i, ev in enumerate(items):
+            if ev.id in seen:
+                results.append(ItemResult(i, ev.id, "duplicate"))
+            else:
+                seen.add(ev.id)
+                batch.append(ev)
+                results.append(ItemResult(i, ev.id, "accepted"))
+        if not batch:
+            return results
+        with self.db.write() as conn:
+            repo = Repository(self.db, conn)
+            first_at: dict[str, float] = {}
+            for ev in batch:
+                if ev.email not in first_at or ev.at < first_at[ev.email]:
+                    first_at[ev.email] = ev.at
+            stored = repo.leads_by_email(list(first_at), lock=True)
+            fresh = [LeadState(e, {}, at) for e, at in first_at.items() if e not in stored]
+            repo.insert_leads(fresh, now)
+            for lead in fresh:
+                stored[lead.email] = StoredLead(lead, None, now)
+            rows = [
+                (ev.id, stored[ev.email].state.id, ev.type, ev.at, now, ev.properties_json)
+                for ev in batch
+            ]
+            inserted = repo.insert_events(rows)  # type: ignore[arg-type]
+            per_lead: dict[str, list[Event]] = defaultdict(list)
+            for ev in batch:
+                if ev.id in inserted:
+                    per_lead[ev.email].append(Event(ev.id, ev.type, ev.at, ev.properties))
+            moves: list[tuple[int, Transition]] = []
+            touched: list[StoredLead] = []
+            for email, evs in per_lead.items():
+                s = stored[email]
+                lead = s.state
+                lid: int = lead.id  # type: ignore[assignment]
+                if lead.playbook_version not in (None, proc.version):
+                    ts = self._refresh_if_stale(repo, proc, lead, now)
+                else:
+                    ts = proc.apply_events(lead, evs, now, history=lambda lid=lid: repo.events_of(lid))
+                moves += [(lid, t) for t in ts]
+                touched.append(s)
+            for lead in fresh:
+                if lead.card is None:  # created, but every event was a duplicate
+                    proc.rescore(lead, now)
+                    touched.append(stored[lead.email])
+            repo.save_leads(touched, now)
+            repo.insert_transitions(moves, proc.version)
+        by_id = {ev.id: stored[ev.email].state.id for ev in batch}
+        for r in results:
+            if r.status == "accepted" and r.id not in inserted:
+                r.status = "duplicate"
+            r.lead_id = by_id.get(r.id or "")
+        return results
+
+    def adjust(
+        self, email: str, points: float, reason: str, actor: str, score: str = "engagement"
+    ) -> dict[str, Any]:
+        """A manual adjustment, stored as an event of its own (audited, explained)."""
+        if score not in ("fit", "engagement"):
+            raise InputError("score", "must be fit or engagement")
+        if not reason.strip():
+            raise InputError("reason", "an adjustment needs a reason")
+        email = check_email(email)
+        now = self.clock()
+        with self.db.read() as conn:
+            if Repository(self.db, conn).lead_by_email(email) is None:
+                raise NotFound(f"no lead with email {email}")
+        props = {"points": points, "reason": reason.strip(), "actor": actor, "score": score}
+        ev = EventIn(
+            f"adj-{time.time_ns()}-{email}", email, ADJUSTMENT, now, props, dumps(props)
+        )
+        self.ingest([ev], now)
+        return self.show(email)
+
+    # -- stages ---------------------------------------------------------------
+
+    def set_stage(self, email: str, to: str, reason: str | None, actor: str) -> Transition:
+        """A person moves a lead; IllegalTransition (with the allowed targets) if not allowed."""
+        email = check_email(email)
+        now = self.clock()
+        proc = self.processor()
+        with self.db.write() as conn:
+            repo = Repository(self.db, conn)
+            s = repo.lead_by_email(email, lock=True)
+            if s is None:
+                raise NotFound(f"no lead with email {email}")
+            moves = self._refresh_if_stale(repo, proc, s.state, now)
+            moves += proc.advance(s.state, now, rescore=False)
+            t = proc.set_stage(s.state, to, actor, reason, now)
+            moves.append(t)
+            repo.save_leads([s], now)
+            repo.insert_transitions([(s.state.id, m) for m in moves], proc.version)  # type: ignore[misc]
+        return t
+
+    def tick(self, now: float | None = None, limit: int = 10_000) -> int:
+        """Fire due timers (decay exits, cooldown ends). Cost follows what is due, not the store."""
+        now = self.clock() if now is None else now
+        proc = self.processor()
+        moved = 0
+        while True:
+            with self.db.write() as conn:
+                repo = Repository(self.db, conn)
+                cur = repo.execute(
+                    "SELECT email FROM leads WHERE next_due_at <= ? ORDER BY next_due_at LIMIT ?",
+                    [now, limit],
+                )
+                emails = [r[0] for r in cur.fetchall()]
+                if not emails:
+                    return moved
+                stored = repo.leads_by_email(emails, lock=True)
+                moves: list[tuple[int, Transition]] = []
+                for s in stored.values():
+                    ts = self._refresh_if_stale(repo, proc, s.state, now)
+                    ts += proc.advance(s.state, now, rescore=True)
+                    moves += [(s.state.id, t) for t in ts]  # type: ignore[misc]
+                repo.save_leads(stored.values(), now)
+                repo.insert_transitions(moves, proc.version)
+                moved += len(moves)
+            if len(emails) < limit:
+                return moved
+
+    # -- reading --------------------------------------------------------------
+
+    def show(self, email: str) -> dict[str, Any]:
+        """Everything about one lead, scored as of now, with its explanation and history."""
+        email = check_email(email)
+        now = self.clock()
+        proc = self.processor()
+        with self.db.read() as conn:
+            s = Repository(self.db, conn).lead_by_email(email)
+        if s is None:
+            raise NotFound(f"no lead with email {email}")
+        if s.state.next_due_at is not None and s.state.next_due_at <= now:
+            self.tick(now)
+        with self.db.read() as conn:
+            repo = Repository(self.db, conn)
+            s = repo.lead_by_email(email)
+            assert s is not None
+            lead = s.state
+            if lead.playbook_version != proc.version:
+                lead.engagement_state = proc.rules.replay(repo.events_of(lead.id))  # type: ignore[arg-type]
+            history = repo.history(lead.id)  # type: ignore[arg-type]
+            recent = repo.recent_events(lead.id, 10)  # type: ignore[arg-type]
+        attrs = dict(lead.attributes)
+        attrs.setdefault("email", lead.email)
+        card = proc.scorer.card(attrs, lead.engagement_state, max(now, lead.engagement_state.last_at))
+        return {
+            "id": lead.id,
+            "email": lead.email,
+            "stage": lead.stage,
+            "stage_since": iso(lead.stage_at),
+            "stage_reason": lead.stage_reason,
+            "owner": s.owner,
+            "sla_due_at": None,
+            "fit": card.fit,
+            "engagement": card.engagement,
+            "score": card.total,
+            "fit_grade": card.fit_grade,
+            "engagement_grade": card.engagement_grade,
+            "grade": card.grade,
+            "as_of": iso(card.as_of),
+            "playbook_version": proc.version,
+            "explanation": [
+                {"score": c.score, "rule": c.rule, "points": c.points} for c in card.explanation
+            ],
+            "history": [
+                {"from": h[0], "to": h[1], "at": iso(h[2]), "actor": h[3], "reason": h[4]}
+                for h in history
+            ],
+            "allowed_stages": allowed_targets(lead.stage, proc.playbook),
+            "next_due_at": iso(lead.next_due_at),
+            "attributes": lead.attributes,
+            "created_at": iso(lead.created_at),
+            "updated_at": iso(s.updated_at),
+            "recent_events": [
+                {"id": e[0], "type": e[1], "occurred_at": iso(e[2]), "properties": e[3]}
+                for e in recent
+            ],
+        }
+
+    def list_leads(
+        self,
+        stage: str | None = None,
+        grade: str | None = None,
+        owner: str | None = None,
+        min_score: float | None = None,
+        limit: int = 50,
+        sort: str = "priority",
+    ) -> list[dict[str, Any]]:
+        """Leads filtered by stage/grade/owner, best first (grade, then score, then oldest)."""
+        if stage is not None and stage not in STAGES:
+            raise InputError("stage", f"unknown stage '{stage}' (one of {', '.join(STAGES)})")
+        self.tick()
+        where, params = [], []
+        if stage:
+            where.append("stage = ?")
+            params.append(stage)
+        if grade:
+            g = grade.upper()
+            if len(g) == 1 and g in "ABCD":
+                where.append("fit_grade = ?")
+            elif len(g) == 1 and g in "1234":
+                where.append("engagement_grade = ?")
+            elif len(g) == 2:
+                where.append("grade = ?")
+            else:
+                raise InputError("grade", f"'{grade}' is not a grade (A-D, 1-4 or e.g. B2)")
+            params.append(g)
+        if owner:
+            where.append("owner = ?")
+            params.append(owner)
+        if min_score is not None:
+            where.append("score >= ?")
+            params.append(min_score)
+        order = {
+            "priority": "fit_grade ASC, engagement_grade ASC, score DESC, created_at ASC, id ASC",
+            "score": "score DESC, id ASC",
+            "recent": "updated_at DESC, id DESC",
+        }.get(sort)
+        if order is None:
+            raise InputError("sort", "one of priority, score, recent")
+        sql = (
+            "SELECT id, email, stage, fit, engagement, score, grade, owner, stage_at, updated_at "
+            "FROM leads"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + f" ORDER BY {order} LIMIT ?"
+        )
+        params.append(limit)
+        with self.db.read() as conn:
+            rows = Repository(self.db, conn).execute(sql, params).fetchall()
+        return [
+            {
+                "id": r[0],
+                "email": r[1],
+                "stage": r[2],
+                "fit": r[3],
+                "engagement": r[4],
+                "score": r[5],
+                "grade": r[6],
+                "owner": r[7],
+                "stage_since": iso(r[8]),
+                "updated_at": iso(r[9]),
+            }
+            for r in rows
+        ]
+
+    def funnel(self) -> dict[str, Any]:
+        """Leads per stage now, leads that ever reached each funnel stage, and step conversion."""
+        self.tick()
+        with self.db.read() as conn:
+            repo = Repository(self.db, conn)
+            now_counts = dict(
+                repo.execute("SELECT stage, COUNT(*) FROM leads GROUP BY stage").fetchall()
+            )
+            reached = dict(
+                repo.execute(
+                    "SELECT to_stage, COUNT(DISTINCT lead_id) FROM transitions GROUP BY to_stage"
+                ).fetchall()
+            )
+            total = repo.execute("SELECT COUNT(*) FROM leads").fetchone()[0]
+        reached["lead"] = total
+        steps = []
+        for a, b in zip(FUNNEL, FUNNEL[1:], strict=False):
+            na, nb = reached.get(a, 0), reached.get(b, 0)
+            steps.append(
+                {"from": a, "to": b, "from_count": na, "to_count": nb,
+                 "rate": round(nb / na, 4) if na else None}
+            )
+        return {
+            "total_leads": total,
+            "current": {s: now_counts.get(s, 0) for s in STAGES},
+            "reached": {s: reached.get(s, 0) for s in (*FUNNEL, "nurture", "disqualified")},
+            "conversion": steps,
+        }
+
+    # -- whole-store work -----------------------------------------------------
+
+    def rescore_all(self, progress: Callable[[int], None] | None = None, batch: int = 2000) -> int:
+        """Replay every lead's events under the active playbook (after a playbook change)."""
+        proc = self.processor()
+        now = self.clock()
+        n = 0
+        last_id = 0
+        while True:
+            with self.db.write() as conn:
+                repo = Repository(self.db, conn)
+                cur = repo.execute(
+                    "SELECT email FROM leads WHERE id > ? ORDER BY id LIMIT ?", [last_id, batch]
+                )
+                emails = [r[0] for r in cur.fetchall()]
+                if not emails:
+                    return n
+                stored = repo.leads_by_email(emails, lock=True)
+                ids = [s.state.id for s in stored.values()]
+                last_id = max(ids)  # type: ignore[type-var,assignment]
+                events = _events_by_lead(repo, ids)  # type: ignore[arg-type]
+                moves: list[tuple[int, Transition]] = []
+                for s in stored.values():
+                    lead = s.state
+                    lead.engagement_state = proc.rules.replay(events.get(lead.id, ()))  # type: ignore[arg-type]
+                    lead.fit_cache = None
+                    ts = proc.advance(lead, now, rescore=False)
+                    ts += proc.reevaluate(lead, now)
+                    proc.rescore(lead, now)
+                    moves += [(lead.id, t) for t in ts]  # type: ignore[misc]
+                repo.save_leads(stored.values(), now)
+                repo.insert_transitions(moves, proc.version)
+                n += len(stored)
+            if progress:
+                progress(len(stored))
+
+
+def _events_by_lead(repo: Repository, ids: Sequence[int]) -> dict[int, list[Event]]:
+    from leadgate.store.repository import loads
+
+    out: dict[int, list[Event]] = defaultdict(list)
+    lo, hi = min(ids), max(ids)
+    cur = repo.execute(
+        "SELECT lead_id, id, type, occurred_at, properties FROM events "
+        "WHERE lead_id BETWEEN ? AND ?",
+        [lo, hi],
+    )
+    for lid, eid, typ, at, props in cur.fetchall():
+        out[lid].append(Event(eid, typ, at, loads(props)))
+    return out
+
+
+def iter_chunks(items: Iterable[Any], n: int) -> Iterable[list[Any]]:
+    """Split an iterable into lists of n (the last may be shorter)."""
+    buf: list[Any] = []
+    for x in items:
+        buf.append(x)
+        if len(buf) >= n:
+            yield buf
+            buf = []
+    if buf:
+        yield buf

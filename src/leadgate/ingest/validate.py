@@ -1,0 +1,152 @@
+"""Validation of one event or one lead, shared by the CLI, the file importers and HTTP.
+
+Every error names the field, so a rejected line can say exactly what to fix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+import orjson
+from dateutil import parser as dateparser
+from email_validator import EmailNotValidError, validate_email
+
+from leadgate.leads.record import normalize_email
+from leadgate.scoring.engagement import ADJUSTMENT
+
+MAX_PROPERTIES_BYTES = 64 * 1024
+MAX_VALUE_CHARS = 10_000
+MAX_ID_CHARS = 200
+MAX_TYPE_CHARS = 100
+# Clocks disagree a little; an event further ahead than this is a bad timestamp.
+FUTURE_SKEW_SECONDS = 300.0
+
+
+class InputError(ValueError):
+    """Bad input, naming the field."""
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")
+
+
+@dataclass(slots=True)
+class EventIn:
+    """A validated incoming event."""
+
+    id: str
+    email: str
+    type: str
+    at: float
+    properties: dict[str, Any] = field(default_factory=dict)
+    properties_json: str = "{}"
+
+
+@lru_cache(maxsize=262_144)
+def check_email(raw: str) -> str:
+    """A syntactically valid email, normalised (trimmed, lower-cased). Raises InputError."""
+    email = normalize_email(raw)
+    if not email:
+        raise InputError("email", "missing")
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InputError("email", f"'{raw.strip()}' is not a valid address ({exc})") from None
+    return email
+
+
+def parse_time(value: Any, field: str, now: float) -> float:
+    """ISO 8601 (or an epoch number) to epoch seconds; naive times are UTC; not in the future."""
+    if isinstance(value, bool):
+        raise InputError(field, f"{value!r} is not a date")
+    if isinstance(value, int | float):
+        ts = float(value)
+    elif isinstance(value, str) and value.strip():
+        text = value.strip()
+        try:
+            dt = datetime.fromisoformat(text)
+        except ValueError:
+            try:
+                dt = dateparser.isoparse(text)
+            except (ValueError, OverflowError):
+                try:
+                    dt = dateparser.parse(text, dayfirst=False)
+                except (ValueError, OverflowError):
+                    raise InputError(field, f"'{text}' is not a date (use ISO 8601)") from None
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=UTC)
+        ts = dt.timestamp()
+    else:
+        raise InputError(field, f"{value!r} is not a date (use ISO 8601)")
+    if ts > now + FUTURE_SKEW_SECONDS:
+        raise InputError(
+            field, f"{iso(ts)} is in the future (now is {iso(now)}); check the clock or time zone"
+        )
+    return ts
+
+
+def iso(ts: float | None) -> str | None:
+    """Epoch seconds as ISO 8601 UTC (None stays None)."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+
+def derive_event_id(email: str, type_: str, when: Any, props_json: str) -> str:
+    """An id from the content, so the same event sent twice is recognised.
+
+    The time is taken as given (or absent), not the default "now", so re-sending a
+    file whose events carry no time is still idempotent.
+    """
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"{email}\x1f{type_}\x1f{when}\x1f".encode())
+    h.update(props_json.encode())
+    return "h-" + h.hexdigest()
+
+
+def parse_event(data: Any, now: float, allow_reserved: bool = False) -> EventIn:
+    """Validate one event in the API shape {id?, email, type, occurred_at?, properties?}."""
+    if not isinstance(data, dict):
+        raise InputError("event", "must be a JSON object")
+    unknown = set(data) - {"id", "email", "type", "occurred_at", "properties", "lead_id"}
+    if unknown:
+        raise InputError(sorted(unknown)[0], "unknown field (expected id, email, type, occurred_at, properties)")
+    raw_email = data.get("email")
+    if not isinstance(raw_email, str) or not raw_email.strip():
+        raise InputError("email", "missing")
+    email = check_email(raw_email)
+    type_ = data.get("type")
+    if not isinstance(type_, str) or not type_.strip():
+        raise InputError("type", "missing")
+    type_ = type_.strip()
+    if len(type_) > MAX_TYPE_CHARS:
+        raise InputError("type", f"longer than {MAX_TYPE_CHARS} characters")
+    if type_ == ADJUSTMENT and not allow_reserved:
+        raise InputError("type", f"'{ADJUSTMENT}' is reserved: use `leadgate lead adjust`")
+    props = data.get("properties") or {}
+    if not isinstance(props, dict):
+        raise InputError("properties", "must be a JSON object")
+    try:
+        props_json = orjson.dumps(props, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError as exc:
+        raise InputError("properties", f"not JSON: {exc}") from None
+    if len(props_json) > MAX_PROPERTIES_BYTES:
+        raise InputError(
+            "properties",
+            f"{len(props_json) / 1e6:.1f} MB is over the {MAX_PROPERTIES_BYTES // 1024} KB limit",
+        )
+    when = data.get("occurred_at")
+    at = now if when in (None, "") else parse_time(when, "occurred_at", now)
+    ev_id = data.get("id")
+    if ev_id in (None, ""):
+        ev_id = derive_event_id(email, type_, when, props_json)
+    else:
+        ev_id = str(ev_id)
+        if len(ev_id) > MAX_ID_CHARS:
+            raise InputError("id", f"longer than {MAX_ID_CHARS} characters")
+    return EventIn(ev_id, email, type_, at, props, props_json)

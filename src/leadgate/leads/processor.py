@@ -1,0 +1,236 @@
+"""Apply events, edits, manual stage moves and the passing of time to a lead.
+
+One code path for everything: the real-time ingest, `lead adjust`, `stage set`,
+the scheduler's tick and a replay of history all call these methods, so a
+backtest and production can never disagree.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from leadgate.leads.record import LeadState
+from leadgate.lifecycle.stages import Transition, check_manual
+from leadgate.playbook.conditions import compile_condition
+from leadgate.playbook.model import Playbook
+from leadgate.scoring.engagement import ADJUSTMENT, Event
+from leadgate.scoring.scorecard import Scorer
+
+DAY = 86400.0
+_AUTO_STAGES = frozenset({"lead", "mql", "nurture"})
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+class LeadProcessor:
+    """A playbook version compiled for processing leads. Reuse it for every lead."""
+
+    def __init__(self, playbook: Playbook, version: int | None = None):
+        self.playbook = playbook
+        self.version = version
+        self.scorer = Scorer(playbook, version)
+        self.rules = self.scorer.engagement
+        st = playbook.stages
+        self._mql_rule = compile_condition(st.mql.when) if st.mql.when is not None else None
+        self.hand_raisers = frozenset(st.mql.hand_raisers)
+        self.cooldown = st.recycle.cooldown_days * DAY
+        self.exit_at = st.recycle.mql_exit_engagement
+
+    # -- scores -----------------------------------------------------------------
+
+    def fit(self, lead: LeadState) -> float:
+        """Fit points now (attributes never decay, so this is cached until they change)."""
+        if lead.fit_cache is None:
+            attrs = dict(lead.attributes)
+            attrs.setdefault("email", lead.email)
+            total = sum(p for _, p in self.scorer.fit_rules.contributions(attrs))
+            total += sum(lead.engagement_state.fit_adjustments.values())
+            lead.fit_cache = round(total, 2)
+        return lead.fit_cache
+
+    def engagement(self, lead: LeadState, at: float) -> float:
+        """Engagement as of `at`, rounded exactly as the score card rounds it."""
+        return round(
+            sum(round(v, 2) for _, v in self.rules.contributions(lead.engagement_state, at)), 2
+        )
+
+    def scores(self, lead: LeadState, at: float) -> dict[str, float | None]:
+        """What score conditions read at `at`."""
+        fit = self.fit(lead)
+        eng = self.engagement(lead, at)
+        return {"fit": fit, "engagement": eng, "total": round(fit + eng, 2)}
+
+    def rescore(self, lead: LeadState, as_of: float) -> None:
+        """Refresh the stored score card as of a moment (after any change)."""
+        attrs = dict(lead.attributes)
+        attrs.setdefault("email", lead.email)
+        lead.card = self.scorer.card(attrs, lead.engagement_state, as_of)
+        lead.playbook_version = self.version
+        lead.next_due_at = self.next_due(lead)
+
+    # -- events -----------------------------------------------------------------
+
+    def apply_events(
+        self,
+        lead: LeadState,
+        events: Iterable[Event],
+        now: float,
+        history: Callable[[], Iterable[Event]] | None = None,
+    ) -> list[Transition]:
+        """Score new events into the lead and make the automatic stage moves they cause.
+
+        Events older than what the lead has already seen are placed by their time:
+        the engagement state is rebuilt from `history()` (every stored event of the
+        lead, the new ones included). Returns the transitions made, in time order.
+        """
+        new = sorted(events, key=lambda e: (e.at, e.id))
+        if not new:
+            return []
+        out: list[Transition] = []
+        st = lead.engagement_state
+        first = new[0]
+        in_order = first.at > st.last_at or (first.at == st.last_at and first.id > st.last_id)
+        if in_order:
+            for ev in new:
+                out += self.advance(lead, ev.at, rescore=False)
+                self.rules.apply(st, ev)
+                if ev.type == ADJUSTMENT and ev.properties.get("score") == "fit":
+                    lead.fit_cache = None
+                out += self._evaluate(lead, ev.at, ev.type)
+        else:
+            if history is None:
+                raise ValueError("a late event needs the lead's history to be placed in time")
+            lead.engagement_state = self.rules.replay(history())
+            lead.fit_cache = None
+            at = max(new[-1].at, lead.stage_at)
+            out += self.advance(lead, at, rescore=False)
+            raised = next((e.type for e in new if e.type in self.hand_raisers), "")
+            out += self._evaluate(lead, at, raised)
+        out += self.advance(lead, now, rescore=False)
+        self.rescore(lead, max(now, lead.engagement_state.last_at))
+        return out
+
+    def reevaluate(self, lead: LeadState, at: float) -> list[Transition]:
+        """Check the automatic rules again at `at` (after a playbook change or a rebuild)."""
+        return self._evaluate(lead, at, "")
+
+    def update_attributes(
+        self, lead: LeadState, attributes: Mapping[str, Any], now: float
+    ) -> list[Transition]:
+        """Merge new attribute values (fit may change, and with it the stage)."""
+        changed = {k: v for k, v in attributes.items() if lead.attributes.get(k) != v}
+        if not changed:
+            return []
+        lead.attributes.update(changed)
+        lead.fit_cache = None
+        out = self.advance(lead, now, rescore=False)
+        out += self._evaluate(lead, now, "")
+        self.rescore(lead, now)
+        return out
+
+    # -- stages -----------------------------------------------------------------
+
+    def set_stage(
+        self, lead: LeadState, to: str, actor: str, reason: str | None, at: float
+    ) -> Transition:
+        """A person moves the lead. Raises IllegalTransition when the machine forbids it."""
+        self.advance(lead, at, rescore=False)
+        check_manual(lead.stage, to, reason, self.playbook)
+        t = self._move(lead, to, max(at, lead.stage_at), actor, reason)
+        self.rescore(lead, at)
+        return t
+
+    def advance(self, lead: LeadState, t: float, rescore: bool = True) -> list[Transition]:
+        """Make the moves that time alone causes up to `t` (decay exit, cooldown end)."""
+        out: list[Transition] = []
+        for _ in range(4):  # mql → nurture → mql is the longest chain time can cause
+            due = self.next_due(lead)
+            if due is None or due > t:
+                break
+            before = lead.stage
+            out += self._evaluate(lead, due, "", timed=True)
+            if lead.stage == before:
+                # Nothing moved: this timer is spent; only events can act from here.
+                lead.timer_spent_at = due
+                break
+        if rescore:
+            self.rescore(lead, t)
+        return out
+
+    def next_due(self, lead: LeadState) -> float | None:
+        """When time alone could next change this lead's stage (for the scheduler)."""
+        due: float | None = None
+        if lead.stage == "mql" and lead.exit_armed and self.exit_at is not None:
+            ref = max(lead.engagement_state.last_at, lead.stage_at)
+            # Scores are compared after rounding to cents, so aim half a cent lower,
+            # and one second past the exact crossing.
+            cross = self.rules.crossing_time(lead.engagement_state, ref, self.exit_at - 0.005)
+            due = None if cross is None else math.ceil(cross) + 1.0
+        elif lead.stage == "nurture" and self._mql_rule is not None:
+            due = lead.stage_at + self.cooldown
+        if due is not None and lead.timer_spent_at is not None and due <= lead.timer_spent_at:
+            return None
+        return due
+
+    def _evaluate(self, lead: LeadState, at: float, event_type: str, timed: bool = False) -> list[Transition]:
+        stage = lead.stage
+        if stage not in _AUTO_STAGES:
+            return []
+        at = max(at, lead.stage_at)
+        if stage == "mql":
+            if self.exit_at is None or not lead.exit_armed:
+                return []
+            eng = self.engagement(lead, at)
+            if eng < self.exit_at:
+                why = "decayed" if timed else "fell"
+                return [
+                    self._move(
+                        lead,
+                        "nurture",
+                        at,
+                        "rule:mql_exit",
+                        f"engagement {why} to {_fmt(eng)}, below {_fmt(self.exit_at)}, "
+                        "before sales accepted",
+                    )
+                ]
+            return []
+        raised = event_type in self.hand_raisers
+        if stage == "nurture" and not raised and at < lead.stage_at + self.cooldown:
+            return []
+        if raised:
+            actor, reason = "rule:hand_raiser", f"hand-raiser event '{event_type}'"
+        else:
+            if self._mql_rule is None:
+                return []
+            attrs = lead.attributes if "email" in lead.attributes else {**lead.attributes, "email": lead.email}
+            scores = self.scores(lead, at)
+            if not self._mql_rule(_with_domain(attrs), scores):
+                return []
+            actor = "rule:mql" if stage == "lead" else "rule:recycle"
+            reason = (
+                f"MQL rule met (fit {_fmt(scores['fit'] or 0)}, "
+                f"engagement {_fmt(scores['engagement'] or 0)})"
+            )
+        return [self._move(lead, "mql", at, actor, reason)]
+
+    def _move(
+        self, lead: LeadState, to: str, at: float, actor: str, reason: str | None
+    ) -> Transition:
+        t = Transition(lead.stage, to, at, actor, reason)
+        lead.stage, lead.stage_at, lead.stage_reason = to, at, reason
+        lead.timer_spent_at = None
+        if to == "mql":
+            lead.exit_armed = self.exit_at is not None and self.engagement(lead, at) >= self.exit_at
+        return t
+
+
+def _with_domain(attrs: Mapping[str, Any]) -> Mapping[str, Any]:
+    if "email_domain" in attrs:
+        return attrs
+    email = attrs.get("email")
+    dom = email.rsplit("@", 1)[1].lower() if isinstance(email, str) and "@" in email else None
+    return {**attrs, "email_domain": dom}

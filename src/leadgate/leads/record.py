@@ -1,0 +1,41 @@
+"""The lead as the core sees it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from leadgate.scoring.engagement import EngagementState
+from leadgate.scoring.scorecard import ScoreCard
+
+
+def normalize_email(email: str) -> str:
+    """The key leads are matched on: trimmed and lower-cased (case never makes two people)."""
+    return email.strip().lower()
+
+
+@dataclass(slots=True)
+class LeadState:
+    """One lead's current state. The store saves it; the processor changes it."""
+
+    email: str
+    attributes: dict[str, Any]
+    created_at: float
+    id: int | None = None
+    stage: str = "lead"
+    stage_at: float = 0.0
+    stage_reason: str | None = None
+    # Whether decay may still take this MQL back to nurture: only when its
+    # engagement was at or above the exit line when it became an MQL.
+    exit_armed: bool = False
+    engagement_state: EngagementState = field(default_factory=EngagementState)
+    card: ScoreCard | None = None
+    next_due_at: float | None = None
+    # The last timer (decay exit, cooldown end) that fired without moving the lead.
+    timer_spent_at: float | None = None
+    playbook_version: int | None = None
+    fit_cache: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.stage_at:
+            self.stage_at = self.created_at

@@ -1,0 +1,103 @@
+"""Stages and which moves between them a person may make.
+
+Forward moves follow the funnel one step at a time; a skip (lead → sql) needs
+the playbook's `stages.allow_skip`. Moves back (reject, recycle, lose) and
+disqualification need a reason, from the playbook's list for that stage when it
+has one. Nothing here deletes a lead: every move is a new `Transition`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from leadgate.playbook.model import Playbook
+
+FUNNEL = ("lead", "mql", "sal", "sql", "sqo", "customer")
+STAGES = (*FUNNEL, "nurture", "disqualified")
+
+# The moves the machine knows, beyond skips the playbook may allow.
+_MOVES: dict[str, tuple[str, ...]] = {
+    "lead": ("mql", "nurture", "disqualified"),
+    "mql": ("sal", "nurture", "disqualified"),
+    "sal": ("sql", "nurture", "disqualified"),
+    "sql": ("sqo", "sal", "nurture", "disqualified"),
+    "sqo": ("customer", "nurture", "disqualified"),
+    "customer": (),
+    "nurture": ("mql", "disqualified"),
+    "disqualified": ("lead", "nurture"),
+}
+# Moves that need a reason: anything that is not one step forward in the funnel.
+_FORWARD = {(a, b) for a, b in zip(FUNNEL, FUNNEL[1:], strict=False)} | {("nurture", "mql")}
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """A stage change as stored: from, to, when (epoch s), who (rule or user), why."""
+
+    from_stage: str
+    to_stage: str
+    at: float
+    actor: str
+    reason: str | None = None
+
+
+class IllegalTransition(ValueError):
+    """A move the machine refuses. `allowed` lists where the lead may go from here."""
+
+    def __init__(self, message: str, allowed: list[str]):
+        self.allowed = allowed
+        super().__init__(message)
+
+
+def allowed_targets(stage: str, playbook: Playbook) -> list[str]:
+    """Where a person may move a lead that is in `stage`."""
+    out = list(_MOVES.get(stage, ()))
+    for skip in playbook.stages.allow_skip:
+        if skip.from_ == stage and skip.to not in out:
+            out.append(skip.to)
+    return out
+
+
+def needs_reason(from_stage: str, to_stage: str) -> bool:
+    """Moves back, out of the funnel or reopening need a reason."""
+    return (from_stage, to_stage) not in _FORWARD and to_stage in ("nurture", "disqualified", "sal", "lead")
+
+
+def check_manual(
+    from_stage: str, to_stage: str, reason: str | None, playbook: Playbook
+) -> None:
+    """Raise IllegalTransition unless a person may make this move with this reason."""
+    if to_stage not in STAGES:
+        raise IllegalTransition(
+            f"unknown stage '{to_stage}'", allowed_targets(from_stage, playbook)
+        )
+    allowed = allowed_targets(from_stage, playbook)
+    if to_stage == from_stage:
+        raise IllegalTransition(f"the lead is already in stage '{to_stage}'", allowed)
+    if to_stage not in allowed:
+        targets = ", ".join(allowed) if allowed else "none"
+        raise IllegalTransition(
+            f"cannot move from '{from_stage}' to '{to_stage}' (allowed: {targets})", allowed
+        )
+    if needs_reason(from_stage, to_stage):
+        if not reason or not reason.strip():
+            raise IllegalTransition(
+                f"moving from '{from_stage}' to '{to_stage}' needs a reason", allowed
+            )
+        listed = playbook.stages.reasons.get(to_stage)
+        if listed and not reason_listed(reason, listed):
+            raise IllegalTransition(
+                f"reason '{reason}' is not in the playbook's list for '{to_stage}': "
+                + ", ".join(listed),
+                allowed,
+            )
+
+
+def reason_listed(reason: str, listed: list[str]) -> bool:
+    """A reason matches a listed one exactly (any case), or as 'listed: details'."""
+    r = reason.strip().casefold()
+    for item in listed:
+        i = item.casefold()
+        if r == i or r.startswith(i + ":"):
+            return True
+    return False

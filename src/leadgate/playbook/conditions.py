@@ -1,0 +1,170 @@
+"""Compile playbook conditions into plain Python predicates (no eval, ever).
+
+Semantics, shared with the SQL compiler so batch and real-time agree:
+- A missing or empty field makes every test false, except `exists: false`.
+  (`not` of a false test is true: `not` is applied after that rule.)
+- Strings compare without regard to case for eq, ne, in, not_in and contains;
+  `matches` is a regular expression search, exactly as written.
+- gt/gte/lt/lte/between compare numbers; a value that is not a number is false.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from leadgate.playbook.model import (
+    AllCondition,
+    AnyCondition,
+    Condition,
+    FieldCondition,
+    NotCondition,
+    ScoreCondition,
+)
+
+Scores = Mapping[str, float | None]
+Predicate = Callable[[Mapping[str, Any], Scores], bool]
+
+_TRUE = {"true", "yes", "1", "y", "t"}
+
+
+def as_number(v: Any) -> float | None:
+    """A number from an attribute value, or None when it is not one."""
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, int | float):
+        return float(v)
+    if isinstance(v, str):
+        try:
+            return float(v.strip().replace(",", "")) if v.strip() else None
+        except ValueError:
+            return None
+    return None
+
+
+def _is_empty(v: Any) -> bool:
+    return v is None or (isinstance(v, str) and not v.strip())
+
+
+def _norm(v: Any) -> Any:
+    """Comparable form: numbers as floats, booleans as bools, text case-folded."""
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, int | float):
+        return float(v)
+    return str(v).strip().casefold()
+
+
+def _equals(actual: Any, expected: Any) -> bool:
+    if isinstance(expected, bool):
+        if isinstance(actual, bool):
+            return actual is expected
+        return (str(actual).strip().casefold() in _TRUE) is expected
+    if isinstance(expected, int | float):
+        n = as_number(actual)
+        return n is not None and n == float(expected)
+    return bool(_norm(actual) == _norm(expected))
+
+
+def compile_field(cond: FieldCondition) -> Callable[[Mapping[str, Any]], bool]:
+    """A predicate over a mapping of fields (lead attributes or event properties)."""
+    name, op, value = cond.field, cond.op, cond.value
+
+    if op == "exists":
+        want = bool(value)
+        return lambda d: (not _is_empty(d.get(name))) is want
+
+    def guard(test: Callable[[Any], bool]) -> Callable[[Mapping[str, Any]], bool]:
+        def run(d: Mapping[str, Any]) -> bool:
+            v = d.get(name)
+            if _is_empty(v):
+                return False
+            return test(v)
+
+        return run
+
+    if op == "eq":
+        return guard(lambda v: _equals(v, value))
+    if op == "ne":
+        return guard(lambda v: not _equals(v, value))
+    if op in ("in", "not_in"):
+        options = list(value)
+        if op == "in":
+            return guard(lambda v: any(_equals(v, o) for o in options))
+        return guard(lambda v: not any(_equals(v, o) for o in options))
+    if op == "contains":
+        needle = str(value).casefold()
+
+        def contains(v: Any) -> bool:
+            if isinstance(v, list | tuple | set):
+                return any(str(x).strip().casefold() == needle for x in v)
+            return needle in str(v).casefold()
+
+        return guard(contains)
+    if op == "matches":
+        rx = re.compile(str(value))
+        return guard(lambda v: rx.search(str(v)) is not None)
+    return guard(_numeric(op, value))
+
+
+def _numeric(op: str, value: Any) -> Callable[[Any], bool]:
+    if op == "between":
+        lo, hi = float(value[0]), float(value[1])
+
+        def between(v: Any) -> bool:
+            n = as_number(v)
+            return n is not None and lo <= n <= hi
+
+        return between
+    target = float(value)
+    cmp: dict[str, Callable[[float], bool]] = {
+        "gt": lambda n: n > target,
+        "gte": lambda n: n >= target,
+        "lt": lambda n: n < target,
+        "lte": lambda n: n <= target,
+        "eq": lambda n: n == target,
+        "ne": lambda n: n != target,
+    }
+    test = cmp[op]
+
+    def numeric(v: Any) -> bool:
+        n = as_number(v)
+        return n is not None and test(n)
+
+    return numeric
+
+
+def compile_condition(cond: Condition) -> Predicate:
+    """A predicate over (fields, scores). Score names: fit, engagement, total, predicted."""
+    if isinstance(cond, FieldCondition):
+        f = compile_field(cond)
+        return lambda d, s: f(d)
+    if isinstance(cond, ScoreCondition):
+        test = _numeric(cond.op, cond.value)
+        key = cond.score
+        return lambda d, s: (s.get(key) is not None) and test(s.get(key))
+    if isinstance(cond, AllCondition):
+        parts = [compile_condition(c) for c in cond.all]
+        return lambda d, s: all(p(d, s) for p in parts)
+    if isinstance(cond, AnyCondition):
+        parts = [compile_condition(c) for c in cond.any]
+        return lambda d, s: any(p(d, s) for p in parts)
+    if isinstance(cond, NotCondition):
+        inner = compile_condition(cond.not_)
+        return lambda d, s: not inner(d, s)
+    raise TypeError(f"not a condition: {cond!r}")  # pragma: no cover
+
+
+def uses_scores(cond: Condition | None) -> set[str]:
+    """Which scores a condition reads (the MQL rule may read fit, engagement, total...)."""
+    if cond is None or isinstance(cond, FieldCondition):
+        return set()
+    if isinstance(cond, ScoreCondition):
+        return {cond.score}
+    if isinstance(cond, AllCondition | AnyCondition):
+        out: set[str] = set()
+        for c in cond.all if isinstance(cond, AllCondition) else cond.any:
+            out |= uses_scores(c)
+        return out
+    return uses_scores(cond.not_)

@@ -1,0 +1,244 @@
+"""Engagement score: points from events, with caps, negative points and exponential decay.
+
+Definition (the SQL compiler implements the same one):
+1. Events are taken in (occurred_at, id) order, whatever order they arrived in.
+2. An event scores under every rule whose event type matches and whose `if`
+   holds on its properties, unless a cap stops it: `max_per_lead` counts the
+   rule's earlier scored events; `max_per_days {count, days}` counts the rule's
+   scored events in the half-open window (t - days, t].
+3. Each scored point decays to `points * 2 ** (-(as_of - occurred_at) / half_life)`;
+   events after `as_of` do not exist yet.
+4. Manual adjustments are events of type `manual_adjustment`; they decay only if
+   `engagement.adjustments.decay` says so.
+
+The incremental `EngagementState` keeps, per rule, the scored count, the rolling
+window and the decayed value at the rule's last scored event, so an in-order
+event costs O(1) and the score "as of" any later moment is exact.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from leadgate.playbook.conditions import compile_condition
+from leadgate.playbook.model import EngagementSection
+
+DAY = 86400.0
+ADJUSTMENT = "manual_adjustment"
+
+
+class Event(NamedTuple):
+    """An event as scoring sees it. `at` is epoch seconds (UTC)."""
+
+    id: str
+    type: str
+    at: float
+    properties: Mapping[str, Any]
+
+
+@dataclass(slots=True)
+class Tally:
+    """One rule's running total for one lead."""
+
+    count: int = 0
+    value: float = 0.0
+    anchor: float = 0.0
+    window: list[float] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class EngagementState:
+    """Everything needed to extend a lead's engagement score with later events."""
+
+    last_at: float = -math.inf
+    last_id: str = ""
+    rules: dict[int, Tally] = field(default_factory=dict)
+    # label -> [value at anchor, anchor, decays (1/0)]
+    adjustments: dict[str, list[float]] = field(default_factory=dict)
+    fit_adjustments: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready form (stored with the lead)."""
+        return {
+            "t": None if self.last_at == -math.inf else self.last_at,
+            "i": self.last_id,
+            "r": {str(k): [t.count, t.value, t.anchor, t.window] for k, t in self.rules.items()},
+            "a": self.adjustments,
+            "f": self.fit_adjustments,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> EngagementState:
+        """Inverse of `to_json`; None gives an empty state."""
+        if not data:
+            return cls()
+        t = data.get("t")
+        return cls(
+            last_at=-math.inf if t is None else float(t),
+            last_id=str(data.get("i", "")),
+            rules={
+                int(k): Tally(int(v[0]), float(v[1]), float(v[2]), list(v[3]))
+                for k, v in data.get("r", {}).items()
+            },
+            adjustments={k: list(v) for k, v in data.get("a", {}).items()},
+            fit_adjustments=dict(data.get("f", {})),
+        )
+
+
+class _Rule(NamedTuple):
+    index: int
+    label: str
+    points: float
+    test: Callable[[Mapping[str, Any]], bool] | None
+    max_per_lead: int | None
+    window_count: int | None
+    window_seconds: float
+
+
+def adjustment_label(properties: Mapping[str, Any]) -> str:
+    """How a manual adjustment shows in explanations."""
+    reason = str(properties.get("reason") or "no reason given")
+    return f"manual: {reason}"
+
+
+class EngagementRules:
+    """A playbook's engagement rules, compiled once."""
+
+    def __init__(self, section: EngagementSection):
+        self.section = section
+        self.half_life = section.half_life_days * DAY if section.half_life_days else None
+        self.adjustments_decay = section.adjustments.decay
+        self.rules: list[_Rule] = []
+        self.by_type: dict[str, list[_Rule]] = {}
+        for i, r in enumerate(section.rules):
+            test = None
+            if r.if_ is not None:
+                pred = compile_condition(r.if_)
+                empty: dict[str, float | None] = {}
+                test = _bind(pred, empty)
+            rule = _Rule(
+                i,
+                r.label,
+                r.points,
+                test,
+                r.max_per_lead,
+                r.max_per_days.count if r.max_per_days else None,
+                r.max_per_days.days * DAY if r.max_per_days else 0.0,
+            )
+            self.rules.append(rule)
+            self.by_type.setdefault(r.event, []).append(rule)
+
+    def decay(self, dt: float) -> float:
+        """The factor a point keeps after `dt` seconds."""
+        if self.half_life is None or dt <= 0:
+            return 1.0
+        return float(2.0 ** (-dt / self.half_life))
+
+    def apply(self, state: EngagementState, ev: Event) -> bool:
+        """Add one event to the state. False (and no change) if it is older than the state."""
+        if ev.at < state.last_at or (ev.at == state.last_at and ev.id < state.last_id):
+            return False
+        state.last_at, state.last_id = ev.at, ev.id
+        if ev.type == ADJUSTMENT:
+            self._adjust(state, ev)
+            return True
+        rules = self.by_type.get(ev.type)
+        if not rules:
+            return True
+        for rule in rules:
+            if rule.test is not None and not rule.test(ev.properties):
+                continue
+            tally = state.rules.get(rule.index)
+            if tally is None:
+                tally = state.rules[rule.index] = Tally(anchor=ev.at)
+            if rule.max_per_lead is not None and tally.count >= rule.max_per_lead:
+                continue
+            if rule.window_count is not None:
+                start = ev.at - rule.window_seconds
+                w = tally.window
+                while w and w[0] <= start:
+                    w.pop(0)
+                if len(w) >= rule.window_count:
+                    continue
+                w.append(ev.at)
+            tally.count += 1
+            tally.value = tally.value * self.decay(ev.at - tally.anchor) + rule.points
+            tally.anchor = ev.at
+        return True
+
+    def _adjust(self, state: EngagementState, ev: Event) -> None:
+        props = ev.properties
+        pts = float(props.get("points", 0))
+        label = adjustment_label(props)
+        if props.get("score") == "fit":
+            state.fit_adjustments[label] = state.fit_adjustments.get(label, 0.0) + pts
+            return
+        decays = 1.0 if self.adjustments_decay else 0.0
+        cur = state.adjustments.get(label)
+        if cur is None:
+            state.adjustments[label] = [pts, ev.at, decays]
+        else:
+            factor = self.decay(ev.at - cur[1]) if cur[2] else 1.0
+            cur[0] = cur[0] * factor + pts
+            cur[1] = ev.at
+
+    def replay(self, events: Iterable[Event], as_of: float | None = None) -> EngagementState:
+        """Build the state from scratch: events in (occurred_at, id) order, none after as_of."""
+        state = EngagementState()
+        for ev in sorted(events, key=lambda e: (e.at, e.id)):
+            if as_of is not None and ev.at > as_of:
+                break
+            self.apply(state, ev)
+        return state
+
+    def contributions(self, state: EngagementState, as_of: float) -> list[tuple[str, float]]:
+        """Each rule's and adjustment's decayed points as of `as_of` (unrounded)."""
+        out: list[tuple[str, float]] = []
+        for rule in self.rules:
+            tally = state.rules.get(rule.index)
+            if tally is not None and tally.count:
+                out.append((rule.label, tally.value * self.decay(as_of - tally.anchor)))
+        for label, (value, anchor, decays) in state.adjustments.items():
+            out.append((label, value * self.decay(as_of - anchor) if decays else value))
+        return out
+
+    def split(self, state: EngagementState, at: float) -> tuple[float, float]:
+        """(decaying part, constant part) of the engagement as of `at`."""
+        decaying = 0.0
+        constant = 0.0
+        for tally in state.rules.values():
+            if tally.count:
+                decaying += tally.value * self.decay(at - tally.anchor)
+        for value, anchor, decays in state.adjustments.values():
+            if decays:
+                decaying += value * self.decay(at - anchor)
+            else:
+                constant += value
+        if self.half_life is None:
+            return 0.0, decaying + constant
+        return decaying, constant
+
+    def crossing_time(self, state: EngagementState, at: float, threshold: float) -> float | None:
+        """The first moment after `at` when engagement falls below `threshold` through decay.
+
+        None when decay alone never takes it there (no decay, or the constant part
+        holds it up). Exact: E(t) = D·2^(-(t-at)/h) + C, solved for E(t) = threshold.
+        """
+        if self.half_life is None:
+            return None
+        d, c = self.split(state, at)
+        if d + c < threshold:
+            return at
+        if d <= 0 or c >= threshold:
+            return None
+        return at + self.half_life * math.log2(d / (threshold - c))
+
+
+def _bind(
+    pred: Callable[[Mapping[str, Any], Mapping[str, float | None]], bool],
+    scores: Mapping[str, float | None],
+) -> Callable[[Mapping[str, Any]], bool]:
+    return lambda props: pred(props, scores)

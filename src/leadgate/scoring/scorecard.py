@@ -1,0 +1,89 @@
+"""The whole score of a lead at a moment: fit, engagement, grades and the explanation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from leadgate.playbook.model import Playbook
+from leadgate.scoring.engagement import EngagementRules, EngagementState
+from leadgate.scoring.fit import FitRules
+from leadgate.scoring.grades import grade_engagement, grade_fit
+
+
+@dataclass(frozen=True, slots=True)
+class Contribution:
+    """One line of an explanation: a rule (or adjustment) and the points it gives now."""
+
+    score: str  # "fit" or "engagement"
+    rule: str
+    points: float
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreCard:
+    """Scores as of `as_of`. Each score is exactly the sum of its explanation lines."""
+
+    fit: float
+    engagement: float
+    fit_grade: str
+    engagement_grade: str
+    explanation: tuple[Contribution, ...]
+    as_of: float
+    playbook_version: int | None = None
+
+    @property
+    def total(self) -> float:
+        """fit + engagement."""
+        return round(self.fit + self.engagement, 2)
+
+    @property
+    def grade(self) -> str:
+        """Combined grade such as "B2"."""
+        return self.fit_grade + self.engagement_grade
+
+    def scores(self) -> dict[str, float | None]:
+        """The values score conditions read."""
+        return {"fit": self.fit, "engagement": self.engagement, "total": self.total}
+
+
+class Scorer:
+    """A playbook compiled for scoring. Build once per playbook version, reuse for every lead."""
+
+    def __init__(self, playbook: Playbook, version: int | None = None):
+        self.playbook = playbook
+        self.version = version
+        self.fit_rules = FitRules(playbook.fit)
+        self.engagement = EngagementRules(playbook.engagement)
+
+    def card(
+        self, attributes: Mapping[str, Any], state: EngagementState, as_of: float
+    ) -> ScoreCard:
+        """Score a lead as of a moment from its attributes and engagement state."""
+        lines: list[Contribution] = []
+        fit = 0.0
+        for rule, pts in self.fit_rules.contributions(attributes):
+            lines.append(Contribution("fit", rule, pts))
+            fit += pts
+        for label, pts in state.fit_adjustments.items():
+            lines.append(Contribution("fit", label, pts))
+            fit += pts
+        eng = 0.0
+        for label, raw in self.engagement.contributions(state, as_of):
+            pts = round(raw, 2)
+            if pts == 0:
+                continue
+            lines.append(Contribution("engagement", label, pts))
+            eng += pts
+        fit = round(fit, 2)
+        eng = round(eng, 2)
+        return ScoreCard(
+            fit=fit,
+            engagement=eng,
+            fit_grade=grade_fit(fit, self.playbook.fit.grades),
+            engagement_grade=grade_engagement(eng, self.playbook.engagement.grades),
+            explanation=tuple(lines),
+            as_of=as_of,
+            playbook_version=self.version,
+        )

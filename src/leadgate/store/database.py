@@ -1,0 +1,130 @@
+"""Connecting, migrating, and transactions that behave the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+DEFAULT_URL = "sqlite:///leadgate.db"
+_MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+class DatabaseError(ValueError):
+    """The database URL is wrong or the database cannot be used."""
+
+
+def resolve_url(url: str | None) -> str:
+    """--db, else LEADGATE_DB, else ./leadgate.db; `postgresql://` means psycopg 3."""
+    url = url or os.environ.get("LEADGATE_DB") or DEFAULT_URL
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseError(f"--db: cannot parse database URL {url!r}") from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise DatabaseError(
+            f"--db: unsupported database '{parsed.get_backend_name()}' (use sqlite:/// or postgresql://)"
+        )
+    return url
+
+
+class Database:
+    """One store. `write()` gives a transaction that is the only writer on SQLite."""
+
+    def __init__(self, url: str | None = None, echo: bool = False):
+        self.url = resolve_url(url)
+        self.dialect = make_url(self.url).get_backend_name()
+        self.is_sqlite = self.dialect == "sqlite"
+        kwargs: dict[str, Any] = {"echo": echo, "future": True}
+        if self.is_sqlite:
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        else:
+            kwargs["pool_pre_ping"] = True
+        self.engine: Engine = create_engine(self.url, **kwargs)
+        if self.is_sqlite:
+            _sqlite_setup(self.engine)
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A read-write transaction, committed on success (BEGIN IMMEDIATE on SQLite)."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(leadgate_write=True)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read transaction."""
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def param(self, sql: str) -> str:
+        """Write raw SQL with `?` placeholders; this gives the driver's style."""
+        return sql if self.is_sqlite else sql.replace("?", "%s")
+
+    # -- migrations -----------------------------------------------------------
+
+    def _alembic(self, conn: Connection) -> Config:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(_MIGRATIONS))
+        cfg.attributes["connection"] = conn
+        return cfg
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest migration (idempotent)."""
+        with self.engine.begin() as conn:
+            command.upgrade(self._alembic(conn), "head")
+
+    def schema_current(self) -> bool:
+        """True when every migration has run."""
+        with self.engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_heads()
+            heads = ScriptDirectory.from_config(self._alembic(conn)).get_heads()
+        return set(current) == set(heads)
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # One writer at a time, decided at BEGIN: no deadlock-prone lock upgrades.
+        if conn.get_execution_options().get("leadgate_write"):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+def open_database(url: str | None = None, migrate: bool = True) -> Database:
+    """Open (and by default migrate) the store at `url`."""
+    db = Database(url)
+    if migrate:
+        db.migrate()
+    return db

@@ -1,0 +1,87 @@
+"""Tables. Times are epoch seconds (UTC) as double precision: identical on SQLite and
+PostgreSQL, cheap to compare, and what the scoring core computes with.
+JSON documents are stored as text (written with orjson) for the same reason."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+playbooks = Table(
+    "playbooks",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("name", String(200), nullable=False),
+    Column("yaml", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("activated_at", Float, nullable=False),
+    Column("activated_by", String(200), nullable=False),
+)
+
+leads = Table(
+    "leads",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("attributes", Text, nullable=False, default="{}"),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("stage", String(20), nullable=False, default="lead"),
+    Column("stage_at", Float, nullable=False),
+    Column("stage_reason", Text),
+    Column("owner", String(200)),
+    Column("fit", Float, nullable=False, default=0.0),
+    Column("engagement", Float, nullable=False, default=0.0),
+    Column("score", Float, nullable=False, default=0.0),
+    Column("fit_grade", String(1), nullable=False, default="D"),
+    Column("engagement_grade", String(1), nullable=False, default="4"),
+    Column("grade", String(2), nullable=False, default="D4"),
+    Column("scored_at", Float, nullable=False),
+    Column("playbook_version", Integer),
+    Column("score_state", Text, nullable=False, default="{}"),
+    Column("exit_armed", Boolean, nullable=False, default=False),
+    Column("timer_spent_at", Float),
+    Column("next_due_at", Float),
+    Index("ix_leads_stage_score", "stage", "score"),
+    Index("ix_leads_next_due_at", "next_due_at"),
+    Index("ix_leads_updated_at", "updated_at"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("lead_id", Integer, ForeignKey("leads.id"), nullable=False),
+    Column("type", String(100), nullable=False),
+    Column("occurred_at", Float, nullable=False),
+    Column("received_at", Float, nullable=False),
+    Column("properties", Text, nullable=False, default="{}"),
+    Index("ix_events_lead_time", "lead_id", "occurred_at"),
+)
+
+transitions = Table(
+    "transitions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("lead_id", Integer, ForeignKey("leads.id"), nullable=False),
+    Column("from_stage", String(20), nullable=False),
+    Column("to_stage", String(20), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("reason", Text),
+    Column("playbook_version", Integer),
+    Index("ix_transitions_lead", "lead_id", "at"),
+    Index("ix_transitions_to_at", "to_stage", "at"),
+)
