@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 from typing import Annotated
 
 import typer
@@ -9,6 +11,8 @@ import typer
 from leadgate import __version__
 from leadgate.cli import leads, playbook, reports, stages
 from leadgate.cli.common import DbOpt, handle_errors, open_engine, set_root_db
+
+PLUGGED_IN = ("demo", "predictive", "api", "sales", "analytics")
 
 app = typer.Typer(
     name="leadgate",
@@ -65,19 +69,10 @@ leads.register(app)
 stages.register(app)
 reports.register(app)
 
-try:  # predictive scoring lives in its own module and may be absent in slim installs
-    from leadgate.cli import predictive
-
-    predictive.register(app)
-except ImportError:  # pragma: no cover
-    pass
-
-try:
-    from leadgate.cli import demo
-
-    demo.register(app)
-except ImportError:  # pragma: no cover
-    pass
+# Each area adds its own commands: a module here exposes `register(app)`.
+for _name in PLUGGED_IN:
+    if importlib.util.find_spec(f"leadgate.cli.{_name}") is not None:
+        importlib.import_module(f"leadgate.cli.{_name}").register(app)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

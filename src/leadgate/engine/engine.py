@@ -43,7 +43,29 @@ class ItemResult:
     lead_id: int | None = None
 
 
+@dataclass(slots=True)
+class LeadChange:
+    """What one transaction did to one lead: handed to listeners (webhook outbox, routing)."""
+
+    lead_id: int
+    email: str
+    created: bool
+    transitions: list[Transition]
+    score_before: float | None
+    score_after: float
+    grade_before: str | None
+    grade_after: str
+    owner: str | None
+
+
 Clock = Callable[[], float]
+# Called inside the transaction that made the changes, so what they write
+# (an outbox row, an assignment) commits or rolls back with them.
+Listener = Callable[[Repository, list[LeadChange], float], None]
+# May refuse a manual move (raise IllegalTransition), e.g. SAL → SQL before BANT passes.
+StageGuard = Callable[[Repository, StoredLead, str, float], None]
+# Adds keys to `show` output (owner details, SLA, qualification...).
+ShowExtra = Callable[[Repository, dict[str, Any]], None]
 
 
 class Engine:
@@ -53,6 +75,44 @@ class Engine:
         self.db = db
         self.clock = clock
         self._processors: dict[int, LeadProcessor] = {}
+        self.listeners: list[Listener] = []
+        self.stage_guards: list[StageGuard] = []
+        self.show_extras: list[ShowExtra] = []
+
+    def _commit(
+        self,
+        repo: Repository,
+        proc: LeadProcessor,
+        leads: Iterable[tuple[StoredLead, list[Transition], bool]],
+        now: float,
+    ) -> list[LeadChange]:
+        """Save leads, append their transitions, and tell the listeners, in one transaction."""
+        items = list(leads)
+        repo.save_leads([s for s, _, _ in items], now)
+        repo.insert_transitions(
+            [(s.state.id, t) for s, ts, _ in items for t in ts],  # type: ignore[misc]
+            proc.version,
+        )
+        changes = []
+        for s, ts, created in items:
+            card = s.state.card
+            assert card is not None and s.state.id is not None
+            changes.append(
+                LeadChange(
+                    s.state.id,
+                    s.state.email,
+                    created,
+                    ts,
+                    None if created else s.score_before,
+                    card.total,
+                    None if created else s.grade_before,
+                    card.grade,
+                    s.owner,
+                )
+            )
+        for listener in self.listeners:
+            listener(repo, changes, now)
+        return changes
 
     # -- playbook -------------------------------------------------------------
 
@@ -136,25 +196,22 @@ class Engine:
             repo.insert_leads(fresh, now)
             for lead in fresh:
                 stored[lead.email] = StoredLead(lead, None, now)
-            changed: list[StoredLead] = []
-            moves: list[tuple[int, Transition]] = []
+            changed: list[tuple[StoredLead, list[Transition], bool]] = []
             new_emails = {lead.email for lead in fresh}
             for email, (attrs, _) in merged.items():
                 s = stored[email]
-                self._refresh_if_stale(repo, proc, s.state, now)
+                ts = self._refresh_if_stale(repo, proc, s.state, now)
                 before = dict(s.state.attributes)
-                ts = proc.update_attributes(s.state, attrs, now)
+                ts += proc.update_attributes(s.state, attrs, now)
                 if s.state.card is None:
                     proc.rescore(s.state, now)
                 if email in new_emails or s.state.attributes != before or ts:
-                    changed.append(s)
-                    moves += [(s.state.id, t) for t in ts]  # type: ignore[misc]
+                    changed.append((s, ts, email in new_emails))
                     if email in new_emails:
                         created_n += 1
                     else:
                         updated_n += 1
-            repo.save_leads(changed, now)
-            repo.insert_transitions(moves, proc.version)
+            self._commit(repo, proc, changed, now)
         return created_n, updated_n, len(merged) - created_n - updated_n
 
     def _refresh_if_stale(
@@ -213,8 +270,8 @@ class Engine:
             for ev in batch:
                 if ev.id in inserted:
                     per_lead[ev.email].append(Event(ev.id, ev.type, ev.at, ev.properties))
-            moves: list[tuple[int, Transition]] = []
-            touched: list[StoredLead] = []
+            touched: list[tuple[StoredLead, list[Transition], bool]] = []
+            fresh_emails = {lead.email for lead in fresh}
             for email, evs in per_lead.items():
                 s = stored[email]
                 lead = s.state
@@ -223,14 +280,12 @@ class Engine:
                     ts = self._refresh_if_stale(repo, proc, lead, now)
                 else:
                     ts = proc.apply_events(lead, evs, now, history=lambda lid=lid: repo.events_of(lid))
-                moves += [(lid, t) for t in ts]
-                touched.append(s)
+                touched.append((s, ts, email in fresh_emails))
             for lead in fresh:
                 if lead.card is None:  # created, but every event was a duplicate
                     proc.rescore(lead, now)
-                    touched.append(stored[lead.email])
-            repo.save_leads(touched, now)
-            repo.insert_transitions(moves, proc.version)
+                    touched.append((stored[lead.email], [], True))
+            self._commit(repo, proc, touched, now)
         by_id = {ev.id: stored[ev.email].state.id for ev in batch}
         for r in results:
             if r.status == "accepted" and r.id not in inserted:
@@ -272,10 +327,11 @@ class Engine:
                 raise NotFound(f"no lead with email {email}")
             moves = self._refresh_if_stale(repo, proc, s.state, now)
             moves += proc.advance(s.state, now, rescore=False)
+            for guard in self.stage_guards:
+                guard(repo, s, to, now)
             t = proc.set_stage(s.state, to, actor, reason, now)
             moves.append(t)
-            repo.save_leads([s], now)
-            repo.insert_transitions([(s.state.id, m) for m in moves], proc.version)  # type: ignore[misc]
+            self._commit(repo, proc, [(s, moves, False)], now)
         return t
 
     def tick(self, now: float | None = None, limit: int = 10_000) -> int:
@@ -294,14 +350,13 @@ class Engine:
                 if not emails:
                     return moved
                 stored = repo.leads_by_email(emails, lock=True)
-                moves: list[tuple[int, Transition]] = []
+                items = []
                 for s in stored.values():
                     ts = self._refresh_if_stale(repo, proc, s.state, now)
                     ts += proc.advance(s.state, now, rescore=True)
-                    moves += [(s.state.id, t) for t in ts]  # type: ignore[misc]
-                repo.save_leads(stored.values(), now)
-                repo.insert_transitions(moves, proc.version)
-                moved += len(moves)
+                    items.append((s, ts, False))
+                    moved += len(ts)
+                self._commit(repo, proc, items, now)
             if len(emails) < limit:
                 return moved
 
@@ -327,9 +382,25 @@ class Engine:
                 lead.engagement_state = proc.rules.replay(repo.events_of(lead.id))  # type: ignore[arg-type]
             history = repo.history(lead.id)  # type: ignore[arg-type]
             recent = repo.recent_events(lead.id, 10)  # type: ignore[arg-type]
-        attrs = dict(lead.attributes)
-        attrs.setdefault("email", lead.email)
-        card = proc.scorer.card(attrs, lead.engagement_state, max(now, lead.engagement_state.last_at))
+            attrs = dict(lead.attributes)
+            attrs.setdefault("email", lead.email)
+            card = proc.scorer.card(
+                attrs, lead.engagement_state, max(now, lead.engagement_state.last_at)
+            )
+            out = self._show_dict(s, proc, card, history, recent)
+            for extra in self.show_extras:
+                extra(repo, out)
+        return out
+
+    def _show_dict(
+        self,
+        s: StoredLead,
+        proc: LeadProcessor,
+        card: Any,
+        history: list[tuple[Any, ...]],
+        recent: list[tuple[Any, ...]],
+    ) -> dict[str, Any]:
+        lead = s.state
         return {
             "id": lead.id,
             "email": lead.email,
@@ -480,7 +551,7 @@ class Engine:
                 ids = [s.state.id for s in stored.values()]
                 last_id = max(ids)  # type: ignore[type-var,assignment]
                 events = _events_by_lead(repo, ids)  # type: ignore[arg-type]
-                moves: list[tuple[int, Transition]] = []
+                items = []
                 for s in stored.values():
                     lead = s.state
                     lead.engagement_state = proc.rules.replay(events.get(lead.id, ()))  # type: ignore[arg-type]
@@ -488,9 +559,8 @@ class Engine:
                     ts = proc.advance(lead, now, rescore=False)
                     ts += proc.reevaluate(lead, now)
                     proc.rescore(lead, now)
-                    moves += [(lead.id, t) for t in ts]  # type: ignore[misc]
-                repo.save_leads(stored.values(), now)
-                repo.insert_transitions(moves, proc.version)
+                    items.append((s, ts, False))
+                self._commit(repo, proc, items, now)
                 n += len(stored)
             if progress:
                 progress(len(stored))

@@ -87,7 +87,7 @@ class Database:
     def migrate(self) -> None:
         """Bring the schema to the newest migration (idempotent)."""
         with self.engine.begin() as conn:
-            command.upgrade(self._alembic(conn), "head")
+            command.upgrade(self._alembic(conn), "heads")
 
     def schema_current(self) -> bool:
         """True when every migration has run."""

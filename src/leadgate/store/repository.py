@@ -22,7 +22,8 @@ from leadgate.store.database import Database
 
 _LEAD_COLS = (
     "id, email, attributes, created_at, stage, stage_at, stage_reason, exit_armed, "
-    "score_state, playbook_version, timer_spent_at, next_due_at, owner, updated_at"
+    "score_state, playbook_version, timer_spent_at, next_due_at, owner, updated_at, "
+    "score, grade"
 )
 _CHUNK = 900
 
@@ -44,6 +45,9 @@ class StoredLead:
     state: LeadState
     owner: str | None
     updated_at: float
+    # Score and grade as stored before this transaction changed anything.
+    score_before: float | None = None
+    grade_before: str | None = None
 
 
 def _row_to_lead(row: Sequence[Any]) -> StoredLead:
@@ -61,7 +65,7 @@ def _row_to_lead(row: Sequence[Any]) -> StoredLead:
         timer_spent_at=row[10],
         next_due_at=row[11],
     )
-    return StoredLead(state, row[12], row[13])
+    return StoredLead(state, row[12], row[13], row[14], row[15])
 
 
 def _chunks(items: Sequence[Any], n: int = _CHUNK) -> Iterator[Sequence[Any]]:

@@ -1,0 +1,152 @@
+"""Shared fixtures: every store test runs on SQLite and on a real PostgreSQL.
+
+PostgreSQL is a private throwaway cluster started once per run (tests/pgcluster.py).
+Under CI (CI=true) it is mandatory: failing to start it fails the run. Elsewhere
+the PostgreSQL half is skipped with a notice when no server can be started.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from leadgate.engine.engine import Engine  # noqa: E402
+from leadgate.store.database import Database  # noqa: E402
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+REPO = Path(__file__).resolve().parent.parent
+
+
+class FakeClock:
+    """A clock tests move by hand."""
+
+    def __init__(self, start: float = 1_780_000_000.0):
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward."""
+        self.now += seconds
+
+
+def datasets_dir() -> Path | None:
+    """../shared/datasets (or $LEADGATE_DATASETS); None when absent (a user's fresh clone)."""
+    path = Path(os.environ.get("LEADGATE_DATASETS") or REPO.parent / "shared" / "datasets")
+    return path if path.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def datasets() -> Path:
+    """The real data sets; skipped when absent, except in CI where they must exist."""
+    path = datasets_dir()
+    if path is None:
+        if IN_CI:
+            pytest.fail("CI=true but ../shared/datasets is missing")
+        pytest.skip("real data sets not found (../shared/datasets or $LEADGATE_DATASETS)")
+    return path
+
+
+_pg_state: dict[str, object] = {}
+
+
+def _pg_cluster() -> object:
+    if "cluster" in _pg_state:
+        return _pg_state["cluster"]
+    if "error" in _pg_state:
+        return None
+    from pgcluster import PgCluster, pg_available
+
+    ok, why = pg_available()
+    if not ok:
+        if IN_CI:
+            raise RuntimeError(f"CI=true but PostgreSQL cannot be started: {why}")
+        _pg_state["error"] = why
+        return None
+    cluster = PgCluster()
+    try:
+        cluster.start()
+    except Exception as exc:
+        if IN_CI:
+            raise
+        _pg_state["error"] = str(exc)
+        return None
+    _pg_state["cluster"] = cluster
+    template = cluster.create_database("lg_template")
+    tdb = Database(template)
+    tdb.migrate()
+    tdb.dispose()
+    _pg_state["template"] = template
+    return cluster
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    cluster = _pg_state.get("cluster")
+    if cluster is not None:
+        cluster.stop()  # type: ignore[attr-defined]
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):  # type: ignore[no-untyped-def]
+    if "error" in _pg_state:
+        terminalreporter.write_line(
+            f"NOTICE: PostgreSQL tests skipped: {_pg_state['error']}", yellow=True
+        )
+
+
+_counter = itertools.count()
+
+
+def _postgres_url() -> str:
+    cluster = _pg_cluster()
+    if cluster is None:
+        pytest.skip(f"PostgreSQL not available: {_pg_state.get('error')}")
+    name = f"lg_test_{os.getpid()}_{next(_counter)}"
+    return cluster.create_database(name, template="lg_template")  # type: ignore[attr-defined, no-any-return]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, migrated database URL: SQLite file, then PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'leadgate.db'}"
+        Database(url).migrate()
+        return url
+    return _postgres_url()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A fresh SQLite database URL (for tests that only need one backend)."""
+    url = f"sqlite:///{tmp_path / 'leadgate.db'}"
+    Database(url).migrate()
+    return url
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    """A fresh PostgreSQL database URL (skipped outside CI when unavailable)."""
+    return _postgres_url()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A hand-moved clock starting 2026-05-28."""
+    return FakeClock()
+
+
+@pytest.fixture
+def engine(db_url: str, clock: FakeClock) -> Iterator[Engine]:
+    """An engine with the bundled playbook active, on SQLite and on PostgreSQL."""
+    db = Database(db_url)
+    eng = Engine(db, clock=clock)
+    eng.ensure_playbook()
+    yield eng
+    db.dispose()
