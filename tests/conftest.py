@@ -17,8 +17,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from leadgate.engine.engine import Engine  # noqa: E402
-from leadgate.store.database import Database  # noqa: E402
+from leadgate.engine.engine import Engine
+from leadgate.store.database import Database
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 REPO = Path(__file__).resolve().parent.parent

@@ -43,7 +43,9 @@ def _pairs(values: list[str], option: str) -> dict[str, str]:
     return out
 
 
-def _with_progress(path: Path, as_json: bool, run: Callable[[Callable[[int], None]], ImportReport]) -> ImportReport:
+def _with_progress(
+    path: Path, as_json: bool, run: Callable[[Callable[[int], None]], ImportReport]
+) -> ImportReport:
     if not path.exists():
         raise BadInput(f"{path}: no such file")
     with Progress(
@@ -120,14 +122,18 @@ def register(app: typer.Typer) -> None:
             print_json(data)
         else:
             verb = "created" if created else ("updated" if updated else "unchanged")
-            typer.echo(f"{verb} {norm}: stage {data['stage']}, score {data['score']:g}, grade {data['grade']}")
+            typer.echo(
+                f"{verb} {norm}: stage {data['stage']}, score {data['score']:g}, "
+                f"grade {data['grade']}"
+            )
 
     @lead.command("import")
     @handle_errors
     def import_(
         file: Annotated[Path, typer.Argument(help="CSV export (Email, First Name, Company, ...).")],
         rejects: Annotated[
-            Path | None, typer.Option(help="Where to write rejected lines (default FILE.rejects.jsonl).")
+            Path | None,
+            typer.Option(help="Where to write rejected lines (default FILE.rejects.jsonl)."),
         ] = None,
         batch_size: Annotated[int, typer.Option(min=1, help="Rows per transaction.")] = 5000,
         db: DbOpt = None,
@@ -180,7 +186,9 @@ def register(app: typer.Typer) -> None:
     @handle_errors
     def list_(
         stage: Annotated[str | None, typer.Option(help="Only this stage.")] = None,
-        grade: Annotated[str | None, typer.Option(help="Fit grade (A), engagement (1) or both (A1).")] = None,
+        grade: Annotated[
+            str | None, typer.Option(help="Fit grade (A), engagement (1) or both (A1).")
+        ] = None,
         owner: Annotated[str | None, typer.Option(help="Only this owner.")] = None,
         min_score: Annotated[float | None, typer.Option(help="Only scores at or above.")] = None,
         sort: Annotated[str, typer.Option(help="priority, score or recent.")] = "priority",
@@ -196,15 +204,24 @@ def register(app: typer.Typer) -> None:
             return
         t = Table("email", "stage", "grade", "fit", "engagement", "score", "since")
         for r in rows:
-            t.add_row(r["email"], r["stage"], r["grade"], f"{r['fit']:g}", f"{r['engagement']:g}",
-                      f"{r['score']:g}", r["stage_since"])
+            t.add_row(
+                r["email"],
+                r["stage"],
+                r["grade"],
+                f"{r['fit']:g}",
+                f"{r['engagement']:g}",
+                f"{r['score']:g}",
+                r["stage_since"],
+            )
         console.print(t)
 
     @lead.command("adjust")
     @handle_errors
     def adjust(
         email: Annotated[str, typer.Argument(help="The lead's email.")],
-        points: Annotated[float, typer.Option("--points", help="Points to add (negative to remove).")],
+        points: Annotated[
+            float, typer.Option("--points", help="Points to add (negative to remove).")
+        ],
         reason: Annotated[str, typer.Option("--reason", help="Why (shown in the explanation).")],
         score: Annotated[str, typer.Option(help="fit or engagement.")] = "engagement",
         actor: Annotated[str | None, typer.Option(help="Who adjusts.")] = None,
@@ -217,15 +234,23 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(data)
         else:
-            typer.echo(f"{data['email']}: score {data['score']:g} ({data['grade']}), stage {data['stage']}")
+            typer.echo(
+                f"{data['email']}: score {data['score']:g} ({data['grade']}), stage {data['stage']}"
+            )
 
     @event.command("add")
     @handle_errors
     def event_add(
-        email: Annotated[str, typer.Option("--email", help="Whose event (creates the lead if new).")],
+        email: Annotated[
+            str, typer.Option("--email", help="Whose event (creates the lead if new).")
+        ],
         type_: Annotated[str, typer.Option("--type", help="Event type, e.g. webinar_attended.")],
-        at: Annotated[str | None, typer.Option("--at", help="When (ISO 8601; default now).")] = None,
-        id_: Annotated[str | None, typer.Option("--id", help="Your id for it (re-sending is safe).")] = None,
+        at: Annotated[
+            str | None, typer.Option("--at", help="When (ISO 8601; default now).")
+        ] = None,
+        id_: Annotated[
+            str | None, typer.Option("--id", help="Your id for it (re-sending is safe).")
+        ] = None,
         prop: Annotated[list[str], typer.Option("--prop", help="key=value (repeatable).")] = [],  # noqa: B006
         db: DbOpt = None,
         as_json: JsonOpt = False,
@@ -236,7 +261,13 @@ def register(app: typer.Typer) -> None:
         if at is not None:
             parse_time(at, "--at", now)
         ev = parse_event(
-            {"email": email, "type": type_, "occurred_at": at, "id": id_, "properties": _pairs(prop, "--prop")},
+            {
+                "email": email,
+                "type": type_,
+                "occurred_at": at,
+                "id": id_,
+                "properties": _pairs(prop, "--prop"),
+            },
             now,
         )
         [result] = engine.ingest([ev], now)
@@ -254,7 +285,8 @@ def register(app: typer.Typer) -> None:
     def event_ingest(
         file: Annotated[Path, typer.Argument(help="JSONL (one event per line) or CSV.")],
         rejects: Annotated[
-            Path | None, typer.Option(help="Where to write rejected lines (default FILE.rejects.jsonl).")
+            Path | None,
+            typer.Option(help="Where to write rejected lines (default FILE.rejects.jsonl)."),
         ] = None,
         batch_size: Annotated[int, typer.Option(min=1, help="Events per transaction.")] = 5000,
         db: DbOpt = None,

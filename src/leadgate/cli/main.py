@@ -45,7 +45,8 @@ def main(
 def init(
     db: DbOpt = None,
     playbook_file: Annotated[
-        str | None, typer.Option("--playbook", help="Activate this playbook instead of the bundled one.")
+        str | None,
+        typer.Option("--playbook", help="Activate this playbook instead of the bundled one."),
     ] = None,
 ) -> None:
     """Create or upgrade the database and activate a playbook (the bundled one by default)."""
@@ -56,7 +57,7 @@ def init(
         from leadgate.playbook.loader import load_playbook_file
 
         load_playbook_file(playbook_file)
-        version, pb, _ = engine.activate_playbook(
+        version, _, _ = engine.activate_playbook(
             Path(playbook_file).read_text(encoding="utf-8"), playbook_file
         )
     else:

@@ -67,7 +67,9 @@ def register(app: typer.Typer) -> None:
             disable=as_json,
         ) as bar:
             with engine.db.read() as conn:
-                total = Repository(engine.db, conn).execute("SELECT COUNT(*) FROM leads").fetchone()[0]
+                total = (
+                    Repository(engine.db, conn).execute("SELECT COUNT(*) FROM leads").fetchone()[0]
+                )
             task = bar.add_task("rescoring", total=total)
             version, pb, n = engine.activate_playbook(
                 file.read_text(encoding="utf-8"),
@@ -76,7 +78,9 @@ def register(app: typer.Typer) -> None:
                 progress=lambda k: bar.advance(task, k),
             )
         if as_json:
-            print_json({"version": version, "name": pb.name, "rescored": n, "warnings": pb.warnings()})
+            print_json(
+                {"version": version, "name": pb.name, "rescored": n, "warnings": pb.warnings()}
+            )
         else:
             for w in pb.warnings():
                 typer.echo(f"warning: {w}", err=True)
@@ -106,7 +110,13 @@ def register(app: typer.Typer) -> None:
                 text = found
         if as_json:
             pb = load_playbook(text)
-            print_json({"version": version, "yaml": text, "playbook": pb.model_dump(by_alias=True, exclude_none=True)})
+            print_json(
+                {
+                    "version": version,
+                    "yaml": text,
+                    "playbook": pb.model_dump(by_alias=True, exclude_none=True),
+                }
+            )
         else:
             typer.echo(f"# version {version}")
             typer.echo(text.rstrip("\n"))
@@ -119,14 +129,22 @@ def register(app: typer.Typer) -> None:
         with engine.db.read() as conn:
             rows = Repository(engine.db, conn).playbook_versions()
         data = [
-            {"version": r[0], "name": r[1], "sha256": r[2], "activated_at": iso(r[3]), "activated_by": r[4]}
+            {
+                "version": r[0],
+                "name": r[1],
+                "sha256": r[2],
+                "activated_at": iso(r[3]),
+                "activated_by": r[4],
+            }
             for r in rows
         ]
         if as_json:
             print_json(data)
         else:
             for d in data:
-                typer.echo(f"v{d['version']}  {d['activated_at']}  {d['activated_by']}  {d['name']}")
+                typer.echo(
+                    f"v{d['version']}  {d['activated_at']}  {d['activated_by']}  {d['name']}"
+                )
 
     @group.command("schema")
     def schema() -> None:

@@ -6,7 +6,14 @@ from typing import Annotated
 
 import typer
 
-from leadgate.cli.common import DbOpt, JsonOpt, actor_default, handle_errors, open_engine, print_json
+from leadgate.cli.common import (
+    DbOpt,
+    JsonOpt,
+    actor_default,
+    handle_errors,
+    open_engine,
+    print_json,
+)
 from leadgate.ingest.validate import iso
 
 
@@ -19,8 +26,15 @@ def register(app: typer.Typer) -> None:
     @handle_errors
     def set_(
         email: Annotated[str, typer.Argument(help="The lead's email.")],
-        to: Annotated[str, typer.Argument(help="Target stage (mql, sal, sql, sqo, customer, nurture, disqualified, lead).")],
-        reason: Annotated[str | None, typer.Option(help="Why (required to move back or out).")] = None,
+        to: Annotated[
+            str,
+            typer.Argument(
+                help="Target stage (mql, sal, sql, sqo, customer, nurture, disqualified, lead)."
+            ),
+        ],
+        reason: Annotated[
+            str | None, typer.Option(help="Why (required to move back or out).")
+        ] = None,
         actor: Annotated[str | None, typer.Option(help="Who moves it.")] = None,
         db: DbOpt = None,
         as_json: JsonOpt = False,
@@ -28,11 +42,18 @@ def register(app: typer.Typer) -> None:
         """Move a lead; an illegal move exits 2 and lists where it may go."""
         engine = open_engine(db)
         t = engine.set_stage(email, to, reason, actor or actor_default())
-        data = {"from": t.from_stage, "to": t.to_stage, "at": iso(t.at), "actor": t.actor, "reason": t.reason}
+        data = {
+            "from": t.from_stage,
+            "to": t.to_stage,
+            "at": iso(t.at),
+            "actor": t.actor,
+            "reason": t.reason,
+        }
         if as_json:
             print_json(data)
         else:
-            typer.echo(f"{email}: {t.from_stage} → {t.to_stage} ({t.actor}{': ' + t.reason if t.reason else ''})")
+            why = f": {t.reason}" if t.reason else ""
+            typer.echo(f"{email}: {t.from_stage} → {t.to_stage} ({t.actor}{why})")
 
     @app.command("tick")
     @handle_errors

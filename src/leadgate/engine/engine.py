@@ -279,7 +279,7 @@ class Engine:
                 if lead.playbook_version not in (None, proc.version):
                     ts = self._refresh_if_stale(repo, proc, lead, now)
                 else:
-                    ts = proc.apply_events(lead, evs, now, history=lambda lid=lid: repo.events_of(lid))
+                    ts = proc.apply_events(lead, evs, now, history=_history(repo, lid))
                 touched.append((s, ts, email in fresh_emails))
             for lead in fresh:
                 if lead.card is None:  # created, but every event was a duplicate
@@ -307,9 +307,7 @@ class Engine:
             if Repository(self.db, conn).lead_by_email(email) is None:
                 raise NotFound(f"no lead with email {email}")
         props = {"points": points, "reason": reason.strip(), "actor": actor, "score": score}
-        ev = EventIn(
-            f"adj-{time.time_ns()}-{email}", email, ADJUSTMENT, now, props, dumps(props)
-        )
+        ev = EventIn(f"adj-{time.time_ns()}-{email}", email, ADJUSTMENT, now, props, dumps(props))
         self.ingest([ev], now)
         return self.show(email)
 
@@ -448,7 +446,8 @@ class Engine:
         if stage is not None and stage not in STAGES:
             raise InputError("stage", f"unknown stage '{stage}' (one of {', '.join(STAGES)})")
         self.tick()
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
         if stage:
             where.append("stage = ?")
             params.append(stage)
@@ -520,8 +519,13 @@ class Engine:
         for a, b in zip(FUNNEL, FUNNEL[1:], strict=False):
             na, nb = reached.get(a, 0), reached.get(b, 0)
             steps.append(
-                {"from": a, "to": b, "from_count": na, "to_count": nb,
-                 "rate": round(nb / na, 4) if na else None}
+                {
+                    "from": a,
+                    "to": b,
+                    "from_count": na,
+                    "to_count": nb,
+                    "rate": round(nb / na, 4) if na else None,
+                }
             )
         return {
             "total_leads": total,
@@ -564,6 +568,10 @@ class Engine:
                 n += len(stored)
             if progress:
                 progress(len(stored))
+
+
+def _history(repo: Repository, lead_id: int) -> Callable[[], list[Event]]:
+    return lambda: repo.events_of(lead_id)
 
 
 def _events_by_lead(repo: Repository, ids: Sequence[int]) -> dict[int, list[Event]]:

@@ -65,7 +65,7 @@ NUMBER_FIELDS = {"annual_revenue"}
 
 
 def canonical(header: str) -> str:
-    """'Job Title' → 'job_title'; known CRM aliases mapped ('Number of Employees' → company_size)."""
+    """'Job Title' → 'job_title'; CRM aliases mapped ('Number of Employees' → company_size)."""
     key = re.sub(r"[^0-9a-z]+", "_", header.strip().lower()).strip("_")
     return ALIASES.get(key, key)
 

@@ -115,7 +115,9 @@ def parse_event(data: Any, now: float, allow_reserved: bool = False) -> EventIn:
         raise InputError("event", "must be a JSON object")
     unknown = set(data) - {"id", "email", "type", "occurred_at", "properties", "lead_id"}
     if unknown:
-        raise InputError(sorted(unknown)[0], "unknown field (expected id, email, type, occurred_at, properties)")
+        raise InputError(
+            sorted(unknown)[0], "unknown field (expected id, email, type, occurred_at, properties)"
+        )
     raw_email = data.get("email")
     if not isinstance(raw_email, str) or not raw_email.strip():
         raise InputError("email", "missing")

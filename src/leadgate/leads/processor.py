@@ -176,7 +176,9 @@ class LeadProcessor:
             return None
         return due
 
-    def _evaluate(self, lead: LeadState, at: float, event_type: str, timed: bool = False) -> list[Transition]:
+    def _evaluate(
+        self, lead: LeadState, at: float, event_type: str, timed: bool = False
+    ) -> list[Transition]:
         stage = lead.stage
         if stage not in _AUTO_STAGES:
             return []
@@ -206,7 +208,11 @@ class LeadProcessor:
         else:
             if self._mql_rule is None:
                 return []
-            attrs = lead.attributes if "email" in lead.attributes else {**lead.attributes, "email": lead.email}
+            attrs = (
+                lead.attributes
+                if "email" in lead.attributes
+                else {**lead.attributes, "email": lead.email}
+            )
             scores = self.scores(lead, at)
             if not self._mql_rule(_with_domain(attrs), scores):
                 return []

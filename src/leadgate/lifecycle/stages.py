@@ -60,12 +60,15 @@ def allowed_targets(stage: str, playbook: Playbook) -> list[str]:
 
 def needs_reason(from_stage: str, to_stage: str) -> bool:
     """Moves back, out of the funnel or reopening need a reason."""
-    return (from_stage, to_stage) not in _FORWARD and to_stage in ("nurture", "disqualified", "sal", "lead")
+    return (from_stage, to_stage) not in _FORWARD and to_stage in (
+        "nurture",
+        "disqualified",
+        "sal",
+        "lead",
+    )
 
 
-def check_manual(
-    from_stage: str, to_stage: str, reason: str | None, playbook: Playbook
-) -> None:
+def check_manual(from_stage: str, to_stage: str, reason: str | None, playbook: Playbook) -> None:
     """Raise IllegalTransition unless a person may make this move with this reason."""
     if to_stage not in STAGES:
         raise IllegalTransition(

@@ -93,10 +93,10 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
     out: list[Any] = []
     cur = data
     for part in loc:
-        if isinstance(cur, dict) and part in cur:
-            out.append(part)
-            cur = cur[part]
-        elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
+        if isinstance(part, str) and part.startswith("<"):
+            continue  # a union tag, not a key
+        in_list = isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur)
+        if (isinstance(cur, dict) and part in cur) or in_list:
             out.append(part)
             cur = cur[part]
         elif isinstance(cur, dict) and isinstance(part, str) and part.endswith("_"):

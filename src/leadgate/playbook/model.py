@@ -9,9 +9,17 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 FIELD_OPS = (
     "eq",
@@ -145,26 +153,27 @@ class NotCondition(_Strict):
 def _condition_kind(v: Any) -> str | None:
     if isinstance(v, BaseModel):
         return {
-            FieldCondition: "field",
-            ScoreCondition: "score",
-            AllCondition: "all",
-            AnyCondition: "any",
-            NotCondition: "not",
+            FieldCondition: "<field>",
+            ScoreCondition: "<score>",
+            AllCondition: "<all>",
+            AnyCondition: "<any>",
+            NotCondition: "<not>",
         }.get(type(v))
     if not isinstance(v, dict):
         return None
+    # Tags are spelled <kind> so they never look like a YAML key in error locations.
     for key in ("all", "any", "not", "score", "field"):
         if key in v:
-            return key
+            return f"<{key}>"
     return None
 
 
 Condition = Annotated[
-    Annotated[FieldCondition, Tag("field")]
-    | Annotated[ScoreCondition, Tag("score")]
-    | Annotated[AllCondition, Tag("all")]
-    | Annotated[AnyCondition, Tag("any")]
-    | Annotated[NotCondition, Tag("not")],
+    Annotated[FieldCondition, Tag("<field>")]
+    | Annotated[ScoreCondition, Tag("<score>")]
+    | Annotated[AllCondition, Tag("<all>")]
+    | Annotated[AnyCondition, Tag("<any>")]
+    | Annotated[NotCondition, Tag("<not>")],
     Discriminator(
         _condition_kind,
         custom_error_type="condition",
@@ -178,12 +187,31 @@ AnyCondition.model_rebuild()
 NotCondition.model_rebuild()
 
 
+def _reads_scores(cond: Any) -> bool:
+    if isinstance(cond, ScoreCondition):
+        return True
+    if isinstance(cond, AllCondition):
+        return any(_reads_scores(c) for c in cond.all)
+    if isinstance(cond, AnyCondition):
+        return any(_reads_scores(c) for c in cond.any)
+    if isinstance(cond, NotCondition):
+        return _reads_scores(cond.not_)
+    return False
+
+
 class FitRule(_Strict):
     """Points for who the lead is (explicit data)."""
 
     name: str = Field(min_length=1)
     if_: Condition = Field(alias="if")
     points: float
+
+    @field_validator("if_")
+    @classmethod
+    def _fields_only(cls, v: Any) -> Any:
+        if _reads_scores(v):
+            raise ValueError("fit rules test lead fields, not scores (a score cannot score itself)")
+        return v
 
     @field_validator("points")
     @classmethod
@@ -203,15 +231,13 @@ def _grades_descending(grades: dict[str, float], names: tuple[str, ...]) -> dict
     values = [grades[g] for g in names]
     for hi, lo, a, b in zip(values, values[1:], names, names[1:], strict=False):
         if hi <= lo:
-            raise ValueError(
-                f"impossible thresholds: {a} ({hi}) must be above {b} ({lo})"
-            )
+            raise ValueError(f"impossible thresholds: {a} ({hi}) must be above {b} ({lo})")
     return {g: grades[g] for g in names}
 
 
 class FitSection(_Strict):
     rules: list[FitRule] = Field(default_factory=list)
-    grades: dict[str, float] = Field(default_factory=lambda: {"A": 50, "B": 30, "C": 10})
+    grades: dict[str, float] = Field(default_factory=lambda: {"A": 50.0, "B": 30.0, "C": 10.0})
 
     @field_validator("grades")
     @classmethod
@@ -249,6 +275,13 @@ class EngagementRule(_Strict):
     max_per_days: WindowCap | None = None
     name: str | None = None
 
+    @field_validator("if_")
+    @classmethod
+    def _fields_only(cls, v: Any) -> Any:
+        if _reads_scores(v):
+            raise ValueError("engagement rules test event properties, not scores")
+        return v
+
     @field_validator("event")
     @classmethod
     def _not_reserved(cls, v: str) -> str:
@@ -284,7 +317,7 @@ class Adjustments(_Strict):
 class EngagementSection(_Strict):
     half_life_days: float | None = Field(default=None, gt=0)
     rules: list[EngagementRule] = Field(default_factory=list)
-    grades: dict[str, float] = Field(default_factory=lambda: {"1": 60, "2": 30, "3": 10})
+    grades: dict[str, float] = Field(default_factory=lambda: {"1": 60.0, "2": 30.0, "3": 10.0})
     adjustments: Adjustments = Field(default_factory=Adjustments)
     known_events: list[str] = Field(default_factory=list)
 

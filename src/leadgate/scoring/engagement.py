@@ -89,7 +89,7 @@ class EngagementState:
 
 
 class _Rule(NamedTuple):
-    index: int
+    position: int
     label: str
     points: float
     test: Callable[[Mapping[str, Any]], bool] | None
@@ -151,9 +151,9 @@ class EngagementRules:
         for rule in rules:
             if rule.test is not None and not rule.test(ev.properties):
                 continue
-            tally = state.rules.get(rule.index)
+            tally = state.rules.get(rule.position)
             if tally is None:
-                tally = state.rules[rule.index] = Tally(anchor=ev.at)
+                tally = state.rules[rule.position] = Tally(anchor=ev.at)
             if rule.max_per_lead is not None and tally.count >= rule.max_per_lead:
                 continue
             if rule.window_count is not None:
@@ -198,7 +198,7 @@ class EngagementRules:
         """Each rule's and adjustment's decayed points as of `as_of` (unrounded)."""
         out: list[tuple[str, float]] = []
         for rule in self.rules:
-            tally = state.rules.get(rule.index)
+            tally = state.rules.get(rule.position)
             if tally is not None and tally.count:
                 out.append((rule.label, tally.value * self.decay(as_of - tally.anchor)))
         for label, (value, anchor, decays) in state.adjustments.items():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from leadgate.playbook.conditions import compile_field, compile_condition
+from leadgate.playbook.conditions import compile_condition, compile_field
 from leadgate.playbook.model import FieldCondition, FitSection
 
 

@@ -119,7 +119,9 @@ class Repository:
     def lead_by_id(self, lead_id: int, lock: bool = False) -> StoredLead | None:
         """One lead by id."""
         suffix = " FOR UPDATE" if lock and not self.db.is_sqlite else ""
-        row = self.execute(f"SELECT {_LEAD_COLS} FROM leads WHERE id = ?{suffix}", [lead_id]).fetchone()
+        row = self.execute(
+            f"SELECT {_LEAD_COLS} FROM leads WHERE id = ?{suffix}", [lead_id]
+        ).fetchone()
         return _row_to_lead(row) if row else None
 
     def insert_leads(self, leads: Sequence[LeadState], now: float) -> None:
@@ -158,7 +160,7 @@ class Repository:
             missing = [lead.email for lead in chunk if lead.email not in ids]
             if missing:
                 for email, stored in self.leads_by_email(missing).items():
-                    ids[email] = stored.state.id  # type: ignore[assignment]
+                    ids[email] = stored.state.id
             for lead in chunk:
                 lead.id = ids[lead.email]
 

@@ -1,0 +1,170 @@
+"""The lifecycle as the core runs it: MQL by rule or hand-raiser, decay exit, cooldown, manual moves."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from leadgate.leads import LeadProcessor, LeadState
+from leadgate.lifecycle.stages import STAGES, IllegalTransition, allowed_targets
+from leadgate.playbook.loader import bundled_playbook, load_playbook
+from leadgate.scoring import Event
+
+DAY = 86400.0
+T0 = 1_700_000_000.0
+SENIOR = {"job_title": "VP Sales", "company_size": 200, "country": "DE"}  # fit 45
+
+
+def proc() -> LeadProcessor:
+    pb, _ = bundled_playbook()
+    return LeadProcessor(pb, 1)
+
+
+def lead(attrs: dict[str, object] | None = None) -> LeadState:
+    return LeadState("ann@acme.com", dict(attrs if attrs is not None else SENIOR), T0)
+
+
+def ev(i: int, type_: str, day: float, **props: object) -> Event:
+    return Event(f"e{i:03d}", type_, T0 + day * DAY, props)
+
+
+def test_mql_when_fit_and_engagement_meet_the_rule() -> None:
+    p, ld = proc(), lead()
+    assert p.apply_events(ld, [ev(1, "webinar_attended", 0)], T0) == []
+    # A day later the webinar's 20 points have decayed to 19.54: 29.54 is not enough.
+    assert p.apply_events(ld, [ev(2, "whitepaper_download", 1)], T0 + DAY) == []
+    [t] = p.apply_events(ld, [ev(3, "newsletter_signup", 2)], T0 + 2 * DAY)
+    assert (t.from_stage, t.to_stage, t.actor) == ("lead", "mql", "rule:mql")
+    assert t.at == T0 + 2 * DAY
+    assert ld.card is not None and ld.card.grade == "B2" and ld.card.engagement == round(round(20 * 2 ** (-2 / 30), 2) + round(10 * 2 ** (-1 / 30), 2) + 5, 2)
+
+
+def test_poor_fit_never_becomes_mql_by_score() -> None:
+    p, ld = proc(), lead({"job_title": "Student"})
+    evs = [ev(i, "webinar_attended", i) for i in range(5)]
+    assert p.apply_events(ld, evs, T0 + 5 * DAY) == []
+    assert ld.stage == "lead"
+
+
+def test_a_hand_raiser_is_mql_at_once_whatever_the_score() -> None:
+    p, ld = proc(), lead({"job_title": "Student"})
+    [t] = p.apply_events(ld, [ev(1, "demo_request", 0)], T0)
+    assert t.to_stage == "mql" and t.actor == "rule:hand_raiser"
+
+
+def test_mql_decays_to_nurture_at_the_exact_crossing() -> None:
+    p, ld = proc(), lead()
+    p.apply_events(ld, [ev(1, "webinar_attended", 0), ev(2, "whitepaper_download", 0)], T0)
+    assert ld.stage == "mql"
+    # 30 points, half-life 30 days, exit line 10 (below 9.995 once rounded to cents).
+    due = ld.next_due_at
+    assert due is not None and abs((due - T0) / DAY - 30 * math.log2(30 / 9.995)) < 0.001
+    assert p.advance(ld, due - 60) == []
+    [t] = p.advance(ld, due + 60)
+    assert (t.to_stage, t.actor, t.at) == ("nurture", "rule:mql_exit", due)
+    assert ld.stage == "nurture"
+
+
+def test_nurture_requalifies_only_after_cooldown() -> None:
+    p, ld = proc(), lead()
+    p.apply_events(ld, [ev(1, "webinar_attended", 0), ev(2, "whitepaper_download", 0)], T0)
+    p.set_stage(ld, "nurture", "user:bo", "not now", T0 + DAY)
+    # Re-engages inside the cooldown: stays in nurture...
+    assert p.apply_events(ld, [ev(3, "webinar_attended", 2), ev(4, "webinar_attended", 3)], T0 + 3 * DAY) == []
+    # ...and becomes an MQL again when the cooldown ends, if the rule still holds then.
+    due = ld.next_due_at
+    assert due == T0 + 31 * DAY
+    [t] = p.advance(ld, due + 1)
+    assert (t.from_stage, t.to_stage, t.actor) == ("nurture", "mql", "rule:recycle")
+
+
+def test_hand_raiser_in_nurture_skips_the_cooldown() -> None:
+    p, ld = proc(), lead()
+    p.apply_events(ld, [ev(1, "demo_request", 0)], T0)
+    p.set_stage(ld, "nurture", "user:bo", "not now", T0 + DAY)
+    [t] = p.apply_events(ld, [ev(2, "contact_sales", 2)], T0 + 2 * DAY)
+    assert t.to_stage == "mql"
+
+
+def test_illegal_manual_moves_list_the_allowed_targets() -> None:
+    p, ld = proc(), lead()
+    with pytest.raises(IllegalTransition) as exc:
+        p.set_stage(ld, "sql", "user:bo", None, T0)
+    assert exc.value.allowed == ["mql", "nurture", "disqualified"]
+    with pytest.raises(IllegalTransition, match="needs a reason"):
+        p.set_stage(ld, "disqualified", "user:bo", None, T0)
+    with pytest.raises(IllegalTransition, match="not in the playbook's list"):
+        p.set_stage(ld, "disqualified", "user:bo", "looked odd", T0)
+    t = p.set_stage(ld, "disqualified", "user:bo", "spam", T0)
+    assert (t.to_stage, t.reason) == ("disqualified", "spam")
+
+
+def test_skips_need_the_playbook_to_allow_them() -> None:
+    pb, text = bundled_playbook()
+    text += "  allow_skip: [{from: lead, to: sql}]\n"
+    p = LeadProcessor(load_playbook(text), 2)
+    ld = lead()
+    assert p.set_stage(ld, "sql", "user:bo", None, T0).to_stage == "sql"
+
+
+def test_disqualified_leads_are_not_moved_by_rules() -> None:
+    p, ld = proc(), lead()
+    p.set_stage(ld, "disqualified", "user:bo", "competitor", T0)
+    assert p.apply_events(ld, [ev(1, "demo_request", 1)], T0 + DAY) == []
+    assert ld.stage == "disqualified"
+
+
+def test_late_event_is_placed_by_its_time() -> None:
+    p = proc()
+    a, b = lead(), lead()
+    e1, e2, e3 = ev(1, "whitepaper_download", 0), ev(2, "whitepaper_download", 1), ev(3, "whitepaper_download", 2)
+    extra = ev(4, "whitepaper_download", 3)
+    p.apply_events(a, [e1, e2, e3, extra], T0 + 4 * DAY)
+    p.apply_events(b, [e2, e3, extra], T0 + 4 * DAY)
+    p.apply_events(b, [e1], T0 + 4 * DAY, history=lambda: [e1, e2, e3, extra])
+    assert a.card == b.card  # max_per_lead 3 counts the earliest three in both
+
+
+ACTIONS = st.lists(
+    st.one_of(
+        st.tuples(st.just("event"), st.sampled_from(["webinar_attended", "whitepaper_download", "unsubscribe", "demo_request", "page_view"])),
+        st.tuples(st.just("stage"), st.sampled_from(STAGES)),
+        st.tuples(st.just("wait"), st.sampled_from([0.5, 3.0, 20.0, 45.0])),
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(ACTIONS)
+def test_random_actions_never_make_an_illegal_history(actions: list[tuple[str, object]]) -> None:
+    pb, _ = bundled_playbook()
+    p = LeadProcessor(pb, 1)
+    ld = lead()
+    now = T0
+    history = []
+    for i, (kind, arg) in enumerate(actions):
+        if kind == "event":
+            history += p.apply_events(ld, [Event(f"e{i:03d}", str(arg), now, {"url": "/pricing"})], now)
+        elif kind == "wait":
+            now += float(arg) * DAY  # type: ignore[arg-type]
+            history += p.advance(ld, now)
+        else:
+            before = ld.stage
+            try:
+                history.append(p.set_stage(ld, str(arg), "user:x", "not now" if arg == "nurture" else "spam", now))
+            except IllegalTransition as exc:
+                assert arg not in allowed_targets(before, pb) or arg == before or exc.allowed
+                assert ld.stage == before
+    stage = "lead"
+    last_at = 0.0
+    for t in history:
+        assert t.from_stage == stage, history  # an unbroken chain: nothing lost, nothing skipped
+        assert t.at >= last_at
+        auto = t.actor.startswith("rule:")
+        assert t.to_stage in allowed_targets(t.from_stage, pb) or not auto
+        stage, last_at = t.to_stage, t.at
+    assert stage == ld.stage
