@@ -78,10 +78,12 @@ def _decoded_lines(fh: Any, bad: set[int]) -> Iterator[str]:
 
 
 def _sniff(path: Path) -> type[csv.Dialect] | csv.Dialect:
+    """The dialect, decided by the header line: the body may hold the very rows
+    (stray or mixed delimiters) that we must reject, so it must not vote."""
     with path.open("rb") as fh:
-        sample = fh.read(64 * 1024).decode("utf-8", errors="replace")
+        header = fh.readline().decode("utf-8-sig", errors="replace")
     try:
-        return csv.Sniffer().sniff(sample, delimiters=",;\t|")
+        return csv.Sniffer().sniff(header, delimiters=",;\t|")
     except csv.Error:
         return csv.excel
 

@@ -1,0 +1,109 @@
+"""The CLI contract: commands, --json keys, exit code 2 with a one-line reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from leadgate.cli.main import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def db(db_url: str) -> list[str]:
+    return ["--db", db_url]
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    r = runner.invoke(app, list(args))
+    return r.exit_code, r.stdout, r.stderr
+
+
+def test_the_walkthrough(db: list[str]) -> None:
+    assert run("init", *db)[0] == 0
+    code, out, _ = run("lead", "add", "--email", "Ann@Acme.com", "--set", "job_title=VP Marketing",
+                       "--set", "Number of Employees=200", "--set", "country=de", *db)
+    assert code == 0, out
+    assert run("event", "add", "--email", "ann@acme.com", "--type", "webinar_attended", *db)[0] == 0
+    code, out, _ = run("event", "add", "--email", "ann@acme.com", "--type", "whitepaper_download",
+                       "--id", "wp-1", "--prop", "asset=guide.pdf", "--json", *db)
+    assert orjson.loads(out)["event"] == {"id": "wp-1", "status": "accepted"}
+    code, out, _ = run("event", "add", "--email", "ann@acme.com", "--type", "whitepaper_download",
+                       "--id", "wp-1", "--json", *db)
+    assert orjson.loads(out)["event"]["status"] == "duplicate"
+    code, out, _ = run("lead", "show", "ann@acme.com", "--json", *db)
+    data = orjson.loads(out)
+    for key in ("email", "stage", "fit", "engagement", "score", "grade", "playbook_version",
+                "explanation", "history"):
+        assert key in data
+    assert (data["stage"], data["score"], data["grade"]) == ("mql", 75, "B2")
+    assert data["explanation"][0] == {"score": "fit", "rule": "senior title", "points": 20}
+    assert set(data["history"][0]) >= {"from", "to", "at", "actor", "reason"}
+    code, out, _ = run("lead", "show", "ann@acme.com", *db)
+    assert code == 0 and "senior title" in out
+    code, out, _ = run("stage", "set", "ann@acme.com", "sal", *db)
+    assert code == 0
+    code, out, _ = run("report", "funnel", "--json", *db)
+    assert orjson.loads(out)["current"]["sal"] == 1
+    code, out, _ = run("lead", "list", "--json", *db)
+    assert orjson.loads(out)[0]["email"] == "ann@acme.com"
+    code, out, _ = run("lead", "adjust", "ann@acme.com", "--points", "-50", "--reason", "spam fields", "--json", *db)
+    assert code == 0 and orjson.loads(out)["engagement"] == -20
+
+
+def test_illegal_move_exits_2_listing_allowed_targets(db: list[str]) -> None:
+    run("lead", "add", "--email", "a@x.io", *db)
+    code, _, err = run("stage", "set", "a@x.io", "sqo", *db)
+    assert code == 2
+    assert err.strip() == "error: cannot move from 'lead' to 'sqo' (allowed: mql, nurture, disqualified)"
+
+
+def test_bad_input_exits_2_with_one_line(db: list[str], tmp_path: Path) -> None:
+    for args in (
+        ("lead", "show", "nobody@x.io"),
+        ("lead", "add", "--email", "nope"),
+        ("lead", "add", "--email", "a@x.io", "--set", "company_size=many"),
+        ("event", "add", "--email", "a@x.io", "--type", "x", "--at", "2099-01-01"),
+        ("event", "add", "--email", "a@x.io", "--type", "x", "--prop", "novalue"),
+        ("lead", "import", str(tmp_path / "missing.csv")),
+    ):
+        code, _, err = run(*args, *db)
+        assert code == 2, args
+        assert err.startswith("error: ") and err.count("\n") == 1, (args, err)
+
+
+def test_bad_database_url_exits_2() -> None:
+    code, _, err = run("lead", "list", "--db", "mysql://x/y")
+    assert code == 2 and "unsupported database" in err
+
+
+def test_playbook_check_activate_show_schema(db: list[str], tmp_path: Path) -> None:
+    bad = tmp_path / "playbook.yaml"
+    bad.write_text("name: x\nfit:\n  rules:\n    - {name: a, if: {field: t, op: contain, value: v}, points: 1}\n")
+    code, _, err = run("playbook", "check", str(bad))
+    assert code == 2
+    assert "playbook.yaml:4: fit.rules[0].if.op: unknown operator 'contain' (did you mean 'contains'?)" in err
+    from leadgate.playbook.loader import bundled_playbook_path
+
+    good = tmp_path / "good.yaml"
+    good.write_text(bundled_playbook_path().read_text().replace("points: 20}", "points: 25}"))
+    assert run("playbook", "check", str(good))[0] == 0
+    run("init", *db)
+    code, out, _ = run("playbook", "activate", str(good), "--json", *db)
+    assert code == 0 and orjson.loads(out)["version"] == 2
+    code, out, _ = run("playbook", "show", *db)
+    assert out.startswith("# version 2") and "points: 25}" in out
+    code, out, _ = run("playbook", "history", "--json", *db)
+    assert [v["version"] for v in orjson.loads(out)] == [1, 2]
+    code, out, _ = run("playbook", "schema")
+    assert code == 0 and "properties" in orjson.loads(out)
+
+
+def test_every_command_has_help() -> None:
+    for args in (["--help"], ["lead", "--help"], ["lead", "show", "--help"], ["event", "ingest", "--help"],
+                 ["stage", "set", "--help"], ["playbook", "check", "--help"], ["report", "funnel", "--help"]):
+        assert run(*args)[0] == 0

@@ -1,0 +1,102 @@
+"""File import: bad lines are reported by number and rejected; the rest land; re-runs are no-ops."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+
+from leadgate.engine.engine import Engine
+from leadgate.ingest.files import import_leads, ingest_events
+
+
+def write(path: Path, data: bytes | str) -> Path:
+    path.write_bytes(data.encode() if isinstance(data, str) else data)
+    return path
+
+
+def rejects(path: Path) -> list[dict[str, object]]:
+    return [orjson.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_crm_export_headers_and_bad_rows(engine: Engine, tmp_path: Path) -> None:
+    csv_path = write(
+        tmp_path / "contacts.csv",
+        "Email,First Name,Company,Job Title,Number of Employees,Country,Phone Number\n"
+        "ann@acme.com,Ann,Acme,VP Sales,200,de,030 1234567\n"
+        "not-an-email,Bob,Bobco,CTO,10,US,\n"
+        "cy@corp.io,Cy,Corp,Engineer,lots,US,\n"
+        "ANN@acme.com ,Ann,Acme,VP Sales,200,DE,\n"
+        "dee@corp.io,Dee,Corp,CEO,51-200,GB,+44 20 7946 0958\n",
+    )
+    report = import_leads(engine, csv_path)
+    assert (report.read, report.accepted, report.rejected) == (5, 3, 2)
+    assert report.created == 2
+    assert any("line 5" in w and "same lead as" in w for w in report.warnings)
+    bad = rejects(Path(report.rejects_path or ""))
+    assert [(r["line"], str(r["error"]).split(":")[0]) for r in bad] == [(3, "email"), (4, "company_size")]
+    ann = engine.show("ann@acme.com")
+    assert ann["attributes"]["job_title"] == "VP Sales"
+    assert ann["attributes"]["company_size"] == 200
+    assert ann["attributes"]["country"] == "DE"
+    assert ann["attributes"]["phone"] == "+49301234567"
+    assert engine.show("dee@corp.io")["attributes"]["company_size"] == 125
+    again = import_leads(engine, csv_path)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 2)
+
+
+def test_semicolon_csv_non_utf8_line_and_mixed_delimiters(engine: Engine, tmp_path: Path) -> None:
+    data = (
+        b"email;company\n"
+        b"a@x.io;Alpha\n"
+        b"b@x.io;Caf\xe9 Latin-1\n"
+        b"c@x.io,Gamma\n"
+        b"d@x.io;Delta;extra\n"
+        b"e@x.io;Epsilon\n"
+    )
+    report = import_leads(engine, write(tmp_path / "semi.csv", data))
+    assert report.accepted == 2
+    errors = "\n".join(report.errors)
+    assert "line 3: not UTF-8" in errors
+    assert "line 4: expected 2 fields" in errors
+    assert "line 5: expected 2 fields" in errors
+
+
+def test_jsonl_events_with_bad_lines(engine: Engine, tmp_path: Path, clock) -> None:  # type: ignore[no-untyped-def]
+    lines = [
+        {"id": "1", "email": "a@x.io", "type": "webinar_attended", "occurred_at": "2026-05-01T10:00:00Z"},
+        {"id": "2", "email": "", "type": "webinar_attended"},
+        {"id": "3", "email": "a@x.io", "type": "webinar_attended", "occurred_at": "yesterday-ish"},
+        {"id": "4", "email": "a@x.io", "type": "webinar_attended", "occurred_at": "2099-01-01T00:00:00Z"},
+        {"id": "5", "email": "a@x.io", "type": "whitepaper_download", "properties": {"blob": "x" * 10_000_000}},
+        {"id": "6", "email": "A@X.io", "type": "whitepaper_download", "occurred_at": "2026-05-02"},
+    ]
+    text = "\n".join(orjson.dumps(x).decode() for x in lines) + "\n{not json\n"
+    path = write(tmp_path / "events.jsonl", text)
+    report = ingest_events(engine, path)
+    assert (report.read, report.accepted, report.rejected) == (7, 2, 5)
+    msgs = dict(e.split(": ", 1) for e in report.errors)
+    assert msgs["line 2"].startswith("email: missing")
+    assert msgs["line 3"].startswith("occurred_at: 'yesterday-ish' is not a date")
+    assert "is in the future" in msgs["line 4"]
+    assert "MB is over the 64 KB limit" in msgs["line 5"]
+    assert msgs["line 7"].startswith("not valid JSON")
+    again = ingest_events(engine, path)
+    assert (again.accepted, again.duplicates) == (0, 2)
+    assert len(engine.show("a@x.io")["recent_events"]) == 2
+
+
+def test_csv_events(engine: Engine, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "ev.csv",
+        "event_id,email,event_type,timestamp,url\n"
+        "p1,a@x.io,page_view,2026-05-01T10:00:00Z,/pricing\n"
+        "p2,a@x.io,page_view,2026-05-01T11:00:00Z,/blog\n",
+    )
+    report = ingest_events(engine, path)
+    assert report.accepted == 2
+    lead = engine.show("a@x.io")
+    assert lead["recent_events"][0]["properties"] == {"url": "/blog"}
+    assert [e["rule"] for e in lead["explanation"] if e["score"] == "engagement"] == [
+        "page_view (url contains /pricing)"
+    ]
