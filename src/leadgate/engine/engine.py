@@ -221,7 +221,7 @@ class Engine:
         if lead.id is None or lead.playbook_version == proc.version:
             return []
         lead.engagement_state = proc.rules.replay(repo.events_of(lead.id))
-        lead.fit_cache = None
+        lead.fit_cache = lead.fields_cache = lead.fit_lines_cache = None
         lead.playbook_version = proc.version
         out = proc.advance(lead, now, rescore=False)
         out += proc.reevaluate(lead, now)
@@ -559,7 +559,7 @@ class Engine:
                 for s in stored.values():
                     lead = s.state
                     lead.engagement_state = proc.rules.replay(events.get(lead.id, ()))  # type: ignore[arg-type]
-                    lead.fit_cache = None
+                    lead.fit_cache = lead.fields_cache = lead.fit_lines_cache = None
                     ts = proc.advance(lead, now, rescore=False)
                     ts += proc.reevaluate(lead, now)
                     proc.rescore(lead, now)

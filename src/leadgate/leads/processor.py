@@ -8,7 +8,7 @@ backtest and production can never disagree.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from leadgate.leads.record import LeadState
@@ -16,6 +16,9 @@ from leadgate.lifecycle.stages import Transition, check_manual
 from leadgate.playbook.conditions import compile_condition
 from leadgate.playbook.model import Playbook
 from leadgate.scoring.engagement import ADJUSTMENT, Event
+from leadgate.scoring.fit import email_domain
+from leadgate.scoring.grades import grade_engagement, grade_fit
+from leadgate.scoring.scorecard import ScoreCard
 from leadgate.scoring.scorecard import Scorer
 
 DAY = 86400.0
@@ -42,21 +45,33 @@ class LeadProcessor:
 
     # -- scores -----------------------------------------------------------------
 
+    def fields(self, lead: LeadState) -> Mapping[str, Any]:
+        """The lead's attributes as conditions see them: plus `email` and `email_domain`."""
+        if lead.fields_cache is None:
+            attrs = dict(lead.attributes)
+            attrs.setdefault("email", lead.email)
+            if "email_domain" not in attrs:
+                attrs["email_domain"] = email_domain(attrs.get("email"))
+            lead.fields_cache = attrs
+        return lead.fields_cache
+
+    def fit_lines(self, lead: LeadState) -> list[tuple[str, float]]:
+        """The fit rules that match the lead (cached with its fields)."""
+        if lead.fit_lines_cache is None:
+            lead.fit_lines_cache = self.scorer.fit_rules.contributions(self.fields(lead))
+        return lead.fit_lines_cache
+
     def fit(self, lead: LeadState) -> float:
         """Fit points now (attributes never decay, so this is cached until they change)."""
         if lead.fit_cache is None:
-            attrs = dict(lead.attributes)
-            attrs.setdefault("email", lead.email)
-            total = sum(p for _, p in self.scorer.fit_rules.contributions(attrs))
+            total = sum(p for _, p in self.fit_lines(lead))
             total += sum(lead.engagement_state.fit_adjustments.values())
             lead.fit_cache = round(total, 2)
         return lead.fit_cache
 
     def engagement(self, lead: LeadState, at: float) -> float:
         """Engagement as of `at`, rounded exactly as the score card rounds it."""
-        return round(
-            sum(round(v, 2) for _, v in self.rules.contributions(lead.engagement_state, at)), 2
-        )
+        return self.rules.total(lead.engagement_state, at)
 
     def scores(self, lead: LeadState, at: float) -> dict[str, float | None]:
         """What score conditions read at `at`."""
@@ -65,10 +80,23 @@ class LeadProcessor:
         return {"fit": fit, "engagement": eng, "total": round(fit + eng, 2)}
 
     def rescore(self, lead: LeadState, as_of: float) -> None:
-        """Refresh the stored score card as of a moment (after any change)."""
-        attrs = dict(lead.attributes)
-        attrs.setdefault("email", lead.email)
-        lead.card = self.scorer.card(attrs, lead.engagement_state, as_of)
+        """Refresh the lead's scores and grades as of a moment (after any change).
+
+        The card kept here has no explanation: storing a lead needs only the numbers,
+        and `Scorer.card` builds the explanation when someone asks for it.
+        """
+        pb = self.playbook
+        fit = self.fit(lead)
+        eng = self.engagement(lead, as_of)
+        lead.card = ScoreCard(
+            fit=fit,
+            engagement=eng,
+            fit_grade=grade_fit(fit, pb.fit.grades),
+            engagement_grade=grade_engagement(eng, pb.engagement.grades),
+            explanation=(),
+            as_of=as_of,
+            playbook_version=self.version,
+        )
         lead.playbook_version = self.version
         lead.next_due_at = self.next_due(lead)
 
@@ -99,13 +127,13 @@ class LeadProcessor:
                 out += self.advance(lead, ev.at, rescore=False)
                 self.rules.apply(st, ev)
                 if ev.type == ADJUSTMENT and ev.properties.get("score") == "fit":
-                    lead.fit_cache = None
+                    lead.fit_cache = lead.fields_cache = lead.fit_lines_cache = None
                 out += self._evaluate(lead, ev.at, ev.type)
         else:
             if history is None:
                 raise ValueError("a late event needs the lead's history to be placed in time")
             lead.engagement_state = self.rules.replay(history())
-            lead.fit_cache = None
+            lead.fit_cache = lead.fields_cache = lead.fit_lines_cache = None
             at = max(new[-1].at, lead.stage_at)
             out += self.advance(lead, at, rescore=False)
             raised = next((e.type for e in new if e.type in self.hand_raisers), "")
@@ -126,7 +154,7 @@ class LeadProcessor:
         if not changed:
             return []
         lead.attributes.update(changed)
-        lead.fit_cache = None
+        lead.fit_cache = lead.fields_cache = lead.fit_lines_cache = None
         out = self.advance(lead, now, rescore=False)
         out += self._evaluate(lead, now, "")
         self.rescore(lead, now)
@@ -148,8 +176,8 @@ class LeadProcessor:
         """Make the moves that time alone causes up to `t` (decay exit, cooldown end)."""
         out: list[Transition] = []
         for _ in range(4):  # mql → nurture → mql is the longest chain time can cause
-            due = self.next_due(lead)
-            if due is None or due > t:
+            due = self._due_by(lead, t)
+            if due is None:
                 break
             before = lead.stage
             out += self._evaluate(lead, due, "", timed=True)
@@ -160,6 +188,21 @@ class LeadProcessor:
         if rescore:
             self.rescore(lead, t)
         return out
+
+    def _due_by(self, lead: LeadState, t: float) -> float | None:
+        """The timer that fires at or before `t`, if any. Cheap when none does: decay is
+        monotone between events, so an MQL still above the exit line at `t` was above
+        it all along and the exact crossing need not be solved."""
+        stage = lead.stage
+        if stage == "mql":
+            if not lead.exit_armed or self.exit_at is None:
+                return None
+            if self.engagement(lead, t) >= self.exit_at:
+                return None
+        elif stage != "nurture":
+            return None
+        due = self.next_due(lead)
+        return due if due is not None and due <= t else None
 
     def next_due(self, lead: LeadState) -> float | None:
         """When time alone could next change this lead's stage (for the scheduler)."""
@@ -208,13 +251,8 @@ class LeadProcessor:
         else:
             if self._mql_rule is None:
                 return []
-            attrs = (
-                lead.attributes
-                if "email" in lead.attributes
-                else {**lead.attributes, "email": lead.email}
-            )
-            scores = self.scores(lead, at)
-            if not self._mql_rule(_with_domain(attrs), scores):
+            scores = _LazyScores(self, lead, at)
+            if not self._mql_rule(self.fields(lead), scores):
                 return []
             actor = "rule:mql" if stage == "lead" else "rule:recycle"
             reason = (
@@ -234,9 +272,30 @@ class LeadProcessor:
         return t
 
 
-def _with_domain(attrs: Mapping[str, Any]) -> Mapping[str, Any]:
-    if "email_domain" in attrs:
-        return attrs
-    email = attrs.get("email")
-    dom = email.rsplit("@", 1)[1].lower() if isinstance(email, str) and "@" in email else None
-    return {**attrs, "email_domain": dom}
+class _LazyScores(Mapping[str, float | None]):
+    """Scores computed only if the rule reads them (a poor fit never pays for decay)."""
+
+    __slots__ = ("_at", "_cache", "_lead", "_proc")
+
+    def __init__(self, proc: LeadProcessor, lead: LeadState, at: float):
+        self._proc, self._lead, self._at = proc, lead, at
+        self._cache: dict[str, float | None] = {}
+
+    def __getitem__(self, key: str) -> float | None:
+        cache = self._cache
+        if key not in cache:
+            if key == "fit":
+                cache[key] = self._proc.fit(self._lead)
+            elif key == "engagement":
+                cache[key] = self._proc.engagement(self._lead, self._at)
+            elif key == "total":
+                cache[key] = round((self["fit"] or 0.0) + (self["engagement"] or 0.0), 2)
+            else:
+                cache[key] = None
+        return cache[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(("fit", "engagement", "total"))
+
+    def __len__(self) -> int:
+        return 3

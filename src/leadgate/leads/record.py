@@ -35,6 +35,8 @@ class LeadState:
     timer_spent_at: float | None = None
     playbook_version: int | None = None
     fit_cache: float | None = None
+    fields_cache: dict[str, Any] | None = None
+    fit_lines_cache: list[tuple[str, float]] | None = None
 
     def __post_init__(self) -> None:
         if not self.stage_at:

@@ -67,6 +67,30 @@ def _equals(actual: Any, expected: Any) -> bool:
     return bool(_norm(actual) == _norm(expected))
 
 
+def _member_test(options: list[Any]) -> Callable[[Any], bool]:
+    """Whether a value equals any option, by the module's rules, in O(1) for text and numbers.
+
+    Fit rules run for every lead on every change, so the common `in [list]` test must not
+    loop over the list comparing one option at a time.
+    """
+    texts = {str(o).strip().casefold() for o in options if isinstance(o, str)}
+    numbers = {float(o) for o in options if isinstance(o, int | float) and not isinstance(o, bool)}
+    bools = [o for o in options if isinstance(o, bool)]
+
+    def test(v: Any) -> bool:
+        if texts and isinstance(v, str) and v.strip().casefold() in texts:
+            return True
+        if numbers:
+            n = as_number(v)
+            if n is not None and n in numbers:
+                return True
+        if texts and not isinstance(v, str) and _norm(v) in texts:
+            return True
+        return any(_equals(v, b) for b in bools)
+
+    return test
+
+
 def compile_field(cond: FieldCondition) -> Callable[[Mapping[str, Any]], bool]:
     """A predicate over a mapping of fields (lead attributes or event properties)."""
     name, op, value = cond.field, cond.op, cond.value
@@ -84,15 +108,11 @@ def compile_field(cond: FieldCondition) -> Callable[[Mapping[str, Any]], bool]:
 
         return run
 
-    if op == "eq":
-        return guard(lambda v: _equals(v, value))
-    if op == "ne":
-        return guard(lambda v: not _equals(v, value))
-    if op in ("in", "not_in"):
-        options = list(value)
-        if op == "in":
-            return guard(lambda v: any(_equals(v, o) for o in options))
-        return guard(lambda v: not any(_equals(v, o) for o in options))
+    if op in ("eq", "ne", "in", "not_in"):
+        member = _member_test(list(value) if op in ("in", "not_in") else [value])
+        if op in ("eq", "in"):
+            return guard(member)
+        return guard(lambda v: not member(v))
     if op == "contains":
         needle = str(value).casefold()
 

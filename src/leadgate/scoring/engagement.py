@@ -205,6 +205,25 @@ class EngagementRules:
             out.append((label, value * self.decay(as_of - anchor) if decays else value))
         return out
 
+    def total(self, state: EngagementState, at: float) -> float:
+        """Engagement as of `at`, each rule rounded to cents then summed, as the card shows it.
+
+        The hot path of ingest: the same arithmetic as `contributions`, without the labels.
+        """
+        hl = self.half_life
+        out = 0.0
+        for tally in state.rules.values():
+            if tally.count:
+                v = tally.value
+                if hl is not None and at > tally.anchor:
+                    v *= 2.0 ** (-(at - tally.anchor) / hl)
+                out += round(v, 2)
+        for value, anchor, decays in state.adjustments.values():
+            if decays and hl is not None and at > anchor:
+                value *= 2.0 ** (-(at - anchor) / hl)
+            out += round(value, 2)
+        return round(out, 2)
+
     def split(self, state: EngagementState, at: float) -> tuple[float, float]:
         """(decaying part, constant part) of the engagement as of `at`."""
         decaying = 0.0

@@ -58,12 +58,21 @@ class Scorer:
         self.engagement = EngagementRules(playbook.engagement)
 
     def card(
-        self, attributes: Mapping[str, Any], state: EngagementState, as_of: float
+        self,
+        attributes: Mapping[str, Any],
+        state: EngagementState,
+        as_of: float,
+        fit_lines: list[tuple[str, float]] | None = None,
     ) -> ScoreCard:
-        """Score a lead as of a moment from its attributes and engagement state."""
+        """Score a lead as of a moment from its attributes and engagement state.
+
+        `fit_lines` may pass the fit rules' contributions when the caller has them cached.
+        """
         lines: list[Contribution] = []
         fit = 0.0
-        for rule, pts in self.fit_rules.contributions(attributes):
+        if fit_lines is None:
+            fit_lines = self.fit_rules.contributions(attributes)
+        for rule, pts in fit_lines:
             lines.append(Contribution("fit", rule, pts))
             fit += pts
         for label, pts in state.fit_adjustments.items():
@@ -72,10 +81,9 @@ class Scorer:
         eng = 0.0
         for label, raw in self.engagement.contributions(state, as_of):
             pts = round(raw, 2)
-            if pts == 0:
-                continue
-            lines.append(Contribution("engagement", label, pts))
             eng += pts
+            if pts != 0:
+                lines.append(Contribution("engagement", label, pts))
         fit = round(fit, 2)
         eng = round(eng, 2)
         return ScoreCard(

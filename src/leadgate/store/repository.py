@@ -23,7 +23,7 @@ from leadgate.store.database import Database
 _LEAD_COLS = (
     "id, email, attributes, created_at, stage, stage_at, stage_reason, exit_armed, "
     "score_state, playbook_version, timer_spent_at, next_due_at, owner, updated_at, "
-    "score, grade"
+    "score, grade, fit"
 )
 _CHUNK = 900
 
@@ -64,6 +64,8 @@ def _row_to_lead(row: Sequence[Any]) -> StoredLead:
         playbook_version=row[9],
         timer_spent_at=row[10],
         next_due_at=row[11],
+        # Fit depends on attributes and the playbook only: reuse the stored value.
+        fit_cache=row[16] if row[9] is not None else None,
     )
     return StoredLead(state, row[12], row[13], row[14], row[15])
 

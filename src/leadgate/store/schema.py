@@ -56,7 +56,6 @@ leads = Table(
     Column("next_due_at", Float),
     Index("ix_leads_stage_score", "stage", "score"),
     Index("ix_leads_next_due_at", "next_due_at"),
-    Index("ix_leads_updated_at", "updated_at"),
 )
 
 events = Table(

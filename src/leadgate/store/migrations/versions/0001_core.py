@@ -49,7 +49,6 @@ def upgrade() -> None:
     )
     op.create_index("ix_leads_stage_score", "leads", ["stage", "score"])
     op.create_index("ix_leads_next_due_at", "leads", ["next_due_at"])
-    op.create_index("ix_leads_updated_at", "leads", ["updated_at"])
     op.create_table(
         "events",
         sa.Column("id", sa.String(200), primary_key=True),
