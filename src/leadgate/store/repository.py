@@ -104,12 +104,20 @@ class Repository:
     def leads_by_email(self, emails: Sequence[str], lock: bool = False) -> dict[str, StoredLead]:
         """The stored leads among `emails` (already normalised), locked for update on PostgreSQL."""
         out: dict[str, StoredLead] = {}
-        suffix = " FOR UPDATE" if lock and not self.db.is_sqlite else ""
+        if not self.db.is_sqlite:
+            # One array parameter instead of a long IN list: PostgreSQL plans and binds
+            # it once (an IN list of 900 parameters costs ~20x more here).
+            suffix = " ORDER BY id FOR UPDATE" if lock else ""
+            cur = self.execute(
+                f"SELECT {_LEAD_COLS} FROM leads WHERE email = ANY(?::text[]){suffix}",
+                [list(emails)],
+            )
+            for row in cur.fetchall():
+                out[row[1]] = _row_to_lead(row)
+            return out
         for chunk in _chunks(list(emails)):
             marks = ",".join("?" * len(chunk))
-            cur = self.execute(
-                f"SELECT {_LEAD_COLS} FROM leads WHERE email IN ({marks}){suffix}", chunk
-            )
+            cur = self.execute(f"SELECT {_LEAD_COLS} FROM leads WHERE email IN ({marks})", chunk)
             for row in cur.fetchall():
                 out[row[1]] = _row_to_lead(row)
         return out
@@ -128,6 +136,31 @@ class Repository:
 
     def insert_leads(self, leads: Sequence[LeadState], now: float) -> None:
         """Create leads (ids filled in). An email taken meanwhile is skipped, then read back."""
+        if not leads:
+            return
+        if not self.db.is_sqlite:
+            cur = self.execute(
+                "INSERT INTO leads (email, attributes, created_at, updated_at, stage, stage_at, "
+                "fit, engagement, score, fit_grade, engagement_grade, grade, scored_at, "
+                "score_state, exit_armed) "
+                "SELECT e, a, c, ?, 'lead', c, 0, 0, 0, 'D', '4', 'D4', ?, '{}', false "
+                "FROM unnest(?::text[], ?::text[], ?::float8[]) AS t(e, a, c) "
+                "ON CONFLICT (email) DO NOTHING RETURNING id, email",
+                [
+                    now,
+                    now,
+                    [x.email for x in leads],
+                    [dumps(x.attributes) for x in leads],
+                    [x.created_at for x in leads],
+                ],
+            )
+            ids = {email: lid for lid, email in cur.fetchall()}
+            missing = [x.email for x in leads if x.email not in ids]
+            for email, stored in self.leads_by_email(missing).items():
+                ids[email] = stored.state.id
+            for x in leads:
+                x.id = ids[x.email]
+            return
         for chunk in _chunks(list(leads), 600):
             values = []
             params: list[Any] = []
