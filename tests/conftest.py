@@ -105,6 +105,20 @@ _counter = itertools.count()
 
 
 def _postgres_url() -> str:
+    server = os.environ.get("LEADGATE_TEST_PG")
+    if server:
+        # An existing server (e.g. `postgresql://postgres@/?host=/tmp/pg&port=5432`):
+        # each test gets its own database on it.
+        import psycopg
+
+        name = f"lg_test_{os.getpid()}_{next(_counter)}"
+        conninfo = server.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        base, _, query = server.partition("?")
+        url = base.rstrip("/").rsplit("/", 1)[0] + "/" + name + ("?" + query if query else "")
+        Database(url).migrate()
+        return url
     cluster = _pg_cluster()
     if cluster is None:
         pytest.skip(f"PostgreSQL not available: {_pg_state.get('error')}")

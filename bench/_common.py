@@ -1,0 +1,81 @@
+"""Shared helpers for bench scripts: machine line, throwaway databases, percentiles."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sqlite3
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+
+def machine() -> str:
+    """One line: CPU, cores, memory, Python and SQLite versions."""
+    try:
+        from _machine import machine_info  # type: ignore[import-not-found]
+
+        return str(machine_info())
+    except ImportError:
+        cpu = platform.processor() or platform.machine()
+        try:
+            for line in Path("/proc/cpuinfo").read_text().splitlines():
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+        except OSError:
+            pass
+        return (
+            f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"SQLite {sqlite3.sqlite_version}"
+        )
+
+
+def percentile(values: list[float], p: float) -> float:
+    """The p-th percentile (0-100) by nearest rank."""
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    k = max(0, min(len(s) - 1, round(p / 100 * (len(s) - 1))))
+    return s[k]
+
+
+@contextmanager
+def sqlite_url() -> Iterator[str]:
+    """A fresh SQLite file in a temporary directory."""
+    with tempfile.TemporaryDirectory() as d:
+        yield f"sqlite:///{d}/bench.db"
+
+
+@contextmanager
+def postgres_url(given: str | None) -> Iterator[str | None]:
+    """The given PostgreSQL URL, else a private throwaway cluster, else None."""
+    if given:
+        yield given
+        return
+    try:
+        from pgcluster import PgCluster, pg_available  # type: ignore[import-not-found]
+    except ImportError:
+        yield None
+        return
+    ok, _ = pg_available()
+    if not ok:
+        yield None
+        return
+    cluster = PgCluster()
+    cluster.start()
+    try:
+        yield cluster.create_database("lg_bench")
+    finally:
+        cluster.stop()
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MB."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

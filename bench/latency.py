@@ -1,0 +1,83 @@
+"""Single-event latency (ingest + rescore + commit) and `lead show` latency.
+
+    .venv/bin/python bench/latency.py [--events 1000000] [--leads 100000] [--samples 5000]
+
+Builds (once, cached under bench/out/) a SQLite store with the demo generator's events,
+then measures on a copy: one event in, scored, stage updated and committed, p50/p99; and
+`Engine.show` (what `lead show` and GET /leads/{id} run) p50/p99.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import time
+from pathlib import Path
+
+from _common import machine, percentile
+from ingest import OUT, events_file
+
+from leadgate.engine.engine import Engine
+from leadgate.ingest.files import ingest_events
+from leadgate.ingest.validate import parse_event
+from leadgate.store.database import open_database
+
+
+def store(n_leads: int, n_events: int) -> Path:
+    """A SQLite store holding the demo events (cached)."""
+    path = OUT / f"store-{n_leads}-{n_events}.db"
+    if not path.exists():
+        tmp = OUT / "building.db"
+        for p in OUT.glob("building.db*"):
+            p.unlink()
+        engine = Engine(open_database(f"sqlite:///{tmp}"))
+        engine.ensure_playbook()
+        ingest_events(engine, events_file(n_leads, n_events), batch_size=20_000)
+        engine.db.dispose()
+        tmp.rename(path)
+    return path
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--leads", type=int, default=100_000)
+    ap.add_argument("--samples", type=int, default=5000)
+    args = ap.parse_args()
+    src = store(args.leads, args.events)
+    work = OUT / "latency.db"
+    shutil.copyfile(src, work)
+    engine = Engine(open_database(f"sqlite:///{work}"))
+    engine.processor()
+    with engine.db.read() as conn:
+        emails = [r[0] for r in conn.exec_driver_sql("SELECT email FROM leads").fetchall()]
+    rnd = random.Random(1)
+    types = ["page_view", "email_click", "webinar_attended", "whitepaper_download"]
+    lat = []
+    for i in range(args.samples):
+        ev = parse_event(
+            {"id": f"lat-{i}", "email": rnd.choice(emails), "type": rnd.choice(types),
+             "properties": {"url": "/pricing"}},
+            time.time(),
+        )
+        t = time.perf_counter()
+        engine.ingest([ev])
+        lat.append((time.perf_counter() - t) * 1000)
+    show = []
+    for _ in range(args.samples):
+        email = rnd.choice(emails)
+        t = time.perf_counter()
+        engine.show(email)
+        show.append((time.perf_counter() - t) * 1000)
+    print(f"latency | {machine()}")
+    print(f"store: SQLite, {args.events:,} events over {args.leads:,} leads; {args.samples:,} samples each")
+    print(f"one event in, scored, committed : p50 {percentile(lat, 50):.2f} ms  p99 {percentile(lat, 99):.2f} ms")
+    print(f"lead show                       : p50 {percentile(show, 50):.2f} ms  p99 {percentile(show, 99):.2f} ms")
+    engine.db.dispose()
+    for p in OUT.glob("latency.db*"):
+        p.unlink()
+
+
+if __name__ == "__main__":
+    main()
