@@ -181,3 +181,22 @@ def test_list_filters_and_sorts_by_priority(engine: Engine) -> None:
     assert [r["email"] for r in engine.list_leads(grade="D")] == ["b@gmail.com"]
     with pytest.raises(InputError):
         engine.list_leads(stage="won")
+
+
+def test_points_only_change_carries_state_over_and_equals_a_replay(engine: Engine, clock) -> None:  # type: ignore[no-untyped-def]
+    add_senior(engine)
+    for i, t in enumerate(["webinar_attended", "whitepaper_download", "webinar_attended"]):
+        events(engine, {"id": f"c{i}", "email": "ann@acme.com", "type": t})
+        clock.advance(3 * DAY)
+    _, text = bundled_playbook()
+    points_only = text.replace("{event: webinar_attended, points: 20}", "{event: webinar_attended, points: 7}")
+    assert engine.processor().rules.carry_over(engine.processor(1).rules) is not None
+    engine.activate_playbook(points_only, "p.yaml")
+    carried = engine.show("ann@acme.com")
+    # A replay from the events must agree exactly.
+    with engine.db.write() as conn:
+        conn.exec_driver_sql("UPDATE leads SET playbook_version = NULL")
+    engine.rescore_all()
+    replayed = engine.show("ann@acme.com")
+    assert carried["engagement"] == replayed["engagement"]
+    assert carried["explanation"] == replayed["explanation"]

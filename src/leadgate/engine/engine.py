@@ -536,10 +536,16 @@ class Engine:
 
     # -- whole-store work -----------------------------------------------------
 
-    def rescore_all(self, progress: Callable[[int], None] | None = None, batch: int = 2000) -> int:
-        """Replay every lead's events under the active playbook (after a playbook change)."""
+    def rescore_all(self, progress: Callable[[int], None] | None = None, batch: int = 5000) -> int:
+        """Rescore every lead under the active playbook (after a playbook change).
+
+        When the engagement rules differ from the previous version's only in points, each
+        lead's engagement state is carried over without reading its events; otherwise
+        every lead's events are replayed.
+        """
         proc = self.processor()
         now = self.clock()
+        carry: dict[int, dict[int, tuple[int, float]] | None] = {}
         n = 0
         last_id = 0
         while True:
@@ -554,11 +560,24 @@ class Engine:
                 stored = repo.leads_by_email(emails, lock=True)
                 ids = [s.state.id for s in stored.values()]
                 last_id = max(ids)  # type: ignore[type-var,assignment]
-                events = _events_by_lead(repo, ids)  # type: ignore[arg-type]
+                for s in stored.values():
+                    v = s.state.playbook_version
+                    if v is not None and v not in carry:
+                        old = self.processor(v) if v != proc.version else proc
+                        carry[v] = proc.rules.carry_over(old.rules)
+                replay = any(
+                    s.state.playbook_version is None or carry.get(s.state.playbook_version) is None
+                    for s in stored.values()
+                )
+                events = _events_by_lead(repo, ids) if replay else {}  # type: ignore[arg-type]
                 items = []
                 for s in stored.values():
                     lead = s.state
-                    lead.engagement_state = proc.rules.replay(events.get(lead.id, ()))  # type: ignore[arg-type]
+                    mapping = carry.get(lead.playbook_version)  # type: ignore[arg-type]
+                    if mapping is not None:
+                        lead.engagement_state = proc.rules.carried(lead.engagement_state, mapping)
+                    else:
+                        lead.engagement_state = proc.rules.replay(events.get(lead.id, ()))  # type: ignore[arg-type]
                     lead.fit_cache = lead.fields_cache = lead.fit_lines_cache = None
                     ts = proc.advance(lead, now, rescore=False)
                     ts += proc.reevaluate(lead, now)

@@ -131,6 +131,32 @@ class EngagementRules:
             self.rules.append(rule)
             self.by_type.setdefault(r.event, []).append(rule)
 
+    def carry_over(self, old: EngagementRules) -> dict[int, tuple[int, float]] | None:
+        """How to reuse states built under `old` without replaying events, or None.
+
+        Possible when decay is unchanged and every rule here has a twin in `old` with the
+        same event, filter and caps (only the points may differ): every scored event of
+        a rule carries the same points, so its decayed value scales by new/old points.
+        Returns {new position: (old position, factor)}.
+        """
+        if self.half_life != old.half_life or self.adjustments_decay != old.adjustments_decay:
+            return None
+        spec = old.section.rules
+        mapping: dict[int, tuple[int, float]] = {}
+        used: set[int] = set()
+        for i, rule in enumerate(self.section.rules):
+            key = rule.model_dump(exclude={"points", "name"}, by_alias=True)
+            for j, candidate in enumerate(spec):
+                if j not in used and candidate.model_dump(
+                    exclude={"points", "name"}, by_alias=True
+                ) == key:
+                    mapping[i] = (j, rule.points / candidate.points)
+                    used.add(j)
+                    break
+            else:
+                return None
+        return mapping
+
     def decay(self, dt: float) -> float:
         """The factor a point keeps after `dt` seconds."""
         if self.half_life is None or dt <= 0:
@@ -184,6 +210,19 @@ class EngagementRules:
             factor = self.decay(ev.at - cur[1]) if cur[2] else 1.0
             cur[0] = cur[0] * factor + pts
             cur[1] = ev.at
+
+    def carried(
+        self, state: EngagementState, mapping: dict[int, tuple[int, float]]
+    ) -> EngagementState:
+        """A state built under an older playbook, rewritten for this one (see carry_over)."""
+        rules: dict[int, Tally] = {}
+        for new, (old, factor) in mapping.items():
+            t = state.rules.get(old)
+            if t is not None:
+                rules[new] = Tally(t.count, t.value * factor, t.anchor, list(t.window))
+        return EngagementState(
+            state.last_at, state.last_id, rules, state.adjustments, state.fit_adjustments
+        )
 
     def replay(self, events: Iterable[Event], as_of: float | None = None) -> EngagementState:
         """Build the state from scratch: events in (occurred_at, id) order, none after as_of."""
