@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 import orjson
-from _common import machine, peak_rss_mb, postgres_url, sqlite_url
 
+from _common import machine, peak_rss_mb, postgres_url, sqlite_url
 from leadgate.engine.engine import Engine
 from leadgate.ingest.files import ingest_events
 from leadgate.store.database import open_database
@@ -60,11 +60,15 @@ def main() -> None:
     args = ap.parse_args()
     path = events_file(args.leads, args.events)
     print(f"bulk ingest | {machine()}")
-    print(f"data: {args.events:,} events over {args.leads:,} leads ({path.stat().st_size / 1e6:.0f} MB JSONL), "
-          f"batches of {args.batch:,}")
+    print(
+        f"data: {args.events:,} events over {args.leads:,} leads ({path.stat().st_size / 1e6:.0f} MB JSONL), "
+        f"batches of {args.batch:,}"
+    )
     with sqlite_url() as url:
         secs, n = run(url, path, args.batch)
-    print(f"SQLite     : {n / secs:>9,.0f} events/s  ({secs:.1f} s, peak RSS {peak_rss_mb():.0f} MB)")
+    print(
+        f"SQLite     : {n / secs:>9,.0f} events/s  ({secs:.1f} s, peak RSS {peak_rss_mb():.0f} MB)"
+    )
     if args.skip_pg:
         return
     with postgres_url(args.pg_url) as pg:
@@ -72,7 +76,9 @@ def main() -> None:
             print("PostgreSQL : skipped (no server; pass --pg-url)")
             return
         secs, n = run(pg, path, args.batch)
-        print(f"PostgreSQL : {n / secs:>9,.0f} events/s  ({secs:.1f} s, peak RSS {peak_rss_mb():.0f} MB)")
+        print(
+            f"PostgreSQL : {n / secs:>9,.0f} events/s  ({secs:.1f} s, peak RSS {peak_rss_mb():.0f} MB)"
+        )
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ from pathlib import Path
 
 from _common import machine, percentile
 from ingest import OUT, events_file
-
 from leadgate.engine.engine import Engine
 from leadgate.ingest.files import ingest_events
 from leadgate.ingest.validate import parse_event
@@ -57,8 +56,12 @@ def main() -> None:
     lat = []
     for i in range(args.samples):
         ev = parse_event(
-            {"id": f"lat-{i}", "email": rnd.choice(emails), "type": rnd.choice(types),
-             "properties": {"url": "/pricing"}},
+            {
+                "id": f"lat-{i}",
+                "email": rnd.choice(emails),
+                "type": rnd.choice(types),
+                "properties": {"url": "/pricing"},
+            },
             time.time(),
         )
         t = time.perf_counter()
@@ -71,9 +74,15 @@ def main() -> None:
         engine.show(email)
         show.append((time.perf_counter() - t) * 1000)
     print(f"latency | {machine()}")
-    print(f"store: SQLite, {args.events:,} events over {args.leads:,} leads; {args.samples:,} samples each")
-    print(f"one event in, scored, committed : p50 {percentile(lat, 50):.2f} ms  p99 {percentile(lat, 99):.2f} ms")
-    print(f"lead show                       : p50 {percentile(show, 50):.2f} ms  p99 {percentile(show, 99):.2f} ms")
+    print(
+        f"store: SQLite, {args.events:,} events over {args.leads:,} leads; {args.samples:,} samples each"
+    )
+    print(
+        f"one event in, scored, committed : p50 {percentile(lat, 50):.2f} ms  p99 {percentile(lat, 99):.2f} ms"
+    )
+    print(
+        f"lead show                       : p50 {percentile(show, 50):.2f} ms  p99 {percentile(show, 99):.2f} ms"
+    )
     engine.db.dispose()
     for p in OUT.glob("latency.db*"):
         p.unlink()

@@ -1,6 +1,6 @@
 """Full rescore after a playbook change: leads/s (replaying every lead's events).
 
-    .venv/bin/python bench/rescore.py [--events 1000000] [--leads 100000]
+.venv/bin/python bench/rescore.py [--events 1000000] [--leads 100000]
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import time
 from _common import machine, peak_rss_mb
 from ingest import OUT
 from latency import store
-
 from leadgate.engine.engine import Engine
 from leadgate.playbook.loader import bundled_playbook
 from leadgate.store.database import open_database
@@ -27,14 +26,18 @@ def main() -> None:
     shutil.copyfile(store(args.leads, args.events), work)
     engine = Engine(open_database(f"sqlite:///{work}"))
     _, text = bundled_playbook()
-    changed = text.replace("{event: webinar_attended, points: 20}", "{event: webinar_attended, points: 25}")
+    changed = text.replace(
+        "{event: webinar_attended, points: 20}", "{event: webinar_attended, points: 25}"
+    )
     t = time.perf_counter()
     _, _, n = engine.activate_playbook(changed, "bench.yaml", "bench")
     secs = time.perf_counter() - t
     print(f"full rescore | {machine()}")
     print(f"store: SQLite, {args.events:,} events over {args.leads:,} leads")
-    print(f"rescored {n:,} leads in {secs:.1f} s: {n / secs:,.0f} leads/s "
-          f"({args.events / secs:,.0f} events/s replayed), peak RSS {peak_rss_mb():.0f} MB")
+    print(
+        f"rescored {n:,} leads in {secs:.1f} s: {n / secs:,.0f} leads/s "
+        f"({args.events / secs:,.0f} events/s replayed), peak RSS {peak_rss_mb():.0f} MB"
+    )
     engine.db.dispose()
     for p in OUT.glob("rescore.db*"):
         p.unlink()

@@ -25,20 +25,62 @@ def run(*args: str) -> tuple[int, str, str]:
 
 def test_the_walkthrough(db: list[str]) -> None:
     assert run("init", *db)[0] == 0
-    code, out, _ = run("lead", "add", "--email", "Ann@Acme.com", "--set", "job_title=VP Marketing",
-                       "--set", "Number of Employees=200", "--set", "country=de", *db)
+    code, out, _ = run(
+        "lead",
+        "add",
+        "--email",
+        "Ann@Acme.com",
+        "--set",
+        "job_title=VP Marketing",
+        "--set",
+        "Number of Employees=200",
+        "--set",
+        "country=de",
+        *db,
+    )
     assert code == 0, out
     assert run("event", "add", "--email", "ann@acme.com", "--type", "webinar_attended", *db)[0] == 0
-    code, out, _ = run("event", "add", "--email", "ann@acme.com", "--type", "whitepaper_download",
-                       "--id", "wp-1", "--prop", "asset=guide.pdf", "--json", *db)
+    code, out, _ = run(
+        "event",
+        "add",
+        "--email",
+        "ann@acme.com",
+        "--type",
+        "whitepaper_download",
+        "--id",
+        "wp-1",
+        "--prop",
+        "asset=guide.pdf",
+        "--json",
+        *db,
+    )
     assert orjson.loads(out)["event"] == {"id": "wp-1", "status": "accepted"}
-    code, out, _ = run("event", "add", "--email", "ann@acme.com", "--type", "whitepaper_download",
-                       "--id", "wp-1", "--json", *db)
+    code, out, _ = run(
+        "event",
+        "add",
+        "--email",
+        "ann@acme.com",
+        "--type",
+        "whitepaper_download",
+        "--id",
+        "wp-1",
+        "--json",
+        *db,
+    )
     assert orjson.loads(out)["event"]["status"] == "duplicate"
     code, out, _ = run("lead", "show", "ann@acme.com", "--json", *db)
     data = orjson.loads(out)
-    for key in ("email", "stage", "fit", "engagement", "score", "grade", "playbook_version",
-                "explanation", "history"):
+    for key in (
+        "email",
+        "stage",
+        "fit",
+        "engagement",
+        "score",
+        "grade",
+        "playbook_version",
+        "explanation",
+        "history",
+    ):
         assert key in data
     assert (data["stage"], data["score"], data["grade"]) == ("mql", 75, "B2")
     assert data["explanation"][0] == {"score": "fit", "rule": "senior title", "points": 20}
@@ -51,7 +93,17 @@ def test_the_walkthrough(db: list[str]) -> None:
     assert orjson.loads(out)["current"]["sal"] == 1
     code, out, _ = run("lead", "list", "--json", *db)
     assert orjson.loads(out)[0]["email"] == "ann@acme.com"
-    code, out, _ = run("lead", "adjust", "ann@acme.com", "--points", "-50", "--reason", "spam fields", "--json", *db)
+    code, out, _ = run(
+        "lead",
+        "adjust",
+        "ann@acme.com",
+        "--points",
+        "-50",
+        "--reason",
+        "spam fields",
+        "--json",
+        *db,
+    )
     assert code == 0 and orjson.loads(out)["engagement"] == -20
 
 
@@ -59,7 +111,10 @@ def test_illegal_move_exits_2_listing_allowed_targets(db: list[str]) -> None:
     run("lead", "add", "--email", "a@x.io", *db)
     code, _, err = run("stage", "set", "a@x.io", "sqo", *db)
     assert code == 2
-    assert err.strip() == "error: cannot move from 'lead' to 'sqo' (allowed: mql, nurture, disqualified)"
+    assert (
+        err.strip()
+        == "error: cannot move from 'lead' to 'sqo' (allowed: mql, nurture, disqualified)"
+    )
 
 
 def test_bad_input_exits_2_with_one_line(db: list[str], tmp_path: Path) -> None:
@@ -83,10 +138,15 @@ def test_bad_database_url_exits_2() -> None:
 
 def test_playbook_check_activate_show_schema(db: list[str], tmp_path: Path) -> None:
     bad = tmp_path / "playbook.yaml"
-    bad.write_text("name: x\nfit:\n  rules:\n    - {name: a, if: {field: t, op: contain, value: v}, points: 1}\n")
+    bad.write_text(
+        "name: x\nfit:\n  rules:\n    - {name: a, if: {field: t, op: contain, value: v}, points: 1}\n"
+    )
     code, _, err = run("playbook", "check", str(bad))
     assert code == 2
-    assert "playbook.yaml:4: fit.rules[0].if.op: unknown operator 'contain' (did you mean 'contains'?)" in err
+    assert (
+        "playbook.yaml:4: fit.rules[0].if.op: unknown operator 'contain' (did you mean 'contains'?)"
+        in err
+    )
     from leadgate.playbook.loader import bundled_playbook_path
 
     good = tmp_path / "good.yaml"
@@ -104,6 +164,13 @@ def test_playbook_check_activate_show_schema(db: list[str], tmp_path: Path) -> N
 
 
 def test_every_command_has_help() -> None:
-    for args in (["--help"], ["lead", "--help"], ["lead", "show", "--help"], ["event", "ingest", "--help"],
-                 ["stage", "set", "--help"], ["playbook", "check", "--help"], ["report", "funnel", "--help"]):
+    for args in (
+        ["--help"],
+        ["lead", "--help"],
+        ["lead", "show", "--help"],
+        ["event", "ingest", "--help"],
+        ["stage", "set", "--help"],
+        ["playbook", "check", "--help"],
+        ["report", "funnel", "--help"],
+    ):
         assert run(*args)[0] == 0

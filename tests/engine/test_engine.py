@@ -19,7 +19,9 @@ def events(engine: Engine, *items: dict[str, object]):  # type: ignore[no-untype
 
 
 def add_senior(engine: Engine, email: str = "ann@acme.com") -> None:
-    engine.upsert_leads([(email, {"job_title": "VP Sales", "company_size": 200, "country": "DE"}, None)])
+    engine.upsert_leads(
+        [(email, {"job_title": "VP Sales", "company_size": 200, "country": "DE"}, None)]
+    )
 
 
 def test_events_score_and_make_an_mql(engine: Engine) -> None:
@@ -32,14 +34,23 @@ def test_events_score_and_make_an_mql(engine: Engine) -> None:
     assert [r.status for r in res] == ["accepted", "accepted"]
     lead = engine.show("ANN@acme.com")
     assert (lead["stage"], lead["fit"], lead["engagement"], lead["score"], lead["grade"]) == (
-        "mql", 45, 30, 75, "B2"
+        "mql",
+        45,
+        30,
+        75,
+        "B2",
     )
     assert lead["playbook_version"] == 1
     assert {e["rule"]: e["points"] for e in lead["explanation"]} == {
-        "senior title": 20, "company size 50-1000": 15, "target country": 10,
-        "webinar_attended": 20, "whitepaper_download": 10,
+        "senior title": 20,
+        "company size 50-1000": 15,
+        "target country": 10,
+        "webinar_attended": 20,
+        "whitepaper_download": 10,
     }
-    assert [(h["from"], h["to"], h["actor"]) for h in lead["history"]] == [("lead", "mql", "rule:mql")]
+    assert [(h["from"], h["to"], h["actor"]) for h in lead["history"]] == [
+        ("lead", "mql", "rule:mql")
+    ]
 
 
 def test_a_resent_event_is_acknowledged_and_not_counted_twice(engine: Engine) -> None:
@@ -74,10 +85,26 @@ def test_late_events_are_placed_by_occurred_at(engine: Engine, clock) -> None:  
     t = clock.now
     iso = lambda d: __import__("leadgate.ingest.validate", fromlist=["iso"]).iso(t - d * DAY)  # noqa: E731
     for i, d in enumerate([3, 2, 1]):
-        events(engine, {"id": f"w{i}", "email": "ann@acme.com", "type": "whitepaper_download", "occurred_at": iso(d)})
+        events(
+            engine,
+            {
+                "id": f"w{i}",
+                "email": "ann@acme.com",
+                "type": "whitepaper_download",
+                "occurred_at": iso(d),
+            },
+        )
     # A fourth download that happened before the others arrives last: the cap (3)
     # keeps the earliest three, so the newest one no longer scores.
-    events(engine, {"id": "w-late", "email": "ann@acme.com", "type": "whitepaper_download", "occurred_at": iso(4)})
+    events(
+        engine,
+        {
+            "id": "w-late",
+            "email": "ann@acme.com",
+            "type": "whitepaper_download",
+            "occurred_at": iso(4),
+        },
+    )
     lead = engine.show("ann@acme.com")
     expected = round(sum(round(10 * 2 ** (-d / 30), 2) for d in (4, 3, 2)), 2)
     assert lead["engagement"] == expected
@@ -94,7 +121,9 @@ def test_stage_moves_are_checked_and_stored(engine: Engine) -> None:
     lead = engine.show("ann@acme.com")
     assert lead["stage"] == "disqualified" and lead["stage_reason"] == "competitor"
     assert [(h["to"], h["actor"]) for h in lead["history"]] == [
-        ("mql", "user:bo"), ("sal", "user:bo"), ("disqualified", "user:bo")
+        ("mql", "user:bo"),
+        ("sal", "user:bo"),
+        ("disqualified", "user:bo"),
     ]
     assert lead["allowed_stages"] == ["lead", "nurture"]
 
@@ -137,7 +166,9 @@ def test_activating_a_playbook_rescores_every_lead_and_keeps_versions(engine: En
     add_senior(engine)
     events(engine, {"id": "a", "email": "ann@acme.com", "type": "webinar_attended"})
     _, text = bundled_playbook()
-    text = text.replace("{event: webinar_attended, points: 20}", "{event: webinar_attended, points: 40}")
+    text = text.replace(
+        "{event: webinar_attended, points: 20}", "{event: webinar_attended, points: 40}"
+    )
     version, _, n = engine.activate_playbook(text, "new.yaml", "user:ops")
     assert (version, n) == (2, 1)
     lead = engine.show("ann@acme.com")
@@ -189,7 +220,9 @@ def test_points_only_change_carries_state_over_and_equals_a_replay(engine: Engin
         events(engine, {"id": f"c{i}", "email": "ann@acme.com", "type": t})
         clock.advance(3 * DAY)
     _, text = bundled_playbook()
-    points_only = text.replace("{event: webinar_attended, points: 20}", "{event: webinar_attended, points: 7}")
+    points_only = text.replace(
+        "{event: webinar_attended, points: 20}", "{event: webinar_attended, points: 7}"
+    )
     assert engine.processor().rules.carry_over(engine.processor(1).rules) is not None
     engine.activate_playbook(points_only, "p.yaml")
     carried = engine.show("ann@acme.com")

@@ -34,7 +34,10 @@ def test_crm_export_headers_and_bad_rows(engine: Engine, tmp_path: Path) -> None
     assert report.created == 2
     assert any("line 5" in w and "same lead as" in w for w in report.warnings)
     bad = rejects(Path(report.rejects_path or ""))
-    assert [(r["line"], str(r["error"]).split(":")[0]) for r in bad] == [(3, "email"), (4, "company_size")]
+    assert [(r["line"], str(r["error"]).split(":")[0]) for r in bad] == [
+        (3, "email"),
+        (4, "company_size"),
+    ]
     ann = engine.show("ann@acme.com")
     assert ann["attributes"]["job_title"] == "VP Sales"
     assert ann["attributes"]["company_size"] == 200
@@ -64,11 +67,26 @@ def test_semicolon_csv_non_utf8_line_and_mixed_delimiters(engine: Engine, tmp_pa
 
 def test_jsonl_events_with_bad_lines(engine: Engine, tmp_path: Path, clock) -> None:  # type: ignore[no-untyped-def]
     lines = [
-        {"id": "1", "email": "a@x.io", "type": "webinar_attended", "occurred_at": "2026-05-01T10:00:00Z"},
+        {
+            "id": "1",
+            "email": "a@x.io",
+            "type": "webinar_attended",
+            "occurred_at": "2026-05-01T10:00:00Z",
+        },
         {"id": "2", "email": "", "type": "webinar_attended"},
         {"id": "3", "email": "a@x.io", "type": "webinar_attended", "occurred_at": "yesterday-ish"},
-        {"id": "4", "email": "a@x.io", "type": "webinar_attended", "occurred_at": "2099-01-01T00:00:00Z"},
-        {"id": "5", "email": "a@x.io", "type": "whitepaper_download", "properties": {"blob": "x" * 10_000_000}},
+        {
+            "id": "4",
+            "email": "a@x.io",
+            "type": "webinar_attended",
+            "occurred_at": "2099-01-01T00:00:00Z",
+        },
+        {
+            "id": "5",
+            "email": "a@x.io",
+            "type": "whitepaper_download",
+            "properties": {"blob": "x" * 10_000_000},
+        },
         {"id": "6", "email": "A@X.io", "type": "whitepaper_download", "occurred_at": "2026-05-02"},
     ]
     text = "\n".join(orjson.dumps(x).decode() for x in lines) + "\n{not json\n"

@@ -39,7 +39,12 @@ def test_mql_when_fit_and_engagement_meet_the_rule() -> None:
     [t] = p.apply_events(ld, [ev(3, "newsletter_signup", 2)], T0 + 2 * DAY)
     assert (t.from_stage, t.to_stage, t.actor) == ("lead", "mql", "rule:mql")
     assert t.at == T0 + 2 * DAY
-    assert ld.card is not None and ld.card.grade == "B2" and ld.card.engagement == round(round(20 * 2 ** (-2 / 30), 2) + round(10 * 2 ** (-1 / 30), 2) + 5, 2)
+    assert (
+        ld.card is not None
+        and ld.card.grade == "B2"
+        and ld.card.engagement
+        == round(round(20 * 2 ** (-2 / 30), 2) + round(10 * 2 ** (-1 / 30), 2) + 5, 2)
+    )
 
 
 def test_poor_fit_never_becomes_mql_by_score() -> None:
@@ -73,7 +78,12 @@ def test_nurture_requalifies_only_after_cooldown() -> None:
     p.apply_events(ld, [ev(1, "webinar_attended", 0), ev(2, "whitepaper_download", 0)], T0)
     p.set_stage(ld, "nurture", "user:bo", "not now", T0 + DAY)
     # Re-engages inside the cooldown: stays in nurture...
-    assert p.apply_events(ld, [ev(3, "webinar_attended", 2), ev(4, "webinar_attended", 3)], T0 + 3 * DAY) == []
+    assert (
+        p.apply_events(
+            ld, [ev(3, "webinar_attended", 2), ev(4, "webinar_attended", 3)], T0 + 3 * DAY
+        )
+        == []
+    )
     # ...and becomes an MQL again when the cooldown ends, if the rule still holds then.
     due = ld.next_due_at
     assert due == T0 + 31 * DAY
@@ -103,7 +113,7 @@ def test_illegal_manual_moves_list_the_allowed_targets() -> None:
 
 
 def test_skips_need_the_playbook_to_allow_them() -> None:
-    pb, text = bundled_playbook()
+    _, text = bundled_playbook()
     text += "  allow_skip: [{from: lead, to: sql}]\n"
     p = LeadProcessor(load_playbook(text), 2)
     ld = lead()
@@ -120,7 +130,11 @@ def test_disqualified_leads_are_not_moved_by_rules() -> None:
 def test_late_event_is_placed_by_its_time() -> None:
     p = proc()
     a, b = lead(), lead()
-    e1, e2, e3 = ev(1, "whitepaper_download", 0), ev(2, "whitepaper_download", 1), ev(3, "whitepaper_download", 2)
+    e1, e2, e3 = (
+        ev(1, "whitepaper_download", 0),
+        ev(2, "whitepaper_download", 1),
+        ev(3, "whitepaper_download", 2),
+    )
     extra = ev(4, "whitepaper_download", 3)
     p.apply_events(a, [e1, e2, e3, extra], T0 + 4 * DAY)
     p.apply_events(b, [e2, e3, extra], T0 + 4 * DAY)
@@ -130,7 +144,18 @@ def test_late_event_is_placed_by_its_time() -> None:
 
 ACTIONS = st.lists(
     st.one_of(
-        st.tuples(st.just("event"), st.sampled_from(["webinar_attended", "whitepaper_download", "unsubscribe", "demo_request", "page_view"])),
+        st.tuples(
+            st.just("event"),
+            st.sampled_from(
+                [
+                    "webinar_attended",
+                    "whitepaper_download",
+                    "unsubscribe",
+                    "demo_request",
+                    "page_view",
+                ]
+            ),
+        ),
         st.tuples(st.just("stage"), st.sampled_from(STAGES)),
         st.tuples(st.just("wait"), st.sampled_from([0.5, 3.0, 20.0, 45.0])),
     ),
@@ -148,14 +173,20 @@ def test_random_actions_never_make_an_illegal_history(actions: list[tuple[str, o
     history = []
     for i, (kind, arg) in enumerate(actions):
         if kind == "event":
-            history += p.apply_events(ld, [Event(f"e{i:03d}", str(arg), now, {"url": "/pricing"})], now)
+            history += p.apply_events(
+                ld, [Event(f"e{i:03d}", str(arg), now, {"url": "/pricing"})], now
+            )
         elif kind == "wait":
             now += float(arg) * DAY  # type: ignore[arg-type]
             history += p.advance(ld, now)
         else:
             before = ld.stage
             try:
-                history.append(p.set_stage(ld, str(arg), "user:x", "not now" if arg == "nurture" else "spam", now))
+                history.append(
+                    p.set_stage(
+                        ld, str(arg), "user:x", "not now" if arg == "nurture" else "spam", now
+                    )
+                )
             except IllegalTransition as exc:
                 assert arg not in allowed_targets(before, pb) or arg == before or exc.allowed
                 assert ld.stage == before

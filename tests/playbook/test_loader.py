@@ -39,7 +39,7 @@ def test_bundled_playbook_is_valid_and_uses_the_seed_points() -> None:
 
 
 def test_unknown_operator_names_line_field_and_suggests() -> None:
-    text = BASE.replace("op: matches, value: \"(?i)vp\"", "op: contain, value: vp")
+    text = BASE.replace('op: matches, value: "(?i)vp"', "op: contain, value: vp")
     assert problems(text) == [
         "playbook.yaml:5: fit.rules[0].if.op: unknown operator 'contain' (did you mean 'contains'?)"
     ]
@@ -63,7 +63,9 @@ def test_wrong_type_bad_regex_and_impossible_threshold_are_all_reported() -> Non
         "stages: {mql: {hand_raisers: [demo_request]}}\n"
     )
     msgs = problems(text)
-    assert any(m.startswith("playbook.yaml:4: fit.rules[0].if: bad regular expression") for m in msgs)
+    assert any(
+        m.startswith("playbook.yaml:4: fit.rules[0].if: bad regular expression") for m in msgs
+    )
     assert any(m.startswith("playbook.yaml:5: fit.rules[1].points:") for m in msgs)
     assert any("playbook.yaml:6: fit.grades: impossible thresholds" in m for m in msgs)
 
@@ -96,7 +98,10 @@ def test_score_conditions_are_refused_in_fit_rules() -> None:
 
 
 def test_unknown_event_type_is_a_warning_not_an_error() -> None:
-    text = BASE + "engagement:\n  known_events: [webinar_attended, demo_request]\n  rules:\n    - {event: webinr_attended, points: 5}\n"
+    text = (
+        BASE
+        + "engagement:\n  known_events: [webinar_attended, demo_request]\n  rules:\n    - {event: webinr_attended, points: 5}\n"
+    )
     pb = load_playbook(text)
     [w] = pb.warnings()
     assert "webinr_attended" in w and "did you mean 'webinar_attended'" in w

@@ -40,7 +40,11 @@ def ev(i: int, type_: str, days: float, **props: str) -> Event:
 
 def test_seed_points_without_decay_at_the_moment() -> None:
     r = rules()
-    events = [ev(1, "whitepaper_download", 0), ev(2, "newsletter_signup", 0), ev(3, "webinar_attended", 0)]
+    events = [
+        ev(1, "whitepaper_download", 0),
+        ev(2, "newsletter_signup", 0),
+        ev(3, "webinar_attended", 0),
+    ]
     assert total(r, events, T0) == 35
 
 
@@ -52,7 +56,9 @@ def test_max_per_lead_counts_only_the_first_n() -> None:
 
 def test_rolling_window_cap_allows_one_per_day() -> None:
     r = rules(PLAYBOOK.replace("half_life_days: 30", "half_life_days: null"))
-    views = [ev(i, "page_view", h / 24, url="/pricing") for i, h in enumerate([0, 1, 23, 24, 25, 49])]
+    views = [
+        ev(i, "page_view", h / 24, url="/pricing") for i, h in enumerate([0, 1, 23, 24, 25, 49])
+    ]
     # Scored at 0h, 24h (window (0h, 24h] is empty again) and 49h.
     assert total(r, views, T0 + 3 * DAY) == 15
 
@@ -86,13 +92,23 @@ def test_explanation_sums_exactly_to_the_score() -> None:
     pb = load_playbook(PLAYBOOK)
     scorer = Scorer(pb)
     r = scorer.engagement
-    events = [ev(i, t, i * 3.7) for i, t in enumerate(["webinar_attended", "whitepaper_download", "newsletter_signup"] * 3)]
+    events = [
+        ev(i, t, i * 3.7)
+        for i, t in enumerate(["webinar_attended", "whitepaper_download", "newsletter_signup"] * 3)
+    ]
     card = scorer.card({}, r.replay(events), T0 + 50 * DAY)
     assert round(sum(c.points for c in card.explanation), 2) == card.engagement
     assert all(c.points == round(c.points, 2) for c in card.explanation)
 
 
-TYPES = ["whitepaper_download", "newsletter_signup", "webinar_attended", "page_view", "unsubscribe", "other"]
+TYPES = [
+    "whitepaper_download",
+    "newsletter_signup",
+    "webinar_attended",
+    "page_view",
+    "unsubscribe",
+    "other",
+]
 event_lists = st.lists(
     st.tuples(
         st.sampled_from(TYPES),
@@ -136,7 +152,11 @@ def test_incremental_state_equals_a_full_replay(events: list[Event]) -> None:
 def test_capped_rules_never_exceed_their_caps(events: list[Event], days: float) -> None:
     r = rules(PLAYBOOK.replace("half_life_days: 30", "half_life_days: null"))
     state = r.replay(events, T0 + days * DAY)
-    counts = {rule.label: state.rules[rule.position].count for rule in r.rules if rule.position in state.rules}
+    counts = {
+        rule.label: state.rules[rule.position].count
+        for rule in r.rules
+        if rule.position in state.rules
+    }
     assert counts.get("whitepaper_download", 0) <= 3
     assert counts.get("newsletter_signup", 0) <= 1
 

@@ -34,10 +34,16 @@ def fit_rules(cond: str) -> FitRules:
         ("{field: phone, op: exists, value: true}", {"phone": "+45 1234"}, True),
         ("{field: phone, op: exists, value: false}", {"phone": " "}, True),
         ("{field: email_domain, op: in, value: [gmail.com]}", {"email": "A@GMAIL.com"}, True),
-        ("{all: [{field: country, op: eq, value: US}, {field: company_size, op: gt, value: 10}]}",
-         {"country": "US", "company_size": 5}, False),
-        ("{any: [{field: country, op: eq, value: US}, {field: company_size, op: gt, value: 10}]}",
-         {"country": "US", "company_size": 5}, True),
+        (
+            "{all: [{field: country, op: eq, value: US}, {field: company_size, op: gt, value: 10}]}",
+            {"country": "US", "company_size": 5},
+            False,
+        ),
+        (
+            "{any: [{field: country, op: eq, value: US}, {field: company_size, op: gt, value: 10}]}",
+            {"country": "US", "company_size": 5},
+            True,
+        ),
         ("{not: {field: country, op: eq, value: US}}", {"country": "DE"}, True),
         ("{not: {field: country, op: eq, value: US}}", {}, True),
     ],
@@ -49,7 +55,12 @@ def test_operators(cond: str, attrs: dict[str, object], hit: bool) -> None:
 def test_bundled_playbook_scores_a_senior_buyer() -> None:
     pb, _ = bundled_playbook()
     lines = FitRules(pb.fit).contributions(
-        {"email": "ann@gmail.com", "job_title": "VP Marketing", "company_size": 200, "country": "DE"}
+        {
+            "email": "ann@gmail.com",
+            "job_title": "VP Marketing",
+            "company_size": 200,
+            "country": "DE",
+        }
     )
     assert dict(lines) == {
         "senior title": 20,

@@ -18,8 +18,7 @@ from leadgate.playbook.model import Playbook
 from leadgate.scoring.engagement import ADJUSTMENT, Event
 from leadgate.scoring.fit import email_domain
 from leadgate.scoring.grades import grade_engagement, grade_fit
-from leadgate.scoring.scorecard import ScoreCard
-from leadgate.scoring.scorecard import Scorer
+from leadgate.scoring.scorecard import ScoreCard, Scorer
 
 DAY = 86400.0
 _AUTO_STAGES = frozenset({"lead", "mql", "nurture"})

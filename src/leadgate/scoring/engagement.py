@@ -147,9 +147,10 @@ class EngagementRules:
         for i, rule in enumerate(self.section.rules):
             key = rule.model_dump(exclude={"points", "name"}, by_alias=True)
             for j, candidate in enumerate(spec):
-                if j not in used and candidate.model_dump(
-                    exclude={"points", "name"}, by_alias=True
-                ) == key:
+                if (
+                    j not in used
+                    and candidate.model_dump(exclude={"points", "name"}, by_alias=True) == key
+                ):
                     mapping[i] = (j, rule.points / candidate.points)
                     used.add(j)
                     break
