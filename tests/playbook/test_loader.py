@@ -94,7 +94,7 @@ def test_score_conditions_are_refused_in_fit_rules() -> None:
         '{field: job_title, op: matches, value: "(?i)vp"}', "{score: fit, op: gt, value: 1}"
     )
     [msg] = problems(text)
-    assert "fit rules test lead fields" in msg
+    assert "rules test fields and properties, not scores" in msg
 
 
 def test_unknown_event_type_is_a_warning_not_an_error() -> None:

@@ -293,6 +293,10 @@ class _LazyScores(Mapping[str, float | None]):
                 cache[key] = None
         return cache[key]
 
+    def get(self, key: str, default: Any = None) -> Any:
+        """As `[]` (the condition compiler calls this; Mapping.get would go through KeyError)."""
+        return self[key]
+
     def __iter__(self) -> Iterator[str]:
         return iter(("fit", "engagement", "total"))
 

@@ -163,7 +163,11 @@ def compile_condition(cond: Condition) -> Predicate:
     if isinstance(cond, ScoreCondition):
         test = _numeric(cond.op, cond.value)
         key = cond.score
-        return lambda d, s: (s.get(key) is not None) and test(s.get(key))
+        def score_test(d: Mapping[str, Any], s: Scores) -> bool:
+            v = s.get(key)
+            return v is not None and test(v)
+
+        return score_test
     if isinstance(cond, AllCondition):
         parts = [compile_condition(c) for c in cond.all]
         return lambda d, s: all(p(d, s) for p in parts)

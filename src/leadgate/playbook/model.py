@@ -199,18 +199,16 @@ def _reads_scores(cond: Any) -> bool:
     return False
 
 
-class FitRule(_Strict):
-    """Points for who the lead is (explicit data)."""
+class _PointsRule(_Strict):
+    """What fit and engagement rules share: points, and a condition that reads no score."""
 
-    name: str = Field(min_length=1)
-    if_: Condition = Field(alias="if")
     points: float
 
-    @field_validator("if_")
+    @field_validator("if_", check_fields=False)
     @classmethod
     def _fields_only(cls, v: Any) -> Any:
         if _reads_scores(v):
-            raise ValueError("fit rules test lead fields, not scores (a score cannot score itself)")
+            raise ValueError("rules test fields and properties, not scores")
         return v
 
     @field_validator("points")
@@ -219,6 +217,13 @@ class FitRule(_Strict):
         if v == 0:
             raise ValueError("a rule worth 0 points does nothing")
         return v
+
+
+class FitRule(_PointsRule):
+    """Points for who the lead is (explicit data)."""
+
+    name: str = Field(min_length=1)
+    if_: Condition = Field(alias="if")
 
 
 def _grades_descending(grades: dict[str, float], names: tuple[str, ...]) -> dict[str, float]:
@@ -265,35 +270,20 @@ class WindowCap(_Strict):
     days: float = Field(gt=0)
 
 
-class EngagementRule(_Strict):
+class EngagementRule(_PointsRule):
     """Points for what the lead did (implicit data)."""
 
     event: str = Field(min_length=1)
     if_: Condition | None = Field(default=None, alias="if")
-    points: float
     max_per_lead: int | None = Field(default=None, ge=1)
     max_per_days: WindowCap | None = None
     name: str | None = None
-
-    @field_validator("if_")
-    @classmethod
-    def _fields_only(cls, v: Any) -> Any:
-        if _reads_scores(v):
-            raise ValueError("engagement rules test event properties, not scores")
-        return v
 
     @field_validator("event")
     @classmethod
     def _not_reserved(cls, v: str) -> str:
         if v in RESERVED_EVENTS:
             raise ValueError(f"'{v}' is written by leadgate itself and cannot be scored by a rule")
-        return v
-
-    @field_validator("points")
-    @classmethod
-    def _nonzero(cls, v: float) -> float:
-        if v == 0:
-            raise ValueError("a rule worth 0 points does nothing")
         return v
 
     @property
