@@ -218,8 +218,8 @@ class Engine:
         self, repo: Repository, proc: LeadProcessor, lead: LeadState, now: float
     ) -> list[Transition]:
         """A lead scored under another playbook version is replayed under this one first."""
-        if lead.id is None or lead.playbook_version == proc.version:
-            return []
+        if lead.id is None or lead.playbook_version in (None, proc.version):
+            return []  # None: created in this transaction, nothing to replay
         lead.engagement_state = proc.rules.replay(repo.events_of(lead.id))
         lead.fit_cache = lead.fields_cache = lead.fit_lines_cache = None
         lead.playbook_version = proc.version
