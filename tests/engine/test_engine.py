@@ -233,3 +233,61 @@ def test_points_only_change_carries_state_over_and_equals_a_replay(engine: Engin
     replayed = engine.show("ann@acme.com")
     assert carried["engagement"] == replayed["engagement"]
     assert carried["explanation"] == replayed["explanation"]
+
+
+def test_any_arrival_order_and_batching_gives_the_same_scores(sqlite_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Property: the store ends in the same scores however the events were batched and ordered."""
+    import random
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from leadgate.store.database import Database
+
+    types = ["webinar_attended", "whitepaper_download", "page_view", "unsubscribe", "email_click"]
+    base = 1_780_000_000.0
+
+    @settings(max_examples=25, deadline=None)
+    @given(
+        st.lists(
+            st.tuples(st.integers(0, 2), st.sampled_from(types), st.integers(0, 60 * 24 * 90)),
+            min_size=1,
+            max_size=30,
+        ),
+        st.integers(0, 10_000),
+    )
+    def check(items: list[tuple[int, str, int]], seed: int) -> None:
+        evs = [
+            {
+                "id": f"p{i}",
+                "email": f"l{lead}@x.io",
+                "type": t,
+                "occurred_at": base - minutes * 60,
+                "properties": {"url": "/pricing"},
+            }
+            for i, (lead, t, minutes) in enumerate(items)
+        ]
+        results = []
+        for order in ("sorted", "shuffled"):
+            path = tmp_path / f"{order}-{seed}-{len(items)}.db"
+            path.unlink(missing_ok=True)
+            db = Database(f"sqlite:///{path}")
+            db.migrate()
+            eng = Engine(db, clock=lambda: base)
+            eng.ensure_playbook()
+            batch = sorted(evs, key=lambda e: e["occurred_at"]) if order == "sorted" else evs[:]
+            if order == "shuffled":
+                random.Random(seed).shuffle(batch)
+            i = 0
+            rnd = random.Random(seed + 1)
+            while i < len(batch):
+                n = rnd.randint(1, 5)
+                eng.ingest([parse_event(e, base) for e in batch[i : i + n]], base)
+                i += n
+            results.append(
+                {r["email"]: (r["fit"], r["engagement"]) for r in eng.list_leads(limit=10)}
+            )
+            db.dispose()
+        assert results[0] == results[1]
+
+    check()
