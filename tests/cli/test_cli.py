@@ -174,3 +174,27 @@ def test_every_command_has_help() -> None:
         ["report", "funnel", "--help"],
     ):
         assert run(*args)[0] == 0
+
+
+def test_demo_loads_a_realistic_funnel(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'demo.db'}"
+    code, out, err = run(
+        "demo", "--leads", "400", "--events", "6000", "--seed", "3", "--json", "--db", db
+    )
+    assert code == 0, err
+    data = orjson.loads(out)
+    assert data["loaded"]["leads"] == 400 and data["loaded"]["events"] == 6000
+    funnel = data["funnel"]
+    assert funnel["total_leads"] == 400
+    assert 0 < funnel["reached"]["mql"] < 400
+    assert all(r["stage"] == "mql" for r in data["mql_queue"])
+    # Same seed, same data: a second run changes nothing.
+    code, out2, _ = run(
+        "demo", "--leads", "400", "--events", "6000", "--seed", "3", "--json", "--db", db
+    )
+    assert orjson.loads(out2)["funnel"]["reached"]["mql"] >= funnel["reached"]["mql"]
+
+
+def test_demo_reset_refuses_postgres() -> None:
+    code, _, err = run("demo", "--reset", "--db", "postgresql://u@localhost/x")
+    assert code == 2 and "--reset only deletes SQLite files" in err

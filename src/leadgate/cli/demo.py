@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,7 +27,9 @@ def load_demo(
 
     now = engine.clock()
     t0 = time.perf_counter()
-    data = generate(n_leads=n_leads, n_events=n_events, seed=seed, days=days)
+    # The window ends now, so decay and SLAs look as they would in a live store.
+    start = datetime.fromtimestamp(now, UTC) - timedelta(days=days, minutes=10)
+    data = generate(n_leads=n_leads, n_events=n_events, seed=seed, start=start, days=days)
     gen_s = time.perf_counter() - t0
     t1 = time.perf_counter()
     rows = []
