@@ -163,6 +163,7 @@ def compile_condition(cond: Condition) -> Predicate:
     if isinstance(cond, ScoreCondition):
         test = _numeric(cond.op, cond.value)
         key = cond.score
+
         def score_test(d: Mapping[str, Any], s: Scores) -> bool:
             v = s.get(key)
             return v is not None and test(v)
