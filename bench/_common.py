@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+# Appended, not prepended: tests/ has packages named like the bench scripts.
+sys.path.append(str(Path(__file__).resolve().parent.parent / "tests"))
 
 
 def machine() -> str:

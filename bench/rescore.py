@@ -26,18 +26,24 @@ def main() -> None:
     shutil.copyfile(store(args.leads, args.events), work)
     engine = Engine(open_database(f"sqlite:///{work}"))
     _, text = bundled_playbook()
-    changed = text.replace(
-        "{event: webinar_attended, points: 20}", "{event: webinar_attended, points: 25}"
-    )
-    t = time.perf_counter()
-    _, _, n = engine.activate_playbook(changed, "bench.yaml", "bench")
-    secs = time.perf_counter() - t
+    changes = {
+        "points only (state carried over)": text.replace(
+            "{event: webinar_attended, points: 20}", "{event: webinar_attended, points: 25}"
+        ),
+        "half-life changed (every event replayed)": text.replace(
+            "half_life_days: 30", "half_life_days: 21"
+        ),
+    }
     print(f"full rescore | {machine()}")
     print(f"store: SQLite, {args.events:,} events over {args.leads:,} leads")
-    print(
-        f"rescored {n:,} leads in {secs:.1f} s: {n / secs:,.0f} leads/s "
-        f"({args.events / secs:,.0f} events/s replayed), peak RSS {peak_rss_mb():.0f} MB"
-    )
+    for what, changed in changes.items():
+        t = time.perf_counter()
+        _, _, n = engine.activate_playbook(changed, "bench.yaml", "bench")
+        secs = time.perf_counter() - t
+        print(
+            f"{what:42s}: {n:,} leads in {secs:.1f} s = {n / secs:,.0f} leads/s, "
+            f"peak RSS {peak_rss_mb():.0f} MB"
+        )
     engine.db.dispose()
     for p in OUT.glob("rescore.db*"):
         p.unlink()
