@@ -1,0 +1,289 @@
+"""HTTP API load: a real `leadgate serve` driven from this (separate) process on 127.0.0.1.
+
+    .venv/bin/python bench/api_load.py [--seconds 5] [--workers 1,2] [--pg-url URL | --no-pg]
+
+For each store (SQLite; PostgreSQL from --pg-url or a throwaway cluster via
+tests/pgcluster.py) and each worker count, starts the server on a fresh database and
+measures, each for a bounded time: single-event POSTs (closed loop, 4 in flight), single
+events paced at 200 requests/s, batches of 100 and of 1,000 events, and GET /leads/{id}.
+Prints requests/s, events/s and p50/p99 latency. Client and server share the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import httpx
+import orjson
+
+from _common import machine, percentile, postgres_url
+from leadgate.keys import create_key
+from leadgate.store.database import Database
+
+LEADGATE = str(Path(sys.executable).parent / "leadgate")
+TYPES = ["page_view", "page_view", "page_view", "email_click", "webinar_attended",
+         "whitepaper_download", "newsletter_signup", "demo_request"]  # fmt: skip
+N_LEADS = 20_000
+_ids = itertools.count()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def server(db_url: str, workers: int) -> Iterator[tuple[str, dict[str, str]]]:
+    db = Database(db_url)
+    db.migrate()
+    _, key = create_key(db, "admin", "bench")
+    db.dispose()
+    port = free_port()
+    proc = subprocess.Popen(
+        [LEADGATE, "serve", "--db", db_url, "--port", str(port), "--workers", str(workers)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError("leadgate serve did not start")
+            time.sleep(0.1)
+        yield base, {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+
+_lines: list[bytes] = []
+
+
+def load_events(n: int) -> None:
+    """The demo generator's events (bench/out, as bench/ingest.py uses): realistic skew."""
+    from ingest import events_file
+
+    with events_file(100_000, 1_000_000).open("rb") as fh:
+        for line, _ in zip(fh, range(n), strict=False):
+            _lines.append(line.strip())
+
+
+def event(rnd: random.Random) -> dict[str, object]:
+    """The next event of the file, in order (each run's store is fresh: ids are new to it)."""
+    i = next(_ids) % len(_lines)
+    ev: dict[str, object] = orjson.loads(_lines[i])
+    return ev
+
+
+def bodies(rnd: random.Random, size: int, n: int) -> list[bytes]:
+    if size == 1:
+        return [orjson.dumps(event(rnd)) for _ in range(n)]
+    return [orjson.dumps({"events": [event(rnd) for _ in range(size)]}) for _ in range(n)]
+
+
+def engine_ceiling(events: int = 50_000) -> float:
+    """Engine.ingest alone on 1,000-event batches of the same events (no HTTP): events/s."""
+    import tempfile
+
+    from leadgate.engine.engine import Engine
+    from leadgate.ingest.validate import parse_event
+    from leadgate.store.database import open_database
+
+    with tempfile.TemporaryDirectory() as d:
+        eng = Engine(open_database(f"sqlite:///{d}/c.db"))
+        eng.ensure_playbook()
+        now = time.time()
+        evs = [parse_event(orjson.loads(x), now) for x in _lines[:events]]
+        t0 = time.perf_counter()
+        for i in range(0, len(evs), 1000):
+            eng.ingest(evs[i : i + 1000], now)
+        out = len(evs) / (time.perf_counter() - t0)
+        eng.db.dispose()
+    return out
+
+
+async def closed_loop(
+    client: httpx.AsyncClient, reqs: list[tuple[str, str, bytes | None]], seconds: float, conc: int
+) -> tuple[int, float, list[float]]:
+    """`conc` requests in flight until `seconds` pass or `reqs` run out."""
+    lat: list[float] = []
+    it = iter(reqs)
+    end = time.perf_counter() + seconds
+    done = 0
+
+    async def worker() -> None:
+        nonlocal done
+        for method, path, body in it:
+            if time.perf_counter() > end:
+                return
+            t0 = time.perf_counter()
+            r = await client.request(method, path, content=body)
+            lat.append(time.perf_counter() - t0)
+            if r.status_code >= 400:
+                raise RuntimeError(f"{method} {path}: {r.status_code} {r.text[:200]}")
+            done += 1
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(conc)))
+    return done, time.perf_counter() - t0, lat
+
+
+async def paced(
+    client: httpx.AsyncClient,
+    reqs: list[tuple[str, str, bytes | None]],
+    rate: float,
+    seconds: float,
+) -> tuple[int, float, list[float]]:
+    """Open loop: one request every 1/rate s, whatever the answers take."""
+    lat: list[float] = []
+    n = min(len(reqs), int(rate * seconds))
+    start = time.perf_counter()
+
+    async def one(i: int) -> None:
+        await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
+        method, path, body = reqs[i]
+        t0 = time.perf_counter()
+        r = await client.request(method, path, content=body)
+        lat.append(time.perf_counter() - t0)
+        if r.status_code >= 400:
+            raise RuntimeError(f"{r.status_code} {r.text[:200]}")
+
+    await asyncio.gather(*(one(i) for i in range(n)))
+    return n, time.perf_counter() - start, lat
+
+
+async def run_store(label: str, db_url: str, workers: int, seconds: float) -> list[list[str]]:
+    global _ids
+    _ids = itertools.count()  # every run replays the same events into a fresh store
+    rows: list[list[str]] = []
+    rnd = random.Random(7)
+    with server(db_url, workers) as (base, headers):
+        limits = httpx.Limits(max_connections=16, max_keepalive_connections=16)
+        async with httpx.AsyncClient(
+            base_url=base, headers=headers, limits=limits, timeout=60
+        ) as c:
+            # Warm up (N_LEADS events), so runs measure a store that holds leads already.
+            for b in bodies(rnd, 1000, N_LEADS // 1000):
+                await c.post("/api/v1/events", content=b)
+
+            def add(name: str, size: int, res: tuple[int, float, list[float]]) -> None:
+                n, secs, lat = res
+                rows.append([
+                    label, str(workers), name, f"{n / secs:,.0f}", f"{n * size / secs:,.0f}",
+                    f"{percentile(lat, 50) * 1000:.1f}", f"{percentile(lat, 99) * 1000:.1f}", str(n),
+                ])  # fmt: skip
+                print("  " + " | ".join(rows[-1]), flush=True)
+
+            single = [("POST", "/api/v1/events", b) for b in bodies(rnd, 1, int(3000 * seconds))]
+            add("1 event, 4 in flight", 1, await closed_loop(c, single, seconds, 4))
+            single = [("POST", "/api/v1/events", b) for b in bodies(rnd, 1, int(200 * seconds))]
+            add("1 event @ 200 req/s", 1, await paced(c, single, 200, seconds))
+            b100 = [("POST", "/api/v1/events", b) for b in bodies(rnd, 100, int(60 * seconds))]
+            add("batch 100, 2 in flight", 100, await closed_loop(c, b100, seconds, 2))
+            b1k = [("POST", "/api/v1/events", b) for b in bodies(rnd, 1000, int(10 * seconds))]
+            add("batch 1,000, 2 in flight", 1000, await closed_loop(c, b1k, seconds, 2))
+            ids = [
+                x["id"]
+                for x in (await c.get("/api/v1/leads", params={"limit": 500})).json()["items"]
+            ]
+            gets = [
+                ("GET", f"/api/v1/leads/{rnd.choice(ids)}", None)
+                for _ in range(int(2000 * seconds))
+            ]
+            add("GET /leads/{id}, 1 in flight", 0, await closed_loop(c, gets, seconds, 1))
+            gets = [
+                ("GET", f"/api/v1/leads/{rnd.choice(ids)}", None) for _ in range(int(100 * seconds))
+            ]
+            add("GET /leads/{id} @ 100 req/s", 0, await paced(c, gets, 100, seconds))
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--seconds", type=float, default=5.0, help="per measurement")
+    ap.add_argument("--workers", default="1,2")
+    ap.add_argument("--pg-url", default=None)
+    ap.add_argument("--no-pg", action="store_true")
+    args = ap.parse_args()
+    print(f"# API load — {machine()}")
+    print(
+        f"# {N_LEADS:,} leads warmed up; {args.seconds:g} s per measurement; client in this process, server in `leadgate serve`"
+    )
+    load_events(400_000)
+    print(
+        f"# events: the demo generator's JSONL (bench/out), read in order; {len(_lines):,} loaded"
+    )
+    print(
+        f"# engine alone (Engine.ingest, SQLite, 1,000-event batches, no HTTP): {engine_ceiling():,.0f} events/s"
+    )
+    header = ["store", "workers", "load", "requests/s", "events/s", "p50 ms", "p99 ms", "requests"]
+    rows: list[list[str]] = []
+    with ExitStack() as stack:
+        pg = None if args.no_pg else stack.enter_context(postgres_url(args.pg_url))
+        for workers in [int(w) for w in args.workers.split(",")]:
+            with _tmpdir() as d:
+                rows += asyncio.run(
+                    run_store("SQLite", f"sqlite:///{d}/bench.db", workers, args.seconds)
+                )
+            if pg:
+                url = _fresh_pg(pg, workers)
+                rows += asyncio.run(run_store("PostgreSQL", url, workers, args.seconds))
+    print()
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for r in rows:
+        print("| " + " | ".join(r) + " |")
+
+
+@contextmanager
+def _tmpdir() -> Iterator[str]:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        yield d
+
+
+def _fresh_pg(base_url: str, n: int) -> str:
+    """A new database beside `base_url`'s, so each run starts empty."""
+    import psycopg
+
+    name = f"lg_api_bench_{os.getpid()}_{n}_{int(time.time())}"
+    head, _, query = base_url.partition("?")
+    conninfo = (
+        head.rsplit("/", 1)[0].replace("postgresql+psycopg://", "postgresql://")
+        + "/postgres"
+        + ("?" + query if query else "")
+    )
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return head.rsplit("/", 1)[0] + "/" + name + ("?" + query if query else "")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""Backtest: both playbooks replayed over synthesized history; total time and peak memory.
+
+.venv/bin/python bench/backtest.py [--leads 1000000] [--events 20000000] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+from _common import machine
+from leadgate.analytics.backtest import run_backtest
+from leadgate.playbook.loader import bundled_playbook
+from rescore_sql import T_END, synthesize
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--leads", type=int, default=1_000_000)
+    ap.add_argument("--events", type=int, default=20_000_000)
+    ap.add_argument("--workers", type=int, default=2)
+    a = ap.parse_args()
+    d = synthesize(a.leads, a.events)
+    print(f"machine: {machine()}")
+    print(f"data: {a.leads:,} leads, {a.events:,} events")
+    _, old = bundled_playbook()
+    new = old.replace(
+        "{score: engagement, op: gte, value: 30}", "{score: engagement, op: gte, value: 45}"
+    ).replace("{event: webinar_attended, points: 20}", "{event: webinar_attended, points: 10}")
+    paths = (d / "leads.parquet", d / "events.parquet", d / "transitions.parquet")
+    t = time.perf_counter()
+    res = run_backtest(paths, old, new, T_END - 365 * 86400, T_END, workers=a.workers)
+    took = time.perf_counter() - t
+    me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(
+        f"backtest: {took:.1f} s; peak RSS main {me:.0f} MB, largest worker {kids:.0f} MB; "
+        f"MQLs {res.totals['mqls_old']:,} -> {res.totals['mqls_new']:,}, "
+        f"{len(res.changed):,} leads changed"
+    )
+
+
+if __name__ == "__main__":
+    main()

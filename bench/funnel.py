@@ -1,0 +1,45 @@
+"""Funnel analytics over synthesized leads and transitions (DuckDB over Parquet).
+
+.venv/bin/python bench/funnel.py [--leads 1000000] [--events 20000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+from _common import machine
+from leadgate.analytics import advice, reports
+from leadgate.analytics.batch import connect
+from rescore_sql import T_END, synthesize
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--leads", type=int, default=1_000_000)
+    ap.add_argument("--events", type=int, default=20_000_000)
+    a = ap.parse_args()
+    d = synthesize(a.leads, a.events)
+    print(f"machine: {machine()}")
+    con = connect(d / "leads.parquet", d / "events.parquet", d / "transitions.parquet")
+    n = con.execute("SELECT COUNT(*) FROM transitions").fetchone()[0]  # type: ignore[index]
+    print(f"data: {a.leads:,} leads, {n:,} transitions")
+    for name, fn in [
+        ("funnel", lambda: reports.funnel(con)),
+        ("velocity", lambda: reports.velocity(con)),
+        ("cohorts", lambda: reports.cohorts(con)),
+        ("sources", lambda: reports.sources(con, "source")),
+        ("deciles", lambda: reports.deciles(con)),
+        ("sla", lambda: reports.sla(con, 1.0, T_END)),
+        ("advice", lambda: advice.tradeoff(con)),
+    ]:
+        t = time.perf_counter()
+        rep = fn()
+        print(f"report {name}: {time.perf_counter() - t:.2f} s ({len(rep.rows)} rows)")
+
+
+if __name__ == "__main__":
+    main()

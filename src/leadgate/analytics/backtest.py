@@ -1,0 +1,439 @@
+"""Backtest: replay history under two playbooks and compare MQLs, conversions and timing.
+
+Each lead's history is replayed through the same `LeadProcessor` the real-time engine
+uses (so the MQL moments obey exactly the same lifecycle: the MQL rule checked at every
+event, hand-raisers, decay exits, cooldowns). People's stage moves (accept, qualify, win,
+recycle …) are re-applied at their historical times when the simulated lead can make them
+(a lead that never became an MQL under the new rules could not have been accepted).
+Outcomes (reached SQL, became a customer) are the historical facts of each lead.
+
+Leads that provably cannot change stage are not replayed: no people's moves, no
+hand-raiser event, and an MQL rule that is false whatever the engagement (given the
+lead's fit and fields). Replays run in worker processes over lead-id ranges, reading the
+Parquet export, so memory stays bounded.
+
+Assumption (documented): a lead's attributes are its current ones for the whole history
+(the store keeps no attribute history).
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing as mp
+import os
+import statistics
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from leadgate.leads import LeadProcessor, LeadState
+from leadgate.lifecycle.stages import IllegalTransition, Transition
+from leadgate.playbook.conditions import compile_field
+from leadgate.playbook.loader import load_playbook
+from leadgate.playbook.model import (
+    AllCondition,
+    AnyCondition,
+    Condition,
+    FieldCondition,
+    NotCondition,
+    Playbook,
+    ScoreCondition,
+)
+from leadgate.scoring.engagement import ADJUSTMENT, Event
+
+_OUTCOMES = ("sql", "sqo", "customer")
+
+
+def month_of(t: float) -> str:
+    """YYYY-MM (UTC) of an epoch time."""
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m")
+
+
+# -- pruning -------------------------------------------------------------------------------
+
+
+def _tri(cond: Condition, fields: Mapping[str, Any], fit: float) -> bool | None:
+    """Kleene evaluation of the MQL rule with engagement unknown: None when it depends."""
+    if isinstance(cond, FieldCondition):
+        return compile_field(cond)(fields)
+    if isinstance(cond, ScoreCondition):
+        if cond.score != "fit":
+            return None
+        from leadgate.playbook.conditions import compile_condition
+
+        return compile_condition(cond)(fields, {"fit": fit})
+    if isinstance(cond, AllCondition):
+        vals = [_tri(c, fields, fit) for c in cond.all]
+        if any(v is False for v in vals):
+            return False
+        return None if any(v is None for v in vals) else True
+    if isinstance(cond, AnyCondition):
+        vals = [_tri(c, fields, fit) for c in cond.any]
+        if any(v is True for v in vals):
+            return True
+        return None if any(v is None for v in vals) else False
+    if isinstance(cond, NotCondition):
+        v = _tri(cond.not_, fields, fit)
+        return None if v is None else not v
+    raise TypeError(cond)  # pragma: no cover
+
+
+def can_move(proc: LeadProcessor, lead: LeadState, types: set[str], human: bool) -> bool:
+    """False only when replaying this lead provably makes no stage change."""
+    if human or types & proc.hand_raisers:
+        return True
+    when = proc.playbook.stages.mql.when
+    if when is None:
+        return False
+    if ADJUSTMENT in types:
+        return True  # a fit adjustment changes fit mid-history
+    return _tri(when, proc.fields(lead), proc.fit(lead)) is not False
+
+
+# -- replay --------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class LeadRun:
+    """One lead's MQL entries (times) under one playbook."""
+
+    mql_at: list[float] = field(default_factory=list)
+
+
+def replay_lead(
+    proc: LeadProcessor,
+    lead: LeadState,
+    events: list[Event],
+    moves: list[tuple[float, str, str, str | None]],
+    until: float,
+) -> list[Transition]:
+    """Replay one lead: events in order, people's moves at their times; the transitions."""
+    out: list[Transition] = []
+    i = 0
+    for at, to, actor, reason in moves:
+        batch = []
+        while i < len(events) and events[i].at <= at:
+            batch.append(events[i])
+            i += 1
+        if batch:
+            out += proc.apply_events(lead, batch, batch[-1].at)
+        try:
+            out += proc.advance(lead, at, rescore=False)
+            out.append(proc.set_stage(lead, to, actor, reason, at))
+        except IllegalTransition:
+            continue
+    rest = [e for e in events[i:] if e.at <= until]
+    if rest:
+        out += proc.apply_events(lead, rest, rest[-1].at)
+    out += proc.advance(lead, until, rescore=False)
+    return out
+
+
+def _needs_props(pb: Playbook) -> set[str]:
+    return {r.event for r in pb.engagement.rules if r.if_ is not None} | {ADJUSTMENT}
+
+
+def _run_range(args: tuple[Any, ...]) -> dict[int, tuple[list[float], list[float], int]]:
+    """Worker: replay leads with lo <= id < hi under both playbooks."""
+    paths, old_text, new_text, lo, hi, until = args
+    import duckdb
+
+    old = LeadProcessor(load_playbook(old_text, "old"))
+    new = LeadProcessor(load_playbook(new_text, "new"))
+    props_types = _needs_props(old.playbook) | _needs_props(new.playbook)
+    con = duckdb.connect()
+    con.execute("SET threads = 1")
+    leads = con.execute(
+        f"SELECT id, email, attributes, created_at FROM read_parquet('{paths[0]}') "
+        "WHERE id >= ? AND id < ? ORDER BY id",
+        [lo, hi],
+    ).fetchall()
+    ev = con.sql(
+        f"SELECT lead_id, id, type, occurred_at, properties FROM read_parquet('{paths[1]}') "
+        "WHERE lead_id >= ? AND lead_id < ? AND occurred_at <= ? "
+        "ORDER BY lead_id, occurred_at, id",
+        params=[lo, hi, until],
+    ).to_arrow_table()
+    tr = con.execute(
+        f"SELECT lead_id, \"at\", to_stage, actor FROM read_parquet('{paths[2]}') "
+        "WHERE lead_id >= ? AND lead_id < ? AND actor NOT LIKE 'rule:%' AND \"at\" <= ? "
+        'ORDER BY lead_id, "at"',
+        [lo, hi, until],
+    ).fetchall()
+    con.close()
+    moves: dict[int, list[tuple[float, str, str, str | None]]] = {}
+    for lid, at, to, actor in tr:
+        # The historical reason passed the playbook's list when it was made; replay it
+        # as a listed one so the move is judged on the stage graph alone.
+        moves.setdefault(lid, []).append((at, to, actor, None))
+    lids = ev.column("lead_id").to_numpy()
+    ids = ev.column("id").to_pylist()
+    types = ev.column("type").to_pylist()
+    ats = ev.column("occurred_at").to_pylist()
+    props = ev.column("properties").to_pylist()
+    starts: dict[int, tuple[int, int]] = {}
+    if len(lids):
+        import numpy as np
+
+        cuts = np.flatnonzero(np.diff(lids)) + 1
+        bounds = np.concatenate(([0], cuts, [len(lids)]))
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+            starts[int(lids[a])] = (int(a), int(b))
+    out: dict[int, tuple[list[float], list[float], int]] = {}
+    empty: dict[str, Any] = {}
+    for lid, email, attrs_text, created in leads:
+        a, b = starts.get(lid, (0, 0))
+        evs = [
+            Event(
+                ids[j],
+                types[j],
+                ats[j],
+                orjson.loads(props[j]) if types[j] in props_types and props[j] else empty,
+            )
+            for j in range(a, b)
+        ]
+        evtypes = {e.type for e in evs}
+        mv = moves.get(lid, [])
+        attrs = orjson.loads(attrs_text) if attrs_text else {}
+        runs: list[list[float]] = []
+        for proc in (old, new):
+            lead = LeadState(email, dict(attrs), created, id=lid)
+            if not evs and not mv:
+                runs.append([])
+                continue
+            if not can_move(proc, lead, evtypes, bool(mv)):
+                runs.append([])
+                continue
+            reason_moves: list[tuple[float, str, str, str | None]] = [
+                (t, to, actor, _reason(proc, lead, to)) for t, to, actor, _ in mv
+            ]
+            ts = replay_lead(proc, lead, evs, reason_moves, until)
+            runs.append([t.at for t in ts if t.to_stage == "mql"])
+        first = evs[0].at if evs else created
+        if runs[0] or runs[1]:
+            out[lid] = (runs[0], runs[1], int(first))
+    return out
+
+
+def _reason(proc: LeadProcessor, lead: LeadState, to: str) -> str:
+    listed = proc.playbook.stages.reasons.get(to)
+    return listed[0] if listed else "replayed"
+
+
+# -- the comparison ------------------------------------------------------------------------
+
+
+@dataclass
+class BacktestResult:
+    """Side-by-side figures of two playbooks over the same history."""
+
+    months: list[dict[str, Any]]
+    totals: dict[str, Any]
+    changed: list[dict[str, Any]]
+    meta: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "meta": self.meta,
+            "totals": self.totals,
+            "months": self.months,
+            "changed": self.changed,
+        }
+
+
+def _ranges(lo: int, hi: int, parts: int) -> Iterator[tuple[int, int]]:
+    step = max(1, math.ceil((hi - lo + 1) / parts))
+    a = lo
+    while a <= hi:
+        yield a, min(a + step, hi + 1)
+        a += step
+
+
+def run_backtest(
+    paths: tuple[Path, Path, Path],
+    old_text: str,
+    new_text: str,
+    start: float | None = None,
+    end: float | None = None,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    chunks: int = 64,
+) -> BacktestResult:
+    """Replay the exported history under `old_text` and `new_text` (playbook YAML).
+
+    `paths` are the leads, events and transitions Parquet files (`batch.export_store`).
+    MQLs are counted in the months of [start, end); history up to `end` is replayed.
+    `progress(done, total)` is called as lead ranges finish. Ctrl-C stops the workers.
+    """
+    import duckdb
+
+    load_playbook(old_text, "old playbook")
+    load_playbook(new_text, "new playbook")
+    con = duckdb.connect()
+    lo, hi, n_leads = con.execute(
+        f"SELECT MIN(id), MAX(id), COUNT(*) FROM read_parquet('{paths[0]}')"
+    ).fetchone()  # type: ignore[misc]
+    until = float(end) if end is not None else math.inf
+    results: dict[int, tuple[list[float], list[float], int]] = {}
+    if n_leads:
+        tasks = [
+            (tuple(str(p) for p in paths), old_text, new_text, a, b, until)
+            for a, b in _ranges(int(lo), int(hi), chunks)
+        ]
+        workers = workers or min(len(tasks), os.cpu_count() or 1)
+        if workers <= 1:
+            for i, t in enumerate(tasks):
+                results.update(_run_range(t))
+                if progress:
+                    progress(i + 1, len(tasks))
+        else:
+            ctx = mp.get_context("fork" if hasattr(os, "fork") else "spawn")
+            pool = ctx.Pool(workers)
+            try:
+                for i, part in enumerate(pool.imap_unordered(_run_range, tasks)):
+                    results.update(part)
+                    if progress:
+                        progress(i + 1, len(tasks))
+                pool.close()
+            except BaseException:
+                pool.terminate()
+                raise
+            finally:
+                pool.join()
+    outcomes = _outcomes(con, paths)
+    emails: dict[int, str] = {}
+    return _compare(results, outcomes, emails, con, paths, start, end, int(n_leads or 0))
+
+
+def _outcomes(con: Any, paths: tuple[Path, Path, Path]) -> dict[int, dict[str, float]]:
+    rows = con.execute(
+        f"SELECT lead_id, to_stage, MIN(\"at\") FROM read_parquet('{paths[2]}') "
+        f"WHERE to_stage IN ({', '.join(repr(s) for s in _OUTCOMES)}) GROUP BY lead_id, to_stage"
+    ).fetchall()
+    out: dict[int, dict[str, float]] = {}
+    for lid, stage, at in rows:
+        out.setdefault(lid, {})[stage] = at
+    return out
+
+
+def _median_days(xs: list[float]) -> float | None:
+    return round(statistics.median(xs) / 86400.0, 2) if xs else None
+
+
+def _rate(n: int, d: int) -> float | None:
+    return round(n / d, 4) if d else None
+
+
+def _compare(
+    results: dict[int, tuple[list[float], list[float], int]],
+    outcomes: dict[int, dict[str, float]],
+    emails: dict[int, str],
+    con: Any,
+    paths: tuple[Path, Path, Path],
+    start: float | None,
+    end: float | None,
+    n_leads: int,
+) -> BacktestResult:
+    lo = -math.inf if start is None else start
+    hi = math.inf if end is None else end
+
+    def in_range(t: float) -> bool:
+        return lo <= t < hi
+
+    months: dict[str, dict[str, Any]] = {}
+    tallies: dict[str, dict[str, list[Any]]] = {}
+    for lid, (old_at, new_at, first_touch) in results.items():
+        reached = outcomes.get(lid, {})
+        for side, times in (("old", old_at), ("new", new_at)):
+            seen_month: set[str] = set()
+            for k, t in enumerate(times):
+                if not in_range(t):
+                    continue
+                m = month_of(t)
+                row = months.setdefault(m, {"month": m})
+                row[f"mqls_{side}"] = row.get(f"mqls_{side}", 0) + 1
+                if m in seen_month:
+                    continue
+                seen_month.add(m)
+                tal = tallies.setdefault(m, {}).setdefault(side, [0, 0, 0, []])
+                tal[0] += 1
+                tal[1] += "sql" in reached
+                tal[2] += "customer" in reached
+                if k == 0:
+                    tal[3].append(max(0.0, t - first_touch))
+    out_months = []
+    for m in sorted(months):
+        row = months[m]
+        for side in ("old", "new"):
+            tal = tallies.get(m, {}).get(side, [0, 0, 0, []])
+            row.setdefault(f"mqls_{side}", 0)
+            row[f"mql_leads_{side}"] = tal[0]
+            row[f"mql_to_sql_{side}"] = _rate(tal[1], tal[0])
+            row[f"mql_to_customer_{side}"] = _rate(tal[2], tal[0])
+            row[f"median_days_to_mql_{side}"] = _median_days(tal[3])
+        out_months.append(row)
+
+    changed = []
+    counts = {"gained": 0, "lost": 0, "earlier": 0, "later": 0}
+    cust = {"missed": 0, "caught": 0, "earlier": 0, "later": 0}
+    for lid, (old_at, new_at, _) in results.items():
+        o = next((t for t in old_at if in_range(t)), None)
+        n = next((t for t in new_at if in_range(t)), None)
+        if o == n:
+            continue
+        if o is None:
+            kind = "gained"
+        elif n is None:
+            kind = "lost"
+        else:
+            kind = "earlier" if n < o else "later"
+        counts[kind] += 1
+        is_customer = "customer" in outcomes.get(lid, {})
+        if is_customer:
+            cust[{"gained": "caught", "lost": "missed"}.get(kind, kind)] += 1
+        changed.append(
+            {
+                "lead_id": lid,
+                "change": kind,
+                "old_mql_at": o,
+                "new_mql_at": n,
+                "days_shift": None if o is None or n is None else round((n - o) / 86400.0, 2),
+                "customer": is_customer,
+            }
+        )
+    changed.sort(key=lambda r: (not r["customer"], r["lead_id"]))
+    if changed:
+        ids = [r["lead_id"] for r in changed]
+        con.execute("CREATE TEMP TABLE ch(id BIGINT)")
+        con.executemany("INSERT INTO ch VALUES (?)", [(i,) for i in ids])
+        emails = dict(
+            con.execute(
+                f"SELECT l.id, l.email FROM read_parquet('{paths[0]}') l JOIN ch ON ch.id = l.id"
+            ).fetchall()
+        )
+        for r in changed:
+            r["email"] = emails.get(r["lead_id"])  # type: ignore[call-overload]
+    totals: dict[str, Any] = {
+        "mqls_old": sum(r["mqls_old"] for r in out_months),
+        "mqls_new": sum(r["mqls_new"] for r in out_months),
+        "leads_changed": counts,
+        "customers_missed_by_new": cust["missed"],
+        "customers_caught_only_by_new": cust["caught"],
+        "customers_caught_earlier_by_new": cust["earlier"],
+        "customers_caught_later_by_new": cust["later"],
+    }
+    for side in ("old", "new"):
+        leads = sum(r[f"mql_leads_{side}"] for r in out_months)
+        totals[f"mql_leads_{side}"] = leads
+    meta = {
+        "leads": n_leads,
+        "replayed_leads_with_mqls": len(results),
+        "from": None if start is None else datetime.fromtimestamp(start, UTC).isoformat(),
+        "to": None if end is None else datetime.fromtimestamp(end, UTC).isoformat(),
+    }
+    return BacktestResult(out_months, totals, changed, meta)

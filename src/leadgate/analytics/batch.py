@@ -1,0 +1,181 @@
+"""Batch rescoring in DuckDB: the compiled playbook over a Parquet export of the store.
+
+DuckDB's SQLite and PostgreSQL scanners are extensions downloaded at run time, so offline
+they fail; instead the store's rows are written to Parquet with pyarrow (in chunks, so
+memory stays flat) and DuckDB reads those files. User-given Parquet or CSV files with
+the same columns work too:
+
+- leads: id, email, attributes (JSON text) [, created_at, stage, owner, fit, engagement, score]
+- events: id, lead_id, type, occurred_at (epoch seconds), properties (JSON text)
+- transitions: lead_id, from_stage, to_stage, at, actor
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from leadgate.analytics.sqlcompile import compile_scoring
+from leadgate.playbook.model import Playbook
+from leadgate.store.database import Database
+
+LEAD_SCHEMA = pa.schema(
+    [
+        ("id", pa.int64()),
+        ("email", pa.string()),
+        ("attributes", pa.string()),
+        ("created_at", pa.float64()),
+        ("stage", pa.string()),
+        ("owner", pa.string()),
+        ("fit", pa.float64()),
+        ("engagement", pa.float64()),
+        ("score", pa.float64()),
+    ]
+)
+EVENT_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("lead_id", pa.int64()),
+        ("type", pa.string()),
+        ("occurred_at", pa.float64()),
+        ("properties", pa.string()),
+    ]
+)
+TRANSITION_SCHEMA = pa.schema(
+    [
+        ("lead_id", pa.int64()),
+        ("from_stage", pa.string()),
+        ("to_stage", pa.string()),
+        ("at", pa.float64()),
+        ("actor", pa.string()),
+    ]
+)
+_QUERIES = {
+    "leads": (
+        "SELECT id, email, attributes, created_at, stage, owner, fit, engagement, score FROM leads",
+        LEAD_SCHEMA,
+    ),
+    "events": (
+        "SELECT id, lead_id, type, occurred_at, properties FROM events",
+        EVENT_SCHEMA,
+    ),
+    "transitions": (
+        "SELECT lead_id, from_stage, to_stage, at, actor FROM transitions",
+        TRANSITION_SCHEMA,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Export:
+    """Where a store export lives: one Parquet file per table."""
+
+    leads: Path
+    events: Path
+    transitions: Path
+
+
+def export_store(
+    db: Database,
+    out_dir: Path,
+    chunk: int = 200_000,
+    progress: Callable[[str, int], None] | None = None,
+    tables: tuple[str, ...] = ("leads", "events", "transitions"),
+) -> Export:
+    """Write the store's leads, events and transitions to Parquet files in `out_dir`.
+
+    Tables left out of `tables` are written empty (reports need no events).
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+    with db.read() as conn:
+        for name, (sql, schema) in _QUERIES.items():
+            path = out_dir / f"{name}.parquet"
+            if name not in tables:
+                pq.write_table(schema.empty_table(), path)
+                paths[name] = path
+                continue
+            result = conn.exec_driver_sql(sql)
+            with pq.ParquetWriter(path, schema) as writer:
+                while True:
+                    rows = result.fetchmany(chunk)
+                    if not rows:
+                        break
+                    cols = list(zip(*rows, strict=True))
+                    arrays = [
+                        pa.array(list(col), type=f.type)
+                        for col, f in zip(cols, schema, strict=True)
+                    ]
+                    writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+                    if progress:
+                        progress(name, len(rows))
+            paths[name] = path
+    return Export(paths["leads"], paths["events"], paths["transitions"])
+
+
+def _reader(path: Path | str) -> str:
+    p = str(path).replace("'", "''")
+    if str(path).lower().endswith((".csv", ".csv.gz")):
+        return f"read_csv('{p}', header = true, all_varchar = false)"
+    return f"read_parquet('{p}')"
+
+
+def connect(
+    leads: Path | str,
+    events: Path | str,
+    transitions: Path | str | None = None,
+    threads: int | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with views `leads`, `events` (and `transitions`) over files."""
+    con = duckdb.connect()
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    con.execute(f"CREATE VIEW leads AS SELECT * FROM {_reader(leads)}")
+    con.execute(f"CREATE VIEW events AS SELECT * FROM {_reader(events)}")
+    if transitions is not None:
+        # `at` is a keyword in DuckDB: the view calls it ts.
+        con.execute(
+            'CREATE VIEW transitions AS SELECT lead_id, from_stage, to_stage, "at" AS ts, '
+            f"actor FROM {_reader(transitions)}"
+        )
+    return con
+
+
+def rescore(con: duckdb.DuckDBPyConnection, pb: Playbook, as_of: float) -> pa.Table:
+    """Every lead's fit, engagement, total and grades as of `as_of` (an Arrow table)."""
+    sql = compile_scoring(pb, as_of, "duckdb")
+    return con.sql(sql).to_arrow_table()
+
+
+def rescore_summary(table: pa.Table) -> dict[str, Any]:
+    """Counts per grade and score means: what a person checks after a rescore."""
+    con = duckdb.connect()
+    con.register("s", table)
+    grades = dict(
+        con.execute("SELECT grade, COUNT(*) FROM s GROUP BY grade ORDER BY grade").fetchall()
+    )
+    mean = con.execute("SELECT COUNT(*), AVG(fit), AVG(engagement), AVG(total) FROM s").fetchone()
+    con.close()
+    assert mean is not None
+    return {
+        "leads": mean[0],
+        "mean_fit": round(mean[1] or 0.0, 2),
+        "mean_engagement": round(mean[2] or 0.0, 2),
+        "mean_total": round(mean[3] or 0.0, 2),
+        "grades": grades,
+    }
+
+
+def store_connection(
+    db: Database, work_dir: Path, with_events: bool = False
+) -> duckdb.DuckDBPyConnection:
+    """DuckDB views over a fresh export of the store (events only when asked for)."""
+    tables = ("leads", "events", "transitions") if with_events else ("leads", "transitions")
+    exp = export_store(db, work_dir, tables=tables)
+    return connect(exp.leads, exp.events, exp.transitions)

@@ -1,0 +1,75 @@
+"""What every request handler shares: the engine, and how blocking store calls are run.
+
+The engine is synchronous. Handlers are `async def` and run each store call in a worker
+thread. On SQLite, writes in one process go through one asyncio lock, taken before a
+thread is used: one writer at a time (SQLite allows no more), and writers waiting their
+turn hold no thread, so reads keep flowing (PERFORMANCE-NOTES: a shared connection or
+many threaded writers fail or stall). PostgreSQL takes concurrent writers; there only
+the thread limiter applies, sized below the connection pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import anyio.to_thread
+from anyio import CapacityLimiter
+
+from leadgate.engine.engine import Engine
+from leadgate.store.database import Database
+from leadgate.webhooks.delivery import Deliverer
+
+T = TypeVar("T")
+
+
+class ApiContext:
+    """Per-process state of the API (on `app.state.leadgate`)."""
+
+    def __init__(self, engine: Engine, threads: int = 8):
+        self.engine = engine
+        self.db: Database = engine.db
+        self.threads = threads
+        self.deliverer: Deliverer | None = None
+        self.outbox_dirty = False
+        # Created lazily, per event loop: tests may drive the app from several loops.
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock: asyncio.Lock | None = None
+        self._limiter: CapacityLimiter | None = None
+
+    def _prims(self) -> tuple[asyncio.Lock, CapacityLimiter]:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop or self._lock is None or self._limiter is None:
+            self._loop = loop
+            self._lock = asyncio.Lock()
+            self._limiter = CapacityLimiter(self.threads)
+        return self._lock, self._limiter
+
+    async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a blocking read in a worker thread."""
+        _, limiter = self._prims()
+        return await anyio.to_thread.run_sync(
+            functools.partial(fn, *args, **kwargs), limiter=limiter
+        )
+
+    async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a blocking write in a worker thread, one at a time per process on SQLite."""
+        lock, limiter = self._prims()
+        call = functools.partial(fn, *args, **kwargs)
+        if self.db.is_sqlite:
+            async with lock:
+                out = await anyio.to_thread.run_sync(call, limiter=limiter)
+        else:
+            out = await anyio.to_thread.run_sync(call, limiter=limiter)
+        if self.outbox_dirty:
+            # Woken after the commit, so the delivery loop finds the rows it is told about.
+            self.outbox_dirty = False
+            if self.deliverer is not None:
+                self.deliverer.wake()
+        return out
+
+    def mark_outbox(self) -> None:
+        """Called by the outbox writer (inside a transaction) when it added rows."""
+        self.outbox_dirty = True

@@ -1,0 +1,248 @@
+"""POST /events: one event or a batch of up to 10,000, answered after the commit.
+
+The body is parsed with orjson and each item validated on its own (a bad item is
+reported and its neighbours go on); FastAPI only documents the schema. The whole
+batch is stored and scored in one engine transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from leadgate.api.auth import WRITE_LEADS, context, require
+from leadgate.api.problems import ApiProblem, BodyTooLarge, responses
+from leadgate.api.queries import emails_by_id
+from leadgate.engine.engine import Engine
+from leadgate.ingest.validate import EventIn, InputError, check_email, parse_event
+from leadgate.keys import ApiKey
+
+MAX_BATCH = 10_000
+router = APIRouter()
+
+_EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "An event. Give `email` or `lead_id` (an unknown email creates the lead).",
+    "properties": {
+        "id": {
+            "type": "string",
+            "maxLength": 200,
+            "description": "Your id: a repeated id is acknowledged as `duplicate` and not "
+            "counted twice. Default: derived from the content.",
+        },
+        "email": {"type": "string", "format": "email"},
+        "lead_id": {"type": "integer", "minimum": 1},
+        "type": {"type": "string", "minLength": 1, "maxLength": 100},
+        "occurred_at": {
+            "type": "string",
+            "format": "date-time",
+            "description": "ISO 8601; default: now. Not in the future.",
+        },
+        "properties": {"type": "object", "additionalProperties": True},
+    },
+    "required": ["type"],
+    "additionalProperties": False,
+}
+_BATCH_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"events": {"type": "array", "items": _EVENT_SCHEMA, "maxItems": MAX_BATCH}},
+    "required": ["events"],
+    "additionalProperties": False,
+}
+_RESULT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["accepted", "duplicate", "rejected", "items"],
+    "properties": {
+        "accepted": {"type": "integer"},
+        "duplicate": {"type": "integer"},
+        "rejected": {"type": "integer"},
+        "items": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["index", "id", "status"],
+                "properties": {
+                    "index": {"type": "integer"},
+                    "id": {"type": ["string", "null"]},
+                    "status": {"type": "string", "enum": ["accepted", "duplicate", "rejected"]},
+                    "lead_id": {"type": ["integer", "null"]},
+                    "error": {"type": "string"},
+                    "pointer": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
+
+async def read_body(request: Request) -> bytes:
+    """The request body, refusing more than the app's limit as it arrives."""
+    limit: int = request.app.state.max_body
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def decode_json(body: bytes) -> Any:
+    """orjson, with a 400 problem that says where the JSON broke."""
+    if not body:
+        raise ApiProblem(400, "the request body is empty: send a JSON event or batch", "bad-json")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ApiProblem(400, f"the body is not valid JSON: {exc}", "bad-json") from None
+
+
+def split_items(data: Any) -> list[Any]:
+    """The events of a body: one event object, or {"events": [...]}."""
+    if isinstance(data, dict) and "events" in data:
+        extra = sorted(set(data) - {"events"})
+        if extra:
+            raise InputError(extra[0], "unknown field in a batch (only `events`)")
+        items = data["events"]
+        if not isinstance(items, list):
+            raise InputError("events", "must be an array of events")
+        if len(items) > MAX_BATCH:
+            raise InputError(
+                "events", f"{len(items):,} events: a batch takes at most {MAX_BATCH:,}"
+            )
+        return items
+    if isinstance(data, dict):
+        return [data]
+    raise InputError("", 'the body must be an event object or {"events": [...]}')
+
+
+def _clean_text(value: str, field: str) -> None:
+    if "\x00" in value:
+        raise InputError(field, "contains a NUL character")
+
+
+def wanted_lead_ids(items: list[Any]) -> list[int]:
+    """The lead ids that items name instead of an email."""
+    wanted: set[int] = set()
+    for it in items:
+        if isinstance(it, dict):
+            lid = it.get("lead_id")
+            if isinstance(lid, int) and not isinstance(lid, bool) and 0 < lid < 2**31:
+                wanted.add(lid)
+    return sorted(wanted)
+
+
+def parse_items(
+    items: list[Any], now: float, emails: dict[int, str]
+) -> tuple[list[EventIn], list[int], dict[int, dict[str, Any]]]:
+    """Validate each item: (events, their indexes, rejections by index)."""
+    rejected: dict[int, dict[str, Any]] = {}
+    events: list[EventIn] = []
+    index: list[int] = []
+    for i, it in enumerate(items):
+        try:
+            if isinstance(it, dict) and "lead_id" in it:
+                it = dict(it)
+                lid = it.pop("lead_id")
+                if not isinstance(lid, int) or isinstance(lid, bool) or not 0 < lid < 2**31:
+                    raise InputError("lead_id", "must be a lead id (a positive integer)")
+                if lid not in emails:
+                    raise InputError("lead_id", f"no lead {lid}")
+                given = it.get("email")
+                if given in (None, ""):
+                    it["email"] = emails[lid]
+                elif not isinstance(given, str) or check_email(given) != emails[lid]:
+                    raise InputError("lead_id", f"lead {lid} does not have this email")
+            ev = parse_event(it, now)
+            _clean_text(ev.id, "id")
+            _clean_text(ev.type, "type")
+            if ev.at < 0:
+                raise InputError("occurred_at", "before 1970")
+        except InputError as exc:
+            ptr = f"#/events/{i}/{exc.field}" if exc.field else f"#/events/{i}"
+            rejected[i] = {"error": str(exc), "pointer": ptr}
+            continue
+        except Exception as exc:  # a value no validator foresaw: reject the item, not the batch
+            rejected[i] = {
+                "error": f"invalid event ({type(exc).__name__})",
+                "pointer": f"#/events/{i}",
+            }
+            continue
+        events.append(ev)
+        index.append(i)
+    return events, index, rejected
+
+
+def _ingest(engine: Engine, events: list[EventIn], now: float) -> list[Any]:
+    return engine.ingest(events, now) if events else []
+
+
+@router.post(
+    "/events",
+    summary="Record one event or a batch of events",
+    description=(
+        'One event, or `{"events": [...]}` with up to 10,000. The answer comes after the '
+        "batch is committed and lists each item: `accepted`, `duplicate` (id seen before; "
+        "acknowledged, not counted twice) or `rejected` with the reason. A rejected item "
+        "never rejects its neighbours."
+    ),
+    responses={
+        200: {
+            "description": "Per-item outcome",
+            "content": {"application/json": {"schema": _RESULT_SCHEMA}},
+        },
+        **responses(400, 401, 403, 413, 422),
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"oneOf": [_EVENT_SCHEMA, _BATCH_SCHEMA]}}},
+        }
+    },
+)
+async def post_events(request: Request, key: ApiKey = Depends(require(*WRITE_LEADS))) -> Response:
+    """See the route description."""
+    ctx = context(request)
+    body = await read_body(request)
+    data = decode_json(body)
+    items = split_items(data)
+    single = not (isinstance(data, dict) and "events" in data)
+    now = ctx.engine.clock()
+    wanted = wanted_lead_ids(items)
+    emails = await ctx.read(emails_by_id, ctx.db, wanted) if wanted else {}
+    if len(items) <= 20:
+        # A few events: validating inline costs less than a trip to a worker thread.
+        events, index, rejected = parse_items(items, now, emails)
+    else:
+        events, index, rejected = await ctx.read(parse_items, items, now, emails)
+    results = await ctx.write(_ingest, ctx.engine, events, now)
+    out: list[dict[str, Any] | None] = [None] * len(items)
+    accepted = duplicate = 0
+    for pos, r in zip(index, results, strict=True):
+        if r.status == "accepted":
+            accepted += 1
+        else:
+            duplicate += 1
+        out[pos] = {"index": pos, "id": r.id, "status": r.status, "lead_id": r.lead_id}
+    for i, rej in rejected.items():
+        it = items[i]
+        raw_id = it.get("id") if isinstance(it, dict) else None
+        if single:
+            rej["pointer"] = "#" + rej["pointer"][len("#/events/0") :]
+        out[i] = {
+            "index": i,
+            "id": raw_id if isinstance(raw_id, str) else None,
+            "status": "rejected",
+            **rej,
+        }
+    payload = {
+        "accepted": accepted,
+        "duplicate": duplicate,
+        "rejected": len(rejected),
+        "items": out,
+    }
+    return Response(orjson.dumps(payload), 200, media_type="application/json")

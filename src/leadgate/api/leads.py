@@ -1,0 +1,254 @@
+"""Leads: upsert, list (filtered, by priority, keyset-paginated), show, move stage."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import Response
+
+from leadgate.api.auth import READ_LEADS, STAGE, WRITE_LEADS, actor, context, require
+from leadgate.api.context import ApiContext
+from leadgate.api.problems import responses
+from leadgate.api.queries import SORTS, LeadFilter, anything_due, lead_ref, list_page
+from leadgate.engine.engine import NotFound
+from leadgate.ingest.columns import canonical, typed_value
+from leadgate.ingest.validate import (
+    MAX_PROPERTIES_BYTES,
+    InputError,
+    check_email,
+    iso,
+    parse_time,
+)
+from leadgate.keys import ApiKey
+from leadgate.lifecycle.stages import STAGES
+
+router = APIRouter()
+LeadId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The lead's id.")]
+
+
+def json_response(data: Any, status: int = 200) -> Response:
+    """orjson-encoded JSON."""
+    return Response(orjson.dumps(data), status, media_type="application/json")
+
+
+def text_ok(value: str, field: str) -> str:
+    """Refuse text no store can hold (NUL, lone surrogates)."""
+    if "\x00" in value:
+        raise InputError(field, "contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(field, "is not valid Unicode text") from None
+    return value
+
+
+class LeadIn(BaseModel):
+    """A lead to create or update, matched by email (case-insensitive). Fields other than
+    `email` and `attributes` are attributes too (`{"email": ..., "job_title": "CTO"}`)."""
+
+    model_config = ConfigDict(extra="allow")
+    email: str = Field(max_length=320, description="The lead's key.")
+    attributes: dict[str, Any] = Field(
+        default_factory=dict, description="Attribute values, e.g. job_title, company_size."
+    )
+
+
+class StageIn(BaseModel):
+    """A manual stage change."""
+
+    model_config = ConfigDict(extra="forbid")
+    to: Literal[STAGES] = Field(description="The target stage.")  # type: ignore[valid-type]
+    reason: str | None = Field(
+        default=None, max_length=2000, description="Why (needed for moves back or out)."
+    )
+
+
+LEAD_SCHEMA = {"type": "object", "description": "A lead as `leadgate lead show --json` prints it."}
+
+
+def _attributes(body: LeadIn) -> tuple[dict[str, Any], float | None]:
+    raw: dict[str, Any] = dict(body.attributes)
+    raw.update(body.model_extra or {})
+    country = raw.get("country") if isinstance(raw.get("country"), str) else None
+    attrs: dict[str, Any] = {}
+    created: float | None = None
+    for k, v in raw.items():
+        key = canonical(text_ok(str(k), "attributes"))
+        if not key:
+            raise InputError(f"attributes.{k}", "an attribute needs a name")
+        if key == "email" or v is None:
+            continue
+        if key == "created_at":
+            created = parse_time(v, "created_at", 1e18)
+            continue
+        attrs[key] = typed_value(key, v, country) if isinstance(v, str) else v
+        if attrs[key] is None:
+            del attrs[key]
+    try:
+        size = len(orjson.dumps(attrs))
+    except TypeError as exc:
+        raise InputError("attributes", f"not storable JSON: {exc}") from None
+    if size > MAX_PROPERTIES_BYTES:
+        raise InputError("attributes", f"over the {MAX_PROPERTIES_BYTES // 1024} KB limit")
+    return attrs, created
+
+
+@router.post(
+    "/leads",
+    summary="Create or update a lead (by email)",
+    responses={
+        200: {
+            "description": "Updated (or unchanged)",
+            "content": {"application/json": {"schema": LEAD_SCHEMA}},
+        },
+        201: {"description": "Created", "content": {"application/json": {"schema": LEAD_SCHEMA}}},
+        **responses(401, 403, 413, 422),
+    },
+)
+async def upsert_lead(
+    body: LeadIn, request: Request, key: ApiKey = Depends(require(*WRITE_LEADS))
+) -> Response:
+    """Upsert by email; attribute changes re-score fit (and may make an MQL)."""
+    ctx = context(request)
+    email = check_email(text_ok(body.email, "email"))
+    attrs, created_at = _attributes(body)
+    created, _, _ = await ctx.write(
+        ctx.engine.upsert_leads, [(email, attrs, created_at)], actor(key)
+    )
+    data = await ctx.read(ctx.engine.show, email)
+    return json_response(data, 201 if created else 200)
+
+
+_LIST_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "items": {"type": "array", "items": {"type": "object"}},
+        "next_cursor": {"type": ["string", "null"]},
+    },
+}
+
+
+async def _tick_if_due(ctx: ApiContext) -> None:
+    # Timers (decay exits, cooldowns) fire lazily; a list should not show a stale stage.
+    if await ctx.read(anything_due, ctx.db, ctx.engine.clock()):
+        await ctx.write(ctx.engine.tick)
+
+
+@router.get(
+    "/leads",
+    summary="List leads (filtered, best first, cursor-paginated)",
+    responses={
+        200: {
+            "description": "A page of leads",
+            "content": {"application/json": {"schema": _LIST_SCHEMA}},
+        },
+        **responses(401, 403, 422),
+    },
+)
+async def list_leads(
+    request: Request,
+    stage: Annotated[Literal[STAGES] | None, Query()] = None,  # type: ignore[valid-type]
+    owner: Annotated[str | None, Query(max_length=200)] = None,
+    grade: Annotated[
+        str | None,
+        Query(
+            pattern=r"^([A-Da-d][1-4]?|[1-4])$",
+            description="A-D (fit), 1-4 (engagement), or e.g. B2",
+        ),
+    ] = None,
+    min_score: Annotated[float | None, Query(allow_inf_nan=False)] = None,
+    max_score: Annotated[float | None, Query(allow_inf_nan=False)] = None,
+    updated_since: Annotated[str | None, Query(description="ISO 8601", max_length=64)] = None,
+    sort: Annotated[
+        Literal["priority", "score", "recent", "created"],
+        Query(description="priority: grade, then score, then oldest first"),
+    ] = "priority",
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[
+        str | None, Query(max_length=500, description="next_cursor of the previous page")
+    ] = None,
+    key: ApiKey = Depends(require(*READ_LEADS)),
+) -> Response:
+    """Leads, filtered; `next_cursor` gives the next page (null at the end)."""
+    ctx = context(request)
+    since = None
+    if updated_since:
+        since = parse_time(text_ok(updated_since, "updated_since"), "updated_since", 1e18)
+    f = LeadFilter(
+        stage=stage,
+        owner=text_ok(owner, "owner") if owner else None,
+        grade=grade,
+        min_score=min_score,
+        max_score=max_score,
+        updated_since=since,
+        sort=sort if sort in SORTS else "priority",
+        limit=limit,
+        cursor=text_ok(cursor, "cursor") if cursor else None,
+    )
+    await _tick_if_due(ctx)
+    items, next_cursor = await ctx.read(list_page, ctx.db, f)
+    return json_response({"items": items, "next_cursor": next_cursor})
+
+
+async def _email_of(ctx: ApiContext, lead_id: int) -> str:
+    ref = await ctx.read(lead_ref, ctx.db, lead_id)
+    if ref is None:
+        raise NotFound(f"no lead {lead_id}")
+    email, due = ref
+    if due is not None and due <= ctx.engine.clock():
+        await ctx.write(ctx.engine.tick)
+    return email
+
+
+@router.get(
+    "/leads/{lead_id}",
+    summary="One lead: scores, grades, stage, owner, explanation, history",
+    responses={
+        200: {"description": "The lead", "content": {"application/json": {"schema": LEAD_SCHEMA}}},
+        **responses(401, 403, 404, 422),
+    },
+)
+async def get_lead(
+    lead_id: LeadId, request: Request, key: ApiKey = Depends(require(*READ_LEADS))
+) -> Response:
+    """Everything about one lead, scored as of now."""
+    ctx = context(request)
+    email = await _email_of(ctx, lead_id)
+    return json_response(await ctx.read(ctx.engine.show, email))
+
+
+@router.post(
+    "/leads/{lead_id}/stage",
+    summary="Move a lead to another stage",
+    responses={
+        200: {
+            "description": "Moved",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        },
+        **responses(401, 403, 404, 409, 422),
+    },
+)
+async def set_stage(
+    lead_id: LeadId, body: StageIn, request: Request, key: ApiKey = Depends(require(*STAGE))
+) -> Response:
+    """A manual move; 409 with the allowed targets when the move is not allowed."""
+    ctx = context(request)
+    email = await _email_of(ctx, lead_id)
+    reason = text_ok(body.reason, "reason") if body.reason else None
+    t = await ctx.write(ctx.engine.set_stage, email, body.to, reason, actor(key))
+    lead = await ctx.read(ctx.engine.show, email)
+    return json_response(
+        {
+            "transition": {
+                "from": t.from_stage,
+                "to": t.to_stage,
+                "at": iso(t.at),
+                "actor": t.actor,
+                "reason": t.reason,
+            },
+            "lead": lead,
+        }
+    )

@@ -1,0 +1,195 @@
+"""Store reads the API needs beyond the engine's: a lead's email by id, and keyset pages.
+
+Pagination is by keyset, not offset: the cursor holds the sort key of the last row
+seen, so a page costs the same anywhere in the list and rows inserted meanwhile do not
+shift the pages. The cursor is opaque to clients (base64 of the key)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from leadgate.ingest.validate import InputError, iso
+from leadgate.store.database import Database
+from leadgate.store.repository import Repository
+
+# sort name → the ordered (column, ascending?) list; `id` always last, so the order is total.
+SORTS: dict[str, list[tuple[str, bool]]] = {
+    "priority": [
+        ("fit_grade", True),
+        ("engagement_grade", True),
+        ("score", False),
+        ("created_at", True),
+        ("id", True),
+    ],
+    "score": [("score", False), ("id", True)],
+    "recent": [("updated_at", False), ("id", False)],
+    "created": [("id", True)],
+}
+_LIST_COLS = (
+    "id, email, stage, fit, engagement, score, fit_grade, engagement_grade, grade, owner, "
+    "stage_at, created_at, updated_at"
+)
+
+
+def lead_ref(db: Database, lead_id: int) -> tuple[str, float | None] | None:
+    """(email, next_due_at) of a lead by id, or None."""
+    with db.read() as conn:
+        row = (
+            Repository(db, conn)
+            .execute("SELECT email, next_due_at FROM leads WHERE id = ?", [lead_id])
+            .fetchone()
+        )
+    return (row[0], row[1]) if row else None
+
+
+def emails_by_id(db: Database, ids: list[int]) -> dict[int, str]:
+    """Emails of the leads among `ids`."""
+    out: dict[int, str] = {}
+    with db.read() as conn:
+        repo = Repository(db, conn)
+        for i in range(0, len(ids), 900):
+            chunk = ids[i : i + 900]
+            marks = ",".join("?" * len(chunk))
+            for lid, email in repo.execute(
+                f"SELECT id, email FROM leads WHERE id IN ({marks})", chunk
+            ).fetchall():
+                out[int(lid)] = email
+    return out
+
+
+def anything_due(db: Database, now: float) -> bool:
+    """Whether some lead has a timer due (then `Engine.tick` should run before a list)."""
+    with db.read() as conn:
+        row = (
+            Repository(db, conn)
+            .execute("SELECT 1 FROM leads WHERE next_due_at <= ? LIMIT 1", [now])
+            .fetchone()
+        )
+    return row is not None
+
+
+def encode_cursor(sort: str, values: list[Any]) -> str:
+    """An opaque cursor."""
+    return base64.urlsafe_b64encode(orjson.dumps([sort, *values])).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: str) -> list[Any]:
+    """The key values in a cursor made for `sort`; InputError if it is not one of ours."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        data = orjson.loads(raw)
+    except (binascii.Error, ValueError, orjson.JSONDecodeError):
+        raise InputError("cursor", "not a cursor this API gave out") from None
+    cols = SORTS[sort]
+    if not isinstance(data, list) or len(data) != len(cols) + 1 or data[0] != sort:
+        raise InputError("cursor", "not a cursor for this sort order (start again without it)")
+    values = data[1:]
+    for (col, _), v in zip(cols, values, strict=True):
+        ok = (
+            isinstance(v, str) and len(v) < 10
+            if col in ("fit_grade", "engagement_grade")
+            else isinstance(v, int | float) and not isinstance(v, bool)
+        )
+        if col == "id":
+            ok = isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**31
+        if not ok:
+            raise InputError("cursor", "not a cursor this API gave out")
+    return values
+
+
+@dataclass(slots=True)
+class LeadFilter:
+    """GET /leads parameters."""
+
+    stage: str | None = None
+    owner: str | None = None
+    grade: str | None = None
+    min_score: float | None = None
+    max_score: float | None = None
+    updated_since: float | None = None
+    sort: str = "priority"
+    limit: int = 50
+    cursor: str | None = None
+
+
+def list_page(db: Database, f: LeadFilter) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of leads and the cursor of the next (None at the end)."""
+    where: list[str] = []
+    params: list[Any] = []
+    if f.stage:
+        where.append("stage = ?")
+        params.append(f.stage)
+    if f.owner:
+        where.append("owner = ?")
+        params.append(f.owner)
+    if f.grade:
+        g = f.grade.upper()
+        col = "fit_grade" if g in "ABCD" else "engagement_grade" if len(g) == 1 else "grade"
+        where.append(f"{col} = ?")
+        params.append(g)
+    if f.min_score is not None:
+        where.append("score >= ?")
+        params.append(f.min_score)
+    if f.max_score is not None:
+        where.append("score <= ?")
+        params.append(f.max_score)
+    if f.updated_since is not None:
+        where.append("updated_at >= ?")
+        params.append(f.updated_since)
+    cols = SORTS[f.sort]
+    if f.cursor:
+        values = decode_cursor(f.cursor, f.sort)
+        # (a, b, c) after (x, y, z) in mixed directions, spelled out: a > x OR (a = x AND ...)
+        ors = []
+        for i, (col, asc) in enumerate(cols):
+            terms = [f"{c} = ?" for c, _ in cols[:i]] + [f"{col} {'>' if asc else '<'} ?"]
+            ors.append("(" + " AND ".join(terms) + ")")
+            params.extend(values[: i + 1])
+        where.append("(" + " OR ".join(ors) + ")")
+    order = ", ".join(f"{c} {'ASC' if asc else 'DESC'}" for c, asc in cols)
+    sql = (
+        f"SELECT {_LIST_COLS} FROM leads"
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + f" ORDER BY {order} LIMIT ?"
+    )
+    params.append(f.limit + 1)
+    with db.read() as conn:
+        rows = Repository(db, conn).execute(sql, params).fetchall()
+    more = len(rows) > f.limit
+    rows = rows[: f.limit]
+    items = [
+        {
+            "id": r[0],
+            "email": r[1],
+            "stage": r[2],
+            "fit": r[3],
+            "engagement": r[4],
+            "score": r[5],
+            "fit_grade": r[6],
+            "engagement_grade": r[7],
+            "grade": r[8],
+            "owner": r[9],
+            "stage_since": iso(r[10]),
+            "created_at": iso(r[11]),
+            "updated_at": iso(r[12]),
+        }
+        for r in rows
+    ]
+    next_cursor = None
+    if more and items:
+        last = items[-1]
+        key = {
+            "fit_grade": last["fit_grade"],
+            "engagement_grade": last["engagement_grade"],
+            "score": last["score"],
+            "created_at": rows[-1][11],
+            "updated_at": rows[-1][12],
+            "id": last["id"],
+        }
+        next_cursor = encode_cursor(f.sort, [key[c] for c, _ in cols])
+    return items, next_cursor

@@ -1,0 +1,272 @@
+"""`leadgate backtest`, `report velocity|cohorts|sources|deciles|sla`, `advise-threshold`."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from leadgate.cli.common import DbOpt, JsonOpt, console, handle_errors, open_engine, print_json
+from leadgate.cli.errors import BadInput
+
+CsvOpt = Annotated[str | None, typer.Option("--csv", help="Also write the table to this CSV file.")]
+ChartOpt = Annotated[
+    str | None, typer.Option("--chart", help="Also draw a chart into this .png or .svg file.")
+]
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.4g}" if abs(v) < 1 else f"{v:,.2f}".rstrip("0").rstrip(".")
+    return str(v)
+
+
+def print_report(rep: Any) -> None:
+    """A report as a Rich table, with its notes below."""
+    t = Table(*rep.columns, title=rep.title)
+    for row in rep.rows:
+        t.add_row(*(_fmt(v) for v in row))
+    console.print(t)
+    for k, v in rep.notes.items():
+        console.print(f"{k}: {orjson.dumps(v).decode() if isinstance(v, dict) else _fmt(v)}")
+
+
+def emit(rep: Any, as_json: bool, csv_file: str | None, chart: str | None) -> None:
+    """Print (table or JSON) and write the CSV and chart files asked for."""
+    if chart and not chart.lower().endswith((".png", ".svg")):
+        raise BadInput(f"--chart: file must end in .png or .svg, got '{chart}'")
+    if as_json:
+        print_json(rep.to_dict())
+    else:
+        print_report(rep)
+    if csv_file:
+        Path(csv_file).write_text(rep.to_csv(), encoding="utf-8")
+    if chart:
+        from leadgate.analytics.charts import save_chart
+
+        save_chart(rep, chart)
+
+
+def _report_group(app: typer.Typer) -> typer.Typer:
+    for info in app.registered_groups:
+        if info.name == "report" and info.typer_instance is not None:
+            return info.typer_instance
+    group = typer.Typer(help="Funnel and conversion reports.", no_args_is_help=True)
+    app.add_typer(group, name="report")
+    return group
+
+
+def register(app: typer.Typer) -> None:
+    """Add `backtest`, `advise-threshold` and the analytics reports under `report`."""
+    report = _report_group(app)
+
+    def simple(name: str, doc: str) -> None:
+        @report.command(name, help=doc)
+        @handle_errors
+        def cmd(
+            db: DbOpt = None,
+            as_json: JsonOpt = False,
+            csv_file: CsvOpt = None,
+            chart: ChartOpt = None,
+        ) -> None:
+            from leadgate.analytics import service
+
+            emit(service.report(open_engine(db), name), as_json, csv_file, chart)
+
+    simple("velocity", "Time in each stage: median and p90 hours.")
+    simple("cohorts", "Monthly cohorts by creation: leads reaching MQL, SQL, customer.")
+    simple("sla", "Share of MQLs accepted within the playbook's SLA, median response time.")
+
+    @report.command("sources")
+    @handle_errors
+    def sources(
+        by: Annotated[str, typer.Option("--by", help="source, campaign or rep.")] = "source",
+        db: DbOpt = None,
+        as_json: JsonOpt = False,
+        csv_file: CsvOpt = None,
+        chart: ChartOpt = None,
+    ) -> None:
+        """Leads, MQLs, SQLs and customers per source, campaign or rep."""
+        from leadgate.analytics import service
+
+        emit(service.report(open_engine(db), "sources", by=by), as_json, csv_file, chart)
+
+    @report.command("deciles")
+    @handle_errors
+    def deciles(
+        score: Annotated[str, typer.Option("--score", help="score, fit or engagement.")] = "score",
+        db: DbOpt = None,
+        as_json: JsonOpt = False,
+        csv_file: CsvOpt = None,
+        chart: ChartOpt = None,
+    ) -> None:
+        """Score deciles against conversion: is the MQL threshold in the right place?"""
+        from leadgate.analytics import service
+
+        emit(service.report(open_engine(db), "deciles", score=score), as_json, csv_file, chart)
+
+    @app.command("advise-threshold")
+    @handle_errors
+    def advise_threshold(
+        mqls_per_month: Annotated[
+            float | None, typer.Option("--mqls-per-month", help="Sales can take this many.")
+        ] = None,
+        min_sql_rate: Annotated[
+            float | None, typer.Option("--min-sql-rate", help="MQL→SQL at least (0.25 = 25%).")
+        ] = None,
+        score: Annotated[str, typer.Option("--score", help="score, fit or engagement.")] = "score",
+        db: DbOpt = None,
+        as_json: JsonOpt = False,
+        csv_file: CsvOpt = None,
+        chart: ChartOpt = None,
+    ) -> None:
+        """Suggest the score threshold that meets a target, and show the trade-off curve."""
+        from leadgate.analytics import service
+
+        rep = service.report(
+            open_engine(db),
+            "advice",
+            score=score,
+            mqls_per_month=mqls_per_month,
+            min_sql_rate=min_sql_rate,
+        )
+        emit(rep, as_json, csv_file, chart)
+
+    @app.command("backtest")
+    @handle_errors
+    def backtest(
+        new: Annotated[Path, typer.Argument(help="The playbook YAML to try.")],
+        against: Annotated[
+            str, typer.Option("--against", help="'active' or a playbook YAML file.")
+        ] = "active",
+        from_: Annotated[str | None, typer.Option("--from", help="First day (YYYY-MM-DD).")] = None,
+        to: Annotated[
+            str | None, typer.Option("--to", help="Day after the last (YYYY-MM-DD).")
+        ] = None,
+        out: Annotated[
+            Path | None, typer.Option("--out", help="Directory for results (JSON, CSV, charts).")
+        ] = None,
+        workers: Annotated[int | None, typer.Option("--workers", help="Processes.")] = None,
+        db: DbOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Replay history under NEW and the active playbook; compare MQLs month by month."""
+        from leadgate.analytics import service
+
+        if not new.is_file():
+            raise BadInput(f"NEW: no such file: {new}")
+        against_text = None
+        if against != "active":
+            if not Path(against).is_file():
+                raise BadInput(f"--against: 'active' or a playbook file; no such file: {against}")
+            against_text = Path(against).read_text(encoding="utf-8")
+        start = service.parse_day(from_, "from")
+        end = service.parse_day(to, "to")
+        engine = open_engine(db)
+        try:
+            with Progress(
+                TextColumn("replaying history"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total} lead ranges"),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+                disable=as_json,
+            ) as bar:
+                task = bar.add_task("backtest", total=None)
+
+                def progress(done: int, total: int) -> None:
+                    bar.update(task, completed=done, total=total)
+
+                res = service.backtest(
+                    engine,
+                    new.read_text(encoding="utf-8"),
+                    against_text,
+                    start,
+                    end,
+                    progress=progress,
+                    workers=workers,
+                )
+        except KeyboardInterrupt:
+            typer.echo("interrupted: nothing saved", err=True)
+            raise typer.Exit(code=130) from None
+        target = out or Path("backtests") / service.stamp()
+        save_backtest(res, target)
+        if as_json:
+            print_json({**res.to_dict(), "saved_to": str(target)})
+            return
+        print_backtest(res)
+        console.print(f"saved to {target}/ (summary.json, monthly.csv, changed.csv, mqls.png)")
+
+
+def save_backtest(res: Any, target: Path) -> None:
+    """summary.json, monthly.csv, changed.csv and a chart of MQLs per month."""
+    from leadgate.analytics.charts import save_chart
+    from leadgate.analytics.reports import Report
+
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "summary.json").write_bytes(
+        orjson.dumps(res.to_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
+    )
+    for name, rows in (("monthly.csv", res.months), ("changed.csv", res.changed)):
+        with (target / name).open("w", newline="", encoding="utf-8") as fh:
+            if rows:
+                w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+                w.writeheader()
+                w.writerows(rows)
+    cols = ["month", "mqls_old", "mqls_new"]
+    rep = Report(
+        "backtest",
+        "MQLs per month: active vs new",
+        cols,
+        [[m.get(c) for c in cols] for m in res.months],
+        "month",
+        ["mqls_old", "mqls_new"],
+    )
+    save_chart(rep, target / "mqls.png")
+
+
+def print_backtest(res: Any) -> None:
+    """The side-by-side monthly table and the totals."""
+    t = Table(
+        "month",
+        "MQLs old",
+        "MQLs new",
+        "→SQL old",
+        "→SQL new",
+        "→cust old",
+        "→cust new",
+        "days to MQL old",
+        "days to MQL new",
+        title="Backtest: active (old) vs new",
+    )
+    for m in res.months:
+        t.add_row(
+            m["month"],
+            _fmt(m["mqls_old"]),
+            _fmt(m["mqls_new"]),
+            _fmt(m["mql_to_sql_old"]),
+            _fmt(m["mql_to_sql_new"]),
+            _fmt(m["mql_to_customer_old"]),
+            _fmt(m["mql_to_customer_new"]),
+            _fmt(m["median_days_to_mql_old"]),
+            _fmt(m["median_days_to_mql_new"]),
+        )
+    console.print(t)
+    tot = res.totals
+    console.print(
+        f"MQLs: {tot['mqls_old']} → {tot['mqls_new']}; leads changed: "
+        + ", ".join(f"{k} {v}" for k, v in tot["leads_changed"].items())
+    )
+    console.print(
+        f"customers missed by new rules: {tot['customers_missed_by_new']}, caught only by new: "
+        f"{tot['customers_caught_only_by_new']}, caught earlier: "
+        f"{tot['customers_caught_earlier_by_new']}, later: {tot['customers_caught_later_by_new']}"
+    )

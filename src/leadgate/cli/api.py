@@ -1,0 +1,243 @@
+"""`leadgate serve`, `leadgate worker`, `leadgate keys ...`, `leadgate webhooks ...`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from leadgate.cli.common import (
+    DbOpt,
+    JsonOpt,
+    actor_default,
+    console,
+    handle_errors,
+    open_engine,
+    print_json,
+)
+from leadgate.cli.errors import BadInput, fail
+from leadgate.keys import ROLES, KeyNotFound, create_key, list_keys, revoke_key
+from leadgate.webhooks import (
+    EVENT_TYPES,
+    SubscriptionNotFound,
+    add_subscription,
+    list_deliveries,
+    list_subscriptions,
+    outbox_counts,
+    replay,
+)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `serve`, `worker`, and the `keys` and `webhooks` groups."""
+
+    @app.command()
+    @handle_errors
+    def serve(
+        host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+        workers: Annotated[int, typer.Option(help="Worker processes.", min=1, max=64)] = 1,
+        deliver: Annotated[
+            bool, typer.Option(help="Run the webhook delivery loop in the server.")
+        ] = True,
+        db: DbOpt = None,
+    ) -> None:
+        """Serve the HTTP API (docs at /docs) and deliver webhooks."""
+        import uvicorn
+
+        engine = open_engine(db)  # migrate and activate a playbook once, before the workers
+        url = engine.db.url
+        engine.db.dispose()
+        os.environ["LEADGATE_DB"] = url
+        os.environ["LEADGATE_DELIVERY"] = "1" if deliver else "0"
+        typer.echo(
+            f"leadgate API on http://{host}:{port}/api/v1 (docs: http://{host}:{port}/docs), "
+            f"{workers} worker(s), store {url.split('@')[-1]}",
+            err=True,
+        )
+        uvicorn.run(
+            "leadgate.api.app:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=os.environ.get("LEADGATE_LOG_LEVEL", "warning"),
+            access_log=False,
+        )
+
+    @app.command()
+    @handle_errors
+    def worker(db: DbOpt = None) -> None:
+        """Deliver webhooks (without serving HTTP) until interrupted."""
+        from leadgate.webhooks.delivery import Deliverer
+
+        engine = open_engine(db)
+        typer.echo("delivering webhooks; Ctrl-C stops", err=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(Deliverer(engine.db).run())
+
+    keys = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)
+    app.add_typer(keys, name="keys")
+
+    @keys.command("create")
+    @handle_errors
+    def keys_create(
+        role: Annotated[str, typer.Option(help=" | ".join(ROLES))],
+        name: Annotated[str, typer.Option(help="Who or what uses the key.")],
+        db: DbOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Create a key and print it: the only time it is shown (only a hash is stored)."""
+        database = open_engine(db, ensure_playbook=False).db
+        key, secret = create_key(database, role, name, actor_default())
+        if as_json:
+            print_json({**key.as_dict(), "key": secret})
+            return
+        typer.echo(secret)
+        typer.echo(
+            f"key {key.id} '{key.name}' (role {key.role}) created: store it now, it is not "
+            "shown again",
+            err=True,
+        )
+
+    @keys.command("list")
+    @handle_errors
+    def keys_list(db: DbOpt = None, as_json: JsonOpt = False) -> None:
+        """Every key (never the secret)."""
+        database = open_engine(db, ensure_playbook=False).db
+        items = list_keys(database)
+        if as_json:
+            print_json([k.as_dict() for k in items])
+            return
+        t = Table("id", "name", "role", "prefix", "created", "status")
+        for k in items:
+            d = k.as_dict()
+            status = "active" if k.revoked_at is None else f"revoked {d['revoked_at']}"
+            t.add_row(str(k.id), k.name, k.role, f"lg_{k.prefix}_…", d["created_at"], status)
+        console.print(t)
+
+    @keys.command("revoke")
+    @handle_errors
+    def keys_revoke(
+        ref: Annotated[str, typer.Argument(help="The key's id, prefix or name.")],
+        db: DbOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Revoke a key: requests with it are refused at once."""
+        database = open_engine(db, ensure_playbook=False).db
+        try:
+            key = revoke_key(database, ref)
+        except KeyNotFound as exc:
+            fail(str(exc))
+        if as_json:
+            print_json(key.as_dict())
+        else:
+            typer.echo(f"key {key.id} '{key.name}' revoked")
+
+    hooks = typer.Typer(help="Webhook subscriptions and deliveries.", no_args_is_help=True)
+    app.add_typer(hooks, name="webhooks")
+
+    @hooks.command("add")
+    @handle_errors
+    def hooks_add(
+        url: Annotated[str, typer.Argument(help="http(s) URL that receives the POSTs.")],
+        events: Annotated[str, typer.Option(help="Comma-separated: " + ",".join(EVENT_TYPES))],
+        secret: Annotated[
+            str | None, typer.Option(help="Signing secret (default: generated, shown once).")
+        ] = None,
+        db: DbOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Subscribe a URL; prints the signing secret when it was generated."""
+        database = open_engine(db, ensure_playbook=False).db
+        sub, made = add_subscription(database, url, events, secret, actor_default())
+        out = sub.as_dict()
+        if secret is None:
+            out["secret"] = made
+        if as_json:
+            print_json(out)
+            return
+        typer.echo(f"webhook {sub.id}: {sub.url} ← {', '.join(sub.events)}")
+        if secret is None:
+            typer.echo(f"signing secret (shown once): {made}")
+
+    @hooks.command("list")
+    @handle_errors
+    def hooks_list(db: DbOpt = None, as_json: JsonOpt = False) -> None:
+        """Subscriptions and delivery counts."""
+        database = open_engine(db, ensure_playbook=False).db
+        subs = list_subscriptions(database)
+        counts = outbox_counts(database)
+        if as_json:
+            print_json({"subscriptions": [s.as_dict() for s in subs], "deliveries": counts})
+            return
+        t = Table("id", "url", "events", "active", "created")
+        for s in subs:
+            d = s.as_dict()
+            t.add_row(
+                str(s.id), s.url, ",".join(s.events), "yes" if s.active else "no", d["created_at"]
+            )
+        console.print(t)
+        typer.echo(
+            f"deliveries: {counts['pending']} pending, {counts['delivered']} delivered, "
+            f"{counts['dead']} dead"
+        )
+
+    @hooks.command("deliveries")
+    @handle_errors
+    def hooks_deliveries(
+        status: Annotated[str | None, typer.Option(help="pending | delivered | dead")] = None,
+        limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+        db: DbOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """The latest deliveries, newest first."""
+        if status not in (None, "pending", "delivered", "dead"):
+            raise BadInput("--status: one of pending, delivered, dead")
+        database = open_engine(db, ensure_playbook=False).db
+        items = list_deliveries(database, status, limit)
+        if as_json:
+            print_json(items)
+            return
+        t = Table("id", "event", "lead", "status", "attempts", "last", "created")
+        for d in items:
+            last = d["last_error"] or (str(d["last_status"]) if d["last_status"] else "")
+            t.add_row(
+                d["id"],
+                d["event"],
+                str(d["lead_id"]),
+                d["status"],
+                str(d["attempts"]),
+                last,
+                d["created_at"],
+            )
+        console.print(t)
+
+    @hooks.command("replay")
+    @handle_errors
+    def hooks_replay(
+        delivery: Annotated[
+            str | None, typer.Option("--delivery", help="Send this delivery again.")
+        ] = None,
+        dead: Annotated[
+            bool, typer.Option("--dead", help="Send every dead-lettered delivery again.")
+        ] = False,
+        db: DbOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Queue deliveries again (same delivery id: receivers de-duplicate)."""
+        if (delivery is None) == (not dead):
+            raise BadInput("give --delivery ID or --dead")
+        database = open_engine(db, ensure_playbook=False).db
+        try:
+            n = replay(database, delivery, dead)
+        except SubscriptionNotFound as exc:
+            fail(str(exc))
+        if as_json:
+            print_json({"queued": n})
+        else:
+            typer.echo(f"{n} deliveries queued again")

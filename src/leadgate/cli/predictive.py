@@ -1,0 +1,245 @@
+"""`leadgate train` and `leadgate predict`: predictive scoring from CSV files.
+
+Store-based training and scoring (from the leads in the database) are not wired in yet:
+without ``--csv`` both commands stop with exit code 2 and say so.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from leadgate.cli.errors import fail
+
+console = Console()
+
+CsvOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--csv", help="CSV file (comma, semicolon, tab or pipe; .gz ok).", show_default=False
+    ),
+]
+ModelsDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--models-dir",
+        help="Where models are stored. Default: $LEADGATE_MODELS or ./.leadgate/models",
+        show_default=False,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+
+NO_STORE_TRAIN = (
+    "store-based training is not available yet in this build: pass --csv FILE --target COLUMN"
+)
+NO_STORE_PREDICT = (
+    "store-based scoring is not available yet in this build: pass --csv FILE --out FILE"
+)
+
+
+def _num(v: Any, digits: int = 3) -> str:
+    return "–" if v is None or v != v else f"{v:.{digits}f}"
+
+
+def _dump(data: Any) -> None:
+    typer.echo(
+        orjson.dumps(
+            data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+        ).decode()
+    )
+
+
+def train_summary(result: Any, model_id: str, path: Path) -> dict[str, Any]:
+    """The JSON document `leadgate train --json` prints."""
+    card = result.card.to_dict()
+    params = dict(card["params"])
+    alternatives = params.pop("alternatives", {})
+    return {
+        "model_id": model_id,
+        "path": str(path),
+        "kind": card["kind"],
+        "chosen": params.get("chosen", card["kind"]),
+        "verdict": card["verdict"],
+        "statement": card["statement"],
+        "validation": card["validation"],
+        "rows": card["rows"],
+        "positive_rate": card["positive_rate"],
+        "target": card["target"],
+        "positive_label": card["positive_label"],
+        "metrics": card["metrics"],
+        "auc_ci": card["auc_ci"],
+        "alternatives": alternatives,
+        "baselines": card["baselines"],
+        "features": card["features"],
+        "excluded_leaky": card["excluded_leaky"],
+        "included_leaky": card["included_leaky"],
+        "dropped": card["dropped"],
+        "params": params,
+        "seconds": round(result.seconds, 2),
+    }
+
+
+def print_train(summary: dict[str, Any]) -> None:
+    """Rich tables for `leadgate train`."""
+    console.print(f"model [bold]{summary['model_id']}[/bold] saved in {summary['path']}")
+    chosen = summary["chosen"]
+    console.print(
+        f"{summary['rows']:,} rows, {100 * summary['positive_rate']:.1f}% "
+        f"{summary['target']}={summary['positive_label']}; {summary['validation']}"
+    )
+    t = Table("model", "ROC AUC", "PR AUC", "lift@10%", "conv@10%", "Brier", title="Out-of-sample")
+    rows = [(f"leadgate {summary['kind']} ({chosen})", summary["metrics"])]
+    rows += [(f"leadgate {k}", m) for k, m in summary["alternatives"].items()]
+    rows += [(k, m) for k, m in summary["baselines"].items()]
+    for name, m in rows:
+        t.add_row(
+            name,
+            _num(m.get("roc_auc")),
+            _num(m.get("pr_auc")),
+            _num(m.get("lift_10"), 2),
+            _num(m.get("conversion_10")),
+            _num(m.get("brier")),
+        )
+    console.print(t)
+    style = "bold red" if summary["verdict"] != "usable" else "green"
+    console.print(f"[{style}]{summary['statement']}[/{style}]")
+    if summary["excluded_leaky"]:
+        x = Table("column", "why", title="Excluded as leaky (keep with --include-leaky COL)")
+        for col, reasons in summary["excluded_leaky"].items():
+            x.add_row(col, "; ".join(reasons))
+        console.print(x)
+    if summary["included_leaky"]:
+        console.print("kept although flagged as leaky: " + ", ".join(summary["included_leaky"]))
+    if summary["dropped"]:
+        console.print("dropped: " + ", ".join(f"{c} ({r})" for c, r in summary["dropped"].items()))
+
+
+def register(app: typer.Typer) -> None:
+    """Add `train` and `predict` to the `leadgate` app."""
+
+    @app.command("train")
+    def train(
+        csv: CsvOpt = None,
+        target: Annotated[
+            str | None, typer.Option("--target", help="The outcome column (two values).")
+        ] = None,
+        id_column: Annotated[
+            str | None, typer.Option("--id", help="Id column (kept out of the features).")
+        ] = None,
+        time_column: Annotated[
+            str | None,
+            typer.Option("--time", help="Time column: evaluate on the latest rows."),
+        ] = None,
+        include_leaky: Annotated[
+            list[str] | None,
+            typer.Option("--include-leaky", help="Keep this flagged column (repeatable)."),
+        ] = None,
+        exclude: Annotated[
+            list[str] | None,
+            typer.Option("--exclude", help="Leave this column out (repeatable)."),
+        ] = None,
+        positive: Annotated[
+            str | None,
+            typer.Option("--positive", help="The target value meaning converted/won."),
+        ] = None,
+        rows_in_time_order: Annotated[
+            bool,
+            typer.Option("--rows-in-time-order", help="Rows are in time order (no time column)."),
+        ] = False,
+        kind: Annotated[str, typer.Option("--kind", help="auto, gbm or logistic.")] = "auto",
+        seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+        models_dir_opt: ModelsDirOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Train a conversion model on closed leads from a CSV and save it."""
+        if csv is None:
+            fail(NO_STORE_TRAIN)
+        if not target:
+            fail("--target COLUMN is required with --csv")
+        if kind not in ("auto", "gbm", "logistic"):
+            fail(f"--kind must be auto, gbm or logistic, not {kind!r}")
+        from leadgate.predictive.dataset import DatasetError, load_csv
+        from leadgate.predictive.persist import models_dir, save_model
+        from leadgate.predictive.train import train_dataset
+
+        try:
+            ds = load_csv(
+                csv,
+                target,
+                id_column=id_column,
+                time_column=time_column,
+                positive=positive,
+                exclude=exclude or (),
+            )
+            result = train_dataset(
+                ds,
+                kind=kind,  # type: ignore[arg-type]
+                seed=seed,
+                include_leaky=include_leaky or (),
+                time_ordered_rows=rows_in_time_order,
+                source=str(csv),
+            )
+        except DatasetError as exc:
+            fail(str(exc))
+        root = models_dir(models_dir_opt)
+        try:
+            model_id = save_model(result.model, root)
+        except OSError as exc:
+            fail(f"cannot save the model in {root}: {exc}")
+        summary = train_summary(result, model_id, root / model_id)
+        if as_json:
+            _dump(summary)
+        else:
+            print_train(summary)
+
+    @app.command("predict")
+    def predict(
+        csv: CsvOpt = None,
+        out: Annotated[
+            Path | None, typer.Option("--out", help="Output CSV.", show_default=False)
+        ] = None,
+        model: Annotated[
+            str | None, typer.Option("--model", help="Model id (default: the latest).")
+        ] = None,
+        models_dir_opt: ModelsDirOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Score the rows of a CSV with a trained model: writes the id (or row) and
+        `predicted` (0-1)."""
+        if csv is None:
+            fail(NO_STORE_PREDICT)
+        if out is None:
+            fail("--out FILE is required with --csv")
+        from leadgate.predictive.dataset import DatasetError
+        from leadgate.predictive.persist import ModelNotFound, load_model, models_dir
+        from leadgate.predictive.score import score_csv
+
+        root = models_dir(models_dir_opt)
+        try:
+            lead_model = load_model(model, root)
+        except ModelNotFound as exc:
+            fail(str(exc))
+        try:
+            scored = score_csv(lead_model, csv, out)
+        except DatasetError as exc:
+            fail(str(exc))
+        except OSError as exc:
+            fail(f"cannot write {out}: {exc}")
+        info = {
+            "model_id": lead_model.card.model_id,
+            "rows": len(scored),
+            "out": str(out),
+            "verdict": lead_model.card.verdict,
+            "mean_predicted": float(scored["predicted"].mean()) if len(scored) else None,
+        }
+        if as_json:
+            _dump(info)
+        else:
+            console.print(f"scored {len(scored):,} rows with model {info['model_id']} -> {out}")
+            if lead_model.card.verdict != "usable":
+                console.print(f"[bold red]warning: {lead_model.card.statement}[/bold red]")

@@ -1,0 +1,150 @@
+"""API keys: created once and shown once, stored only as a SHA-256 hash, checked in constant time.
+
+A key looks like `lg_<prefix>_<secret>`. The prefix (not secret) finds the row; the
+hash of the whole key is compared with `hmac.compare_digest`. Keys carry 256 bits of
+randomness, so a fast hash is enough: there is nothing to brute-force, unlike a password.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from leadgate.ingest.validate import InputError, iso
+from leadgate.store.database import Database
+from leadgate.store.repository import Repository
+
+ROLES = ("admin", "marketing", "sales", "ingest")
+_DUMMY_HASH = hashlib.sha256(b"no such key").hexdigest()
+
+
+class KeyNotFound(LookupError):
+    """No such API key."""
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """A stored key, without its secret."""
+
+    id: int
+    name: str
+    role: str
+    prefix: str
+    created_at: float
+    created_by: str
+    revoked_at: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON shape for the CLI and the API."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "role": self.role,
+            "prefix": self.prefix,
+            "created_at": iso(self.created_at),
+            "created_by": self.created_by,
+            "revoked_at": iso(self.revoked_at),
+            "active": self.revoked_at is None,
+        }
+
+
+def hash_key(key: str) -> str:
+    """The stored form of a key."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _check_role(role: str) -> str:
+    r = role.strip().lower()
+    if r not in ROLES:
+        raise InputError("role", f"'{role}' is not a role (one of {', '.join(ROLES)})")
+    return r
+
+
+def create_key(db: Database, role: str, name: str, actor: str = "cli") -> tuple[ApiKey, str]:
+    """Create a key; returns it and the full secret, which is never stored and never shown again."""
+    role = _check_role(role)
+    name = name.strip()
+    if not name:
+        raise InputError("name", "a key needs a name (who or what uses it)")
+    if len(name) > 200:
+        raise InputError("name", "longer than 200 characters")
+    prefix = secrets.token_hex(6)
+    key = f"lg_{prefix}_{secrets.token_urlsafe(32)}"
+    now = time.time()
+    with db.write() as conn:
+        repo = Repository(db, conn)
+        row = repo.execute(
+            "INSERT INTO api_keys (name, role, prefix, hash, created_at, created_by) "
+            "VALUES (?,?,?,?,?,?) RETURNING id",
+            [name, role, prefix, hash_key(key), now, actor],
+        ).fetchone()
+    return ApiKey(int(row[0]), name, role, prefix, now, actor, None), key
+
+
+_COLS = "id, name, role, prefix, created_at, created_by, revoked_at"
+
+
+def _row(r: Any) -> ApiKey:
+    return ApiKey(int(r[0]), r[1], r[2], r[3], r[4], r[5], r[6])
+
+
+def list_keys(db: Database, include_revoked: bool = True) -> list[ApiKey]:
+    """Every key (newest last)."""
+    sql = f"SELECT {_COLS} FROM api_keys"
+    if not include_revoked:
+        sql += " WHERE revoked_at IS NULL"
+    with db.read() as conn:
+        rows = Repository(db, conn).execute(sql + " ORDER BY id").fetchall()
+    return [_row(r) for r in rows]
+
+
+def revoke_key(db: Database, ref: str) -> ApiKey:
+    """Revoke a key by id, prefix or name (a name must be unambiguous). Effective at once."""
+    ref = ref.strip()
+    with db.write() as conn:
+        repo = Repository(db, conn)
+        if ref.isdigit():
+            rows = repo.execute(f"SELECT {_COLS} FROM api_keys WHERE id = ?", [int(ref)])
+        else:
+            prefix = ref[3:15] if ref.startswith("lg_") else ref
+            rows = repo.execute(
+                f"SELECT {_COLS} FROM api_keys WHERE prefix = ? OR (name = ? AND "
+                "revoked_at IS NULL)",
+                [prefix, ref],
+            )
+        found = [_row(r) for r in rows.fetchall()]
+        if not found:
+            raise KeyNotFound(f"no API key '{ref}' (give its id, prefix or name)")
+        if len(found) > 1:
+            ids = ", ".join(str(k.id) for k in found)
+            raise InputError("key", f"'{ref}' names several keys (ids {ids}): give the id")
+        key = found[0]
+        if key.revoked_at is not None:
+            return key
+        now = time.time()
+        repo.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ?", [now, key.id])
+    return ApiKey(key.id, key.name, key.role, key.prefix, key.created_at, key.created_by, now)
+
+
+def verify_key(db: Database, key: str) -> ApiKey | None:
+    """The active key matching `key`, or None. Looked up on every call: a revocation is
+    effective at once, in every process."""
+    parts = key.split("_")
+    prefix = parts[1] if len(parts) >= 3 and parts[0] == "lg" else ""
+    row = None
+    if len(prefix) == 12:
+        with db.read() as conn:
+            row = (
+                Repository(db, conn)
+                .execute(f"SELECT {_COLS}, hash FROM api_keys WHERE prefix = ?", [prefix])
+                .fetchone()
+            )
+    # Compare even when nothing matched, so timing does not tell a known prefix apart.
+    ok = hmac.compare_digest(hash_key(key), row[7] if row else _DUMMY_HASH)
+    if row is None or not ok or row[6] is not None:
+        return None
+    return _row(row)

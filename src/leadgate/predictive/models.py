@@ -1,0 +1,261 @@
+"""The two leadgate models: calibrated gradient boosting and a regularised logistic model.
+
+Both take a typed feature frame (see :mod:`leadgate.predictive.dataset`), learn their own
+:class:`~leadgate.predictive.features.FeatureEncoder` and return the probability of the
+positive outcome with ``predict_proba``. Both are deterministic for a given seed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import pandas as pd
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+from threadpoolctl import threadpool_limits
+
+from leadgate.predictive.dataset import ColumnKind
+from leadgate.predictive.features import FeatureEncoder
+
+PARALLEL_ROWS = 50_000
+
+ModelKind = Literal["auto", "gbm", "logistic", "naive_bayes"]
+
+
+class Scorer(Protocol):
+    """Anything that scores a feature frame: a probability (0-1) per row."""
+
+    kind: str
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> Scorer: ...
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray: ...
+
+
+def _threads(n_rows: int) -> threadpool_limits:
+    """One OpenMP thread below 50k rows: faster there, and spinning OpenMP threads slow
+    down 10x when another process holds a core (seen on 2-core machines). One BLAS thread."""
+    omp = 1 if n_rows < PARALLEL_ROWS else (os.cpu_count() or 1)
+    # BLAS only serves the small sigmoid/L-BFGS fits here: one thread is 5x faster.
+    return threadpool_limits(limits={"openmp": omp, "blas": 1})
+
+
+def _calibration_method(y: np.ndarray, folds: int) -> Literal["isotonic", "sigmoid"]:
+    """Isotonic needs many positives per fold to beat Platt scaling; sigmoid otherwise."""
+    minority = int(min(y.sum(), len(y) - y.sum()))
+    return "isotonic" if minority / folds >= 1000 else "sigmoid"
+
+
+@dataclass
+class GBMModel:
+    """HistGradientBoostingClassifier with native categorical splits, calibrated by
+    cross-validation (``CalibratedClassifierCV`` without ensembling: the calibrator is fitted
+    on the boosters' out-of-fold scores, and one booster refitted on all rows is kept).
+
+    The booster uses scikit-learn's default tree shape with L2 regularisation and early
+    stopping on an inner validation slice (15% of each fold), because lead tables are small
+    and noisy; the settings were fixed before looking at the benchmark test slices.
+    """
+
+    kinds: dict[str, ColumnKind]
+    seed: int = 0
+    calibration: Literal["auto", "isotonic", "sigmoid"] = "auto"
+    calibration_folds: int = 3
+    learning_rate: float = 0.1
+    max_iter: int = 300
+    max_leaf_nodes: int = 31
+    min_samples_leaf: int = 20
+    l2_regularization: float = 1.0
+    kind: str = "gbm"
+    encoder: FeatureEncoder | None = None
+    estimator: Any = None
+    method_used: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def _booster(self, n: int) -> HistGradientBoostingClassifier:
+        assert self.encoder is not None
+        mask = self.encoder.categorical_mask
+        return HistGradientBoostingClassifier(
+            learning_rate=self.learning_rate,
+            max_iter=self.max_iter,
+            max_leaf_nodes=self.max_leaf_nodes,
+            min_samples_leaf=min(self.min_samples_leaf, max(5, n // 50)),
+            l2_regularization=self.l2_regularization,
+            categorical_features=mask if mask.any() else None,
+            early_stopping=True,
+            validation_fraction=0.15,
+            n_iter_no_change=20,
+            scoring="loss",
+            random_state=self.seed,
+        )
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> GBMModel:
+        """Fit the encoder, the boosters and their calibration."""
+        y = np.asarray(y, dtype=int)
+        self.encoder = FeatureEncoder(self.kinds).fit(X)
+        M = self.encoder.ordinal(X)
+        folds = self.calibration_folds
+        minority = int(min(y.sum(), len(y) - y.sum()))
+        folds = max(2, min(folds, minority))
+        method = _calibration_method(y, folds) if self.calibration == "auto" else self.calibration
+        self.method_used = method
+        cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.seed)
+        # ensemble=False: the calibrator is fitted on out-of-fold scores and one booster is
+        # refitted on every row, so scoring runs one booster, not one per fold.
+        self.estimator = CalibratedClassifierCV(
+            self._booster(len(y)), method=method, cv=cv, ensemble=False
+        )
+        with _threads(len(y)):
+            self.estimator.fit(M, y)
+        self.params = {
+            "calibration": method,
+            "calibration_folds": folds,
+            "learning_rate": self.learning_rate,
+            "max_leaf_nodes": self.max_leaf_nodes,
+            "iterations": int(self.estimator.calibrated_classifiers_[0].estimator.n_iter_),
+        }
+        return self
+
+    def predict_matrix(self, M: np.ndarray) -> np.ndarray:
+        """Probabilities from an already encoded ordinal matrix."""
+        with _threads(len(M)):
+            return np.asarray(self.estimator.predict_proba(M)[:, 1], dtype=float)
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Calibrated probability of the positive outcome per row."""
+        assert self.encoder is not None, "fit first"
+        return self.predict_matrix(self.encoder.ordinal(X))
+
+
+@dataclass
+class LogisticModel:
+    """L2-regularised logistic regression on the encoder's design matrix (clipped,
+    imputed, standardised numbers with missing indicators; one-hot categories with rare
+    values grouped). ``C`` is picked by inner stratified CV from ``Cs`` unless given."""
+
+    kinds: dict[str, ColumnKind]
+    seed: int = 0
+    C: float | None = None
+    Cs: tuple[float, ...] = (0.01, 0.1, 1.0)
+    kind: str = "logistic"
+    encoder: FeatureEncoder | None = None
+    estimator: Any = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> LogisticModel:
+        """Fit the encoder, choose C (log-loss, 3 folds) and fit on all rows."""
+        # L-BFGS on these small problems is 5x slower with multi-threaded BLAS.
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._fit(X, y)
+
+    def _fit(self, X: pd.DataFrame, y: np.ndarray) -> LogisticModel:
+        from sklearn.metrics import log_loss
+
+        y = np.asarray(y, dtype=int)
+        self.encoder = FeatureEncoder(self.kinds).fit(X)
+        D = self.encoder.design(X)
+        C = self.C
+        if C is None:
+            minority = int(min(y.sum(), len(y) - y.sum()))
+            folds = max(2, min(3, minority))
+            cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.seed)
+            losses = []
+            for c in self.Cs:
+                loss = 0.0
+                for tr, te in cv.split(np.zeros(len(y)), y):
+                    m = self._make(c).fit(D[tr], y[tr])
+                    loss += log_loss(y[te], m.predict_proba(D[te])[:, 1], labels=[0, 1])
+                losses.append(loss)
+            C = self.Cs[int(np.argmin(losses))]
+        self.estimator = self._make(C).fit(D, y)
+        self.params = {"C": C}
+        return self
+
+    def _make(self, C: float) -> LogisticRegression:
+        return LogisticRegression(C=C, max_iter=2000, random_state=self.seed)
+
+    @property
+    def coefficients(self) -> np.ndarray:
+        """Coefficients, one per design column (see ``encoder.design_names``)."""
+        return np.asarray(self.estimator.coef_[0], dtype=float)
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Probability of the positive outcome per row."""
+        assert self.encoder is not None, "fit first"
+        return np.asarray(self.estimator.predict_proba(self.encoder.design(X))[:, 1], dtype=float)
+
+
+@dataclass
+class AutoModel:
+    """Picks gradient boosting or the logistic model by ROC AUC on an inner validation
+    slice of the training rows, then refits the winner on all of them.
+
+    The inner slice is the latest 25% when ``time_ordered`` (the caller passes rows in time
+    order; drifting data often favours the linear model, which extrapolates), otherwise a
+    stratified random 25%. Ties go to gradient boosting.
+    """
+
+    kinds: dict[str, ColumnKind]
+    seed: int = 0
+    time_ordered: bool = False
+    kind: str = "auto"
+    chosen: Any = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def encoder(self) -> FeatureEncoder | None:
+        """The chosen model's encoder."""
+        return None if self.chosen is None else self.chosen.encoder
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> AutoModel:
+        """Choose on the inner slice, refit the winner on every row."""
+        from sklearn.metrics import roc_auc_score
+
+        from leadgate.predictive.validation import stratified_holdout
+
+        y = np.asarray(y, dtype=int)
+        n = len(y)
+        if self.time_ordered:
+            cut = int(n * 0.75)
+            tr, va = np.arange(cut), np.arange(cut, n)
+        else:
+            s = stratified_holdout(y, 0.25, self.seed)
+            tr, va = s.train, s.test
+        aucs: dict[str, float] = {}
+        if y[tr].min() != y[tr].max() and y[va].min() != y[va].max():
+            Xtr, Xva = X.iloc[tr].reset_index(drop=True), X.iloc[va].reset_index(drop=True)
+            for k in ("gbm", "logistic"):
+                m = make_model(k, self.kinds, self.seed).fit(Xtr, y[tr])
+                aucs[k] = float(roc_auc_score(y[va], m.predict_proba(Xva)))
+        pick = "logistic" if aucs and aucs["logistic"] > aucs["gbm"] else "gbm"
+        self.chosen = make_model(pick, self.kinds, self.seed).fit(X, y)  # type: ignore[arg-type]
+        self.params = {"chosen": pick, "inner_auc": aucs, **self.chosen.params}
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """The chosen model's probabilities."""
+        assert self.chosen is not None, "fit first"
+        return np.asarray(self.chosen.predict_proba(X))
+
+
+def make_model(
+    kind: ModelKind, kinds: dict[str, ColumnKind], seed: int = 0, time_ordered: bool = False
+) -> Any:
+    """A fresh, unfitted model of the given kind (``time_ordered``: rows passed to ``fit``
+    are in time order; used by ``auto``)."""
+    if kind == "auto":
+        return AutoModel(kinds, seed=seed, time_ordered=time_ordered)
+    if kind == "gbm":
+        return GBMModel(kinds, seed=seed)
+    if kind == "logistic":
+        return LogisticModel(kinds, seed=seed)
+    if kind == "naive_bayes":
+        from leadgate.predictive.naive_bayes import OdooNaiveBayes
+
+        return OdooNaiveBayes(kinds)
+    raise ValueError(f"unknown model kind {kind!r} (auto, gbm, logistic, naive_bayes)")

@@ -1,0 +1,271 @@
+"""Training end to end: leak check, honest evaluation against the baselines, final fit, card.
+
+``train_dataset`` is the entry point for anything that already has a
+:class:`~leadgate.predictive.dataset.Dataset` (the store side builds one with
+``load_frame``); ``train_csv`` reads a CSV first.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from leadgate.predictive import metrics as mx
+from leadgate.predictive.card import ModelCard, verdict
+from leadgate.predictive.dataset import ColumnKind, Dataset, DatasetError, coerce_features, load_csv
+from leadgate.predictive.leakage import LeakageReport, detect_leakage
+from leadgate.predictive.models import ModelKind, make_model
+from leadgate.predictive.naive_bayes import OdooNaiveBayes
+from leadgate.predictive.validation import Plan, out_of_sample, plan, time_order
+
+FORMAT_VERSION = 1
+
+
+@dataclass
+class LeadModel:
+    """A trained model with everything needed to score new rows and to explain it."""
+
+    kind: str
+    estimator: Any
+    kinds: dict[str, ColumnKind]
+    target: str
+    positive_label: str
+    id_column: str | None = None
+    time_column: str | None = None
+    card: ModelCard = field(default_factory=ModelCard)
+    format_version: int = FORMAT_VERSION
+
+    @property
+    def features(self) -> list[str]:
+        """The feature columns the model reads."""
+        return list(self.kinds)
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """Probability (0-1) of the positive outcome for each row of ``frame``. Extra columns
+        (the target, ids...) are ignored; missing feature columns count as empty."""
+        return np.asarray(self.estimator.predict_proba(coerce_features(frame, self.kinds)))
+
+
+@dataclass
+class TrainResult:
+    """What training produced: the model (with its card), the leak report and the
+    out-of-sample predictions behind the card's metrics."""
+
+    model: LeadModel
+    leakage: LeakageReport
+    plan: Plan
+    rows: np.ndarray
+    y: np.ndarray
+    scores: dict[str, np.ndarray]
+    seconds: float
+
+    @property
+    def card(self) -> ModelCard:
+        """The model card."""
+        return self.model.card
+
+
+def baseline_models(kinds: dict[str, ColumnKind]) -> dict[str, OdooNaiveBayes]:
+    """The two Odoo naive Bayes variants compared against every model."""
+    return {
+        "odoo_nb_skip_empty": OdooNaiveBayes(kinds, empty="skip"),
+        "odoo_nb_empty_as_value": OdooNaiveBayes(kinds, empty="value"),
+    }
+
+
+def oos_scores(
+    ds: Dataset, kinds: dict[str, ColumnKind], the_plan: Plan, factory: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-sample scores of ``factory()`` models over ``the_plan``."""
+    X = coerce_features(ds.X, kinds)
+
+    def fit_predict(tr: np.ndarray, te: np.ndarray) -> np.ndarray:
+        m = factory()
+        m.fit(X.iloc[tr].reset_index(drop=True), ds.y[tr])
+        return np.asarray(m.predict_proba(X.iloc[te].reset_index(drop=True)))
+
+    return out_of_sample(fit_predict, the_plan, len(ds.y))
+
+
+def train_dataset(
+    ds: Dataset,
+    *,
+    kind: ModelKind = "auto",
+    seed: int = 0,
+    include_leaky: list[str] | tuple[str, ...] = (),
+    leak_threshold: float = 0.95,
+    time_ordered_rows: bool = False,
+    compare: bool = True,
+    source: str = "",
+) -> TrainResult:
+    """Train a model on closed leads and describe it in a card.
+
+    1. flag leaky columns (:func:`~leadgate.predictive.leakage.detect_leakage`) and drop
+       them unless named in ``include_leaky``;
+    2. evaluate out of sample: a time-ordered split when ``ds.time`` is set or
+       ``time_ordered_rows`` is true, stratified K-fold otherwise; with ``compare`` the
+       Odoo naive Bayes baselines (both empty variants) and the other leadgate models are
+       scored on the same split;
+    3. fit the final model on every row;
+    4. fill the card: data range, features, exclusions with reasons, metrics, AUC bootstrap
+       CI, calibration and gains tables, verdict ("no signal: do not use" when warranted).
+
+    Raises :class:`~leadgate.predictive.dataset.DatasetError` for unusable input.
+    """
+    started = _time.perf_counter()
+    if ds.n_rows < 20 or min(ds.y.sum(), ds.n_rows - ds.y.sum()) < 5:
+        raise DatasetError(
+            f"too few closed leads to train: {ds.n_rows} rows, {int(ds.y.sum())} positive "
+            "(need at least 20 rows and 5 of each outcome)"
+        )
+    known = set(ds.X.columns) | set(ds.dropped)
+    unknown = [c for c in include_leaky if c not in known]
+    if unknown:
+        raise DatasetError(f"unknown column(s) in --include-leaky: {', '.join(unknown)}")
+    leakage = detect_leakage(
+        ds.X, ds.y, ds.kinds, include=include_leaky, threshold=leak_threshold, seed=seed
+    )
+    kinds = {c: k for c, k in ds.kinds.items() if c not in leakage.excluded}
+    if not kinds:
+        raise DatasetError("no usable feature column left after excluding leaky/id/constant ones")
+    the_plan = plan(ds.y, time=ds.time, time_ordered_rows=time_ordered_rows, seed=seed)
+
+    ordered = the_plan.kind == "time"
+    scores: dict[str, np.ndarray] = {}
+    rows, scores[kind] = oos_scores(
+        ds, kinds, the_plan, lambda: make_model(kind, kinds, seed, time_ordered=ordered)
+    )
+    if compare:
+        for other in ("gbm", "logistic"):
+            if other != kind:
+                _, scores[other] = oos_scores(
+                    ds, kinds, the_plan, lambda o=other: make_model(o, kinds, seed)
+                )
+        for name, proto in baseline_models(kinds).items():
+            _, scores[name] = oos_scores(
+                ds, kinds, the_plan, lambda p=proto: OdooNaiveBayes(kinds, empty=p.empty)
+            )
+    y_eval = ds.y[rows]
+
+    # The final model sees every row, in time order when there is one.
+    order = time_order(ds.time, ds.n_rows) if ordered else np.arange(ds.n_rows)
+    final = make_model(kind, kinds, seed, time_ordered=ordered)
+    final.fit(coerce_features(ds.X, kinds).iloc[order].reset_index(drop=True), ds.y[order])
+
+    p = scores[kind]
+    metrics = mx.evaluate(y_eval, p)
+    ci = mx.bootstrap_auc_ci(y_eval, p, seed=seed)
+    v, statement = verdict(metrics["roc_auc"], ci)
+    card = ModelCard(
+        kind=kind,
+        seed=seed,
+        leadgate_version=_version(),
+        source=source,
+        target=ds.target,
+        positive_label=ds.positive_label,
+        id_column=ds.id_column,
+        time_column=ds.time_column,
+        rows=ds.n_rows,
+        positive_rate=ds.positive_rate,
+        data_range=_data_range(ds, time_ordered_rows),
+        features=dict(kinds),
+        excluded_leaky={c: leakage.flags[c] for c in leakage.excluded},
+        included_leaky={c: leakage.flags[c] for c in leakage.included},
+        dropped=dict(ds.dropped),
+        validation=the_plan.description,
+        metrics=metrics,
+        auc_ci=ci,
+        baselines={
+            name: mx.evaluate(y_eval, s) for name, s in scores.items() if name.startswith("odoo_nb")
+        },
+        calibration=mx.calibration_table(y_eval, p).to_dict("records"),
+        gains=mx.gains_table(y_eval, p).to_dict("records"),
+        params={
+            **getattr(final, "params", {}),
+            "alternatives": {
+                name: mx.evaluate(y_eval, s)
+                for name, s in scores.items()
+                if name != kind and not name.startswith("odoo_nb")
+            },
+            "leak_threshold": leak_threshold,
+        },
+        verdict=v,
+        statement=statement,
+    )
+    model = LeadModel(
+        kind=kind,
+        estimator=final,
+        kinds=kinds,
+        target=ds.target,
+        positive_label=ds.positive_label,
+        id_column=ds.id_column,
+        time_column=ds.time_column,
+        card=card,
+    )
+    return TrainResult(
+        model=model,
+        leakage=leakage,
+        plan=the_plan,
+        rows=rows,
+        y=y_eval,
+        scores=scores,
+        seconds=_time.perf_counter() - started,
+    )
+
+
+def train_csv(
+    path: str | Path,
+    target: str,
+    *,
+    id_column: str | None = None,
+    time_column: str | None = None,
+    positive: str | None = None,
+    exclude: list[str] | tuple[str, ...] = (),
+    include_leaky: list[str] | tuple[str, ...] = (),
+    kind: ModelKind = "auto",
+    seed: int = 0,
+    compare: bool = True,
+) -> TrainResult:
+    """Read a CSV of closed leads and :func:`train_dataset` on it."""
+    ds = load_csv(
+        path,
+        target,
+        id_column=id_column,
+        time_column=time_column,
+        positive=positive,
+        exclude=exclude,
+    )
+    return train_dataset(
+        ds,
+        kind=kind,
+        seed=seed,
+        include_leaky=include_leaky,
+        compare=compare,
+        source=str(path),
+    )
+
+
+def _data_range(ds: Dataset, time_ordered_rows: bool) -> dict[str, str]:
+    out = {"rows": f"{ds.n_rows:,}"}
+    if ds.time is not None and pd.api.types.is_datetime64_any_dtype(ds.time):
+        t = ds.time.dropna()
+        if not t.empty:
+            out["from"] = str(t.min().date())
+            out["to"] = str(t.max().date())
+    elif time_ordered_rows:
+        out["order"] = "rows are in time order"
+    return out
+
+
+def _version() -> str:
+    try:
+        from leadgate import __version__
+
+        return str(__version__)
+    except ImportError:  # pragma: no cover
+        return ""

@@ -1,0 +1,128 @@
+"""The sales settings of one playbook version, compiled once.
+
+The sections come from the `Playbook` model when it has them; until then from the
+active playbook's raw YAML (top-level `routing:`/`sla:`/`frameworks:`/`nurture:`
+keys, or a `sales:` mapping), or from sections handed to `install()`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from leadgate.playbook.conditions import compile_condition
+from leadgate.playbook.model import Playbook
+from leadgate.qualification.frameworks import BUNDLED, Criterion, Framework, Policy
+from leadgate.routing.core import FREE_EMAIL_DOMAINS, Router, RoutingRule
+from leadgate.sales.playbook_sections import Pool, RouteRule, SalesSections
+from leadgate.sla.calendar import BusinessCalendar
+
+_KEYS = ("routing", "sla", "frameworks", "nurture")
+# With no routing section, MQLs rotate among every BDR and SQLs among every AE.
+DEFAULT_BDR_POOL = Pool(name="bdrs", role="bdr")
+DEFAULT_AE_POOL = Pool(name="aes", role="ae")
+
+
+@dataclass(frozen=True)
+class SalesConfig:
+    """Everything the sales workflow needs from one playbook version."""
+
+    version: int | None
+    playbook: Playbook
+    sections: SalesSections
+    framework: Framework
+    policy: Policy
+    accept_within_hours: float
+    router: Router
+    handoff_router: Router
+    pools: dict[str, Pool]
+    free_domains: frozenset[str]
+
+    def calendar(
+        self, timezone: str | None, hours: str | None, days: str | None
+    ) -> BusinessCalendar:
+        """A rep's calendar: their own zone/hours/days where set, the playbook's otherwise."""
+        cal = self.sections.sla.calendar
+        return BusinessCalendar.build(
+            timezone or cal.timezone,
+            days or cal.days,
+            hours or cal.hours,
+            cal.holidays,
+        )
+
+
+def sections_of(playbook: Playbook, raw_yaml: str | None) -> SalesSections:
+    """The sales sections: the model's fields if it has them, else the raw YAML's keys."""
+    if any(hasattr(playbook, k) for k in _KEYS):
+        return SalesSections(**{k: getattr(playbook, k) for k in _KEYS if hasattr(playbook, k)})
+    if not raw_yaml:
+        return SalesSections()
+    data = yaml.safe_load(raw_yaml)
+    if not isinstance(data, dict):
+        return SalesSections()
+    src: Any = data.get("sales") if isinstance(data.get("sales"), dict) else data
+    return SalesSections.model_validate({k: src[k] for k in _KEYS if k in src})
+
+
+def _rules(rules: list[RouteRule]) -> list[RoutingRule]:
+    return [
+        RoutingRule(r.name, r.pool, compile_condition(r.if_) if r.if_ is not None else None)
+        for r in rules
+    ]
+
+
+def build_config(
+    playbook: Playbook,
+    version: int | None,
+    sections: SalesSections,
+    framework: str | None = None,
+) -> SalesConfig:
+    """Compile the sales settings of a playbook."""
+    sql = playbook.stages.sql
+    name = framework or sql.framework
+    if name in BUNDLED:
+        fw = BUNDLED[name]
+    elif name in sections.frameworks:
+        d = sections.frameworks[name]
+        fw = Framework(
+            name,
+            d.label or name,
+            tuple(
+                Criterion(c.key, c.label or c.key.replace("_", " ").title(), c.prompt)
+                for c in d.criteria
+            ),
+            d.min_criteria_met,
+            tuple(d.required),
+        )
+    else:
+        raise ValueError(f"stages.sql.framework: unknown framework '{name}'")
+    # A custom framework's own minimum wins; else an explicit stages.sql.min_criteria_met;
+    # else every criterion.
+    explicit = "min_criteria_met" in sql.model_fields_set
+    wanted = fw.min_criteria_met
+    if wanted is None and explicit:
+        wanted = sql.min_criteria_met
+    policy = Policy.for_framework(fw, wanted, tuple(getattr(sql, "required", ()) or ()))
+    routing = sections.routing
+    pools = {p.name: p for p in routing.pools}
+    pools.setdefault(DEFAULT_BDR_POOL.name, DEFAULT_BDR_POOL)
+    pools.setdefault(DEFAULT_AE_POOL.name, DEFAULT_AE_POOL)
+    router = Router(_rules(routing.rules), routing.default_pool or DEFAULT_BDR_POOL.name)
+    handoff = Router(
+        _rules(routing.handoff_rules), routing.handoff_default_pool or DEFAULT_AE_POOL.name
+    )
+    free = FREE_EMAIL_DOMAINS | frozenset(d.lower() for d in routing.free_email_domains)
+    return SalesConfig(
+        version,
+        playbook,
+        sections,
+        fw,
+        policy,
+        playbook.stages.sal.accept_within_hours,
+        router,
+        handoff,
+        pools,
+        free,
+    )

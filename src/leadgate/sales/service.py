@@ -1,0 +1,1146 @@
+"""The sales workflow over the store: reps, assignment, SLA, qualification, handoff, SQO.
+
+It rides on the engine's hooks, so every path that moves a lead (ingest, a manual
+move, the tick, a playbook change) gets the same treatment:
+
+- a listener, called inside the transaction that moved the lead, assigns new MQLs
+  and starts their acceptance SLA, hands SQLs to an AE, closes opportunities;
+- stage guards refuse SAL → SQL until the qualification policy passes, and SQO
+  without an opportunity;
+- a show extra adds owner, SLA, qualification and opportunity to `lead show`.
+
+Times are epoch seconds; SQL is written with `?` placeholders (the repository maps
+them). Lock order, to keep PostgreSQL deadlocks away: leads, then jobs, then pool
+state — and the scheduler takes leads with SKIP LOCKED, never waiting.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Any
+
+from leadgate.engine.engine import Engine, LeadChange, NotFound
+from leadgate.ingest.validate import InputError, check_email, iso
+from leadgate.lifecycle.stages import IllegalTransition, allowed_targets
+from leadgate.playbook.loader import load_playbook
+from leadgate.qualification.frameworks import (
+    Evaluation,
+    QualificationError,
+    evaluate,
+    parse_status,
+)
+from leadgate.routing.core import AccountMatch, Candidate, Decision, PoolState, company_domain
+from leadgate.routing.core import decide as route_decide
+from leadgate.sales.config import SalesConfig, build_config, sections_of
+from leadgate.sales.playbook_sections import Pool, SalesSections
+from leadgate.sla.calendar import BusinessCalendar, CalendarError, add_business_hours, zone
+from leadgate.store.repository import Repository, StoredLead, dumps, loads
+
+ROLES = ("bdr", "ae", "manager")
+OPEN_STAGES = ("mql", "sal", "sql", "sqo")
+SLA_KIND = "sla_accept"
+NOTICE_SLA = "lead.sla_breached"
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._'@-]{0,99}$")
+_REP_COLS = (
+    "name, role, team, email, timezone, hours, days, capacity, weight, away_until, active, "
+    "created_at"
+)
+
+# The opportunity an AE is recording, handed to the SQO guard inside `set_stage`'s
+# transaction so the row and the move commit together.
+_PENDING_OPP: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "leadgate_pending_opportunity", default=None
+)
+# An AE named by hand for the SQL handoff (instead of the routing rules).
+_PENDING_AE: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "leadgate_pending_ae", default=None
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Rep:
+    """A sales user as stored."""
+
+    name: str
+    role: str
+    team: str | None
+    email: str | None
+    timezone: str | None
+    hours: str | None
+    days: str | None
+    capacity: int | None
+    weight: float
+    away_until: float | None
+    active: bool
+    created_at: float
+
+    def away(self, now: float) -> bool:
+        """Out of office at `now`."""
+        return self.away_until is not None and self.away_until > now
+
+
+def _rep(row: Sequence[Any]) -> Rep:
+    return Rep(
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        row[5],
+        row[6],
+        row[7],
+        float(row[8]),
+        row[9],
+        bool(row[10]),
+        row[11],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LeadInfo:
+    """What routing and the scheduler read of a lead."""
+
+    id: int
+    email: str
+    attributes: dict[str, Any]
+    scores: dict[str, float | None]
+    stage: str
+    owner: str | None
+    stage_at: float
+
+
+_INFO_COLS = "id, email, attributes, fit, engagement, score, stage, owner, stage_at"
+
+
+def _info(row: Sequence[Any]) -> LeadInfo:
+    return LeadInfo(
+        row[0],
+        row[1],
+        loads(row[2]),
+        {"fit": row[3], "engagement": row[4], "total": row[5]},
+        row[6],
+        row[7],
+        row[8],
+    )
+
+
+def _lead_infos(
+    repo: Repository, ids: Sequence[int], skip_locked: bool = False
+) -> dict[int, LeadInfo]:
+    """Leads by id; on PostgreSQL optionally locked, skipping those another writer holds."""
+    if not ids:
+        return {}
+    if not repo.db.is_sqlite:
+        lock = " ORDER BY id FOR UPDATE SKIP LOCKED" if skip_locked else ""
+        cur = repo.execute(
+            f"SELECT {_INFO_COLS} FROM leads WHERE id = ANY(?::int[]){lock}", [list(ids)]
+        )
+    else:
+        marks = ",".join("?" * len(ids))
+        cur = repo.execute(f"SELECT {_INFO_COLS} FROM leads WHERE id IN ({marks})", list(ids))
+    return {r[0]: _info(r) for r in cur.fetchall()}
+
+
+@dataclass
+class _Session:
+    """What routing reads once per transaction: reps, loads, pool rotation states."""
+
+    reps: dict[str, Rep]
+    loads: dict[str, int] | None = None
+    states: dict[str, PoolState] = field(default_factory=dict)
+    dirty: set[str] = field(default_factory=set)
+
+
+class Sales:
+    """The sales workflow over one engine. Create it with `install(engine)`."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        sections: SalesSections | Mapping[str, Any] | None = None,
+        framework: str | None = None,
+    ):
+        self.engine = engine
+        if sections is not None and not isinstance(sections, SalesSections):
+            sections = SalesSections.model_validate(dict(sections))
+        self._override = sections
+        self._framework = framework
+        self._configs: dict[int, SalesConfig] = {}
+
+    # -- configuration --------------------------------------------------------------
+
+    def config(self, repo: Repository | None = None) -> SalesConfig:
+        """The sales settings of the active playbook (compiled once per version)."""
+        if repo is None:
+            with self.engine.db.read() as conn:
+                return self.config(Repository(self.engine.db, conn))
+        row = repo.execute("SELECT MAX(version) FROM playbooks").fetchone()
+        version = row[0] if row else None
+        if version is None:
+            from leadgate.engine.engine import NoPlaybook
+
+            raise NoPlaybook("no active playbook: run `leadgate init`")
+        cfg = self._configs.get(version)
+        if cfg is None:
+            text = repo.playbook_version(version) or ""
+            pb = load_playbook(text, f"playbook v{version}")
+            sections = self._override or sections_of(pb, text)
+            cfg = build_config(pb, version, sections, self._framework)
+            self._configs[version] = cfg
+        return cfg
+
+    # -- reps -----------------------------------------------------------------------
+
+    def add_rep(
+        self,
+        name: str,
+        role: str,
+        team: str | None = None,
+        email: str | None = None,
+        timezone: str | None = None,
+        capacity: int | None = None,
+        hours: str | None = None,
+        days: str | None = None,
+        weight: float = 1.0,
+    ) -> dict[str, Any]:
+        """Create a rep (and their team if new). Raises InputError naming the bad field."""
+        name = name.strip()
+        if not _NAME.match(name):
+            raise InputError("name", f"'{name}' is not a rep name (letters, digits, . _ - ')")
+        if role not in ROLES:
+            raise InputError("role", f"'{role}' is not a role: one of {', '.join(ROLES)}")
+        if email is not None:
+            email = check_email(email)
+        if capacity is not None and capacity < 1:
+            raise InputError("capacity", "must be at least 1 (omit it for no limit)")
+        if weight <= 0:
+            raise InputError("weight", "must be above 0")
+        try:
+            if timezone is not None:
+                zone(timezone)
+            BusinessCalendar.build(timezone or "UTC", days or "mon-fri", hours or "09:00-17:00")
+        except CalendarError as exc:
+            raise InputError(exc.field, exc.message) from None
+        now = self.engine.clock()
+        with self.engine.db.write() as conn:
+            repo = Repository(self.engine.db, conn)
+            if repo.execute("SELECT 1 FROM sales_reps WHERE name = ?", [name]).fetchone():
+                raise InputError("name", f"a rep named '{name}' exists already")
+            if team:
+                repo.execute(
+                    "INSERT INTO sales_teams (name, created_at) VALUES (?, ?) "
+                    "ON CONFLICT (name) DO NOTHING",
+                    [team, now],
+                )
+            repo.execute(
+                f"INSERT INTO sales_reps ({_REP_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                [name, role, team, email, timezone, hours, days, capacity, weight, None, True, now],
+            )
+        return self.rep(name)
+
+    def _reps(self, repo: Repository) -> dict[str, Rep]:
+        cur = repo.execute(f"SELECT {_REP_COLS} FROM sales_reps ORDER BY id")
+        return {r.name: r for r in map(_rep, cur.fetchall())}
+
+    def _rep_dict(self, r: Rep, load: int, now: float) -> dict[str, Any]:
+        return {
+            "name": r.name,
+            "role": r.role,
+            "team": r.team,
+            "email": r.email,
+            "timezone": r.timezone,
+            "hours": r.hours,
+            "days": r.days,
+            "capacity": r.capacity,
+            "weight": r.weight,
+            "open_leads": load,
+            "away": r.away(now),
+            "away_until": iso(r.away_until),
+            "active": r.active,
+        }
+
+    def reps(self) -> list[dict[str, Any]]:
+        """Every rep with their open-lead count and whether they are away now."""
+        now = self.engine.clock()
+        with self.engine.db.read() as conn:
+            repo = Repository(self.engine.db, conn)
+            reps = self._reps(repo)
+            loads = _loads(repo, list(reps))
+        return [self._rep_dict(r, loads.get(r.name, 0), now) for r in reps.values()]
+
+    def rep(self, name: str) -> dict[str, Any]:
+        """One rep, or NotFound."""
+        for r in self.reps():
+            if r["name"] == name:
+                return r
+        raise NotFound(f"no rep named '{name}'")
+
+    def set_away(self, name: str, until: str | float | date | None) -> dict[str, Any]:
+        """Out of office until a moment (a bare date: back at the start of that day, in the
+        rep's time zone). None: back now."""
+        now = self.engine.clock()
+        with self.engine.db.write() as conn:
+            repo = Repository(self.engine.db, conn)
+            r = self._reps(repo).get(name)
+            if r is None:
+                raise NotFound(f"no rep named '{name}'")
+            ts = None if until is None else _parse_until(until, r.timezone or "UTC", now)
+            repo.execute("UPDATE sales_reps SET away_until = ? WHERE name = ?", [ts, name])
+        return self.rep(name)
+
+    # -- routing --------------------------------------------------------------------
+
+    def _session(self, repo: Repository) -> _Session:
+        return _Session(self._reps(repo))
+
+    def _members(self, s: _Session, pool: Pool, exclude: frozenset[str]) -> list[Rep]:
+        out = []
+        if pool.reps:
+            for n in pool.reps:
+                r = s.reps.get(n)
+                if r is not None and r.active and n not in exclude:
+                    out.append(r)
+        else:
+            for r in s.reps.values():
+                if not r.active or r.name in exclude:
+                    continue
+                if pool.team is not None and r.team != pool.team:
+                    continue
+                if pool.role is not None and r.role != pool.role:
+                    continue
+                out.append(r)
+        return out
+
+    def _candidate(
+        self, s: _Session, repo: Repository, r: Rep, pool: Pool | None, now: float, load: bool
+    ) -> Candidate:
+        n = 0
+        if load and (
+            r.capacity is not None or (pool is not None and pool.strategy == "least_loaded")
+        ):
+            if s.loads is None:
+                s.loads = _loads(repo, list(s.reps))
+            n = s.loads.get(r.name, 0)
+        weight = pool.weights.get(r.name, r.weight) if pool is not None else r.weight
+        return Candidate(r.name, r.away(now), n, r.capacity, weight)
+
+    def _pool_state(self, s: _Session, repo: Repository, pool: str, now: float) -> PoolState:
+        st = s.states.get(pool)
+        if st is None:
+            repo.execute(
+                "INSERT INTO sales_pool_state (pool, state, updated_at) VALUES (?, '{}', ?) "
+                "ON CONFLICT (pool) DO NOTHING",
+                [pool, now],
+            )
+            lock = "" if repo.db.is_sqlite else " FOR UPDATE"
+            row = repo.execute(
+                f"SELECT state FROM sales_pool_state WHERE pool = ?{lock}", [pool]
+            ).fetchone()
+            st = PoolState.from_json(loads(row[0]))
+            s.states[pool] = st
+        return st
+
+    def _flush(self, s: _Session, repo: Repository, now: float) -> None:
+        repo.executemany(
+            "UPDATE sales_pool_state SET state = ?, updated_at = ? WHERE pool = ?",
+            [(dumps(s.states[p].to_json()), now, p) for p in sorted(s.dirty)],
+        )
+        s.dirty.clear()
+
+    def _decide(
+        self,
+        cfg: SalesConfig,
+        s: _Session,
+        repo: Repository,
+        lead: LeadInfo,
+        role: str,
+        now: float,
+        exclude: frozenset[str] = frozenset(),
+    ) -> Decision:
+        """Pick a rep for a lead: account owner first (for new MQLs), then the rules' pool.
+
+        `exclude`: reps who may not have it (those who already let its SLA pass); an
+        escalation skips account matching, since the account owner may be who missed it.
+        """
+        fields = dict(lead.attributes)
+        fields.setdefault("email", lead.email)
+        fields.setdefault("email_domain", lead.email.rsplit("@", 1)[-1])
+        router = cfg.router if role == "bdr" else cfg.handoff_router
+        pool_name, why = router.choose_pool(fields, lead.scores)
+        pool = cfg.pools.get(pool_name) if pool_name else None
+        account = None
+        domain = company_domain(lead.email, cfg.free_domains)
+        if role == "bdr" and cfg.sections.routing.account_matching and domain and not exclude:
+            row = repo.execute(
+                "SELECT owner FROM sales_accounts WHERE domain = ?", [domain]
+            ).fetchone()
+            owner = s.reps.get(row[0]) if row else None
+            if owner is not None and owner.active:
+                account = AccountMatch(domain, self._candidate(s, repo, owner, None, now, True))
+                if account.owner.unavailable() is None:
+                    return route_decide(pool_name, why, "round_robin", [], PoolState(), account)
+        if pool is None:
+            return route_decide(None, why, "round_robin", [], PoolState(), account)
+        members = self._members(s, pool, exclude)
+        need_load = pool.strategy == "least_loaded" or any(r.capacity for r in members)
+        cands = [self._candidate(s, repo, r, pool, now, need_load) for r in members]
+        state = self._pool_state(s, repo, pool.name, now)
+        d = route_decide(pool.name, why, pool.strategy, cands, state, account)
+        if d.state is not None and d.pool is not None and d.rep is not None:
+            s.states[d.pool] = d.state
+            s.dirty.add(d.pool)
+        return d
+
+    def _assign(
+        self,
+        repo: Repository,
+        s: _Session | None,
+        cfg: SalesConfig,
+        lead_id: int,
+        email: str,
+        previous: str | None,
+        rep: str | None,
+        role: str,
+        d: Decision | None,
+        actor: str,
+        reason: str | None,
+        now: float,
+        notes: str | None = None,
+        explanation: str | None = None,
+    ) -> None:
+        """Record an owner change (audited) and set the lead's owner column."""
+        repo.execute("UPDATE leads SET owner = ? WHERE id = ?", [rep, lead_id])
+        repo.execute(
+            "INSERT INTO sales_assignments (lead_id, rep, previous, role, pool, strategy, "
+            "explanation, actor, reason, notes, at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                lead_id,
+                rep,
+                previous,
+                role,
+                d.pool if d else None,
+                d.strategy if d else None,
+                explanation or (d.explanation if d else ""),
+                actor,
+                reason,
+                notes,
+                now,
+            ],
+        )
+        if s is not None and s.loads is not None:
+            if previous in s.loads:
+                s.loads[previous] -= 1
+            if rep is not None:
+                s.loads[rep] = s.loads.get(rep, 0) + 1
+        domain = company_domain(email, cfg.free_domains)
+        if rep is not None and role == "bdr" and domain:
+            repo.execute(
+                "INSERT INTO sales_accounts (domain, owner, lead_id, at) VALUES (?,?,?,?) "
+                "ON CONFLICT (domain) DO NOTHING",
+                [domain, rep, lead_id, now],
+            )
+
+    # -- SLA ------------------------------------------------------------------------
+
+    def due_at(self, cfg: SalesConfig, rep: Rep | None, start: float) -> float:
+        """When an MQL given at `start` must be accepted or rejected."""
+        hours = cfg.accept_within_hours
+        if not cfg.sections.sla.business_hours:
+            return start + hours * 3600.0
+        cal = cfg.calendar(
+            rep.timezone if rep else None, rep.hours if rep else None, rep.days if rep else None
+        )
+        return add_business_hours(start, hours, cal)
+
+    def _start_sla(
+        self,
+        repo: Repository,
+        cfg: SalesConfig,
+        s: _Session,
+        lead_id: int,
+        rep: str | None,
+        now: float,
+    ) -> float:
+        due = self.due_at(cfg, s.reps.get(rep) if rep else None, now)
+        repo.execute(
+            "INSERT INTO sales_jobs (kind, lead_id, rep, due_at, created_at) VALUES (?,?,?,?,?)",
+            [SLA_KIND, lead_id, rep, due, now],
+        )
+        return due
+
+    def _close_slas(self, repo: Repository, items: list[tuple[int, str]], now: float) -> None:
+        repo.executemany(
+            "UPDATE sales_jobs SET fired_at = ?, outcome = ?, fired_by = 'stage' "
+            "WHERE lead_id = ? AND kind = ? AND fired_at IS NULL",
+            [(now, outcome, lid, SLA_KIND) for lid, outcome in items],
+        )
+
+    # -- engine hooks ---------------------------------------------------------------
+
+    def on_changes(self, repo: Repository, changes: list[LeadChange], now: float) -> None:
+        """Engine listener: react to stage changes inside the transaction that made them."""
+        moved = [c for c in changes if c.transitions]
+        if not moved:
+            return
+        cfg = self.config(repo)
+        close: list[tuple[int, str]] = []
+        to_route: list[LeadChange] = []
+        to_handoff: list[LeadChange] = []
+        for c in moved:
+            ts = c.transitions
+            final = ts[-1].to_stage
+            if any(t.from_stage == "mql" for t in ts):
+                close.append(
+                    (
+                        c.lead_id,
+                        "accepted"
+                        if final != "nurture" and any(t.to_stage == "sal" for t in ts)
+                        else "closed",
+                    )
+                )
+            if final == "mql" and any(t.to_stage == "mql" for t in ts):
+                to_route.append(c)
+            if final == "sql" and any(t.to_stage == "sql" for t in ts):
+                to_handoff.append(c)
+            for t in ts:
+                if t.from_stage == "sqo" and t.to_stage != "sqo":
+                    won = t.to_stage == "customer"
+                    repo.execute(
+                        "UPDATE sales_opportunities SET outcome = ?, outcome_reason = ?, "
+                        "closed_at = ? WHERE lead_id = ? AND outcome IS NULL",
+                        ["won" if won else "lost", t.reason, t.at, c.lead_id],
+                    )
+        # Jobs are closed before any pool state is locked (see the module's lock order).
+        self._close_slas(repo, close, now)
+        if not to_route and not to_handoff:
+            return
+        s = self._session(repo)
+        infos = _lead_infos(repo, [c.lead_id for c in to_route + to_handoff])
+        for c in to_route:
+            lead = infos[c.lead_id]
+            d = self._decide(cfg, s, repo, lead, "bdr", now)
+            if d.rep != c.owner or d.rep is None:
+                self._assign(
+                    repo,
+                    s,
+                    cfg,
+                    c.lead_id,
+                    c.email,
+                    c.owner,
+                    d.rep,
+                    "bdr",
+                    d,
+                    "rule:routing",
+                    None,
+                    now,
+                )
+            self._start_sla(repo, cfg, s, c.lead_id, d.rep, now)
+        for c in to_handoff:
+            lead = infos[c.lead_id]
+            named = _PENDING_AE.get()
+            notes = self._handoff_notes(repo, cfg, c.lead_id)
+            if named:
+                r = s.reps[named]
+                self._assign(
+                    repo,
+                    s,
+                    cfg,
+                    c.lead_id,
+                    c.email,
+                    c.owner,
+                    r.name,
+                    "ae",
+                    None,
+                    "rule:handoff",
+                    None,
+                    now,
+                    notes,
+                    explanation=f"handed to {r.name}, named by hand",
+                )
+                continue
+            d = self._decide(cfg, s, repo, lead, "ae", now)
+            self._assign(
+                repo,
+                s,
+                cfg,
+                c.lead_id,
+                c.email,
+                c.owner,
+                d.rep if d.rep else c.owner,
+                "ae",
+                d,
+                "rule:handoff",
+                None,
+                now,
+                notes,
+                explanation=None if d.rep else d.explanation + "; stays with " + str(c.owner),
+            )
+        self._flush(s, repo, now)
+
+    def _handoff_notes(self, repo: Repository, cfg: SalesConfig, lead_id: int) -> str:
+        ans = self._answers(repo, lead_id, cfg.framework.name)
+        parts = []
+        for k in cfg.framework.keys:
+            a = ans.get(k)
+            if a:
+                parts.append(f"{k}: {a['status']}" + (f" ({a['note']})" if a["note"] else ""))
+        return "; ".join(parts)
+
+    def guard(self, repo: Repository, stored: StoredLead, to: str, now: float) -> None:
+        """Engine stage guard: SQL needs the framework's policy passed, SQO an opportunity."""
+        st = stored.state
+        cfg = self.config(repo)
+        allowed = allowed_targets(st.stage, cfg.playbook)
+        if to not in allowed:
+            return  # the core refuses it with its own message
+        others = [a for a in allowed if a != to]
+        if to == "sql":
+            ev = self._evaluation(repo, cfg, st.id)  # type: ignore[arg-type]
+            if not ev.passed:
+                raise IllegalTransition(
+                    "cannot move to 'sql': " + ev.message(cfg.framework.label), others
+                )
+            named = _PENDING_AE.get()
+            if named is not None:
+                r = self._reps(repo).get(named)
+                if r is None or not r.active:
+                    raise NotFound(f"no rep named '{named}'")
+        if to == "sqo":
+            pending = _PENDING_OPP.get()
+            if pending is None:
+                raise IllegalTransition(
+                    "cannot move to 'sqo' without an opportunity: record its amount, currency "
+                    "and expected close date (leadgate opportunity EMAIL ... / "
+                    "POST /leads/{id}/opportunity)",
+                    others,
+                )
+            repo.execute(
+                "INSERT INTO sales_opportunities (lead_id, amount, currency, expected_close, ae, "
+                "actor, created_at) VALUES (?,?,?,?,?,?,?)",
+                [
+                    st.id,
+                    pending["amount"],
+                    pending["currency"],
+                    pending["expected_close"],
+                    stored.owner,
+                    pending["actor"],
+                    now,
+                ],
+            )
+
+    def show_extra(self, repo: Repository, out: dict[str, Any]) -> None:
+        """Engine show extra: owner, SLA, qualification, opportunity, owner history."""
+        lid = out["id"]
+        now = self.engine.clock()
+        cfg = self.config(repo)
+        due = None
+        if out["stage"] == "mql":
+            row = repo.execute(
+                "SELECT due_at FROM sales_jobs WHERE lead_id = ? AND kind = ? AND "
+                "(outcome IS NULL OR outcome = 'breached') ORDER BY id DESC LIMIT 1",
+                [lid, SLA_KIND],
+            ).fetchone()
+            due = row[0] if row else None
+        out["sla_due_at"] = iso(due)
+        out["sla_overdue"] = due is not None and now > due
+        out["qualification"] = self._qualification_dict(repo, cfg, lid, history=False)
+        out["opportunity"] = self._opportunity(repo, lid)
+        out["assignments"] = [
+            {
+                "rep": r[0],
+                "previous": r[1],
+                "role": r[2],
+                "explanation": r[3],
+                "actor": r[4],
+                "reason": r[5],
+                "notes": r[6],
+                "at": iso(r[7]),
+            }
+            for r in repo.execute(
+                "SELECT rep, previous, role, explanation, actor, reason, notes, at "
+                "FROM sales_assignments WHERE lead_id = ? ORDER BY at, id",
+                [lid],
+            ).fetchall()
+        ]
+
+    # -- qualification --------------------------------------------------------------
+
+    def _answers(self, repo: Repository, lead_id: int, framework: str) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        cur = repo.execute(
+            "SELECT criterion, status, note, actor, at, version FROM sales_qualification "
+            "WHERE lead_id = ? AND framework = ? ORDER BY version, id",
+            [lead_id, framework],
+        )
+        for crit, status, note, actor, at, version in cur.fetchall():
+            out[crit] = {
+                "status": status,
+                "note": note,
+                "by": actor,
+                "at": iso(at),
+                "version": version,
+            }
+        return out
+
+    def _evaluation(self, repo: Repository, cfg: SalesConfig, lead_id: int) -> Evaluation:
+        ans = self._answers(repo, lead_id, cfg.framework.name)
+        return evaluate(cfg.framework, cfg.policy, {k: v["status"] for k, v in ans.items()})
+
+    def _qualification_dict(
+        self, repo: Repository, cfg: SalesConfig, lead_id: int, history: bool
+    ) -> dict[str, Any]:
+        fw = cfg.framework
+        ans = self._answers(repo, lead_id, fw.name)
+        ev = evaluate(fw, cfg.policy, {k: v["status"] for k, v in ans.items()})
+        out: dict[str, Any] = {
+            "framework": fw.name,
+            "label": fw.label,
+            "passed": ev.passed,
+            "summary": ev.message(fw.label),
+            "min_criteria_met": cfg.policy.min_criteria_met,
+            "required": list(cfg.policy.required),
+            "missing": list(ev.missing),
+            "criteria": [
+                {
+                    "key": c.key,
+                    "label": c.label,
+                    "prompt": c.prompt,
+                    "status": ans.get(c.key, {}).get("status", "unknown"),
+                    "note": ans.get(c.key, {}).get("note"),
+                    "by": ans.get(c.key, {}).get("by"),
+                    "at": ans.get(c.key, {}).get("at"),
+                }
+                for c in fw.criteria
+            ],
+        }
+        if history:
+            cur = repo.execute(
+                "SELECT version, criterion, status, note, actor, at FROM sales_qualification "
+                "WHERE lead_id = ? ORDER BY version, id",
+                [lead_id],
+            )
+            out["history"] = [
+                {
+                    "version": r[0],
+                    "criterion": r[1],
+                    "status": r[2],
+                    "note": r[3],
+                    "by": r[4],
+                    "at": iso(r[5]),
+                }
+                for r in cur.fetchall()
+            ]
+        return out
+
+    def qualify(
+        self,
+        lead: str | int,
+        answers: Mapping[str, str],
+        notes: Mapping[str, str] | None = None,
+        actor: str = "user",
+    ) -> dict[str, Any]:
+        """Record answers (criterion → met/not_met/unknown) and notes as a new version.
+
+        A note without an answer keeps the criterion's current status. Raises
+        QualificationError on an unknown criterion or value (nothing is saved then).
+        """
+        notes = dict(notes or {})
+        if not answers and not notes:
+            raise QualificationError("answers", "nothing to record: give at least one answer")
+        now = self.engine.clock()
+        with self.engine.db.write() as conn:
+            repo = Repository(self.engine.db, conn)
+            cfg = self.config(repo)
+            fw = cfg.framework
+            lead_row = self._lead(repo, lead, lock=True)
+            lid = lead_row.state.id
+            assert lid is not None
+            clean: dict[str, tuple[str, str | None]] = {}
+            current = self._answers(repo, lid, fw.name)
+            for k, v in answers.items():
+                key = fw.criterion(k).key
+                clean[key] = (parse_status(v, key), None)
+            for k, note in notes.items():
+                key = fw.criterion(k).key
+                status = (
+                    clean[key][0] if key in clean else current.get(key, {}).get("status", "unknown")
+                )
+                clean[key] = (status, note.strip() or None)
+            for key in list(clean):
+                if key not in notes and key in current:
+                    # A new answer without a note keeps the note already written.
+                    clean[key] = (clean[key][0], current[key]["note"])
+            row = repo.execute(
+                "SELECT COALESCE(MAX(version), 0) FROM sales_qualification WHERE lead_id = ?",
+                [lid],
+            ).fetchone()
+            version = int(row[0]) + 1
+            repo.executemany(
+                "INSERT INTO sales_qualification (lead_id, version, framework, criterion, "
+                "status, note, actor, at) VALUES (?,?,?,?,?,?,?,?)",
+                [
+                    (lid, version, fw.name, k, st, note, actor, now)
+                    for k, (st, note) in clean.items()
+                ],
+            )
+            return self._qualification_dict(repo, cfg, lid, history=False)
+
+    def qualification(self, lead: str | int) -> dict[str, Any]:
+        """The lead's current answers, the policy verdict, and every version."""
+        with self.engine.db.read() as conn:
+            repo = Repository(self.engine.db, conn)
+            cfg = self.config(repo)
+            s = self._lead(repo, lead)
+            return self._qualification_dict(repo, cfg, s.state.id, history=True)  # type: ignore[arg-type]
+
+    # -- handoff, opportunity -------------------------------------------------------
+
+    def promote_sql(self, email: str, actor: str, ae: str | None = None) -> dict[str, Any]:
+        """SAL → SQL (guarded by the framework), handed to `ae` or by the routing rules."""
+        token = _PENDING_AE.set(ae)
+        try:
+            self.engine.set_stage(email, "sql", None, actor)
+        finally:
+            _PENDING_AE.reset(token)
+        return self.engine.show(email)
+
+    def opportunity(
+        self,
+        lead: str | int,
+        amount: float | str,
+        currency: str,
+        close_date: str | date,
+        actor: str,
+    ) -> dict[str, Any]:
+        """The AE accepts an SQL as an opportunity: SQL → SQO with amount, currency, close."""
+        try:
+            amt = float(amount)
+        except (TypeError, ValueError):
+            raise InputError("amount", f"'{amount}' is not a number") from None
+        if not math.isfinite(amt) or amt <= 0:
+            raise InputError("amount", "must be a positive number")
+        cur = str(currency).strip().upper()
+        if not _CURRENCY.match(cur):
+            raise InputError("currency", f"'{currency}' is not a 3-letter ISO 4217 code (EUR)")
+        try:
+            close = (
+                close_date
+                if isinstance(close_date, date)
+                else date.fromisoformat(str(close_date).strip())
+            )
+        except ValueError:
+            raise InputError("close_date", f"'{close_date}' is not a date (YYYY-MM-DD)") from None
+        email = self._email_of(lead)
+        token = _PENDING_OPP.set(
+            {"amount": amt, "currency": cur, "expected_close": close.isoformat(), "actor": actor}
+        )
+        try:
+            self.engine.set_stage(email, "sqo", None, actor)
+        finally:
+            _PENDING_OPP.reset(token)
+        return self.engine.show(email)
+
+    def _opportunity(self, repo: Repository, lead_id: int) -> dict[str, Any] | None:
+        row = repo.execute(
+            "SELECT amount, currency, expected_close, ae, actor, created_at, outcome, "
+            "outcome_reason, closed_at FROM sales_opportunities WHERE lead_id = ? "
+            "ORDER BY id DESC LIMIT 1",
+            [lead_id],
+        ).fetchone()
+        if row is None:
+            return None
+        return {
+            "amount": row[0],
+            "currency": row[1],
+            "expected_close": row[2],
+            "ae": row[3],
+            "by": row[4],
+            "created_at": iso(row[5]),
+            "outcome": row[6] or "open",
+            "outcome_reason": row[7],
+            "closed_at": iso(row[8]),
+        }
+
+    # -- reassignment ---------------------------------------------------------------
+
+    def assign(self, lead: str | int, rep: str, reason: str, actor: str) -> dict[str, Any]:
+        """Give a lead to a named rep (audited; a reason is required). An MQL's SLA restarts."""
+        if not reason or not reason.strip():
+            raise InputError("reason", "a reassignment needs a reason")
+        now = self.engine.clock()
+        with self.engine.db.write() as conn:
+            repo = Repository(self.engine.db, conn)
+            cfg = self.config(repo)
+            s = self._session(repo)
+            r = s.reps.get(rep)
+            if r is None or not r.active:
+                raise NotFound(f"no rep named '{rep}'")
+            lead_row = self._lead(repo, lead, lock=True)
+            lid = lead_row.state.id
+            assert lid is not None
+            if lead_row.owner == rep:
+                raise InputError("rep", f"the lead is already owned by {rep}")
+            self._assign(
+                repo,
+                s,
+                cfg,
+                lid,
+                lead_row.state.email,
+                lead_row.owner,
+                rep,
+                r.role,
+                None,
+                actor,
+                reason.strip(),
+                now,
+                explanation=f"reassigned by {actor}: {reason.strip()}",
+            )
+            if lead_row.state.stage == "mql":
+                self._close_slas(repo, [(lid, "reassigned")], now)
+                self._start_sla(repo, cfg, s, lid, rep, now)
+            email = lead_row.state.email
+        return self.engine.show(email)
+
+    # -- scheduler ------------------------------------------------------------------
+
+    def tick(
+        self, now: float | None = None, worker: str = "scheduler", limit: int = 500
+    ) -> dict[str, int]:
+        """Fire what is due: the engine's timers (decay exits, cooldown ends), then SLA
+        deadlines. Each due job fires once, however many workers tick at the same time."""
+        now = self.engine.clock() if now is None else now
+        moved = self.engine.tick(now)
+        fired = breached = reassigned = 0
+        while True:
+            with self.engine.db.write() as conn:
+                repo = Repository(self.engine.db, conn)
+                done, b, r, full = self._fire_due(repo, now, worker, limit)
+            fired += done
+            breached += b
+            reassigned += r
+            if not full or done == 0:
+                break
+        return {
+            "transitions": moved,
+            "jobs_fired": fired,
+            "sla_breached": breached,
+            "reassigned": reassigned,
+        }
+
+    def _fire_due(
+        self, repo: Repository, now: float, worker: str, limit: int
+    ) -> tuple[int, int, int, bool]:
+        skip = "" if repo.db.is_sqlite else " FOR UPDATE SKIP LOCKED"
+        jobs = repo.execute(
+            "SELECT id, kind, lead_id, rep, due_at FROM sales_jobs "
+            f"WHERE fired_at IS NULL AND due_at <= ? ORDER BY due_at LIMIT ?{skip}",
+            [now, limit],
+        ).fetchall()
+        if not jobs:
+            return 0, 0, 0, False
+        # A lead someone else is moving right now waits for the next tick, so a worker
+        # never blocks (nor deadlocks) on a busy lead.
+        infos = _lead_infos(repo, sorted({j[2] for j in jobs}), skip_locked=True)
+        cfg = self.config(repo)
+        esc = cfg.sections.sla.escalation
+        s = self._session(repo)
+        marks_out: list[tuple[float, str, str, int]] = []
+        notices: list[tuple[str, int, str, float]] = []
+        breached = reassigned = 0
+        for jid, kind, lid, rep, due in jobs:
+            lead = infos.get(lid)
+            if lead is None:
+                continue
+            email = lead.email
+            if kind != SLA_KIND or lead.stage != "mql" or lead.owner != rep:
+                marks_out.append((now, "stale", worker, jid))
+                continue
+            breached += 1
+            outcome = "breached"
+            new_rep = None
+            if esc.reassign:
+                cycle = repo.execute(
+                    "SELECT rep, outcome FROM sales_jobs WHERE lead_id = ? AND kind = ? "
+                    "AND created_at >= ?",
+                    [lid, SLA_KIND, lead.stage_at],
+                ).fetchall()
+                n = sum(1 for c in cycle if c[1] == "reassigned")
+                if n < esc.max_reassignments:
+                    missed = frozenset(c[0] for c in cycle if c[0] is not None)
+                    d = self._decide(cfg, s, repo, lead, "bdr", now, exclude=missed | {rep or ""})
+                    if d.rep is not None:
+                        h = cfg.accept_within_hours
+                        hours = f"{h:g} business hour" + ("" if h == 1 else "s")
+                        self._assign(
+                            repo,
+                            s,
+                            cfg,
+                            lid,
+                            email,
+                            rep,
+                            d.rep,
+                            "bdr",
+                            d,
+                            "rule:sla",
+                            f"SLA breached: not accepted within {hours}"
+                            + (f" by {rep}" if rep else ""),
+                            now,
+                        )
+                        new_rep = d.rep
+                        outcome = "reassigned"
+                        reassigned += 1
+            marks_out.append((now, outcome, worker, jid))
+            if esc.notify:
+                notices.append(
+                    (
+                        NOTICE_SLA,
+                        lid,
+                        dumps(
+                            {
+                                "lead_id": lid,
+                                "email": email,
+                                "owner": rep,
+                                "due_at": iso(due),
+                                "breached_at": iso(now),
+                                "reassigned_to": new_rep,
+                            }
+                        ),
+                        now,
+                    )
+                )
+            if new_rep is not None:
+                # The old job is marked below; the new owner gets a fresh clock.
+                repo.execute(
+                    "INSERT INTO sales_jobs (kind, lead_id, rep, due_at, created_at) "
+                    "VALUES (?,?,?,?,?)",
+                    [SLA_KIND, lid, new_rep, self.due_at(cfg, s.reps.get(new_rep), now), now],
+                )
+        repo.executemany(
+            "UPDATE sales_jobs SET fired_at = ?, outcome = ?, fired_by = ? WHERE id = ?",
+            marks_out,
+        )
+        repo.executemany(
+            "INSERT INTO sales_notices (kind, lead_id, payload, at) VALUES (?,?,?,?)", notices
+        )
+        self._flush(s, repo, now)
+        return len(marks_out), breached, reassigned, len(jobs) == limit
+
+    def notices(self, pending_only: bool = True, limit: int = 1000) -> list[dict[str, Any]]:
+        """Notices for the webhook engine (`lead.sla_breached`), oldest first."""
+        with self.engine.db.read() as conn:
+            repo = Repository(self.engine.db, conn)
+            where = " WHERE delivered_at IS NULL" if pending_only else ""
+            cur = repo.execute(
+                f"SELECT id, kind, lead_id, payload, at, delivered_at FROM sales_notices{where} "
+                "ORDER BY id LIMIT ?",
+                [limit],
+            )
+            return [
+                {
+                    "id": r[0],
+                    "kind": r[1],
+                    "lead_id": r[2],
+                    "payload": loads(r[3]),
+                    "at": iso(r[4]),
+                    "delivered_at": iso(r[5]),
+                }
+                for r in cur.fetchall()
+            ]
+
+    def mark_delivered(self, ids: Iterable[int]) -> None:
+        """The webhook engine delivered these notices."""
+        now = self.engine.clock()
+        with self.engine.db.write() as conn:
+            Repository(self.engine.db, conn).executemany(
+                "UPDATE sales_notices SET delivered_at = ? WHERE id = ?",
+                [(now, i) for i in ids],
+            )
+
+    # -- queue ----------------------------------------------------------------------
+
+    def queue(self, rep: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Open work by priority: SLA time left, then grade, then score; each with why."""
+        from leadgate.sales.queue import rank
+
+        self.tick()
+        now = self.engine.clock()
+        with self.engine.db.read() as conn:
+            repo = Repository(self.engine.db, conn)
+            if (
+                rep is not None
+                and not repo.execute("SELECT 1 FROM sales_reps WHERE name = ?", [rep]).fetchone()
+            ):
+                raise NotFound(f"no rep named '{rep}'")
+            marks = ",".join("?" * len(OPEN_STAGES))
+            params: list[Any] = [SLA_KIND, *OPEN_STAGES]
+            where = f"l.stage IN ({marks})"
+            if rep is not None:
+                where += " AND l.owner = ?"
+                params.append(rep)
+            rows = repo.execute(
+                "SELECT l.id, l.email, l.stage, l.owner, l.grade, l.fit_grade, "
+                "l.engagement_grade, l.score, l.stage_at, "
+                "(SELECT MAX(j.due_at) FROM sales_jobs j WHERE j.lead_id = l.id AND j.kind = ? "
+                " AND (j.outcome IS NULL OR j.outcome = 'breached')) "
+                f"FROM leads l WHERE {where}",
+                params,
+            ).fetchall()
+        return rank(rows, now)[:limit]
+
+    # -- helpers --------------------------------------------------------------------
+
+    def _lead(self, repo: Repository, lead: str | int, lock: bool = False) -> StoredLead:
+        if isinstance(lead, int) or (isinstance(lead, str) and lead.isdigit()):
+            s = repo.lead_by_id(int(lead), lock=lock)
+            if s is None:
+                raise NotFound(f"no lead with id {lead}")
+            return s
+        email = check_email(lead)
+        s = repo.lead_by_email(email, lock=lock)
+        if s is None:
+            raise NotFound(f"no lead with email {email}")
+        return s
+
+    def _email_of(self, lead: str | int) -> str:
+        with self.engine.db.read() as conn:
+            return self._lead(Repository(self.engine.db, conn), lead).state.email
+
+
+def _loads(repo: Repository, names: list[str]) -> dict[str, int]:
+    """Open leads per rep (an index range per rep on ix_leads_owner_stage)."""
+    if not names:
+        return {}
+    marks = ",".join("?" * len(OPEN_STAGES))
+    names_marks = ",".join("?" * len(names))
+    cur = repo.execute(
+        f"SELECT owner, COUNT(*) FROM leads WHERE owner IN ({names_marks}) "
+        f"AND stage IN ({marks}) GROUP BY owner",
+        [*names, *OPEN_STAGES],
+    )
+    return {r[0]: int(r[1]) for r in cur.fetchall()}
+
+
+def _parse_until(value: str | float | date, tz: str, now: float) -> float:
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return datetime.combine(value, time(0), tzinfo=zone(tz)).timestamp()
+    text = str(value).strip()
+    try:
+        d = date.fromisoformat(text)
+        return datetime.combine(d, time(0), tzinfo=zone(tz)).timestamp()
+    except ValueError:
+        pass
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise InputError("until", f"'{value}' is not a date (YYYY-MM-DD or ISO 8601)") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=zone(tz))
+    return dt.timestamp()

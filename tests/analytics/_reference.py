@@ -1,0 +1,44 @@
+"""The real-time engine's scores, computed the way the engine computes them (the oracle)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from leadgate.leads import LeadProcessor, LeadState
+from leadgate.playbook.model import Playbook
+from leadgate.scoring import Event
+from leadgate.scoring.grades import grade_engagement, grade_fit
+
+
+def engine_scores(
+    pb: Playbook,
+    leads: list[tuple[int, str, dict[str, Any]]],
+    events: list[tuple[str, int, str, float, dict[str, Any]]],
+    as_of: float,
+) -> dict[int, tuple[float, float, float, str]]:
+    """{lead_id: (fit, engagement, total, grade)} as LeadProcessor scores them at as_of."""
+    proc = LeadProcessor(pb)
+    by_lead: dict[int, list[Event]] = {}
+    for eid, lid, typ, at, props in events:
+        by_lead.setdefault(lid, []).append(Event(eid, typ, at, props))
+    out = {}
+    for lid, email, attrs in leads:
+        lead = LeadState(email, dict(attrs), 0.0, id=lid)
+        lead.engagement_state = proc.rules.replay(by_lead.get(lid, []), as_of)
+        fit = proc.fit(lead)
+        eng = proc.engagement(lead, as_of)
+        grade = grade_fit(fit, pb.fit.grades) + grade_engagement(eng, pb.engagement.grades)
+        out[lid] = (fit, eng, round(fit + eng, 2), grade)
+    return out
+
+
+def as_rows(
+    leads: list[tuple[int, str, dict[str, Any]]],
+    events: list[tuple[str, int, str, float, dict[str, Any]]],
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The same data as table rows (JSON as text, as the store keeps it)."""
+    lr = [(lid, email, orjson.dumps(a).decode()) for lid, email, a in leads]
+    er = [(eid, lid, typ, at, orjson.dumps(p).decode()) for eid, lid, typ, at, p in events]
+    return lr, er

@@ -1,0 +1,348 @@
+"""The HTTP contract on SQLite and PostgreSQL: auth and roles, leads, events, stages,
+playbook, reports, problem+json errors."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from leadgate.api import create_app
+from leadgate.keys import revoke_key
+
+from .conftest import Api
+
+PROBLEM = "application/problem+json"
+V1 = "/api/v1"
+
+
+def assert_problem(r: object, status: int) -> dict:  # type: ignore[type-arg]
+    assert r.status_code == status, r.text  # type: ignore[attr-defined]
+    assert r.headers["content-type"] == PROBLEM  # type: ignore[attr-defined]
+    body = r.json()  # type: ignore[attr-defined]
+    assert {"type", "title", "status", "detail"} <= set(body)
+    assert body["status"] == status
+    assert "Traceback" not in r.text  # type: ignore[attr-defined]
+    return body  # type: ignore[no-any-return]
+
+
+# -- auth ---------------------------------------------------------------------------------
+
+
+def test_missing_or_bad_key_is_401_and_wrong_role_403(api: Api) -> None:
+    assert_problem(api.client.get(f"{V1}/leads"), 401)
+    bad = api.client.get(f"{V1}/leads", headers={"Authorization": "Bearer lg_0123456789ab_nope"})
+    assert_problem(bad, 401)
+    assert_problem(api.get(f"{V1}/leads", role="ingest"), 403)
+    assert_problem(api.put(f"{V1}/playbook", role="sales", content=b"x"), 403)
+    assert_problem(api.get(f"{V1}/webhooks", role="marketing"), 403)
+    assert api.get(f"{V1}/leads", role="sales").status_code == 200
+    assert api.get(f"{V1}/playbook", role="marketing").status_code == 200
+    assert (
+        api.post(f"{V1}/events", role="ingest", json={"email": "a@b.co", "type": "x"}).status_code
+        == 200
+    )
+
+
+def test_a_revoked_key_stops_working_at_once(api: Api) -> None:
+    assert api.get(f"{V1}/leads", role="sales").status_code == 200
+    prefix = api.keys["sales"].split("_")[1]
+    revoke_key(api.engine.db, prefix)
+    assert_problem(api.get(f"{V1}/leads", role="sales"), 401)
+
+
+def test_keys_api_creates_a_key_shown_once_and_revokes_it(api: Api) -> None:
+    r = api.post(f"{V1}/keys", json={"role": "sales", "name": "crm"})
+    assert r.status_code == 201
+    made = r.json()
+    new = {"Authorization": f"Bearer {made['key']}"}
+    assert api.client.get(f"{V1}/leads", headers=new).status_code == 200
+    listed = api.get(f"{V1}/keys").json()["items"]
+    assert all("key" not in k and "hash" not in k for k in listed)
+    assert api.client.delete(f"{V1}/keys/{made['id']}", headers=api.h()).status_code == 200
+    assert_problem(api.client.get(f"{V1}/leads", headers=new), 401)
+
+
+# -- leads --------------------------------------------------------------------------------
+
+
+def test_post_lead_upserts_by_email_case_insensitively(api: Api) -> None:
+    r = api.post(
+        f"{V1}/leads", role="ingest", json={"email": "Ann@Acme.com", "job_title": "VP Marketing"}
+    )
+    assert r.status_code == 201
+    lead = r.json()
+    assert lead["email"] == "ann@acme.com"
+    assert lead["attributes"]["job_title"] == "VP Marketing"
+    r = api.post(
+        f"{V1}/leads", json={"email": "ANN@acme.com", "attributes": {"Number of Employees": "200"}}
+    )
+    assert r.status_code == 200
+    again = r.json()
+    assert again["id"] == lead["id"]
+    assert again["attributes"]["company_size"] == 200
+    assert again["fit"] > lead["fit"]
+    shown = api.get(f"{V1}/leads/{lead['id']}").json()
+    assert shown["attributes"] == again["attributes"]
+    assert shown["history"] == again["history"]
+
+
+def test_post_lead_validation_errors_name_the_field(api: Api) -> None:
+    body = assert_problem(api.post(f"{V1}/leads", json={"job_title": "CTO"}), 422)
+    assert body["errors"][0]["pointer"] == "#/email"
+    body = assert_problem(api.post(f"{V1}/leads", json={"email": "not-an-email"}), 422)
+    assert body["errors"][0]["pointer"] == "#/email"
+    body = assert_problem(
+        api.post(f"{V1}/leads", json={"email": "a@b.co", "company_size": "many"}), 422
+    )
+    assert body["errors"][0]["pointer"] == "#/company_size"
+
+
+def test_unknown_lead_is_404(api: Api) -> None:
+    assert_problem(api.get(f"{V1}/leads/999999"), 404)
+    assert_problem(api.post(f"{V1}/leads/999999/stage", json={"to": "mql"}), 404)
+
+
+def test_list_filters_sorts_by_priority_and_pages_with_a_stable_cursor(api: Api) -> None:
+    titles = ["VP Sales", "Intern", "Head of Data", "Engineer", "Chief of Staff"]
+    for i in range(23):
+        attrs = {"job_title": titles[i % 5], "company_size": 10 * (i + 1)}
+        assert (
+            api.post(f"{V1}/leads", json={"email": f"p{i}@corp{i % 3}.com", **attrs}).status_code
+            == 201
+        )
+    api.post(f"{V1}/events", json={"events": [{"email": "p2@corp2.com", "type": "demo_request"}]})
+    full = api.get(f"{V1}/leads", params={"limit": 500}).json()
+    assert full["next_cursor"] is None
+    assert len(full["items"]) == 23
+    keys = [
+        (x["fit_grade"], x["engagement_grade"], -x["score"], x["created_at"], x["id"])
+        for x in full["items"]
+    ]
+    assert keys == sorted(keys)
+    seen: list[int] = []
+    cursor = None
+    while True:
+        params = {"limit": 5, **({"cursor": cursor} if cursor else {})}
+        page = api.get(f"{V1}/leads", params=params).json()
+        seen += [x["id"] for x in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [x["id"] for x in full["items"]]
+    mql = api.get(f"{V1}/leads", params={"stage": "mql"}).json()["items"]
+    assert [x["email"] for x in mql] == ["p2@corp2.com"]
+    top = api.get(f"{V1}/leads", params={"min_score": full["items"][0]["score"]}).json()["items"]
+    assert all(x["score"] >= full["items"][0]["score"] for x in top)
+    low = api.get(f"{V1}/leads", params={"max_score": 0}).json()["items"]
+    assert all(x["score"] <= 0 for x in low)
+    g = full["items"][0]["fit_grade"]
+    assert all(
+        x["fit_grade"] == g for x in api.get(f"{V1}/leads", params={"grade": g}).json()["items"]
+    )
+    by_score = api.get(f"{V1}/leads", params={"sort": "score", "limit": 500}).json()["items"]
+    assert [x["score"] for x in by_score] == sorted((x["score"] for x in by_score), reverse=True)
+    assert (
+        api.get(f"{V1}/leads", params={"updated_since": "2999-01-01T00:00:00Z"}).json()["items"]
+        == []
+    )
+    assert len(api.get(f"{V1}/leads", params={"updated_since": "2000-01-01"}).json()["items"]) == 23
+    assert_problem(api.get(f"{V1}/leads", params={"updated_since": "whenever"}), 422)
+    assert_problem(api.get(f"{V1}/leads", params={"cursor": "garbage"}), 422)
+    assert_problem(api.get(f"{V1}/leads", params={"stage": "nope"}), 422)
+    assert_problem(api.get(f"{V1}/leads", params={"limit": 0}), 422)
+
+
+# -- events -------------------------------------------------------------------------------
+
+
+def test_batch_reports_each_item_and_a_bad_item_rejects_no_neighbour(api: Api) -> None:
+    lead = api.post(f"{V1}/leads", json={"email": "ann@acme.com"}).json()
+    batch = {
+        "events": [
+            {"id": "e1", "email": "ann@acme.com", "type": "webinar_attended"},
+            {"id": "e2", "email": "nope", "type": "webinar_attended"},
+            {"id": "e1", "email": "ann@acme.com", "type": "webinar_attended"},
+            {"id": "e3", "lead_id": lead["id"], "type": "whitepaper_download"},
+            {
+                "id": "e4",
+                "email": "new@corp.com",
+                "type": "page_view",
+                "occurred_at": "2020-01-01T00:00:00Z",
+            },
+            {"id": "e5", "lead_id": 987654, "type": "page_view"},
+            {
+                "id": "e6",
+                "email": "new@corp.com",
+                "type": "page_view",
+                "occurred_at": "yesterday-ish",
+            },
+            "not an object",
+        ]
+    }
+    r = api.post(f"{V1}/events", role="ingest", json=batch)
+    assert r.status_code == 200
+    out = r.json()
+    assert (out["accepted"], out["duplicate"], out["rejected"]) == (3, 1, 4)
+    status = [(x["index"], x["status"]) for x in out["items"]]
+    assert status == [
+        (0, "accepted"), (1, "rejected"), (2, "duplicate"), (3, "accepted"),
+        (4, "accepted"), (5, "rejected"), (6, "rejected"), (7, "rejected"),
+    ]  # fmt: skip
+    assert out["items"][1]["pointer"] == "#/events/1/email"
+    assert "lead_id" in out["items"][5]["error"]
+    assert out["items"][6]["pointer"] == "#/events/6/occurred_at"
+    again = api.post(f"{V1}/events", json={"events": batch["events"][:1]}).json()
+    assert again["items"][0]["status"] == "duplicate"
+    shown = api.get(f"{V1}/leads/{lead['id']}").json()
+    assert sorted(e["id"] for e in shown["recent_events"]) == ["e1", "e3"]
+    assert shown["engagement"] > 0
+    newcomer = out["items"][4]["lead_id"]
+    assert api.get(f"{V1}/leads/{newcomer}").json()["email"] == "new@corp.com"
+
+
+def test_single_event_and_hand_raiser_makes_an_mql(api: Api) -> None:
+    r = api.post(f"{V1}/events", json={"email": "Bob@Corp.com", "type": "demo_request"})
+    assert r.status_code == 200
+    item = r.json()["items"][0]
+    assert item["status"] == "accepted"
+    assert api.get(f"{V1}/leads/{item['lead_id']}").json()["stage"] == "mql"
+    bad = api.post(f"{V1}/events", json={"email": "bob@corp.com"}).json()
+    assert bad["items"][0] == {
+        "index": 0, "id": None, "status": "rejected", "error": "type: missing", "pointer": "#/type",
+    }  # fmt: skip
+
+
+def test_malformed_oversized_and_too_long_batches_are_problems(api: Api) -> None:
+    body = assert_problem(
+        api.post(
+            f"{V1}/events", content=b'{"events": [', headers={"content-type": "application/json"}
+        ),
+        400,
+    )
+    assert "JSON" in body["detail"]
+    too_many = {"events": [{"email": "a@b.co", "type": "x"}] * 10_001}
+    body = assert_problem(api.post(f"{V1}/events", json=too_many), 422)
+    assert body["errors"][0]["pointer"] == "#/events"
+    assert_problem(api.post(f"{V1}/events", json=[1, 2]), 422)
+    small = create_app(engine=api.engine, max_body=2_000)
+    from fastapi.testclient import TestClient
+
+    with TestClient(small, raise_server_exceptions=False) as c:
+        big = orjson.dumps({"events": [{"email": "a@b.co", "type": "x"}] * 200})
+        body = assert_problem(c.post(f"{V1}/events", content=big, headers=api.h()), 413)
+        assert "2,000" in body["detail"]
+
+        def chunks():  # no Content-Length: the limit applies as the body arrives
+            for i in range(0, len(big), 500):
+                yield big[i : i + 500]
+
+        assert_problem(c.post(f"{V1}/events", content=chunks(), headers=api.h()), 413)
+
+
+# -- stages -------------------------------------------------------------------------------
+
+
+def test_stage_change_and_illegal_move_409_with_allowed_targets(api: Api) -> None:
+    lid = api.post(f"{V1}/events", json={"email": "c@corp.com", "type": "demo_request"}).json()[
+        "items"
+    ][0]["lead_id"]
+    body = assert_problem(
+        api.post(f"{V1}/leads/{lid}/stage", role="sales", json={"to": "customer"}), 409
+    )
+    assert body["allowed"] == ["sal", "nurture", "disqualified"]
+    r = api.post(f"{V1}/leads/{lid}/stage", role="sales", json={"to": "sal"})
+    assert r.status_code == 200
+    assert r.json()["transition"]["from"] == "mql"
+    assert r.json()["lead"]["stage"] == "sal"
+    assert r.json()["transition"]["actor"] == "api:sales-test"
+    assert_problem(api.post(f"{V1}/leads/{lid}/stage", role="ingest", json={"to": "sql"}), 403)
+    body = assert_problem(api.post(f"{V1}/leads/{lid}/stage", json={"to": "nowhere"}), 422)
+    assert body["errors"][0]["pointer"] == "#/to"
+
+
+# -- playbook, reports, health -----------------------------------------------------------
+
+
+def test_playbook_read_and_replace(api: Api) -> None:
+    cur = api.get(f"{V1}/playbook", role="marketing").json()
+    assert cur["version"] == 1 and "fit:" in cur["yaml"]
+    text = cur["yaml"].replace("points: 20", "points: 25", 1)
+    r = api.put(
+        f"{V1}/playbook",
+        role="marketing",
+        content=text.encode(),
+        headers={"content-type": "application/yaml"},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["version"] == 2
+    r = api.put(f"{V1}/playbook", role="marketing", json={"yaml": text})
+    assert r.json()["version"] == 3
+    assert api.get(f"{V1}/playbook").json()["version"] == 3
+    broken = text.replace("fit:", "fit:\n  bogus_key: 1", 1)
+    body = assert_problem(
+        api.put(
+            f"{V1}/playbook", content=broken.encode(), headers={"content-type": "application/yaml"}
+        ),
+        422,
+    )
+    err = body["errors"][0]
+    assert (
+        err["field"] == "fit.bogus_key"
+        and err["line"] == broken.splitlines().index("  bogus_key: 1") + 1
+    )
+    assert api.get(f"{V1}/playbook").json()["version"] == 3
+
+
+def test_funnel_report_and_health(api: Api) -> None:
+    api.post(f"{V1}/events", json={"email": "d@corp.com", "type": "demo_request"})
+    f = api.get(f"{V1}/reports/funnel", role="marketing").json()
+    assert f["total_leads"] == 1 and f["current"]["mql"] == 1
+    assert_problem(api.get(f"{V1}/reports/funnel", role="sales"), 403)
+    assert api.client.get("/healthz").json() == {"status": "ok"}
+    assert api.client.get("/readyz").json() == {"status": "ready"}
+    assert_problem(api.client.get("/nowhere"), 404)
+    assert_problem(api.client.delete(f"{V1}/leads"), 405)
+
+
+def test_an_unexpected_error_is_a_500_problem_without_internals(api: Api) -> None:
+    def broken(repo, changes, now):  # type: ignore[no-untyped-def]
+        raise RuntimeError("secret internal detail")
+
+    api.engine.listeners.append(broken)
+    r = api.post(f"{V1}/events", json={"email": "e@corp.com", "type": "page_view"})
+    body = assert_problem(r, 500)
+    assert "secret" not in r.text and "RuntimeError" not in r.text
+    assert body["detail"]
+    api.engine.listeners.remove(broken)
+    # The failed transaction left nothing behind.
+    assert api.get(f"{V1}/leads").json()["items"] == []
+
+
+def test_openapi_documents_the_surface(api: Api) -> None:
+    spec = api.client.get("/openapi.json").json()
+    paths = spec["paths"]
+    for p in (
+        "/api/v1/leads",
+        "/api/v1/leads/{lead_id}",
+        "/api/v1/events",
+        "/api/v1/leads/{lead_id}/stage",
+        "/api/v1/playbook",
+        "/api/v1/reports/funnel",
+        "/api/v1/webhooks",
+        "/healthz",
+        "/readyz",
+    ):
+        assert p in paths
+    body = paths["/api/v1/events"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert len(body["oneOf"]) == 2
+    assert "Problem" in spec["components"]["schemas"]
+    assert api.client.get("/docs").status_code == 200
+
+
+@pytest.mark.parametrize("role", ["admin", "ingest"])
+def test_event_for_unknown_email_creates_the_lead(api: Api, role: str) -> None:
+    r = api.post(
+        f"{V1}/events", role=role, json={"events": [{"email": "z@new.com", "type": "page_view"}]}
+    )
+    lid = r.json()["items"][0]["lead_id"]
+    assert api.get(f"{V1}/leads/{lid}").json()["email"] == "z@new.com"

@@ -1,0 +1,76 @@
+"""Several schedulers on one PostgreSQL database: every due job fires exactly once."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from leadgate.engine.engine import Engine
+from leadgate.ingest.validate import parse_event
+from leadgate.sales import install
+from leadgate.store.database import Database
+from leadgate.store.repository import Repository
+from tests.sales.conftest import ALWAYS
+
+
+def test_two_workers_race_on_the_same_due_jobs(postgres_url: str, clock: Any) -> None:
+    setup = Engine(Database(postgres_url), clock=clock)
+    setup.ensure_playbook()
+    s = install(setup)
+    for n in ("anna", "bo", "carl", "dina"):
+        s.add_rep(n, "bdr", **ALWAYS)
+    n_leads = 120
+    now = clock()
+    setup.ingest(
+        [
+            parse_event({"email": f"l{i}@co{i}.com", "type": "demo_request", "id": f"d{i}"}, now)
+            for i in range(n_leads)
+        ]
+    )
+    clock.advance(2 * 3600)
+    for _round in range(3):
+        barrier = threading.Barrier(2)
+        results: list[dict[str, int]] = []
+        errors: list[BaseException] = []
+
+        def work(
+            name: str,
+            barrier: threading.Barrier = barrier,
+            results: list[dict[str, int]] = results,
+            errors: list[BaseException] = errors,
+        ) -> None:
+            eng = Engine(Database(postgres_url), clock=clock)
+            sales = install(eng)
+            try:
+                barrier.wait()
+                # Small batches make the two workers interleave on the same due set.
+                results.append(sales.tick(worker=name, limit=7))
+            except BaseException as exc:
+                errors.append(exc)
+            finally:
+                eng.db.dispose()
+
+        threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
+        breached = sum(r["sla_breached"] for r in results)
+        assert breached == n_leads  # every lead's job fired once, by one worker or the other
+        clock.advance(2 * 3600)
+    with setup.db.read() as conn:
+        repo = Repository(setup.db, conn)
+        per_job = repo.execute(
+            "SELECT COUNT(*) FROM sales_jobs WHERE fired_at IS NOT NULL AND outcome IN "
+            "('breached', 'reassigned')"
+        ).fetchone()[0]
+        notices = repo.execute("SELECT COUNT(*) FROM sales_notices").fetchone()[0]
+        by_lead = repo.execute(
+            "SELECT lead_id, COUNT(*) FROM sales_notices GROUP BY lead_id"
+        ).fetchall()
+        workers = {r[0] for r in repo.execute("SELECT DISTINCT fired_by FROM sales_jobs")}
+    assert per_job == notices == 3 * n_leads
+    assert all(c == 3 for _, c in by_lead)
+    assert {"w0", "w1"} <= workers  # both took part
+    setup.db.dispose()
