@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.install.stamp
 
-.PHONY: install run test lint typecheck pytest bench clean serve
+.PHONY: install run demo test lint typecheck pytest bench clean serve
 
 # Reinstall only when the dependency list changes: quick when nothing did.
 $(STAMP): pyproject.toml
@@ -15,7 +15,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-run: install
+# The demo store, then the API on it until Ctrl-C (docs at http://127.0.0.1:8000/docs).
+run: demo
+	@echo "admin API key for this demo store (shown once):"
+	@$(BIN)/leadgate --db sqlite:///demo.db keys create --role admin --name "make run"
+	$(BIN)/leadgate --db sqlite:///demo.db serve --host 127.0.0.1 --port $(PORT)
+
+PORT ?= 8000
+
+# Build the demo store and print the funnel and the MQL queue, without serving.
+demo: install
 	$(BIN)/leadgate --db sqlite:///demo.db demo --reset
 
 lint: install
