@@ -248,8 +248,9 @@ def register(app: typer.Typer) -> None:
         db: DbOpt = None,
         as_json: JsonOpt = False,
     ) -> None:
-        """Fire SLA deadlines, decay exits and cooldown ends when due. Safe to run several
-        at once on PostgreSQL: each job fires once."""
+        """Fire SLA deadlines, decay exits, cooldown ends and nurture steps when due, and send
+        the nurture mail outbox. Safe to run several at once on PostgreSQL: each job fires
+        once."""
         import os
         import socket
 
@@ -262,7 +263,8 @@ def register(app: typer.Typer) -> None:
             elif once or any(out.values()):
                 typer.echo(
                     f"{out['transitions']} stage changes, {out['sla_breached']} SLA breaches, "
-                    f"{out['reassigned']} reassigned"
+                    f"{out['reassigned']} reassigned, {out['nurture_steps']} nurture steps, "
+                    f"{out['messages_sent']} messages sent, {out['messages_failed']} failed"
                 )
             if once:
                 return

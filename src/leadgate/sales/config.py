@@ -16,6 +16,7 @@ from leadgate.playbook.conditions import compile_condition
 from leadgate.playbook.model import Playbook
 from leadgate.qualification.frameworks import BUNDLED, Criterion, Framework, Policy
 from leadgate.routing.core import FREE_EMAIL_DOMAINS, Router, RoutingRule
+from leadgate.sales.nurture import Tracks
 from leadgate.sales.playbook_sections import Pool, RouteRule, SalesSections
 from leadgate.sla.calendar import BusinessCalendar
 
@@ -39,6 +40,7 @@ class SalesConfig:
     handoff_router: Router
     pools: dict[str, Pool]
     free_domains: frozenset[str]
+    tracks: Tracks
 
     def calendar(
         self, timezone: str | None, hours: str | None, days: str | None
@@ -125,4 +127,5 @@ def build_config(
         handoff,
         pools,
         free,
+        Tracks(sections.nurture),
     )

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from leadgate.playbook.model import Condition
 from leadgate.qualification.frameworks import BUNDLED
 from leadgate.routing.core import STRATEGIES
+from leadgate.sales.templates import TemplateProblem, check_template
 from leadgate.sla.calendar import CalendarError, parse_days, parse_hours, zone
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -212,33 +213,158 @@ class CustomFramework(_Strict):
 # -- nurture ---------------------------------------------------------------------
 
 
+class SendStep(_Strict):
+    """Send one message: by e-mail (`smtp`, to the lead) or as a `lead.nurture_message`
+    webhook. `subject`/`body` are Jinja2 templates over the lead's fields; `template`
+    names one of `nurture.templates` instead."""
+
+    channel: str
+    template: str | None = None
+    subject: str | None = None
+    body: str | None = None
+
+    @field_validator("channel")
+    @classmethod
+    def _channel(cls, v: str) -> str:
+        if v not in ("smtp", "webhook"):
+            raise ValueError(f"send.channel must be smtp or webhook, not '{v}'")
+        return v
+
+    @field_validator("subject", "body")
+    @classmethod
+    def _parses(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                check_template(v)
+            except TemplateProblem as exc:
+                raise ValueError(str(exc)) from None
+        return v
+
+    @model_validator(mode="after")
+    def _content(self) -> SendStep:
+        if self.template is None and (self.subject is None or self.body is None):
+            raise ValueError("send needs a template, or both subject and body")
+        return self
+
+
+Target = int | Literal["end"]
+
+
+class BranchStep(_Strict):
+    """Go to `goto` if the lead has an `on_event` event since the branch began; waits up
+    to `within_days` for it (checked when the window closes), else goes to `else`
+    (default: the next step). A target is a step index (from 0) or `end`."""
+
+    on_event: str = Field(min_length=1)
+    within_days: float | None = Field(default=None, gt=0)
+    goto: Target
+    else_: Target | None = Field(default=None, alias="else")
+
+
 class NurtureStep(_Strict):
     """One step of a track: wait, send a message, or branch on an event."""
 
     wait_days: float | None = Field(default=None, gt=0)
-    send: dict[str, Any] | None = None  # {channel: smtp|webhook, subject, body, template}
-    branch: dict[str, Any] | None = None  # {on_event: type, within_days: N, goto: step}
+    send: SendStep | None = None
+    branch: BranchStep | None = None
 
     @model_validator(mode="after")
     def _one(self) -> NurtureStep:
         n = sum(x is not None for x in (self.wait_days, self.send, self.branch))
         if n != 1:
             raise ValueError("a step is exactly one of wait_days, send, branch")
-        if self.send is not None and self.send.get("channel") not in ("smtp", "webhook"):
-            raise ValueError("send.channel must be smtp or webhook")
         return self
+
+    def waits(self) -> bool:
+        """Whether this step can hold a lead until later (so a loop through it ends)."""
+        return self.wait_days is not None or (
+            self.branch is not None and self.branch.within_days is not None
+        )
 
 
 class NurtureTrack(_Strict):
-    """A segment (condition) and the timed steps its nurtured leads go through."""
+    """A segment (condition) and the timed steps its nurtured leads go through.
+
+    The condition sees the lead's fields plus `nurture_reason`, and its scores."""
 
     name: str = Field(min_length=1)
     if_: Condition | None = Field(default=None, alias="if")
-    steps: list[NurtureStep] = Field(default_factory=list)
+    steps: list[NurtureStep] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _targets(self) -> NurtureTrack:
+        n = len(self.steps)
+        for i, st in enumerate(self.steps):
+            if st.branch is None:
+                continue
+            for key, t in (("goto", st.branch.goto), ("else", st.branch.else_)):
+                if t is None or t == "end":
+                    continue
+                assert isinstance(t, int)
+                if not 0 <= t < n:
+                    raise ValueError(
+                        f"steps[{i}].branch.{key}: no step {t} (steps are 0 to {n - 1}, or end)"
+                    )
+                if t <= i and not any(s.waits() for s in self.steps[t : i + 1]):
+                    raise ValueError(
+                        f"steps[{i}].branch.{key}: going back to step {t} loops without a "
+                        "wait; add a wait_days step or a within_days"
+                    )
+        return self
+
+
+class SmtpSettings(_Strict):
+    """Where e-mail goes. Environment variables override these (LEADGATE_SMTP_HOST, _PORT,
+    _FROM, _STARTTLS, _SSL, _TIMEOUT); credentials only come from the environment
+    (LEADGATE_SMTP_USER, LEADGATE_SMTP_PASSWORD), never from the playbook."""
+
+    host: str | None = None
+    port: int = Field(default=25, ge=1, le=65535)
+    from_: str | None = Field(default=None, alias="from")
+    starttls: bool = False
+    ssl: bool = False
+    timeout: float = Field(default=10.0, gt=0)
+
+
+class MessageTemplate(_Strict):
+    """A reusable message: subject and body templates."""
+
+    subject: str
+    body: str
+
+    @field_validator("subject", "body")
+    @classmethod
+    def _parses(cls, v: str) -> str:
+        try:
+            check_template(v)
+        except TemplateProblem as exc:
+            raise ValueError(str(exc)) from None
+        return v
 
 
 class NurtureSection(_Strict):
+    """Tracks (the first whose `if` matches a lead entering nurture enrols it), shared
+    templates, SMTP settings, and the events after which no more e-mail is sent."""
+
     tracks: list[NurtureTrack] = Field(default_factory=list)
+    templates: dict[str, MessageTemplate] = Field(default_factory=dict)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    stop_on_events: list[str] = Field(default_factory=lambda: ["unsubscribe"])
+
+    @model_validator(mode="after")
+    def _known(self) -> NurtureSection:
+        seen: set[str] = set()
+        for t in self.tracks:
+            if t.name in seen:
+                raise ValueError(f"two tracks are named '{t.name}'")
+            seen.add(t.name)
+            for i, st in enumerate(t.steps):
+                tpl = st.send.template if st.send is not None else None
+                if tpl is not None and tpl not in self.templates:
+                    raise ValueError(
+                        f"track '{t.name}' steps[{i}].send.template: unknown template '{tpl}'"
+                    )
+        return self
 
 
 # -- together --------------------------------------------------------------------

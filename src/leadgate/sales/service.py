@@ -36,10 +36,12 @@ from leadgate.qualification.frameworks import (
 )
 from leadgate.routing.core import AccountMatch, Candidate, Decision, PoolState, company_domain
 from leadgate.routing.core import decide as route_decide
+from leadgate.sales import nurture
 from leadgate.sales.config import SalesConfig, build_config, sections_of
 from leadgate.sales.playbook_sections import Pool, SalesSections
 from leadgate.sla.calendar import BusinessCalendar, CalendarError, add_business_hours, zone
 from leadgate.store.repository import Repository, StoredLead, dumps, loads
+from leadgate.webhooks import enqueue as enqueue_webhook
 
 ROLES = ("bdr", "ae", "manager")
 OPEN_STAGES = ("mql", "sal", "sql", "sqo")
@@ -486,9 +488,18 @@ class Sales:
     def on_changes(self, repo: Repository, changes: list[LeadChange], now: float) -> None:
         """Engine listener: react to stage changes inside the transaction that made them."""
         moved = [c for c in changes if c.transitions]
+        if self._configs:
+            # The newest compiled config, without a query on this hot path (ingest): a stale
+            # one only wakes an enrolment early, and its tick decides again.
+            latest = self._configs[max(self._configs)]
+            if latest.tracks.windowed:
+                nurture.wake_branches(
+                    repo, latest.tracks, [c.lead_id for c in changes if not c.created], now
+                )
         if not moved:
             return
         cfg = self.config(repo)
+        nurture.on_changes(repo, cfg.tracks, cfg.version, moved, now)
         close: list[tuple[int, str]] = []
         to_route: list[LeadChange] = []
         to_handoff: list[LeadChange] = []
@@ -651,6 +662,7 @@ class Sales:
         out["sla_overdue"] = due is not None and now > due
         out["qualification"] = self._qualification_dict(repo, cfg, lid, history=False)
         out["opportunity"] = self._opportunity(repo, lid)
+        out["nurture"] = nurture.show(repo, lid)
         out["assignments"] = [
             {
                 "rep": r[0],
@@ -910,10 +922,15 @@ class Sales:
     # -- scheduler ------------------------------------------------------------------
 
     def tick(
-        self, now: float | None = None, worker: str = "scheduler", limit: int = 500
+        self,
+        now: float | None = None,
+        worker: str = "scheduler",
+        limit: int = 500,
+        deliver: bool = True,
     ) -> dict[str, int]:
-        """Fire what is due: the engine's timers (decay exits, cooldown ends), then SLA
-        deadlines. Each due job fires once, however many workers tick at the same time."""
+        """Fire what is due: the engine's timers (decay exits, cooldown ends), SLA deadlines,
+        nurture steps; then (with `deliver`) send the mail outbox. Each due job or step
+        fires once, however many workers tick at the same time."""
         now = self.engine.clock() if now is None else now
         moved = self.engine.tick(now)
         fired = breached = reassigned = 0
@@ -926,11 +943,30 @@ class Sales:
             reassigned += r
             if not full or done == 0:
                 break
+        steps = queued = 0
+        while True:
+            with self.engine.db.write() as conn:
+                repo = Repository(self.engine.db, conn)
+                cfg = self.config(repo)
+                c, full = nurture.fire_due(repo, cfg.tracks, now, limit)
+            steps += c.steps
+            queued += c.queued
+            if not full or c.fired == 0:
+                break
+        mail = nurture.MailCounts()
+        if deliver:
+            mail = nurture.deliver_mail(
+                self.engine.db, self.config().tracks.mail_settings(), worker, now
+            )
         return {
             "transitions": moved,
             "jobs_fired": fired,
             "sla_breached": breached,
             "reassigned": reassigned,
+            "nurture_steps": steps,
+            "messages_queued": queued,
+            "messages_sent": mail.sent,
+            "messages_failed": mail.failed + mail.dead,
         }
 
     def _fire_due(
@@ -997,20 +1033,20 @@ class Sales:
                         reassigned += 1
             marks_out.append((now, outcome, worker, jid))
             if esc.notify:
+                webhook_data = {
+                    "lead_id": lid,
+                    "email": email,
+                    "owner": rep,
+                    "due_at": iso(due),
+                    "breached_at": iso(now),
+                    "reassigned_to": new_rep,
+                }
+                enqueue_webhook(repo, NOTICE_SLA, lid, webhook_data, now)
                 notices.append(
                     (
                         NOTICE_SLA,
                         lid,
-                        dumps(
-                            {
-                                "lead_id": lid,
-                                "email": email,
-                                "owner": rep,
-                                "due_at": iso(due),
-                                "breached_at": iso(now),
-                                "reassigned_to": new_rep,
-                            }
-                        ),
+                        dumps(webhook_data),
                         now,
                     )
                 )
@@ -1068,7 +1104,7 @@ class Sales:
         """Open work by priority: SLA time left, then grade, then score; each with why."""
         from leadgate.sales.queue import rank
 
-        self.tick()
+        self.tick(deliver=False)  # reading the queue must not wait on an SMTP server
         now = self.engine.clock()
         with self.engine.db.read() as conn:
             repo = Repository(self.engine.db, conn)

@@ -29,7 +29,14 @@ from leadgate.store.repository import Repository
 if TYPE_CHECKING:
     from leadgate.engine.engine import LeadChange
 
-EVENT_TYPES = ("lead.created", "lead.stage_changed", "lead.score_changed")
+EVENT_TYPES = (
+    "lead.created",
+    "lead.stage_changed",
+    "lead.score_changed",
+    # Written by the sales workflow through `enqueue` (not by OutboxWriter).
+    "lead.sla_breached",
+    "lead.nurture_message",
+)
 SIGNATURE_HEADER = "X-Leadgate-Signature"
 DELIVERY_HEADER = "X-Leadgate-Delivery"
 EVENT_HEADER = "X-Leadgate-Event"
@@ -261,6 +268,31 @@ class OutboxWriter:
             )
             if self.on_written is not None:
                 self.on_written()
+
+
+def enqueue(
+    repo: Repository, event_type: str, lead_id: int, data: dict[str, Any], now: float
+) -> int:
+    """Queue one event for every active subscription that wants it, in the caller's
+    transaction (so it commits or rolls back with the change that caused it). Returns
+    how many deliveries were queued."""
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown webhook event '{event_type}'")
+    subs = repo.execute(
+        "SELECT id, events FROM webhook_subscriptions WHERE active = ?", [True]
+    ).fetchall()
+    rows: list[tuple[Any, ...]] = []
+    for sid, events in subs:
+        if event_type in events.split(","):
+            did = uuid.uuid4().hex
+            payload = _payload(did, event_type, now, data)
+            rows.append((did, int(sid), event_type, lead_id, payload, "pending", 0, now, now))
+    repo.executemany(
+        "INSERT INTO webhook_outbox (id, subscription_id, event_type, lead_id, payload, "
+        "status, attempts, next_attempt_at, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+        rows,
+    )
+    return len(rows)
 
 
 def replay(db: Database, delivery_id: str | None = None, dead: bool = False) -> int:

@@ -1,0 +1,506 @@
+"""Nurture tracks: enrolment, timed steps, branches, and e-mail through a real SMTP server.
+
+The SMTP server is aiosmtpd on 127.0.0.1 on a free port, started and stopped by the
+test; "down" is that port with nothing listening.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from email import message_from_bytes
+from email.message import Message
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from pydantic import ValidationError
+
+from leadgate.engine.engine import Engine
+from leadgate.ingest.validate import parse_event
+from leadgate.sales import Sales, install
+from leadgate.sales.playbook_sections import NurtureSection
+from leadgate.sales.templates import TemplateProblem, render
+from leadgate.store.database import Database
+from leadgate.store.repository import Repository
+from leadgate.webhooks import add_subscription
+from tests.sales.conftest import ALWAYS, HOT
+
+DAY = 86400.0
+Hand = Callable[..., dict[str, Any]]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Sink:
+    """An aiosmtpd handler that keeps what it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self.lock:
+            self.messages.append(message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+class SmtpServer:
+    """A real SMTP server on 127.0.0.1:port that a test starts and stops."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.sink = Sink()
+        self._ctl: Controller | None = None
+
+    def start(self) -> None:
+        self._ctl = Controller(self.sink, hostname="127.0.0.1", port=self.port)
+        self._ctl.start()
+
+    def stop(self) -> None:
+        if self._ctl is not None:
+            self._ctl.stop()
+            self._ctl = None
+
+    @property
+    def subjects(self) -> list[str]:
+        return [str(m["Subject"]) for m in self.sink.messages]
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer(free_port())
+    yield server
+    server.stop()
+
+
+def sections(port: int, tracks: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {
+        "nurture": {
+            "smtp": {"host": "127.0.0.1", "port": port, "from": "Acme <hello@acme.example>"},
+            "templates": {
+                "case_study": {
+                    "subject": "A case study for {{ company | default('your team') }}",
+                    "body": "Hi {{ first_name | default('there') }},\nhow {{ company }} ...\n",
+                }
+            },
+            "tracks": tracks if tracks is not None else TRACKS,
+        }
+    }
+
+
+TRACKS: list[dict[str, Any]] = [
+    {
+        "name": "not-now",
+        "if": {"field": "nurture_reason", "op": "eq", "value": "not now"},
+        "steps": [
+            {
+                "send": {
+                    "channel": "smtp",
+                    "subject": "Hi {{ first_name }}",
+                    "body": "Still thinking about it, {{ first_name }}? ({{ lead.grade }})",
+                }
+            },
+            {"wait_days": 3},
+            {"branch": {"on_event": "email_click", "within_days": 7, "goto": 4}},
+            {"send": {"channel": "webhook", "subject": "nudge {{ email }}", "body": "call?"}},
+            {"send": {"channel": "smtp", "template": "case_study"}},
+        ],
+    },
+    {
+        "name": "big-accounts",
+        "if": {"field": "company_size", "op": "gte", "value": 1000},
+        "steps": [{"wait_days": 10}, {"send": {"channel": "smtp", "template": "case_study"}}],
+    },
+]
+
+
+def setup(engine: Engine, port: int, tracks: list[dict[str, Any]] | None = None) -> Sales:
+    s = install(engine, sections=sections(port, tracks))
+    for name in ("anna", "bo"):
+        s.add_rep(name, "bdr", **ALWAYS)
+    return s
+
+
+def to_nurture(engine: Engine, raise_hand: Hand, email: str, reason: str, **attrs: Any) -> None:
+    raise_hand(email, {**HOT, "first_name": "Ann", "company": "Acme", **attrs})
+    engine.set_stage(email, "nurture", reason, "user:anna")
+
+
+def kinds(lead: dict[str, Any]) -> list[str]:
+    return [t["kind"] for t in lead["nurture"]["timeline"]]
+
+
+def outbox(engine: Engine, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    with engine.db.read() as conn:
+        return [tuple(r) for r in Repository(engine.db, conn).execute(sql, params or []).fetchall()]
+
+
+def test_track_runs_its_steps_on_time(
+    engine: Engine, raise_hand: Hand, clock: Any, smtp: SmtpServer
+) -> None:
+    smtp.start()
+    s = setup(engine, smtp.port)
+    add_subscription(engine.db, "http://127.0.0.1:9/hook", "lead.nurture_message", None, "t")
+    to_nurture(engine, raise_hand, "ann@acme.com", "not now")
+    lead = engine.show("ann@acme.com")
+    assert lead["nurture"]["track"] == "not-now"
+    assert lead["nurture"]["status"] == "active"
+    assert lead["nurture"]["reason"] == "not now"
+    assert kinds(lead) == ["enrolled"]
+    assert "entered nurture (not now)" in lead["nurture"]["timeline"][0]["detail"]
+
+    out = s.tick()
+    assert out["messages_queued"] == 1 and out["messages_sent"] == 1
+    assert smtp.subjects == ["Hi Ann"]
+    msg = smtp.sink.messages[0]
+    assert msg["To"] == "ann@acme.com"
+    assert msg["From"] == "Acme <hello@acme.example>"
+    assert "Still thinking about it, Ann?" in msg.get_payload()
+    assert kinds(engine.show("ann@acme.com")) == ["enrolled", "queued", "sent"]
+
+    clock.advance(2 * DAY)
+    assert s.tick()["nurture_steps"] == 0  # still waiting (3 days)
+    clock.advance(1 * DAY + 60)
+    out = s.tick()
+    assert out["nurture_steps"] == 1 and out["messages_queued"] == 0  # now in the branch
+    lead = engine.show("ann@acme.com")
+    assert lead["nurture"]["step"] == 2
+
+    clock.advance(7 * DAY)  # no click within the window: the webhook nudge, then the case study
+    out = s.tick()
+    assert out["messages_queued"] == 2 and out["messages_sent"] == 1
+    assert smtp.subjects == ["Hi Ann", "A case study for Acme"]
+    hooks = outbox(engine, "SELECT event_type, payload FROM webhook_outbox")
+    assert [h[0] for h in hooks] == ["lead.nurture_message"]
+    assert '"subject":"nudge ann@acme.com"' in hooks[0][1]
+    lead = engine.show("ann@acme.com")
+    assert lead["nurture"]["status"] == "completed"
+    assert kinds(lead) == [
+        "enrolled",
+        "queued",
+        "sent",
+        "branch",
+        "queued",
+        "queued",
+        "completed",  # the last step ran; its e-mail went out just after
+        "sent",
+    ]
+    assert "no email_click within 7 days: step 3" in lead["nurture"]["timeline"][3]["detail"]
+    assert lead["stage"] == "nurture"  # the track ends; the recycling rule still applies
+    assert s.tick()["messages_sent"] == 0
+    assert len(smtp.sink.messages) == 2
+
+
+def test_an_event_in_the_window_takes_the_branch_at_once(
+    engine: Engine, raise_hand: Hand, clock: Any, smtp: SmtpServer
+) -> None:
+    smtp.start()
+    s = setup(engine, smtp.port)
+    to_nurture(engine, raise_hand, "bea@acme.com", "not now")
+    s.tick()
+    clock.advance(3 * DAY + 60)
+    s.tick()  # in the branch, waiting up to 7 days
+    clock.advance(DAY)
+    engine.ingest(
+        [parse_event({"email": "bea@acme.com", "type": "email_click", "id": "c1"}, clock())]
+    )
+    out = s.tick()  # not 6 days later: the click woke it
+    assert out["messages_sent"] == 1
+    assert smtp.subjects == ["Hi Ann", "A case study for Acme"]
+    lead = engine.show("bea@acme.com")
+    assert "email_click seen: step 4" in [t["detail"] for t in lead["nurture"]["timeline"]]
+    assert lead["nurture"]["status"] == "completed"
+    assert outbox(engine, "SELECT COUNT(*) FROM webhook_outbox") == [(0,)]
+
+
+def test_segments_pick_the_first_matching_track(
+    engine: Engine, raise_hand: Hand, smtp: SmtpServer
+) -> None:
+    s = setup(engine, smtp.port)
+    to_nurture(engine, raise_hand, "a@big.com", "no budget yet", company_size=5000)
+    to_nurture(engine, raise_hand, "b@small.com", "no budget yet", company_size=20)
+    to_nurture(engine, raise_hand, "c@both.com", "not now", company_size=5000)
+    assert engine.show("a@big.com")["nurture"]["track"] == "big-accounts"
+    assert engine.show("b@small.com")["nurture"] is None  # no track for it
+    assert engine.show("c@both.com")["nurture"]["track"] == "not-now"  # first match wins
+    assert s.tick(deliver=False)["messages_queued"] == 1
+
+
+def test_smtp_down_then_up_the_message_arrives_once(
+    engine: Engine, raise_hand: Hand, clock: Any, smtp: SmtpServer
+) -> None:
+    s = setup(engine, smtp.port)  # nothing listens on the port yet
+    to_nurture(engine, raise_hand, "dan@acme.com", "not now")
+    out = s.tick()
+    assert out["messages_queued"] == 1 and out["messages_sent"] == 0
+    assert out["messages_failed"] == 1
+    row = outbox(engine, "SELECT status, attempts, next_attempt_at FROM sales_mail_outbox")[0]
+    assert row[0] == "pending" and row[1] == 1 and row[2] > clock()
+    lead = engine.show("dan@acme.com")
+    assert kinds(lead)[-1] == "retry"
+    assert "cannot connect to 127.0.0.1" in lead["nurture"]["timeline"][-1]["detail"]
+
+    assert s.tick()["messages_failed"] == 0  # backing off: not tried again yet
+    clock.advance(29)
+    assert s.tick()["messages_failed"] == 0
+    clock.advance(2)
+    assert s.tick()["messages_failed"] == 1  # second attempt, still down; waits 60 s now
+    smtp.start()
+    assert s.tick()["messages_sent"] == 0
+    clock.advance(61)
+    out = s.tick()
+    assert out["messages_sent"] == 1
+    clock.advance(3600)
+    assert s.tick()["messages_sent"] == 0
+    assert smtp.subjects == ["Hi Ann"]  # once
+    row = outbox(engine, "SELECT status, attempts FROM sales_mail_outbox")[0]
+    assert row == ("sent", 3)
+    assert kinds(engine.show("dan@acme.com")) == ["enrolled", "queued", "retry", "retry", "sent"]
+
+
+def test_leaving_nurture_ends_the_enrolment_and_cancels_unsent_mail(
+    engine: Engine, raise_hand: Hand, clock: Any, smtp: SmtpServer
+) -> None:
+    s = setup(engine, smtp.port)  # SMTP down: the first message waits in the outbox
+    to_nurture(engine, raise_hand, "eve@acme.com", "not now")
+    s.tick()
+    engine.set_stage("eve@acme.com", "disqualified", "not a fit", "user:anna")
+    lead = engine.show("eve@acme.com")
+    assert lead["nurture"]["status"] == "ended"
+    assert lead["nurture"]["end_reason"] == "left nurture: disqualified"
+    assert kinds(lead)[-1] == "ended"
+    assert outbox(engine, "SELECT status FROM sales_mail_outbox") == [("cancelled",)]
+    smtp.start()
+    clock.advance(40 * DAY)
+    out = s.tick()
+    assert out["messages_sent"] == 0 and out["nurture_steps"] == 0
+    assert smtp.sink.messages == []
+
+
+def test_back_to_mql_ends_it_and_a_new_cycle_enrols_again(
+    engine: Engine, raise_hand: Hand, clock: Any, smtp: SmtpServer
+) -> None:
+    smtp.start()
+    s = setup(engine, smtp.port)
+    to_nurture(engine, raise_hand, "fay@acme.com", "not now")
+    s.tick()
+    clock.advance(31 * DAY)  # after the cooldown a hand-raise makes it an MQL again
+    engine.ingest(
+        [parse_event({"email": "fay@acme.com", "type": "demo_request", "id": "d2"}, clock())]
+    )
+    lead = engine.show("fay@acme.com")
+    assert lead["stage"] == "mql"
+    assert lead["nurture"]["status"] == "ended"
+    assert lead["nurture"]["end_reason"] == "left nurture: mql"
+    clock.advance(10 * DAY)
+    assert s.tick()["nurture_steps"] == 0
+    engine.set_stage("fay@acme.com", "nurture", "not now", "user:bo")
+    lead = engine.show("fay@acme.com")
+    assert lead["nurture"]["status"] == "active"
+    assert kinds(lead).count("enrolled") == 2
+    s.tick()
+    assert smtp.subjects == ["Hi Ann", "Hi Ann"]  # one per cycle
+
+
+def test_unsubscribe_stops_the_track(
+    engine: Engine, raise_hand: Hand, clock: Any, smtp: SmtpServer
+) -> None:
+    smtp.start()
+    s = setup(engine, smtp.port)
+    to_nurture(engine, raise_hand, "gus@acme.com", "not now")
+    s.tick()
+    engine.ingest(
+        [parse_event({"email": "gus@acme.com", "type": "unsubscribe", "id": "u1"}, clock())]
+    )
+    clock.advance(11 * DAY)
+    s.tick()
+    lead = engine.show("gus@acme.com")
+    assert lead["nurture"]["status"] == "ended"
+    assert "unsubscribed" in lead["nurture"]["end_reason"]
+    assert smtp.subjects == ["Hi Ann"]
+
+
+def test_a_bad_template_skips_the_step_loudly(
+    engine: Engine, raise_hand: Hand, smtp: SmtpServer
+) -> None:
+    smtp.start()
+    tracks = [
+        {
+            "name": "t",
+            "steps": [
+                {"send": {"channel": "smtp", "subject": "x", "body": "{{ ''.__class__.__mro__ }}"}},
+                {"send": {"channel": "smtp", "subject": "ok", "body": "fine"}},
+            ],
+        }
+    ]
+    s = setup(engine, smtp.port, tracks)
+    to_nurture(engine, raise_hand, "hal@acme.com", "not now")
+    s.tick()
+    lead = engine.show("hal@acme.com")
+    assert kinds(lead) == ["enrolled", "failed", "queued", "completed", "sent"]
+    assert "template error" in lead["nurture"]["timeline"][1]["detail"]
+    assert smtp.subjects == ["ok"]
+
+
+def test_no_smtp_settings_keeps_messages_waiting(
+    engine: Engine, raise_hand: Hand, clock: Any, smtp: SmtpServer, monkeypatch: Any
+) -> None:
+    tracks = [{"name": "t", "steps": [{"send": {"channel": "smtp", "subject": "s", "body": "b"}}]}]
+    s = install(engine, sections={"nurture": {"tracks": tracks}})
+    s.add_rep("anna", "bdr", **ALWAYS)
+    to_nurture(engine, raise_hand, "ida@acme.com", "not now")
+    assert s.tick()["messages_queued"] == 1
+    assert outbox(engine, "SELECT status, attempts FROM sales_mail_outbox") == [("pending", 0)]
+    smtp.start()
+    monkeypatch.setenv("LEADGATE_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("LEADGATE_SMTP_PORT", str(smtp.port))
+    monkeypatch.setenv("LEADGATE_SMTP_FROM", "ops@acme.example")
+    assert s.tick()["messages_sent"] == 1
+    assert smtp.sink.messages[0]["From"] == "ops@acme.example"
+
+
+def test_templates_are_sandboxed() -> None:
+    assert render("Hi {{ first_name | default('there') }}", {}) == "Hi there"
+    assert render("{{ a }}-{{ missing }}", {"a": 1}) == "1-"
+    with pytest.raises(TemplateProblem):
+        render("{{ ''.__class__.__mro__[1].__subclasses__() }}", {})
+
+
+@pytest.mark.parametrize(
+    ("track", "message"),
+    [
+        (
+            {"name": "t", "steps": [{"wait_days": 1, "branch": {"on_event": "e", "goto": "end"}}]},
+            "exactly one of",
+        ),
+        (
+            {"name": "t", "steps": [{"send": {"channel": "fax", "subject": "s", "body": "b"}}]},
+            "send.channel must be smtp or webhook",
+        ),
+        (
+            {"name": "t", "steps": [{"send": {"channel": "smtp", "subject": "s"}}]},
+            "a template, or both subject and body",
+        ),
+        (
+            {"name": "t", "steps": [{"send": {"channel": "smtp", "template": "nope"}}]},
+            "unknown template 'nope'",
+        ),
+        (
+            {"name": "t", "steps": [{"send": {"channel": "smtp", "subject": "{{ x", "body": "b"}}]},
+            "template error",
+        ),
+        ({"name": "t", "steps": [{"branch": {"on_event": "e", "goto": 5}}]}, "no step 5"),
+        (
+            {
+                "name": "t",
+                "steps": [
+                    {"send": {"channel": "webhook", "subject": "s", "body": "b"}},
+                    {"branch": {"on_event": "e", "goto": 0}},
+                ],
+            },
+            "loops without a wait",
+        ),
+        ({"name": "t", "steps": []}, "at least 1"),
+    ],
+)
+def test_bad_tracks_are_refused_with_the_field(track: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        NurtureSection.model_validate({"tracks": [track]})
+
+
+def test_a_loop_through_a_wait_is_allowed() -> None:
+    NurtureSection.model_validate(
+        {
+            "tracks": [
+                {
+                    "name": "drip",
+                    "steps": [
+                        {"send": {"channel": "webhook", "subject": "s", "body": "b"}},
+                        {"wait_days": 7},
+                        {"branch": {"on_event": "page_view", "goto": "end", "else": 0}},
+                    ],
+                }
+            ]
+        }
+    )
+
+
+def test_sla_breach_is_announced_by_webhook(engine: Engine, raise_hand: Hand, clock: Any) -> None:
+    s = install(engine)
+    s.add_rep("anna", "bdr", **ALWAYS)
+    add_subscription(engine.db, "http://127.0.0.1:9/hook", "lead.sla_breached", None, "t")
+    raise_hand("sla@acme.com", HOT)
+    clock.advance(2 * 3600)
+    assert s.tick()["sla_breached"] == 1
+    rows = outbox(engine, "SELECT event_type, lead_id, payload FROM webhook_outbox")
+    assert [r[0] for r in rows] == ["lead.sla_breached"]
+    assert '"owner":"anna"' in rows[0][2]
+
+
+def test_two_workers_never_send_a_step_twice(
+    postgres_url: str, clock: Any, smtp: SmtpServer
+) -> None:
+    smtp.start()
+    setup_engine = Engine(Database(postgres_url), clock=clock)
+    setup_engine.ensure_playbook()
+    setup(setup_engine, smtp.port)
+    n = 60
+    now = clock()
+    setup_engine.upsert_leads(
+        [(f"n{i}@co{i}.com", {"first_name": f"N{i}"}, None) for i in range(n)]
+    )
+    setup_engine.ingest(
+        [
+            parse_event({"email": f"n{i}@co{i}.com", "type": "demo_request", "id": f"d{i}"}, now)
+            for i in range(n)
+        ]
+    )
+    for i in range(n):
+        setup_engine.set_stage(f"n{i}@co{i}.com", "nurture", "not now", "user:anna")
+    results: list[dict[str, int]] = []
+    errors: list[BaseException] = []
+    for _round in range(2):
+        barrier = threading.Barrier(2)
+
+        def work(
+            name: str,
+            barrier: threading.Barrier = barrier,
+        ) -> None:
+            eng = Engine(Database(postgres_url), clock=clock)
+            sales = install(eng, sections=sections(smtp.port))
+            try:
+                barrier.wait()
+                # Small batches make the workers interleave on the same due set.
+                results.append(sales.tick(worker=name, limit=5))
+            except BaseException as exc:
+                errors.append(exc)
+            finally:
+                eng.db.dispose()
+
+        threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
+        clock.advance(11 * DAY)  # past the wait and the branch window: the last two steps
+    # Round one: the first e-mail; round two: the webhook nudge and the second e-mail.
+    assert sum(r["messages_queued"] for r in results) == 3 * n
+    assert sum(r["messages_sent"] for r in results) == 2 * n
+    assert len(smtp.sink.messages) == 2 * n
+    per_lead: dict[str, int] = {}
+    for m in smtp.sink.messages:
+        per_lead[str(m["To"])] = per_lead.get(str(m["To"]), 0) + 1
+    assert set(per_lead.values()) == {2}
+    assert len({m["Message-ID"] for m in smtp.sink.messages}) == 2 * n
+    rows = outbox(setup_engine, "SELECT status, COUNT(*) FROM sales_mail_outbox GROUP BY status")
+    assert rows == [("sent", 2 * n)]
+    sent_logs = outbox(setup_engine, "SELECT COUNT(*) FROM sales_nurture_log WHERE kind = 'sent'")
+    assert sent_logs == [(2 * n,)]
+    setup_engine.db.dispose()
