@@ -7,10 +7,13 @@ events, edits, adjustments, manual moves, timers - passes through
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from leadgate.ingest.validate import EventIn, InputError, check_email, iso
@@ -22,6 +25,9 @@ from leadgate.playbook.model import Playbook
 from leadgate.scoring.engagement import ADJUSTMENT, Event
 from leadgate.store.database import Database
 from leadgate.store.repository import Repository, StoredLead, dumps
+
+# Leads kept in memory between write transactions (about 1.5 KB each).
+LEAD_CACHE_SIZE = 200_000
 
 
 class NotFound(LookupError):
@@ -68,6 +74,83 @@ StageGuard = Callable[[Repository, StoredLead, str, float], None]
 ShowExtra = Callable[[Repository, dict[str, Any]], None]
 
 
+@dataclass(slots=True)
+class _Txn:
+    """One write transaction of the engine, and what it leaves for the lead cache."""
+
+    repo: Repository
+    rev: int | None
+    # True when nobody wrote since the engine's last committed transaction.
+    chained: bool
+    keep: list[StoredLead] = field(default_factory=list)
+    evict: list[str] = field(default_factory=list)
+
+
+class _LeadCache:
+    """Leads as the engine's last committed write transaction left them.
+
+    Reading a lead row and decoding its state costs more than scoring its events, and a
+    bulk ingest touches most leads in every batch. Every write transaction, in any
+    process, bumps the store revision first (`Database.write`); a transaction that finds
+    it one past the revision the cache was made at knows no one else wrote in between,
+    so the cached leads are exactly what the store holds. Anything else drops them.
+    """
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.lock = threading.Lock()
+        self.rev: int | None = None
+        self.leads: dict[str, StoredLead] = {}
+
+    def chained(self, rev: int | None) -> bool:
+        """Whether the cache is valid inside the transaction that made revision `rev`."""
+        with self.lock:
+            return rev is not None and self.rev is not None and rev == self.rev + 1
+
+    def take(self, emails: Iterable[str]) -> dict[str, StoredLead]:
+        """The cached leads among `emails`, ready for a new transaction."""
+        out: dict[str, StoredLead] = {}
+        with self.lock:
+            leads = self.leads
+            for email in emails:
+                s = leads.get(email)
+                if s is not None:
+                    card = s.state.card
+                    if card is not None:
+                        s.score_before, s.grade_before = card.total, card.grade
+                    out[email] = s
+        return out
+
+    def clear(self) -> None:
+        """Forget everything (a transaction failed: its leads were changed in memory)."""
+        with self.lock:
+            self.leads.clear()
+            self.rev = None
+
+    def committed(self, txn: _Txn) -> None:
+        """Record what a committed transaction left in the store."""
+        with self.lock:
+            if txn.rev is None or (self.rev is not None and txn.rev <= self.rev):
+                # No counter, or a late report of an older transaction: trust nothing.
+                self.leads.clear()
+                self.rev = None
+                return
+            leads = self.leads
+            if self.rev is None or txn.rev != self.rev + 1:
+                leads.clear()
+            for s in txn.keep:
+                email = s.state.email
+                leads.pop(email, None)  # re-inserted last: the dict's order is recency
+                leads[email] = s
+            for email in txn.evict:
+                leads.pop(email, None)
+            excess = len(leads) - self.limit
+            if excess > 0:
+                for email in list(islice(leads, excess)):
+                    del leads[email]
+            self.rev = txn.rev
+
+
 class Engine:
     """leadgate's use cases over one database."""
 
@@ -75,20 +158,79 @@ class Engine:
         self.db = db
         self.clock = clock
         self._processors: dict[int, LeadProcessor] = {}
+        self._cache = _LeadCache(LEAD_CACHE_SIZE)
+        # The active version as of the cache's revision (valid while the cache is).
+        self._active_version: int | None = None
         self.listeners: list[Listener] = []
         self.stage_guards: list[StageGuard] = []
         self.show_extras: list[ShowExtra] = []
 
+    @contextmanager
+    def _write(self) -> Iterator[_Txn]:
+        """A write transaction that may use (and then refreshes) the lead cache."""
+        txn: _Txn | None = None
+        try:
+            with self.db.write() as conn:
+                rev = Database.revision(conn)
+                txn = _Txn(Repository(self.db, conn), rev, self._cache.chained(rev))
+                yield txn
+        except BaseException:
+            self._cache.clear()
+            raise
+        self._cache.committed(txn)
+
+    def _active(self, repo: Repository, txn: _Txn | None = None) -> LeadProcessor:
+        """The active playbook's processor, read inside the caller's transaction.
+
+        Costs nothing when the transaction is chained to the engine's last one (no one
+        wrote, so no one activated a playbook), one indexed MAX otherwise.
+        """
+        version = self._active_version
+        if txn is None or not txn.chained or version is None:
+            row = repo.execute("SELECT MAX(version) FROM playbooks").fetchone()
+            if row is None or row[0] is None:
+                raise NoPlaybook("no active playbook: run `leadgate init`")
+            version = int(row[0])
+        proc = self._processors.get(version)
+        if proc is None:
+            text = repo.playbook_version(version)
+            if text is None:
+                raise NoPlaybook("no active playbook: run `leadgate init`")
+            proc = LeadProcessor(load_playbook(text, f"playbook v{version}"), version)
+            self._processors[version] = proc
+        if txn is not None:
+            self._active_version = version
+        return proc
+
+    def _leads(self, txn: _Txn, emails: Sequence[str]) -> dict[str, StoredLead]:
+        """Leads by email, from the cache when it is valid, else from the store (locked)."""
+        if not txn.chained:
+            return txn.repo.leads_by_email(emails, lock=True)
+        stored = self._cache.take(emails)
+        if len(stored) < len(emails):
+            missing = [e for e in emails if e not in stored]
+            stored.update(txn.repo.leads_by_email(missing, lock=True))
+        return stored
+
     def _commit(
         self,
-        repo: Repository,
+        repo: Repository | _Txn,
         proc: LeadProcessor,
         leads: Iterable[tuple[StoredLead, list[Transition], bool]],
         now: float,
+        attributes: bool = True,
     ) -> list[LeadChange]:
-        """Save leads, append their transitions, and tell the listeners, in one transaction."""
+        """Save leads, append their transitions, and tell the listeners, in one transaction.
+
+        `attributes=False` when the caller changed no attributes (events, moves, timers):
+        the row update then leaves that column alone.
+        """
+        txn = repo if isinstance(repo, _Txn) else None
+        if txn is not None:
+            repo = txn.repo
+        assert isinstance(repo, Repository)
         items = list(leads)
-        repo.save_leads([s for s, _, _ in items], now)
+        repo.save_leads([s for s, _, _ in items], now, attributes=attributes)
         repo.insert_transitions(
             [(s.state.id, t) for s, ts, _ in items for t in ts],  # type: ignore[misc]
             proc.version,
@@ -112,6 +254,15 @@ class Engine:
             )
         for listener in self.listeners:
             listener(repo, changes, now)
+        if txn is not None:
+            for s, ts, _ in items:
+                s.updated_at = now
+                if ts:
+                    # A listener may have written to a lead that moved (routing sets
+                    # its owner): read it from the store next time.
+                    txn.evict.append(s.state.email)
+                else:
+                    txn.keep.append(s)
         return changes
 
     # -- playbook -------------------------------------------------------------
@@ -128,24 +279,17 @@ class Engine:
 
     def processor(self, version: int | None = None) -> LeadProcessor:
         """The compiled active playbook (or a given version), cached per version."""
+        if version is not None and version in self._processors:
+            return self._processors[version]
         with self.db.read() as conn:
             repo = Repository(self.db, conn)
             if version is None:
-                active = repo.active_playbook()
-                if active is None:
-                    raise NoPlaybook("no active playbook: run `leadgate init`")
-                version, text = active
-            elif version in self._processors:
-                return self._processors[version]
-            else:
-                found = repo.playbook_version(version)
-                if found is None:
-                    raise NotFound(f"playbook version {version} does not exist")
-                text = found
-        proc = self._processors.get(version)
-        if proc is None:
-            proc = LeadProcessor(load_playbook(text, f"playbook v{version}"), version)
-            self._processors[version] = proc
+                return self._active(repo)
+            text = repo.playbook_version(version)
+        if text is None:
+            raise NotFound(f"playbook version {version} does not exist")
+        proc = LeadProcessor(load_playbook(text, f"playbook v{version}"), version)
+        self._processors[version] = proc
         return proc
 
     def activate_playbook(
@@ -176,7 +320,6 @@ class Engine:
         make an MQL; identical values change nothing (so a re-import is a no-op).
         """
         now = self.clock()
-        proc = self.processor()
         merged: dict[str, tuple[dict[str, Any], float | None]] = {}
         for email, attrs, created in items:
             prev = merged.get(email)
@@ -185,9 +328,10 @@ class Engine:
             else:
                 merged[email] = (dict(attrs), created)
         created_n = updated_n = 0
-        with self.db.write() as conn:
-            repo = Repository(self.db, conn)
-            stored = repo.leads_by_email(list(merged), lock=True)
+        with self._write() as txn:
+            repo = txn.repo
+            proc = self._active(repo, txn)
+            stored = self._leads(txn, list(merged))
             fresh = [
                 LeadState(email, {}, created if created is not None else now)
                 for email, (_, created) in merged.items()
@@ -211,7 +355,7 @@ class Engine:
                         created_n += 1
                     else:
                         updated_n += 1
-            self._commit(repo, proc, changed, now)
+            self._commit(txn, proc, changed, now)
         return created_n, updated_n, len(merged) - created_n - updated_n
 
     def _refresh_if_stale(
@@ -237,7 +381,6 @@ class Engine:
         and not scored again. An unknown email creates the lead.
         """
         now = self.clock() if now is None else now
-        proc = self.processor()
         results: list[ItemResult] = []
         batch: list[EventIn] = []
         seen: set[str] = set()
@@ -250,48 +393,74 @@ class Engine:
                 results.append(ItemResult(i, ev.id, "accepted"))
         if not batch:
             return results
-        with self.db.write() as conn:
-            repo = Repository(self.db, conn)
+        inserted, lead_ids = self._ingest(batch, now)
+        for r in results:
+            if r.status == "accepted" and r.id not in inserted:
+                r.status = "duplicate"
+            r.lead_id = lead_ids.get(r.id or "")
+        return results
+
+    def ingest_counts(self, items: Sequence[EventIn], now: float | None = None) -> tuple[int, int]:
+        """As `ingest`, for callers that need only (accepted, duplicates): file imports."""
+        now = self.clock() if now is None else now
+        batch: list[EventIn] = []
+        seen: set[str] = set()
+        for ev in items:
+            if ev.id not in seen:
+                seen.add(ev.id)
+                batch.append(ev)
+        if not batch:
+            return 0, len(items)
+        inserted, _ = self._ingest(batch, now, want_ids=False)
+        return len(inserted), len(items) - len(inserted)
+
+    def _ingest(
+        self, batch: list[EventIn], now: float, want_ids: bool = True
+    ) -> tuple[set[str], dict[str, int | None]]:
+        """Events with distinct ids in, one transaction: (ids stored now, lead id per event id)."""
+        with self._write() as txn:
+            repo = txn.repo
+            proc = self._active(repo, txn)
             first_at: dict[str, float] = {}
             for ev in batch:
-                if ev.email not in first_at or ev.at < first_at[ev.email]:
+                at = first_at.get(ev.email)
+                if at is None or ev.at < at:
                     first_at[ev.email] = ev.at
-            stored = repo.leads_by_email(list(first_at), lock=True)
+            stored = self._leads(txn, list(first_at))
             fresh = [LeadState(e, {}, at) for e, at in first_at.items() if e not in stored]
             repo.insert_leads(fresh, now)
             for lead in fresh:
                 stored[lead.email] = StoredLead(lead, None, now)
-            rows = [
-                (ev.id, stored[ev.email].state.id, ev.type, ev.at, now, ev.properties_json)
-                for ev in batch
-            ]
+            ids = {e: s.state.id for e, s in stored.items()}
+            rows = [(ev.id, ids[ev.email], ev.type, ev.at, now, ev.properties_json) for ev in batch]
             inserted = repo.insert_events(rows)  # type: ignore[arg-type]
             per_lead: dict[str, list[Event]] = defaultdict(list)
+            all_in = len(inserted) == len(batch)
             for ev in batch:
-                if ev.id in inserted:
+                if all_in or ev.id in inserted:
                     per_lead[ev.email].append(Event(ev.id, ev.type, ev.at, ev.properties))
             touched: list[tuple[StoredLead, list[Transition], bool]] = []
             fresh_emails = {lead.email for lead in fresh}
+            version = proc.version
             for email, evs in per_lead.items():
                 s = stored[email]
                 lead = s.state
-                lid: int = lead.id  # type: ignore[assignment]
-                if lead.playbook_version not in (None, proc.version):
+                if lead.playbook_version not in (None, version):
                     ts = self._refresh_if_stale(repo, proc, lead, now)
                 else:
-                    ts = proc.apply_events(lead, evs, now, history=_history(repo, lid))
+                    ts = proc.apply_events(lead, evs, now, history=_history(repo, lead.id))  # type: ignore[arg-type]
                 touched.append((s, ts, email in fresh_emails))
             for lead in fresh:
                 if lead.card is None:  # created, but every event was a duplicate
                     proc.rescore(lead, now)
                     touched.append((stored[lead.email], [], True))
-            self._commit(repo, proc, touched, now)
-        by_id = {ev.id: stored[ev.email].state.id for ev in batch}
-        for r in results:
-            if r.status == "accepted" and r.id not in inserted:
-                r.status = "duplicate"
-            r.lead_id = by_id.get(r.id or "")
-        return results
+            self._commit(txn, proc, touched, now, attributes=False)
+            # Read but unchanged (every event a duplicate): still what the store holds.
+            txn.keep.extend(
+                s for e, s in stored.items() if e not in per_lead and e not in fresh_emails
+            )
+        by_id = {ev.id: ids[ev.email] for ev in batch} if want_ids else {}
+        return inserted, by_id
 
     def adjust(
         self, email: str, points: float, reason: str, actor: str, score: str = "engagement"
@@ -317,10 +486,10 @@ class Engine:
         """A person moves a lead; IllegalTransition (with the allowed targets) if not allowed."""
         email = check_email(email)
         now = self.clock()
-        proc = self.processor()
-        with self.db.write() as conn:
-            repo = Repository(self.db, conn)
-            s = repo.lead_by_email(email, lock=True)
+        with self._write() as txn:
+            repo = txn.repo
+            proc = self._active(repo, txn)
+            s = self._leads(txn, [email]).get(email)
             if s is None:
                 raise NotFound(f"no lead with email {email}")
             moves = self._refresh_if_stale(repo, proc, s.state, now)
@@ -329,17 +498,24 @@ class Engine:
                 guard(repo, s, to, now)
             t = proc.set_stage(s.state, to, actor, reason, now)
             moves.append(t)
-            self._commit(repo, proc, [(s, moves, False)], now)
+            self._commit(txn, proc, [(s, moves, False)], now, attributes=False)
         return t
 
     def tick(self, now: float | None = None, limit: int = 10_000) -> int:
         """Fire due timers (decay exits, cooldown ends). Cost follows what is due, not the store."""
         now = self.clock() if now is None else now
-        proc = self.processor()
         moved = 0
         while True:
-            with self.db.write() as conn:
-                repo = Repository(self.db, conn)
+            with self.db.read() as conn:
+                # Nothing due is the common case: answer it without taking the write lock.
+                due = Repository(self.db, conn).execute(
+                    "SELECT 1 FROM leads WHERE next_due_at <= ? LIMIT 1", [now]
+                )
+                if due.fetchone() is None:
+                    return moved
+            with self._write() as txn:
+                repo = txn.repo
+                proc = self._active(repo, txn)
                 cur = repo.execute(
                     "SELECT email FROM leads WHERE next_due_at <= ? ORDER BY next_due_at LIMIT ?",
                     [now, limit],
@@ -347,47 +523,58 @@ class Engine:
                 emails = [r[0] for r in cur.fetchall()]
                 if not emails:
                     return moved
-                stored = repo.leads_by_email(emails, lock=True)
+                stored = self._leads(txn, emails)
                 items = []
                 for s in stored.values():
                     ts = self._refresh_if_stale(repo, proc, s.state, now)
                     ts += proc.advance(s.state, now, rescore=True)
                     items.append((s, ts, False))
                     moved += len(ts)
-                self._commit(repo, proc, items, now)
+                self._commit(txn, proc, items, now, attributes=False)
             if len(emails) < limit:
                 return moved
 
     # -- reading --------------------------------------------------------------
 
     def show(self, email: str) -> dict[str, Any]:
-        """Everything about one lead, scored as of now, with its explanation and history."""
+        """Everything about one lead, scored as of now, with its explanation and history.
+
+        One read transaction, unless a timer of the lead is due: then `tick` fires it
+        first and the lead is read again.
+        """
         email = check_email(email)
         now = self.clock()
-        proc = self.processor()
-        with self.db.read() as conn:
-            s = Repository(self.db, conn).lead_by_email(email)
-        if s is None:
-            raise NotFound(f"no lead with email {email}")
-        if s.state.next_due_at is not None and s.state.next_due_at <= now:
+        for attempt in range(2):
+            with self.db.read() as conn:
+                repo = Repository(self.db, conn)
+                proc = self._active(repo)
+                s = repo.lead_by_email(email)
+                if s is None:
+                    raise NotFound(f"no lead with email {email}")
+                lead = s.state
+                due = lead.next_due_at is not None and lead.next_due_at <= now
+                if not due or attempt:
+                    return self._show(repo, proc, s, now)
             self.tick(now)
-        with self.db.read() as conn:
-            repo = Repository(self.db, conn)
-            s = repo.lead_by_email(email)
-            assert s is not None
-            lead = s.state
-            if lead.playbook_version != proc.version:
-                lead.engagement_state = proc.rules.replay(repo.events_of(lead.id))  # type: ignore[arg-type]
-            history = repo.history(lead.id)  # type: ignore[arg-type]
-            recent = repo.recent_events(lead.id, 10)  # type: ignore[arg-type]
-            attrs = dict(lead.attributes)
-            attrs.setdefault("email", lead.email)
-            card = proc.scorer.card(
-                attrs, lead.engagement_state, max(now, lead.engagement_state.last_at)
-            )
-            out = self._show_dict(s, proc, card, history, recent)
-            for extra in self.show_extras:
-                extra(repo, out)
+        raise AssertionError("unreachable")
+
+    def _show(
+        self, repo: Repository, proc: LeadProcessor, s: StoredLead, now: float
+    ) -> dict[str, Any]:
+        lead = s.state
+        assert lead.id is not None
+        if lead.playbook_version != proc.version:
+            lead.engagement_state = proc.rules.replay(repo.events_of(lead.id))
+        history = repo.history(lead.id)
+        recent = repo.recent_events(lead.id, 10)
+        attrs = dict(lead.attributes)
+        attrs.setdefault("email", lead.email)
+        card = proc.scorer.card(
+            attrs, lead.engagement_state, max(now, lead.engagement_state.last_at)
+        )
+        out = self._show_dict(s, proc, card, history, recent)
+        for extra in self.show_extras:
+            extra(repo, out)
         return out
 
     def _show_dict(
@@ -549,8 +736,8 @@ class Engine:
         n = 0
         last_id = 0
         while True:
-            with self.db.write() as conn:
-                repo = Repository(self.db, conn)
+            with self._write() as txn:
+                repo = txn.repo
                 cur = repo.execute(
                     "SELECT email FROM leads WHERE id > ? ORDER BY id LIMIT ?", [last_id, batch]
                 )
@@ -583,7 +770,7 @@ class Engine:
                     ts += proc.reevaluate(lead, now)
                     proc.rescore(lead, now)
                     items.append((s, ts, False))
-                self._commit(repo, proc, items, now)
+                self._commit(txn, proc, items, now, attributes=False)
                 n += len(stored)
             if progress:
                 progress(len(stored))

@@ -279,11 +279,9 @@ def ingest_events(
 
     def flush() -> None:
         if batch:
-            for r in engine.ingest(batch, now):
-                if r.status == "accepted":
-                    report.accepted += 1
-                else:
-                    report.duplicates += 1
+            accepted, duplicates = engine.ingest_counts(batch, now)
+            report.accepted += accepted
+            report.duplicates += duplicates
             batch.clear()
 
     for line, data, raw in records:

@@ -12,11 +12,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 DEFAULT_URL = "sqlite:///leadgate.db"
+REVISION_KEY = "leadgate_revision"
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -47,6 +48,8 @@ class Database:
 
     def __init__(self, url: str | None = None, echo: bool = False):
         self.url = resolve_url(url)
+        # Whether the store has the revision counter (a store not migrated yet has not).
+        self._has_revision = False
         self.dialect = make_url(self.url).get_backend_name()
         self.is_sqlite = self.dialect == "sqlite"
         kwargs: dict[str, Any] = {"echo": echo, "future": True}
@@ -64,7 +67,36 @@ class Database:
         with self.engine.connect() as conn:
             conn = conn.execution_options(leadgate_write=True)
             with conn.begin():
-                yield conn
+                conn.info[REVISION_KEY] = self._bump_revision(conn)
+                try:
+                    yield conn
+                finally:
+                    conn.info.pop(REVISION_KEY, None)
+
+    def _bump_revision(self, conn: Connection) -> int | None:
+        """Count this write transaction (first, so every writer takes the same lock first).
+
+        Every writer goes through here, in any process, so a transaction that finds the
+        revision one past the one it last committed knows nobody else wrote meanwhile.
+        On PostgreSQL this row lock also serialises write transactions.
+        """
+        if not self._has_revision:
+            if not inspect(conn).has_table("store_revision"):
+                return None
+            self._has_revision = True
+        raw = conn.connection.driver_connection
+        cur = raw.cursor()  # type: ignore[union-attr]
+        cur.execute("UPDATE store_revision SET rev = rev + 1 WHERE id = 1")
+        cur.execute("SELECT rev FROM store_revision WHERE id = 1")
+        row = cur.fetchone()
+        cur.close()
+        return int(row[0]) if row else None
+
+    @staticmethod
+    def revision(conn: Connection) -> int | None:
+        """The store revision this write transaction made (None: the store has no counter)."""
+        rev = conn.info.get(REVISION_KEY)
+        return rev if isinstance(rev, int) else None
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -111,6 +143,9 @@ def _sqlite_setup(engine: Engine) -> None:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
+        # A bigger page cache than the 2 MB default: a batch touches lead rows all over
+        # the table, and re-reading those pages from the OS cost ~1 us per row.
+        cur.execute("PRAGMA cache_size=-65536")
         cur.close()
 
     @event.listens_for(engine, "begin")

@@ -5,6 +5,7 @@ JSON documents are stored as text (written with orjson) for the same reason."""
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Float,
@@ -83,4 +84,13 @@ transitions = Table(
     Column("playbook_version", Integer),
     Index("ix_transitions_lead", "lead_id", "at"),
     Index("ix_transitions_to_at", "to_stage", "at"),
+)
+
+# One row; every write transaction bumps `rev` first (see Database.write), so equal
+# revisions mean nobody else wrote in between (the engine's in-memory lead cache).
+store_revision = Table(
+    "store_revision",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("rev", BigInteger, nullable=False),
 )
