@@ -25,6 +25,7 @@ from leadgate.api.auth import authenticate
 from leadgate.api.context import ApiContext
 from leadgate.api.problems import PROBLEM_SCHEMA, BodyTooLarge, install, problem
 from leadgate.engine.engine import Engine
+from leadgate.predictive.hooks import install as install_predictive
 from leadgate.store.database import Database
 from leadgate.webhooks import OutboxWriter
 from leadgate.webhooks.delivery import Deliverer, DeliverySettings
@@ -99,6 +100,8 @@ def create_app(
         engine = Engine(db)
         engine.ensure_playbook()
     ctx = ApiContext(engine)
+    # GET /leads/{id} carries the stored conversion probability and its factors.
+    install_predictive(engine)
     if not any(isinstance(x, OutboxWriter) for x in engine.listeners):
         engine.listeners.append(OutboxWriter(ctx.mark_outbox))
     if deliver:

@@ -18,6 +18,7 @@ from leadgate.engine.engine import Engine, NoPlaybook, NotFound
 from leadgate.ingest.validate import InputError
 from leadgate.lifecycle.stages import IllegalTransition
 from leadgate.playbook.loader import PlaybookError
+from leadgate.predictive.hooks import install as install_predictive
 from leadgate.store.database import Database, DatabaseError
 
 console = Console()
@@ -59,6 +60,8 @@ def open_engine(db: str | None, ensure_playbook: bool = True) -> Engine:
     except OperationalError as exc:
         raise DatabaseError(f"--db: cannot open {database.url}: {exc.orig}") from None
     engine = Engine(database)
+    # `lead show` carries the stored conversion probability and its factors.
+    install_predictive(engine)
     if ensure_playbook:
         engine.ensure_playbook()
     return engine

@@ -1,7 +1,8 @@
-"""`leadgate train` and `leadgate predict`: predictive scoring from CSV files.
+"""`leadgate train`, `leadgate predict`, `leadgate suggest-points`: predictive scoring.
 
-Store-based training and scoring (from the leads in the database) are not wired in yet:
-without ``--csv`` both commands stop with exit code 2 and say so.
+With ``--csv`` the commands work on files (models in ``--models-dir``); without it they
+work on the store (``--db``): training rows are the leads with a known outcome, features
+as of each lead's cut-off, and the model is saved, versioned, in the store.
 """
 
 from __future__ import annotations
@@ -34,12 +35,30 @@ ModelsDirOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
-NO_STORE_TRAIN = (
-    "store-based training is not available yet in this build: pass --csv FILE --target COLUMN"
-)
-NO_STORE_PREDICT = (
-    "store-based scoring is not available yet in this build: pass --csv FILE --out FILE"
-)
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="Database URL (without --csv). Default: $LEADGATE_DB or sqlite:///leadgate.db",
+        show_default=False,
+    ),
+]
+CutoffOpt = Annotated[
+    str,
+    typer.Option(
+        "--cutoff",
+        help="mql: features as of the lead's first MQL moment (leads never MQL: created + "
+        "the median time to MQL); created: created + --window-days for every lead.",
+    ),
+]
+WindowOpt = Annotated[
+    float | None,
+    typer.Option("--window-days", help="Observation window after creation (see --cutoff)."),
+]
+HorizonOpt = Annotated[
+    float,
+    typer.Option("--horizon-days", help="Converted = customer within this many days."),
+]
 
 
 def _num(v: Any, digits: int = 3) -> str:
@@ -154,11 +173,20 @@ def register(app: typer.Typer) -> None:
         kind: Annotated[str, typer.Option("--kind", help="auto, gbm or logistic.")] = "auto",
         seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
         models_dir_opt: ModelsDirOpt = None,
+        db: DbOption = None,
+        cutoff: CutoffOpt = "mql",
+        window_days: WindowOpt = None,
+        horizon_days: HorizonOpt = 90.0,
         as_json: JsonOpt = False,
     ) -> None:
-        """Train a conversion model on closed leads from a CSV and save it."""
+        """Train a conversion model on closed leads (the store's, or a CSV's) and save it."""
         if csv is None:
-            fail(NO_STORE_TRAIN)
+            if target or id_column or time_column or positive or rows_in_time_order:
+                fail("--target/--id/--time/--positive/--rows-in-time-order need --csv FILE")
+            _train_store(
+                db, kind, seed, cutoff, window_days, horizon_days, include_leaky, exclude, as_json
+            )
+            return
         if not target:
             fail("--target COLUMN is required with --csv")
         if kind not in ("auto", "gbm", "logistic"):
@@ -207,12 +235,16 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option("--model", help="Model id (default: the latest).")
         ] = None,
         models_dir_opt: ModelsDirOpt = None,
+        db: DbOption = None,
         as_json: JsonOpt = False,
     ) -> None:
-        """Score the rows of a CSV with a trained model: writes the id (or row) and
-        `predicted` (0-1)."""
+        """Score every lead in the store (stored as `predicted`), or the rows of a CSV
+        (writes the id or row and `predicted`, 0-1)."""
         if csv is None:
-            fail(NO_STORE_PREDICT)
+            if out is not None:
+                fail("--out needs --csv FILE (without --csv the scores go into the store)")
+            _predict_store(db, model, as_json)
+            return
         if out is None:
             fail("--out FILE is required with --csv")
         from leadgate.predictive.dataset import DatasetError
@@ -243,3 +275,137 @@ def register(app: typer.Typer) -> None:
             console.print(f"scored {len(scored):,} rows with model {info['model_id']} -> {out}")
             if lead_model.card.verdict != "usable":
                 console.print(f"[bold red]warning: {lead_model.card.statement}[/bold red]")
+
+    @app.command("suggest-points")
+    def suggest_points(
+        out: Annotated[
+            Path, typer.Option("--out", help="Where to write the proposed playbook YAML.")
+        ] = Path("playbook.suggested.yaml"),
+        db: DbOption = None,
+        cutoff: CutoffOpt = "mql",
+        window_days: WindowOpt = None,
+        horizon_days: HorizonOpt = 90.0,
+        seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Propose integer rule points from outcomes (sparse logistic model on binned
+        attributes and event counts); print its AUC next to the current playbook's."""
+        from leadgate.predictive.dataset import DatasetError
+        from leadgate.predictive.suggest import suggest_points as run
+
+        engine = _engine(db)
+        try:
+            result = _guard(
+                lambda: run(
+                    engine,
+                    cutoff=cutoff,
+                    window_days=window_days,
+                    horizon_days=horizon_days,
+                    seed=seed,
+                )
+            )
+            out.write_text(result.yaml, encoding="utf-8")
+        except DatasetError as exc:
+            fail(str(exc))
+        except OSError as exc:
+            fail(f"cannot write {out}: {exc}")
+        info = {"out": str(out), **result.summary()}
+        if as_json:
+            _dump(info)
+            return
+        console.print(f"proposed playbook written to [bold]{out}[/bold]")
+        t = Table("scoring", "ROC AUC", "PR AUC", "lift@10%", title=result.validation)
+        for name, m in (("proposed points", result.proposed), ("current playbook", result.current)):
+            t.add_row(
+                name, _num(m.get("roc_auc")), _num(m.get("pr_auc")), _num(m.get("lift_10"), 2)
+            )
+        console.print(t)
+        console.print(
+            f"{len(result.fit_rules)} fit rules, {len(result.engagement_rules)} engagement rules; "
+            f"check it with `leadgate playbook check {out}`, compare with `leadgate backtest`."
+        )
+
+
+def _engine(db: str | None) -> Any:
+    from leadgate.cli.common import handle_errors, open_engine
+
+    return handle_errors(open_engine)(db)
+
+
+def _guard(fn: Any) -> Any:
+    """Domain errors users can fix (no playbook, bad store) exit 2 like the core commands."""
+    from leadgate.cli.common import handle_errors
+
+    return handle_errors(fn)()
+
+
+def _train_store(
+    db: str | None,
+    kind: str,
+    seed: int,
+    cutoff: str,
+    window_days: float | None,
+    horizon_days: float,
+    include_leaky: list[str] | None,
+    exclude: list[str] | None,
+    as_json: bool,
+) -> None:
+    if kind not in ("auto", "gbm", "logistic"):
+        fail(f"--kind must be auto, gbm or logistic, not {kind!r}")
+    from leadgate.predictive.dataset import DatasetError
+    from leadgate.predictive.store_score import train_store
+
+    engine = _engine(db)
+    try:
+        res = _guard(
+            lambda: train_store(
+                engine,
+                kind=kind,  # type: ignore[arg-type]
+                seed=seed,
+                cutoff=cutoff,
+                window_days=window_days,
+                horizon_days=horizon_days,
+                include_leaky=include_leaky or (),
+                exclude=exclude or (),
+            )
+        )
+    except DatasetError as exc:
+        fail(str(exc))
+    summary = train_summary(res.result, res.model_id, Path(f"store version {res.version}"))
+    summary["path"] = f"store ({engine.db.url.split('://')[0]}), version {res.version}"
+    summary["version"] = res.version
+    summary["store"] = res.result.card.params.get("store", {})
+    if as_json:
+        _dump(summary)
+    else:
+        print_train(summary)
+        st = summary["store"]
+        console.print(
+            f"cut-off {st.get('cutoff')} (window {st.get('window_days')} days for leads never "
+            f"MQL), horizon {st.get('horizon_days'):g} days; {st.get('open_leads_left_out', 0):,} "
+            "open leads left out (outcome not known yet)"
+        )
+
+
+def _predict_store(db: str | None, model: str | None, as_json: bool) -> None:
+    from leadgate.predictive.dataset import DatasetError
+    from leadgate.predictive.persist import ModelNotFound
+    from leadgate.predictive.store_models import load_model
+    from leadgate.predictive.store_score import predict_store
+
+    engine = _engine(db)
+    try:
+        lead_model = load_model(engine.db, model)
+        info = _guard(lambda: predict_store(engine, lead_model))
+    except (ModelNotFound, DatasetError) as exc:
+        fail(str(exc))
+    if as_json:
+        _dump(info)
+        return
+    console.print(
+        f"scored {info['leads']:,} leads with model {info['model_id']} "
+        f"({info['changed']:,} changed, mean {_num(info['mean_predicted'])}) in "
+        f"{info['seconds']:.1f} s"
+    )
+    if lead_model.card.verdict != "usable":
+        console.print(f"[bold red]warning: {lead_model.card.statement}[/bold red]")

@@ -13,7 +13,7 @@ from typing import Any
 
 from leadgate.leads.record import LeadState
 from leadgate.lifecycle.stages import Transition, check_manual
-from leadgate.playbook.conditions import compile_condition
+from leadgate.playbook.conditions import as_number, compile_condition
 from leadgate.playbook.model import Playbook
 from leadgate.scoring.engagement import ADJUSTMENT, Event
 from leadgate.scoring.fit import email_domain
@@ -21,6 +21,9 @@ from leadgate.scoring.grades import grade_engagement, grade_fit
 from leadgate.scoring.scorecard import ScoreCard, Scorer
 
 DAY = 86400.0
+# The attribute `leadgate predict` stores the model's probability in; `{score: predicted}`
+# reads it (a lead never scored has none, and the test is false).
+PREDICTED = "predicted"
 _AUTO_STAGES = frozenset({"lead", "mql", "nurture"})
 
 
@@ -76,7 +79,8 @@ class LeadProcessor:
         """What score conditions read at `at`."""
         fit = self.fit(lead)
         eng = self.engagement(lead, at)
-        return {"fit": fit, "engagement": eng, "total": round(fit + eng, 2)}
+        total = round(fit + eng, 2)
+        return {"fit": fit, "engagement": eng, "total": total, PREDICTED: predicted(lead)}
 
     def rescore(self, lead: LeadState, as_of: float) -> None:
         """Refresh the lead's scores and grades as of a moment (after any change).
@@ -271,6 +275,11 @@ class LeadProcessor:
         return t
 
 
+def predicted(lead: LeadState) -> float | None:
+    """The stored conversion probability of the lead, if it has one."""
+    return as_number(lead.attributes.get(PREDICTED))
+
+
 class _LazyScores(Mapping[str, float | None]):
     """Scores computed only if the rule reads them (a poor fit never pays for decay)."""
 
@@ -289,6 +298,8 @@ class _LazyScores(Mapping[str, float | None]):
                 cache[key] = self._proc.engagement(self._lead, self._at)
             elif key == "total":
                 cache[key] = round((self["fit"] or 0.0) + (self["engagement"] or 0.0), 2)
+            elif key == PREDICTED:
+                cache[key] = predicted(self._lead)
             else:
                 cache[key] = None
         return cache[key]
@@ -298,7 +309,7 @@ class _LazyScores(Mapping[str, float | None]):
         return self[key]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(("fit", "engagement", "total"))
+        return iter(("fit", "engagement", "total", PREDICTED))
 
     def __len__(self) -> int:
-        return 3
+        return 4

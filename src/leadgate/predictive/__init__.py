@@ -13,50 +13,69 @@ The library is a set of small modules, one concept each:
 - :mod:`~leadgate.predictive.train` — training end to end (``train_dataset``, ``train_csv``);
 - :mod:`~leadgate.predictive.score` — scoring frames and CSVs;
 - :mod:`~leadgate.predictive.explain` — top factors behind one prediction;
-- :mod:`~leadgate.predictive.persist` — versioned model artifacts on disk.
+- :mod:`~leadgate.predictive.persist` — versioned model artifacts on disk;
+- :mod:`~leadgate.predictive.store_data` — training rows from the store, as of a cut-off;
+- :mod:`~leadgate.predictive.store_models` — versioned models (and cards) in the store;
+- :mod:`~leadgate.predictive.store_score` — batch scoring of the stored leads;
+- :mod:`~leadgate.predictive.suggest` — integer playbook points from a sparse logistic model;
+- :mod:`~leadgate.predictive.hooks` — ``predicted`` and its factors in ``lead show``.
+
+Nothing heavy is imported with the package (``leadgate lead show`` imports the hook on
+every call): the names below load their module on first use.
 """
 
 from __future__ import annotations
 
-from leadgate.predictive.card import NO_SIGNAL, ModelCard
-from leadgate.predictive.dataset import Dataset, DatasetError, load_csv, load_frame, read_csv
-from leadgate.predictive.explain import Explanation, explain
-from leadgate.predictive.leakage import LeakageReport, detect_leakage
-from leadgate.predictive.persist import (
-    ModelNotFound,
-    latest_model_id,
-    list_models,
-    load_card,
-    load_model,
-    models_dir,
-    save_model,
-)
-from leadgate.predictive.score import score_csv, score_frame
-from leadgate.predictive.train import LeadModel, TrainResult, train_csv, train_dataset
+import importlib
+import sys
+import types
+from typing import Any
 
-__all__ = [
-    "NO_SIGNAL",
-    "Dataset",
-    "DatasetError",
-    "Explanation",
-    "LeadModel",
-    "LeakageReport",
-    "ModelCard",
-    "ModelNotFound",
-    "TrainResult",
-    "detect_leakage",
-    "explain",
-    "latest_model_id",
-    "list_models",
-    "load_card",
-    "load_csv",
-    "load_frame",
-    "load_model",
-    "models_dir",
-    "read_csv",
-    "save_model",
-    "score_csv",
-    "score_frame",
-    "train_csv",
-    "train_dataset",
-]
+_WHERE = {
+    "NO_SIGNAL": "card",
+    "ModelCard": "card",
+    "Dataset": "dataset",
+    "DatasetError": "dataset",
+    "load_csv": "dataset",
+    "load_frame": "dataset",
+    "read_csv": "dataset",
+    "Explanation": "explain",
+    "explain": "explain",
+    "LeakageReport": "leakage",
+    "detect_leakage": "leakage",
+    "ModelNotFound": "persist",
+    "latest_model_id": "persist",
+    "list_models": "persist",
+    "load_card": "persist",
+    "load_model": "persist",
+    "models_dir": "persist",
+    "save_model": "persist",
+    "score_csv": "score",
+    "score_frame": "score",
+    "LeadModel": "train",
+    "TrainResult": "train",
+    "train_csv": "train",
+    "train_dataset": "train",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(name)
+    return getattr(importlib.import_module(f"leadgate.predictive.{module}"), name)
+
+
+class _Package(types.ModuleType):
+    """``explain`` names a submodule and its function: importing the submodule must not
+    replace the function on the package (the submodule stays in ``sys.modules``)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "explain" and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+__all__ = sorted(_WHERE)

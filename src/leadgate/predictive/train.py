@@ -39,6 +39,8 @@ class LeadModel:
     time_column: str | None = None
     card: ModelCard = field(default_factory=ModelCard)
     format_version: int = FORMAT_VERSION
+    #: How store rows become features (a ``StoreSpec`` as a dict); None for CSV models.
+    store_spec: dict[str, Any] | None = None
 
     @property
     def features(self) -> list[str]:
