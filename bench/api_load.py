@@ -21,7 +21,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -39,6 +39,23 @@ N_LEADS = 20_000
 _ids = itertools.count()
 
 
+def server_cpu(pgid: int) -> float:
+    """CPU seconds (user + system) used so far by every process of the server's group."""
+    total = 0
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # After the command name: state, ppid, pgrp, ... utime (11th), stime (12th).
+        if int(fields[2]) == pgid:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -46,7 +63,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(db_url: str, workers: int) -> Iterator[tuple[str, dict[str, str]]]:
+def server(db_url: str, workers: int) -> Iterator[tuple[str, dict[str, str], int]]:
     db = Database(db_url)
     db.migrate()
     _, key = create_key(db, "admin", "bench")
@@ -70,7 +87,11 @@ def server(db_url: str, workers: int) -> Iterator[tuple[str, dict[str, str]]]:
             if proc.poll() is not None or time.time() > deadline:
                 raise RuntimeError("leadgate serve did not start")
             time.sleep(0.1)
-        yield base, {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        yield (
+            base,
+            {"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+            proc.pid,
+        )
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -181,7 +202,7 @@ async def run_store(label: str, db_url: str, workers: int, seconds: float) -> li
     _ids = itertools.count()  # every run replays the same events into a fresh store
     rows: list[list[str]] = []
     rnd = random.Random(7)
-    with server(db_url, workers) as (base, headers):
+    with server(db_url, workers) as (base, headers, pgid):
         limits = httpx.Limits(max_connections=16, max_keepalive_connections=16)
         async with httpx.AsyncClient(
             base_url=base, headers=headers, limits=limits, timeout=60
@@ -190,22 +211,27 @@ async def run_store(label: str, db_url: str, workers: int, seconds: float) -> li
             for b in bodies(rnd, 1000, N_LEADS // 1000):
                 await c.post("/api/v1/events", content=b)
 
-            def add(name: str, size: int, res: tuple[int, float, list[float]]) -> None:
-                n, secs, lat = res
+            async def add(
+                name: str, size: int, run: Awaitable[tuple[int, float, list[float]]]
+            ) -> None:
+                cpu0, own0 = server_cpu(pgid), time.process_time()
+                n, secs, lat = await run
+                srv, own = server_cpu(pgid) - cpu0, time.process_time() - own0
                 rows.append([
                     label, str(workers), name, f"{n / secs:,.0f}", f"{n * size / secs:,.0f}",
                     f"{percentile(lat, 50) * 1000:.1f}", f"{percentile(lat, 99) * 1000:.1f}", str(n),
+                    f"{srv / n * 1000:.2f}", f"{own / n * 1000:.2f}",
                 ])  # fmt: skip
                 print("  " + " | ".join(rows[-1]), flush=True)
 
             single = [("POST", "/api/v1/events", b) for b in bodies(rnd, 1, int(3000 * seconds))]
-            add("1 event, 4 in flight", 1, await closed_loop(c, single, seconds, 4))
+            await add("1 event, 4 in flight", 1, closed_loop(c, single, seconds, 4))
             single = [("POST", "/api/v1/events", b) for b in bodies(rnd, 1, int(200 * seconds))]
-            add("1 event @ 200 req/s", 1, await paced(c, single, 200, seconds))
+            await add("1 event @ 200 req/s", 1, paced(c, single, 200, seconds))
             b100 = [("POST", "/api/v1/events", b) for b in bodies(rnd, 100, int(60 * seconds))]
-            add("batch 100, 2 in flight", 100, await closed_loop(c, b100, seconds, 2))
+            await add("batch 100, 2 in flight", 100, closed_loop(c, b100, seconds, 2))
             b1k = [("POST", "/api/v1/events", b) for b in bodies(rnd, 1000, int(10 * seconds))]
-            add("batch 1,000, 2 in flight", 1000, await closed_loop(c, b1k, seconds, 2))
+            await add("batch 1,000, 2 in flight", 1000, closed_loop(c, b1k, seconds, 2))
             ids = [
                 x["id"]
                 for x in (await c.get("/api/v1/leads", params={"limit": 500})).json()["items"]
@@ -214,11 +240,11 @@ async def run_store(label: str, db_url: str, workers: int, seconds: float) -> li
                 ("GET", f"/api/v1/leads/{rnd.choice(ids)}", None)
                 for _ in range(int(2000 * seconds))
             ]
-            add("GET /leads/{id}, 1 in flight", 0, await closed_loop(c, gets, seconds, 1))
+            await add("GET /leads/{id}, 1 in flight", 0, closed_loop(c, gets, seconds, 1))
             gets = [
                 ("GET", f"/api/v1/leads/{rnd.choice(ids)}", None) for _ in range(int(100 * seconds))
             ]
-            add("GET /leads/{id} @ 100 req/s", 0, await paced(c, gets, 100, seconds))
+            await add("GET /leads/{id} @ 100 req/s", 0, paced(c, gets, 100, seconds))
     return rows
 
 
@@ -242,7 +268,8 @@ def main() -> None:
     print(
         f"# engine alone (Engine.ingest, SQLite, 1,000-event batches, no HTTP): {engine_ceiling():,.0f} events/s"
     )
-    header = ["store", "workers", "load", "requests/s", "events/s", "p50 ms", "p99 ms", "requests"]
+    header = ["store", "workers", "load", "requests/s", "events/s", "p50 ms", "p99 ms",
+              "requests", "server CPU ms/req", "client CPU ms/req"]  # fmt: skip
     rows: list[list[str]] = []
     with ExitStack() as stack:
         pg = None if args.no_pg else stack.enter_context(postgres_url(args.pg_url))

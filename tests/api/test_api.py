@@ -8,6 +8,7 @@ import pytest
 
 from leadgate.api import create_app
 from leadgate.keys import revoke_key
+from leadgate.store.database import Database
 
 from .conftest import Api
 
@@ -48,6 +49,48 @@ def test_a_revoked_key_stops_working_at_once(api: Api) -> None:
     prefix = api.keys["sales"].split("_")[1]
     revoke_key(api.engine.db, prefix)
     assert_problem(api.get(f"{V1}/leads", role="sales"), 401)
+
+
+def test_lookups_skip_the_thread_pool_and_still_see_a_revocation_from_elsewhere(
+    api: Api,
+) -> None:
+    quick = api.app.state.leadgate.quick
+    lead = api.post(
+        f"{V1}/events", json={"id": "q1", "email": "q@corp.com", "type": "page_view"}
+    ).json()
+    lid = lead["items"][0]["lead_id"]
+    assert api.get(f"{V1}/leads/{lid}", role="sales").json()["email"] == "q@corp.com"
+    by_id = api.post(f"{V1}/events", json={"id": "q2", "lead_id": lid, "type": "page_view"}).json()
+    assert by_id["accepted"] == 1 and by_id["items"][0]["lead_id"] == lid
+    assert api.get(f"{V1}/leads", role="sales").status_code == 200
+    # Another process (the CLI) revokes through its own connection: refused on the next call.
+    other = Database(api.engine.db.url)
+    revoke_key(other, api.keys["sales"].split("_")[1])
+    other.dispose()
+    assert_problem(api.get(f"{V1}/leads/{lid}", role="sales"), 401)
+    assert quick.failures == 0
+
+
+def test_a_failing_quick_lookup_falls_back_to_the_pool(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from leadgate.api.quick import QuickReads
+
+    def broken(self: QuickReads) -> object:
+        raise OSError("disk on fire")
+
+    monkeypatch.setattr(QuickReads, "_sqlite_conn", broken)
+    monkeypatch.setattr(QuickReads, "_pg_conn", broken)
+    quick = api.app.state.leadgate.quick
+    lid = api.post(f"{V1}/events", json={"email": "f@corp.com", "type": "page_view"}).json()[
+        "items"
+    ][0]["lead_id"]
+    assert api.get(f"{V1}/leads/{lid}", role="sales").json()["email"] == "f@corp.com"
+    assert_problem(api.get(f"{V1}/leads/{lid + 1000}", role="sales"), 404)
+    assert_problem(api.get(f"{V1}/leads", role="ingest"), 403)
+    assert quick.failures >= 3
+    revoke_key(api.engine.db, api.keys["sales"].split("_")[1])
+    assert_problem(api.get(f"{V1}/leads/{lid}", role="sales"), 401)
 
 
 def test_keys_api_creates_a_key_shown_once_and_revokes_it(api: Api) -> None:

@@ -203,7 +203,7 @@ def test_two_workers_send_each_delivery_once(
                 r = c.post(
                     "/api/v1/events", json={"email": f"w{i}@corp.com", "type": "demo_request"}
                 )
-                assert r.json()["accepted"] == 1
+                assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
             lead = c.get("/api/v1/leads", params={"limit": 1}).json()["items"][0]
             assert c.get(f"/api/v1/leads/{lead['id']}").json()["stage"] == "mql"
             bad = c.post(f"/api/v1/leads/{lead['id']}/stage", json={"to": "sqo"})

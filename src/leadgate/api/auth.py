@@ -14,7 +14,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from leadgate.api.context import ApiContext
 from leadgate.api.problems import ApiProblem
-from leadgate.keys import ApiKey, verify_key
+from leadgate.api.quick import Unavailable
+from leadgate.keys import KEY_LOOKUP_SQL, ApiKey, check_key, key_prefix, verify_key
 
 bearer = HTTPBearer(auto_error=False, description="An API key: `leadgate keys create`.")
 
@@ -35,10 +36,7 @@ def context(request: Request) -> ApiContext:
 _UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="leadgate"'}
 
 
-async def authenticate(
-    request: Request, creds: HTTPAuthorizationCredentials | None = Depends(bearer)
-) -> ApiKey:
-    """The caller's key, or 401."""
+async def _check(request: Request, creds: HTTPAuthorizationCredentials | None) -> ApiKey:
     if creds is None or creds.scheme.lower() != "bearer" or not creds.credentials:
         raise ApiProblem(
             401,
@@ -49,23 +47,43 @@ async def authenticate(
         )
     ctx = context(request)
     token = creds.credentials.strip()
-    key = await ctx.read(verify_key, ctx.db, token) if len(token) < 200 else None
+    key = None
+    if len(token) < 200:
+        prefix = key_prefix(token)
+        # Looked up on every request (no cache): a revoked key stops working at once.
+        try:
+            row = await ctx.quick.one(KEY_LOOKUP_SQL, [prefix]) if prefix is not None else None
+            key = check_key(token, row)
+        except Unavailable:
+            key = await ctx.read(verify_key, ctx.db, token)
     if key is None:
         raise ApiProblem(
             401, "the API key is not valid or was revoked", "unauthorized", headers=_UNAUTHORIZED
         )
+    # The sales endpoints audit by the key's name.
+    request.state.api_key = key
     return key
+
+
+async def authenticate(
+    request: Request, creds: HTTPAuthorizationCredentials | None = Depends(bearer)
+) -> ApiKey:
+    """The caller's key, or 401."""
+    return await _check(request, creds)
 
 
 def require(*roles: str) -> Callable[..., Awaitable[ApiKey]]:
     """A dependency: the caller's key, if its role is one of `roles` (else 403)."""
+    needs = " or ".join(roles)
 
-    async def dep(key: ApiKey = Depends(authenticate)) -> ApiKey:
+    # One dependency level, not two: FastAPI's dependency solving costs per level.
+    async def dep(
+        request: Request, creds: HTTPAuthorizationCredentials | None = Depends(bearer)
+    ) -> ApiKey:
+        key = await _check(request, creds)
         if key.role not in roles:
             raise ApiProblem(
-                403,
-                f"a key with role '{key.role}' may not do this (needs {' or '.join(roles)})",
-                "forbidden",
+                403, f"a key with role '{key.role}' may not do this (needs {needs})", "forbidden"
             )
         return key
 

@@ -14,8 +14,10 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from leadgate.api.auth import WRITE_LEADS, context, require
+from leadgate.api.context import ApiContext
 from leadgate.api.problems import ApiProblem, BodyTooLarge, responses
-from leadgate.api.queries import emails_by_id
+from leadgate.api.queries import LEAD_REF_SQL, emails_by_id
+from leadgate.api.quick import Unavailable
 from leadgate.engine.engine import Engine
 from leadgate.ingest.validate import EventIn, InputError, check_email, parse_event
 from leadgate.keys import ApiKey
@@ -177,6 +179,18 @@ def parse_items(
     return events, index, rejected
 
 
+async def _emails(ctx: ApiContext, ids: list[int]) -> dict[int, str]:
+    if len(ids) == 1:
+        # The common case of a single event by lead id: no worker thread.
+        try:
+            row = await ctx.quick.one(LEAD_REF_SQL, ids)
+        except Unavailable:
+            pass
+        else:
+            return {ids[0]: row[0]} if row is not None else {}
+    return await ctx.read(emails_by_id, ctx.db, ids)
+
+
 def _ingest(engine: Engine, events: list[EventIn], now: float) -> list[Any]:
     return engine.ingest(events, now) if events else []
 
@@ -213,13 +227,13 @@ async def post_events(request: Request, key: ApiKey = Depends(require(*WRITE_LEA
     single = not (isinstance(data, dict) and "events" in data)
     now = ctx.engine.clock()
     wanted = wanted_lead_ids(items)
-    emails = await ctx.read(emails_by_id, ctx.db, wanted) if wanted else {}
+    emails = await _emails(ctx, wanted) if wanted else {}
     if len(items) <= 20:
         # A few events: validating inline costs less than a trip to a worker thread.
         events, index, rejected = parse_items(items, now, emails)
     else:
         events, index, rejected = await ctx.read(parse_items, items, now, emails)
-    results = await ctx.write(_ingest, ctx.engine, events, now)
+    results = await ctx.write(_ingest, ctx.engine, events, now, small=len(events) <= 20)
     out: list[dict[str, Any] | None] = [None] * len(items)
     accepted = duplicate = 0
     for pos, r in zip(index, results, strict=True):

@@ -12,7 +12,16 @@ from starlette.responses import Response
 from leadgate.api.auth import READ_LEADS, STAGE, WRITE_LEADS, actor, context, require
 from leadgate.api.context import ApiContext
 from leadgate.api.problems import responses
-from leadgate.api.queries import SORTS, LeadFilter, anything_due, lead_ref, list_page
+from leadgate.api.queries import (
+    ANYTHING_DUE_SQL,
+    LEAD_REF_SQL,
+    SORTS,
+    LeadFilter,
+    anything_due,
+    lead_ref,
+    list_page,
+)
+from leadgate.api.quick import Unavailable
 from leadgate.engine.engine import NotFound
 from leadgate.ingest.columns import canonical, typed_value
 from leadgate.ingest.validate import (
@@ -133,7 +142,12 @@ _LIST_SCHEMA = {
 
 async def _tick_if_due(ctx: ApiContext) -> None:
     # Timers (decay exits, cooldowns) fire lazily; a list should not show a stale stage.
-    if await ctx.read(anything_due, ctx.db, ctx.engine.clock()):
+    now = ctx.engine.clock()
+    try:
+        due = await ctx.quick.one(ANYTHING_DUE_SQL, [now]) is not None
+    except Unavailable:
+        due = await ctx.read(anything_due, ctx.db, now)
+    if due:
         await ctx.write(ctx.engine.tick)
 
 
@@ -194,13 +208,17 @@ async def list_leads(
 
 
 async def _email_of(ctx: ApiContext, lead_id: int) -> str:
-    ref = await ctx.read(lead_ref, ctx.db, lead_id)
+    ref: tuple[Any, ...] | None
+    try:
+        ref = await ctx.quick.one(LEAD_REF_SQL, [lead_id])
+    except Unavailable:
+        ref = await ctx.read(lead_ref, ctx.db, lead_id)
     if ref is None:
         raise NotFound(f"no lead {lead_id}")
     email, due = ref
     if due is not None and due <= ctx.engine.clock():
         await ctx.write(ctx.engine.tick)
-    return email
+    return str(email)
 
 
 @router.get(

@@ -36,14 +36,13 @@ _LIST_COLS = (
 )
 
 
+LEAD_REF_SQL = "SELECT email, next_due_at FROM leads WHERE id = ?"
+
+
 def lead_ref(db: Database, lead_id: int) -> tuple[str, float | None] | None:
     """(email, next_due_at) of a lead by id, or None."""
     with db.read() as conn:
-        row = (
-            Repository(db, conn)
-            .execute("SELECT email, next_due_at FROM leads WHERE id = ?", [lead_id])
-            .fetchone()
-        )
+        row = Repository(db, conn).execute(LEAD_REF_SQL, [lead_id]).fetchone()
     return (row[0], row[1]) if row else None
 
 
@@ -62,14 +61,13 @@ def emails_by_id(db: Database, ids: list[int]) -> dict[int, str]:
     return out
 
 
+ANYTHING_DUE_SQL = "SELECT 1 FROM leads WHERE next_due_at <= ? LIMIT 1"
+
+
 def anything_due(db: Database, now: float) -> bool:
     """Whether some lead has a timer due (then `Engine.tick` should run before a list)."""
     with db.read() as conn:
-        row = (
-            Repository(db, conn)
-            .execute("SELECT 1 FROM leads WHERE next_due_at <= ? LIMIT 1", [now])
-            .fetchone()
-        )
+        row = Repository(db, conn).execute(ANYTHING_DUE_SQL, [now]).fetchone()
     return row is not None
 
 

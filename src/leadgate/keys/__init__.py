@@ -130,21 +130,32 @@ def revoke_key(db: Database, ref: str) -> ApiKey:
     return ApiKey(key.id, key.name, key.role, key.prefix, key.created_at, key.created_by, now)
 
 
-def verify_key(db: Database, key: str) -> ApiKey | None:
-    """The active key matching `key`, or None. Looked up on every call: a revocation is
-    effective at once, in every process."""
+KEY_LOOKUP_SQL = f"SELECT {_COLS}, hash FROM api_keys WHERE prefix = ?"
+
+
+def key_prefix(key: str) -> str | None:
+    """The lookup prefix of a key that has our shape, else None."""
     parts = key.split("_")
     prefix = parts[1] if len(parts) >= 3 and parts[0] == "lg" else ""
-    row = None
-    if len(prefix) == 12:
-        with db.read() as conn:
-            row = (
-                Repository(db, conn)
-                .execute(f"SELECT {_COLS}, hash FROM api_keys WHERE prefix = ?", [prefix])
-                .fetchone()
-            )
-    # Compare even when nothing matched, so timing does not tell a known prefix apart.
+    return prefix if len(prefix) == 12 else None
+
+
+def check_key(key: str, row: Any) -> ApiKey | None:
+    """The key of `row` (a KEY_LOOKUP_SQL row, or None) if `key` is its secret and it is
+    not revoked. Compares even when nothing matched, so timing does not tell a known
+    prefix apart."""
     ok = hmac.compare_digest(hash_key(key), row[7] if row else _DUMMY_HASH)
     if row is None or not ok or row[6] is not None:
         return None
     return _row(row)
+
+
+def verify_key(db: Database, key: str) -> ApiKey | None:
+    """The active key matching `key`, or None. Looked up on every call: a revocation is
+    effective at once, in every process."""
+    prefix = key_prefix(key)
+    row = None
+    if prefix is not None:
+        with db.read() as conn:
+            row = Repository(db, conn).execute(KEY_LOOKUP_SQL, [prefix]).fetchone()
+    return check_key(key, row)
