@@ -13,9 +13,9 @@ from typing import Any
 
 from leadgate.leads.record import LeadState
 from leadgate.lifecycle.stages import Transition, check_manual
-from leadgate.playbook.conditions import as_number, compile_condition
-from leadgate.playbook.model import Playbook
-from leadgate.scoring.engagement import ADJUSTMENT, Event
+from leadgate.playbook.conditions import Predicate, as_number, compile_condition, uses_scores
+from leadgate.playbook.model import AllCondition, Condition, Playbook
+from leadgate.scoring.engagement import ADJUSTMENT, EventLike
 from leadgate.scoring.fit import email_domain
 from leadgate.scoring.grades import grade_engagement, grade_fit
 from leadgate.scoring.scorecard import ScoreCard, Scorer
@@ -25,6 +25,9 @@ DAY = 86400.0
 # reads it (a lead never scored has none, and the test is false).
 PREDICTED = "predicted"
 _AUTO_STAGES = frozenset({"lead", "mql", "nurture"})
+_TIMED_STAGES = frozenset({"mql", "nurture"})
+# Scores that change only when a lead's attributes (or fit adjustments) do.
+_STATIC_SCORES = frozenset({"fit"})
 
 
 def _fmt(x: float) -> str:
@@ -41,6 +44,7 @@ class LeadProcessor:
         self.rules = self.scorer.engagement
         st = playbook.stages
         self._mql_rule = compile_condition(st.mql.when) if st.mql.when is not None else None
+        self._mql_gate, self._mql_rest = _split_static(st.mql.when)
         self.hand_raisers = frozenset(st.mql.hand_raisers)
         self.cooldown = st.recycle.cooldown_days * DAY
         self.exit_at = st.recycle.mql_exit_engagement
@@ -108,9 +112,9 @@ class LeadProcessor:
     def apply_events(
         self,
         lead: LeadState,
-        events: Iterable[Event],
+        events: Iterable[EventLike],
         now: float,
-        history: Callable[[], Iterable[Event]] | None = None,
+        history: Callable[[], Iterable[EventLike]] | None = None,
     ) -> list[Transition]:
         """Score new events into the lead and make the automatic stage moves they cause.
 
@@ -126,12 +130,15 @@ class LeadProcessor:
         first = new[0]
         in_order = first.at > st.last_at or (first.at == st.last_at and first.id > st.last_id)
         if in_order:
+            apply = self.rules.apply
             for ev in new:
-                out += self.advance(lead, ev.at, rescore=False)
-                self.rules.apply(st, ev)
+                if lead.stage in _TIMED_STAGES:  # only these have timers to fire
+                    out += self.advance(lead, ev.at, rescore=False)
+                apply(st, ev)
                 if ev.type == ADJUSTMENT and ev.properties.get("score") == "fit":
                     lead.fit_cache = lead.fields_cache = lead.fit_lines_cache = None
-                out += self._evaluate(lead, ev.at, ev.type)
+                if lead.stage in _AUTO_STAGES:
+                    out += self._evaluate(lead, ev.at, ev.type)
         else:
             if history is None:
                 raise ValueError("a late event needs the lead's history to be placed in time")
@@ -255,7 +262,17 @@ class LeadProcessor:
             if self._mql_rule is None:
                 return []
             scores = _LazyScores(self, lead, at)
-            if not self._mql_rule(self.fields(lead), scores):
+            fields = self.fields(lead)
+            if self._mql_gate is not None:
+                # The part of the rule that reads only fields and fit cannot change
+                # until they do: decided once per lead, not at every event.
+                fit = self.fit(lead)
+                gate = lead.mql_gate_cache
+                if gate is None or gate[0] is not fields or gate[1] != fit:
+                    gate = lead.mql_gate_cache = (fields, fit, self._mql_gate(fields, scores))
+                if not gate[2]:
+                    return []
+            if self._mql_rest is not None and not self._mql_rest(fields, scores):
                 return []
             actor = "rule:mql" if stage == "lead" else "rule:recycle"
             reason = (
@@ -273,6 +290,25 @@ class LeadProcessor:
         if to == "mql":
             lead.exit_armed = self.exit_at is not None and self.engagement(lead, at) >= self.exit_at
         return t
+
+
+def _split_static(cond: Condition | None) -> tuple[Predicate | None, Predicate | None]:
+    """An MQL rule as (the part that reads only fields and fit, the rest), either None.
+
+    Only a top-level `all` is split; the rule holds exactly when both parts do.
+    """
+    if cond is None:
+        return None, None
+    parts = cond.all if isinstance(cond, AllCondition) else [cond]
+    static = [c for c in parts if uses_scores(c) <= _STATIC_SCORES]
+    rest = [c for c in parts if not uses_scores(c) <= _STATIC_SCORES]
+
+    def joined(cs: list[Condition]) -> Predicate | None:
+        if not cs:
+            return None
+        return compile_condition(cs[0] if len(cs) == 1 else AllCondition(all=cs))
+
+    return joined(static), joined(rest)
 
 
 def predicted(lead: LeadState) -> float | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,8 @@ class LeadState:
     fit_cache: float | None = None
     fields_cache: dict[str, Any] | None = None
     fit_lines_cache: list[tuple[str, float]] | None = None
+    # (fields it was decided on, fit, verdict) of the MQL rule's fields-and-fit part.
+    mql_gate_cache: tuple[Mapping[str, Any], float, bool] | None = None
 
     def __post_init__(self) -> None:
         if not self.stage_at:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from leadgate.playbook.conditions import compile_condition
 from leadgate.playbook.model import EngagementSection
@@ -37,6 +37,20 @@ class Event(NamedTuple):
     type: str
     at: float
     properties: Mapping[str, Any]
+
+
+class EventLike(Protocol):
+    """Anything with an event's four fields (an `Event`, or a validated incoming event:
+    scoring those as they are saves building a copy of each)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def at(self) -> float: ...
+    @property
+    def properties(self) -> Mapping[str, Any]: ...
 
 
 @dataclass(slots=True)
@@ -164,7 +178,7 @@ class EngagementRules:
             return 1.0
         return float(2.0 ** (-dt / self.half_life))
 
-    def apply(self, state: EngagementState, ev: Event) -> bool:
+    def apply(self, state: EngagementState, ev: EventLike) -> bool:
         """Add one event to the state. False (and no change) if it is older than the state."""
         if ev.at < state.last_at or (ev.at == state.last_at and ev.id < state.last_id):
             return False
@@ -196,7 +210,7 @@ class EngagementRules:
             tally.anchor = ev.at
         return True
 
-    def _adjust(self, state: EngagementState, ev: Event) -> None:
+    def _adjust(self, state: EngagementState, ev: EventLike) -> None:
         props = ev.properties
         pts = float(props.get("points", 0))
         label = adjustment_label(props)
@@ -225,7 +239,7 @@ class EngagementRules:
             state.last_at, state.last_id, rules, state.adjustments, state.fit_adjustments
         )
 
-    def replay(self, events: Iterable[Event], as_of: float | None = None) -> EngagementState:
+    def replay(self, events: Iterable[EventLike], as_of: float | None = None) -> EngagementState:
         """Build the state from scratch: events in (occurred_at, id) order, none after as_of."""
         state = EngagementState()
         for ev in sorted(events, key=lambda e: (e.at, e.id)):
