@@ -44,6 +44,14 @@ class Sink:
         self.messages: list[Message] = []
         self.lock = threading.Lock()
 
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        if address.startswith("nobody@"):
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         with self.lock:
             self.messages.append(message_from_bytes(envelope.content))
@@ -262,6 +270,25 @@ def test_smtp_down_then_up_the_message_arrives_once(
     row = outbox(engine, "SELECT status, attempts FROM sales_mail_outbox")[0]
     assert row == ("sent", 3)
     assert kinds(engine.show("dan@acme.com")) == ["enrolled", "queued", "retry", "retry", "sent"]
+
+
+def test_a_refused_recipient_fails_for_good_and_the_others_go(
+    engine: Engine, raise_hand: Hand, clock: Any, smtp: SmtpServer
+) -> None:
+    smtp.start()
+    s = setup(engine, smtp.port)
+    to_nurture(engine, raise_hand, "nobody@acme.com", "not now")
+    to_nurture(engine, raise_hand, "jo@acme.com", "not now")
+    out = s.tick()
+    assert out["messages_sent"] == 1 and out["messages_failed"] == 1
+    assert [str(m["To"]) for m in smtp.sink.messages] == ["jo@acme.com"]
+    rows = outbox(
+        engine, "SELECT to_addr, status, last_error FROM sales_mail_outbox ORDER BY to_addr"
+    )
+    assert rows[1][:2] == ("nobody@acme.com", "dead") and "550" in rows[1][2]
+    assert kinds(engine.show("nobody@acme.com"))[-1] == "failed"
+    clock.advance(DAY)
+    assert s.tick()["messages_failed"] == 0  # dead: not retried
 
 
 def test_leaving_nurture_ends_the_enrolment_and_cancels_unsent_mail(

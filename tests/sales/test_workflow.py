@@ -191,6 +191,21 @@ def test_account_matching_by_company_domain(engine: Engine, sales: Sales, raise_
     assert raise_hand("q@gmail.com", HOT)["owner"] == "carl"
 
 
+def test_account_matching_inside_one_batch(engine: Engine, sales: Sales, clock: Any) -> None:
+    # Two new leads of one new company in one transaction: the second follows the first.
+    now = clock()
+    engine.ingest(
+        [
+            parse_event({"email": e, "type": "demo_request", "id": f"b-{e}"}, now)
+            for e in ("a@initech.com", "b@other.com", "c@initech.com")
+        ]
+    )
+    owners = {e: engine.show(e)["owner"] for e in ("a@initech.com", "b@other.com", "c@initech.com")}
+    assert owners["a@initech.com"] == owners["c@initech.com"] != owners["b@other.com"]
+    last = engine.show("c@initech.com")["assignments"][0]
+    assert last["explanation"] == f"account initech.com is owned by {owners['a@initech.com']}"
+
+
 def test_reassignment_is_audited(engine: Engine, sales: Sales, raise_hand: Hand) -> None:
     raise_hand("r@nine.com", HOT)
     with pytest.raises(InputError, match="reason"):

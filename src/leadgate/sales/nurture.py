@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -259,6 +259,9 @@ class StepCounts:
     queued: int = 0
     completed: int = 0
     fired: int = 0
+    # Rows for the mail outbox, written in one statement with the steps that made them.
+    mail: list[tuple[Any, ...]] = field(default_factory=list)
+    hooks: list[tuple[str, int, dict[str, Any]]] = field(default_factory=list)
 
 
 def fire_due(repo: Repository, tracks: Tracks, now: float, limit: int) -> tuple[StepCounts, bool]:
@@ -331,6 +334,13 @@ def fire_due(repo: Repository, tracks: Tracks, now: float, limit: int) -> tuple[
             logs.append((lid, eid, track_name, None, "completed", "track finished", now))
         else:
             updates.append((*r, now, eid))
+    repo.executemany(
+        "INSERT INTO sales_mail_outbox (id, lead_id, enrolment_id, seq, track, step, to_addr, "
+        "subject, body, status, attempts, next_attempt_at, created_at) "
+        "VALUES (?,?,?,?,?,?,?,?,?,'pending',0,?,?)",
+        counts.mail,
+    )
+    enqueue_webhook(repo, counts.hooks, now)
     repo.executemany(
         "UPDATE sales_nurture_enrolments SET step = ?, seq = ?, step_since = ?, "
         "next_due_at = ?, updated_at = ? WHERE id = ?",
@@ -459,31 +469,28 @@ def _send(
         return
     if send.channel == "smtp":
         mid = uuid.uuid4().hex
-        repo.execute(
-            "INSERT INTO sales_mail_outbox (id, lead_id, enrolment_id, seq, track, step, to_addr, "
-            "subject, body, status, attempts, next_attempt_at, created_at) "
-            "VALUES (?,?,?,?,?,?,?,?,?,'pending',0,?,?)",
-            [mid, lead.id, eid, seq, track.name, i, lead.email, subject, body, now, now],
+        counts.mail.append(
+            (mid, lead.id, eid, seq, track.name, i, lead.email, subject, body, now, now)
         )
         detail = f"e-mail '{subject}' to {lead.email} queued ({mid})"
     else:
-        n = enqueue_webhook(
-            repo,
-            WEBHOOK_EVENT,
-            lead.id,
-            {
-                "lead_id": lead.id,
-                "email": lead.email,
-                "track": track.name,
-                "step": i,
-                "subject": subject,
-                "body": body,
-                "nurture_reason": reason,
-                "owner": lead.owner,
-            },
-            now,
+        counts.hooks.append(
+            (
+                WEBHOOK_EVENT,
+                lead.id,
+                {
+                    "lead_id": lead.id,
+                    "email": lead.email,
+                    "track": track.name,
+                    "step": i,
+                    "subject": subject,
+                    "body": body,
+                    "nurture_reason": reason,
+                    "owner": lead.owner,
+                },
+            )
         )
-        detail = f"webhook {WEBHOOK_EVENT} '{subject}' queued for {n} subscription(s)"
+        detail = f"webhook {WEBHOOK_EVENT} '{subject}' queued"
     counts.queued += 1
     logs.append((lead.id, eid, track.name, i, "queued", detail, now))
 

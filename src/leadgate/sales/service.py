@@ -157,6 +157,11 @@ class _Session:
     loads: dict[str, int] | None = None
     states: dict[str, PoolState] = field(default_factory=dict)
     dirty: set[str] = field(default_factory=set)
+    # Writes batched until `_flush` (one executemany each instead of a round trip per
+    # lead); accounts claimed in this transaction are read back from here.
+    owners: list[tuple[str | None, int]] = field(default_factory=list)
+    assignments: list[tuple[Any, ...]] = field(default_factory=list)
+    accounts: dict[str, tuple[str, int, float]] = field(default_factory=dict)
 
 
 class Sales:
@@ -349,6 +354,20 @@ class Sales:
         return st
 
     def _flush(self, s: _Session, repo: Repository, now: float) -> None:
+        repo.executemany("UPDATE leads SET owner = ? WHERE id = ?", s.owners)
+        repo.executemany(
+            "INSERT INTO sales_assignments (lead_id, rep, previous, role, pool, strategy, "
+            "explanation, actor, reason, notes, at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            s.assignments,
+        )
+        repo.executemany(
+            "INSERT INTO sales_accounts (domain, owner, lead_id, at) VALUES (?,?,?,?) "
+            "ON CONFLICT (domain) DO NOTHING",
+            [(d, *v) for d, v in s.accounts.items()],
+        )
+        s.owners.clear()
+        s.assignments.clear()
+        s.accounts.clear()
         repo.executemany(
             "UPDATE sales_pool_state SET state = ?, updated_at = ? WHERE pool = ?",
             [(dumps(s.states[p].to_json()), now, p) for p in sorted(s.dirty)],
@@ -382,6 +401,9 @@ class Sales:
             row = repo.execute(
                 "SELECT owner FROM sales_accounts WHERE domain = ?", [domain]
             ).fetchone()
+            pending = s.accounts.get(domain)
+            if row is None and pending is not None:
+                row = (pending[0],)  # claimed earlier in this transaction
             owner = s.reps.get(row[0]) if row else None
             if owner is not None and owner.active:
                 account = AccountMatch(domain, self._candidate(s, repo, owner, None, now, True))
@@ -416,37 +438,45 @@ class Sales:
         notes: str | None = None,
         explanation: str | None = None,
     ) -> None:
-        """Record an owner change (audited) and set the lead's owner column."""
-        repo.execute("UPDATE leads SET owner = ? WHERE id = ?", [rep, lead_id])
-        repo.execute(
-            "INSERT INTO sales_assignments (lead_id, rep, previous, role, pool, strategy, "
-            "explanation, actor, reason, notes, at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            [
-                lead_id,
-                rep,
-                previous,
-                role,
-                d.pool if d else None,
-                d.strategy if d else None,
-                explanation or (d.explanation if d else ""),
-                actor,
-                reason,
-                notes,
-                now,
-            ],
+        """Record an owner change (audited) and set the lead's owner column. With a session
+        the writes wait for `_flush`, which every caller runs before its transaction ends."""
+        row = (
+            lead_id,
+            rep,
+            previous,
+            role,
+            d.pool if d else None,
+            d.strategy if d else None,
+            explanation or (d.explanation if d else ""),
+            actor,
+            reason,
+            notes,
+            now,
         )
-        if s is not None and s.loads is not None:
+        domain = company_domain(email, cfg.free_domains) if role == "bdr" else None
+        if s is None:
+            repo.execute("UPDATE leads SET owner = ? WHERE id = ?", [rep, lead_id])
+            repo.execute(
+                "INSERT INTO sales_assignments (lead_id, rep, previous, role, pool, strategy, "
+                "explanation, actor, reason, notes, at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                row,
+            )
+            if rep is not None and domain:
+                repo.execute(
+                    "INSERT INTO sales_accounts (domain, owner, lead_id, at) VALUES (?,?,?,?) "
+                    "ON CONFLICT (domain) DO NOTHING",
+                    [domain, rep, lead_id, now],
+                )
+            return
+        s.owners.append((rep, lead_id))
+        s.assignments.append(row)
+        if rep is not None and domain and domain not in s.accounts:
+            s.accounts[domain] = (rep, lead_id, now)
+        if s.loads is not None:
             if previous in s.loads:
                 s.loads[previous] -= 1
             if rep is not None:
                 s.loads[rep] = s.loads.get(rep, 0) + 1
-        domain = company_domain(email, cfg.free_domains)
-        if rep is not None and role == "bdr" and domain:
-            repo.execute(
-                "INSERT INTO sales_accounts (domain, owner, lead_id, at) VALUES (?,?,?,?) "
-                "ON CONFLICT (domain) DO NOTHING",
-                [domain, rep, lead_id, now],
-            )
 
     # -- SLA ------------------------------------------------------------------------
 
@@ -916,6 +946,7 @@ class Sales:
             if lead_row.state.stage == "mql":
                 self._close_slas(repo, [(lid, "reassigned")], now)
                 self._start_sla(repo, cfg, s, lid, rep, now)
+            self._flush(s, repo, now)
             email = lead_row.state.email
         return self.engine.show(email)
 
@@ -988,6 +1019,9 @@ class Sales:
         s = self._session(repo)
         marks_out: list[tuple[float, str, str, int]] = []
         notices: list[tuple[str, int, str, float]] = []
+        hooks: list[tuple[str, int, dict[str, Any]]] = []
+        new_jobs: list[tuple[Any, ...]] = []
+        cycles = self._sla_cycles(repo, infos) if esc.reassign else {}
         breached = reassigned = 0
         for jid, kind, lid, rep, due in jobs:
             lead = infos.get(lid)
@@ -1001,11 +1035,7 @@ class Sales:
             outcome = "breached"
             new_rep = None
             if esc.reassign:
-                cycle = repo.execute(
-                    "SELECT rep, outcome FROM sales_jobs WHERE lead_id = ? AND kind = ? "
-                    "AND created_at >= ?",
-                    [lid, SLA_KIND, lead.stage_at],
-                ).fetchall()
+                cycle = cycles.get(lid, [])
                 n = sum(1 for c in cycle if c[1] == "reassigned")
                 if n < esc.max_reassignments:
                     missed = frozenset(c[0] for c in cycle if c[0] is not None)
@@ -1041,22 +1071,18 @@ class Sales:
                     "breached_at": iso(now),
                     "reassigned_to": new_rep,
                 }
-                enqueue_webhook(repo, NOTICE_SLA, lid, webhook_data, now)
-                notices.append(
-                    (
-                        NOTICE_SLA,
-                        lid,
-                        dumps(webhook_data),
-                        now,
-                    )
-                )
+                hooks.append((NOTICE_SLA, lid, webhook_data))
+                notices.append((NOTICE_SLA, lid, dumps(webhook_data), now))
             if new_rep is not None:
                 # The old job is marked below; the new owner gets a fresh clock.
-                repo.execute(
-                    "INSERT INTO sales_jobs (kind, lead_id, rep, due_at, created_at) "
-                    "VALUES (?,?,?,?,?)",
-                    [SLA_KIND, lid, new_rep, self.due_at(cfg, s.reps.get(new_rep), now), now],
+                new_jobs.append(
+                    (SLA_KIND, lid, new_rep, self.due_at(cfg, s.reps.get(new_rep), now), now)
                 )
+        repo.executemany(
+            "INSERT INTO sales_jobs (kind, lead_id, rep, due_at, created_at) VALUES (?,?,?,?,?)",
+            new_jobs,
+        )
+        enqueue_webhook(repo, hooks, now)
         repo.executemany(
             "UPDATE sales_jobs SET fired_at = ?, outcome = ?, fired_by = ? WHERE id = ?",
             marks_out,
@@ -1066,6 +1092,32 @@ class Sales:
         )
         self._flush(s, repo, now)
         return len(marks_out), breached, reassigned, len(jobs) == limit
+
+    def _sla_cycles(
+        self, repo: Repository, infos: Mapping[int, LeadInfo]
+    ) -> dict[int, list[tuple[str | None, str | None]]]:
+        """Per lead, its SLA jobs of the current MQL cycle (rep, outcome): one query."""
+        if not infos:
+            return {}
+        ids = sorted(infos)
+        if repo.db.is_sqlite:
+            marks = ",".join("?" * len(ids))
+            cur = repo.execute(
+                "SELECT lead_id, rep, outcome, created_at FROM sales_jobs "
+                f"WHERE lead_id IN ({marks}) AND kind = ?",
+                [*ids, SLA_KIND],
+            )
+        else:
+            cur = repo.execute(
+                "SELECT lead_id, rep, outcome, created_at FROM sales_jobs "
+                "WHERE lead_id = ANY(?::int[]) AND kind = ?",
+                [ids, SLA_KIND],
+            )
+        out: dict[int, list[tuple[str | None, str | None]]] = {}
+        for lid, rep, outcome, created in cur.fetchall():
+            if created >= infos[lid].stage_at:
+                out.setdefault(lid, []).append((rep, outcome))
+        return out
 
     def notices(self, pending_only: bool = True, limit: int = 1000) -> list[dict[str, Any]]:
         """Notices for the webhook engine (`lead.sla_breached`), oldest first."""

@@ -270,23 +270,25 @@ class OutboxWriter:
                 self.on_written()
 
 
-def enqueue(
-    repo: Repository, event_type: str, lead_id: int, data: dict[str, Any], now: float
-) -> int:
-    """Queue one event for every active subscription that wants it, in the caller's
-    transaction (so it commits or rolls back with the change that caused it). Returns
-    how many deliveries were queued."""
-    if event_type not in EVENT_TYPES:
-        raise ValueError(f"unknown webhook event '{event_type}'")
+def enqueue(repo: Repository, events: Sequence[tuple[str, int, dict[str, Any]]], now: float) -> int:
+    """Queue events (type, lead id, data) for every active subscription that wants them,
+    in the caller's transaction (so they commit or roll back with the change that caused
+    them). Returns how many deliveries were queued."""
+    if not events:
+        return 0
+    for typ, _, _ in events:
+        if typ not in EVENT_TYPES:
+            raise ValueError(f"unknown webhook event '{typ}'")
     subs = repo.execute(
         "SELECT id, events FROM webhook_subscriptions WHERE active = ?", [True]
     ).fetchall()
     rows: list[tuple[Any, ...]] = []
-    for sid, events in subs:
-        if event_type in events.split(","):
-            did = uuid.uuid4().hex
-            payload = _payload(did, event_type, now, data)
-            rows.append((did, int(sid), event_type, lead_id, payload, "pending", 0, now, now))
+    for typ, lead_id, data in events:
+        for sid, wanted in subs:
+            if typ in wanted.split(","):
+                did = uuid.uuid4().hex
+                payload = _payload(did, typ, now, data)
+                rows.append((did, int(sid), typ, lead_id, payload, "pending", 0, now, now))
     repo.executemany(
         "INSERT INTO webhook_outbox (id, subscription_id, event_type, lead_id, payload, "
         "status, attempts, next_attempt_at, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
