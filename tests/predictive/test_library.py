@@ -308,3 +308,26 @@ def test_score_frame_ids_or_rows(trained, frame: pd.DataFrame) -> None:  # type:
     assert list(out.columns) == ["lead_id", "predicted"]
     out = score_frame(trained.model, frame.drop(columns=["lead_id"]).iloc[:5])
     assert out["row"].tolist() == [1, 2, 3, 4, 5]
+
+
+def test_target_encoding_is_cross_fitted_for_the_training_rows() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from leadgate.predictive.features import FeatureEncoder
+
+    rng = np.random.default_rng(5)
+    n = 3000
+    # 1,500 pages seen twice each, outcome pure noise: an in-sample encoding would "learn"
+    # every page's outcome; the cross-fitted one must not.
+    X = pd.DataFrame({"page": [f"p{i // 2}" for i in rng.permutation(n)], "x": rng.normal(size=n)})
+    y = rng.integers(0, 2, n)
+    enc = FeatureEncoder({"page": "categorical", "x": "numeric"}, seed=0)
+    M = enc.fit_ordinal(X, y)
+    assert list(enc.encoded) == ["page"] and M.shape == (n, 3)
+    assert abs(roc_auc_score(y, M[:, 2]) - 0.5) < 0.05
+    assert not enc.categorical_mask[2]
+    # New rows use the encoding learnt on every training row; unseen pages get the prior.
+    new = enc.ordinal(pd.DataFrame({"page": ["never-seen"], "x": [0.0]}))
+    assert new[0, 2] == pytest.approx(y.mean(), abs=0.02)
+    D = enc.fit_design(X, y)
+    assert D.shape[1] == len(enc.design_names) and enc.design_names[-1] == "page (target encoded)"

@@ -23,6 +23,8 @@ from leadgate.predictive.dataset import ColumnKind
 from leadgate.predictive.features import FeatureEncoder
 
 PARALLEL_ROWS = 50_000
+#: From this many rows the GBM calibrates on a hold-out instead of cross-validation.
+HOLDOUT_CALIBRATION_ROWS = 50_000
 
 ModelKind = Literal["auto", "gbm", "logistic", "naive_bayes"]
 
@@ -97,13 +99,15 @@ class GBMModel:
     def fit(self, X: pd.DataFrame, y: np.ndarray) -> GBMModel:
         """Fit the encoder, the boosters and their calibration."""
         y = np.asarray(y, dtype=int)
-        self.encoder = FeatureEncoder(self.kinds).fit(X)
-        M = self.encoder.ordinal(X)
+        self.encoder = FeatureEncoder(self.kinds, seed=self.seed)
+        M = self.encoder.fit_ordinal(X, y)
         folds = self.calibration_folds
         minority = int(min(y.sum(), len(y) - y.sum()))
         folds = max(2, min(folds, minority))
         method = _calibration_method(y, folds) if self.calibration == "auto" else self.calibration
         self.method_used = method
+        if len(y) >= HOLDOUT_CALIBRATION_ROWS:
+            return self._fit_holdout(M, y, method)
         cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.seed)
         # ensemble=False: the calibrator is fitted on out-of-fold scores and one booster is
         # refitted on every row, so scoring runs one booster, not one per fold.
@@ -118,6 +122,30 @@ class GBMModel:
             "learning_rate": self.learning_rate,
             "max_leaf_nodes": self.max_leaf_nodes,
             "iterations": int(self.estimator.calibrated_classifiers_[0].estimator.n_iter_),
+        }
+        return self
+
+    def _fit_holdout(self, M: np.ndarray, y: np.ndarray, method: str) -> GBMModel:
+        """Large tables: one booster on a stratified 80%, the calibrator on the other 20%
+        (one booster fit instead of folds + 1; 20% of 50k+ rows calibrates as well)."""
+        from sklearn.frozen import FrozenEstimator
+
+        from leadgate.predictive.validation import stratified_holdout
+
+        s = stratified_holdout(y, 0.2, self.seed)
+        booster = self._booster(len(s.train))
+        with _threads(len(y)):
+            booster.fit(M[s.train], y[s.train])
+            self.estimator = CalibratedClassifierCV(
+                FrozenEstimator(booster),
+                method=method,
+            ).fit(M[s.test], y[s.test])
+        self.params = {
+            "calibration": f"{method}, on a 20% hold-out",
+            "calibration_folds": 0,
+            "learning_rate": self.learning_rate,
+            "max_leaf_nodes": self.max_leaf_nodes,
+            "iterations": int(booster.n_iter_),
         }
         return self
 
@@ -157,8 +185,8 @@ class LogisticModel:
         from sklearn.metrics import log_loss
 
         y = np.asarray(y, dtype=int)
-        self.encoder = FeatureEncoder(self.kinds).fit(X)
-        D = self.encoder.design(X)
+        self.encoder = FeatureEncoder(self.kinds, seed=self.seed)
+        D = self.encoder.fit_design(X, y)
         C = self.C
         if C is None:
             minority = int(min(y.sum(), len(y) - y.sum()))

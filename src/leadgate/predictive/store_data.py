@@ -40,13 +40,15 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from leadgate.leads.processor import PREDICTED as PREDICTED_ATTRIBUTE
+from leadgate.leads.processor import PREDICTED
 from leadgate.predictive.dataset import Dataset, DatasetError, load_frame
 from leadgate.scoring.fit import email_domain
 from leadgate.store.database import Database
 from leadgate.store.repository import Repository
 
 DAY = 86400.0
+#: The lead attribute `leadgate predict` writes (the MQL rule's `{score: predicted}`).
+PREDICTED_ATTRIBUTE = PREDICTED
 TARGET = "converted"
 #: Attributes that are never features: identity (unique per person) and our own output.
 NOT_FEATURES = frozenset(

@@ -74,6 +74,10 @@ def stratified_kfold(y: np.ndarray, folds: int = 5, seed: int = 0) -> list[Split
     return [Split(tr, te) for tr, te in cv.split(np.zeros(len(y)), y)]
 
 
+#: Above this many rows without time, one stratified hold-out instead of K folds.
+HOLDOUT_ROWS = 50_000
+
+
 def plan(
     y: np.ndarray,
     *,
@@ -85,7 +89,8 @@ def plan(
 ) -> Plan:
     """The evaluation plan: a time split when there is a time column (or the rows are in
     time order), otherwise stratified K-fold (5 folds up to 20k rows, 3 above, a single
-    stratified hold-out above 200k rows to bound the cost)."""
+    stratified hold-out above 50k rows to bound the cost: 25% of 50k+ rows is a big
+    enough test slice)."""
     n = len(y)
     if time is not None or time_ordered_rows:
         s = time_split(time, n, test_fraction)
@@ -96,7 +101,7 @@ def plan(
             f"time-ordered split by {what}: train on the earliest {len(s.train):,} rows, "
             f"test on the latest {len(s.test):,}",
         )
-    if n > 200_000:
+    if n > HOLDOUT_ROWS:
         s = stratified_holdout(y, test_fraction, seed)
         return Plan(
             "stratified_holdout",
