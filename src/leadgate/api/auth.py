@@ -90,6 +90,27 @@ def require(*roles: str) -> Callable[..., Awaitable[ApiKey]]:
     return dep
 
 
+def require_by_method(
+    read: tuple[str, ...], write: tuple[str, ...]
+) -> Callable[..., Awaitable[ApiKey]]:
+    """A router-wide dependency: `read` roles for GET/HEAD, `write` roles otherwise."""
+
+    async def dep(
+        request: Request, creds: HTTPAuthorizationCredentials | None = Depends(bearer)
+    ) -> ApiKey:
+        key = await _check(request, creds)
+        roles = read if request.method in ("GET", "HEAD") else write
+        if key.role not in roles:
+            raise ApiProblem(
+                403,
+                f"a key with role '{key.role}' may not do this (needs {' or '.join(roles)})",
+                "forbidden",
+            )
+        return key
+
+    return dep
+
+
 def actor(key: ApiKey) -> str:
     """How a key appears in audit columns."""
     return f"api:{key.name}"
