@@ -27,12 +27,10 @@ _LEAD_COLS = (
     "score, grade, fit"
 )
 _CHUNK = 900
-# What `save_leads` writes (besides attributes), with PostgreSQL array types.
-_SAVE_COLS = (
+# What `save_leads` writes (besides attributes), with PostgreSQL array types; the
+# stage columns only for leads whose stage or timer changed.
+_SCORE_COLS = (
     "updated_at",
-    "stage",
-    "stage_at",
-    "stage_reason",
     "fit",
     "engagement",
     "score",
@@ -44,13 +42,9 @@ _SAVE_COLS = (
     "score_state",
     "exit_armed",
     "timer_spent_at",
-    "next_due_at",
 )
-_SAVE_TYPES = (
+_SCORE_TYPES = (
     "float8",
-    "text",
-    "float8",
-    "text",
     "float8",
     "float8",
     "float8",
@@ -62,8 +56,9 @@ _SAVE_TYPES = (
     "text",
     "boolean",
     "float8",
-    "float8",
 )
+_STAGE_COLS = ("stage", "stage_at", "stage_reason", "next_due_at")
+_STAGE_TYPES = ("text", "float8", "text", "float8")
 
 
 def dumps(obj: Any) -> str:
@@ -116,6 +111,8 @@ class StoredLead:
     # Score and grade as stored before this transaction changed anything.
     score_before: float | None = None
     grade_before: str | None = None
+    # (stage, stage_at, stage_reason, next_due_at) as stored; None: unknown.
+    stage_before: tuple[str, float, str | None, float | None] | None = None
 
 
 def _row_to_lead(row: Sequence[Any]) -> StoredLead:
@@ -135,7 +132,7 @@ def _row_to_lead(row: Sequence[Any]) -> StoredLead:
         # Fit depends on attributes and the playbook only: reuse the stored value.
         fit_cache=row[16] if row[9] is not None else None,
     )
-    return StoredLead(state, row[12], row[13], row[14], row[15])
+    return StoredLead(state, row[12], row[13], row[14], row[15], (row[4], row[5], row[6], row[11]))
 
 
 def _chunks(items: Sequence[Any], n: int = _CHUNK) -> Iterator[Sequence[Any]]:
@@ -272,8 +269,11 @@ class Repository:
 
         `attributes=False` leaves the attributes column alone (the caller changed none).
         The owner is never written here: the engine does not change it, routing does.
+        A lead whose stage and timer are as stored gets a statement without them: each
+        indexed column in an UPDATE's SET costs an index rewrite, changed or not.
         """
-        rows = []
+        moved: list[tuple[Any, ...]] = []
+        still: list[tuple[Any, ...]] = []
         for s in leads:
             lead = s.state
             card = lead.card
@@ -281,11 +281,8 @@ class Repository:
                 raise ValueError(f"lead {lead.email} was not scored before saving")
             fit = card.fit
             eng = card.engagement
-            row = (
+            scores = (
                 now,
-                lead.stage,
-                lead.stage_at,
-                lead.stage_reason,
                 fit,
                 eng,
                 round(fit + eng, 2),
@@ -297,13 +294,25 @@ class Repository:
                 dump_state(lead.engagement_state),
                 lead.exit_armed,
                 lead.timer_spent_at,
-                lead.next_due_at,
-                lead.id,
             )
-            rows.append((dumps(lead.attributes), *row) if attributes else row)
+            if attributes:
+                scores = (dumps(lead.attributes), *scores)
+            stage = (lead.stage, lead.stage_at, lead.stage_reason, lead.next_due_at)
+            if stage == s.stage_before:
+                still.append((*scores, lead.id))
+            else:
+                moved.append((*scores, *stage, lead.id))
+                s.stage_before = stage
+        head = (("attributes",) if attributes else ()) + _SCORE_COLS
+        head_types = (("text",) if attributes else ()) + _SCORE_TYPES
+        self._update_leads(head, head_types, still)
+        self._update_leads(head + _STAGE_COLS, head_types + _STAGE_TYPES, moved)
+
+    def _update_leads(
+        self, cols: tuple[str, ...], types: tuple[str, ...], rows: list[tuple[Any, ...]]
+    ) -> None:
         if not rows:
             return
-        cols = _SAVE_COLS if not attributes else ("attributes", *_SAVE_COLS)
         if self.db.is_sqlite:
             self.executemany(
                 f"UPDATE leads SET {', '.join(c + '=?' for c in cols)} WHERE id=?", rows
@@ -311,12 +320,10 @@ class Repository:
             return
         # PostgreSQL: one statement per chunk, the columns as arrays (PERFORMANCE-NOTES:
         # unnest beats row-by-row statements 1.5-5x).
-        types = (("text",) if attributes else ()) + _SAVE_TYPES + ("int",)
-        names = [*cols, "id"]
-        select = ", ".join(f"?::{t}[]" for t in types)
+        select = ", ".join(f"?::{t}[]" for t in (*types, "int"))
         sets = ", ".join(f"{c} = u.{c}" for c in cols)
         sql = (
-            f"UPDATE leads SET {sets} FROM unnest({select}) AS u({', '.join(names)}) "
+            f"UPDATE leads SET {sets} FROM unnest({select}) AS u({', '.join((*cols, 'id'))}) "
             "WHERE leads.id = u.id"
         )
         for chunk in _chunks(rows, 5000):
@@ -341,8 +348,6 @@ class Repository:
         if not rows:
             return set()
         if self.db.is_sqlite:
-            # BEGIN IMMEDIATE makes this transaction the only writer, so a check
-            # then a plain insert is exact, and executemany is the fast path.
             seen = self.existing_event_ids([r[0] for r in rows])
             fresh = [r for r in rows if r[0] not in seen]
             self.executemany(
