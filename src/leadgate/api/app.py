@@ -106,7 +106,7 @@ def create_app(
             db.migrate()
         engine = Engine(db)
         engine.ensure_playbook()
-    ctx = ApiContext(engine)
+    ctx = ApiContext(engine, single_process=os.environ.get("LEADGATE_WORKERS", "1") == "1")
     # GET /leads/{id} carries the stored conversion probability and its factors.
     install_predictive(engine)
     if _module_exists("leadgate.sales.service"):

@@ -29,10 +29,14 @@ T = TypeVar("T")
 class ApiContext:
     """Per-process state of the API (on `app.state.leadgate`)."""
 
-    def __init__(self, engine: Engine, threads: int = 8):
+    def __init__(self, engine: Engine, threads: int = 8, single_process: bool = True):
         self.engine = engine
         self.db: Database = engine.db
         self.threads = threads
+        # Small calls on the loop: SQLite only (no network waits), and only when this is
+        # the one process writing: with several workers a write may wait for another
+        # process's lock, and the loop must keep serving meanwhile.
+        self.inline = self.db.is_sqlite and single_process
         self.deliverer: Deliverer | None = None
         self.quick = QuickReads(self.db)
         self.outbox_dirty = False
@@ -49,26 +53,28 @@ class ApiContext:
             self._limiter = CapacityLimiter(self.threads)
         return self._lock, self._limiter
 
-    async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run a blocking read in a worker thread."""
+    async def read(self, fn: Callable[..., T], *args: Any, small: bool = False, **kwargs: Any) -> T:
+        """Run a blocking read in a worker thread (`small`: see `write`)."""
+        call = functools.partial(fn, *args, **kwargs)
+        if small and self.inline:
+            return call()
         _, limiter = self._prims()
-        return await anyio.to_thread.run_sync(
-            functools.partial(fn, *args, **kwargs), limiter=limiter
-        )
+        return await anyio.to_thread.run_sync(call, limiter=limiter)
 
     async def write(
         self, fn: Callable[..., T], *args: Any, small: bool = False, **kwargs: Any
     ) -> T:
         """Run a blocking write in a worker thread, one at a time per process on SQLite.
 
-        `small=True` (a write of a few rows) runs it on the event loop itself on SQLite:
-        it holds the GIL for nearly all of its ~0.3 ms anyway, so the loop would mostly
-        wait, and the hop to a thread and back costs about as much as the write."""
+        `small=True` (one lead, a few rows) runs the call on the event loop itself when
+        `inline` is on: it holds the GIL for nearly all of its ~0.3 ms anyway, so the loop
+        would mostly wait, while the hop to a thread and back costs as much CPU as the
+        write, and on a loaded machine each hop may wait out a scheduler time slice."""
         lock, limiter = self._prims()
         call = functools.partial(fn, *args, **kwargs)
         if self.db.is_sqlite:
             async with lock:
-                if small:
+                if small and self.inline:
                     out = call()
                 else:
                     out = await anyio.to_thread.run_sync(call, limiter=limiter)

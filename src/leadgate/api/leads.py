@@ -125,9 +125,9 @@ async def upsert_lead(
     email = check_email(text_ok(body.email, "email"))
     attrs, created_at = _attributes(body)
     created, _, _ = await ctx.write(
-        ctx.engine.upsert_leads, [(email, attrs, created_at)], actor(key)
+        ctx.engine.upsert_leads, [(email, attrs, created_at)], actor(key), small=True
     )
-    data = await ctx.read(ctx.engine.show, email)
+    data = await ctx.read(ctx.engine.show, email, small=True)
     return json_response(data, 201 if created else 200)
 
 
@@ -235,7 +235,7 @@ async def get_lead(
     """Everything about one lead, scored as of now."""
     ctx = context(request)
     email = await _email_of(ctx, lead_id)
-    return json_response(await ctx.read(ctx.engine.show, email))
+    return json_response(await ctx.read(ctx.engine.show, email, small=True))
 
 
 @router.post(
@@ -256,8 +256,8 @@ async def set_stage(
     ctx = context(request)
     email = await _email_of(ctx, lead_id)
     reason = text_ok(body.reason, "reason") if body.reason else None
-    t = await ctx.write(ctx.engine.set_stage, email, body.to, reason, actor(key))
-    lead = await ctx.read(ctx.engine.show, email)
+    t = await ctx.write(ctx.engine.set_stage, email, body.to, reason, actor(key), small=True)
+    lead = await ctx.read(ctx.engine.show, email, small=True)
     return json_response(
         {
             "transition": {

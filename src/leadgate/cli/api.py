@@ -54,6 +54,7 @@ def register(app: typer.Typer) -> None:
         engine.db.dispose()
         os.environ["LEADGATE_DB"] = url
         os.environ["LEADGATE_DELIVERY"] = "1" if deliver else "0"
+        os.environ["LEADGATE_WORKERS"] = str(workers)
         typer.echo(
             f"leadgate API on http://{host}:{port}/api/v1 (docs: http://{host}:{port}/docs), "
             f"{workers} worker(s), store {url.split('@')[-1]}",
