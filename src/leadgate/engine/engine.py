@@ -11,10 +11,11 @@ import gc
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
+from types import MappingProxyType
 from typing import Any
 
 from leadgate.ingest.validate import EventIn, InputError, check_email, iso
@@ -255,6 +256,7 @@ class Engine:
     ) -> list[LeadChange]:
         """Save leads, append their transitions, and tell the listeners, in one transaction.
 
+        Returns what changed (built only when there are listeners to tell).
         `attributes=False` when the caller changed no attributes (events, moves, timers):
         the row update then leaves that column alone.
         """
@@ -268,8 +270,8 @@ class Engine:
             [(s.state.id, t) for s, ts, _ in items for t in ts],  # type: ignore[misc]
             proc.version,
         )
-        changes = []
-        for s, ts, created in items:
+        changes: list[LeadChange] = []
+        for s, ts, created in items if self.listeners else ():
             card = s.state.card
             assert card is not None and s.state.id is not None
             changes.append(
@@ -454,27 +456,32 @@ class Engine:
         with gc_paused, self._write() as txn:
             repo = txn.repo
             proc = self._active(repo, txn)
-            first_at: dict[str, float] = {}
+            # One pass groups the batch by lead (in arrival order; scoring sorts by time).
+            per_lead: dict[str, list[EventIn]] = {}
             for ev in batch:
-                at = first_at.get(ev.email)
-                if at is None or ev.at < at:
-                    first_at[ev.email] = ev.at
-            stored = self._leads(txn, list(first_at))
-            fresh = [LeadState(e, {}, at) for e, at in first_at.items() if e not in stored]
+                group = per_lead.get(ev.email)
+                if group is None:
+                    per_lead[ev.email] = [ev]
+                else:
+                    group.append(ev)
+            stored = self._leads(txn, list(per_lead))
+            fresh = [
+                LeadState(e, {}, min(ev.at for ev in evs))
+                for e, evs in per_lead.items()
+                if e not in stored
+            ]
             repo.insert_leads(fresh, now)
             for lead in fresh:
                 stored[lead.email] = StoredLead(lead, None, now)
             ids = {e: s.state.id for e, s in stored.items()}
             rows = [(ev.id, ids[ev.email], ev.type, ev.at, now, ev.properties_json) for ev in batch]
             inserted = repo.insert_events(rows)  # type: ignore[arg-type]
-            per_lead: dict[str, list[EventIn]] = defaultdict(list)
-            if len(inserted) == len(batch):
-                for ev in batch:
-                    per_lead[ev.email].append(ev)
-            else:
-                for ev in batch:
-                    if ev.id in inserted:
-                        per_lead[ev.email].append(ev)
+            if len(inserted) < len(batch):
+                per_lead = {
+                    e: kept
+                    for e, evs in per_lead.items()
+                    if (kept := [ev for ev in evs if ev.id in inserted])
+                }
             touched: list[tuple[StoredLead, list[Transition], bool]] = []
             fresh_emails = {lead.email for lead in fresh}
             version = proc.version
@@ -759,76 +766,86 @@ class Engine:
 
     # -- whole-store work -----------------------------------------------------
 
-    def rescore_all(self, progress: Callable[[int], None] | None = None, batch: int = 5000) -> int:
+    def rescore_all(
+        self, progress: Callable[[int], None] | None = None, batch: int = 20_000
+    ) -> int:
         """Rescore every lead under the active playbook (after a playbook change).
 
         When the engagement rules differ from the previous version's only in points, each
         lead's engagement state is carried over without reading its events; otherwise
-        every lead's events are replayed.
+        every lead's events are replayed. Fit is recomputed only if the fit section changed.
         """
         proc = self.processor()
         now = self.clock()
         carry: dict[int, dict[int, tuple[int, float]] | None] = {}
+        same_fit: dict[int, bool] = {}
         n = 0
         last_id = 0
         while True:
             with gc_paused, self._write() as txn:
                 repo = txn.repo
-                cur = repo.execute(
-                    "SELECT email FROM leads WHERE id > ? ORDER BY id LIMIT ?", [last_id, batch]
-                )
-                emails = [r[0] for r in cur.fetchall()]
-                if not emails:
+                page = repo.leads_after(last_id, batch, lock=True)
+                if not page:
                     return n
-                stored = repo.leads_by_email(emails, lock=True)
-                ids = [s.state.id for s in stored.values()]
-                last_id = max(ids)  # type: ignore[type-var,assignment]
-                for s in stored.values():
+                last_id = page[-1].state.id  # type: ignore[assignment]
+                for s in page:
                     v = s.state.playbook_version
                     if v is not None and v not in carry:
                         old = self.processor(v) if v != proc.version else proc
                         carry[v] = proc.rules.carry_over(old.rules)
+                        same_fit[v] = old.playbook.fit == proc.playbook.fit
                 replay = any(
                     s.state.playbook_version is None or carry.get(s.state.playbook_version) is None
-                    for s in stored.values()
+                    for s in page
                 )
-                events = _events_by_lead(repo, ids) if replay else {}  # type: ignore[arg-type]
+                events = (
+                    _events_by_lead(repo, page[0].state.id, last_id, proc.rules.property_types)  # type: ignore[arg-type]
+                    if replay
+                    else {}
+                )
                 items = []
-                for s in stored.values():
+                for s in page:
                     lead = s.state
-                    mapping = carry.get(lead.playbook_version)  # type: ignore[arg-type]
+                    v = lead.playbook_version
+                    mapping = None if v is None else carry.get(v)
                     if mapping is not None:
                         lead.engagement_state = proc.rules.carried(lead.engagement_state, mapping)
                     else:
                         lead.engagement_state = proc.rules.replay(events.get(lead.id, ()))  # type: ignore[arg-type]
-                    lead.fit_cache = lead.fields_cache = lead.fit_lines_cache = None
+                    if v is None or not same_fit[v]:
+                        lead.fit_cache = lead.fields_cache = lead.fit_lines_cache = None
                     ts = proc.advance(lead, now, rescore=False)
                     ts += proc.reevaluate(lead, now)
                     proc.rescore(lead, now)
                     items.append((s, ts, False))
                 self._commit(txn, proc, items, now, attributes=False)
-                n += len(stored)
+                n += len(page)
             if progress:
-                progress(len(stored))
+                progress(len(page))
 
 
 def _history(repo: Repository, lead_id: int) -> Callable[[], list[Event]]:
     return lambda: repo.events_of(lead_id)
 
 
-def _events_by_lead(repo: Repository, ids: Sequence[int]) -> dict[int, list[Event]]:
+def _events_by_lead(
+    repo: Repository, lo: int, hi: int, property_types: frozenset[str]
+) -> dict[int, list[Event]]:
+    """The events of leads lo..hi, properties decoded only where scoring reads them."""
     from leadgate.store.repository import loads
 
     out: dict[int, list[Event]] = defaultdict(list)
-    lo, hi = min(ids), max(ids)
     cur = repo.execute(
         "SELECT lead_id, id, type, occurred_at, properties FROM events "
         "WHERE lead_id BETWEEN ? AND ?",
         [lo, hi],
     )
     for lid, eid, typ, at, props in cur.fetchall():
-        out[lid].append(Event(eid, typ, at, loads(props)))
+        out[lid].append(Event(eid, typ, at, loads(props) if typ in property_types else _NO_PROPS))
     return out
+
+
+_NO_PROPS: Mapping[str, Any] = MappingProxyType({})
 
 
 def iter_chunks(items: Iterable[Any], n: int) -> Iterable[list[Any]]:

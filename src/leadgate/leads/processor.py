@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from operator import attrgetter
 from typing import Any
 
 from leadgate.leads.record import LeadState
@@ -26,6 +27,7 @@ DAY = 86400.0
 PREDICTED = "predicted"
 _AUTO_STAGES = frozenset({"lead", "mql", "nurture"})
 _TIMED_STAGES = frozenset({"mql", "nurture"})
+_TIME_ORDER = attrgetter("at", "id")  # (occurred_at, id): the order events count in
 # Scores that change only when a lead's attributes (or fit adjustments) do.
 _STATIC_SCORES = frozenset({"fit"})
 
@@ -122,7 +124,7 @@ class LeadProcessor:
         the engagement state is rebuilt from `history()` (every stored event of the
         lead, the new ones included). Returns the transitions made, in time order.
         """
-        new = sorted(events, key=lambda e: (e.at, e.id))
+        new = sorted(events, key=_TIME_ORDER)
         if not new:
             return []
         out: list[Transition] = []
@@ -268,9 +270,9 @@ class LeadProcessor:
                 # until they do: decided once per lead, not at every event.
                 fit = self.fit(lead)
                 gate = lead.mql_gate_cache
-                if gate is None or gate[0] is not fields or gate[1] != fit:
-                    gate = lead.mql_gate_cache = (fields, fit, self._mql_gate(fields, scores))
-                if not gate[2]:
+                if gate is None or gate[0] is not fields or gate[1] != fit or gate[2] is not self:
+                    gate = lead.mql_gate_cache = (fields, fit, self, self._mql_gate(fields, scores))
+                if not gate[3]:
                     return []
             if self._mql_rest is not None and not self._mql_rest(fields, scores):
                 return []

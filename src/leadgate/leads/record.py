@@ -38,8 +38,9 @@ class LeadState:
     fit_cache: float | None = None
     fields_cache: dict[str, Any] | None = None
     fit_lines_cache: list[tuple[str, float]] | None = None
-    # (fields it was decided on, fit, verdict) of the MQL rule's fields-and-fit part.
-    mql_gate_cache: tuple[Mapping[str, Any], float, bool] | None = None
+    # (fields and fit it was decided on, the deciding LeadProcessor, verdict) of the MQL
+    # rule's fields-and-fit part.
+    mql_gate_cache: tuple[Mapping[str, Any], float, object, bool] | None = None
 
     def __post_init__(self) -> None:
         if not self.stage_at:

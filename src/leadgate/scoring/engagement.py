@@ -144,6 +144,11 @@ class EngagementRules:
             )
             self.rules.append(rule)
             self.by_type.setdefault(r.event, []).append(rule)
+        # The event types whose properties scoring reads; a replay may skip decoding
+        # the properties of every other event.
+        self.property_types = frozenset(
+            {r.event for r in section.rules if r.if_ is not None} | {ADJUSTMENT}
+        )
 
     def carry_over(self, old: EngagementRules) -> dict[int, tuple[int, float]] | None:
         """How to reuse states built under `old` without replaying events, or None.

@@ -191,6 +191,15 @@ class Repository:
         """One lead by normalised email."""
         return self.leads_by_email([email], lock).get(email)
 
+    def leads_after(self, after_id: int, limit: int, lock: bool = False) -> list[StoredLead]:
+        """Up to `limit` leads with ids above `after_id`, in id order (a whole-store walk)."""
+        suffix = " FOR UPDATE" if lock and not self.db.is_sqlite else ""
+        cur = self.execute(
+            f"SELECT {_LEAD_COLS} FROM leads WHERE id > ? ORDER BY id LIMIT ?{suffix}",
+            [after_id, limit],
+        )
+        return [_row_to_lead(row) for row in cur.fetchall()]
+
     def lead_by_id(self, lead_id: int, lock: bool = False) -> StoredLead | None:
         """One lead by id."""
         suffix = " FOR UPDATE" if lock and not self.db.is_sqlite else ""
@@ -281,7 +290,7 @@ class Repository:
                 raise ValueError(f"lead {lead.email} was not scored before saving")
             fit = card.fit
             eng = card.engagement
-            scores = (
+            scores: tuple[Any, ...] = (
                 now,
                 fit,
                 eng,
@@ -326,8 +335,15 @@ class Repository:
             f"UPDATE leads SET {sets} FROM unnest({select}) AS u({', '.join((*cols, 'id'))}) "
             "WHERE leads.id = u.id"
         )
+        # psycopg refuses to dump a list mixing int and float (a score of 45 next to
+        # 12.5), so float8 columns are made floats first.
+        floats = [t == "float8" for t in (*types, "int")]
         for chunk in _chunks(rows, 5000):
-            self.execute(sql, [list(c) for c in zip(*chunk, strict=True)])
+            arrays = [
+                [None if v is None else float(v) for v in c] if f else list(c)
+                for c, f in zip(zip(*chunk, strict=True), floats, strict=True)
+            ]
+            self.execute(sql, arrays)
 
     # -- events ---------------------------------------------------------------
 
