@@ -428,9 +428,9 @@ class Engine:
                 results.append(ItemResult(i, ev.id, "accepted"))
         if not batch:
             return results
-        inserted, lead_ids = self._ingest(batch, now)
+        stored_before, lead_ids = self._ingest(batch, now)
         for r in results:
-            if r.status == "accepted" and r.id not in inserted:
+            if r.status == "accepted" and r.id in stored_before:
                 r.status = "duplicate"
             r.lead_id = lead_ids.get(r.id or "")
         return results
@@ -446,13 +446,17 @@ class Engine:
                 batch.append(ev)
         if not batch:
             return 0, len(items)
-        inserted, _ = self._ingest(batch, now, want_ids=False)
-        return len(inserted), len(items) - len(inserted)
+        stored_before, _ = self._ingest(batch, now, want_ids=False)
+        accepted = len(batch) - len(stored_before)
+        return accepted, len(items) - accepted
 
     def _ingest(
         self, batch: list[EventIn], now: float, want_ids: bool = True
     ) -> tuple[set[str], dict[str, int | None]]:
-        """Events with distinct ids in, one transaction: (ids stored now, lead id per event id)."""
+        """Events with distinct ids in, one transaction.
+
+        Returns (the ids that were stored before, so not scored again; lead id per event id).
+        """
         with gc_paused, self._write() as txn:
             repo = txn.repo
             proc = self._active(repo, txn)
@@ -475,12 +479,12 @@ class Engine:
                 stored[lead.email] = StoredLead(lead, None, now)
             ids = {e: s.state.id for e, s in stored.items()}
             rows = [(ev.id, ids[ev.email], ev.type, ev.at, now, ev.properties_json) for ev in batch]
-            inserted = repo.insert_events(rows)  # type: ignore[arg-type]
-            if len(inserted) < len(batch):
+            stored_before = repo.insert_new_events(rows)  # type: ignore[arg-type]
+            if stored_before:
                 per_lead = {
                     e: kept
                     for e, evs in per_lead.items()
-                    if (kept := [ev for ev in evs if ev.id in inserted])
+                    if (kept := [ev for ev in evs if ev.id not in stored_before])
                 }
             touched: list[tuple[StoredLead, list[Transition], bool]] = []
             fresh_emails = {lead.email for lead in fresh}
@@ -503,7 +507,7 @@ class Engine:
                 s for e, s in stored.items() if e not in per_lead and e not in fresh_emails
             )
         by_id = {ev.id: ids[ev.email] for ev in batch} if want_ids else {}
-        return inserted, by_id
+        return stored_before, by_id
 
     def adjust(
         self, email: str, points: float, reason: str, actor: str, score: str = "engagement"

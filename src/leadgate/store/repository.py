@@ -361,17 +361,26 @@ class Repository:
 
         Returns the ids actually inserted: an id stored before is acknowledged and skipped.
         """
+        skipped = self.insert_new_events(rows)
+        return {r[0] for r in rows if r[0] not in skipped}
+
+    def insert_new_events(
+        self, rows: Sequence[tuple[str, int, str, float, float, str]]
+    ) -> set[str]:
+        """As `insert_events`, but returns the ids skipped as stored before (usually none,
+        so the hot path builds no set of every id)."""
         if not rows:
             return set()
         if self.db.is_sqlite:
+            # BEGIN IMMEDIATE makes this transaction the only writer, so a check
+            # then a plain insert is exact, and executemany is the fast path.
             seen = self.existing_event_ids([r[0] for r in rows])
-            fresh = [r for r in rows if r[0] not in seen]
             self.executemany(
                 "INSERT INTO events (id, lead_id, type, occurred_at, received_at, properties) "
                 "VALUES (?,?,?,?,?,?)",
-                fresh,
+                [r for r in rows if r[0] not in seen] if seen else rows,
             )
-            return {r[0] for r in fresh}
+            return seen
         # PostgreSQL: concurrent writers are possible, so let the unique index decide.
         inserted: set[str] = set()
         for chunk in _chunks(list(rows), 5000):
@@ -383,7 +392,9 @@ class Repository:
                 [list(c) for c in cols],
             )
             inserted.update(r[0] for r in cur.fetchall())
-        return inserted
+        if len(inserted) == len(rows):
+            return set()
+        return {r[0] for r in rows if r[0] not in inserted}
 
     def events_of(self, lead_id: int) -> list[Event]:
         """Every stored event of a lead, in time order."""
