@@ -150,9 +150,10 @@ def create_app(
         os.environ.get("LEADGATE_MAX_BODY_BYTES", DEFAULT_MAX_BODY)
     )
     install(app)
-    app.include_router(admin.health)
-    app.include_router(leads.router, prefix=PREFIX, tags=["leads"])
+    # Routes are matched in order, one by one: the hottest (event posts) first.
     app.include_router(events.router, prefix=PREFIX, tags=["events"])
+    app.include_router(leads.router, prefix=PREFIX, tags=["leads"])
+    app.include_router(admin.health)
     app.include_router(admin.router, prefix=PREFIX, tags=["admin"])
     for name, (read_roles, write_roles) in OPTIONAL_ROUTERS.items():
         # Other areas plug in here; a missing module is fine, a broken one must fail loudly.
