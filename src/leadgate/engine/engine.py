@@ -29,7 +29,7 @@ from leadgate.store.database import Database
 from leadgate.store.repository import Repository, StoredLead, dumps
 
 # Leads kept in memory between write transactions (about 1.5 KB each).
-LEAD_CACHE_SIZE = 200_000
+LEAD_CACHE_SIZE = 100_000
 
 
 class NotFound(LookupError):
@@ -823,9 +823,15 @@ class Engine:
                     proc.rescore(lead, now)
                     items.append((s, ts, False))
                 self._commit(txn, proc, items, now, attributes=False)
-                n += len(page)
+                # A whole-store walk would push the recently active leads out of the
+                # cache; what it read is freed here, before the collector runs again.
+                txn.evict.extend(s.state.email for s in page)
+                txn.keep.clear()
+                done = len(page)
+                del items, events, page
+            n += done
             if progress:
-                progress(len(page))
+                progress(done)
 
 
 def _history(repo: Repository, lead_id: int) -> Callable[[], list[Event]]:

@@ -146,6 +146,10 @@ def _sqlite_setup(engine: Engine) -> None:
         # A bigger page cache than the 2 MB default: a batch touches lead rows all over
         # the table, and re-reading those pages from the OS cost ~1 us per row.
         cur.execute("PRAGMA cache_size=-65536")
+        # Checkpoint every ~40 MB of WAL instead of ~4 MB: a batch dirties pages all over
+        # the leads table, and copying them back after every commit cost ~15% of ingest.
+        cur.execute("PRAGMA wal_autocheckpoint=10000")
+        cur.execute("PRAGMA journal_size_limit=67108864")
         cur.close()
 
     @event.listens_for(engine, "begin")
