@@ -10,13 +10,18 @@ logistic) and the Odoo naive Bayes (empty skipped / empty as a value) are traine
 same rows and scored on the same held-out rows: a random stratified 25% split, and a
 time-ordered split (train on the earliest 75%, test on the latest 25%) where the data has
 time. Then: training time on 100,000 rows and scoring time on 1,000,000 rows (resampled
-from the bank data), and a same-seed repeat check. Charts (calibration, gains) per data set.
+from the bank data), the store path (`train` / `predict` on a seeded demo store of
+--store-leads leads), and a same-seed repeat check. Charts (calibration, gains) per data set.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
+
+# Before scikit-learn loads its OpenMP runtime (see leadgate/predictive/__init__.py).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import argparse
 import platform
 import sys
 import time
@@ -130,31 +135,93 @@ def charts(result: dict[str, Any], directory: Path) -> list[Path]:
     ]
 
 
-def timing(root: Path, seed: int) -> dict[str, float]:
-    """Train on 100k rows and score 1M rows resampled from the bank data."""
+def _load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"{one:.1f}/{five:.1f}"
+
+
+def timing(root: Path, seed: int) -> dict[str, Any]:
+    """Train on 100k rows and score 1M rows resampled from the bank data (the full `train`
+    path: leak check, evaluation with the other model and both baselines, final fit)."""
     bank = pub.uci_bank(root).dataset
     rng = np.random.default_rng(seed)
-    kinds = {c: k for c, k in bank.kinds.items()}
+    kinds = dict(bank.kinds)
     rows = rng.integers(0, bank.n_rows, 100_000)
     X100 = bank.X.iloc[rows].reset_index(drop=True)
     y100 = bank.y[rows]
-    out: dict[str, float] = {}
+    out: dict[str, Any] = {"load_before": _load()}
     t = time.perf_counter()
     gbm = make_model("gbm", kinds, seed).fit(X100, y100)
     out["fit_gbm_100k"] = time.perf_counter() - t
     t = time.perf_counter()
-    ds100 = bank.subset(rows)
-    res = train_dataset(ds100, seed=seed, compare=False)
+    res = train_dataset(bank.subset(rows), seed=seed, compare=True)
     out["train_auto_100k_with_evaluation"] = time.perf_counter() - t
+    out["chosen_100k"] = res.card.params.get("chosen")
     big = bank.X.iloc[rng.integers(0, bank.n_rows, 1_000_000)].reset_index(drop=True)
     t = time.perf_counter()
     scored = score_frame(res.model, big)
     out["score_1m_auto"] = time.perf_counter() - t
-    out["chosen_100k"] = res.card.params.get("chosen")  # type: ignore[assignment]
     t = time.perf_counter()
     p = gbm.predict_proba(big)
     out["score_1m_gbm"] = time.perf_counter() - t
+    out["gbm_iterations"] = gbm.params.get("iterations")
     assert len(scored) == len(p) == 1_000_000
+    out["load_after"] = _load()
+    return out
+
+
+def store_timing(n_leads: int, seed: int, charts_dir: Path | None = None) -> dict[str, Any]:
+    """The store path on a seeded demo store of ``n_leads`` leads (20 events each, SQLite
+    in a temp dir): `leadgate train` (rows as of the cut-off, evaluation, playbook
+    baseline, saved in the store) and `leadgate predict` (score every lead, write back)."""
+    import tempfile
+
+    from leadgate.cli.demo import load_demo
+    from leadgate.engine.engine import Engine
+    from leadgate.predictive.store_score import predict_store, train_store
+    from leadgate.store.database import Database
+
+    out: dict[str, Any] = {"leads": n_leads, "load_before": _load()}
+    with tempfile.TemporaryDirectory() as d:
+        db = Database(f"sqlite:///{d}/bench.db")
+        db.migrate()
+        engine = Engine(db)
+        engine.ensure_playbook()
+        t = time.perf_counter()
+        load_demo(engine, n_leads=n_leads, n_events=20 * n_leads, seed=seed + 42)
+        out["load_demo"] = time.perf_counter() - t
+        t = time.perf_counter()
+        res = train_store(engine, seed=seed)
+        out["train_store"] = time.perf_counter() - t
+        card = res.result.card
+        out["rows"] = card.rows
+        out["positive_rate"] = card.positive_rate
+        out["auc"] = card.metrics["roc_auc"]
+        out["playbook_auc"] = card.baselines["playbook"]["roc_auc"]
+        out["nb_auc"] = max(v["roc_auc"] for k, v in card.baselines.items() if k.startswith("odoo"))
+        out["chosen"] = card.params.get("chosen")
+        out["verdict"] = card.verdict
+        if charts_dir is not None:
+            r = res.result
+            probs = {
+                f"leadgate {card.kind}": (r.y, r.scores[card.kind]),
+                "Odoo NB, empty skipped": (r.y, r.scores["odoo_nb_skip_empty"]),
+            }
+            title = f"demo store ({n_leads:,} leads; time split, {len(r.y):,} test leads)"
+            mx.plot_calibration(
+                probs, charts_dir / "demo_store-calibration.png", f"Calibration: {title}"
+            )
+            ranks = {**probs, "playbook score at cut-off": (r.y, r.scores["playbook"])}
+            mx.plot_gains(ranks, charts_dir / "demo_store-gains.png", f"Gains: {title}")
+        from leadgate.predictive.store_models import load_model
+
+        model = load_model(db, res.model_id)
+        t = time.perf_counter()
+        info = predict_store(engine, model)
+        out["predict_store"] = time.perf_counter() - t
+        out["predict_score_only"] = info["score_seconds"]
+        db.dispose()
+    out["load_after"] = _load()
     return out
 
 
@@ -199,6 +266,15 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--charts", default=str(REPO / "docs" / "predictive"))
     ap.add_argument("--skip-timing", action="store_true")
+    ap.add_argument(
+        "--timing-only", action="store_true", help="only the timing steps (re-measure when idle)"
+    )
+    ap.add_argument(
+        "--store-leads",
+        type=int,
+        default=100_000,
+        help="demo store size for the store timing (0: skip)",
+    )
     ap.add_argument("--json", default=None, help="also write the results as JSON here")
     args = ap.parse_args()
     root = pub.datasets_root(args.datasets)
@@ -208,7 +284,9 @@ def main() -> None:
     print(f"data sets: {root}; seed {args.seed}\n")
     sets = pub.load_all(root)
     results = []
-    for name, ps in sets.items():
+    if args.timing_only:
+        sets = {k: v for k, v in sets.items() if k == "uci_bank_marketing"}
+    for name, ps in sets.items() if not args.timing_only else ():
         t = time.perf_counter()
         r = bench_dataset(ps, args.seed)
         i = r["info"]
@@ -224,11 +302,12 @@ def main() -> None:
             print(f"  {split}: leadgate auto AUC 95% CI {lo:.3f}-{hi:.3f}")
         results.append(r)
         charts(r, Path(args.charts))
-    if "x_education_leads" in sets:
+    if "x_education_leads" in sets and not args.timing_only:
         leaky = pub.x_education(root, post_contact=True)
         results.append(bench_dataset(leaky, args.seed, include_leaky=True))
-    print()
-    print(table(results))
+    if results:
+        print()
+        print(table(results))
     extra: dict[str, Any] = {}
     if "olist_marketing_funnel" in sets:
         extra["same_seed_same_numbers"] = repeat_check(sets["olist_marketing_funnel"], args.seed)
@@ -239,11 +318,25 @@ def main() -> None:
         extra["timing"] = timing(root, args.seed)
         tm = extra["timing"]
         print(
-            f"\ntiming (bank rows resampled): GBM fit on 100,000 rows {tm['fit_gbm_100k']:.1f} s; "
-            f"full `train` path (auto, evaluation + final fit) on 100,000 rows "
+            f"\ntiming (bank rows resampled; load average {tm['load_before']} before, "
+            f"{tm['load_after']} after): GBM fit on 100,000 rows {tm['fit_gbm_100k']:.1f} s "
+            f"({tm['gbm_iterations']} iterations); full `train` path (auto, leak check, "
+            f"evaluation with the other model and both baselines, final fit) on 100,000 rows "
             f"{tm['train_auto_100k_with_evaluation']:.1f} s (chose {tm['chosen_100k']}); "
             f"scoring 1,000,000 rows: auto model {tm['score_1m_auto']:.1f} s, "
             f"GBM {tm['score_1m_gbm']:.1f} s"
+        )
+    if not args.skip_timing and args.store_leads:
+        extra["store_timing"] = st = store_timing(args.store_leads, args.seed, Path(args.charts))
+        print(
+            f"\nstore path (demo store, {st['leads']:,} leads, {20 * st['leads']:,} events, "
+            f"SQLite; load average {st['load_before']} before, {st['load_after']} after): "
+            f"loading {st['load_demo']:.1f} s; `leadgate train` {st['train_store']:.1f} s on "
+            f"{st['rows']:,} rows with a known outcome ({100 * st['positive_rate']:.1f}% "
+            f"converted; chose {st['chosen']}: AUC {st['auc']:.3f}, best Odoo NB "
+            f"{st['nb_auc']:.3f}, playbook {st['playbook_auc']:.3f}; {st['verdict']}); "
+            f"`leadgate predict` {st['predict_store']:.1f} s (scoring "
+            f"{st['predict_score_only']:.1f} s, the rest writing `predicted` through the engine)"
         )
     if args.json:
         slim = [

@@ -27,9 +27,17 @@ every call): the names below load their module on first use.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import types
 from typing import Any
+
+# OpenMP threads that spin while waiting (libgomp's default) starve each other when another
+# process holds a core: a 100k-row GBM fit took 48 s instead of 7 s on the 2-core machine
+# under load (bench/predictive.py). Read once, when scikit-learn's OpenMP runtime loads,
+# so it is set here, before any predictive module imports scikit-learn; an explicit
+# setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 _WHERE = {
     "NO_SIGNAL": "card",

@@ -234,6 +234,9 @@ class AutoModel:
     kind: str = "auto"
     chosen: Any = None
     params: dict[str, Any] = field(default_factory=dict)
+    #: Models already fitted on exactly the rows ``fit`` gets (by kind): the winner is
+    #: taken from here instead of being refitted. Cleared after ``fit``.
+    candidates: dict[str, Any] | None = None
 
     @property
     def encoder(self) -> FeatureEncoder | None:
@@ -261,7 +264,9 @@ class AutoModel:
                 m = make_model(k, self.kinds, self.seed).fit(Xtr, y[tr])
                 aucs[k] = float(roc_auc_score(y[va], m.predict_proba(Xva)))
         pick = "logistic" if aucs and aucs["logistic"] > aucs["gbm"] else "gbm"
-        self.chosen = make_model(pick, self.kinds, self.seed).fit(X, y)  # type: ignore[arg-type]
+        ready = (self.candidates or {}).get(pick)
+        self.candidates = None
+        self.chosen = ready or make_model(pick, self.kinds, self.seed).fit(X, y)  # type: ignore[arg-type]
         self.params = {"chosen": pick, "inner_auc": aucs, **self.chosen.params}
         return self
 

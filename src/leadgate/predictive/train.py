@@ -139,15 +139,26 @@ def train_dataset(
 
     ordered = the_plan.kind == "time"
     scores: dict[str, np.ndarray] = {}
-    rows, scores[kind] = oos_scores(
-        ds, kinds, the_plan, lambda: make_model(kind, kinds, seed, time_ordered=ordered)
-    )
+    X_all = coerce_features(ds.X, kinds)
+    others = [o for o in ("gbm", "logistic") if o != kind] if compare else []
+
+    def fit_predict(tr: np.ndarray, te: np.ndarray) -> np.ndarray:
+        Xtr, Xte = X_all.iloc[tr].reset_index(drop=True), X_all.iloc[te].reset_index(drop=True)
+        fitted = {o: make_model(o, kinds, seed).fit(Xtr, ds.y[tr]) for o in others}  # type: ignore[arg-type]
+        main = make_model(kind, kinds, seed, time_ordered=ordered)
+        if kind == "auto":
+            # The compared models are exactly what auto would refit on these rows: reuse.
+            main.candidates = fitted
+        main.fit(Xtr, ds.y[tr])
+        return np.column_stack(
+            [main.predict_proba(Xte), *(fitted[o].predict_proba(Xte) for o in others)]
+        )
+
+    rows, P = out_of_sample(fit_predict, the_plan, ds.n_rows)
+    scores[kind] = P[:, 0]
+    for j, other in enumerate(others):
+        scores[other] = P[:, j + 1]
     if compare:
-        for other in ("gbm", "logistic"):
-            if other != kind:
-                _, scores[other] = oos_scores(
-                    ds, kinds, the_plan, lambda o=other: make_model(o, kinds, seed)
-                )
         for name, proto in baseline_models(kinds).items():
             _, scores[name] = oos_scores(
                 ds, kinds, the_plan, lambda p=proto: OdooNaiveBayes(kinds, empty=p.empty)
