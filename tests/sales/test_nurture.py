@@ -353,6 +353,27 @@ def test_unsubscribe_stops_the_track(
     assert smtp.subjects == ["Hi Ann"]
 
 
+def test_an_unsubscribe_cancels_mail_already_queued(
+    engine: Engine, raise_hand: Hand, clock: Any, smtp: SmtpServer
+) -> None:
+    s = setup(engine, smtp.port)  # SMTP down: the first e-mail waits in the outbox
+    to_nurture(engine, raise_hand, "kim@acme.com", "not now")
+    assert s.tick()["messages_failed"] == 1
+    engine.ingest(
+        [parse_event({"email": "kim@acme.com", "type": "unsubscribe", "id": "u2"}, clock())]
+    )
+    smtp.start()
+    clock.advance(3600)
+    assert s.tick()["messages_sent"] == 0
+    assert smtp.sink.messages == []
+    assert outbox(engine, "SELECT status FROM sales_mail_outbox") == [("cancelled",)]
+    clock.advance(3 * DAY)
+    s.tick()
+    lead = engine.show("kim@acme.com")
+    assert kinds(lead)[-2:] == ["cancelled", "ended"]
+    assert lead["nurture"]["status"] == "ended"
+
+
 def test_a_bad_template_skips_the_step_loudly(
     engine: Engine, raise_hand: Hand, smtp: SmtpServer
 ) -> None:

@@ -24,6 +24,22 @@ from tests.sales.conftest import ALWAYS, HOT
 EMAILS = [f"p{i}@firm{i % 3}.com" for i in range(4)]
 AUTOMATIC = {("lead", "mql"), ("mql", "nurture"), ("nurture", "mql")}
 BANT = {"budget": "met", "authority": "met", "need": "met", "timeline": "met"}
+# Every nurtured lead is enrolled: mail, wait a day, then back to the mail on a page view
+# within two days, else the track is done.
+NURTURE = {
+    "nurture": {
+        "tracks": [
+            {
+                "name": "all",
+                "steps": [
+                    {"send": {"channel": "smtp", "subject": "hi {{ email }}", "body": "b"}},
+                    {"wait_days": 1},
+                    {"branch": {"on_event": "page_view", "within_days": 2, "goto": 0}},
+                ],
+            }
+        ]
+    }
+}
 
 action = st.one_of(
     st.tuples(
@@ -75,7 +91,7 @@ def test_random_actions_keep_history_legal(template: Path, actions: list[tuple[A
         clock = FakeClock()
         engine = Engine(Database(f"sqlite:///{db_path}"), clock=clock)
         engine.ensure_playbook()
-        sales = install(engine)
+        sales = install(engine, sections=NURTURE)
         for n in ("anna", "bo"):
             sales.add_rep(n, "bdr", **ALWAYS)
         sales.add_rep("eve", "ae", **ALWAYS)
@@ -160,6 +176,43 @@ def check(engine: Engine) -> None:
                     [lid],
                 ).fetchone()
                 assert row is not None and row[0] is None
+            enrolments = repo.execute(
+                "SELECT id, status, created_at FROM sales_nurture_enrolments WHERE lead_id = ? "
+                "ORDER BY id",
+                [lid],
+            ).fetchall()
+            active = [e for e in enrolments if e[1] == "active"]
+            assert len(active) <= 1, (email, enrolments)
+            if stage == "nurture":
+                # Enrolled when it last entered nurture; ended early only by an unsubscribe.
+                entered = max(h[2] for h in hist if h[1] == "nurture")
+                assert enrolments and enrolments[-1][2] >= entered, (email, enrolments, hist)
+                last = repo.execute(
+                    "SELECT status, end_reason FROM sales_nurture_enrolments WHERE id = ?",
+                    [enrolments[-1][0]],
+                ).fetchone()
+                assert last[0] in ("active", "completed") or "unsubscribed" in last[1], (
+                    email,
+                    last,
+                )
+            else:
+                assert not active, (email, stage, enrolments)
+            # Ending an enrolment cancels its unsent mail; one message per step run.
+            pending = repo.execute(
+                "SELECT m.enrolment_id, e.status FROM sales_mail_outbox m JOIN "
+                "sales_nurture_enrolments e ON e.id = m.enrolment_id "
+                "WHERE m.lead_id = ? AND m.status = 'pending'",
+                [lid],
+            ).fetchall()
+            assert all(p[1] != "ended" for p in pending), (email, pending)
+            queued = repo.execute(
+                "SELECT COUNT(*) FROM sales_nurture_log WHERE lead_id = ? AND kind = 'queued'",
+                [lid],
+            ).fetchone()[0]
+            mails = repo.execute(
+                "SELECT COUNT(*) FROM sales_mail_outbox WHERE lead_id = ?", [lid]
+            ).fetchone()[0]
+            assert queued == mails, (email, queued, mails)
             if stage == "customer":
                 row = repo.execute(
                     "SELECT outcome FROM sales_opportunities WHERE lead_id = ? "

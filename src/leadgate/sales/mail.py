@@ -160,6 +160,9 @@ def _send_one(client: smtplib.SMTP, s: MailSettings, m: Outgoing) -> SendResult:
             f"recipient refused: {exc.recipients}"[:500],
             permanent=all(c >= 500 for c in codes),
         )
+    except smtplib.SMTPSenderRefused as exc:
+        # Our From address: a setting to fix, not this message's fault; retry it later.
+        return SendResult(m.id, False, f"sender refused: SMTP {exc.smtp_code}"[:500])
     except smtplib.SMTPResponseException as exc:
         msg = (
             exc.smtp_error.decode(errors="replace")

@@ -239,12 +239,7 @@ def end_enrolments(repo: Repository, items: list[tuple[int, str]], now: float) -
         "ended_at = ?, end_reason = ?, updated_at = ? WHERE id = ?",
         [(now, why[r[1]], now, r[0]) for r in rows],
     )
-    # Unclaimed messages are cancelled; one a worker is sending right now still goes.
-    repo.executemany(
-        "UPDATE sales_mail_outbox SET status = 'cancelled', last_error = ? "
-        "WHERE enrolment_id = ? AND status = 'pending' AND claimed_by IS NULL",
-        [(why[r[1]], r[0]) for r in rows],
-    )
+    _cancel_mail(repo, [(why[r[1]], r[0]) for r in rows])
     _log(repo, [(r[1], r[0], r[2], r[3], "ended", why[r[1]], now) for r in rows])
 
 
@@ -279,18 +274,7 @@ def fire_due(repo: Repository, tracks: Tracks, now: float, limit: int) -> tuple[
     # A lead someone else is moving waits for the next tick (never block on it).
     leads = _leads(repo, sorted({r[1] for r in due}), skip_locked=True)
     stop_events = tracks.section.stop_on_events
-    stopped: set[int] = set()
-    if stop_events and leads:
-        lmarks = ",".join("?" * len(leads))
-        emarks = ",".join("?" * len(stop_events))
-        stopped = {
-            r[0]
-            for r in repo.execute(
-                f"SELECT DISTINCT lead_id FROM events WHERE lead_id IN ({lmarks}) "
-                f"AND type IN ({emarks})",
-                [*leads, *stop_events],
-            ).fetchall()
-        }
+    stopped = _stopped(repo, list(leads), stop_events)
     logs: list[tuple[int, int, str, int | None, str, str, float]] = []
     updates: list[tuple[Any, ...]] = []
     ends: list[tuple[Any, ...]] = []
@@ -351,8 +335,31 @@ def fire_due(repo: Repository, tracks: Tracks, now: float, limit: int) -> tuple[
         "ended_at = ?, updated_at = ? WHERE id = ?",
         ends,
     )
+    _cancel_mail(repo, [(e[1], e[4]) for e in ends if e[0] == "ended"])
     _log(repo, logs)
     return counts, len(due) == limit
+
+
+def _cancel_mail(repo: Repository, items: list[tuple[str, int]]) -> None:
+    """(why, enrolment id): unclaimed messages are cancelled; one being sent still goes."""
+    repo.executemany(
+        "UPDATE sales_mail_outbox SET status = 'cancelled', last_error = ? "
+        "WHERE enrolment_id = ? AND status = 'pending' AND claimed_by IS NULL",
+        items,
+    )
+
+
+def _stopped(repo: Repository, lead_ids: Sequence[int], stop_events: Sequence[str]) -> set[int]:
+    """The leads among `lead_ids` that have one of `stop_events` (ever)."""
+    if not stop_events or not lead_ids:
+        return set()
+    lmarks = ",".join("?" * len(lead_ids))
+    emarks = ",".join("?" * len(stop_events))
+    cur = repo.execute(
+        f"SELECT DISTINCT lead_id FROM events WHERE lead_id IN ({lmarks}) AND type IN ({emarks})",
+        [*lead_ids, *stop_events],
+    )
+    return {r[0] for r in cur.fetchall()}
 
 
 def _run(
@@ -507,18 +514,46 @@ class MailCounts:
     dead: int = 0
 
 
-def claim_mail(db: Database, worker: str, now: float, limit: int, lease: float) -> list[Outgoing]:
+def claim_mail(
+    db: Database,
+    worker: str,
+    now: float,
+    limit: int,
+    lease: float,
+    stop_events: Sequence[str] = (),
+) -> list[Outgoing]:
     """Take up to `limit` due messages for `worker` (no other worker gets them until the
-    lease runs out, which only matters when this one died mid-send)."""
+    lease runs out, which only matters when this one died mid-send). Messages to leads
+    with a `stop_events` event (an unsubscribe after the message was queued) are
+    cancelled instead, and that is written on their timeline."""
     with db.write() as conn:
         repo = Repository(db, conn)
         sql = (
-            "SELECT id FROM sales_mail_outbox WHERE status = 'pending' AND next_attempt_at <= ? "
+            "SELECT id, lead_id, enrolment_id, track, step, subject FROM sales_mail_outbox "
+            "WHERE status = 'pending' AND next_attempt_at <= ? "
             "AND (claimed_until IS NULL OR claimed_until < ?) ORDER BY next_attempt_at LIMIT ?"
         )
         if not db.is_sqlite:
             sql += " FOR UPDATE SKIP LOCKED"
-        ids = [r[0] for r in repo.execute(sql, [now, now, limit]).fetchall()]
+        due = repo.execute(sql, [now, now, limit]).fetchall()
+        if not due:
+            return []
+        stopped = _stopped(repo, sorted({r[1] for r in due}), stop_events)
+        if stopped:
+            why = "not sent: the lead unsubscribed (" + ", ".join(stop_events) + ")"
+            gone = [r for r in due if r[1] in stopped]
+            repo.executemany(
+                "UPDATE sales_mail_outbox SET status = 'cancelled', last_error = ? WHERE id = ?",
+                [(why, r[0]) for r in gone],
+            )
+            _log(
+                repo,
+                [
+                    (r[1], r[2], r[3], r[4], "cancelled", f"e-mail '{r[5]}' {why}", now)
+                    for r in gone
+                ],
+            )
+        ids = [r[0] for r in due if r[1] not in stopped]
         if not ids:
             return []
         marks = ",".join("?" * len(ids))
@@ -599,7 +634,12 @@ def record_mail(
 
 
 def deliver_mail(
-    db: Database, settings: MailSettings, worker: str, now: float, batch: int = 50
+    db: Database,
+    settings: MailSettings,
+    worker: str,
+    now: float,
+    batch: int = 50,
+    stop_events: Sequence[str] = (),
 ) -> MailCounts:
     """Send due outbox messages until none is due (or a batch fails). Without SMTP settings
     nothing is claimed: the messages wait, none is lost."""
@@ -607,7 +647,7 @@ def deliver_mail(
     if not settings.configured:
         return total
     while True:
-        claimed = claim_mail(db, worker, now, batch, settings.lease)
+        claimed = claim_mail(db, worker, now, batch, settings.lease, stop_events)
         if not claimed:
             return total
         results = send_all(settings, claimed)

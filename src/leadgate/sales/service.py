@@ -986,8 +986,13 @@ class Sales:
                 break
         mail = nurture.MailCounts()
         if deliver:
+            tracks = self.config().tracks
             mail = nurture.deliver_mail(
-                self.engine.db, self.config().tracks.mail_settings(), worker, now
+                self.engine.db,
+                tracks.mail_settings(),
+                worker,
+                now,
+                stop_events=tracks.section.stop_on_events,
             )
         return {
             "transitions": moved,
