@@ -134,6 +134,7 @@ def create_app(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            await ctx.quick.aclose()
 
     app = FastAPI(
         title="leadgate",

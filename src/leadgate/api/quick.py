@@ -106,6 +106,14 @@ class QuickReads:
             self.close()
             raise Unavailable(str(exc)) from exc
 
+    async def aclose(self) -> None:
+        """Close the connections, waiting for PostgreSQL's (at app shutdown)."""
+        pg, self._pg = self._pg, None
+        self.close()
+        if pg is not None and not pg.closed:
+            with contextlib.suppress(Exception):
+                await pg.close()
+
     def close(self) -> None:
         """Drop the connections (they are reopened on the next lookup)."""
         if self._sqlite is not None:
