@@ -276,6 +276,10 @@ def main() -> None:
     args = ap.parse_args()
     print(f"# API load — {machine()}")
     print(
+        f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average at start "
+        f"{_load()} (other jobs on the machine share its 2 cores)"
+    )
+    print(
         f"# {N_LEADS:,} leads warmed up; {args.seconds:g} s per measurement; client in this process, server in `leadgate serve`"
     )
     load_events(400_000)
@@ -299,11 +303,16 @@ def main() -> None:
             if pg:
                 url = _fresh_pg(pg, workers)
                 rows += asyncio.run(run_store("PostgreSQL", url, workers, args.seconds))
+    print(f"# load average at the end {_load()}")
     print()
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for r in rows:
         print("| " + " | ".join(r) + " |")
+
+
+def _load() -> str:
+    return " / ".join(f"{x:.2f}" for x in os.getloadavg()) + " (1/5/15 min)"
 
 
 @contextmanager
