@@ -181,3 +181,42 @@ def test_scheduler_once(db: list[str]) -> None:
         "messages_sent": 0,
         "messages_failed": 0,
     }
+
+
+def test_nurture_show_and_outbox(db: list[str], db_url: str) -> None:
+    eng = Engine(Database(db_url))
+    s = install(
+        eng,
+        sections={
+            "nurture": {
+                "tracks": [
+                    {
+                        "name": "later",
+                        "steps": [
+                            {"send": {"channel": "smtp", "subject": "Hi", "body": "b"}},
+                            {"wait_days": 5},
+                        ],
+                    }
+                ]
+            }
+        },
+    )
+    s.add_rep("anna", "bdr", hours="00:00-24:00", days="mon-sun")
+    eng.upsert_leads([("n@acme.com", HOT, None)])
+    eng.ingest([parse_event({"email": "n@acme.com", "type": "demo_request"}, eng.clock())])
+    eng.set_stage("n@acme.com", "nurture", "not now", "user:anna")
+    s.tick(deliver=False)
+    eng.db.dispose()
+
+    code, out, err = run("nurture", "show", "n@acme.com", *db)
+    assert code == 0, err
+    assert "n@acme.com: nurture, track 'later' active, step 1, next step at" in out
+    assert "enrolled" in out and "queued" in out and "e-mail 'Hi' to n@acme.com queued" in out
+    code, out, err = run("nurture", "show", "n@acme.com", "--json", *db)
+    data = orjson.loads(out)
+    assert data["nurture"]["reason"] == "not now"
+    assert [t["kind"] for t in data["nurture"]["timeline"]] == ["enrolled", "queued"]
+    code, out, _ = run("nurture", "outbox", "--json", *db)
+    assert orjson.loads(out) == {"pending": 1, "sent": 0, "dead": 0, "cancelled": 0}
+    code, out, err = run("nurture", "show", "nobody@acme.com", *db)
+    assert code == 2 and "no lead with email nobody@acme.com" in err

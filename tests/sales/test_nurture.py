@@ -552,3 +552,57 @@ def test_two_workers_never_send_a_step_twice(
     sent_logs = outbox(setup_engine, "SELECT COUNT(*) FROM sales_nurture_log WHERE kind = 'sent'")
     assert sent_logs == [(2 * n,)]
     setup_engine.db.dispose()
+
+
+def test_a_batch_of_thousands_enters_and_wakes_in_one_transaction(
+    engine: Engine, clock: Any, smtp: SmtpServer
+) -> None:
+    s = setup(engine, smtp.port)
+    n = 2500  # more than one chunk (2,000) of bind parameters
+    emails = [f"m{i}@co{i}.com" for i in range(n)]
+    engine.upsert_leads([(e, {}, None) for e in emails])
+    # Thousands of leads entering nurture in one transaction (what a decay exit or a
+    # playbook change does), handed to the listener as the engine hands them.
+    from leadgate.engine.engine import LeadChange
+    from leadgate.lifecycle.stages import Transition
+    from leadgate.sales import nurture
+
+    with engine.db.write() as conn:
+        repo = Repository(engine.db, conn)
+        ids = dict(repo.execute("SELECT email, id FROM leads").fetchall())
+        repo.execute("UPDATE leads SET stage = 'nurture'")
+        changes = [
+            LeadChange(
+                ids[e],
+                e,
+                False,
+                [Transition("lead", "nurture", clock(), "user:x", "not now")],
+                0.0,
+                0.0,
+                None,
+                "D4",
+                None,
+            )
+            for e in emails
+        ]
+        s.on_changes(repo, changes, clock())
+    assert outbox(engine, "SELECT COUNT(*) FROM sales_nurture_enrolments")[0][0] == n
+    assert s.tick(deliver=False, limit=5000)["messages_queued"] == n
+    clock.advance(3 * DAY + 60)
+    s.tick(deliver=False, limit=5000)  # all in the branch now
+    engine.ingest(
+        [parse_event({"email": e, "type": "email_click", "id": f"c{e}"}, clock()) for e in emails]
+    )
+    woken = outbox(
+        engine,
+        "SELECT COUNT(*) FROM sales_nurture_enrolments WHERE next_due_at <= ?",
+        [clock()],
+    )[0][0]
+    assert woken == n
+    with engine.db.write() as conn:
+        repo = Repository(engine.db, conn)
+        nurture.end_enrolments(repo, [(ids[e], "test") for e in emails], clock())
+    assert (
+        outbox(engine, "SELECT COUNT(*) FROM sales_nurture_enrolments WHERE status = 'ended'")[0][0]
+        == n
+    )

@@ -1,4 +1,5 @@
-"""`leadgate reps|qualify|queue|assign|handoff|opportunity|scheduler`: the sales team's day."""
+"""`leadgate reps|qualify|queue|assign|handoff|opportunity|scheduler|nurture`: the sales
+team's day."""
 
 from __future__ import annotations
 
@@ -238,6 +239,45 @@ def register(app: typer.Typer) -> None:
                 f"{data['email']}: sqo, {o['amount']:g} {o['currency']}, "
                 f"closing {o['expected_close']}"
             )
+
+    nurture = typer.Typer(help="Nurture tracks: a lead's timeline, the mail outbox.")
+    app.add_typer(nurture, name="nurture")
+
+    @nurture.command("show")
+    @handle_errors
+    def nurture_show(
+        email: Annotated[str, typer.Argument(help="The lead (email or id).")],
+        db: DbOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """The lead's nurture track, where it is, and every step it went through."""
+        data = _open(db).nurture(email)
+        if as_json:
+            print_json(data)
+            return
+        n = data["nurture"]
+        if n is None:
+            typer.echo(f"{data['email']}: {data['stage']}, never enrolled in a nurture track")
+            return
+        nxt = f", next step at {n['next_step_at']}" if n["next_step_at"] else ""
+        end = f" ({n['end_reason']})" if n["end_reason"] else ""
+        typer.echo(
+            f"{data['email']}: {data['stage']}, track '{n['track']}' {n['status']}{end}, "
+            f"step {n['step']}{nxt}"
+        )
+        for t in n["timeline"]:
+            step = f"step {t['step']}" if t["step"] is not None else "-"
+            typer.echo(f"  {t['at']}  {t['kind']:<9} {step:<7} {t['detail']}")
+
+    @nurture.command("outbox")
+    @handle_errors
+    def nurture_outbox(db: DbOpt = None, as_json: JsonOpt = False) -> None:
+        """Nurture e-mail per status (pending ones are sent by `leadgate scheduler`)."""
+        counts = _open(db).mail_outbox()
+        if as_json:
+            print_json(counts)
+        else:
+            typer.echo(", ".join(f"{v} {k}" for k, v in counts.items()))
 
     @app.command("scheduler")
     @handle_errors

@@ -66,19 +66,28 @@ class _Lead:
         return f
 
 
+def _chunks(ids: Sequence[int], n: int = 2000) -> list[list[int]]:
+    # Bound the bind parameters of one statement (SQLite allows 32,766).
+    return [list(ids[i : i + n]) for i in range(0, len(ids), n)]
+
+
 def _leads(repo: Repository, ids: Sequence[int], skip_locked: bool) -> dict[int, _Lead]:
     if not ids:
         return {}
     if repo.db.is_sqlite:
-        marks = ",".join("?" * len(ids))
-        cur = repo.execute(f"SELECT {_LEAD_COLS} FROM leads WHERE id IN ({marks})", list(ids))
+        found = []
+        for part in _chunks(ids):
+            marks = ",".join("?" * len(part))
+            found += repo.execute(
+                f"SELECT {_LEAD_COLS} FROM leads WHERE id IN ({marks})", part
+            ).fetchall()
     else:
         lock = " ORDER BY id FOR UPDATE SKIP LOCKED" if skip_locked else ""
-        cur = repo.execute(
+        found = repo.execute(
             f"SELECT {_LEAD_COLS} FROM leads WHERE id = ANY(?::int[]){lock}", [list(ids)]
-        )
+        ).fetchall()
     out = {}
-    for r in cur.fetchall():
+    for r in found:
         out[r[0]] = _Lead(
             r[0],
             r[1],
@@ -197,12 +206,14 @@ def wake_branches(repo: Repository, tracks: Tracks, lead_ids: Sequence[int], now
     when no track has a branch with a window."""
     if not tracks.windowed or not lead_ids:
         return 0
-    marks = ",".join("?" * len(lead_ids))
-    rows = repo.execute(
-        f"SELECT id, lead_id, track, step, step_since FROM sales_nurture_enrolments "
-        f"WHERE status = 'active' AND lead_id IN ({marks}) AND next_due_at > ?",
-        [*lead_ids, now],
-    ).fetchall()
+    rows = []
+    for part in _chunks(lead_ids):
+        marks = ",".join("?" * len(part))
+        rows += repo.execute(
+            f"SELECT id, lead_id, track, step, step_since FROM sales_nurture_enrolments "
+            f"WHERE status = 'active' AND lead_id IN ({marks}) AND next_due_at > ?",
+            [*part, now],
+        ).fetchall()
     wake = []
     for eid, lid, track_name, step, since in rows:
         track = tracks.by_name.get(track_name)
@@ -224,13 +235,14 @@ def wake_branches(repo: Repository, tracks: Tracks, lead_ids: Sequence[int], now
 
 def end_enrolments(repo: Repository, items: list[tuple[int, str]], now: float) -> None:
     """End active enrolments (by lead) and cancel their unsent e-mail."""
-    ids = [lid for lid, _ in items]
-    marks = ",".join("?" * len(ids))
-    rows = repo.execute(
-        f"SELECT id, lead_id, track, step FROM sales_nurture_enrolments "
-        f"WHERE status = 'active' AND lead_id IN ({marks})",
-        ids,
-    ).fetchall()
+    rows = []
+    for part in _chunks([lid for lid, _ in items]):
+        marks = ",".join("?" * len(part))
+        rows += repo.execute(
+            f"SELECT id, lead_id, track, step FROM sales_nurture_enrolments "
+            f"WHERE status = 'active' AND lead_id IN ({marks})",
+            part,
+        ).fetchall()
     if not rows:
         return
     why = dict(items)

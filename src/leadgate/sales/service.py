@@ -1124,6 +1124,32 @@ class Sales:
                 out.setdefault(lid, []).append((rep, outcome))
         return out
 
+    def nurture(self, lead: str | int) -> dict[str, Any]:
+        """A lead's nurture enrolment and timeline (None when never enrolled)."""
+        with self.engine.db.read() as conn:
+            repo = Repository(self.engine.db, conn)
+            s = self._lead(repo, lead)
+            lid = s.state.id
+            assert lid is not None
+            return {
+                "id": lid,
+                "email": s.state.email,
+                "stage": s.state.stage,
+                "nurture": nurture.show(repo, lid),
+            }
+
+    def mail_outbox(self) -> dict[str, int]:
+        """Nurture e-mail per status: pending, sent, dead, cancelled."""
+        with self.engine.db.read() as conn:
+            rows = (
+                Repository(self.engine.db, conn)
+                .execute("SELECT status, COUNT(*) FROM sales_mail_outbox GROUP BY status")
+                .fetchall()
+            )
+        out = {"pending": 0, "sent": 0, "dead": 0, "cancelled": 0}
+        out.update({r[0]: int(r[1]) for r in rows})
+        return out
+
     def notices(self, pending_only: bool = True, limit: int = 1000) -> list[dict[str, Any]]:
         """Notices for the webhook engine (`lead.sla_breached`), oldest first."""
         with self.engine.db.read() as conn:
