@@ -27,8 +27,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sqlalchemy import event
-
 from _common import machine, postgres_url, sqlite_url
 from leadgate.engine.engine import Engine
 from leadgate.sales import install
@@ -89,28 +87,11 @@ def lead_rows(n: int, n_mql: int, n_nurture: int) -> list[tuple[object, ...]]:
     return rows
 
 
-BENCH_TABLES = (
-    "sales_nurture_log, sales_mail_outbox, sales_nurture_enrolments, sales_notices, "
-    "sales_jobs, sales_assignments, sales_accounts, sales_pool_state, sales_reps, "
-    "transitions, events, leads"
-)
-
-
 def build(
-    url: str,
-    n: int,
-    n_mql: int,
-    due: int,
-    ticks: int,
-    n_nurture: int,
-    nurture_due: int,
-    fresh: bool = False,
+    url: str, n: int, n_mql: int, due: int, ticks: int, n_nurture: int, nurture_due: int
 ) -> None:
     db = Database(url)
     db.migrate()
-    if fresh:  # PostgreSQL only: empty the tables a previous pass filled
-        with db.write() as conn:
-            conn.exec_driver_sql(f"TRUNCATE {BENCH_TABLES} RESTART IDENTITY CASCADE")
     Engine(db, clock=lambda: T0).ensure_playbook()
     rows = lead_rows(n, n_mql, n_nurture)
     t = time.perf_counter()
@@ -165,19 +146,9 @@ def build(
     _ = io
 
 
-def measure(
-    url: str, due: int, ticks: int, nurture_due: int, no_prepare: bool = False
-) -> tuple[list[float], list[float]]:
+def measure(url: str, due: int, ticks: int, nurture_due: int) -> tuple[list[float], list[float]]:
     os.environ.pop("LEADGATE_SMTP_HOST", None)
-    db = Database(url)
-    if no_prepare and not db.is_sqlite:
-        # Diagnosis: psycopg prepares a statement server-side after 5 runs, and PostgreSQL
-        # may then switch to a generic plan; this shows the tick without that.
-        @event.listens_for(db.engine, "connect")
-        def _no_prepare(dbapi_conn: object, _record: object) -> None:
-            dbapi_conn.prepare_threshold = None  # type: ignore[attr-defined]
-
-    eng = Engine(db, clock=lambda: T0)
+    eng = Engine(Database(url), clock=lambda: T0)
     sales = install(eng, sections={"nurture": {"tracks": [TRACK]}})
     sales.tick(now=T0 - 100)  # warm: compiles the playbook, nothing due yet
     sla_only, with_nurture = [], []
@@ -201,11 +172,6 @@ def main() -> None:
     ap.add_argument("--nurture", type=int, default=20_000)
     ap.add_argument("--nurture-due", type=int, default=100)
     ap.add_argument("--pg", nargs="?", const="", default=None, help="Also PostgreSQL.")
-    ap.add_argument(
-        "--no-prepare",
-        action="store_true",
-        help="PostgreSQL: also measure with server-side prepared statements off (diagnosis).",
-    )
     args = ap.parse_args()
     print(f"== scheduler tick — {args.leads:,} leads, {args.due} SLA jobs due per tick")
     print(f"   {machine()}")
@@ -217,32 +183,15 @@ def main() -> None:
                 print(f"   {name}: not available")
                 continue
             build(url, args.leads, args.mqls, args.due, args.ticks, args.nurture, args.nurture_due)
-            modes = [False] + ([True] if args.no_prepare and name != "sqlite" else [])
-            for no_prepare in modes:
-                if no_prepare:  # a fresh store: the first pass fired every due job
-                    build(
-                        url,
-                        args.leads,
-                        args.mqls,
-                        args.due,
-                        args.ticks,
-                        args.nurture,
-                        args.nurture_due,
-                        fresh=True,
-                    )
-                sla_only, with_nurture = measure(
-                    url, args.due, args.ticks, args.nurture_due, no_prepare
+            sla_only, with_nurture = measure(url, args.due, args.ticks, args.nurture_due)
+            for label, times in (
+                (f"{args.due} SLA jobs due", sla_only),
+                (f"{args.due} SLA jobs + {args.nurture_due} nurture steps due", with_nurture),
+            ):
+                print(
+                    f"   {name:<10} tick with {label}: median {statistics.median(times):.1f} ms, "
+                    f"min {min(times):.1f} ms, max {max(times):.1f} ms  (target < 50 ms)"
                 )
-                tag = name + (" (no prepare)" if no_prepare else "")
-                for label, times in (
-                    (f"{args.due} SLA jobs due", sla_only),
-                    (f"{args.due} SLA jobs + {args.nurture_due} nurture steps due", with_nurture),
-                ):
-                    print(
-                        f"   {tag:<10} tick with {label}: median "
-                        f"{statistics.median(times):.1f} ms, min {min(times):.1f} ms, "
-                        f"max {max(times):.1f} ms  (target < 50 ms)"
-                    )
 
 
 if __name__ == "__main__":
