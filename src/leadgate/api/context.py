@@ -33,9 +33,11 @@ class ApiContext:
         self.engine = engine
         self.db: Database = engine.db
         self.threads = threads
-        # Small calls on the loop: SQLite only (no network waits), and only when this is
-        # the one process writing: with several workers a write may wait for another
-        # process's lock, and the loop must keep serving meanwhile.
+        # Small calls on the loop: SQLite only (no network waits). Reads always (in WAL
+        # mode a reader never waits for a writer); writes only when this is the one
+        # process writing: with several workers a write may wait for another process's
+        # lock, and the loop must keep serving meanwhile.
+        self.inline_reads = self.db.is_sqlite
         self.inline = self.db.is_sqlite and single_process
         self.deliverer: Deliverer | None = None
         self.quick = QuickReads(self.db)
@@ -56,7 +58,7 @@ class ApiContext:
     async def read(self, fn: Callable[..., T], *args: Any, small: bool = False, **kwargs: Any) -> T:
         """Run a blocking read in a worker thread (`small`: see `write`)."""
         call = functools.partial(fn, *args, **kwargs)
-        if small and self.inline:
+        if small and self.inline_reads:
             return call()
         _, limiter = self._prims()
         return await anyio.to_thread.run_sync(call, limiter=limiter)
