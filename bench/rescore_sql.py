@@ -4,13 +4,20 @@
 
 Synthesizes leads/events/transitions as Parquet with numpy/pyarrow (cached under bench/out/),
 rescores every lead with the bundled playbook (fit, capped, rolling-capped and decayed
-engagement, grades) in DuckDB, then runs DuckDB and pandas on the first `--peer` events
-and prints both times and the ratio (checking both give the same scores).
+engagement, grades) in DuckDB, then runs DuckDB and pandas on the first `--peer` events and
+the leads they belong to (fit, engagement, total, grade in both) and prints both times and
+the ratio (checking both give the same scores).
+
+Each figure is wall time and this process's CPU time (user + system): on a shared machine
+the wall time depends on what else runs, so the load average is printed with it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import resource
 import statistics
 import sys
 import time
@@ -177,8 +184,20 @@ def _event_schema() -> pa.Schema:
     )
 
 
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _load() -> str:
+    return "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def pandas_scores(leads_path: Path, events_path: Path, n_events: int, as_of: float) -> object:
-    """The same scoring written by hand in pandas (rolling caps: greedy over dense runs)."""
+    """The same scoring written by hand in pandas: fit, engagement, total and grade.
+
+    Written for the bundled playbook's rules (rolling caps: greedy over dense runs only).
+    """
     import pandas as pd
 
     pb, _ = bundled_playbook()
@@ -220,7 +239,34 @@ def pandas_scores(leads_path: Path, events_path: Path, n_events: int, as_of: flo
         s = pd.Series(dec * r.points, index=sel.lead_id.to_numpy()).groupby(level=0).sum()
         parts.append(s.round(2))
     eng = pd.concat(parts, axis=1).fillna(0).sum(axis=1).round(2)
-    return eng
+    # Fit, for the bundled playbook's rules (the leads of the slice).
+    leads = pd.read_parquet(leads_path, columns=["id", "email", "attributes"])
+    attrs = pd.json_normalize(leads.attributes.map(json.loads).tolist())
+    title = attrs.job_title.fillna("").str.strip()
+    size = pd.to_numeric(attrs.company_size, errors="coerce")
+    country = attrs.country.fillna("").str.strip().str.casefold()
+    domain = leads.email.str.rsplit("@", n=1).str[-1].str.strip().str.casefold()
+    fit = (
+        20 * title.str.contains(r"(?i)\b(?:vp|vice president|chief|c[eot]o|head|director)\b")
+        + 10 * title.str.contains(r"(?i)\bmanager\b")
+        + 15 * size.between(50, 1000)
+        + 10 * (size > 1000)
+        + 10 * country.isin(["us", "gb", "de", "fr", "it", "dk", "nl", "se", "es"])
+        - 10 * domain.isin(["gmail.com", "yahoo.com", "hotmail.com", "outlook.com"])
+        - 30 * title.str.contains(r"(?i)\b(?:student|intern)\b")
+    ).astype(float)
+    out = pd.DataFrame({"fit": fit.to_numpy()}, index=leads.id.to_numpy())
+    out["engagement"] = eng.reindex(out.index).fillna(0.0)
+    out["total"] = (out.fit + out.engagement).round(2)
+    fg, eg = pb.fit.grades, pb.engagement.grades
+    fgr = np.select([out.fit >= fg["A"], out.fit >= fg["B"], out.fit >= fg["C"]], list("ABC"), "D")
+    egr = np.select(
+        [out.engagement >= eg["1"], out.engagement >= eg["2"], out.engagement >= eg["3"]],
+        list("123"),
+        "4",
+    )
+    out["grade"] = np.char.add(fgr.astype(str), egr.astype(str))
+    return out
 
 
 def main() -> None:
@@ -237,39 +283,57 @@ def main() -> None:
     pb, _ = bundled_playbook()
     con = connect(d / "leads.parquet", d / "events.parquet")
     sql = compile_scoring(pb, T_END, "duckdb")
-    times = []
+    times, cpus = [], []
+    print(_load())
     for _ in range(a.runs):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), _cpu()
         tbl = con.sql(sql).to_arrow_table()
         times.append(time.perf_counter() - t)
+        cpus.append(_cpu() - c)
     print(
         f"duckdb rescore {tbl.num_rows:,} leads / {a.events:,} events: "
-        f"median {statistics.median(times):.2f} s (runs {', '.join(f'{x:.2f}' for x in times)})"
+        f"median {statistics.median(times):.2f} s wall, {statistics.median(cpus):.2f} s CPU "
+        f"(runs {', '.join(f'{x:.2f}' for x in times)}); {_load()}"
     )
-    # The peer comparison on the first --peer events (whole leads: events are sorted by lead).
-    con.execute(
-        f"CREATE VIEW ev_slice AS SELECT * FROM read_parquet('{d / 'events.parquet'}') "
-        f"LIMIT {a.peer}"
-    )
-    slice_path = OUT / f"events-slice-{a.peer}.parquet"
-    if not slice_path.exists():
-        con.execute(f"COPY ev_slice TO '{slice_path}' (FORMAT parquet)")
-    c2 = connect(d / "leads.parquet", slice_path)
-    t = time.perf_counter()
+    # The peer comparison on the first --peer events (whole leads: events are sorted by
+    # lead) and on the leads they belong to.
+    slice_path = OUT / f"events-slice-{a.events}-{a.peer}.parquet"
+    leads_slice = OUT / f"leads-slice-{a.events}-{a.peer}.parquet"
+    if not leads_slice.exists():
+        ev = f"read_parquet('{d / 'events.parquet'}')"
+        con.execute(f"COPY (SELECT * FROM {ev} LIMIT {a.peer}) TO '{slice_path}' (FORMAT parquet)")
+        con.execute(
+            f"COPY (SELECT * FROM read_parquet('{d / 'leads.parquet'}') WHERE id IN "
+            f"(SELECT lead_id FROM read_parquet('{slice_path}'))) TO '{leads_slice}' "
+            "(FORMAT parquet)"
+        )
+    c2 = connect(leads_slice, slice_path)
+    t, c = time.perf_counter(), _cpu()
     ours = c2.sql(sql).to_arrow_table()
-    t_duck = time.perf_counter() - t
-    t = time.perf_counter()
-    eng = pandas_scores(d / "leads.parquet", slice_path, a.peer, T_END)
-    t_pd = time.perf_counter() - t
-    ours_eng = dict(
-        zip(ours.column("lead_id").to_pylist(), ours.column("engagement").to_pylist(), strict=True)
-    )
-    diff = sum(1 for k, v in eng.items() if abs(ours_eng.get(k, 0.0) - v) > 0.0051)
+    t_duck, c_duck = time.perf_counter() - t, _cpu() - c
+    t, c = time.perf_counter(), _cpu()
+    peer = pandas_scores(leads_slice, slice_path, a.peer, T_END)
+    t_pd, c_pd = time.perf_counter() - t, _cpu() - c
+    got = {
+        r["lead_id"]: (r["fit"], r["engagement"], r["total"], r["grade"]) for r in ours.to_pylist()
+    }
+    diff = 0
+    for lid, row in peer.iterrows():  # type: ignore[attr-defined]
+        mine = got.get(lid)
+        if (
+            mine is None
+            or abs(mine[0] - row.fit) > 0.0051
+            or abs(mine[1] - row.engagement) > 0.0051
+            or mine[3] != row.grade
+        ):
+            diff += 1
     print(
-        f"{a.peer:,} events: duckdb (fit+engagement+grades, all leads) {t_duck:.2f} s, "
-        f"pandas (engagement only) {t_pd:.2f} s, ratio {t_pd / t_duck:.1f}x; "
-        f"leads whose engagement differs by more than a cent: {diff}"
+        f"{a.peer:,} events, {ours.num_rows:,} leads: duckdb {t_duck:.2f} s wall "
+        f"({c_duck:.2f} s CPU), pandas {t_pd:.2f} s wall ({c_pd:.2f} s CPU); ratio "
+        f"{t_pd / t_duck:.1f}x wall, {c_pd / c_duck:.1f}x CPU; leads whose scores or grade "
+        f"differ: {diff}; {_load()}"
     )
+    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 
 if __name__ == "__main__":

@@ -7,10 +7,11 @@ recycle …) are re-applied at their historical times when the simulated lead ca
 (a lead that never became an MQL under the new rules could not have been accepted).
 Outcomes (reached SQL, became a customer) are the historical facts of each lead.
 
-Leads that provably cannot change stage are not replayed: no people's moves, no
+Leads that provably never enter MQL are not replayed: no people's move to MQL, no
 hand-raiser event, and an MQL rule that is false whatever the engagement (given the
-lead's fit and fields). Replays run in worker processes over lead-id ranges, reading the
-Parquet export, so memory stays bounded.
+lead's fit and fields, and a bound of the engagement its events can give). Replays run
+in worker processes over lead-id ranges, reading the Parquet export, so memory stays
+bounded.
 
 Assumption (documented): a lead's attributes are its current ones for the whole history
 (the store keeps no attribute history).
@@ -18,6 +19,7 @@ Assumption (documented): a lead's attributes are its current ones for the whole 
 
 from __future__ import annotations
 
+import functools
 import math
 import multiprocessing as mp
 import os
@@ -56,42 +58,82 @@ def month_of(t: float) -> str:
 # -- pruning -------------------------------------------------------------------------------
 
 
-def _tri(cond: Condition, fields: Mapping[str, Any], fit: float) -> bool | None:
-    """Kleene evaluation of the MQL rule with engagement unknown: None when it depends."""
+def _tri(
+    cond: Condition, fields: Mapping[str, Any], fit: float, eng_max: float = math.inf
+) -> bool | None:
+    """Kleene evaluation of the MQL rule with engagement unknown: None when it depends.
+
+    `eng_max` bounds the engagement the lead can ever have: a `gt`/`gte` test on
+    engagement (or total) above the bound is False whatever the history.
+    """
     if isinstance(cond, FieldCondition):
         return compile_field(cond)(fields)
     if isinstance(cond, ScoreCondition):
-        if cond.score != "fit":
-            return None
-        from leadgate.playbook.conditions import compile_condition
+        if cond.score == "fit":
+            from leadgate.playbook.conditions import compile_condition
 
-        return compile_condition(cond)(fields, {"fit": fit})
+            return compile_condition(cond)(fields, {"fit": fit})
+        if cond.score in ("engagement", "total") and cond.op in ("gt", "gte"):
+            top = eng_max if cond.score == "engagement" else fit + eng_max
+            if isinstance(cond.value, int | float) and top < float(cond.value):
+                return False
+        return None
     if isinstance(cond, AllCondition):
-        vals = [_tri(c, fields, fit) for c in cond.all]
+        vals = [_tri(c, fields, fit, eng_max) for c in cond.all]
         if any(v is False for v in vals):
             return False
         return None if any(v is None for v in vals) else True
     if isinstance(cond, AnyCondition):
-        vals = [_tri(c, fields, fit) for c in cond.any]
+        vals = [_tri(c, fields, fit, eng_max) for c in cond.any]
         if any(v is True for v in vals):
             return True
         return None if any(v is None for v in vals) else False
     if isinstance(cond, NotCondition):
-        v = _tri(cond.not_, fields, fit)
+        v = _tri(cond.not_, fields, fit, eng_max)
         return None if v is None else not v
     raise TypeError(cond)  # pragma: no cover
 
 
-def can_move(proc: LeadProcessor, lead: LeadState, types: set[str], human: bool) -> bool:
-    """False only when replaying this lead provably makes no stage change."""
-    if human or types & proc.hand_raisers:
+def engagement_bound(pb: Playbook, type_counts: Mapping[str, int]) -> float:
+    """An upper bound of the engagement a lead with these event counts can ever reach.
+
+    Every positive rule scoring every event of its type, undecayed, up to `max_per_lead`
+    (filters, rolling caps, decay and negative points only lower it), plus a cent per
+    rounded contribution (each rule's share is rounded to cents before the sum).
+    """
+    top = 0.0
+    rules = pb.engagement.rules
+    for r in rules:
+        n = type_counts.get(r.event, 0)
+        if r.points > 0 and n:
+            top += r.points * (n if r.max_per_lead is None else min(n, r.max_per_lead))
+    return top + 0.01 * (len(rules) + 2)
+
+
+def can_move(
+    proc: LeadProcessor,
+    lead: LeadState,
+    types: set[str] | Mapping[str, int],
+    human: bool,
+    human_mql: bool | None = None,
+) -> bool:
+    """False only when replaying this lead provably enters MQL never.
+
+    `human`: people moved the lead; `human_mql` (None: same as human): one of those moves
+    went to MQL. Moves to other stages cannot make an MQL, and the backtest counts MQLs
+    only. `types` may be counts per event type, which also bounds the engagement.
+    """
+    if human if human_mql is None else human_mql:
+        return True
+    if set(types) & proc.hand_raisers:
         return True
     when = proc.playbook.stages.mql.when
     if when is None:
         return False
     if ADJUSTMENT in types:
         return True  # a fit adjustment changes fit mid-history
-    return _tri(when, proc.fields(lead), proc.fit(lead)) is not False
+    bound = engagement_bound(proc.playbook, types) if isinstance(types, Mapping) else math.inf
+    return _tri(when, proc.fields(lead), proc.fit(lead), bound) is not False
 
 
 # -- replay --------------------------------------------------------------------------------
@@ -137,13 +179,19 @@ def _needs_props(pb: Playbook) -> set[str]:
     return {r.event for r in pb.engagement.rules if r.if_ is not None} | {ADJUSTMENT}
 
 
+@functools.lru_cache(maxsize=8)
+def _processor(text: str, name: str) -> LeadProcessor:
+    # Parsed once per worker process, not once per lead range.
+    return LeadProcessor(load_playbook(text, name))
+
+
 def _run_range(args: tuple[Any, ...]) -> dict[int, tuple[list[float], list[float], int]]:
     """Worker: replay leads with lo <= id < hi under both playbooks."""
     paths, old_text, new_text, lo, hi, until = args
     import duckdb
 
-    old = LeadProcessor(load_playbook(old_text, "old"))
-    new = LeadProcessor(load_playbook(new_text, "new"))
+    old = _processor(old_text, "old")
+    new = _processor(new_text, "new")
     props_types = _needs_props(old.playbook) | _needs_props(new.playbook)
     con = duckdb.connect()
     con.execute("SET threads = 1")
@@ -196,8 +244,11 @@ def _run_range(args: tuple[Any, ...]) -> dict[int, tuple[list[float], list[float
             )
             for j in range(a, b)
         ]
-        evtypes = {e.type for e in evs}
+        evtypes: dict[str, int] = {}
+        for e in evs:
+            evtypes[e.type] = evtypes.get(e.type, 0) + 1
         mv = moves.get(lid, [])
+        to_mql = any(to == "mql" for _, to, _, _ in mv)
         attrs = orjson.loads(attrs_text) if attrs_text else {}
         runs: list[list[float]] = []
         for proc in (old, new):
@@ -205,7 +256,7 @@ def _run_range(args: tuple[Any, ...]) -> dict[int, tuple[list[float], list[float
             if not evs and not mv:
                 runs.append([])
                 continue
-            if not can_move(proc, lead, evtypes, bool(mv)):
+            if not can_move(proc, lead, evtypes, bool(mv), to_mql):
                 runs.append([])
                 continue
             reason_moves: list[tuple[float, str, str, str | None]] = [
