@@ -150,7 +150,8 @@ class LeadProcessor:
             out += self.advance(lead, at, rescore=False)
             raised = next((e.type for e in new if e.type in self.hand_raisers), "")
             out += self._evaluate(lead, at, raised)
-        out += self.advance(lead, now, rescore=False)
+        if lead.stage in _TIMED_STAGES:
+            out += self.advance(lead, now, rescore=False)
         self.rescore(lead, max(now, lead.engagement_state.last_at))
         return out
 

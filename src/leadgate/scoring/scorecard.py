@@ -21,9 +21,14 @@ class Contribution:
     points: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ScoreCard:
-    """Scores as of `as_of`. Each score is exactly the sum of its explanation lines."""
+    """Scores as of `as_of`. Each score is exactly the sum of its explanation lines.
+
+    Treat it as a value: nothing changes a card, a change makes a new one. (Not
+    `frozen`: a frozen dataclass costs ~5x more to build, and ingest builds one per
+    lead per batch.)
+    """
 
     fit: float
     engagement: float
