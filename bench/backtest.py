@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import sys
 import time
@@ -32,15 +33,19 @@ def main() -> None:
         "{score: engagement, op: gte, value: 30}", "{score: engagement, op: gte, value: 45}"
     ).replace("{event: webinar_attended, points: 20}", "{event: webinar_attended, points: 10}")
     paths = (d / "leads.parquet", d / "events.parquet", d / "transitions.parquet")
+    print("load average " + " ".join(f"{x:.1f}" for x in os.getloadavg()))
     t = time.perf_counter()
     res = run_backtest(paths, old, new, T_END - 365 * 86400, T_END, workers=a.workers)
     took = time.perf_counter() - t
-    me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    self_ru = resource.getrusage(resource.RUSAGE_SELF)
+    kids_ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    me, kids = self_ru.ru_maxrss / 1024, kids_ru.ru_maxrss / 1024
+    cpu = self_ru.ru_utime + self_ru.ru_stime + kids_ru.ru_utime + kids_ru.ru_stime
     print(
-        f"backtest: {took:.1f} s; peak RSS main {me:.0f} MB, largest worker {kids:.0f} MB; "
+        f"backtest: {took:.1f} s wall, {cpu:.1f} s CPU (all processes); peak RSS main {me:.0f} MB, largest worker {kids:.0f} MB; "
         f"MQLs {res.totals['mqls_old']:,} -> {res.totals['mqls_new']:,}, "
-        f"{len(res.changed):,} leads changed"
+        f"{len(res.changed):,} leads changed; "
+        "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
     )
 
 

@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -36,9 +38,15 @@ def main() -> None:
         ("sla", lambda: reports.sla(con, 1.0, T_END)),
         ("advice", lambda: advice.tradeoff(con)),
     ]:
-        t = time.perf_counter()
+        ru = resource.getrusage(resource.RUSAGE_SELF)
+        c, t = ru.ru_utime + ru.ru_stime, time.perf_counter()
         rep = fn()
-        print(f"report {name}: {time.perf_counter() - t:.2f} s ({len(rep.rows)} rows)")
+        ru = resource.getrusage(resource.RUSAGE_SELF)
+        print(
+            f"report {name}: {time.perf_counter() - t:.2f} s wall, "
+            f"{ru.ru_utime + ru.ru_stime - c:.2f} s CPU ({len(rep.rows)} rows)"
+        )
+    print("load average " + " ".join(f"{x:.1f}" for x in os.getloadavg()))
 
 
 if __name__ == "__main__":

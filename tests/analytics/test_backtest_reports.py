@@ -273,3 +273,47 @@ def test_parse_day_names_the_field(bad: str) -> None:
 
     with pytest.raises(InputError, match="to"):
         service.parse_day(bad, "to")
+
+
+def test_pruned_leads_would_not_have_made_mqls(
+    engine: Engine, clock: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Skipping leads by the engagement bound gives what replaying every lead gives."""
+    from leadgate.analytics import backtest as bt
+
+    _history(engine, clock)
+    t = clock()
+    engine.upsert_leads(
+        [("eve@acme.io", {"job_title": "VP Sales", "company_size": 300, "country": "US"}, t)]
+    )
+    for i in range(3):
+        clock.advance(3600)
+        engine.ingest([_ev(f"e{i}", "eve@acme.io", "email_click", clock())])
+    clock.advance(3600)
+    exp = export_store(engine.db, tmp_path)
+    _, text = bundled_playbook()
+    args = ((str(exp.leads), str(exp.events), str(exp.transitions)), text, text, 0, 10**9, clock())
+    skipped: list[str] = []
+    real = bt.can_move
+
+    def spy(*a: Any) -> bool:
+        out = real(*a)
+        if not out:
+            skipped.append(a[1].email)
+        return out
+
+    monkeypatch.setattr(bt, "can_move", spy)
+    pruned = bt._run_range(args)
+    assert "eve@acme.io" in skipped, "eve (fit 45, engagement at most 6) is not replayed"
+    monkeypatch.setattr(bt, "can_move", lambda *a: True)
+    assert bt._run_range(args) == pruned
+
+
+def test_engagement_bound() -> None:
+    from leadgate.analytics.backtest import engagement_bound
+
+    pb, _ = bundled_playbook()
+    # whitepaper (10, max 3 per lead) x5, unsubscribe (-20) ignored, webinar (20) x1.
+    got = engagement_bound(pb, {"whitepaper_download": 5, "unsubscribe": 2, "webinar_attended": 1})
+    assert 50 <= got < 50.2
+    assert engagement_bound(pb, {}) < 0.2
