@@ -126,8 +126,8 @@ class Tracks:
         return None
 
     def mail_settings(self) -> MailSettings:
-        """SMTP settings: the playbook's, overridden by the environment (read each time, so
-        a worker picks up a changed environment on restart only - see docs)."""
+        """SMTP settings: the playbook's, overridden by the environment (read at each
+        delivery pass)."""
         return settings_from(self.section.smtp)
 
 
