@@ -264,7 +264,6 @@ class LeadProcessor:
         else:
             if self._mql_rule is None:
                 return []
-            scores = _LazyScores(self, lead, at)
             fields = self.fields(lead)
             if self._mql_gate is not None:
                 # The part of the rule that reads only fields and fit cannot change
@@ -272,9 +271,11 @@ class LeadProcessor:
                 fit = self.fit(lead)
                 gate = lead.mql_gate_cache
                 if gate is None or gate[0] is not fields or gate[1] != fit or gate[2] is not self:
-                    gate = lead.mql_gate_cache = (fields, fit, self, self._mql_gate(fields, scores))
+                    verdict = self._mql_gate(fields, _LazyScores(self, lead, at))
+                    gate = lead.mql_gate_cache = (fields, fit, self, verdict)
                 if not gate[3]:
                     return []
+            scores = _LazyScores(self, lead, at)
             if self._mql_rest is not None and not self._mql_rest(fields, scores):
                 return []
             actor = "rule:mql" if stage == "lead" else "rule:recycle"
