@@ -37,6 +37,10 @@ class Receiver:
             def do_POST(self) -> None:
                 n = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(n)
+                if len(body) < n:
+                    # The sender died mid-request (the kill -9 test): nothing was delivered.
+                    self.close_connection = True
+                    return
                 status = outer.fail_status if outer.failing else 200
                 if not outer.failing:
                     with outer.lock:

@@ -428,3 +428,37 @@ def test_the_sales_workflow_is_on_from_the_start(api: Api) -> None:
     r = api.post(f"{V1}/events", json={"id": "s1", "email": "s@corp.com", "type": "page_view"})
     lead = api.get(f"{V1}/leads/{r.json()['items'][0]['lead_id']}", role="sales").json()
     assert {"qualification", "assignments", "sla_due_at"} <= set(lead)
+
+
+def test_a_write_lock_held_elsewhere_does_not_stop_the_server(api: Api) -> None:
+    import sqlite3
+    import threading
+    import time
+
+    if not api.engine.db.is_sqlite:
+        pytest.skip("SQLite's single-writer lock")
+    lid = api.post(f"{V1}/events", json={"id": "w0", "email": "w@corp.com", "type": "x"}).json()[
+        "items"
+    ][0]["lead_id"]
+    # Another process's long write transaction (the CLI rescoring, an import).
+    other = sqlite3.connect(api.engine.db.engine.url.database or "", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    posted: list[object] = []
+    t = threading.Thread(
+        target=lambda: posted.append(
+            api.post(f"{V1}/events", json={"id": "w1", "email": "w@corp.com", "type": "x"})
+        )
+    )
+    try:
+        t.start()
+        time.sleep(0.3)  # let the post reach the lock (a wait, not a measurement)
+        # Served while the lock is still held: the waiting write did not block the loop.
+        assert api.get(f"{V1}/leads/{lid}", role="sales").status_code == 200
+        assert api.client.get("/healthz").status_code == 200
+        assert not posted
+    finally:
+        other.execute("COMMIT")
+        other.close()
+        t.join(60)
+    r = posted[0]
+    assert r.status_code == 200 and r.json()["accepted"] == 1  # type: ignore[attr-defined]

@@ -76,7 +76,7 @@ class ApiContext:
         call = functools.partial(fn, *args, **kwargs)
         if self.db.is_sqlite:
             async with lock:
-                if small and self.inline:
+                if small and self.inline and not self.quick.sqlite_writer_elsewhere():
                     out = call()
                 else:
                     out = await anyio.to_thread.run_sync(call, limiter=limiter)
