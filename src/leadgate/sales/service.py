@@ -963,7 +963,20 @@ class Sales:
         nurture steps; then (with `deliver`) send the mail outbox. Each due job or step
         fires once, however many workers tick at the same time."""
         now = self.engine.clock() if now is None else now
-        moved = self.engine.tick(now)
+        with self.engine.db.read() as conn:
+            # Nothing due is the common case. Asked in index order: PostgreSQL's generic plan
+            # for a plain `next_due_at <= $1 LIMIT 1` (once psycopg has prepared it) is a
+            # sequential scan of every lead, ~200 ms at 1M leads.
+            timer = (
+                Repository(self.engine.db, conn)
+                .execute(
+                    "SELECT next_due_at FROM leads WHERE next_due_at <= ? "
+                    "ORDER BY next_due_at LIMIT 1",
+                    [now],
+                )
+                .fetchone()
+            )
+        moved = self.engine.tick(now) if timer is not None else 0
         fired = breached = reassigned = 0
         while True:
             with self.engine.db.write() as conn:
