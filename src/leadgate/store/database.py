@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +18,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 DEFAULT_URL = "sqlite:///leadgate.db"
+# UPDATE … RETURNING (PostgreSQL; SQLite from 3.35): one round trip for the revision bump.
+_SQLITE_RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
 REVISION_KEY = "leadgate_revision"
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -86,8 +89,11 @@ class Database:
             self._has_revision = True
         raw = conn.connection.driver_connection
         cur = raw.cursor()  # type: ignore[union-attr]
-        cur.execute("UPDATE store_revision SET rev = rev + 1 WHERE id = 1")
-        cur.execute("SELECT rev FROM store_revision WHERE id = 1")
+        if _SQLITE_RETURNING or not self.is_sqlite:
+            cur.execute("UPDATE store_revision SET rev = rev + 1 WHERE id = 1 RETURNING rev")
+        else:
+            cur.execute("UPDATE store_revision SET rev = rev + 1 WHERE id = 1")
+            cur.execute("SELECT rev FROM store_revision WHERE id = 1")
         row = cur.fetchone()
         cur.close()
         return int(row[0]) if row else None
