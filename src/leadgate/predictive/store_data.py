@@ -224,7 +224,6 @@ class StoreTraining:
     cutoffs: np.ndarray
     open_leads: int
     skipped_converted: int
-    features: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
 
 
 def outcomes(tables: StoreTables, cut: pd.Series, spec: StoreSpec, now: float) -> pd.Series:
@@ -297,7 +296,6 @@ def training_data(
         cutoffs=cut_known.to_numpy(dtype=float),
         open_leads=int(y.isna().sum()),
         skipped_converted=int((y == -1).sum()),
-        features=X,
     )
 
 

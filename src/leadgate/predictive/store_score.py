@@ -12,6 +12,7 @@ it at once (an MQL rule with ``{score: predicted, op: gte, value: 0.3}`` fires t
 from __future__ import annotations
 
 import time as _time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,20 +50,14 @@ class StoreTrainResult:
     skipped_converted: int
 
 
-def playbook_scores(
-    engine: Any, tables: StoreTables, lead_ids: np.ndarray, cut: np.ndarray
-) -> np.ndarray:
-    """The active playbook's total score (fit + engagement) of each lead as of its cut-off,
-    replaying only the events up to it."""
-    from leadgate.leads.record import LeadState
+def events_by_lead(engine: Any, lead_ids: Sequence[int]) -> dict[int, list[Any]]:
+    """Every stored event of the given leads as ``Event`` objects (properties decoded),
+    in (time, id) order."""
     from leadgate.scoring.engagement import Event
     from leadgate.store.repository import Repository, loads
 
-    proc = engine.processor()
-    leads = tables.leads.set_index("id")
-    out = np.zeros(len(lead_ids))
     ids = [int(i) for i in lead_ids]
-    by_lead: dict[int, list[Any]] = {i: [] for i in ids}
+    out: dict[int, list[Any]] = {i: [] for i in ids}
     with engine.db.read() as conn:
         repo = Repository(engine.db, conn)
         for k in range(0, len(ids), 900):
@@ -73,16 +68,29 @@ def playbook_scores(
                 chunk,
             ).fetchall()
             for r in rows:
-                by_lead[int(r[1])].append(r)
+                out[int(r[1])].append(Event(r[0], r[2], float(r[3]), loads(r[4])))
+    for evs in out.values():
+        evs.sort(key=lambda e: (e.at, e.id))
+    return out
+
+
+def playbook_scores(
+    engine: Any, tables: StoreTables, lead_ids: np.ndarray, cut: np.ndarray
+) -> np.ndarray:
+    """The active playbook's total score (fit + engagement) of each lead as of its cut-off,
+    replaying only the events up to it."""
+    from leadgate.leads.record import LeadState
+
+    proc = engine.processor()
+    leads = tables.leads.set_index("id")
+    out = np.zeros(len(lead_ids))
+    ids = [int(i) for i in lead_ids]
+    by_lead = events_by_lead(engine, ids)
     for j, (lid, c) in enumerate(zip(ids, cut, strict=True)):
-        evs = sorted(
-            (Event(r[0], r[2], float(r[3]), loads(r[4])) for r in by_lead[lid] if r[3] <= c),
-            key=lambda e: (e.at, e.id),
-        )
         row = leads.loc[lid]
         state = LeadState(str(row["email"]), dict(row["attributes"]), float(row["created_at"]))
         state.attributes.pop(PREDICTED_ATTRIBUTE, None)
-        state.engagement_state = proc.rules.replay(evs)
+        state.engagement_state = proc.rules.replay([e for e in by_lead[lid] if e.at <= c])
         out[j] = proc.scores(state, float(c))["total"] or 0.0
     return out
 

@@ -1,22 +1,26 @@
 """``leadgate suggest-points``: integer playbook points learnt from outcomes.
 
-The rows are the store's training rows (:mod:`~leadgate.predictive.store_data`: features as
-of each lead's cut-off, outcome after it). Each becomes a row of 0/1 and count columns that
-map one to one onto playbook rules:
+The rows are the store's training rows (:mod:`~leadgate.predictive.store_data`: one lead
+with a known outcome, as of its cut-off). Each becomes a row of columns that map one to
+one onto playbook rules:
 
+- every rule of the active playbook: a fit rule's condition (0/1), an engagement rule's
+  matching events before the cut-off, each counted as the playbook would score it then
+  (decayed by its age with the playbook's half-life, the first ``max_per_lead`` only), so
+  the model can re-weight (or drop) the rules a human wrote;
+- every other event type the same way, capped at the 95th percentile of the leads that
+  have it (at most 10): a rule of ``points`` per event with ``max_per_lead`` = the cap;
 - a categorical attribute value seen in at least ``min_share`` of the rows (and 20 rows):
-  ``{field: F, op: eq, value: V}``;
-- a numeric attribute cut at its quartiles: ``F < q1``, ``q1 <= F < q2``, ...;
-- an event type: its count before the cut-off, capped at the 95th percentile of the
-  leads that have it (at most 10): an engagement rule of ``points`` per event with
-  ``max_per_lead`` = the cap.
+  ``{field: F, op: eq, value: V}``; a numeric attribute cut at its quartiles
+  (``F < q1``, ``q1 <= F < q2``, ...). Bins come from counts and quantiles, never from
+  outcomes, so they are learnt once on every row.
 
 An L1 (sparse) logistic regression fits those columns; its strength is picked by ROC AUC
-on the latest quarter of the rows (time order), preferring the sparser model within 0.005.
-Coefficients become points on a "20 points double the odds" scale, rounded to integers;
-zeros are dropped. The proposal is the current playbook with its fit and engagement
-rules replaced (grades re-cut at the same shares of leads as the current ones give); the
-stages, MQL rule and decay are kept, to be reviewed by a human.
+on the last third of the training rows (time order), preferring the sparser model within
+0.005. Coefficients become points on a "20 points double the odds" scale, rounded to
+integers; zeros are dropped. The proposal is the current playbook with its fit and
+engagement rules replaced (grades re-cut at the top 10/30/60% of leads); the stages, MQL
+rule and decay are kept, to be reviewed by a human.
 
 The AUCs printed are out of sample: the procedure is fitted on the earliest 75% of the
 rows and the integer points score the latest 25%, next to the current playbook's score at
@@ -45,6 +49,8 @@ from leadgate.predictive.store_data import (
 )
 from leadgate.predictive.store_score import playbook_scores
 
+DAY = 86400.0
+RESERVED = ("manual_adjustment",)
 POINTS_PER_DOUBLING = 20.0
 CS = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
 MAX_CAP = 10
@@ -59,6 +65,9 @@ class Column:
     condition: dict[str, Any] | None = None
     event: str | None = None
     cap: int | None = None
+    #: A rule of the current playbook (its YAML mapping, points left out) and its values.
+    rule: dict[str, Any] | None = None
+    values: np.ndarray | None = None
 
 
 @dataclass
@@ -94,23 +103,16 @@ def _number(v: float) -> float | int:
 
 
 def design_columns(X: pd.DataFrame, kinds: dict[str, str], min_share: float = 0.01) -> list[Column]:
-    """The binned columns (see the module docstring) learnt from training rows ``X``."""
+    """The binned attribute columns (see the module docstring) of the rows ``X``."""
     cols: list[Column] = []
     floor = max(20, int(min_share * len(X)))
     for name, kind in kinds.items():
         if name in ENGAGEMENT_COLUMNS:
             continue
-        s = X[name]
         if name.startswith(EVENT_PREFIX):
-            v = s.to_numpy(dtype=float)
-            has = v[v > 0]
-            # Hand-raisers are rare and decisive: events need fewer leads than values.
-            if len(has) < max(10, floor // 2):
-                continue
-            cap = int(min(MAX_CAP, max(1, math.ceil(np.percentile(has, 95)))))
-            ev = name[len(EVENT_PREFIX) :]
-            cols.append(Column(f"{ev} (per event, up to {cap})", "event", event=ev, cap=cap))
-        elif kind == "categorical":
+            continue  # event columns come from the events themselves (playbook_columns)
+        s = X[name]
+        if kind == "categorical":
             counts = s.dropna().astype(str).value_counts()
             top = sorted(
                 ((v, c) for v, c in counts.items() if c >= floor), key=lambda kv: (-kv[1], kv[0])
@@ -149,9 +151,6 @@ def design_columns(X: pd.DataFrame, kinds: dict[str, str], min_share: float = 0.
 def _matches(col: Column, X: pd.DataFrame) -> np.ndarray:
     """The column's values; conditions follow the playbook's semantics (text compared
     trimmed and case-folded, numbers as numbers, missing never matches)."""
-    if col.kind == "event":
-        v = X[EVENT_PREFIX + str(col.event)].to_numpy(dtype=float)
-        return np.asarray(np.minimum(np.nan_to_num(v), float(col.cap or 1)))
     cond = col.condition or {}
     parts = cond.get("all", [cond])
     out = np.ones(len(X), dtype=bool)
@@ -170,10 +169,86 @@ def _matches(col: Column, X: pd.DataFrame) -> np.ndarray:
 
 
 def design(cols: list[Column], X: pd.DataFrame) -> np.ndarray:
-    """The matrix of ``cols`` over ``X``."""
+    """The matrix of ``cols`` over ``X`` (playbook-rule columns carry their own values,
+    computed for the same rows)."""
     if not cols:
         return np.zeros((len(X), 0))
-    return np.column_stack([_matches(c, X) for c in cols])
+    return np.column_stack([c.values if c.values is not None else _matches(c, X) for c in cols])
+
+
+def playbook_columns(
+    engine: Any, doc: dict[str, Any], tables: Any, lead_ids: np.ndarray, cut: np.ndarray
+) -> list[Column]:
+    """The active playbook's own rules as columns, so the model can re-weight them: each
+    fit rule's condition (0/1) and each engagement rule's matching events before the
+    cut-off (capped at its ``max_per_lead``, else like an event type)."""
+    from leadgate.playbook.conditions import compile_condition
+    from leadgate.predictive.store_data import PREDICTED_ATTRIBUTE
+    from leadgate.predictive.store_score import events_by_lead
+    from leadgate.scoring.fit import email_domain
+
+    pb = engine.processor().playbook
+    leads = tables.leads.set_index("id")
+    fields = []
+    for lid in lead_ids:
+        row = leads.loc[int(lid)]
+        f = {k: v for k, v in row["attributes"].items() if k != PREDICTED_ATTRIBUTE}
+        f.setdefault("email", row["email"])
+        f.setdefault("email_domain", email_domain(row["email"]))
+        fields.append(f)
+    cols: list[Column] = []
+    for rule, raw in zip(pb.fit.rules, doc["fit"]["rules"], strict=True):
+        test = compile_condition(rule.if_)
+        v = np.array([1.0 if test(f, {}) else 0.0 for f in fields])
+        if 0 < v.sum() < len(v):
+            keep = {k: val for k, val in raw.items() if k != "points"}
+            if isinstance(keep.get("if"), dict):
+                keep["if"] = _Flow(keep["if"])
+            cols.append(Column(rule.name, "fit", rule=keep, values=v))
+    events = events_by_lead(engine, [int(i) for i in lead_ids])
+    half_life = pb.engagement.half_life_days
+    rules: list[tuple[str, Any, dict[str, Any] | None, int | None]] = [
+        (rule.event, rule.if_, raw, rule.max_per_lead)
+        for rule, raw in zip(pb.engagement.rules, doc["engagement"]["rules"], strict=True)
+    ]
+    covered = {r.event for r in pb.engagement.rules if r.if_ is None}
+    types = sorted({e.type for evs in events.values() for e in evs} - covered - set(RESERVED))
+    rules += [(t, None, None, None) for t in types]
+    for event, cond, raw, max_per_lead in rules:
+        match = compile_condition(cond) if cond is not None else None
+        # Each event counts as the playbook would score it at the cut-off: decayed by its
+        # age when the playbook decays, the first `max_per_lead` only.
+        hits = [
+            [
+                e.at
+                for e in events[int(lid)]
+                if e.at <= c and e.type == event and (match is None or match(e.properties, {}))
+            ]
+            for lid, c in zip(lead_ids, cut, strict=True)
+        ]
+        n_hits = np.array([len(h) for h in hits], dtype=float)
+        has = n_hits[n_hits > 0]
+        if len(has) < 10:
+            continue
+        cap = max_per_lead or int(min(MAX_CAP, max(1, math.ceil(np.percentile(has, 95)))))
+        values = np.array(
+            [
+                sum(0.5 ** ((c - at) / (half_life * DAY)) if half_life else 1.0 for at in h[:cap])
+                for h, c in zip(hits, cut, strict=True)
+            ]
+        )
+        if raw is None:
+            rule_doc: dict[str, Any] = {"event": event, "max_per_lead": cap}
+            label = f"{event} (per event, up to {cap})"
+        else:
+            rule_doc = {k: val for k, val in raw.items() if k != "points"}
+            if isinstance(rule_doc.get("if"), dict):
+                rule_doc["if"] = _Flow(rule_doc["if"])
+            if max_per_lead is None and "max_per_days" not in rule_doc:
+                rule_doc["max_per_lead"] = cap
+            label = str(raw.get("name") or event)
+        cols.append(Column(label, "event", event=event, cap=cap, rule=rule_doc, values=values))
+    return cols
 
 
 def _fit(D: np.ndarray, y: np.ndarray, C: float, seed: int) -> LogisticRegression:
@@ -211,11 +286,19 @@ def suggest_points(
     if y[tr].min() == y[tr].max() or y[te].min() == y[te].max():
         raise DatasetError("both outcomes are needed in the earlier and the later rows")
     kinds = {str(k): str(v) for k, v in ds.kinds.items()}
-    Xtr = ds.X.iloc[tr].reset_index(drop=True)
-    cols = design_columns(Xtr, kinds)
+    doc = yaml.safe_load(_active_yaml(engine))
+    # The current rules first (the model re-weights them), then the binned attributes and
+    # event types they do not cover. Bins come from value counts and quantiles only, never
+    # from outcomes, so they are learnt once on every row.
+    own = playbook_columns(engine, doc, tables, data.lead_ids, data.cutoffs)
+    covered = {c.event for c in own if c.kind == "event" and not (c.rule or {}).get("if")}
+    cols = own + [
+        c for c in design_columns(ds.X, kinds) if c.event not in covered or c.kind == "fit"
+    ]
     if not cols:
         raise DatasetError("no attribute value or event type is frequent enough to score")
-    Dtr, Dte = design(cols, Xtr), design(cols, ds.X.iloc[te].reset_index(drop=True))
+    D = design(cols, ds.X)
+    Dtr, Dte = D[tr], D[te]
     # C picked on the last third of the training rows (time order), then refitted.
     inner = int(len(tr) * 2 / 3)
     best: tuple[float, float, int] | None = None
@@ -238,18 +321,21 @@ def suggest_points(
     current = mx.evaluate(y[te], current_scores)
     current["brier"] = float("nan")
     # The proposal: same procedure on every row.
-    cols_all = design_columns(ds.X, kinds)
-    D_all = design(cols_all, ds.X)
+    cols_all, D_all = cols, D
     pts = _points(_fit(D_all, y, C, seed))
     fit_rules: list[dict[str, Any]] = []
     eng_rules: list[dict[str, Any]] = []
     for col, p in zip(cols_all, pts, strict=True):
         if p == 0:
             continue
-        if col.kind == "fit":
+        if col.rule is not None:
+            target = fit_rules if col.kind == "fit" else eng_rules
+            rule = {**col.rule, "points": int(p)}
+            target.append(rule if col.kind == "fit" else _Flow(rule))
+        elif col.kind == "fit":
             fit_rules.append({"name": col.name, "if": _Flow(col.condition or {}), "points": int(p)})
         else:
-            rule: dict[str, Any] = {"event": col.event, "points": int(p)}
+            rule = {"event": col.event, "points": int(p)}
             if col.cap:
                 rule["max_per_lead"] = col.cap
             eng_rules.append(_Flow(rule))
@@ -259,9 +345,7 @@ def suggest_points(
     eng_score = (
         D_all[:, [c.kind == "event" for c in cols_all]] @ pts[[c.kind == "event" for c in cols_all]]
     )
-    active = engine.processor()
-    pb = active.playbook
-    doc = yaml.safe_load(_active_yaml(engine))
+    pb = engine.processor().playbook
     doc["name"] = f"{pb.name}-suggested"
     doc["description"] = (
         f"Points proposed by `leadgate suggest-points` from {n:,} leads with a known outcome "
