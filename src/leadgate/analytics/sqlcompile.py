@@ -270,6 +270,12 @@ def field_sql(cond: FieldCondition, get: Callable[[str], Value]) -> str:
     else:
         sym = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}[op]
         test = _true(f"{_number(v)} {sym} {dbl(value)}")
+    # The engine's guard (blank values test False) is implied where a blank value's
+    # number is NULL, or where a non-blank needle cannot be inside a blank text.
+    if op in ("gt", "gte", "lt", "lte", "between") or (
+        op == "contains" and str(value).casefold().strip()
+    ):
+        return _true(test)
     return f"(NOT {_is_empty(v)} AND {_true(test)})"
 
 
