@@ -233,38 +233,45 @@ def _run_range(args: tuple[Any, ...]) -> dict[int, tuple[list[float], list[float
             starts[int(lids[a])] = (int(a), int(b))
     out: dict[int, tuple[list[float], list[float], int]] = {}
     empty: dict[str, Any] = {}
+    # Property documents repeat (same page, same form): parse each text once. The
+    # engine only reads them.
+    parsed: dict[str, Any] = {}
+
+    def properties(j: int) -> Any:
+        text = props[j]
+        if types[j] not in props_types or not text:
+            return empty
+        doc = parsed.get(text)
+        if doc is None:
+            doc = parsed[text] = orjson.loads(text)
+        return doc
+
     for lid, email, attrs_text, created in leads:
         a, b = starts.get(lid, (0, 0))
-        evs = [
-            Event(
-                ids[j],
-                types[j],
-                ats[j],
-                orjson.loads(props[j]) if types[j] in props_types and props[j] else empty,
-            )
-            for j in range(a, b)
-        ]
-        evtypes: dict[str, int] = {}
-        for e in evs:
-            evtypes[e.type] = evtypes.get(e.type, 0) + 1
         mv = moves.get(lid, [])
+        if a == b and not mv:
+            continue
+        evtypes: dict[str, int] = {}
+        for j in range(a, b):
+            evtypes[types[j]] = evtypes.get(types[j], 0) + 1
         to_mql = any(to == "mql" for _, to, _, _ in mv)
         attrs = orjson.loads(attrs_text) if attrs_text else {}
+        # Events are built only for a lead some playbook has to replay.
+        evs: list[Event] | None = None
         runs: list[list[float]] = []
         for proc in (old, new):
             lead = LeadState(email, dict(attrs), created, id=lid)
-            if not evs and not mv:
-                runs.append([])
-                continue
             if not can_move(proc, lead, evtypes, bool(mv), to_mql):
                 runs.append([])
                 continue
+            if evs is None:
+                evs = [Event(ids[j], types[j], ats[j], properties(j)) for j in range(a, b)]
             reason_moves: list[tuple[float, str, str, str | None]] = [
                 (t, to, actor, _reason(proc, lead, to)) for t, to, actor, _ in mv
             ]
             ts = replay_lead(proc, lead, evs, reason_moves, until)
             runs.append([t.at for t in ts if t.to_stage == "mql"])
-        first = evs[0].at if evs else created
+        first = ats[a] if b > a else created
         if runs[0] or runs[1]:
             out[lid] = (runs[0], runs[1], int(first))
     return out
