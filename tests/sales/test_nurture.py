@@ -66,8 +66,8 @@ class SmtpServer:
         self.sink = Sink()
         self._ctl: Controller | None = None
 
-    def start(self) -> None:
-        self._ctl = Controller(self.sink, hostname="127.0.0.1", port=self.port)
+    def start(self, **smtpd: Any) -> None:
+        self._ctl = Controller(self.sink, hostname="127.0.0.1", port=self.port, **smtpd)
         self._ctl.start()
 
     def stop(self) -> None:
@@ -411,6 +411,46 @@ def test_no_smtp_settings_keeps_messages_waiting(
     monkeypatch.setenv("LEADGATE_SMTP_FROM", "ops@acme.example")
     assert s.tick()["messages_sent"] == 1
     assert smtp.sink.messages[0]["From"] == "ops@acme.example"
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+@pytest.mark.filterwarnings("ignore:Session.login_data is deprecated")
+def test_login_comes_from_the_environment(
+    engine: Engine, raise_hand: Hand, smtp: SmtpServer, monkeypatch: Any
+) -> None:
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    logins: list[tuple[str, str]] = []
+
+    def text(v: str | bytes) -> str:
+        return v.decode() if isinstance(v, bytes) else v
+
+    def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> Any:
+        if isinstance(data, LoginPassword):
+            logins.append((text(data.login), text(data.password)))
+            return AuthResult(success=text(data.password) == "s3cret", handled=False)
+        return AuthResult(success=False, handled=False)
+
+    # Plain-text AUTH without TLS is fine on loopback in a test; PLAIN only keeps the
+    # failed attempt to one exchange.
+    smtp.start(
+        authenticator=authenticator,
+        auth_required=True,
+        auth_require_tls=False,
+        auth_exclude_mechanism=["LOGIN"],
+    )
+    s = setup(engine, smtp.port)
+    to_nurture(engine, raise_hand, "lou@acme.com", "not now")
+    monkeypatch.setenv("LEADGATE_SMTP_USER", "mailer")
+    monkeypatch.setenv("LEADGATE_SMTP_PASSWORD", "wrong")
+    out = s.tick()
+    assert out["messages_failed"] == 1 and smtp.sink.messages == []
+    assert "Authentication" in outbox(engine, "SELECT last_error FROM sales_mail_outbox")[0][0]
+    monkeypatch.setenv("LEADGATE_SMTP_PASSWORD", "s3cret")
+    engine.clock.advance(31)  # type: ignore[attr-defined]
+    assert s.tick()["messages_sent"] == 1
+    assert logins[-1] == ("mailer", "s3cret")
+    assert smtp.subjects == ["Hi Ann"]
 
 
 def test_templates_are_sandboxed() -> None:
