@@ -78,3 +78,23 @@ def test_qualification_opportunity_queue(
 
     r = client.post(f"/api/v1/leads/{lid}/assign", json={"rep": "finn", "reason": "holiday cover"})
     assert r.status_code == 200 and r.json()["owner"] == "finn"
+
+
+def test_nurture_over_http(client: TestClient, engine: Engine, sales: Sales) -> None:
+    from leadgate.ingest.validate import parse_event
+
+    engine.upsert_leads([("nh@acme.com", HOT, None)])
+    engine.ingest([parse_event({"email": "nh@acme.com", "type": "demo_request"}, engine.clock())])
+    lid = engine.show("nh@acme.com")["id"]
+    r = client.get(f"/api/v1/leads/{lid}/nurture")
+    assert r.status_code == 200
+    assert r.json() == {"id": lid, "email": "nh@acme.com", "stage": "mql", "nurture": None}
+    assert client.get("/api/v1/leads/999999/nurture").status_code == 404
+    from leadgate.sales import install
+
+    track = {"name": "t", "steps": [{"wait_days": 2}]}
+    install(engine, sections={"nurture": {"tracks": [track]}})
+    engine.set_stage("nh@acme.com", "nurture", "not now", "user:anna")
+    n = client.get(f"/api/v1/leads/{lid}/nurture").json()["nurture"]
+    assert n["track"] == "t" and n["status"] == "active" and n["reason"] == "not now"
+    assert [t["kind"] for t in n["timeline"]] == ["enrolled"]

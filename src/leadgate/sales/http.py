@@ -1,6 +1,7 @@
 """HTTP for the sales workflow (mounted under /api/v1 by the API app, which owns auth).
 
     GET/POST /reps · POST /reps/{name}/away · GET/PUT /leads/{id}/qualification ·
+    GET /leads/{id}/nurture ·
     POST /leads/{id}/opportunity · POST /leads/{id}/assign · GET /queue?rep=
 
 The engine comes from `set_engine_provider(fn)`, else from the API app's context
@@ -169,6 +170,14 @@ async def get_qualification(request: Request, lead_id: LeadId) -> Response:
     """Current answers with notes, who and when; the policy verdict; every version."""
     s = _sales(request)
     return _json(await _run(request, False, s.qualification, lead_id))
+
+
+@router.get("/leads/{lead_id}/nurture", summary="Nurture track and timeline")
+async def get_nurture(request: Request, lead_id: LeadId) -> Response:
+    """The lead's nurture enrolment (track, status, next step, reason) and every step it
+    went through: enrolled, queued, sent, retry, failed, branch, ended, completed."""
+    s = _sales(request)
+    return _json(await _run(request, False, s.nurture, lead_id))
 
 
 @router.put("/leads/{lead_id}/qualification", summary="Record qualification answers")
