@@ -1,5 +1,6 @@
 """One-row lookups on the event loop, without a worker thread: the API key and a lead's
-email by id, asked on nearly every request.
+email by id, asked on nearly every request (and, on SQLite, whether another process
+holds the write lock: `sqlite_writer_elsewhere`).
 
 Why: such a lookup costs ~20 µs of database work, but through the engine's pool in a
 worker thread it costs a thread hop, a pool checkout and a BEGIN/COMMIT (~0.2-0.4 ms
