@@ -81,15 +81,20 @@ class Database:
 
         Every writer goes through here, in any process, so a transaction that finds the
         revision one past the one it last committed knows nobody else wrote meanwhile.
-        On PostgreSQL this row lock also serialises write transactions.
+        SQLite only: there writers are serialised anyway (`BEGIN IMMEDIATE`), so the
+        counter costs one row write. On PostgreSQL the row lock would serialise every
+        write transaction of every process, and several writers are the point of running
+        there, so PostgreSQL stores keep no lead cache (None: read the leads each time).
         """
+        if not self.is_sqlite:
+            return None
         if not self._has_revision:
             if not inspect(conn).has_table("store_revision"):
                 return None
             self._has_revision = True
         raw = conn.connection.driver_connection
         cur = raw.cursor()  # type: ignore[union-attr]
-        if _SQLITE_RETURNING or not self.is_sqlite:
+        if _SQLITE_RETURNING:
             cur.execute("UPDATE store_revision SET rev = rev + 1 WHERE id = 1 RETURNING rev")
         else:
             cur.execute("UPDATE store_revision SET rev = rev + 1 WHERE id = 1")
