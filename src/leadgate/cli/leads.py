@@ -288,7 +288,7 @@ def register(app: typer.Typer) -> None:
             Path | None,
             typer.Option(help="Where to write rejected lines (default FILE.rejects.jsonl)."),
         ] = None,
-        batch_size: Annotated[int, typer.Option(min=1, help="Events per transaction.")] = 20000,
+        batch_size: Annotated[int, typer.Option(min=1, help="Events per transaction.")] = 100000,
         db: DbOpt = None,
         as_json: JsonOpt = False,
     ) -> None:
