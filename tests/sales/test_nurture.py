@@ -215,9 +215,13 @@ def test_an_event_in_the_window_takes_the_branch_at_once(
     clock.advance(3 * DAY + 60)
     s.tick()  # in the branch, waiting up to 7 days
     clock.advance(DAY)
-    engine.ingest(
+    # The click comes in through another process (a fresh engine, nothing compiled yet).
+    other = Engine(Database(engine.db.url), clock=clock)
+    install(other, sections=sections(smtp.port))
+    other.ingest(
         [parse_event({"email": "bea@acme.com", "type": "email_click", "id": "c1"}, clock())]
     )
+    other.db.dispose()
     out = s.tick()  # not 6 days later: the click woke it
     assert out["messages_sent"] == 1
     assert smtp.subjects == ["Hi Ann", "A case study for Acme"]

@@ -518,10 +518,10 @@ class Sales:
     def on_changes(self, repo: Repository, changes: list[LeadChange], now: float) -> None:
         """Engine listener: react to stage changes inside the transaction that made them."""
         moved = [c for c in changes if c.transitions]
-        if self._configs:
-            # The newest compiled config, without a query on this hot path (ingest): a stale
-            # one only wakes an enrolment early, and its tick decides again.
-            latest = self._configs[max(self._configs)]
+        if changes:
+            # The newest compiled config, without a query on this hot path (ingest) once one
+            # is compiled: a stale one only wakes an enrolment early, and its tick decides.
+            latest = self._configs[max(self._configs)] if self._configs else self.config(repo)
             if latest.tracks.windowed:
                 nurture.wake_branches(
                     repo, latest.tracks, [c.lead_id for c in changes if not c.created], now
