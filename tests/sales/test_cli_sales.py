@@ -220,3 +220,25 @@ def test_nurture_show_and_outbox(db: list[str], db_url: str) -> None:
     assert orjson.loads(out) == {"pending": 1, "sent": 0, "dead": 0, "cancelled": 0}
     code, out, err = run("nurture", "show", "nobody@acme.com", *db)
     assert code == 2 and "no lead with email nobody@acme.com" in err
+
+
+def test_scheduler_survives_a_database_hiccup(
+    db: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from leadgate.sales.service import Sales
+
+    calls: list[int] = []
+
+    def tick(self: Sales, *a: object, **kw: object) -> dict[str, int]:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+        raise KeyboardInterrupt  # the operator stops it
+
+    monkeypatch.setattr(Sales, "tick", tick)
+    monkeypatch.setattr("time.sleep", lambda s: None)
+    r = runner.invoke(app, ["scheduler", "--interval", "0", *db])
+    assert len(calls) == 2  # the failed tick was retried, not fatal
+    assert "scheduler: tick failed, retrying: server closed the connection" in r.stderr

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 import typer
+from sqlalchemy.exc import OperationalError
 
 from leadgate.cli.common import (
     DbOpt,
@@ -297,7 +298,17 @@ def register(app: typer.Typer) -> None:
         sales = _open(db)
         worker = name or f"{socket.gethostname()}:{os.getpid()}"
         while True:
-            out = sales.tick(worker=worker)
+            if once:
+                out = sales.tick(worker=worker)
+            else:
+                try:
+                    out = sales.tick(worker=worker)
+                except OperationalError as exc:
+                    # A database that is restarting or unreachable for a moment: what was
+                    # due is still due at the next tick (each tick is its own transactions).
+                    typer.echo(f"scheduler: tick failed, retrying: {exc.orig}", err=True)
+                    time.sleep(interval)
+                    continue
             if as_json:
                 print_json(out)
             elif once or any(out.values()):
