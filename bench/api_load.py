@@ -1,6 +1,7 @@
 """HTTP API load: a real `leadgate serve` driven from this (separate) process on 127.0.0.1.
 
     .venv/bin/python bench/api_load.py [--seconds 5] [--workers 1,2] [--pg-url URL | --no-pg]
+        [--no-sqlite]
 
 For each store (SQLite; PostgreSQL from --pg-url or a throwaway cluster via
 tests/pgcluster.py) and each worker count, starts the server on a fresh database and
@@ -273,6 +274,7 @@ def main() -> None:
     ap.add_argument("--workers", default="1,2")
     ap.add_argument("--pg-url", default=None)
     ap.add_argument("--no-pg", action="store_true")
+    ap.add_argument("--no-sqlite", action="store_true")
     args = ap.parse_args()
     print(f"# API load — {machine()}")
     print(
@@ -296,10 +298,11 @@ def main() -> None:
     with ExitStack() as stack:
         pg = None if args.no_pg else stack.enter_context(postgres_url(args.pg_url))
         for workers in [int(w) for w in args.workers.split(",")]:
-            with _tmpdir() as d:
-                rows += asyncio.run(
-                    run_store("SQLite", f"sqlite:///{d}/bench.db", workers, args.seconds)
-                )
+            if not args.no_sqlite:
+                with _tmpdir() as d:
+                    rows += asyncio.run(
+                        run_store("SQLite", f"sqlite:///{d}/bench.db", workers, args.seconds)
+                    )
             if pg:
                 url = _fresh_pg(pg, workers)
                 rows += asyncio.run(run_store("PostgreSQL", url, workers, args.seconds))
