@@ -168,6 +168,19 @@ def register(app: typer.Typer) -> None:
             f"fit {data['fit']:g} ({data['fit_grade']})  engagement {data['engagement']:g} "
             f"({data['engagement_grade']})  score {data['score']:g}  as of {data['as_of']}"
         )
+        if data.get("owner") or data.get("sla_due_at"):
+            overdue = " [red](overdue)[/red]" if data.get("sla_overdue") else ""
+            console.print(
+                f"owner {data.get('owner') or '-'}  SLA due {data.get('sla_due_at') or '-'}"
+                + overdue
+            )
+        if data.get("predicted") is not None:
+            console.print(f"predicted conversion {data['predicted']:.1%}")
+            ex = data.get("predicted_factors") or {}
+            for word, key in (("up", "up"), ("down", "down")):
+                parts = [f"{f['feature']}={f['value']}" for f in ex.get(key) or []]
+                if parts:
+                    console.print(f"  pushed {word} by: " + ", ".join(parts))
         t = Table("score", "rule", "points", title="Why")
         for line in data["explanation"]:
             t.add_row(line["score"], line["rule"], f"{line['points']:+g}")
