@@ -51,6 +51,15 @@ def register(app: typer.Typer) -> None:
 
         engine = open_engine(db)  # migrate and activate a playbook once, before the workers
         url = engine.db.url
+        if engine.db.is_sqlite and workers > 1:
+            # Measured in docs/benchmarks-api.md: a writer waiting for the other process's
+            # lock sleeps in SQLite's busy-handler steps (up to 100 ms each).
+            typer.echo(
+                "note: SQLite takes one writer at a time; with several workers a write may "
+                "wait for another worker's lock (tens of ms at p99). One worker serves "
+                "SQLite best; use PostgreSQL to scale out.",
+                err=True,
+            )
         engine.db.dispose()
         os.environ["LEADGATE_DB"] = url
         os.environ["LEADGATE_DELIVERY"] = "1" if deliver else "0"
