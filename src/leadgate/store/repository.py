@@ -44,6 +44,9 @@ _SCORE_COLS = (
     "timer_spent_at",
 )
 _STAGE_COLS = ("stage", "stage_at", "stage_reason", "next_due_at")
+# Below this many rows PostgreSQL gets plain statements: the temp-table path costs three
+# extra statements (create, empty, COPY), which is most of a single-event request.
+_SMALL_BATCH = 64
 # PostgreSQL temporary tables the hot paths COPY into.
 _LEADS_IN = (
     "id int, attributes text, updated_at float8, fit float8, engagement float8, "
@@ -315,7 +318,7 @@ class Repository:
     def _update_leads(self, cols: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
         if not rows:
             return
-        if self.db.is_sqlite:
+        if self.db.is_sqlite or len(rows) < _SMALL_BATCH:
             self.executemany(
                 f"UPDATE leads SET {', '.join(c + '=?' for c in cols)} WHERE id=?", rows
             )
@@ -377,8 +380,17 @@ class Repository:
         # PostgreSQL: concurrent writers are possible (a store without the revision
         # counter), so the unique index decides; COPY first, and only the skipped ids
         # come back.
-        self._copy_in("lg_events_in", _EVENTS_IN, _EVENT_COLS, rows)
         cols = ", ".join(_EVENT_COLS)
+        if len(rows) < _SMALL_BATCH:
+            marks = ",".join(["(?,?,?,?,?,?)"] * len(rows))
+            cur = self.execute(
+                f"INSERT INTO events ({cols}) VALUES {marks} "
+                "ON CONFLICT (id) DO NOTHING RETURNING id",
+                [v for r in rows for v in r],
+            )
+            got = {r[0] for r in cur.fetchall()}
+            return set() if len(got) == len(rows) else {r[0] for r in rows if r[0] not in got}
+        self._copy_in("lg_events_in", _EVENTS_IN, _EVENT_COLS, rows)
         cur = self.execute(
             f"WITH ins AS (INSERT INTO events ({cols}) SELECT {cols} FROM lg_events_in "
             "ON CONFLICT (id) DO NOTHING RETURNING id) "
