@@ -19,6 +19,7 @@ from leadgate.ingest.validate import InputError
 from leadgate.lifecycle.stages import IllegalTransition
 from leadgate.playbook.loader import PlaybookError
 from leadgate.predictive.hooks import install as install_predictive
+from leadgate.sales import install as install_sales
 from leadgate.store.database import Database, DatabaseError
 
 console = Console()
@@ -62,6 +63,9 @@ def open_engine(db: str | None, ensure_playbook: bool = True) -> Engine:
     engine = Engine(database)
     # `lead show` carries the stored conversion probability and its factors.
     install_predictive(engine)
+    # The sales workflow guards SAL→SQL and SQL→SQO, routes new MQLs and starts their
+    # SLA, whichever command made them (as the API does at start-up).
+    install_sales(engine)
     if ensure_playbook:
         engine.ensure_playbook()
     return engine

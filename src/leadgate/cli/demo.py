@@ -16,6 +16,8 @@ from leadgate.cli.reports import print_funnel
 from leadgate.engine.engine import Engine, iter_chunks
 from leadgate.ingest.validate import parse_event, parse_time
 from leadgate.lifecycle.stages import IllegalTransition
+from leadgate.sales import Sales
+from leadgate.sales import install as install_sales
 from leadgate.store.database import resolve_url
 
 
@@ -32,6 +34,12 @@ def load_demo(
     data = generate(n_leads=n_leads, n_events=n_events, seed=seed, start=start, days=days)
     gen_s = time.perf_counter() - t0
     t1 = time.perf_counter()
+    # The team first, so the MQLs the events make are routed to BDRs as they arrive.
+    sales = install_sales(engine)
+    have = {r["name"] for r in sales.reps()}
+    for rep in data.reps:
+        if rep["name"] not in have:
+            sales.add_rep(**rep)
     rows = []
     for lead in data.leads:
         attrs = {
@@ -49,18 +57,18 @@ def load_demo(
     for chunk in iter_chunks(events, 20_000):
         engine.ingest([parse_event(e, now) for e in chunk], now)
     moved = skipped = 0
+    # The stage each lead was last moved to here: answers are recorded only on a lead
+    # that is really in SAL (its earlier moves may have been skipped).
+    stage_of: dict[str, str] = {}
     real_clock = engine.clock
     try:
         for action in sorted(data.actions, key=lambda a: a["at"]):
             at = parse_time(action["at"], "at", now)
             engine.clock = lambda at=at: at  # type: ignore[misc]
-            try:
-                engine.set_stage(
-                    action["email"], action["to"], action.get("reason"), action["actor"]
-                )
+            if _play(sales, engine, action, stage_of.get(action["email"])):
+                stage_of[action["email"]] = action["to"]
                 moved += 1
-            except IllegalTransition:
-                # The generator's sales history need not match this playbook's MQLs.
+            else:
                 skipped += 1
     finally:
         engine.clock = real_clock
@@ -73,6 +81,25 @@ def load_demo(
         "generate_seconds": round(gen_s, 2),
         "load_seconds": round(time.perf_counter() - t1, 2),
     }
+
+
+def _play(sales: Sales, engine: Engine, action: dict[str, Any], stage: str | None) -> bool:
+    """One scripted move, done the way a rep does it: BANT answers before SQL, the
+    opportunity (which makes the SQO) through the sales API. False when it cannot apply."""
+    email, actor = action["email"], action["actor"]
+    try:
+        answers = action.get("qualification")
+        if answers and stage == "sal":
+            sales.qualify(email, answers, actor=actor)
+        opp = action.get("opportunity")
+        if action["to"] == "sqo" and opp:
+            sales.opportunity(email, opp["amount"], opp["currency"], opp["close_date"], actor)
+        else:
+            engine.set_stage(email, action["to"], action.get("reason"), actor)
+    except IllegalTransition:
+        # The generator's sales history need not match this playbook's MQLs.
+        return False
+    return True
 
 
 def register(app: typer.Typer) -> None:

@@ -82,6 +82,12 @@ The rest leave to `nurture` (reasons "not now", "no budget", "lost: price", …)
 accept/reject median 2 h (some past a 1 h SLA), discovery call median 4 days,
 opportunity median 3 days, close median 35 days. Nothing happens after the window
 ends, so MQLs of the last weeks are still open.
+
+What the reps record with a move, as the sales workflow requires: an `sql` action
+carries `qualification` (the BANT answers, all met), a SAL leaving for nurture the
+answer behind its reason, an `sqo` action an `opportunity` (amount by company size,
+currency by country, expected close). These are computed, not drawn, so they leave
+the random streams alone. `DemoData.reps` is the team the actors belong to.
 """
 
 from __future__ import annotations
@@ -91,7 +97,7 @@ import random
 import unicodedata
 from bisect import bisect_right
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import accumulate
 from typing import Any
@@ -116,6 +122,8 @@ class DemoData:
     leads: list[Row]
     events: list[Row]
     actions: list[Row]
+    #: The sales team the actions' actors belong to: `Sales.add_rep` keyword arguments.
+    reps: list[Row] = field(default_factory=lambda: [dict(r) for r in TEAM])
 
 
 # --- small helpers ------------------------------------------------------------------------
@@ -552,6 +560,8 @@ class _Hidden:
     fit_z: float
     source: str
     student: bool
+    size: int = 0
+    country: str = ""
 
 
 def _lead_stream(n_leads: int, seed: int, start: int, days: int) -> Iterator[tuple[Row, _Hidden]]:
@@ -655,7 +665,10 @@ def _lead_stream(n_leads: int, seed: int, start: int, days: int) -> Iterator[tup
             "created_at": created_at,
         }
         fit_z = (_fit(cls, size, free_mail, industry, country) - 2.3) / 1.5
-        yield lead, _Hidden(email, created, fit_z, source, cls in ("student", "intern"))
+        yield (
+            lead,
+            _Hidden(email, created, fit_z, source, cls in ("student", "intern"), size, country),
+        )
 
 
 # --- events -------------------------------------------------------------------------------
@@ -897,12 +910,53 @@ class _Events:
 
 # --- actions ------------------------------------------------------------------------------
 
-_BDRS = ["bdr:anna.rossi", "bdr:mads.nielsen", "bdr:emma.clark", "bdr:lucas.martin"]
-_AES = ["ae:giulia.bianchi", "ae:james.wright", "ae:sofie.jensen"]
-_MQL_REJECT = _Table([("not now", 40), ("no response", 30), ("no budget", 15), ("bad timing", 15)])
+#: A small inbound team: BDRs work the MQLs, AEs the SQLs (one EMEA, one North America
+#: team, each in its own office hours).
+TEAM: tuple[Row, ...] = (
+    {"name": "anna.rossi", "role": "bdr", "team": "emea", "timezone": "Europe/Rome"},
+    {"name": "mads.nielsen", "role": "bdr", "team": "emea", "timezone": "Europe/Copenhagen"},
+    {"name": "emma.clark", "role": "bdr", "team": "na", "timezone": "America/New_York"},
+    {"name": "lucas.martin", "role": "bdr", "team": "emea", "timezone": "Europe/Paris"},
+    {"name": "giulia.bianchi", "role": "ae", "team": "emea", "timezone": "Europe/Rome"},
+    {"name": "james.wright", "role": "ae", "team": "na", "timezone": "America/Chicago"},
+    {"name": "sofie.jensen", "role": "ae", "team": "emea", "timezone": "Europe/Copenhagen"},
+)
+_BDRS = [f"bdr:{r['name']}" for r in TEAM if r["role"] == "bdr"]
+_AES = [f"ae:{r['name']}" for r in TEAM if r["role"] == "ae"]
+# Reasons as the bundled playbook lists them (`stages.reasons`); a detail goes after
+# "reason:", which the playbook accepts as that reason.
+_MQL_REJECT = _Table([("not now", 40), ("no response", 30), ("no budget yet", 15), ("timing", 15)])
 _MQL_DISQUALIFY = _Table([("spam", 40), ("competitor", 30), ("outside territory", 30)])
-_SAL_DROP = _Table([("no budget", 35), ("no authority", 20), ("no need", 25), ("not now", 20)])
-_SQL_DROP = _Table([("not now", 50), ("no decision maker", 30), ("no budget", 20)])
+_SAL_DROP = _Table(
+    [
+        ("no budget yet", 35),
+        ("not now: no authority", 20),
+        ("not now: no need", 25),
+        ("not now", 20),
+    ]
+)
+_SQL_DROP = _Table([("not now", 50), ("not now: no decision maker", 30), ("no budget yet", 20)])
+# What discovery found out when a SAL leaves for nurture: the BANT answer behind the reason.
+_SAL_DROP_ANSWERS = {
+    "no budget yet": {"budget": "not_met", "need": "met"},
+    "not now: no authority": {"authority": "not_met", "need": "met"},
+    "not now: no need": {"need": "not_met"},
+    "not now": {"timeline": "not_met", "need": "met"},
+}
+_BANT_MET = {"budget": "met", "authority": "met", "need": "met", "timeline": "met"}
+_EUR = {"DE", "FR", "IT", "NL", "ES", "BE", "AT", "IE", "FI", "PT"}
+
+
+def _opportunity(p: _Hidden, close_at: int, clock: _Clock) -> Row:
+    """The deal an AE records at SQO: annual value grows with company size, sub-linearly
+    (seats, not headcount), in the buyer's currency; the close date is the AE's forecast
+    (here: when the deal really closes). No random draws, so the action stream is the one
+    the rates were designed on."""
+    amount = round(4800 * max(1, p.size) ** 0.35, -2)
+    currency = "GBP" if p.country == "GB" else "EUR" if p.country in _EUR else "USD"
+    return {"amount": amount, "currency": currency, "close_date": clock.iso(close_at)[:10]}
+
+
 _LOST = _Table(
     [("lost: price", 35), ("lost: competitor", 30), ("lost: no decision", 25), ("lost: timing", 10)]
 )
@@ -914,8 +968,8 @@ def _actions(ev: _Events, seed: int) -> list[Row]:
     r = rng.random
     clock = _Clock()
     end = ev.end
-    # (at, tie-break, email, to, actor, reason)
-    out: list[tuple[int, int, str, str, str, str]] = []
+    # (at, tie-break, email, to, actor, reason, what the rep records with the move)
+    out: list[tuple[int, int, str, str, str, str, Row]] = []
 
     def lognormal(median: float, sigma: float) -> int:
         return max(60, int(median * math.exp(rng.gauss(0.0, sigma))))
@@ -946,7 +1000,12 @@ def _actions(ev: _Events, seed: int) -> list[Row]:
             ("customer", ae, "closed won", 0, 0.0, None),
         ]
         for step, (stage, actor, reason, delay, p_next, drop) in enumerate(chain):
-            out.append((at, len(out), p.email, stage, actor, reason))
+            extra: Row = {}
+            if stage == "sql":
+                extra = {"qualification": dict(_BANT_MET)}  # discovery passed BANT 4/4
+            elif stage == "sqo":
+                extra = {"opportunity": _opportunity(p, at + delay, clock)}
+            out.append((at, len(out), p.email, stage, actor, reason, extra))
             if stage == "customer":
                 break
             at += delay
@@ -954,7 +1013,7 @@ def _actions(ev: _Events, seed: int) -> list[Row]:
                 break  # still open when the window closes
             decider = bdr if step < 2 else ae
             if step == 0 and p.student:
-                out.append((at, len(out), p.email, "disqualified", bdr, "student"))
+                out.append((at, len(out), p.email, "disqualified", bdr, "student", {}))
                 break
             if r() >= p_next:
                 if drop is None:  # a rejected MQL: a quarter are no fit at all
@@ -964,12 +1023,15 @@ def _actions(ev: _Events, seed: int) -> list[Row]:
                         to, why_drop = "nurture", _MQL_REJECT.pick(r())
                 else:
                     to, why_drop = "nurture", drop.pick(r())
-                out.append((at, len(out), p.email, to, decider, why_drop))
+                extra = {}
+                if step == 1 and why_drop in _SAL_DROP_ANSWERS:
+                    extra = {"qualification": dict(_SAL_DROP_ANSWERS[why_drop])}
+                out.append((at, len(out), p.email, to, decider, why_drop, extra))
                 break
     out.sort()
     return [
-        {"email": email, "to": to, "at": clock.iso(at), "actor": actor, "reason": reason}
-        for at, _, email, to, actor, reason in out
+        {"email": email, "to": to, "at": clock.iso(at), "actor": actor, "reason": reason, **extra}
+        for at, _, email, to, actor, reason, extra in out
     ]
 
 
@@ -1024,7 +1086,9 @@ def generate(
     `start` (default `DEFAULT_START`; naive means UTC) opens a window of `days` days;
     every timestamp lies inside it. Exactly `n_leads` leads and `n_events` events.
     Actions are dicts {email, to, at, actor, reason}, per lead a walk mql → sal → sql →
-    sqo → customer that may leave to nurture or disqualified, sorted by `at`.
+    sqo → customer that may leave to nurture or disqualified, sorted by `at`; `sql` and
+    SAL-exit actions add `qualification` ({criterion: met|not_met}), `sqo` actions
+    `opportunity` ({amount, currency, close_date}).
     """
     _check_counts(n_leads, n_events)
     start_ts = _resolve(start, days)

@@ -6,6 +6,7 @@ Pure: takes text and a display name; reading the file is the caller's business
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,38 @@ def _message(err: Any) -> str:
     return msg
 
 
+_MSG_PATH = re.compile(r"^([A-Za-z_]\w*|\[\d+\])((?:\.[A-Za-z_]\w*|\[\d+\])*): (.+)$", re.S)
+_PATH_PART = re.compile(r"\.?([A-Za-z_]\w*)|\[(\d+)\]")
+
+
+def _narrow(data: Any, path: tuple[Any, ...], msg: str) -> tuple[tuple[Any, ...], str]:
+    """Move a key path that opens a cross-field message (`rules[0].pool: ...`) into the path.
+
+    A validator that checks several fields of its model can only fail the model, so it
+    names the offending key at the start of its message; when that key exists in the
+    YAML under `path`, the error is located at it (its own line) instead.
+    """
+    m = _MSG_PATH.match(msg)
+    if not m:
+        return path, msg
+    cur: Any = data
+    for p in path:
+        try:
+            cur = cur[p]
+        except (KeyError, IndexError, TypeError):
+            return path, msg
+    extra: list[Any] = []
+    for name, index in _PATH_PART.findall(m.group(1) + m.group(2)):
+        part: Any = int(index) if index else name
+        in_dict = isinstance(cur, dict) and isinstance(part, str) and part in cur
+        in_list = isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur)
+        if not (in_dict or in_list):
+            return path, msg
+        cur = cur[part]
+        extra.append(part)
+    return path + tuple(extra), m.group(3)
+
+
 def load_playbook(text: str, source: str = "<playbook>") -> Playbook:
     """Parse and validate playbook YAML. Raises PlaybookError listing every located problem."""
     try:
@@ -159,13 +192,13 @@ def load_playbook(text: str, source: str = "<playbook>") -> Playbook:
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            path = _data_path(data, tuple(err["loc"]))
+            path, msg = _narrow(data, _data_path(data, tuple(err["loc"])), _message(err))
             line = None
             for n in range(len(path), -1, -1):
                 if path[:n] in lines:
                     line = lines[path[:n]]
                     break
-            problems.append(PlaybookProblem(source, line, _fmt_path(path), _message(err)))
+            problems.append(PlaybookProblem(source, line, _fmt_path(path), msg))
         raise PlaybookError(problems) from None
 
 

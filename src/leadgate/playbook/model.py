@@ -7,196 +7,33 @@ regexes, duplicate names) are validators on the models.
 
 from __future__ import annotations
 
-import difflib
-import re
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Discriminator,
-    Field,
-    Tag,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, field_validator, model_validator
 
-FIELD_OPS = (
-    "eq",
-    "ne",
-    "in",
-    "not_in",
-    "contains",
-    "matches",
-    "gt",
-    "gte",
-    "lt",
-    "lte",
-    "between",
-    "exists",
+from leadgate.playbook.base import FIELD_OPS as FIELD_OPS
+from leadgate.playbook.base import SCORE_NAMES as SCORE_NAMES
+from leadgate.playbook.base import SCORE_OPS as SCORE_OPS
+from leadgate.playbook.base import AllCondition as AllCondition
+from leadgate.playbook.base import AnyCondition as AnyCondition
+from leadgate.playbook.base import Condition as Condition
+from leadgate.playbook.base import FieldCondition as FieldCondition
+from leadgate.playbook.base import NotCondition as NotCondition
+from leadgate.playbook.base import ScoreCondition as ScoreCondition
+from leadgate.playbook.base import _reads_scores, _Strict, _suggest
+from leadgate.playbook.sales_sections import (
+    CustomFramework,
+    NurtureSection,
+    RoutingSection,
+    SlaSection,
+    check_framework_names,
 )
-SCORE_OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "between")
-SCORE_NAMES = ("fit", "engagement", "total", "predicted")
+from leadgate.qualification.frameworks import BUNDLED
+
 STAGES = ("lead", "mql", "sal", "sql", "sqo", "customer", "nurture", "disqualified")
-FRAMEWORKS = ("bant", "champ", "anum", "meddic", "gpctba_ci")
+FRAMEWORKS = tuple(BUNDLED)
 # Event types the engine itself writes; rules may not score them.
 RESERVED_EVENTS = ("manual_adjustment",)
-
-
-def _suggest(word: str, choices: tuple[str, ...] | list[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-class FieldCondition(_Strict):
-    """`{field, op, value}`: a test on a lead attribute or an event property."""
-
-    field: str = Field(min_length=1)
-    op: str
-    value: Any = None
-
-    @field_validator("op")
-    @classmethod
-    def _known_op(cls, v: str) -> str:
-        if v not in FIELD_OPS:
-            raise ValueError(f"unknown operator '{v}'{_suggest(v, FIELD_OPS)}")
-        return v
-
-    @model_validator(mode="after")
-    def _value_fits_op(self) -> FieldCondition:
-        op, v = self.op, self.value
-        if op in ("in", "not_in"):
-            if not isinstance(v, list) or not v:
-                raise ValueError(f"'{op}' needs a non-empty list as value")
-        elif op == "between":
-            _check_between(v)
-        elif op in ("gt", "gte", "lt", "lte"):
-            if isinstance(v, bool) or not isinstance(v, int | float):
-                raise ValueError(f"'{op}' needs a number as value, got {v!r}")
-        elif op == "matches":
-            if not isinstance(v, str):
-                raise ValueError("'matches' needs a regular expression string as value")
-            try:
-                re.compile(v)
-            except re.error as exc:
-                raise ValueError(f"bad regular expression {v!r}: {exc}") from None
-        elif op == "exists":
-            if v is None:
-                object.__setattr__(self, "value", True)
-            elif not isinstance(v, bool):
-                raise ValueError("'exists' takes true or false as value")
-        elif op == "contains":
-            if v is None or isinstance(v, list | dict):
-                raise ValueError("'contains' needs a string or number as value")
-        elif v is None or isinstance(v, dict):
-            raise ValueError(f"'{op}' needs a value")
-        return self
-
-
-def _check_between(v: Any) -> None:
-    if (
-        not isinstance(v, list)
-        or len(v) != 2
-        or any(isinstance(x, bool) or not isinstance(x, int | float) for x in v)
-    ):
-        raise ValueError(f"'between' needs [low, high] numbers, got {v!r}")
-    if v[0] > v[1]:
-        raise ValueError(f"'between' low {v[0]} is above high {v[1]}: no value can match")
-
-
-class ScoreCondition(_Strict):
-    """`{score: fit|engagement|total|predicted, op, value}`."""
-
-    score: str
-    op: str
-    value: Any
-
-    @field_validator("score")
-    @classmethod
-    def _known_score(cls, v: str) -> str:
-        if v not in SCORE_NAMES:
-            raise ValueError(f"unknown score '{v}'{_suggest(v, SCORE_NAMES)}")
-        return v
-
-    @field_validator("op")
-    @classmethod
-    def _known_op(cls, v: str) -> str:
-        if v not in SCORE_OPS:
-            raise ValueError(f"unknown score operator '{v}'{_suggest(v, SCORE_OPS)}")
-        return v
-
-    @model_validator(mode="after")
-    def _numeric(self) -> ScoreCondition:
-        if self.op == "between":
-            _check_between(self.value)
-        elif isinstance(self.value, bool) or not isinstance(self.value, int | float):
-            raise ValueError(f"score conditions compare with a number, got {self.value!r}")
-        return self
-
-
-class AllCondition(_Strict):
-    all: list[Condition] = Field(min_length=1)
-
-
-class AnyCondition(_Strict):
-    any: list[Condition] = Field(min_length=1)
-
-
-class NotCondition(_Strict):
-    not_: Condition = Field(alias="not")
-
-
-def _condition_kind(v: Any) -> str | None:
-    if isinstance(v, BaseModel):
-        return {
-            FieldCondition: "<field>",
-            ScoreCondition: "<score>",
-            AllCondition: "<all>",
-            AnyCondition: "<any>",
-            NotCondition: "<not>",
-        }.get(type(v))
-    if not isinstance(v, dict):
-        return None
-    # Tags are spelled <kind> so they never look like a YAML key in error locations.
-    for key in ("all", "any", "not", "score", "field"):
-        if key in v:
-            return f"<{key}>"
-    return None
-
-
-Condition = Annotated[
-    Annotated[FieldCondition, Tag("<field>")]
-    | Annotated[ScoreCondition, Tag("<score>")]
-    | Annotated[AllCondition, Tag("<all>")]
-    | Annotated[AnyCondition, Tag("<any>")]
-    | Annotated[NotCondition, Tag("<not>")],
-    Discriminator(
-        _condition_kind,
-        custom_error_type="condition",
-        custom_error_message=(
-            "a condition needs 'field' (with op, value), 'score', 'all', 'any' or 'not'"
-        ),
-    ),
-]
-AllCondition.model_rebuild()
-AnyCondition.model_rebuild()
-NotCondition.model_rebuild()
-
-
-def _reads_scores(cond: Any) -> bool:
-    if isinstance(cond, ScoreCondition):
-        return True
-    if isinstance(cond, AllCondition):
-        return any(_reads_scores(c) for c in cond.all)
-    if isinstance(cond, AnyCondition):
-        return any(_reads_scores(c) for c in cond.any)
-    if isinstance(cond, NotCondition):
-        return _reads_scores(cond.not_)
-    return False
 
 
 class _PointsRule(_Strict):
@@ -335,15 +172,11 @@ class SalStage(_Strict):
 
 
 class SqlStage(_Strict):
-    framework: str = "bant"
-    min_criteria_met: int = Field(default=4, ge=0)
+    """`framework` is a bundled one or one of the playbook's `frameworks:` (checked by
+    `Playbook`, which sees both)."""
 
-    @field_validator("framework")
-    @classmethod
-    def _known(cls, v: str) -> str:
-        if v not in FRAMEWORKS:
-            raise ValueError(f"unknown framework '{v}'{_suggest(v, FRAMEWORKS)}")
-        return v
+    framework: str = Field(default="bant", min_length=1)
+    min_criteria_met: int = Field(default=4, ge=0)
 
 
 class RecycleStage(_Strict):
@@ -388,6 +221,29 @@ class Playbook(_Strict):
     fit: FitSection = Field(default_factory=FitSection)
     engagement: EngagementSection = Field(default_factory=EngagementSection)
     stages: Stages = Field(default_factory=Stages)
+    # The sales workflow's sections (leadgate.sales reads them; see docs/sales.md).
+    routing: RoutingSection = Field(default_factory=RoutingSection)
+    sla: SlaSection = Field(default_factory=SlaSection)
+    frameworks: dict[str, CustomFramework] = Field(default_factory=dict)
+    nurture: NurtureSection = Field(default_factory=NurtureSection)
+
+    @field_validator("frameworks")
+    @classmethod
+    def _framework_names(cls, v: dict[str, CustomFramework]) -> dict[str, CustomFramework]:
+        return check_framework_names(v)
+
+    @model_validator(mode="after")
+    def _framework_known(self) -> Playbook:
+        name = self.stages.sql.framework
+        if name not in FRAMEWORKS and name not in self.frameworks:
+            choices = [*FRAMEWORKS, *self.frameworks]
+            hint = _suggest(name, choices)
+            defined = ", ".join(self.frameworks) or "none"
+            raise ValueError(
+                f"stages.sql.framework: unknown framework '{name}'{hint}: bundled are "
+                f"{', '.join(FRAMEWORKS)}; defined in frameworks: {defined}"
+            )
+        return self
 
     @model_validator(mode="after")
     def _mql_reachable(self) -> Playbook:

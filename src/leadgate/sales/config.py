@@ -1,23 +1,19 @@
 """The sales settings of one playbook version, compiled once.
 
-The sections come from the `Playbook` model when it has them; until then from the
-active playbook's raw YAML (top-level `routing:`/`sla:`/`frameworks:`/`nurture:`
-keys, or a `sales:` mapping), or from sections handed to `install()`.
+The sections come from the `Playbook` model's `routing:`/`sla:`/`frameworks:`/`nurture:`
+fields, or from sections handed to `install()` (which then win).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-import yaml
 
 from leadgate.playbook.conditions import compile_condition
 from leadgate.playbook.model import Playbook
+from leadgate.playbook.sales_sections import Pool, RouteRule, SalesSections
 from leadgate.qualification.frameworks import BUNDLED, Criterion, Framework, Policy
 from leadgate.routing.core import FREE_EMAIL_DOMAINS, Router, RoutingRule
 from leadgate.sales.nurture import Tracks
-from leadgate.sales.playbook_sections import Pool, RouteRule, SalesSections
 from leadgate.sla.calendar import BusinessCalendar
 
 _KEYS = ("routing", "sla", "frameworks", "nurture")
@@ -55,17 +51,14 @@ class SalesConfig:
         )
 
 
-def sections_of(playbook: Playbook, raw_yaml: str | None) -> SalesSections:
-    """The sales sections: the model's fields if it has them, else the raw YAML's keys."""
-    if any(hasattr(playbook, k) for k in _KEYS):
-        return SalesSections(**{k: getattr(playbook, k) for k in _KEYS if hasattr(playbook, k)})
-    if not raw_yaml:
-        return SalesSections()
-    data = yaml.safe_load(raw_yaml)
-    if not isinstance(data, dict):
-        return SalesSections()
-    src: Any = data.get("sales") if isinstance(data.get("sales"), dict) else data
-    return SalesSections.model_validate({k: src[k] for k in _KEYS if k in src})
+def sections_of(playbook: Playbook, raw_yaml: str | None = None) -> SalesSections:
+    """The sales sections of a playbook: its `routing`/`sla`/`frameworks`/`nurture` fields.
+
+    `raw_yaml` is no longer read (the playbook schema owns the sections, so a key the
+    model does not know is refused at load time); it stays for existing callers.
+    """
+    del raw_yaml
+    return SalesSections(**{k: getattr(playbook, k) for k in _KEYS})
 
 
 def _rules(rules: list[RouteRule]) -> list[RoutingRule]:
