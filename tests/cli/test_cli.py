@@ -188,11 +188,32 @@ def test_demo_loads_a_realistic_funnel(tmp_path: Path) -> None:
     assert funnel["total_leads"] == 400
     assert 0 < funnel["reached"]["mql"] < 400
     assert all(r["stage"] == "mql" for r in data["mql_queue"])
+    # The sales workflow is on in the CLI, and the demo works it as a team does (BANT
+    # answers before SQL, an opportunity for SQO), so the funnel goes all the way down.
+    reached = funnel["reached"]
+    assert reached["sal"] > reached["sql"] > reached["sqo"] > reached["customer"] > 0
     # Same seed, same data: a second run changes nothing.
     code, out2, _ = run(
         "demo", "--leads", "400", "--events", "6000", "--seed", "3", "--json", "--db", db
     )
     assert orjson.loads(out2)["funnel"]["reached"]["mql"] >= funnel["reached"]["mql"]
+
+
+def test_plain_cli_runs_the_sales_workflow(db: list[str]) -> None:
+    """`open_engine` installs leadgate.sales: MQLs made by `event add` are routed and get
+    an SLA, and `stage set ... sql` is held to the playbook's BANT."""
+    assert run("init", *db)[0] == 0
+    assert run("reps", "add", "anna", "--role", "bdr", *db)[0] == 0
+    attrs = ("--set", "job_title=VP Marketing", "--set", "company_size=200")
+    assert run("lead", "add", "--email", "ann@acme.com", *attrs, *db)[0] == 0
+    assert run("event", "add", "--email", "ann@acme.com", "--type", "demo_request", *db)[0] == 0
+    code, out, err = run("lead", "show", "ann@acme.com", "--json", *db)
+    lead = orjson.loads(out)
+    assert (lead["stage"], lead["owner"]) == ("mql", "anna")
+    assert lead["sla_due_at"]
+    assert run("stage", "set", "ann@acme.com", "sal", *db)[0] == 0
+    code, _, err = run("stage", "set", "ann@acme.com", "sql", *db)
+    assert code == 2 and "cannot move to 'sql': BANT not passed" in err
 
 
 def test_demo_reset_refuses_postgres() -> None:

@@ -243,3 +243,29 @@ def test_bad_arguments_are_refused() -> None:
     with pytest.raises(ValueError):
         next(iter_events(days=100_000))
     assert generate(n_leads=0, n_events=0) == DemoData([], [], [])
+
+
+def test_actions_carry_what_the_sales_workflow_asks_for(data: DemoData) -> None:
+    """SQL moves come with passing BANT answers, SQO moves with an opportunity, exits
+    with a reason the bundled playbook lists, and every actor is a rep of the team."""
+    from datetime import date
+
+    from leadgate.lifecycle.stages import reason_listed
+    from leadgate.playbook.loader import bundled_playbook
+
+    playbook, _ = bundled_playbook()
+    team = {f"{r['role']}:{r['name']}": r for r in data.reps}
+    assert {r["role"] for r in data.reps} == {"bdr", "ae"}
+    for a in data.actions:
+        assert a["actor"] == "rule:mql" or a["actor"] in team, a
+        if a["to"] == "sql":
+            assert a["qualification"] == dict.fromkeys(
+                ("budget", "authority", "need", "timeline"), "met"
+            )
+        if a["to"] == "sqo":
+            opp = a["opportunity"]
+            assert opp["amount"] > 0 and opp["currency"] in {"EUR", "GBP", "USD"}
+            assert date.fromisoformat(opp["close_date"]) >= ts(a["at"]).date()
+        if a["to"] in EXITS:
+            assert reason_listed(a["reason"], playbook.stages.reasons[a["to"]]), a
+    assert any("qualification" in a for a in data.actions if a["to"] == "nurture")
