@@ -41,9 +41,10 @@ def free_port() -> int:
 class Server:
     """`leadgate serve` in its own process group, so SIGKILL takes every worker with it."""
 
-    def __init__(self, db_url: str, workers: int = 1):
+    def __init__(self, db_url: str, workers: int = 1, extra: tuple[str, ...] = ()):
         self.db_url = db_url
         self.workers = workers
+        self.extra = extra
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -58,7 +59,7 @@ class Server:
         }
         self.proc = subprocess.Popen(
             [LEADGATE, "serve", "--db", self.db_url, "--port", str(self.port),
-             "--workers", str(self.workers)],
+             "--workers", str(self.workers), *self.extra],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

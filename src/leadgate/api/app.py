@@ -1,7 +1,8 @@
 """The FastAPI application: `create_app(db_url=...)` or `create_app(engine=...)`.
 
 `leadgate serve` runs `app_from_env` through uvicorn's factory mode, so every worker
-process builds its own app (and its own delivery loop) from $LEADGATE_DB.
+process builds its own app (and its own delivery loop and scheduler tick loop) from
+$LEADGATE_DB.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from leadgate import __version__
 from leadgate.api import admin, events, leads
 from leadgate.api.auth import MARKETING, READ_LEADS, STAGE, require_by_method
+from leadgate.api.background import DEFAULT_TICK_SECONDS, Ticker, stop_task
 from leadgate.api.context import ApiContext
 from leadgate.api.problems import PROBLEM_SCHEMA, BodyTooLarge, install, problem
 from leadgate.engine.engine import Engine
@@ -95,10 +97,14 @@ def create_app(
     deliver: bool = False,
     max_body: int | None = None,
     delivery_settings: DeliverySettings | None = None,
+    tick: bool = False,
+    tick_seconds: float = DEFAULT_TICK_SECONDS,
 ) -> FastAPI:
     """The API over `engine` (or a new engine on `db_url`, migrated, playbook ensured).
 
-    `deliver=True` runs the webhook delivery loop for the app's lifetime (what `serve` does).
+    `deliver=True` runs the webhook delivery loop for the app's lifetime, `tick=True` the
+    scheduler tick (SLA deadlines, decay exits, cooldown ends, nurture steps) every
+    `tick_seconds` (both are what `serve` does).
     """
     if engine is None:
         db = Database(db_url)
@@ -119,17 +125,33 @@ def create_app(
         engine.listeners.append(OutboxWriter(ctx.mark_outbox))
     if deliver:
         ctx.deliverer = Deliverer(engine.db, delivery_settings, run_write=ctx.write)
+    ticker = None
+
+    def wake_deliverer() -> None:
+        # SLA breaches and nurture messages queue webhooks outside the outbox writer.
+        if ctx.deliverer is not None:
+            ctx.deliverer.wake()
+
+    if tick:
+        # Through ctx.write: on SQLite a tick takes its write turn with the request
+        # handlers instead of waiting for their lock in SQLite's busy handler.
+        ticker = Ticker(engine, tick_seconds, run_write=ctx.write, on_work=wake_deliverer)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        task = None
+        task = tick_task = None
         stop = asyncio.Event()
         if ctx.deliverer is not None:
             task = asyncio.create_task(ctx.deliverer.run(stop))
+        if ticker is not None:
+            tick_task = asyncio.create_task(ticker.run(stop))
         try:
             yield
         finally:
             stop.set()
+            # A tick under way finishes its transaction; the delivery loop may stop
+            # mid-send (the claim's lease runs out and another process sends it).
+            await stop_task(tick_task)
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -147,6 +169,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.leadgate = ctx
+    app.state.ticker = ticker
     app.state.max_body = max_body or int(
         os.environ.get("LEADGATE_MAX_BODY_BYTES", DEFAULT_MAX_BODY)
     )
@@ -208,9 +231,14 @@ def tune_gc() -> None:
 
 def app_from_env() -> FastAPI:
     """uvicorn factory for `leadgate serve`: $LEADGATE_DB, delivery unless
-    $LEADGATE_DELIVERY=0."""
+    $LEADGATE_DELIVERY=0, the scheduler tick every $LEADGATE_TICK_SECONDS (default 15)
+    unless $LEADGATE_TICK=0."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     deliver = os.environ.get("LEADGATE_DELIVERY", "1") != "0"
-    app = create_app(os.environ.get("LEADGATE_DB"), deliver=deliver)
+    tick = os.environ.get("LEADGATE_TICK", "1") != "0"
+    seconds = float(os.environ.get("LEADGATE_TICK_SECONDS") or DEFAULT_TICK_SECONDS)
+    app = create_app(
+        os.environ.get("LEADGATE_DB"), deliver=deliver, tick=tick, tick_seconds=seconds
+    )
     tune_gc()
     return app

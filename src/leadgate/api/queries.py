@@ -61,7 +61,8 @@ def emails_by_id(db: Database, ids: list[int]) -> dict[int, str]:
     return out
 
 
-ANYTHING_DUE_SQL = "SELECT 1 FROM leads WHERE next_due_at <= ? LIMIT 1"
+# In index order: PostgreSQL's generic plan for a bare `LIMIT 1` reads every lead.
+ANYTHING_DUE_SQL = "SELECT 1 FROM leads WHERE next_due_at <= ? ORDER BY next_due_at LIMIT 1"
 
 
 def anything_due(db: Database, now: float) -> bool:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
+import signal
 from typing import Annotated
 
 import typer
@@ -20,9 +22,11 @@ from leadgate.cli.common import (
     print_json,
 )
 from leadgate.cli.errors import BadInput, fail
+from leadgate.engine.engine import Engine
 from leadgate.keys import ROLES, KeyNotFound, create_key, list_keys, revoke_key
 from leadgate.webhooks import (
     EVENT_TYPES,
+    OutboxWriter,
     SubscriptionNotFound,
     add_subscription,
     list_deliveries,
@@ -30,6 +34,42 @@ from leadgate.webhooks import (
     outbox_counts,
     replay,
 )
+
+# leadgate.api.background.DEFAULT_TICK_SECONDS, not imported: leadgate.api pulls in
+# FastAPI, which every other command would then load for nothing.
+DEFAULT_TICK_SECONDS = 15.0
+TickSecondsOpt = Annotated[
+    float,
+    typer.Option(min=0.01, help="Seconds between scheduler ticks (from the end of one)."),
+]
+
+
+async def _work(engine: Engine, deliver: bool, tick: bool, tick_seconds: float) -> None:
+    """`leadgate worker`: the delivery loop and the tick loop until SIGINT/SIGTERM."""
+    from leadgate.api.background import Ticker, serialised_writes, stop_task
+    from leadgate.webhooks.delivery import Deliverer
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    run_write = serialised_writes(engine.db.is_sqlite)
+    deliverer = Deliverer(engine.db, run_write=run_write) if deliver else None
+    tasks: list[asyncio.Task[None]] = []
+    if deliverer is not None:
+        tasks.append(asyncio.create_task(deliverer.run(stop)))
+    if tick:
+        ticker = Ticker(
+            engine,
+            tick_seconds,
+            run_write=run_write,
+            on_work=deliverer.wake if deliverer is not None else None,
+        )
+        tasks.append(asyncio.create_task(ticker.run(stop)))
+    await stop.wait()
+    for t in tasks:
+        await stop_task(t)
 
 
 def register(app: typer.Typer) -> None:
@@ -44,9 +84,17 @@ def register(app: typer.Typer) -> None:
         deliver: Annotated[
             bool, typer.Option(help="Run the webhook delivery loop in the server.")
         ] = True,
+        tick: Annotated[
+            bool,
+            typer.Option(
+                help="Run the scheduler in the server: SLA deadlines, decay exits, cooldown "
+                "ends, nurture steps and mail."
+            ),
+        ] = True,
+        tick_seconds: TickSecondsOpt = DEFAULT_TICK_SECONDS,
         db: DbOpt = None,
     ) -> None:
-        """Serve the HTTP API (docs at /docs) and deliver webhooks."""
+        """Serve the HTTP API (docs at /docs), deliver webhooks and fire what falls due."""
         import uvicorn
 
         engine = open_engine(db)  # migrate and activate a playbook once, before the workers
@@ -63,6 +111,8 @@ def register(app: typer.Typer) -> None:
         engine.db.dispose()
         os.environ["LEADGATE_DB"] = url
         os.environ["LEADGATE_DELIVERY"] = "1" if deliver else "0"
+        os.environ["LEADGATE_TICK"] = "1" if tick else "0"
+        os.environ["LEADGATE_TICK_SECONDS"] = repr(tick_seconds)
         os.environ["LEADGATE_WORKERS"] = str(workers)
         typer.echo(
             f"leadgate API on http://{host}:{port}/api/v1 (docs: http://{host}:{port}/docs), "
@@ -81,14 +131,33 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     @handle_errors
-    def worker(db: DbOpt = None) -> None:
-        """Deliver webhooks (without serving HTTP) until interrupted."""
-        from leadgate.webhooks.delivery import Deliverer
-
+    def worker(
+        deliver: Annotated[bool, typer.Option(help="Run the webhook delivery loop.")] = True,
+        tick: Annotated[
+            bool,
+            typer.Option(
+                help="Run the scheduler: SLA deadlines, decay exits, cooldown ends, nurture "
+                "steps and mail."
+            ),
+        ] = True,
+        tick_seconds: TickSecondsOpt = DEFAULT_TICK_SECONDS,
+        db: DbOpt = None,
+    ) -> None:
+        """Deliver webhooks and fire what falls due (without serving HTTP) until
+        interrupted (Ctrl-C or SIGTERM: a tick under way finishes first)."""
+        if not deliver and not tick:
+            raise BadInput("--no-deliver --no-tick: nothing left to run")
         engine = open_engine(db)
-        typer.echo("delivering webhooks; Ctrl-C stops", err=True)
+        # The tick's stage changes (decay exits, cooldown ends) are announced like the
+        # API's: the outbox rows are written in the transaction that made them.
+        engine.listeners.append(OutboxWriter())
+        jobs = (["delivering webhooks"] if deliver else []) + (
+            [f"ticking every {tick_seconds:g} s"] if tick else []
+        )
+        typer.echo(f"{' and '.join(jobs)}; Ctrl-C stops", err=True)
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(Deliverer(engine.db).run())
+            asyncio.run(_work(engine, deliver, tick, tick_seconds))
 
     keys = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)
     app.add_typer(keys, name="keys")
