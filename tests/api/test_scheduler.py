@@ -34,7 +34,7 @@ from leadgate.store.database import Database
 from leadgate.webhooks import add_subscription, verify
 
 from .receiver import Receiver
-from .test_server import LEADGATE, Server
+from .test_server import LEADGATE, Server, free_port
 
 ALWAYS = {"hours": "00:00-24:00", "days": "mon-sun"}
 SLA_HOURS = 0.0005  # 1.8 s
@@ -300,3 +300,28 @@ def test_two_processes_ticking_one_sqlite_file_fire_each_job_once(
         ).fetchall()
     assert len(per_lead) == n_leads and all(c == 1 for _, c in per_lead)
     setup.db.dispose()
+
+
+def test_a_tick_sends_the_nurture_mail_over_smtp(engine: Engine, clock: Any) -> None:
+    """The tick's mail half (claim, SMTP send in a thread, record) against a real local
+    SMTP server: a lead sent to nurture gets its first e-mail at the next tick."""
+    from tests.sales.test_nurture import SmtpServer, sections
+
+    server = SmtpServer(free_port())
+    server.start()
+    try:
+        s = install(engine, sections=sections(server.port))
+        s.add_rep("anna", "bdr", **ALWAYS)
+        now = clock()
+        engine.upsert_leads([("ann@acme.com", {"first_name": "Ann", "company": "Acme"}, None)])
+        engine.ingest(
+            [parse_event({"email": "ann@acme.com", "type": "demo_request", "id": "a"}, now)]
+        )
+        engine.set_stage("ann@acme.com", "nurture", "not now", "user:anna")
+        out = asyncio.run(Ticker(engine, 1.0).tick())
+        assert out["messages_queued"] == 1 and out["messages_sent"] == 1, out
+        assert server.subjects == ["Hi Ann"]
+        again = asyncio.run(Ticker(engine, 1.0).tick())
+        assert again["messages_sent"] == 0 and server.subjects == ["Hi Ann"]  # sent once
+    finally:
+        server.stop()
