@@ -116,7 +116,9 @@ def register(app: typer.Typer) -> None:
         os.environ["LEADGATE_WORKERS"] = str(workers)
         typer.echo(
             f"leadgate API on http://{host}:{port}/api/v1 (docs: http://{host}:{port}/docs), "
-            f"{workers} worker(s), store {url.split('@')[-1]}",
+            f"{workers} worker(s), store {url.split('@')[-1]}; webhooks "
+            f"{'delivered' if deliver else 'not delivered (--no-deliver)'}, scheduler "
+            f"{f'ticking every {tick_seconds:g} s' if tick else 'off (--no-tick)'}",
             err=True,
         )
         uvicorn.run(
