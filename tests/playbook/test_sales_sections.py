@@ -188,6 +188,14 @@ def test_a_framework_neither_bundled_nor_defined_is_refused() -> None:
     assert load_playbook(FULL.replace("framework: spiced", "framework: meddic")).frameworks
 
 
+def test_a_key_in_the_wrong_section_says_so() -> None:
+    text = FULL.replace("  stop_on_events: [unsubscribe]\n", "  allow_skip: []\n")
+    assert problems(text) == [
+        "playbook.yaml:37: nurture.allow_skip: unknown key 'allow_skip' here "
+        "(it is a key of another section)"
+    ]
+
+
 def test_the_schema_owns_the_sections() -> None:
     props = Playbook.model_json_schema(by_alias=True)["properties"]
     assert {"routing", "sla", "frameworks", "nurture"} <= set(props)

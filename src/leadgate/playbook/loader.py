@@ -123,6 +123,9 @@ def _message(err: Any) -> str:
             _collect_keys(Playbook)
         import difflib
 
+        if key in _KNOWN_KEYS:
+            # Spelled right, placed wrong: suggesting the same word would not help.
+            return f"unknown key '{key}' here (it is a key of another section)"
         close = difflib.get_close_matches(key, sorted(_KNOWN_KEYS), n=1, cutoff=0.6)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         return f"unknown key '{key}'{hint}"
