@@ -19,6 +19,7 @@ from leadgate.lifecycle.stages import IllegalTransition
 from leadgate.sales import Sales
 from leadgate.sales import install as install_sales
 from leadgate.store.database import resolve_url
+from leadgate.store.repository import Repository
 
 
 def load_demo(
@@ -87,6 +88,18 @@ def _play(sales: Sales, engine: Engine, action: dict[str, Any], stage: str | Non
     """One scripted move, done the way a rep does it: BANT answers before SQL, the
     opportunity (which makes the SQO) through the sales API. False when it cannot apply."""
     email, actor = action["email"], action["actor"]
+    role, _, _ = actor.partition(":")
+    if role in ("bdr", "ae"):
+        # The script picks its reps blind; the move is made by whoever routing gave the
+        # lead to, so the history and `owner` tell one story.
+        with engine.db.read() as conn:
+            row = (
+                Repository(engine.db, conn)
+                .execute("SELECT owner FROM leads WHERE email = ?", [email])
+                .fetchone()
+            )
+        if row and row[0]:
+            actor = f"{role}:{row[0]}"
     try:
         answers = action.get("qualification")
         if answers and stage == "sal":
