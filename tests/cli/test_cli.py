@@ -219,3 +219,18 @@ def test_plain_cli_runs_the_sales_workflow(db: list[str]) -> None:
 def test_demo_reset_refuses_postgres() -> None:
     code, _, err = run("demo", "--reset", "--db", "postgresql://u@localhost/x")
     assert code == 2 and "--reset only deletes SQLite files" in err
+
+
+def test_cli_changes_are_announced_to_webhook_subscribers(db: list[str]) -> None:
+    """A stage change made from the command line lands in the webhook outbox like the API's."""
+    assert run("init", *db)[0] == 0
+    code, out, err = run(
+        "webhooks", "add", "http://127.0.0.1:9/hook", "--events", "lead.stage_changed", *db
+    )
+    assert code == 0, out + err
+    assert run("event", "add", "--email", "zed@zcorp.com", "--type", "demo_request", *db)[0] == 0
+    code, out, err = run("webhooks", "deliveries", "--json", *db)
+    assert code == 0, err
+    rows = orjson.loads(out)
+    assert [r["event"] for r in rows] == ["lead.stage_changed"]
+    assert rows[0]["status"] == "pending"

@@ -21,6 +21,7 @@ from leadgate.playbook.loader import PlaybookError
 from leadgate.predictive.hooks import install as install_predictive
 from leadgate.sales import install as install_sales
 from leadgate.store.database import Database, DatabaseError
+from leadgate.webhooks import OutboxWriter
 
 console = Console()
 err_console = Console(stderr=True)
@@ -66,6 +67,11 @@ def open_engine(db: str | None, ensure_playbook: bool = True) -> Engine:
     # The sales workflow guards SAL→SQL and SQL→SQO, routes new MQLs and starts their
     # SLA, whichever command made them (as the API does at start-up).
     install_sales(engine)
+    # Stage changes made by a command (stage set, an import, a scheduler tick) are
+    # announced to webhook subscribers like the API's: an outbox row in the same
+    # transaction, sent by `leadgate worker` or `serve`.
+    if not any(isinstance(x, OutboxWriter) for x in engine.listeners):
+        engine.listeners.append(OutboxWriter())
     if ensure_playbook:
         engine.ensure_playbook()
     return engine
