@@ -4,8 +4,10 @@
 the SAL→SQL and SQL→SQO guards, the extra `lead show` keys) and returns the
 `Sales` object; `sales_of(engine)` finds it again (installing on first use).
 
-Nothing is imported eagerly here, so `leadgate.playbook.model` can import
-`leadgate.sales.playbook_sections` without a cycle through the engine.
+Nothing is imported eagerly here: `leadgate lead show` and the other commands install
+the workflow on every call, and the service module pulls in the store and the engine.
+The playbook's own `routing:`/`sla:`/`frameworks:`/`nurture:` models live in
+`leadgate.playbook.sales_sections` (the core owns its schema).
 """
 
 from __future__ import annotations
