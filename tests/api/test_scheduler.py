@@ -13,7 +13,6 @@ import os
 import re
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -32,6 +31,7 @@ from leadgate.playbook.loader import bundled_playbook
 from leadgate.sales import install
 from leadgate.store.database import Database
 from leadgate.webhooks import add_subscription, verify
+from tests.sales.conftest import race_ticks
 
 from .receiver import Receiver
 from .test_server import LEADGATE, Server, free_port
@@ -271,28 +271,7 @@ def test_two_processes_ticking_one_sqlite_file_fire_each_job_once(
         ]
     )
     clock.advance(2 * 3600)
-    barrier = threading.Barrier(2)
-    results: list[dict[str, int]] = []
-    errors: list[BaseException] = []
-
-    def work(name: str) -> None:
-        eng = Engine(Database(sqlite_url), clock=clock)  # its own connections, like a process
-        sales = install(eng)
-        try:
-            barrier.wait()
-            for _ in range(3):  # small batches, several passes: the two interleave
-                results.append(sales.tick(worker=name, limit=7))
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            eng.db.dispose()
-
-    threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    assert not errors, errors
+    results = race_ticks(sqlite_url, clock, passes=3, limit=7)
     assert sum(r["sla_breached"] for r in results) == n_leads
     with setup.db.read() as conn:
         per_lead = conn.exec_driver_sql(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from leadgate.engine.engine import Engine
 from leadgate.ingest.validate import parse_event
 from leadgate.sales import Sales, install
+from leadgate.store.database import Database
 
 # Reps work round the clock in these tests unless a test says otherwise, so an SLA
 # of one business hour is one real hour.
@@ -51,3 +53,42 @@ def raise_hand(engine: Engine) -> Callable[..., dict[str, Any]]:
         return engine.show(email)
 
     return go
+
+
+def race_ticks(
+    url: str,
+    clock: Any,
+    *,
+    workers: int = 2,
+    passes: int = 1,
+    limit: int = 7,
+    sections: Any = None,
+) -> list[dict[str, int]]:
+    """`Sales.tick` in `workers` threads started together, each on an engine of its own
+    (its own connections, as separate processes have); every tick's counts.
+
+    Small `limit`s make the workers interleave on the same due set, which is the point.
+    """
+    barrier = threading.Barrier(workers)
+    results: list[dict[str, int]] = []
+    errors: list[BaseException] = []
+
+    def work(name: str) -> None:
+        eng = Engine(Database(url), clock=clock)
+        sales = install(eng, sections=sections)
+        try:
+            barrier.wait()
+            for _ in range(passes):
+                results.append(sales.tick(worker=name, limit=limit))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            eng.db.dispose()
+
+    threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    return results

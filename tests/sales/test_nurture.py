@@ -25,7 +25,7 @@ from leadgate.sales.templates import TemplateProblem, render
 from leadgate.store.database import Database
 from leadgate.store.repository import Repository
 from leadgate.webhooks import add_subscription
-from tests.sales.conftest import ALWAYS, HOT
+from tests.sales.conftest import ALWAYS, HOT, race_ticks
 
 DAY = 86400.0
 Hand = Callable[..., dict[str, Any]]
@@ -556,31 +556,8 @@ def test_two_workers_never_send_a_step_twice(
     for i in range(n):
         setup_engine.set_stage(f"n{i}@co{i}.com", "nurture", "not now", "user:anna")
     results: list[dict[str, int]] = []
-    errors: list[BaseException] = []
     for _round in range(2):
-        barrier = threading.Barrier(2)
-
-        def work(
-            name: str,
-            barrier: threading.Barrier = barrier,
-        ) -> None:
-            eng = Engine(Database(postgres_url), clock=clock)
-            sales = install(eng, sections=sections(smtp.port))
-            try:
-                barrier.wait()
-                # Small batches make the workers interleave on the same due set.
-                results.append(sales.tick(worker=name, limit=5))
-            except BaseException as exc:
-                errors.append(exc)
-            finally:
-                eng.db.dispose()
-
-        threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert not errors, errors
+        results += race_ticks(postgres_url, clock, limit=5, sections=sections(smtp.port))
         clock.advance(11 * DAY)  # past the wait and the branch window: the last two steps
     # Round one: the first e-mail; round two: the webhook nudge and the second e-mail.
     assert sum(r["messages_queued"] for r in results) == 3 * n

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from leadgate.engine.engine import Engine
@@ -10,7 +9,7 @@ from leadgate.ingest.validate import parse_event
 from leadgate.sales import install
 from leadgate.store.database import Database
 from leadgate.store.repository import Repository
-from tests.sales.conftest import ALWAYS
+from tests.sales.conftest import ALWAYS, race_ticks
 
 
 def test_two_workers_race_on_the_same_due_jobs(postgres_url: str, clock: Any) -> None:
@@ -29,33 +28,7 @@ def test_two_workers_race_on_the_same_due_jobs(postgres_url: str, clock: Any) ->
     )
     clock.advance(2 * 3600)
     for _round in range(3):
-        barrier = threading.Barrier(2)
-        results: list[dict[str, int]] = []
-        errors: list[BaseException] = []
-
-        def work(
-            name: str,
-            barrier: threading.Barrier = barrier,
-            results: list[dict[str, int]] = results,
-            errors: list[BaseException] = errors,
-        ) -> None:
-            eng = Engine(Database(postgres_url), clock=clock)
-            sales = install(eng)
-            try:
-                barrier.wait()
-                # Small batches make the two workers interleave on the same due set.
-                results.append(sales.tick(worker=name, limit=7))
-            except BaseException as exc:
-                errors.append(exc)
-            finally:
-                eng.db.dispose()
-
-        threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert not errors, errors
+        results = race_ticks(postgres_url, clock, limit=7)
         breached = sum(r["sla_breached"] for r in results)
         assert breached == n_leads  # every lead's job fired once, by one worker or the other
         clock.advance(2 * 3600)
