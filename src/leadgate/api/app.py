@@ -19,6 +19,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from leadgate import __version__
@@ -34,6 +35,7 @@ from leadgate.webhooks import OutboxWriter
 from leadgate.webhooks.delivery import Deliverer, DeliverySettings
 
 log = logging.getLogger("leadgate.api")
+DOCS_ASSETS = "/docs/assets"
 PREFIX = "/api/v1"
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
 # Optional routers and who may use them: (roles for GET, roles for changes). Marketing
@@ -158,7 +160,7 @@ def create_app(
                     await task
             await ctx.quick.aclose()
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="leadgate",
         version=__version__,
         description=(
@@ -167,6 +169,9 @@ def create_app(
             "`application/problem+json` (RFC 9457)."
         ),
         lifespan=lifespan,
+        # /docs and /redoc from files installed with fastapi-offline, not FastAPI's
+        # default CDN: a self-hosted install is often on a network with no way out.
+        static_url=DOCS_ASSETS,
     )
     app.state.leadgate = ctx
     app.state.ticker = ticker
