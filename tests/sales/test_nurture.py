@@ -18,7 +18,7 @@ from aiosmtpd.controller import Controller
 from pydantic import ValidationError
 
 from leadgate.engine.engine import Engine
-from leadgate.ingest.validate import parse_event
+from leadgate.ingest.validate import InputError, parse_event
 from leadgate.sales import Sales, install
 from leadgate.sales.playbook_sections import NurtureSection
 from leadgate.sales.templates import TemplateProblem, render
@@ -627,3 +627,29 @@ def test_a_batch_of_thousands_enters_and_wakes_in_one_transaction(
         outbox(engine, "SELECT COUNT(*) FROM sales_nurture_enrolments WHERE status = 'ended'")[0][0]
         == n
     )
+
+
+def test_dead_mail_is_replayed_once_the_server_is_back(
+    engine: Engine,
+    raise_hand: Hand,
+    clock: Any,
+    smtp: SmtpServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LEADGATE_SMTP_MAX_ATTEMPTS", "1")  # one failure and it is dead
+    s = setup(engine, smtp.port)  # nothing listens on the port yet
+    to_nurture(engine, raise_hand, "dan@acme.com", "not now")
+    to_nurture(engine, raise_hand, "eli@acme.com", "not now")
+    assert s.tick()["messages_failed"] == 2
+    assert s.mail_outbox()["dead"] == 2
+    # Eli leaves nurture: his dead mail was meant for a lead in nurture, so it stays dead.
+    engine.set_stage("eli@acme.com", "disqualified", "spam", "user:anna")
+    with pytest.raises(InputError, match="no dead message 'nope'"):
+        s.replay_mail("nope", "user:ops")
+    smtp.start()
+    assert s.replay_mail(None, "user:ops") == 1
+    assert s.tick()["messages_sent"] == 1
+    assert [str(m["To"]) for m in smtp.sink.messages] == ["dan@acme.com"]
+    assert kinds(engine.show("dan@acme.com"))[-3:] == ["failed", "replayed", "sent"]
+    assert s.replay_mail(None, "user:ops") == 0  # nothing dead left that may go
+    assert s.mail_outbox() == {"pending": 0, "sent": 1, "dead": 1, "cancelled": 0}

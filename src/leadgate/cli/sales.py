@@ -280,6 +280,22 @@ def register(app: typer.Typer) -> None:
         else:
             typer.echo(", ".join(f"{v} {k}" for k, v in counts.items()))
 
+    @nurture.command("replay")
+    @handle_errors
+    def nurture_replay(
+        message: Annotated[
+            str | None, typer.Option("--id", help="Only this message (default: every dead one).")
+        ] = None,
+        db: DbOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Queue dead nurture e-mail again, e.g. after fixing the SMTP settings."""
+        n = _open(db).replay_mail(message, actor_default())
+        if as_json:
+            print_json({"queued": n})
+        else:
+            typer.echo(f"queued {n} message(s) again; the next scheduler tick sends them")
+
     @app.command("scheduler")
     @handle_errors
     def scheduler(

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from leadgate.ingest.validate import iso
+from leadgate.ingest.validate import InputError, iso
 from leadgate.playbook.conditions import compile_condition
 from leadgate.sales.mail import MailSettings, Outgoing, send_all, settings_from
 from leadgate.sales.playbook_sections import (
@@ -669,6 +669,38 @@ def deliver_mail(
         total.dead += c.dead
         if c.sent == 0 or len(claimed) < batch:
             return total
+
+
+def replay_dead_mail(
+    repo: Repository, now: float, actor: str, message_id: str | None = None
+) -> int:
+    """Queue dead e-mail again (every one, or one by id): its attempts start over and the
+    next delivery pass sends it, with the same Message-ID. Mail of a lead that has left
+    nurture (its enrolment ended) stays dead, as unsent mail is cancelled then. Returns
+    how many were queued; an id that names no such message is an InputError."""
+    sql = (
+        "SELECT m.id, m.lead_id, m.enrolment_id, m.track, m.step FROM sales_mail_outbox m "
+        "JOIN sales_nurture_enrolments e ON e.id = m.enrolment_id "
+        "WHERE m.status = 'dead' AND e.status <> 'ended'"
+    )
+    args: list[Any] = []
+    if message_id is not None:
+        sql += " AND m.id = ?"
+        args.append(message_id)
+    rows = repo.execute(sql, args).fetchall()
+    if message_id is not None and not rows:
+        raise InputError(
+            "id", f"no dead message {message_id!r} (or its lead has left nurture since)"
+        )
+    repo.executemany(
+        "UPDATE sales_mail_outbox SET status = 'pending', attempts = 0, next_attempt_at = ?, "
+        "claimed_by = NULL, claimed_until = NULL WHERE id = ?",
+        [(now, r[0]) for r in rows],
+    )
+    _log(
+        repo, [(r[1], r[2], r[3], r[4], "replayed", f"queued again by {actor}", now) for r in rows]
+    )
+    return len(rows)
 
 
 def pending_mail(repo: Repository) -> int:

@@ -1163,6 +1163,15 @@ class Sales:
         out.update({r[0]: int(r[1]) for r in rows})
         return out
 
+    def replay_mail(self, message_id: str | None = None, actor: str = "cli") -> int:
+        """Queue dead nurture e-mail again (all, or one by id); see
+        `nurture.replay_dead_mail`. Returns how many were queued."""
+        now = self.engine.clock()
+        with self.engine.db.write() as conn:
+            return nurture.replay_dead_mail(
+                Repository(self.engine.db, conn), now, actor, message_id
+            )
+
     def notices(self, pending_only: bool = True, limit: int = 1000) -> list[dict[str, Any]]:
         """Notices for the webhook engine (`lead.sla_breached`), oldest first."""
         with self.engine.db.read() as conn:
