@@ -31,7 +31,7 @@ from leadgate.playbook.loader import bundled_playbook
 from leadgate.sales import install
 from leadgate.store.database import Database
 from leadgate.webhooks import add_subscription, verify
-from tests.sales.conftest import race_ticks
+from tests.sales.conftest import overdue_mqls, race_ticks
 
 from .receiver import Receiver
 from .test_server import LEADGATE, Server, free_port
@@ -257,20 +257,8 @@ def test_two_processes_ticking_one_sqlite_file_fire_each_job_once(
     """Why `serve --workers N` on SQLite needs no elected ticker: each claim is one
     BEGIN IMMEDIATE transaction, so two stores on one file take turns, and the second
     finds the jobs already fired."""
-    setup = Engine(Database(sqlite_url), clock=clock)
-    setup.ensure_playbook()
-    s = install(setup)
-    for n in ("anna", "bo", "carl", "dina"):
-        s.add_rep(n, "bdr", **ALWAYS)
     n_leads = 60
-    now = clock()
-    setup.ingest(
-        [
-            parse_event({"email": f"l{i}@co{i}.com", "type": "demo_request", "id": f"d{i}"}, now)
-            for i in range(n_leads)
-        ]
-    )
-    clock.advance(2 * 3600)
+    setup = overdue_mqls(sqlite_url, clock, n_leads)
     results = race_ticks(sqlite_url, clock, passes=3, limit=7)
     assert sum(r["sla_breached"] for r in results) == n_leads
     with setup.db.read() as conn:

@@ -55,6 +55,25 @@ def raise_hand(engine: Engine) -> Callable[..., dict[str, Any]]:
     return go
 
 
+def overdue_mqls(url: str, clock: Any, n_leads: int) -> Engine:
+    """A store with four BDRs and `n_leads` hand-raisers whose SLA ran out an hour ago
+    (a 1-hour SLA, 2 hours later): every lead has a due job. Returns the set-up engine."""
+    setup = Engine(Database(url), clock=clock)
+    setup.ensure_playbook()
+    s = install(setup)
+    for n in ("anna", "bo", "carl", "dina"):
+        s.add_rep(n, "bdr", **ALWAYS)
+    now = clock()
+    setup.ingest(
+        [
+            parse_event({"email": f"l{i}@co{i}.com", "type": "demo_request", "id": f"d{i}"}, now)
+            for i in range(n_leads)
+        ]
+    )
+    clock.advance(2 * 3600)
+    return setup
+
+
 def race_ticks(
     url: str,
     clock: Any,

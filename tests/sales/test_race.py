@@ -4,29 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from leadgate.engine.engine import Engine
-from leadgate.ingest.validate import parse_event
-from leadgate.sales import install
-from leadgate.store.database import Database
 from leadgate.store.repository import Repository
-from tests.sales.conftest import ALWAYS, race_ticks
+from tests.sales.conftest import overdue_mqls, race_ticks
 
 
 def test_two_workers_race_on_the_same_due_jobs(postgres_url: str, clock: Any) -> None:
-    setup = Engine(Database(postgres_url), clock=clock)
-    setup.ensure_playbook()
-    s = install(setup)
-    for n in ("anna", "bo", "carl", "dina"):
-        s.add_rep(n, "bdr", **ALWAYS)
     n_leads = 120
-    now = clock()
-    setup.ingest(
-        [
-            parse_event({"email": f"l{i}@co{i}.com", "type": "demo_request", "id": f"d{i}"}, now)
-            for i in range(n_leads)
-        ]
-    )
-    clock.advance(2 * 3600)
+    setup = overdue_mqls(postgres_url, clock, n_leads)
     for _round in range(3):
         results = race_ticks(postgres_url, clock, limit=7)
         breached = sum(r["sla_breached"] for r in results)
