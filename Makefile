@@ -15,6 +15,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# What only the tests need on top: pyspark (Spark runs when a Java runtime is present).
+TEST_STAMP := $(VENV)/.test-install.stamp
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,spark]'
+	@touch $(TEST_STAMP)
+
 # The demo store, then the API on it until Ctrl-C (docs at http://127.0.0.1:8000/docs).
 run: demo
 	@echo "admin API key for this demo store (shown once):"
@@ -34,7 +40,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install
+pytest: install $(TEST_STAMP)
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck pytest

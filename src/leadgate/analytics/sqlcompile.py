@@ -73,8 +73,11 @@ def dbl(x: float | int) -> str:
 
 
 def lit(s: str) -> str:
-    """A SQL string literal."""
+    """A SQL string literal (standard quoting, as DuckDB and PostgreSQL read it)."""
     return "'" + s.replace("'", "''") + "'"
+
+
+sql_lit = lit
 
 
 def round2(x: str) -> str:
@@ -895,6 +898,33 @@ def _unlit(s: str) -> str:
     return s[1:-1].replace("''", "'")
 
 
+def spark_lit(s: str) -> str:
+    """A Spark SQL string literal: there a backslash escapes (so `\\b` in a regex must be
+    written `\\\\b`, or Spark reads a backspace) and a quote is `\\'`."""
+    return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+_SPARK_ESCAPES = {"0": "\0", "b": "\b", "n": "\n", "r": "\r", "t": "\t", "Z": "\x1a"}
+
+
+def _spark_unlit(s: str) -> str:
+    """Inverse of `spark_lit`, for the literals sqlglot writes for Spark."""
+    assert s.startswith("'") and s.endswith("'"), s
+    out, i, body = [], 0, s[1:-1]
+    while i < len(body):
+        ch = body[i]
+        if ch == "\\" and i + 1 < len(body):
+            nxt = body[i + 1]
+            out.append(_SPARK_ESCAPES.get(nxt, nxt))
+            i += 2
+            continue
+        if ch == "'" and body[i + 1 : i + 2] == "'":
+            i += 1
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
 def pg_regex(pattern: str) -> str:
     """A Python regex for PostgreSQL's ARE: `\\b` (word boundary) is spelled `\\y` there."""
     out, i, in_class = [], 0, False
@@ -918,7 +948,16 @@ def _json_path(key: str) -> str:
     return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _spark_json_path(key: str) -> str:
+    """Spark's JSON paths: `$."key"` finds nothing there; `$['key']` works in both
+    GET_JSON_OBJECT and VARIANT_GET, but has no escape for a quote or a bracket."""
+    if "'" in key or "]" in key:
+        raise ValueError(f"field {key!r}: Spark's JSON paths cannot name a key with ' or ]")
+    return f"$['{key}']"
+
+
 def _expand(name: str, args: list[str], dialect: str) -> str:
+    lit, unlit = (spark_lit, _spark_unlit) if dialect == "spark" else (sql_lit, _unlit)
     ws = lit(_WS)
     if name == "LG_ORD":
         return f'{args[0]} COLLATE "C"' if dialect == "postgres" else args[0]
@@ -966,7 +1005,7 @@ def _expand(name: str, args: list[str], dialect: str) -> str:
         m = f"({rx_fn}({x}, {lit(_NUM_RX)}) OR {rx_fn}(LOWER({x}), {lit(_INF_RX)}))"
         return f"(CASE WHEN {m} THEN CAST(REPLACE({x}, '_', '') AS DOUBLE) END)"
     if name == "LG_RX":
-        pat = _unlit(args[1])
+        pat = unlit(args[1])
         if dialect == "postgres":
             return f"({args[0]} ~ {lit(pg_regex(pat))})"
         if dialect == "spark":
@@ -992,12 +1031,12 @@ def _expand(name: str, args: list[str], dialect: str) -> str:
             f"(LEN(LIST_FILTER({args[0]}, lambda x: LOWER(REGEXP_REPLACE(x, "
             f"{lit(f'^{_WS_CLASS}+|{_WS_CLASS}+$')}, '', 'g')) = {args[1]})) > 0)"
         )
-    doc, key = args[0], _unlit(args[1])
+    doc, key = args[0], unlit(args[1])
     if name == "LG_KIND":
         if dialect == "postgres":
             return f"COALESCE(JSONB_TYPEOF(CAST({doc} AS JSONB) -> {lit(key)}), 'missing')"
         if dialect == "spark":
-            v = f"TRY_VARIANT_GET(PARSE_JSON({doc}), {lit(_json_path(key))})"
+            v = f"TRY_VARIANT_GET(PARSE_JSON({doc}), {lit(_spark_json_path(key))})"
             sch = f"UPPER(SCHEMA_OF_VARIANT({v}))"
             return (
                 f"(CASE WHEN {v} IS NULL THEN 'missing' WHEN {sch} = 'VOID' THEN 'null' "
@@ -1016,7 +1055,7 @@ def _expand(name: str, args: list[str], dialect: str) -> str:
         if dialect == "postgres":
             return f"(CAST({doc} AS JSONB) ->> {lit(key)})"
         if dialect == "spark":
-            return f"GET_JSON_OBJECT({doc}, {lit(_json_path(key))})"
+            return f"GET_JSON_OBJECT({doc}, {lit(_spark_json_path(key))})"
         return f"JSON_EXTRACT_STRING({doc}, {lit(_json_path(key))})"
     if name == "LG_LIST":
         return f"JSON_EXTRACT_STRING({doc}, {lit(_json_path(key) + '[*]')})"
@@ -1029,7 +1068,7 @@ def _expand(name: str, args: list[str], dialect: str) -> str:
             )
         if dialect == "spark":
             return (
-                f"EXISTS(FROM_JSON(GET_JSON_OBJECT({doc}, {lit(_json_path(key))}), "
+                f"EXISTS(FROM_JSON(GET_JSON_OBJECT({doc}, {lit(_spark_json_path(key))}), "
                 f"'array<string>'), x -> LOWER(TRIM(BOTH {ws} FROM x)) = {needle})"
             )
         return (
@@ -1048,7 +1087,7 @@ def expand_placeholders(sql: str, dialect: str) -> str:
     while True:
         found = None
         for m in _PLACEHOLDER.finditer(sql):
-            if _in_string(sql, m.start()):
+            if _in_string(sql, m.start(), dialect):
                 continue
             found = m
         if found is None:
@@ -1058,7 +1097,9 @@ def expand_placeholders(sql: str, dialect: str) -> str:
         while depth:
             ch = sql[i]
             if quote:
-                if ch == "'":
+                if ch == "\\" and dialect == "spark":
+                    i += 1  # Spark: the next character is escaped, a quote included
+                elif ch == "'":
                     if sql[i + 1 : i + 2] == "'":
                         i += 1
                     else:
@@ -1074,8 +1115,15 @@ def expand_placeholders(sql: str, dialect: str) -> str:
         sql = sql[: found.start()] + _expand(found.group(1).upper(), args, dialect) + sql[i:]
 
 
-def _in_string(sql: str, pos: int) -> bool:
-    return sql.count("'", 0, pos) % 2 == 1
+_SPARK_ESCAPED = re.compile(r"\\.", re.S)
+
+
+def _in_string(sql: str, pos: int, dialect: str) -> bool:
+    head = sql[:pos]
+    if dialect == "spark":
+        # A backslash escapes one character there (only inside strings in this SQL).
+        head = _SPARK_ESCAPED.sub("", head)
+    return head.count("'") % 2 == 1
 
 
 def compile_scoring(
