@@ -10,10 +10,11 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import orjson
+import psycopg
 from sqlalchemy import Connection
 
 from leadgate.leads.record import LeadState
@@ -49,15 +50,28 @@ _STAGE_COLS = ("stage", "stage_at", "stage_reason", "next_due_at")
 _SMALL_BATCH = 64
 # PostgreSQL temporary tables the hot paths COPY into.
 _LEADS_IN = (
-    "id int, attributes text, updated_at float8, fit float8, engagement float8, "
+    "id int4, attributes text, updated_at float8, fit float8, engagement float8, "
     "score float8, fit_grade text, engagement_grade text, grade text, scored_at float8, "
-    "playbook_version int, score_state text, exit_armed boolean, timer_spent_at float8, "
+    "playbook_version int4, score_state text, exit_armed bool, timer_spent_at float8, "
     "stage text, stage_at float8, stage_reason text, next_due_at float8"
 )
 _EVENT_COLS = ("id", "lead_id", "type", "occurred_at", "received_at", "properties")
 _EVENTS_IN = (
-    "id text, lead_id int, type text, occurred_at float8, received_at float8, properties text"
+    "id text, lead_id int4, type text, occurred_at float8, received_at float8, properties text"
 )
+
+
+def _column_types(ddl: str) -> dict[str, str]:
+    """Column name -> type of a temp table's DDL (binary COPY sends each value in its
+    type's own wire format, so it must know them)."""
+    return {name: kind for name, kind in (part.split(" ") for part in ddl.split(", "))}
+
+
+_EVENTS_TYPES = _column_types(_EVENTS_IN)
+
+
+# What a stored lead row holds of a LeadState (all of it: the caches are recomputed).
+_STATE_FIELDS = tuple(f.name for f in fields(LeadState))
 
 
 def dumps(obj: Any) -> str:
@@ -212,6 +226,9 @@ class Repository:
         if not leads:
             return
         if not self.db.is_sqlite:
+            # In email order: two writers creating the same leads wait for each other
+            # in one order, never in a cycle (a deadlock).
+            order = sorted(leads, key=lambda x: x.email)
             cur = self.execute(
                 "INSERT INTO leads (email, attributes, created_at, updated_at, stage, stage_at, "
                 "fit, engagement, score, fit_grade, engagement_grade, grade, scored_at, "
@@ -222,17 +239,25 @@ class Repository:
                 [
                     now,
                     now,
-                    [x.email for x in leads],
-                    [dumps(x.attributes) for x in leads],
-                    [x.created_at for x in leads],
+                    [x.email for x in order],
+                    [dumps(x.attributes) for x in order],
+                    [x.created_at for x in order],
                 ],
             )
             ids = {email: lid for lid, email in cur.fetchall()}
-            missing = [x.email for x in leads if x.email not in ids]
-            for email, stored in self.leads_by_email(missing).items():
-                ids[email] = stored.state.id
+            if len(ids) < len(leads):
+                # A concurrent writer created some of them first (we waited for it to
+                # commit). Its row is the lead now: lock it and carry on from its state,
+                # or saving ours would overwrite what it scored.
+                taken = self.leads_by_email([x.email for x in leads if x.email not in ids], True)
+                for x in leads:
+                    stored = taken.get(x.email)
+                    if stored is not None:
+                        for name in _STATE_FIELDS:
+                            setattr(x, name, getattr(stored.state, name))
             for x in leads:
-                x.id = ids[x.email]
+                if x.email in ids:
+                    x.id = ids[x.email]
             return
         for chunk in _chunks(list(leads), 600):
             values = []
@@ -337,7 +362,20 @@ class Repository:
         # IF NOT EXISTS each time: a rolled-back transaction takes the table with it.
         cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} ({ddl}) ON COMMIT DELETE ROWS")
         cur.execute(f"DELETE FROM {table}")
-        with cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
+        self._copy_rows(cur, table, cols, _column_types(ddl), rows)
+
+    @staticmethod
+    def _copy_rows(
+        cur: Any,
+        table: str,
+        cols: Sequence[str],
+        types: dict[str, str],
+        rows: Iterable[Sequence[Any]],
+    ) -> None:
+        """PostgreSQL: COPY `rows` into `table` in the binary format: the server parses
+        no float or integer text, and psycopg packs each value in C."""
+        with cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types([types[c] for c in cols])
             for row in rows:
                 copy.write_row(row)
 
@@ -402,6 +440,19 @@ class Repository:
             )
             got = {r[0] for r in cur.fetchall()}
             return set() if len(got) == len(rows) else {r[0] for r in rows if r[0] not in got}
+        # The usual batch holds no stored id: COPY it straight into events (no temp
+        # table, no speculative insertion per row), inside a savepoint so that a
+        # unique violation (an id stored before, or by a concurrent writer meanwhile)
+        # undoes only the COPY. Then the temp-table path lets the index sort them out.
+        cur = self._cur()
+        cur.execute("SAVEPOINT lg_events")
+        try:
+            self._copy_rows(cur, "events", _EVENT_COLS, _EVENTS_TYPES, rows)
+        except psycopg.errors.UniqueViolation:
+            cur.execute("ROLLBACK TO SAVEPOINT lg_events")
+        else:
+            cur.execute("RELEASE SAVEPOINT lg_events")
+            return set()
         self._copy_in("lg_events_in", _EVENTS_IN, _EVENT_COLS, rows)
         cur = self.execute(
             f"WITH ins AS (INSERT INTO events ({cols}) SELECT {cols} FROM lg_events_in "
