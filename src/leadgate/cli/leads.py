@@ -302,12 +302,20 @@ def register(app: typer.Typer) -> None:
             typer.Option(help="Where to write rejected lines (default FILE.rejects.jsonl)."),
         ] = None,
         batch_size: Annotated[int, typer.Option(min=1, help="Events per transaction.")] = 100000,
+        window: Annotated[
+            int | None,
+            typer.Option(
+                min=1,
+                help="Events read ahead and regrouped by lead, so each lead is saved once per "
+                "window (default: 5 batches, at most 500,000; = --batch-size keeps file order).",
+            ),
+        ] = None,
         db: DbOpt = None,
         as_json: JsonOpt = False,
     ) -> None:
         """Load events from a file; bad lines are reported by number and the rest land."""
         engine = open_engine(db)
         report = _with_progress(
-            file, as_json, lambda p: ingest_events(engine, file, rejects, batch_size, p)
+            file, as_json, lambda p: ingest_events(engine, file, rejects, batch_size, p, window)
         )
         _print_report(report, as_json, "events")
