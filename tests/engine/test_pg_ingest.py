@@ -207,3 +207,75 @@ def test_the_same_id_for_two_leads_at_once_is_stored_and_scored_once(
     ref.db.dispose()
     for eng in engines:
         eng.db.dispose()
+
+
+def test_an_id_another_writer_is_storing_for_another_lead_is_not_scored_here(
+    postgres_url: str, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The id check before the COPY cannot see a writer that has not committed yet; the
+    unique index then fails the batch's insert, which is rolled back and run again."""
+    import psycopg
+
+    now = clock()
+    eng = Engine(Database(postgres_url), clock=clock)
+    eng.ensure_playbook()
+    eng.ingest([parse_event({"id": "seed", "email": "m@acme.com", "type": "page_view"}, now)])
+    lead_m = eng.show("m@acme.com")["id"]
+    batch = _events(100, 5, 7, now, prefix="r")
+    other = psycopg.connect(postgres_url.replace("postgresql+psycopg://", "postgresql://"))
+    other.execute(
+        "INSERT INTO events (id, lead_id, type, occurred_at, received_at, properties) "
+        "VALUES (%s, %s, 'webinar_attended', %s, %s, '{}')",
+        [batch[40].id, lead_m, now, now],
+    )
+    attempts = []
+    once = Engine._ingest_once
+
+    def counted(self, *args):  # type: ignore[no-untyped-def]
+        attempts.append(1)
+        return once(self, *args)
+
+    monkeypatch.setattr(Engine, "_ingest_once", counted)
+    result: list[tuple[int, int]] = []
+    worker = threading.Thread(target=lambda: result.append(eng.ingest_counts(batch, now)))
+    worker.start()
+    worker.join(1.0)  # the batch's insert now waits on the other writer's row
+    assert worker.is_alive()
+    other.commit()
+    other.close()
+    worker.join()
+    assert result == [(99, 1)]
+    assert len(attempts) == 2  # rolled back once, then the id was found stored
+    with eng.db.read() as conn:
+        owner = conn.exec_driver_sql(
+            "SELECT lead_id FROM events WHERE id = %(id)s", {"id": batch[40].id}
+        ).scalar()
+    assert owner == lead_m
+    ref = Engine(Database(_postgres_url()), clock=clock)
+    ref.ensure_playbook()
+    ref.ingest([ev for i, ev in enumerate(batch) if i != 40], now)
+    emails = {ev.email for ev in batch}
+    assert _scores(eng, emails) == _scores(ref, emails)
+    for e in (eng, ref):
+        e.db.dispose()
+
+
+def test_a_batch_failing_while_its_events_are_stored_leaves_nothing_behind(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from leadgate.leads.processor import LeadProcessor
+
+    now = engine.clock()
+    batch = _events(200, 20, 8, now)
+
+    def boom(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("scoring failed")
+
+    with monkeypatch.context() as m:
+        m.setattr(LeadProcessor, "apply_events", boom)
+        with pytest.raises(RuntimeError, match="scoring failed"):
+            engine.ingest(batch, now)
+    assert _stored_ids(engine) == []
+    # The connection went back to the pool clean: the same batch now goes in whole.
+    assert engine.ingest_counts(batch, now) == (200, 0)
+    assert len(_stored_ids(engine)) == 200

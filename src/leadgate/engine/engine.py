@@ -26,7 +26,7 @@ from leadgate.playbook.loader import bundled_playbook, load_playbook
 from leadgate.playbook.model import Playbook
 from leadgate.scoring.engagement import ADJUSTMENT, Event
 from leadgate.store.database import Database
-from leadgate.store.repository import Repository, StoredLead, dumps
+from leadgate.store.repository import ConcurrentEvents, Repository, StoredLead, dumps
 
 # Leads kept in memory between write transactions (about 1.5 KB each).
 LEAD_CACHE_SIZE = 100_000
@@ -457,6 +457,20 @@ class Engine:
 
         Returns (the ids that were stored before, so not scored again; lead id per event id).
         """
+        for attempt in range(1, 4):
+            try:
+                return self._ingest_once(batch, now, want_ids)
+            except ConcurrentEvents:
+                # PostgreSQL: another writer stored some of these ids (for another lead)
+                # while this batch was scored; rolled back, so run it again, which will
+                # find them stored.
+                if attempt == 3:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _ingest_once(
+        self, batch: list[EventIn], now: float, want_ids: bool
+    ) -> tuple[set[str], dict[str, int | None]]:
         with gc_paused, self._write() as txn:
             repo = txn.repo
             proc = self._active(repo, txn)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,8 @@ DEFAULT_URL = "sqlite:///leadgate.db"
 # UPDATE … RETURNING (PostgreSQL; SQLite from 3.35): one round trip for the revision bump.
 _SQLITE_RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
 REVISION_KEY = "leadgate_revision"
+# conn.info key: a callable that waits for work still running on the connection.
+PENDING_KEY = "leadgate_pending"
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -73,6 +75,14 @@ class Database:
                 conn.info[REVISION_KEY] = self._bump_revision(conn)
                 try:
                     yield conn
+                    # Work still running on the connection (the events COPY a repository
+                    # runs in the background) ends before the commit; its error fails it.
+                    _settle(conn)
+                except BaseException:
+                    # ...and before the rollback, whose error matters less than this one.
+                    with suppress(Exception):
+                        _settle(conn)
+                    raise
                 finally:
                     conn.info.pop(REVISION_KEY, None)
 
@@ -142,6 +152,12 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+def _settle(conn: Connection) -> None:
+    pending = conn.info.pop(PENDING_KEY, None)
+    if pending is not None:
+        pending()
 
 
 def _sqlite_setup(engine: Engine) -> None:

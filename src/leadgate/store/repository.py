@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
@@ -20,7 +21,7 @@ from sqlalchemy import Connection
 from leadgate.leads.record import LeadState
 from leadgate.lifecycle.stages import Transition
 from leadgate.scoring.engagement import EngagementState, Event, Tally
-from leadgate.store.database import Database
+from leadgate.store.database import PENDING_KEY, Database
 
 _LEAD_COLS = (
     "id, email, attributes, created_at, stage, stage_at, stage_reason, exit_armed, "
@@ -114,6 +115,15 @@ def load_state(text: str | bytes | None) -> EngagementState:
     )
 
 
+class ConcurrentEvents(RuntimeError):
+    """Another writer stored some of a batch's event ids (sent for another lead) while
+    the batch was being scored: nothing of it is committed; run it again."""
+
+    def __init__(self, ids: set[str]):
+        super().__init__(f"{len(ids)} event id(s) stored by another writer meanwhile")
+        self.ids = ids
+
+
 @dataclass(slots=True)
 class StoredLead:
     """A lead row: the core's state plus what only the store knows."""
@@ -160,8 +170,13 @@ class Repository:
         self.db = db
         self.conn = conn
         self._raw = conn.connection.driver_connection
+        # The events COPY running in the background (PostgreSQL), and what it raised.
+        self._pending: threading.Thread | None = None
+        self._pending_error: BaseException | None = None
 
     def _cur(self) -> Any:
+        if self._pending is not None:
+            self.wait()
         return self._raw.cursor()  # type: ignore[union-attr]
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
@@ -305,6 +320,7 @@ class Repository:
         A lead whose stage and timer are as stored gets a statement without them: each
         indexed column in an UPDATE's SET costs an index rewrite, changed or not.
         """
+        self.wait()
         moved: list[tuple[Any, ...]] = []
         still: list[tuple[Any, ...]] = []
         for s in leads:
@@ -355,10 +371,15 @@ class Repository:
         self.execute(f"UPDATE leads SET {sets} FROM lg_leads_in u WHERE leads.id = u.id")
 
     def _copy_in(
-        self, table: str, ddl: str, cols: Sequence[str], rows: Iterable[Sequence[Any]]
+        self,
+        table: str,
+        ddl: str,
+        cols: Sequence[str],
+        rows: Iterable[Sequence[Any]],
+        cur: Any = None,
     ) -> None:
         """PostgreSQL: `rows` into an (emptied) temporary table of this session."""
-        cur = self._cur()
+        cur = cur or self._cur()
         # IF NOT EXISTS each time: a rolled-back transaction takes the table with it.
         cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} ({ddl}) ON COMMIT DELETE ROWS")
         cur.execute(f"DELETE FROM {table}")
@@ -396,13 +417,18 @@ class Repository:
         Returns the ids actually inserted: an id stored before is acknowledged and skipped.
         """
         skipped = self.insert_new_events(rows)
+        self.wait()
         return {r[0] for r in rows if r[0] not in skipped}
 
     def insert_new_events(
         self, rows: Sequence[tuple[str, int, str, float, float, str]]
     ) -> set[str]:
         """As `insert_events`, but returns the ids skipped as stored before (usually none,
-        so the hot path builds no set of every id)."""
+        so the hot path builds no set of every id).
+
+        On PostgreSQL a big batch is still being stored when this returns: the next
+        statement through this repository (or the commit) waits for it, and raises
+        `ConcurrentEvents` if another writer stored some of these ids meanwhile."""
         if not rows:
             return set()
         if self.db.is_sqlite:
@@ -440,27 +466,69 @@ class Repository:
             )
             got = {r[0] for r in cur.fetchall()}
             return set() if len(got) == len(rows) else {r[0] for r in rows if r[0] not in got}
-        # The usual batch holds no stored id: COPY it straight into events (no temp
-        # table, no speculative insertion per row), inside a savepoint so that a
-        # unique violation (an id stored before, or by a concurrent writer meanwhile)
-        # undoes only the COPY. Then the temp-table path lets the index sort them out.
-        cur = self._cur()
-        cur.execute("SAVEPOINT lg_events")
-        try:
-            self._copy_rows(cur, "events", _EVENT_COLS, _EVENTS_TYPES, rows)
-        except psycopg.errors.UniqueViolation:
-            cur.execute("ROLLBACK TO SAVEPOINT lg_events")
-        else:
-            cur.execute("RELEASE SAVEPOINT lg_events")
-            return set()
-        self._copy_in("lg_events_in", _EVENTS_IN, _EVENT_COLS, rows)
+        # Which ids are stored already. Exact, not a guess: every writer of an event
+        # holds its lead's row lock (read FOR UPDATE, or inserted by it) from before
+        # this check until it commits, so nobody stores these leads' events meanwhile.
+        # Only the same id sent for another lead at the same moment can still slip in,
+        # and the unique index catches that (see `_move_events`).
         cur = self.execute(
-            f"WITH ins AS (INSERT INTO events ({cols}) SELECT {cols} FROM lg_events_in "
-            "ON CONFLICT (id) DO NOTHING RETURNING id) "
-            "SELECT i.id FROM lg_events_in i WHERE NOT EXISTS "
-            "(SELECT 1 FROM ins WHERE ins.id = i.id)"
+            "SELECT id FROM events WHERE id = ANY(?::text[])", [[r[0] for r in rows]]
         )
-        return {r[0] for r in cur.fetchall()}
+        stored = {r[0] for r in cur.fetchall()}
+        new = [r for r in rows if r[0] not in stored] if stored else rows
+        if new:
+            # The rows go to a temporary table (no index, no WAL: quick), then one
+            # INSERT … SELECT into events runs while the caller scores the batch: the
+            # server's index work is most of the cost, and psycopg waits for that one
+            # statement without the GIL. (A COPY straight into events would need the
+            # GIL back for every socket buffer the server drains, and wait for it
+            # behind the scoring.) Every later statement of this repository, and the
+            # end of the transaction, wait for it first.
+            self._copy_in("lg_events_in", _EVENTS_IN, _EVENT_COLS, new)
+            self._pending = threading.Thread(target=self._move_events, name="leadgate-events")
+            self.conn.info[PENDING_KEY] = self.wait
+            self._pending.start()
+        return stored
+
+    def _move_events(self) -> None:
+        """PostgreSQL, in a thread: the rows of lg_events_in into events, plainly (no
+        speculative insertion per row), inside a savepoint so that a unique violation
+        undoes only this. Then ON CONFLICT lets the index say which ids another writer
+        stored meanwhile: the caller scored them, so it must run again."""
+        cols = ", ".join(_EVENT_COLS)
+        try:
+            cur = self._raw.cursor()  # type: ignore[union-attr]
+            cur.execute("SAVEPOINT lg_events")
+            try:
+                cur.execute(f"INSERT INTO events ({cols}) SELECT {cols} FROM lg_events_in")
+            except psycopg.errors.UniqueViolation:
+                cur.execute("ROLLBACK TO SAVEPOINT lg_events")
+            else:
+                cur.execute("RELEASE SAVEPOINT lg_events")
+                return
+            cur.execute(
+                f"WITH ins AS (INSERT INTO events ({cols}) SELECT {cols} FROM lg_events_in "
+                "ON CONFLICT (id) DO NOTHING RETURNING id) "
+                "SELECT i.id FROM lg_events_in i WHERE NOT EXISTS "
+                "(SELECT 1 FROM ins WHERE ins.id = i.id)"
+            )
+            taken = {r[0] for r in cur.fetchall()}
+            if taken:
+                raise ConcurrentEvents(taken)
+        except BaseException as exc:  # raised in the caller's thread by `wait`
+            self._pending_error = exc
+
+    def wait(self) -> None:
+        """Let the events COPY running in the background finish; raise what it met."""
+        worker = self._pending
+        if worker is None:
+            return
+        self._pending = None
+        self.conn.info.pop(PENDING_KEY, None)
+        worker.join()
+        error, self._pending_error = self._pending_error, None
+        if error is not None:
+            raise error
 
     def events_of(self, lead_id: int) -> list[Event]:
         """Every stored event of a lead, in time order."""
