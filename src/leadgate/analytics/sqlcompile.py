@@ -756,7 +756,7 @@ def _build_duckdb(pb: Playbook, leads: str, events: str, as_of: float) -> str:
 
     contribs: list[str] = []
     if rolling:
-        _rolling(ctes, contribs, rules, rolling, [source([i]) for i in rolling], decay, hl, as_of)
+        _rolling(ctes, rules, rolling, [source([i]) for i in rolling], decay, hl, as_of)
 
     _adjustments(ctes, contribs, eng.adjustments.decay, decay, hl)
     ctes.append(("ce", " UNION ALL ".join(contribs), False))
@@ -783,11 +783,14 @@ def _build_duckdb(pb: Playbook, leads: str, events: str, as_of: float) -> str:
         em_at = (
             f", LG_AFTER_AT(CASE WHEN {e.kind} = 'missing' THEN email ELSE {e.text} END) AS em_at"
         )
+    # The leads are copied first: a file of one row group is read by one thread, and
+    # the JSON work on the copy runs on all of them.
+    ctes.append(("l0", f"SELECT id, email, attributes FROM {leads}", True))
     ctes.append(
         (
             "lr",
             f"SELECT *{em_at} FROM (SELECT *{r_outer} FROM (SELECT l.id, l.email, "
-            f"l.attributes{r_inner} FROM {leads} AS l) AS l) AS l1",
+            f"l.attributes{r_inner} FROM l0 AS l) AS l) AS l1",
             False,
         )
     )
@@ -812,6 +815,9 @@ def _build_duckdb(pb: Playbook, leads: str, events: str, as_of: float) -> str:
     if aggs:
         joins += " LEFT JOIN pve ON pve.lead_id = fl.lead_id"
         ex = f"COALESCE(pve.x, CAST(0 AS DOUBLE)) + {ex}"
+    if rolling:
+        joins += " LEFT JOIN rpe ON rpe.lead_id = fl.lead_id"
+        ex = f"COALESCE(rpe.x, CAST(0 AS DOUBLE)) + {ex}"
     ctes.append(
         (
             "sx",
@@ -826,7 +832,6 @@ def _build_duckdb(pb: Playbook, leads: str, events: str, as_of: float) -> str:
 
 def _rolling(
     ctes: list[tuple[str, str, bool]],
-    contribs: list[str],
     rules: list[EngagementRule],
     rolling: list[int],
     sources: list[str],
@@ -923,7 +928,8 @@ def _rolling(
             False,
         )
     )
-    contribs.append(f"SELECT lead_id, {' + '.join(terms)} AS c FROM rp")
+    # One row per lead already: joined to the totals as it is, not grouped again.
+    ctes.append(("rpe", f"SELECT lead_id, {' + '.join(terms)} AS x FROM rp", True))
 
 
 # -- dialect expansion -----------------------------------------------------------------------
