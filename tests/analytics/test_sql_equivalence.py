@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leadgate.analytics.sqlcompile import compile_scoring, dbl, round2
+from leadgate.analytics.sqlcompile import compile_scoring, dbl, round2, round2_staged
 from leadgate.playbook.loader import bundled_playbook
 from leadgate.playbook.model import Playbook
 
@@ -297,6 +297,20 @@ def test_round2_is_pythons_round(xs: list[float]) -> None:
     for i, x in enumerate(xs):
         assert got[i] == round(x, 2), (x, got[i], round(x, 2))
     assert con.execute(f"SELECT {dbl(0.1)} + {dbl(0.2)}").fetchone()[0] == 0.1 + 0.2
+
+
+@settings(max_examples=50, deadline=None)
+@given(xs=st.lists(st.one_of(finite, ties), min_size=1, max_size=50))
+def test_round2_staged_is_pythons_round(xs: list[float]) -> None:
+    """The staged rounding (DuckDB query) is Python's round(x, 2) too, and NULL stays NULL."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE v(i INT, x DOUBLE)")
+    con.executemany("INSERT INTO v VALUES (?, ?)", [*enumerate(xs), (len(xs), None)])
+    staged = round2_staged("v", {"a": "x", "b": "-x"})
+    got = {i: (a, b) for i, a, b in con.execute(f"SELECT i, a, b FROM ({staged}) AS s").fetchall()}
+    for i, x in enumerate(xs):
+        assert got[i] == (round(x, 2), round(-x, 2)), (x, got[i])
+    assert got[len(xs)] == (None, None)
 
 
 def test_spark_local_mode() -> None:
