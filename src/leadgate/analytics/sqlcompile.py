@@ -610,11 +610,16 @@ def _adjustments(
 
 
 def _grades(
-    pb: Playbook, ctes: list[tuple[str, str, bool]], recursive: bool, staged: bool = False
+    pb: Playbook,
+    ctes: list[tuple[str, str, bool]],
+    recursive: bool,
+    staged: bool = False,
+    inline: frozenset[str] = frozenset(),
 ) -> str:
     """Round, grade and assemble the query from `sx` (lead_id, fx, ex).
 
-    staged: round with `round2_staged` (DuckDB), else inline (any engine).
+    staged: round with `round2_staged` (DuckDB), else inline (any engine). `inline`: CTEs
+    written without MATERIALIZED (read once: DuckDB then streams them instead of copying).
     """
     fg, egr = pb.fit.grades, pb.engagement.grades
     if staged:
@@ -652,6 +657,7 @@ def _grades(
     )
     with_parts = []
     for name, body, mat in ctes:
+        mat = mat and name not in inline
         with_parts.append(f"{name} AS {'MATERIALIZED ' if mat else ''}({body})")
     return f"WITH {'RECURSIVE ' if recursive else ''}" + ", ".join(with_parts) + " " + final
 
@@ -868,7 +874,9 @@ def _build_duckdb(pb: Playbook, leads: str, events: str, as_of: float) -> str:
             False,
         )
     )
-    return _grades(pb, ctes, recursive=bool(rolling), staged=True)
+    # Each read once: streamed, not copied (the few read twice stay materialized).
+    once = frozenset({"pve", "rpe", "la", "eg", "adje", "adjf", "sr", "st"})
+    return _grades(pb, ctes, recursive=bool(rolling), staged=True, inline=once)
 
 
 def _sum_rounded(src: str, terms: dict[str, str]) -> str:
