@@ -1274,7 +1274,11 @@ def compile_scoring(
         raise ValueError(f"dialect must be one of {', '.join(DIALECTS)}, got {dialect!r}")
     build = _build_duckdb if dialect == "duckdb" else _build
     generic = build(pb, leads, events, as_of)
-    out = sqlglot.transpile(generic, read="duckdb", write=dialect, pretty=pretty)[0]
+    if dialect == "duckdb" and not pretty:
+        # Written in DuckDB's dialect already: transpiling it to itself took ~0.17 s.
+        out = generic
+    else:
+        out = sqlglot.transpile(generic, read="duckdb", write=dialect, pretty=pretty)[0]
     if dialect == "spark":
         out = out.replace(" AS MATERIALIZED (", " AS (")
     return expand_placeholders(out, dialect)
