@@ -2,8 +2,8 @@
 
 The query is written once in DuckDB's dialect, with a few placeholder functions for the
 things engines spell differently (JSON access, trimming, regular expressions, safe number
-parsing), transpiled by SQLGlot to the target dialect (duckdb, postgres, spark), and the
-placeholders are then expanded with that dialect's spelling.
+parsing), transpiled by SQLGlot to the target dialect (postgres, spark; DuckDB's is used as
+written), and the placeholders are then expanded with that dialect's spelling.
 
 Input tables (names are parameters):
 - leads(id, email, attributes)  — attributes is JSON text, as the store keeps it;
@@ -708,10 +708,14 @@ def _prefilter(cond: Condition | None, doc: str) -> str | None:
 #   the N smallest times. Rules without a rolling window are one single-pass pivot
 #   (SUM / MIN / MIN(t, N) with FILTER) over all events, grouped by lead;
 # - rolling windows: one sort per rule; segments of at most `count` events score whole
-#   (grouped), only the rest is walked (as in the portable query);
+#   (grouped), only the rest is walked (as in the portable query), all rules in one
+#   recursive CTE;
 # - fit conditions are evaluated once per distinct combination of the fields they read;
-# - JSON properties are parsed only on rows of event types whose rules read them, and
-#   each read field once.
+# - JSON properties are parsed only on rows of event types whose rules read them, each
+#   read field once, and not at all on rows a cheap exact test of the raw text rules out
+#   (`_prefilter`, for `contains`);
+# - cents are rounded in stages (`round2_staged`) and CTEs read once are not
+#   materialized: planning and copying cost a noticeable share on small inputs.
 
 
 def _build_duckdb(pb: Playbook, leads: str, events: str, as_of: float) -> str:
