@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/ingest.py [--events 1000000] [--leads 100000] [--pg-url URL]
                                      [--batch 20000 100000] [--api-events 100000]
+                                     [--window 1000000 ...]
 
 Data: the seeded demo generator (leadgate.demo.generator), written once as JSONL under
 bench/out/. Runs on SQLite and, when a PostgreSQL server is available (or --pg-url), on
@@ -45,13 +46,14 @@ def events_file(n_leads: int, n_events: int, seed: int = 7) -> Path:
     return path
 
 
-def run(url: str, path: Path, batch: int) -> tuple[float, float, int]:
-    """Ingest the file into a fresh store at url; (seconds, CPU seconds, events accepted)."""
+def run(url: str, path: Path, batch: int, window: int | None = None) -> tuple[float, float, int]:
+    """Ingest the file into a fresh store at url; (seconds, CPU seconds, events accepted).
+    `window`: events read ahead and regrouped by lead (None: `event ingest`'s default)."""
     db = open_database(url)
     engine = Engine(db)
     engine.ensure_playbook()
     t, c = time.perf_counter(), time.process_time()
-    report = ingest_events(engine, path, batch_size=batch)
+    report = ingest_events(engine, path, batch_size=batch, window=window)
     elapsed, cpu = time.perf_counter() - t, time.process_time() - c
     db.dispose()
     return elapsed, cpu, report.accepted
@@ -90,6 +92,13 @@ def main() -> None:
     ap.add_argument("--leads", type=int, default=100_000)
     ap.add_argument("--batch", type=int, nargs="+", default=[20_000, 100_000])
     ap.add_argument("--api-events", type=int, default=100_000)
+    ap.add_argument(
+        "--window",
+        type=int,
+        nargs="*",
+        default=[],
+        help="also run SQLite with these read-ahead windows (event ingest --window)",
+    )
     ap.add_argument("--pg-url")
     ap.add_argument("--skip-pg", action="store_true")
     args = ap.parse_args()
@@ -102,6 +111,10 @@ def main() -> None:
     for batch in args.batch:
         with sqlite_url() as url:
             print(line(f"SQLite, {batch:,}/txn", *run(url, path, batch)))
+        for window in args.window:
+            with sqlite_url() as url:
+                label = f"SQLite, {batch:,}/txn, window {window:,}"
+                print(line(label, *run(url, path, batch, window)))
     with sqlite_url() as url:
         print(line("SQLite, Engine.ingest 1,000/txn", *run_api_batches(url, path, args.api_events)))
     if args.skip_pg:
