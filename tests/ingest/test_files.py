@@ -118,3 +118,22 @@ def test_csv_events(engine: Engine, tmp_path: Path) -> None:
     assert [e["rule"] for e in lead["explanation"] if e["score"] == "engagement"] == [
         "page_view (url contains /pricing)"
     ]
+
+
+def test_progress_adds_up_to_the_file_size(engine: Engine, tmp_path: Path) -> None:
+    """The bar hears from the readers in steps, and the steps add up to the whole file."""
+    lines = [
+        orjson.dumps({"id": f"e{i}", "email": f"p{i % 7}@x.io", "type": "page_view"})
+        for i in range(2500)
+    ]
+    jsonl = write(tmp_path / "ev.jsonl", b"\n".join(lines) + b"\n\n")
+    seen: list[int] = []
+    ingest_events(engine, jsonl, progress=seen.append)
+    assert sum(seen) == jsonl.stat().st_size
+    assert 1 < len(seen) < 100
+    rows = "".join(f"p{i}@x.io,Acme {i}\n" for i in range(2500))
+    csv_path = write(tmp_path / "leads.csv", "email,company\n" + rows)
+    seen.clear()
+    import_leads(engine, csv_path, progress=seen.append)
+    assert sum(seen) == csv_path.stat().st_size
+    assert 1 < len(seen) < 100

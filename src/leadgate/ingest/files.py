@@ -27,6 +27,9 @@ csv.field_size_limit(16 * 1024 * 1024)
 # Events read ahead of the store by a bulk import (regrouped by lead): ~750 bytes each
 # in memory, so 500,000 cost ~0.4 GB over a batch's worth.
 DEFAULT_WINDOW = 500_000
+# The progress bar hears from the readers every this many lines: per line, its bookkeeping
+# cost ~0.6 µs, about 4% of a bulk import.
+_PROGRESS_EVERY = 1000
 
 
 @dataclass
@@ -126,7 +129,7 @@ class _CsvRecords:
                     yield start, f"unreadable CSV: {exc}", ""
                     continue
                 raw = ""
-                if self.progress:
+                if self.progress and reader.line_num % _PROGRESS_EVERY == 0:
                     pos = fh.tell()
                     self.progress(pos - prev_pos)
                     prev_pos = pos
@@ -144,6 +147,8 @@ class _CsvRecords:
                     )
                     continue
                 yield start, dict(zip(names, row, strict=True)), raw
+            if self.progress:
+                self.progress(fh.tell() - prev_pos)
 
 
 def import_leads(
@@ -226,10 +231,14 @@ def _reject(report: ImportReport, rejects: Rejects, line: int, error: str, raw: 
 def _jsonl_records(
     path: Path, progress: Callable[[int], None] | None
 ) -> Iterator[tuple[int, Any, str]]:
+    unreported = 0
     with path.open("rb") as fh:
         for n, raw in enumerate(fh, start=1):
             if progress:
-                progress(len(raw))
+                unreported += len(raw)
+                if n % _PROGRESS_EVERY == 0:
+                    progress(unreported)
+                    unreported = 0
             if not raw.strip():
                 continue
             try:
@@ -241,6 +250,8 @@ def _jsonl_records(
                     yield n, "not UTF-8 text", raw.decode("utf-8", "replace")
                     continue
                 yield n, f"not valid JSON ({exc})", text.rstrip("\n")
+    if progress and unreported:
+        progress(unreported)
 
 
 def _csv_event_records(
