@@ -81,6 +81,10 @@ def lit(s: str) -> str:
 sql_lit = lit
 
 
+# round2's constants: x·200, halves, and Veltkamp's split factor 2^27 + 1.
+_R2_CONSTANTS = ("CAST(200 AS DOUBLE)", "CAST(0.5 AS DOUBLE)", "CAST(134217729 AS DOUBLE)")
+
+
 def round2(x: str) -> str:
     """Python's round(x, 2), bit for bit, in portable double arithmetic (see module doc).
 
@@ -88,7 +92,7 @@ def round2(x: str) -> str:
     f = floor(P), the sign of (P - f - 1/2) + E says which way the exact x·100 rounds,
     and an exact tie goes to the even neighbour.
     """
-    c200, c05, split = "CAST(200 AS DOUBLE)", "CAST(0.5 AS DOUBLE)", "CAST(134217729 AS DOUBLE)"
+    c200, c05, split = _R2_CONSTANTS
     p = f"({x} * {c200})"
     ah = f"(({x} * {split}) - (({x} * {split}) - {x}))"
     e = f"((({ah} * {c200}) - {p}) + (({x} - {ah}) * {c200}))"
@@ -109,7 +113,7 @@ def round2_staged(src: str, xs: dict[str, str]) -> str:
     column, so nothing is written twice. The inline form repeats x and its parts, and
     DuckDB spent ~0.05 s planning the copies in every rescore.
     """
-    c200, c05, split = "CAST(200 AS DOUBLE)", "CAST(0.5 AS DOUBLE)", "CAST(134217729 AS DOUBLE)"
+    c200, c05, split = _R2_CONSTANTS
     q = "SELECT *, " + ", ".join(f"({x}) AS {n}__x" for n, x in xs.items()) + f" FROM {src}"
     stages = [
         "{n}__x * " + split + " AS {n}__m, {n}__x * " + c200 + " AS {n}__p",

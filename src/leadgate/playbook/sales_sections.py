@@ -15,15 +15,17 @@ from __future__ import annotations
 import difflib
 import re
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from leadgate.playbook.base import Condition, _Strict
 from leadgate.playbook.templates import TemplateProblem, check_template
 from leadgate.qualification.frameworks import BUNDLED
 from leadgate.routing.core import STRATEGIES
 from leadgate.sla.calendar import CalendarError, parse_days, parse_hours, zone
+
+_CALENDAR_PARSERS: dict[str, Any] = {"timezone": zone, "days": parse_days, "hours": parse_hours}
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -127,29 +129,12 @@ class Calendar(_Strict):
     hours: str = "09:00-17:00"
     holidays: list[date] = Field(default_factory=list)
 
-    @field_validator("timezone")
+    @field_validator("timezone", "days", "hours")
     @classmethod
-    def _tz(cls, v: str) -> str:
+    def _parses(cls, v: Any, info: ValidationInfo) -> Any:
+        # The calendar's own parsers judge each field (the SLA clock uses them too).
         try:
-            zone(v)
-        except CalendarError as exc:
-            raise ValueError(exc.message) from None
-        return v
-
-    @field_validator("days")
-    @classmethod
-    def _days(cls, v: list[str] | str) -> list[str] | str:
-        try:
-            parse_days(v)
-        except CalendarError as exc:
-            raise ValueError(exc.message) from None
-        return v
-
-    @field_validator("hours")
-    @classmethod
-    def _hours(cls, v: str) -> str:
-        try:
-            parse_hours(v)
+            _CALENDAR_PARSERS[info.field_name](v)  # type: ignore[index]
         except CalendarError as exc:
             raise ValueError(exc.message) from None
         return v
