@@ -103,20 +103,23 @@ def list_keys(db: Database, include_revoked: bool = True) -> list[ApiKey]:
 
 
 def revoke_key(db: Database, ref: str) -> ApiKey:
-    """Revoke a key by id, prefix or name (a name must be unambiguous). Effective at once."""
+    """Revoke a key by id, prefix or name (a name must be unambiguous). Effective at once.
+
+    A prefix is random hex, so it can be all digits: a 12-character ref is tried as a
+    prefix before it is tried as an id, and an id before a name."""
     ref = ref.strip()
+    prefix = ref[3:15] if ref.startswith("lg_") else ref
     with db.write() as conn:
         repo = Repository(db, conn)
-        if ref.isdigit():
-            rows = repo.execute(f"SELECT {_COLS} FROM api_keys WHERE id = ?", [int(ref)])
-        else:
-            prefix = ref[3:15] if ref.startswith("lg_") else ref
-            rows = repo.execute(
-                f"SELECT {_COLS} FROM api_keys WHERE prefix = ? OR (name = ? AND "
-                "revoked_at IS NULL)",
-                [prefix, ref],
-            )
-        found = [_row(r) for r in rows.fetchall()]
+        rows = repo.execute(
+            f"SELECT {_COLS} FROM api_keys WHERE prefix = ? OR id = ? OR (name = ? AND "
+            "revoked_at IS NULL)",
+            [prefix, int(ref) if ref.isdigit() and len(ref) < 19 else -1, ref],
+        ).fetchall()
+        found = [_row(r) for r in rows]
+        by_prefix = [k for k in found if k.prefix == prefix]
+        by_id = [k for k in found if ref.isdigit() and k.id == int(ref)]
+        found = by_prefix or by_id or found
         if not found:
             raise KeyNotFound(f"no API key '{ref}' (give its id, prefix or name)")
         if len(found) > 1:
