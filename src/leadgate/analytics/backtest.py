@@ -467,11 +467,13 @@ def _compare(
     changed.sort(key=lambda r: (not r["customer"], r["lead_id"]))
     if changed:
         ids = [r["lead_id"] for r in changed]
-        con.execute("CREATE TEMP TABLE ch(id BIGINT)")
-        con.executemany("INSERT INTO ch VALUES (?)", [(i,) for i in ids])
+        # One list parameter, not `executemany` into a temp table: DuckDB runs that
+        # row by row, which cost ~12% of a whole backtest at 12k changed leads.
         emails = dict(
             con.execute(
-                f"SELECT l.id, l.email FROM read_parquet('{paths[0]}') l JOIN ch ON ch.id = l.id"
+                f"SELECT l.id, l.email FROM read_parquet('{paths[0]}') l "
+                "WHERE l.id IN (SELECT unnest(?::BIGINT[]))",
+                [ids],
             ).fetchall()
         )
         for r in changed:
