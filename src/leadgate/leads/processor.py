@@ -25,7 +25,8 @@ DAY = 86400.0
 # The attribute `leadgate predict` stores the model's probability in; `{score: predicted}`
 # reads it (a lead never scored has none, and the test is false).
 PREDICTED = "predicted"
-_AUTO_STAGES = frozenset({"lead", "mql", "nurture"})
+# The stages the rules (or time) move a lead out of; the others wait for a person.
+AUTOMATIC_STAGES = frozenset({"lead", "mql", "nurture"})
 _TIMED_STAGES = frozenset({"mql", "nurture"})
 _TIME_ORDER = attrgetter("at", "id")  # (occurred_at, id): the order events count in
 # Scores that change only when a lead's attributes (or fit adjustments) do.
@@ -139,7 +140,7 @@ class LeadProcessor:
                 apply(st, ev)
                 if ev.type == ADJUSTMENT and ev.properties.get("score") == "fit":
                     lead.fit_cache = lead.fields_cache = lead.fit_lines_cache = None
-                if lead.stage in _AUTO_STAGES:
+                if lead.stage in AUTOMATIC_STAGES:
                     out += self._evaluate(lead, ev.at, ev.type)
         else:
             if history is None:
@@ -236,7 +237,7 @@ class LeadProcessor:
         self, lead: LeadState, at: float, event_type: str, timed: bool = False
     ) -> list[Transition]:
         stage = lead.stage
-        if stage not in _AUTO_STAGES:
+        if stage not in AUTOMATIC_STAGES:
             return []
         at = max(at, lead.stage_at)
         if stage == "mql":
