@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from leadgate.leads import LeadProcessor, LeadState
 from leadgate.lifecycle.stages import STAGES, IllegalTransition, allowed_targets
 from leadgate.playbook.loader import bundled_playbook, load_playbook
 from leadgate.scoring import Event
+from leadgate.scoring.engagement import EngagementState
 
 DAY = 86400.0
 T0 = 1_700_000_000.0
@@ -199,3 +200,55 @@ def test_random_actions_never_make_an_illegal_history(actions: list[tuple[str, o
         assert t.to_stage in allowed_targets(t.from_stage, pb) or not auto
         stage, last_at = t.to_stage, t.at
     assert stage == ld.stage
+
+
+STREAM = st.lists(
+    st.tuples(
+        st.sampled_from(
+            ["webinar_attended", "whitepaper_download", "unsubscribe", "demo_request", "page_view"]
+        ),
+        st.sampled_from([0.0, 0.0, 0.3, 2.0, 9.0, 31.0]),  # days after the previous event
+        st.integers(1, 4),  # events per batch
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(STREAM, st.sampled_from([{}, SENIOR]))
+@example(  # an MQL that an unsubscribe drops below the exit line
+    [("webinar_attended", 0.0, 1), ("webinar_attended", 0.3, 1), ("unsubscribe", 31.0, 1)],
+    SENIOR,
+)
+def test_the_exit_shortcut_and_the_memo_change_nothing(
+    stream: list[tuple[str, float, int]], attrs: dict[str, object]
+) -> None:
+    # The same stream through a processor that keeps no memo, so it computes every
+    # engagement afresh and checks the exit after every event.
+    pb, _ = bundled_playbook()
+    fast, slow = LeadProcessor(pb, 1), LeadProcessor(pb, 1)
+    total = slow.rules.total
+
+    def no_memo(state: EngagementState, at: float) -> float:
+        state.memo = None
+        out = total(state, at)
+        state.memo = None
+        return out
+
+    slow.rules.total = no_memo  # type: ignore[method-assign]
+    a, b = lead(attrs), lead(attrs)
+    day, batch, got_a, got_b = 0.0, [], [], []
+    for i, (type_, gap, size) in enumerate(stream):
+        day += gap
+        batch.append(Event(f"e{i:03d}", type_, T0 + day * DAY, {"url": "/pricing"}))
+        if len(batch) >= size or i == len(stream) - 1:
+            now = T0 + day * DAY
+            got_a += fast.apply_events(a, batch, now)
+            got_b += slow.apply_events(b, batch, now)
+            batch = []
+    assert got_a == got_b
+    assert a.card == b.card and a.stage == b.stage and a.next_due_at == b.next_due_at
+    if a.card is not None:
+        at = a.card.as_of
+        a.engagement_state.memo = None
+        assert fast.engagement(a, at) == a.card.engagement

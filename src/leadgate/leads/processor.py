@@ -133,14 +133,31 @@ class LeadProcessor:
         first = new[0]
         in_order = first.at > st.last_at or (first.at == st.last_at and first.id > st.last_id)
         if in_order:
-            apply = self.rules.apply
+            rules = self.rules
+            apply, may_lower, exit_at = rules.apply, rules.may_lower, self.exit_at
             for ev in new:
                 if lead.stage in _TIMED_STAGES:  # only these have timers to fire
                     out += self.advance(lead, ev.at, rescore=False)
+                before = st.memo
                 apply(st, ev)
                 if ev.type == ADJUSTMENT and ev.properties.get("score") == "fit":
                     lead.fit_cache = lead.fields_cache = lead.fit_lines_cache = None
                 if lead.stage in AUTOMATIC_STAGES:
+                    if (
+                        lead.stage == "mql"
+                        and exit_at is not None
+                        and before is not None
+                        and before[0] is rules
+                        and before[1] == ev.at
+                        and before[2] >= exit_at
+                        and ev.type not in may_lower
+                        and lead.stage_at <= ev.at
+                    ):
+                        # An MQL's only automatic move is the exit. The timer check just
+                        # found the engagement at or above the line at this very moment,
+                        # and this event only adds points (each rule's value, its cents
+                        # and their sum are monotone): it cannot have fallen below.
+                        continue
                     out += self._evaluate(lead, ev.at, ev.type)
         else:
             if history is None:

@@ -148,6 +148,12 @@ class EngagementRules:
             )
             self.rules.append(rule)
             self.by_type.setdefault(r.event, []).append(rule)
+        # Event types that can lower the engagement when they arrive: any other event
+        # leaves it as it was or higher at that moment, so the lifecycle need not look
+        # for a fall below the exit line after it.
+        self.may_lower: frozenset[str] = frozenset(
+            {r.event for r in section.rules if r.points < 0} | {ADJUSTMENT}
+        )
         # The event types whose properties scoring reads; a replay may skip decoding
         # the properties of every other event.
         self.property_types = frozenset(
