@@ -308,12 +308,20 @@ def main() -> None:
             "(FORMAT parquet)"
         )
     c2 = connect(leads_slice, slice_path)
-    t, c = time.perf_counter(), _cpu()
-    ours = c2.sql(sql).to_arrow_table()
-    t_duck, c_duck = time.perf_counter() - t, _cpu() - c
-    t, c = time.perf_counter(), _cpu()
-    peer = pandas_scores(leads_slice, slice_path, a.peer, T_END)
-    t_pd, c_pd = time.perf_counter() - t, _cpu() - c
+    # Both sides run --runs times, alternating, and each keeps its median: one cold run
+    # of either would measure the file cache as much as the engine.
+    duck_t, duck_c, pd_t, pd_c = [], [], [], []
+    for _ in range(a.runs):
+        t, c = time.perf_counter(), _cpu()
+        ours = c2.sql(sql).to_arrow_table()
+        duck_t.append(time.perf_counter() - t)
+        duck_c.append(_cpu() - c)
+        t, c = time.perf_counter(), _cpu()
+        peer = pandas_scores(leads_slice, slice_path, a.peer, T_END)
+        pd_t.append(time.perf_counter() - t)
+        pd_c.append(_cpu() - c)
+    t_duck, c_duck = statistics.median(duck_t), statistics.median(duck_c)
+    t_pd, c_pd = statistics.median(pd_t), statistics.median(pd_c)
     got = {
         r["lead_id"]: (r["fit"], r["engagement"], r["total"], r["grade"]) for r in ours.to_pylist()
     }
@@ -328,8 +336,9 @@ def main() -> None:
         ):
             diff += 1
     print(
-        f"{a.peer:,} events, {ours.num_rows:,} leads: duckdb {t_duck:.2f} s wall "
-        f"({c_duck:.2f} s CPU), pandas {t_pd:.2f} s wall ({c_pd:.2f} s CPU); ratio "
+        f"{a.peer:,} events, {ours.num_rows:,} leads, medians of {a.runs}: duckdb "
+        f"{t_duck:.2f} s wall ({c_duck:.2f} s CPU; runs {', '.join(f'{x:.2f}' for x in duck_t)}), "
+        f"pandas {t_pd:.2f} s wall ({c_pd:.2f} s CPU; runs {', '.join(f'{x:.2f}' for x in pd_t)}); ratio "
         f"{t_pd / t_duck:.1f}x wall, {c_pd / c_duck:.1f}x CPU; leads whose scores or grade "
         f"differ: {diff}; {_load()}"
     )
