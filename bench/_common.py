@@ -7,7 +7,7 @@ import platform
 import sqlite3
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -73,6 +73,25 @@ def postgres_url(given: str | None) -> Iterator[str | None]:
         yield cluster.create_database("lg_bench")
     finally:
         cluster.stop()
+
+
+def processes_cpu(select: Callable[[str, list[str]], bool]) -> float:
+    """CPU seconds (user + system) used so far by the processes `select(comm, fields)`
+    picks; `fields` are those of /proc/PID/stat after the command name (state, ppid,
+    pgrp, ...)."""
+    total = 0
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as fh:
+                head, rest = fh.read().rsplit(")", 1)
+        except OSError:
+            continue
+        fields = rest.split()
+        if select(head.split("(", 1)[-1], fields):
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mb() -> float:

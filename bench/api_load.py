@@ -29,7 +29,7 @@ from pathlib import Path
 import httpx
 import orjson
 
-from _common import machine, percentile, postgres_url
+from _common import machine, percentile, postgres_url, processes_cpu
 from leadgate.keys import create_key
 from leadgate.store.database import Database
 
@@ -42,19 +42,7 @@ _ids = itertools.count()
 
 def server_cpu(pgid: int) -> float:
     """CPU seconds (user + system) used so far by every process of the server's group."""
-    total = 0
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        # After the command name: state, ppid, pgrp, ... utime (11th), stime (12th).
-        if int(fields[2]) == pgid:
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+    return processes_cpu(lambda _, fields: int(fields[2]) == pgid)
 
 
 def free_port() -> int:

@@ -32,7 +32,7 @@ from typing import Any
 
 import orjson
 
-from _common import machine, postgres_url
+from _common import machine, postgres_url, processes_cpu
 from ingest import OUT, events_file
 from latency import store
 from leadgate.engine.engine import Engine
@@ -206,19 +206,7 @@ def batch_floor_sqlite(work: Path, batches: list[list[dict[str, Any]]]) -> float
 
 def postgres_cpu() -> float:
     """CPU seconds used so far by every `postgres` process on the machine."""
-    total = 0
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as fh:
-                name, rest = fh.read().split(") ", 1)
-        except OSError:
-            continue
-        if name.endswith("(postgres"):
-            fields = rest.split()
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+    return processes_cpu(lambda comm, _: comm == "postgres")
 
 
 def batch_floor_pg(url: str, batches: list[list[dict[str, Any]]]) -> tuple[float, float]:
