@@ -43,3 +43,8 @@ def test_an_ambiguous_name_asks_for_the_id(db: Database) -> None:
     create_key(db, "ingest", "crm")
     with pytest.raises(InputError, match="several keys"):
         revoke_key(db, "crm")
+
+
+def test_a_ref_of_other_digits_is_a_name_not_an_id(db: Database) -> None:
+    key, _ = create_key(db, "sales", "²")  # str.isdigit() is true for "²", int() fails
+    assert revoke_key(db, "²").id == key.id

@@ -109,16 +109,18 @@ def revoke_key(db: Database, ref: str) -> ApiKey:
     prefix before it is tried as an id, and an id before a name."""
     ref = ref.strip()
     prefix = ref[3:15] if ref.startswith("lg_") else ref
+    # isdecimal alone accepts other scripts' digits, which int() reads but nobody means.
+    key_id = int(ref) if ref.isascii() and ref.isdecimal() and len(ref) < 19 else -1
     with db.write() as conn:
         repo = Repository(db, conn)
         rows = repo.execute(
             f"SELECT {_COLS} FROM api_keys WHERE prefix = ? OR id = ? OR (name = ? AND "
             "revoked_at IS NULL)",
-            [prefix, int(ref) if ref.isdigit() and len(ref) < 19 else -1, ref],
+            [prefix, key_id, ref],
         ).fetchall()
         found = [_row(r) for r in rows]
         by_prefix = [k for k in found if k.prefix == prefix]
-        by_id = [k for k in found if ref.isdigit() and k.id == int(ref)]
+        by_id = [k for k in found if k.id == key_id]
         found = by_prefix or by_id or found
         if not found:
             raise KeyNotFound(f"no API key '{ref}' (give its id, prefix or name)")
