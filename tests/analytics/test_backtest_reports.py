@@ -317,3 +317,26 @@ def test_engagement_bound() -> None:
     got = engagement_bound(pb, {"whitepaper_download": 5, "unsubscribe": 2, "webinar_attended": 1})
     assert 50 <= got < 50.2
     assert engagement_bound(pb, {}) < 0.2
+
+
+def test_the_mql_rule_with_unknowns_is_false_only_when_it_must_be() -> None:
+    from leadgate.analytics.backtest import compile_tri
+    from leadgate.playbook.loader import load_playbook
+
+    _, text = bundled_playbook()
+    rule = "{any: [{field: country, op: eq, value: DE}, {score: total, op: gte, value: 80}]}"
+    pb = load_playbook(
+        text.replace(
+            "when: {all: [{score: fit, op: gte, value: 30}, {score: engagement, op: gte, value: 30}]}",
+            f"when: {{all: [{{score: engagement, op: gte, value: 30}}, {{not: {rule}}}]}}",
+        ),
+        "t.yaml",
+    )
+    assert "not" in str(pb.stages.mql.when)
+    tri = compile_tri(pb.stages.mql.when)  # type: ignore[arg-type]
+    assert tri(None, None, 10.0) is False  # the bound alone decides
+    assert tri(None, None, 50.0) is None  # fields and fit unknown
+    assert tri({"country": "DE"}, 0.0, 50.0) is False  # not(any(true, ...))
+    assert tri({"country": "US"}, 10.0, 50.0) is None  # total may reach 80 or not
+    assert tri({"country": "US"}, 10.0, 69.0) is None  # total < 80 for sure: not(...) holds
+    assert tri({"country": "US"}, 10.0, 20.0) is False  # engagement never reaches 30

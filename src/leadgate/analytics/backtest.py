@@ -24,6 +24,7 @@ import math
 import multiprocessing as mp
 import os
 import statistics
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -59,40 +60,92 @@ def month_of(t: float) -> str:
 # -- pruning -------------------------------------------------------------------------------
 
 
-def _tri(
-    cond: Condition, fields: Mapping[str, Any], fit: float, eng_max: float = math.inf
-) -> bool | None:
-    """Kleene evaluation of the MQL rule with engagement unknown: None when it depends.
+Tri = Callable[[Mapping[str, Any] | None, float | None, float], bool | None]
 
+
+def compile_tri(cond: Condition) -> Tri:
+    """Kleene evaluation of an MQL rule with engagement unknown, compiled once per rule.
+
+    The function takes (fields, fit, eng_max) and answers True, False or None (it
+    depends). `fields` and `fit` may be None too (not computed yet): a test on them is
+    then unknown, so a False found without them stays False once they are known.
     `eng_max` bounds the engagement the lead can ever have: a `gt`/`gte` test on
     engagement (or total) above the bound is False whatever the history.
     """
+    from leadgate.playbook.conditions import compile_condition
+
     if isinstance(cond, FieldCondition):
-        return compile_field(cond)(fields)
+        test = compile_field(cond)
+        return lambda fields, fit, eng_max: None if fields is None else test(fields)
     if isinstance(cond, ScoreCondition):
         if cond.score == "fit":
-            from leadgate.playbook.conditions import compile_condition
+            pred = compile_condition(cond)
+            return lambda fields, fit, eng_max: (
+                None if fields is None or fit is None else pred(fields, {"fit": fit})
+            )
+        if (
+            cond.score in ("engagement", "total")
+            and cond.op in ("gt", "gte")
+            and isinstance(cond.value, int | float)
+        ):
+            need, on_total = float(cond.value), cond.score == "total"
 
-            return compile_condition(cond)(fields, {"fit": fit})
-        if cond.score in ("engagement", "total") and cond.op in ("gt", "gte"):
-            top = eng_max if cond.score == "engagement" else fit + eng_max
-            if isinstance(cond.value, int | float) and top < float(cond.value):
-                return False
-        return None
+            def bounded(
+                fields: Mapping[str, Any] | None, fit: float | None, eng_max: float
+            ) -> bool | None:
+                if on_total:
+                    if fit is None:
+                        return None
+                    eng_max += fit
+                return False if eng_max < need else None
+
+            return bounded
+        return lambda fields, fit, eng_max: None
     if isinstance(cond, AllCondition):
-        vals = [_tri(c, fields, fit, eng_max) for c in cond.all]
-        if any(v is False for v in vals):
-            return False
-        return None if any(v is None for v in vals) else True
+        parts = [compile_tri(c) for c in cond.all]
+
+        def all_of(
+            fields: Mapping[str, Any] | None, fit: float | None, eng_max: float
+        ) -> bool | None:
+            unknown = False
+            for part in parts:
+                v = part(fields, fit, eng_max)
+                if v is False:
+                    return False
+                unknown = unknown or v is None
+            return None if unknown else True
+
+        return all_of
     if isinstance(cond, AnyCondition):
-        vals = [_tri(c, fields, fit, eng_max) for c in cond.any]
-        if any(v is True for v in vals):
-            return True
-        return None if any(v is None for v in vals) else False
+        parts = [compile_tri(c) for c in cond.any]
+
+        def any_of(
+            fields: Mapping[str, Any] | None, fit: float | None, eng_max: float
+        ) -> bool | None:
+            unknown = False
+            for part in parts:
+                v = part(fields, fit, eng_max)
+                if v is True:
+                    return True
+                unknown = unknown or v is None
+            return None if unknown else False
+
+        return any_of
     if isinstance(cond, NotCondition):
-        v = _tri(cond.not_, fields, fit, eng_max)
-        return None if v is None else not v
+        inner = compile_tri(cond.not_)
+
+        def not_(
+            fields: Mapping[str, Any] | None, fit: float | None, eng_max: float
+        ) -> bool | None:
+            v = inner(fields, fit, eng_max)
+            return None if v is None else not v
+
+        return not_
     raise TypeError(cond)  # pragma: no cover
+
+
+# Compiled once per processor (a processor is one playbook version).
+_TRI: weakref.WeakKeyDictionary[LeadProcessor, Tri] = weakref.WeakKeyDictionary()
 
 
 def engagement_bound(pb: Playbook, type_counts: Mapping[str, int]) -> float:
@@ -134,7 +187,14 @@ def can_move(
     if ADJUSTMENT in types:
         return True  # a fit adjustment changes fit mid-history
     bound = engagement_bound(proc.playbook, types) if isinstance(types, Mapping) else math.inf
-    return _tri(when, proc.fields(lead), proc.fit(lead), bound) is not False
+    tri = _TRI.get(proc)
+    if tri is None:
+        tri = _TRI[proc] = compile_tri(when)
+    # The bound alone often rules the lead out: then its fields and fit (regexes) are
+    # never computed.
+    if tri(None, None, bound) is False:
+        return False
+    return tri(proc.fields(lead), proc.fit(lead), bound) is not False
 
 
 # -- replay --------------------------------------------------------------------------------
