@@ -102,35 +102,9 @@ def compile_tri(cond: Condition) -> Tri:
             return bounded
         return lambda fields, fit, eng_max: None
     if isinstance(cond, AllCondition):
-        parts = [compile_tri(c) for c in cond.all]
-
-        def all_of(
-            fields: Mapping[str, Any] | None, fit: float | None, eng_max: float
-        ) -> bool | None:
-            unknown = False
-            for part in parts:
-                v = part(fields, fit, eng_max)
-                if v is False:
-                    return False
-                unknown = unknown or v is None
-            return None if unknown else True
-
-        return all_of
+        return _kleene([compile_tri(c) for c in cond.all], decisive=False)
     if isinstance(cond, AnyCondition):
-        parts = [compile_tri(c) for c in cond.any]
-
-        def any_of(
-            fields: Mapping[str, Any] | None, fit: float | None, eng_max: float
-        ) -> bool | None:
-            unknown = False
-            for part in parts:
-                v = part(fields, fit, eng_max)
-                if v is True:
-                    return True
-                unknown = unknown or v is None
-            return None if unknown else False
-
-        return any_of
+        return _kleene([compile_tri(c) for c in cond.any], decisive=True)
     if isinstance(cond, NotCondition):
         inner = compile_tri(cond.not_)
 
@@ -142,6 +116,24 @@ def compile_tri(cond: Condition) -> Tri:
 
         return not_
     raise TypeError(cond)  # pragma: no cover
+
+
+def _kleene(parts: list[Tri], decisive: bool) -> Tri:
+    """`all` (decisive False) or `any` (decisive True) of three-valued parts: one
+    decisive part decides; otherwise any unknown part leaves the whole unknown."""
+
+    def combined(
+        fields: Mapping[str, Any] | None, fit: float | None, eng_max: float
+    ) -> bool | None:
+        unknown = False
+        for part in parts:
+            v = part(fields, fit, eng_max)
+            if v is decisive:
+                return decisive
+            unknown = unknown or v is None
+        return None if unknown else not decisive
+
+    return combined
 
 
 # Compiled once per processor (a processor is one playbook version).
