@@ -78,9 +78,6 @@ def lit(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
-sql_lit = lit
-
-
 # round2's constants: x·200, halves, and Veltkamp's split factor 2^27 + 1.
 _R2_CONSTANTS = ("CAST(200 AS DOUBLE)", "CAST(0.5 AS DOUBLE)", "CAST(134217729 AS DOUBLE)")
 
@@ -1095,8 +1092,8 @@ def _spark_json_path(key: str) -> str:
 
 
 def _expand(name: str, args: list[str], dialect: str) -> str:
-    lit, unlit = (spark_lit, _spark_unlit) if dialect == "spark" else (sql_lit, _unlit)
-    ws = lit(_WS)
+    quote, unquote = (spark_lit, _spark_unlit) if dialect == "spark" else (lit, _unlit)
+    ws = quote(_WS)
     if name == "LG_ORD":
         return f'{args[0]} COLLATE "C"' if dialect == "postgres" else args[0]
     if name == "LG_BLANK":
@@ -1109,7 +1106,7 @@ def _expand(name: str, args: list[str], dialect: str) -> str:
         first = f"UNICODE({x})"
         return (
             f"({x} = '' OR (NOT ({first} > 32 AND {first} NOT IN ({plain})) "
-            f"AND REGEXP_FULL_MATCH({x}, {lit(_WS_CLASS + '+')})))"
+            f"AND REGEXP_FULL_MATCH({x}, {quote(_WS_CLASS + '+')})))"
         )
     if name == "LG_TRIM":
         if dialect == "postgres":
@@ -1119,7 +1116,7 @@ def _expand(name: str, args: list[str], dialect: str) -> str:
         # TRIM(x, chars) is ~7x slower than RE2 here; the regex strips the same set, and
         # is skipped when the first and last characters are plainly not whitespace.
         x = args[0]
-        rx = lit(f"^{_WS_CLASS}+|{_WS_CLASS}+$")
+        rx = quote(f"^{_WS_CLASS}+|{_WS_CLASS}+$")
         plain = ", ".join(str(c) for c in sorted({ord(c) for c in _WS}) if c > 32)
         first, last = f"UNICODE({x})", f"UNICODE(RIGHT({x}, 1))"
         return (
@@ -1137,20 +1134,20 @@ def _expand(name: str, args: list[str], dialect: str) -> str:
     if name == "LG_NUM":
         x = args[0]
         if dialect == "postgres":
-            m = f"({x} ~ {lit(_NUM_RX)} OR LOWER({x}) ~ {lit(_INF_RX)})"
+            m = f"({x} ~ {quote(_NUM_RX)} OR LOWER({x}) ~ {quote(_INF_RX)})"
             return f"(CASE WHEN {m} THEN CAST(REPLACE({x}, '_', '') AS DOUBLE PRECISION) END)"
         rx_fn = "REGEXP_MATCHES" if dialect == "duckdb" else "RLIKE"
-        m = f"({rx_fn}({x}, {lit(_NUM_RX)}) OR {rx_fn}(LOWER({x}), {lit(_INF_RX)}))"
+        m = f"({rx_fn}({x}, {quote(_NUM_RX)}) OR {rx_fn}(LOWER({x}), {quote(_INF_RX)}))"
         return f"(CASE WHEN {m} THEN CAST(REPLACE({x}, '_', '') AS DOUBLE) END)"
     if name == "LG_RX":
-        pat = unlit(args[1])
+        pat = unquote(args[1])
         if dialect == "postgres":
-            return f"({args[0]} ~ {lit(pg_regex(pat))})"
+            return f"({args[0]} ~ {quote(pg_regex(pat))})"
         if dialect == "spark":
-            return f"({args[0]} RLIKE {lit(pat)})"
-        return f"REGEXP_MATCHES({args[0]}, {lit(pat)})"
+            return f"({args[0]} RLIKE {quote(pat)})"
+        return f"REGEXP_MATCHES({args[0]}, {quote(pat)})"
     if name == "LG_AFTER_AT":
-        rx = lit("@([^@]*)$")
+        rx = quote("@([^@]*)$")
         if dialect == "postgres":
             return f"SUBSTRING({args[0]} FROM {rx})"
         return f"REGEXP_EXTRACT({args[0]}, {rx}, 1)"
@@ -1167,14 +1164,14 @@ def _expand(name: str, args: list[str], dialect: str) -> str:
     if name == "LG_LIST_HAS":
         return (
             f"(LEN(LIST_FILTER({args[0]}, lambda x: LOWER(REGEXP_REPLACE(x, "
-            f"{lit(f'^{_WS_CLASS}+|{_WS_CLASS}+$')}, '', 'g')) = {args[1]})) > 0)"
+            f"{quote(f'^{_WS_CLASS}+|{_WS_CLASS}+$')}, '', 'g')) = {args[1]})) > 0)"
         )
-    doc, key = args[0], unlit(args[1])
+    doc, key = args[0], unquote(args[1])
     if name == "LG_KIND":
         if dialect == "postgres":
-            return f"COALESCE(JSONB_TYPEOF(CAST({doc} AS JSONB) -> {lit(key)}), 'missing')"
+            return f"COALESCE(JSONB_TYPEOF(CAST({doc} AS JSONB) -> {quote(key)}), 'missing')"
         if dialect == "spark":
-            v = f"TRY_VARIANT_GET(PARSE_JSON({doc}), {lit(_spark_json_path(key))})"
+            v = f"TRY_VARIANT_GET(PARSE_JSON({doc}), {quote(_spark_json_path(key))})"
             sch = f"UPPER(SCHEMA_OF_VARIANT({v}))"
             return (
                 f"(CASE WHEN {v} IS NULL THEN 'missing' WHEN {sch} = 'VOID' THEN 'null' "
@@ -1182,7 +1179,7 @@ def _expand(name: str, args: list[str], dialect: str) -> str:
                 f"WHEN {sch} LIKE 'ARRAY%' THEN 'array' WHEN {sch} LIKE 'OBJECT%' THEN 'object' "
                 "ELSE 'number' END)"
             )
-        t = f"JSON_TYPE({doc}, {lit(_json_path(key))})"
+        t = f"JSON_TYPE({doc}, {quote(_json_path(key))})"
         return (
             f"(CASE {t} WHEN 'VARCHAR' THEN 'string' WHEN 'NULL' THEN 'null' "
             "WHEN 'BOOLEAN' THEN 'boolean' WHEN 'ARRAY' THEN 'array' WHEN 'OBJECT' THEN 'object' "
@@ -1191,27 +1188,27 @@ def _expand(name: str, args: list[str], dialect: str) -> str:
         )
     if name == "LG_TEXT":
         if dialect == "postgres":
-            return f"(CAST({doc} AS JSONB) ->> {lit(key)})"
+            return f"(CAST({doc} AS JSONB) ->> {quote(key)})"
         if dialect == "spark":
-            return f"GET_JSON_OBJECT({doc}, {lit(_spark_json_path(key))})"
-        return f"JSON_EXTRACT_STRING({doc}, {lit(_json_path(key))})"
+            return f"GET_JSON_OBJECT({doc}, {quote(_spark_json_path(key))})"
+        return f"JSON_EXTRACT_STRING({doc}, {quote(_json_path(key))})"
     if name == "LG_LIST":
-        return f"JSON_EXTRACT_STRING({doc}, {lit(_json_path(key) + '[*]')})"
+        return f"JSON_EXTRACT_STRING({doc}, {quote(_json_path(key) + '[*]')})"
     if name == "LG_ARRAY_HAS":
         needle = args[2]
         if dialect == "postgres":
             return (
                 f"EXISTS (SELECT 1 FROM JSONB_ARRAY_ELEMENTS_TEXT(CAST({doc} AS JSONB) -> "
-                f"{lit(key)}) AS arr_e(x) WHERE LOWER(BTRIM(arr_e.x, {ws})) = {needle})"
+                f"{quote(key)}) AS arr_e(x) WHERE LOWER(BTRIM(arr_e.x, {ws})) = {needle})"
             )
         if dialect == "spark":
             return (
-                f"EXISTS(FROM_JSON(GET_JSON_OBJECT({doc}, {lit(_spark_json_path(key))}), "
+                f"EXISTS(FROM_JSON(GET_JSON_OBJECT({doc}, {quote(_spark_json_path(key))}), "
                 f"'array<string>'), x -> LOWER(TRIM(BOTH {ws} FROM x)) = {needle})"
             )
         return (
-            f"(LEN(LIST_FILTER(JSON_EXTRACT_STRING({doc}, {lit(_json_path(key) + '[*]')}), "
-            f"lambda x: LOWER(REGEXP_REPLACE(x, {lit(f'^{_WS_CLASS}+|{_WS_CLASS}+$')}, '', 'g')) "
+            f"(LEN(LIST_FILTER(JSON_EXTRACT_STRING({doc}, {quote(_json_path(key) + '[*]')}), "
+            f"lambda x: LOWER(REGEXP_REPLACE(x, {quote(f'^{_WS_CLASS}+|{_WS_CLASS}+$')}, '', 'g')) "
             f"= {needle})) > 0)"
         )
     raise ValueError(f"unknown placeholder {name}")  # pragma: no cover

@@ -15,7 +15,6 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 import orjson
-import psycopg
 from sqlalchemy import Connection
 
 from leadgate.leads.record import LeadState
@@ -508,6 +507,9 @@ class Repository:
         speculative insertion per row), inside a savepoint so that a unique violation
         undoes only this. Then ON CONFLICT lets the index say which ids another writer
         stored meanwhile: the caller scored them, so it must run again."""
+        # Here, not at the top: a SQLite-only process never loads psycopg (~45 ms).
+        import psycopg
+
         cols = ", ".join(_EVENT_COLS)
         try:
             cur = self._raw.cursor()  # type: ignore[union-attr]
