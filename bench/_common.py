@@ -94,6 +94,11 @@ def processes_cpu(select: Callable[[str, list[str]], bool]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def load_average() -> str:
+    """`load average 1.0 0.8 0.7` (1, 5, 15 minutes), printed next to wall times."""
+    return "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far, in MB."""
     import resource

@@ -6,14 +6,13 @@
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
-from _common import machine
+from _common import load_average, machine
 from leadgate.analytics.backtest import run_backtest
 from leadgate.playbook.loader import bundled_playbook
 from rescore_sql import T_END, synthesize
@@ -33,7 +32,7 @@ def main() -> None:
         "{score: engagement, op: gte, value: 30}", "{score: engagement, op: gte, value: 45}"
     ).replace("{event: webinar_attended, points: 20}", "{event: webinar_attended, points: 10}")
     paths = (d / "leads.parquet", d / "events.parquet", d / "transitions.parquet")
-    print("load average " + " ".join(f"{x:.1f}" for x in os.getloadavg()))
+    print(load_average())
     t = time.perf_counter()
     res = run_backtest(paths, old, new, T_END - 365 * 86400, T_END, workers=a.workers)
     took = time.perf_counter() - t
@@ -44,8 +43,7 @@ def main() -> None:
     print(
         f"backtest: {took:.1f} s wall, {cpu:.1f} s CPU (all processes); peak RSS main {me:.0f} MB, largest worker {kids:.0f} MB; "
         f"MQLs {res.totals['mqls_old']:,} -> {res.totals['mqls_new']:,}, "
-        f"{len(res.changed):,} leads changed; "
-        "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
+        f"{len(res.changed):,} leads changed; " + load_average()
     )
 
 

@@ -22,7 +22,6 @@ Prints rows/s, leads/s or events/s, with the machine, the data size and the load
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sqlite3
 import tempfile
@@ -32,7 +31,7 @@ from typing import Any
 
 import orjson
 
-from _common import machine, postgres_url, processes_cpu
+from _common import load_average, machine, postgres_url, processes_cpu
 from ingest import OUT, events_file
 from latency import store
 from leadgate.engine.engine import Engine
@@ -288,7 +287,7 @@ def main() -> None:
                         f"  {'PostgreSQL (client and server on this machine)':50s}: "
                         f"{pg_rate:>9,.0f} events/s, {us:.1f} CPU-µs per event (client + server)"
                     )
-    print("load average " + " ".join(f"{x:.1f}" for x in os.getloadavg()))
+    print(load_average())
 
 
 if __name__ == "__main__":

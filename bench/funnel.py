@@ -6,14 +6,13 @@
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
-from _common import machine
+from _common import load_average, machine
 from leadgate.analytics import advice, reports
 from leadgate.analytics.batch import connect
 from rescore_sql import T_END, synthesize
@@ -46,7 +45,7 @@ def main() -> None:
             f"report {name}: {time.perf_counter() - t:.2f} s wall, "
             f"{ru.ru_utime + ru.ru_stime - c:.2f} s CPU ({len(rep.rows)} rows)"
         )
-    print("load average " + " ".join(f"{x:.1f}" for x in os.getloadavg()))
+    print(load_average())
 
 
 if __name__ == "__main__":

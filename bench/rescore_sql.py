@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import statistics
 import sys
@@ -29,7 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
-from _common import machine
+from _common import load_average, machine
 from leadgate.analytics.batch import connect
 from leadgate.analytics.sqlcompile import compile_scoring
 from leadgate.playbook.loader import bundled_playbook
@@ -189,10 +188,6 @@ def _cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def _load() -> str:
-    return "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
-
-
 def pandas_scores(leads_path: Path, events_path: Path, n_events: int, as_of: float) -> object:
     """The same scoring written by hand in pandas: fit, engagement, total and grade.
 
@@ -284,7 +279,7 @@ def main() -> None:
     con = connect(d / "leads.parquet", d / "events.parquet")
     sql = compile_scoring(pb, T_END, "duckdb")
     times, cpus = [], []
-    print(_load())
+    print(load_average())
     for _ in range(a.runs):
         t, c = time.perf_counter(), _cpu()
         tbl = con.sql(sql).to_arrow_table()
@@ -293,7 +288,7 @@ def main() -> None:
     print(
         f"duckdb rescore {tbl.num_rows:,} leads / {a.events:,} events: "
         f"median {statistics.median(times):.2f} s wall, {statistics.median(cpus):.2f} s CPU "
-        f"(runs {', '.join(f'{x:.2f}' for x in times)}); {_load()}"
+        f"(runs {', '.join(f'{x:.2f}' for x in times)}); {load_average()}"
     )
     # The peer comparison on the first --peer events (whole leads: events are sorted by
     # lead) and on the leads they belong to.
@@ -340,7 +335,7 @@ def main() -> None:
         f"{t_duck:.2f} s wall ({c_duck:.2f} s CPU; runs {', '.join(f'{x:.2f}' for x in duck_t)}), "
         f"pandas {t_pd:.2f} s wall ({c_pd:.2f} s CPU; runs {', '.join(f'{x:.2f}' for x in pd_t)}); ratio "
         f"{t_pd / t_duck:.1f}x wall, {c_pd / c_duck:.1f}x CPU; leads whose scores or grade "
-        f"differ: {diff}; {_load()}"
+        f"differ: {diff}; {load_average()}"
     )
     # The query's fixed cost (parsing, planning, empty pipelines), part of every figure
     # above and most visible on the small slice: the same query over empty tables.
