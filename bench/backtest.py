@@ -1,6 +1,11 @@
 """Backtest: both playbooks replayed over synthesized history; total time and peak memory.
 
-.venv/bin/python bench/backtest.py [--leads 1000000] [--events 20000000] [--workers 2]
+.venv/bin/python bench/backtest.py [--leads 1000000] [--events 20000000] [--workers 2] [--floor]
+
+--floor measures, instead of the backtest, what any replay in Python must do at the least, over the same lead
+ranges and workers: read the history (`read_range`), build the event objects, and score
+every event into a fresh state under both playbooks (`EngagementRules.apply`), with no
+lifecycle and no engagement total read at all.
 """
 
 from __future__ import annotations
@@ -11,11 +16,83 @@ import sys
 import time
 from pathlib import Path
 
+import orjson
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 from _common import load_average, machine
-from leadgate.analytics.backtest import run_backtest
-from leadgate.playbook.loader import bundled_playbook
+from leadgate.analytics.backtest import _ranges, read_range, run_backtest
+from leadgate.leads import LeadProcessor
+from leadgate.playbook.loader import bundled_playbook, load_playbook
+from leadgate.scoring.engagement import EngagementState, Event
 from rescore_sql import T_END, synthesize
+
+
+def _floor_range(args: tuple[object, ...]) -> dict[str, float]:
+    """CPU seconds of each floor step over one lead range, and the events seen."""
+    paths, texts, lo, hi, until = args
+    rules = [LeadProcessor(load_playbook(t, f"p{k}")).rules for k, t in enumerate(texts)]  # type: ignore[attr-defined]
+    props_types = frozenset().union(*(r.property_types for r in rules))
+    c0 = time.process_time()
+    h = read_range(paths, lo, hi, until)  # type: ignore[arg-type]
+    c1 = time.process_time()
+    parsed: dict[str, object] = {}
+    empty: dict[str, object] = {}
+    per_lead = []
+    for a, b in h.spans.values():
+        evs = []
+        for j in range(a, b):
+            text = h.props[j]
+            doc = empty
+            if text and h.types[j] in props_types:
+                doc = parsed.get(text)  # type: ignore[assignment]
+                if doc is None:
+                    doc = parsed[text] = orjson.loads(text)
+            evs.append(Event(h.ids[j], h.types[j], h.ats[j], doc))  # type: ignore[arg-type]
+        per_lead.append(evs)
+    c2 = time.process_time()
+    for r in rules:
+        apply = r.apply
+        for evs in per_lead:
+            st = EngagementState()
+            for ev in evs:
+                apply(st, ev)
+    c3 = time.process_time()
+    return {
+        "read": c1 - c0,
+        "events": c2 - c1,
+        "apply": c3 - c2,
+        "n": float(len(h.ids)),
+    }
+
+
+def floor(paths: tuple[Path, Path, Path], texts: tuple[str, str], workers: int) -> None:
+    """Print the floor figures (see the module docstring)."""
+    import multiprocessing as mp
+
+    import duckdb
+
+    con = duckdb.connect()
+    lo, hi = con.execute(f"SELECT MIN(id), MAX(id) FROM read_parquet('{paths[0]}')").fetchone()  # type: ignore[misc]
+    con.close()
+    tasks = [(tuple(str(p) for p in paths), texts, a, b, T_END) for a, b in _ranges(lo, hi, 64)]
+    t = time.perf_counter()
+    with mp.get_context("fork").Pool(workers) as pool:
+        parts = pool.map(_floor_range, tasks)
+    wall = time.perf_counter() - t
+    tot = {k: sum(p[k] for p in parts) for k in parts[0]}
+    n = tot.pop("n")
+    line = ", ".join(
+        f"{k} {v:.1f} CPU-s ({v / n * 1e6 / (1 if k in ('read', 'events') else 2):.2f} µs an event"
+        + ("" if k in ("read", "events") else " and playbook")
+        + ")"
+        for k, v in tot.items()
+    )
+    least = tot["read"] + tot["events"] + tot["apply"]
+    print(
+        f"floor of a Python replay over {n:,.0f} events, {workers} workers: {line}; "
+        f"together {least:.1f} CPU-s = {least / workers:.1f} s on {workers} cores at best "
+        f"(this run: {wall:.1f} s wall); " + load_average()
+    )
 
 
 def main() -> None:
@@ -23,6 +100,7 @@ def main() -> None:
     ap.add_argument("--leads", type=int, default=1_000_000)
     ap.add_argument("--events", type=int, default=20_000_000)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--floor", action="store_true", help="the floor of any Python replay instead")
     a = ap.parse_args()
     d = synthesize(a.leads, a.events)
     print(f"machine: {machine()}")
@@ -33,6 +111,9 @@ def main() -> None:
     ).replace("{event: webinar_attended, points: 20}", "{event: webinar_attended, points: 10}")
     paths = (d / "leads.parquet", d / "events.parquet", d / "transitions.parquet")
     print(load_average())
+    if a.floor:
+        floor(paths, (old, new), a.workers)
+        return
     t = time.perf_counter()
     res = run_backtest(paths, old, new, T_END - 365 * 86400, T_END, workers=a.workers)
     took = time.perf_counter() - t

@@ -245,14 +245,25 @@ def _processor(text: str, name: str) -> LeadProcessor:
     return LeadProcessor(load_playbook(text, name))
 
 
-def _run_range(args: tuple[Any, ...]) -> dict[int, tuple[list[float], list[float], int]]:
-    """Worker: replay leads with lo <= id < hi under both playbooks."""
-    paths, old_text, new_text, lo, hi, until = args
+@dataclass(slots=True)
+class RangeHistory:
+    """The history of the leads with lo <= id < hi, as a replay reads it: leads in id
+    order, their events as columns (in time order per lead, `spans[lead_id]` giving a
+    lead's rows), and people's stage moves."""
+
+    leads: list[tuple[Any, ...]]
+    ids: list[str]
+    types: list[str]
+    ats: list[float]
+    props: list[str | None]
+    spans: dict[int, tuple[int, int]]
+    moves: dict[int, list[tuple[float, str, str, str | None]]]
+
+
+def read_range(paths: tuple[str, ...], lo: int, hi: int, until: float) -> RangeHistory:
+    """Read one lead-id range of the exported history (events up to `until`)."""
     import duckdb
 
-    old = _processor(old_text, "old")
-    new = _processor(new_text, "new")
-    props_types = _needs_props(old.playbook) | _needs_props(new.playbook)
     con = duckdb.connect()
     con.execute("SET threads = 1")
     leads = con.execute(
@@ -279,18 +290,33 @@ def _run_range(args: tuple[Any, ...]) -> dict[int, tuple[list[float], list[float
         # as a listed one so the move is judged on the stage graph alone.
         moves.setdefault(lid, []).append((at, to, actor, None))
     lids = ev.column("lead_id").to_numpy()
-    ids = ev.column("id").to_pylist()
-    types = ev.column("type").to_pylist()
-    ats = ev.column("occurred_at").to_pylist()
-    props = ev.column("properties").to_pylist()
-    starts: dict[int, tuple[int, int]] = {}
+    spans: dict[int, tuple[int, int]] = {}
     if len(lids):
         import numpy as np
 
         cuts = np.flatnonzero(np.diff(lids)) + 1
         bounds = np.concatenate(([0], cuts, [len(lids)]))
         for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-            starts[int(lids[a])] = (int(a), int(b))
+            spans[int(lids[a])] = (int(a), int(b))
+    return RangeHistory(
+        leads,
+        ev.column("id").to_pylist(),
+        ev.column("type").to_pylist(),
+        ev.column("occurred_at").to_pylist(),
+        ev.column("properties").to_pylist(),
+        spans,
+        moves,
+    )
+
+
+def _run_range(args: tuple[Any, ...]) -> dict[int, tuple[list[float], list[float], int]]:
+    """Worker: replay leads with lo <= id < hi under both playbooks."""
+    paths, old_text, new_text, lo, hi, until = args
+    old = _processor(old_text, "old")
+    new = _processor(new_text, "new")
+    props_types = _needs_props(old.playbook) | _needs_props(new.playbook)
+    h = read_range(paths, lo, hi, until)
+    ids, types, ats, props, starts, moves = h.ids, h.types, h.ats, h.props, h.spans, h.moves
     out: dict[int, tuple[list[float], list[float], int]] = {}
     empty: dict[str, Any] = {}
     # Property documents repeat (same page, same form): parse each text once. The
@@ -306,7 +332,7 @@ def _run_range(args: tuple[Any, ...]) -> dict[int, tuple[list[float], list[float
             doc = parsed[text] = orjson.loads(text)
         return doc
 
-    for lid, email, attrs_text, created in leads:
+    for lid, email, attrs_text, created in h.leads:
         a, b = starts.get(lid, (0, 0))
         mv = moves.get(lid, [])
         if a == b and not mv:
