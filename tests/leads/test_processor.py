@@ -223,8 +223,8 @@ STREAM = st.lists(
 def test_the_exit_shortcut_and_the_memo_change_nothing(
     stream: list[tuple[str, float, int]], attrs: dict[str, object]
 ) -> None:
-    # The same stream through a processor that keeps no memo, so it computes every
-    # engagement afresh and checks the exit after every event.
+    # The same stream through a processor that keeps no memo and no floor, so it
+    # computes every engagement afresh and checks the exit after every event.
     pb, _ = bundled_playbook()
     fast, slow = LeadProcessor(pb, 1), LeadProcessor(pb, 1)
     total = slow.rules.total
@@ -236,6 +236,7 @@ def test_the_exit_shortcut_and_the_memo_change_nothing(
         return out
 
     slow.rules.total = no_memo  # type: ignore[method-assign]
+    slow.rules.at_least = lambda state, at, x: False  # type: ignore[method-assign]
     a, b = lead(attrs), lead(attrs)
     day, batch, got_a, got_b = 0.0, [], [], []
     for i, (type_, gap, size) in enumerate(stream):

@@ -165,3 +165,63 @@ def test_an_out_of_order_event_is_refused_by_the_incremental_path() -> None:
     r = rules()
     state = r.replay([ev(2, "webinar_attended", 5)])
     assert not r.apply(state, ev(1, "webinar_attended", 1))
+
+
+CENTS_PLAYBOOK = """\
+name: cents
+engagement:
+  half_life_days: 1
+  rules:
+    - {event: whitepaper_download, points: 0.015}
+    - {event: newsletter_signup, points: 0.005, max_per_lead: 2}
+    - {event: webinar_attended, points: 20.375}
+    - {event: page_view, points: 0.125, max_per_days: {count: 1, days: 1}}
+    - {event: unsubscribe, points: -0.025}
+stages: {mql: {hand_raisers: [demo_request]}}
+"""
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    event_lists,
+    st.sampled_from([PLAYBOOK, CENTS_PLAYBOOK]),
+    st.lists(st.floats(min_value=0, max_value=150), min_size=1, max_size=8),
+)
+def test_the_floor_never_claims_more_than_the_exact_engagement(
+    events: list[Event], text: str, checks: list[float]
+) -> None:
+    # Totals asked at random moments leave floors behind; later events keep or drop them.
+    # Whenever `at_least` says "surely >= x", the engagement computed afresh must be >= x:
+    # asked for the smallest float above the exact engagement, it must say no.
+    import math
+
+    from leadgate.scoring.engagement import EngagementState
+
+    r = rules(text)
+    state = EngagementState()
+    asks = sorted(T0 + d * DAY for d in checks)
+    for e in sorted(events, key=lambda e: (e.at, e.id)):
+        while asks and asks[0] < e.at:
+            r.total(state, asks.pop(0))
+        r.apply(state, e)
+        for later in (e.at, e.at + 0.3 * DAY, e.at + 40 * DAY):
+            state.memo = None
+            fresh = EngagementState(state.last_at, state.last_id, state.rules, state.adjustments)
+            exact = r.total(fresh, later)
+            assert not r.at_least(state, later, math.nextafter(exact, math.inf))
+
+
+def test_the_floor_answers_without_computing_while_far_above() -> None:
+    r = rules()
+    from leadgate.scoring.engagement import EngagementState
+
+    state = EngagementState()
+    for i in range(3):
+        r.apply(state, ev(i, "webinar_attended", 0))
+    assert r.total(state, T0) == 60
+    assert r.at_least(state, T0 + 29 * DAY, 30)  # 60 halves in 30 days
+    assert not r.at_least(state, T0 + 31 * DAY, 30)  # not known: below the bound
+    r.apply(state, ev(9, "webinar_attended", 1))  # added points keep the floor
+    assert r.at_least(state, T0 + 29 * DAY, 30)
+    r.apply(state, ev(10, "unsubscribe", 2))  # negative points drop it
+    assert not r.at_least(state, T0 + 2 * DAY, 1)

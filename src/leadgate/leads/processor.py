@@ -135,6 +135,7 @@ class LeadProcessor:
         if in_order:
             rules = self.rules
             apply, may_lower, exit_at = rules.apply, rules.may_lower, self.exit_at
+            at_least = rules.at_least
             for ev in new:
                 if lead.stage in _TIMED_STAGES:  # only these have timers to fire
                     out += self.advance(lead, ev.at, rescore=False)
@@ -146,17 +147,23 @@ class LeadProcessor:
                     if (
                         lead.stage == "mql"
                         and exit_at is not None
-                        and before is not None
-                        and before[0] is rules
-                        and before[1] == ev.at
-                        and before[2] >= exit_at
-                        and ev.type not in may_lower
                         and lead.stage_at <= ev.at
+                        and (
+                            (
+                                before is not None
+                                and before[0] is rules
+                                and before[1] == ev.at
+                                and before[2] >= exit_at
+                                and ev.type not in may_lower
+                            )
+                            or at_least(st, ev.at, exit_at)
+                        )
                     ):
-                        # An MQL's only automatic move is the exit. The timer check just
-                        # found the engagement at or above the line at this very moment,
-                        # and this event only adds points (each rule's value, its cents
-                        # and their sum are monotone): it cannot have fallen below.
+                        # An MQL's only automatic move is the exit. Either the timer
+                        # check just found the engagement at or above the line at this
+                        # very moment and this event only adds points (each rule's value,
+                        # its cents and their sum are monotone), or the floor, which
+                        # survives only such events, still holds it above the line.
                         continue
                     out += self._evaluate(lead, ev.at, ev.type)
         else:
@@ -227,6 +234,9 @@ class LeadProcessor:
         stage = lead.stage
         if stage == "mql":
             if not lead.exit_armed or self.exit_at is None:
+                return None
+            # The bound first: it answers most of these checks with one power of two.
+            if self.rules.at_least(lead.engagement_state, t, self.exit_at):
                 return None
             if self.engagement(lead, t) >= self.exit_at:
                 return None

@@ -77,6 +77,12 @@ class EngagementState:
     # same moment twice around an event that scores nothing (a third of all calls in a
     # backtest). `apply` clears it whenever it changes a tally.
     memo: tuple[object, float, float] | None = field(default=None, compare=False, repr=False)
+    # (rules, t0, positive part, negative part, slack) of an exact total at t0: a lower
+    # bound of the engagement at any later moment (see `EngagementRules.at_least`). It
+    # outlives events that add points; negative points and adjustments drop it.
+    floor: tuple[object, float, float, float, float] | None = field(
+        default=None, compare=False, repr=False
+    )
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready form (stored with the lead)."""
@@ -208,6 +214,8 @@ class EngagementRules:
             if rule.test is not None and not rule.test(ev.properties):
                 continue
             state.memo = None
+            if rule.points < 0:
+                state.floor = None
             tally = state.rules.get(rule.position)
             if tally is None:
                 tally = state.rules[rule.position] = Tally(anchor=ev.at)
@@ -227,7 +235,7 @@ class EngagementRules:
         return True
 
     def _adjust(self, state: EngagementState, ev: EventLike) -> None:
-        state.memo = None
+        state.memo = state.floor = None
         props = ev.properties
         pts = float(props.get("points", 0))
         label = adjustment_label(props)
@@ -285,20 +293,45 @@ class EngagementRules:
         if memo is not None and memo[0] is self and memo[1] == at:
             return memo[2]
         hl = self.half_life
-        out = 0.0
+        out = neg = 0.0
+        n = 0
         for tally in state.rules.values():
             if tally.count:
                 v = tally.value
                 if hl is not None and at > tally.anchor:
                     v *= 2.0 ** (-(at - tally.anchor) / hl)
-                out += round(v, 2)
-        for value, anchor, decays in state.adjustments.values():
-            if decays and hl is not None and at > anchor:
-                value *= 2.0 ** (-(at - anchor) / hl)
-            out += round(value, 2)
+                r = round(v, 2)
+                out += r
+                if r < 0:
+                    neg += r
+                n += 1
+        if state.adjustments:
+            for value, anchor, decays in state.adjustments.values():
+                if decays and hl is not None and at > anchor:
+                    value *= 2.0 ** (-(at - anchor) / hl)
+                out += round(value, 2)
+        else:
+            pos = out - neg
+            state.floor = (self, at, pos, neg, 0.01 * (n + 1) + 1e-9 * (pos - neg + 1.0))
         out = round(out, 2)
         state.memo = (self, at, out)
         return out
+
+    def at_least(self, state: EngagementState, at: float, x: float) -> bool:
+        """True when the engagement as of `at` is surely >= x, from the state's floor
+        (no rule's value is computed); False means "not known", not "below".
+
+        Exact as a bound: from the floor's moment t0 on, each positive rule's cents are
+        at least k = 2^-(at - t0)/h times its cents then, less a cent (half for each
+        rounding); a negative rule's cents only rise towards 0 (a cent of slack); points
+        added since t0 only raise it. The slack also covers the float error.
+        """
+        f = state.floor
+        if f is None or f[0] is not self or at < f[1]:
+            return False
+        hl = self.half_life
+        k = 1.0 if hl is None or at == f[1] else 2.0 ** (-(at - f[1]) / hl)
+        return k * f[2] + f[3] - f[4] >= x
 
     def split(self, state: EngagementState, at: float) -> tuple[float, float]:
         """(decaying part, constant part) of the engagement as of `at`."""
