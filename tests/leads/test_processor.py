@@ -223,7 +223,7 @@ STREAM = st.lists(
 def test_the_exit_shortcut_and_the_memo_change_nothing(
     stream: list[tuple[str, float, int]], attrs: dict[str, object]
 ) -> None:
-    # The same stream through a processor that keeps no memo and no floor, so it
+    # The same stream through a processor that keeps no memo, floor or ceiling, so it
     # computes every engagement afresh and checks the exit after every event.
     pb, _ = bundled_playbook()
     fast, slow = LeadProcessor(pb, 1), LeadProcessor(pb, 1)
@@ -237,6 +237,7 @@ def test_the_exit_shortcut_and_the_memo_change_nothing(
 
     slow.rules.total = no_memo  # type: ignore[method-assign]
     slow.rules.at_least = lambda state, at, x: False  # type: ignore[method-assign]
+    slow.rules.at_most = lambda state, at: math.inf  # type: ignore[method-assign]
     a, b = lead(attrs), lead(attrs)
     day, batch, got_a, got_b = 0.0, [], [], []
     for i, (type_, gap, size) in enumerate(stream):

@@ -187,12 +187,13 @@ stages: {mql: {hand_raisers: [demo_request]}}
     st.sampled_from([PLAYBOOK, CENTS_PLAYBOOK]),
     st.lists(st.floats(min_value=0, max_value=150), min_size=1, max_size=8),
 )
-def test_the_floor_never_claims_more_than_the_exact_engagement(
+def test_floor_and_ceiling_never_claim_more_than_the_exact_engagement(
     events: list[Event], text: str, checks: list[float]
 ) -> None:
     # Totals asked at random moments leave floors behind; later events keep or drop them.
     # Whenever `at_least` says "surely >= x", the engagement computed afresh must be >= x:
-    # asked for the smallest float above the exact engagement, it must say no.
+    # asked for the smallest float above the exact engagement, it must say no. The
+    # ceiling must never be below it.
     import math
 
     from leadgate.scoring.engagement import EngagementState
@@ -209,6 +210,7 @@ def test_the_floor_never_claims_more_than_the_exact_engagement(
             fresh = EngagementState(state.last_at, state.last_id, state.rules, state.adjustments)
             exact = r.total(fresh, later)
             assert not r.at_least(state, later, math.nextafter(exact, math.inf))
+            assert r.at_most(state, later) >= exact
 
 
 def test_the_floor_answers_without_computing_while_far_above() -> None:
@@ -225,3 +227,23 @@ def test_the_floor_answers_without_computing_while_far_above() -> None:
     assert r.at_least(state, T0 + 29 * DAY, 30)
     r.apply(state, ev(10, "unsubscribe", 2))  # negative points drop it
     assert not r.at_least(state, T0 + 2 * DAY, 1)
+
+
+def test_the_ceiling_rises_with_added_points_only() -> None:
+    import math
+
+    from leadgate.scoring.engagement import EngagementState
+
+    r = rules()
+    state = EngagementState()
+    assert r.at_most(state, T0) == math.inf  # no exact total yet: nothing known
+    r.apply(state, ev(0, "webinar_attended", 0))
+    assert r.total(state, T0) == 20
+    assert 10 <= r.at_most(state, T0 + 30 * DAY) < 10.1
+    r.apply(state, ev(1, "whitepaper_download", 1))
+    # The 20 decayed from the ceiling's moment, plus the 10 added (undecayed) and slack.
+    one = 20 * 2 ** (-1 / 30) + 10
+    assert one <= r.at_most(state, T0 + DAY) < one + 0.05
+    r.apply(state, ev(2, "unsubscribe", 2))  # negative points leave it a valid bound
+    two = 20 * 2 ** (-2 / 30) + 10
+    assert two <= r.at_most(state, T0 + 2 * DAY) < two + 0.05

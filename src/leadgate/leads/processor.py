@@ -14,7 +14,13 @@ from typing import Any
 
 from leadgate.leads.record import LeadState
 from leadgate.lifecycle.stages import Transition, check_manual
-from leadgate.playbook.conditions import Predicate, as_number, compile_condition, uses_scores
+from leadgate.playbook.conditions import (
+    Predicate,
+    as_number,
+    compile_condition,
+    compile_tri,
+    uses_scores,
+)
 from leadgate.playbook.model import AllCondition, Condition, Playbook
 from leadgate.scoring.engagement import ADJUSTMENT, EventLike
 from leadgate.scoring.fit import email_domain
@@ -47,7 +53,10 @@ class LeadProcessor:
         self.rules = self.scorer.engagement
         st = playbook.stages
         self._mql_rule = compile_condition(st.mql.when) if st.mql.when is not None else None
-        self._mql_gate, self._mql_rest = _split_static(st.mql.when)
+        self._mql_gate, self._mql_rest, rest = _split_static(st.mql.when)
+        # The rest of the rule, three-valued against a bound of the engagement: False
+        # when no engagement up to the bound meets it.
+        self._mql_rest_tri = compile_tri(rest) if rest is not None else None
         self.hand_raisers = frozenset(st.mql.hand_raisers)
         self.cooldown = st.recycle.cooldown_days * DAY
         self.exit_at = st.recycle.mql_exit_engagement
@@ -303,6 +312,12 @@ class LeadProcessor:
                     gate = lead.mql_gate_cache = (fields, fit, self, verdict)
                 if not gate[3]:
                     return []
+            tri = self._mql_rest_tri
+            if tri is not None:
+                # A ceiling of the engagement often settles it without computing any rule.
+                bound = self.rules.at_most(lead.engagement_state, at)
+                if bound != math.inf and tri(fields, self.fit(lead), bound) is False:
+                    return []
             scores = _LazyScores(self, lead, at)
             if self._mql_rest is not None and not self._mql_rest(fields, scores):
                 return []
@@ -324,23 +339,31 @@ class LeadProcessor:
         return t
 
 
-def _split_static(cond: Condition | None) -> tuple[Predicate | None, Predicate | None]:
-    """An MQL rule as (the part that reads only fields and fit, the rest), either None.
+def _split_static(
+    cond: Condition | None,
+) -> tuple[Predicate | None, Predicate | None, Condition | None]:
+    """An MQL rule as (the part that reads only fields and fit, the rest, the rest's
+    condition), each None when empty.
 
     Only a top-level `all` is split; the rule holds exactly when both parts do.
     """
     if cond is None:
-        return None, None
+        return None, None, None
     parts = cond.all if isinstance(cond, AllCondition) else [cond]
     static = [c for c in parts if uses_scores(c) <= _STATIC_SCORES]
     rest = [c for c in parts if not uses_scores(c) <= _STATIC_SCORES]
 
-    def joined(cs: list[Condition]) -> Predicate | None:
+    def joined(cs: list[Condition]) -> Condition | None:
         if not cs:
             return None
-        return compile_condition(cs[0] if len(cs) == 1 else AllCondition(all=cs))
+        return cs[0] if len(cs) == 1 else AllCondition(all=cs)
 
-    return joined(static), joined(rest)
+    static_c, rest_c = joined(static), joined(rest)
+    return (
+        None if static_c is None else compile_condition(static_c),
+        None if rest_c is None else compile_condition(rest_c),
+        rest_c,
+    )
 
 
 def predicted(lead: LeadState) -> float | None:

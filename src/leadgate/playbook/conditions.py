@@ -193,3 +193,77 @@ def uses_scores(cond: Condition | None) -> set[str]:
             out |= uses_scores(c)
         return out
     return uses_scores(cond.not_)
+
+
+Tri = Callable[[Mapping[str, Any] | None, float | None, float], bool | None]
+
+
+def compile_tri(cond: Condition) -> Tri:
+    """Kleene evaluation of an MQL rule with engagement unknown, compiled once per rule.
+
+    The function takes (fields, fit, eng_max) and answers True, False or None (it
+    depends). `fields` and `fit` may be None too (not computed yet): a test on them is
+    then unknown, so a False found without them stays False once they are known.
+    `eng_max` bounds the engagement the lead can ever have: a `gt`/`gte` test on
+    engagement (or total) above the bound is False whatever the history.
+    """
+    if isinstance(cond, FieldCondition):
+        test = compile_field(cond)
+        return lambda fields, fit, eng_max: None if fields is None else test(fields)
+    if isinstance(cond, ScoreCondition):
+        if cond.score == "fit":
+            pred = compile_condition(cond)
+            return lambda fields, fit, eng_max: (
+                None if fields is None or fit is None else pred(fields, {"fit": fit})
+            )
+        if (
+            cond.score in ("engagement", "total")
+            and cond.op in ("gt", "gte")
+            and isinstance(cond.value, int | float)
+        ):
+            need, on_total = float(cond.value), cond.score == "total"
+
+            def bounded(
+                fields: Mapping[str, Any] | None, fit: float | None, eng_max: float
+            ) -> bool | None:
+                if on_total:
+                    if fit is None:
+                        return None
+                    eng_max += fit
+                return False if eng_max < need else None
+
+            return bounded
+        return lambda fields, fit, eng_max: None
+    if isinstance(cond, AllCondition):
+        return _kleene([compile_tri(c) for c in cond.all], decisive=False)
+    if isinstance(cond, AnyCondition):
+        return _kleene([compile_tri(c) for c in cond.any], decisive=True)
+    if isinstance(cond, NotCondition):
+        inner = compile_tri(cond.not_)
+
+        def not_(
+            fields: Mapping[str, Any] | None, fit: float | None, eng_max: float
+        ) -> bool | None:
+            v = inner(fields, fit, eng_max)
+            return None if v is None else not v
+
+        return not_
+    raise TypeError(cond)  # pragma: no cover
+
+
+def _kleene(parts: list[Tri], decisive: bool) -> Tri:
+    """`all` (decisive False) or `any` (decisive True) of three-valued parts: one
+    decisive part decides; otherwise any unknown part leaves the whole unknown."""
+
+    def combined(
+        fields: Mapping[str, Any] | None, fit: float | None, eng_max: float
+    ) -> bool | None:
+        unknown = False
+        for part in parts:
+            v = part(fields, fit, eng_max)
+            if v is decisive:
+                return decisive
+            unknown = unknown or v is None
+        return None if unknown else not decisive
+
+    return combined

@@ -83,6 +83,10 @@ class EngagementState:
     floor: tuple[object, float, float, float, float] | None = field(
         default=None, compare=False, repr=False
     )
+    # [rules, t0, positive part, points added since, slack]: an upper bound of the
+    # engagement at any later moment (see `EngagementRules.at_most`). Added points raise
+    # it; negative points keep it; adjustments drop it.
+    ceiling: list[Any] | None = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready form (stored with the lead)."""
@@ -230,12 +234,16 @@ class EngagementRules:
                     continue
                 w.append(ev.at)
             tally.count += 1
+            c = state.ceiling
+            if c is not None and rule.points > 0:
+                c[3] += rule.points
+                c[4] += 0.01
             tally.value = tally.value * self.decay(ev.at - tally.anchor) + rule.points
             tally.anchor = ev.at
         return True
 
     def _adjust(self, state: EngagementState, ev: EventLike) -> None:
-        state.memo = state.floor = None
+        state.memo = state.floor = state.ceiling = None
         props = ev.properties
         pts = float(props.get("points", 0))
         label = adjustment_label(props)
@@ -312,7 +320,9 @@ class EngagementRules:
                 out += round(value, 2)
         else:
             pos = out - neg
-            state.floor = (self, at, pos, neg, 0.01 * (n + 1) + 1e-9 * (pos - neg + 1.0))
+            slack = 0.01 * (n + 1) + 1e-9 * (pos - neg + 1.0)
+            state.floor = (self, at, pos, neg, slack)
+            state.ceiling = [self, at, pos, 0.0, slack]
         out = round(out, 2)
         state.memo = (self, at, out)
         return out
@@ -332,6 +342,21 @@ class EngagementRules:
         hl = self.half_life
         k = 1.0 if hl is None or at == f[1] else 2.0 ** (-(at - f[1]) / hl)
         return k * f[2] + f[3] - f[4] >= x
+
+    def at_most(self, state: EngagementState, at: float) -> float:
+        """An upper bound of the engagement as of `at` from the state's ceiling (no rule's
+        value is computed); infinity when there is none.
+
+        From the ceiling's moment t0 on, each positive rule's cents are at most
+        k = 2^-(at - t0)/h times its cents then, plus a cent; a negative rule's stay at or
+        below 0; each point added since t0 adds at most itself (and a cent of rounding).
+        """
+        c = state.ceiling
+        if c is None or c[0] is not self or at < c[1]:
+            return math.inf
+        hl = self.half_life
+        k = 1.0 if hl is None or at == c[1] else 2.0 ** (-(at - c[1]) / hl)
+        return float(k * c[2] + c[3] + c[4])
 
     def split(self, state: EngagementState, at: float) -> tuple[float, float]:
         """(decaying part, constant part) of the engagement as of `at`."""
