@@ -25,6 +25,7 @@ import multiprocessing as mp
 import os
 import statistics
 import weakref
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -136,10 +137,10 @@ def replay_lead(
             batch.append(events[i])
             i += 1
         if batch:
-            out += proc.apply_events(lead, batch, batch[-1].at)
+            out += proc.apply_events(lead, batch, batch[-1].at, rescore=False)
         try:
             out += proc.advance(lead, at, rescore=False)
-            out.append(proc.set_stage(lead, to, actor, reason, at))
+            out.append(proc.set_stage(lead, to, actor, reason, at, rescore=False))
         except IllegalTransition:
             continue
     if lead.stage not in AUTOMATIC_STAGES:
@@ -149,7 +150,7 @@ def replay_lead(
         return out
     rest = [e for e in events[i:] if e.at <= until]
     if rest:
-        out += proc.apply_events(lead, rest, rest[-1].at)
+        out += proc.apply_events(lead, rest, rest[-1].at, rescore=False)
     out += proc.advance(lead, until, rescore=False)
     return out
 
@@ -256,9 +257,7 @@ def _run_range(args: tuple[Any, ...]) -> dict[int, tuple[list[float], list[float
         mv = moves.get(lid, [])
         if a == b and not mv:
             continue
-        evtypes: dict[str, int] = {}
-        for j in range(a, b):
-            evtypes[types[j]] = evtypes.get(types[j], 0) + 1
+        evtypes = Counter(types[a:b])
         to_mql = any(to == "mql" for _, to, _, _ in mv)
         attrs = orjson.loads(attrs_text) if attrs_text else {}
         # Events are built only for a lead some playbook has to replay.

@@ -127,12 +127,15 @@ class LeadProcessor:
         events: Iterable[EventLike],
         now: float,
         history: Callable[[], Iterable[EventLike]] | None = None,
+        rescore: bool = True,
     ) -> list[Transition]:
         """Score new events into the lead and make the automatic stage moves they cause.
 
         Events older than what the lead has already seen are placed by their time:
         the engagement state is rebuilt from `history()` (every stored event of the
         lead, the new ones included). Returns the transitions made, in time order.
+        `rescore=False` leaves the lead's card as it was (a replay that keeps only the
+        transitions): no rule reads the card, so the moves are the same.
         """
         new = sorted(events, key=_TIME_ORDER)
         if not new:
@@ -186,7 +189,8 @@ class LeadProcessor:
             out += self._evaluate(lead, at, raised)
         if lead.stage in _TIMED_STAGES:
             out += self.advance(lead, now, rescore=False)
-        self.rescore(lead, max(now, lead.engagement_state.last_at))
+        if rescore:
+            self.rescore(lead, max(now, lead.engagement_state.last_at))
         return out
 
     def reevaluate(self, lead: LeadState, at: float) -> list[Transition]:
@@ -210,13 +214,21 @@ class LeadProcessor:
     # -- stages -----------------------------------------------------------------
 
     def set_stage(
-        self, lead: LeadState, to: str, actor: str, reason: str | None, at: float
+        self,
+        lead: LeadState,
+        to: str,
+        actor: str,
+        reason: str | None,
+        at: float,
+        rescore: bool = True,
     ) -> Transition:
-        """A person moves the lead. Raises IllegalTransition when the machine forbids it."""
+        """A person moves the lead. Raises IllegalTransition when the machine forbids it.
+        `rescore` as in `apply_events`."""
         self.advance(lead, at, rescore=False)
         check_manual(lead.stage, to, reason, self.playbook)
         t = self._move(lead, to, max(at, lead.stage_at), actor, reason)
-        self.rescore(lead, at)
+        if rescore:
+            self.rescore(lead, at)
         return t
 
     def advance(self, lead: LeadState, t: float, rescore: bool = True) -> list[Transition]:
