@@ -20,7 +20,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 from _common import load_average, machine
-from leadgate.analytics.backtest import _ranges, read_range, run_backtest
+from leadgate.analytics.backtest import _ranges, range_count, read_range, run_backtest
 from leadgate.leads import LeadProcessor
 from leadgate.playbook.loader import bundled_playbook, load_playbook
 from leadgate.scoring.engagement import EngagementState, Event
@@ -72,9 +72,13 @@ def floor(paths: tuple[Path, Path, Path], texts: tuple[str, str], workers: int) 
     import duckdb
 
     con = duckdb.connect()
-    lo, hi = con.execute(f"SELECT MIN(id), MAX(id) FROM read_parquet('{paths[0]}')").fetchone()  # type: ignore[misc]
+    lo, hi, n = con.execute(
+        f"SELECT MIN(id), MAX(id), (SELECT COUNT(*) FROM read_parquet('{paths[1]}')) "
+        f"FROM read_parquet('{paths[0]}')"
+    ).fetchone()  # type: ignore[misc]
     con.close()
-    tasks = [(tuple(str(p) for p in paths), texts, a, b, T_END) for a, b in _ranges(lo, hi, 64)]
+    ranges = _ranges(lo, hi, range_count(n, workers))
+    tasks = [(tuple(str(p) for p in paths), texts, a, b, T_END) for a, b in ranges]
     t = time.perf_counter()
     with mp.get_context("fork").Pool(workers) as pool:
         parts = pool.map(_floor_range, tasks)
