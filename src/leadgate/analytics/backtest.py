@@ -217,7 +217,8 @@ def read_range(paths: tuple[str, ...], lo: int, hi: int, until: float) -> RangeH
         cuts = np.flatnonzero(np.diff(lids)) + 1
         bounds = np.concatenate(([0], cuts, [len(lids)]))
         at = bounds.tolist()  # Python ints: a loop over numpy scalars is ~5x slower
-        spans = dict(zip(lids[bounds[:-1]].tolist(), zip(at[:-1], at[1:]), strict=True))
+        firsts = lids[bounds[:-1]].tolist()
+        spans = dict(zip(firsts, zip(at[:-1], at[1:], strict=True), strict=True))
     return RangeHistory(
         leads,
         ev.column("id").to_pylist(),
