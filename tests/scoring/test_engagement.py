@@ -186,9 +186,10 @@ stages: {mql: {hand_raisers: [demo_request]}}
     event_lists,
     st.sampled_from([PLAYBOOK, CENTS_PLAYBOOK]),
     st.lists(st.floats(min_value=0, max_value=150), min_size=1, max_size=8),
+    st.sampled_from([0.0, 0.0, 0.5, 3.0]),
 )
 def test_floor_and_ceiling_never_claim_more_than_the_exact_engagement(
-    events: list[Event], text: str, checks: list[float]
+    events: list[Event], text: str, checks: list[float], early: float
 ) -> None:
     # Totals asked at random moments leave floors behind; later events keep or drop them.
     # Whenever `at_least` says "surely >= x", the engagement computed afresh must be >= x:
@@ -205,6 +206,9 @@ def test_floor_and_ceiling_never_claim_more_than_the_exact_engagement(
         while asks and asks[0] < e.at:
             r.total(state, asks.pop(0))
         r.apply(state, e)
+        if early:
+            # Asked for a moment before the last event (a late event's re-check does).
+            r.total(state, e.at - early * DAY)
         for later in (e.at, e.at + 0.3 * DAY, e.at + 40 * DAY):
             state.memo = None
             fresh = EngagementState(state.last_at, state.last_id, state.rules, state.adjustments)

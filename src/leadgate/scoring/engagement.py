@@ -318,7 +318,9 @@ class EngagementRules:
                 if decays and hl is not None and at > anchor:
                     value *= 2.0 ** (-(at - anchor) / hl)
                 out += round(value, 2)
-        else:
+        elif at >= state.last_at:
+            # Only from a moment after every tally's anchor: before an anchor a value
+            # does not decay yet, so it would not scale by 2^-(t - t0)/h from there.
             pos = out - neg
             slack = 0.01 * (n + 1) + 1e-9 * (pos - neg + 1.0)
             state.floor = (self, at, pos, neg, slack)
