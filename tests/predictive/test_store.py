@@ -212,9 +212,12 @@ def test_mql_rule_reads_the_stored_prediction(engine: Engine) -> None:
 
 def test_cli_train_predict_suggest(db_url: str, tmp_path: Path) -> None:
     # The CLI runs on the real clock: the demo window must end now, like a live store's.
+    # The data then depends on the hour (working hours, weekdays): on 4,000 leads some
+    # hours leave too few conversions for any points (see the test below); on 8,000 every
+    # hour sampled gave a proposal.
     demo = Engine(Database(db_url))
     demo.ensure_playbook()
-    load_demo(demo, n_leads=4000, n_events=80_000, seed=7)
+    load_demo(demo, n_leads=8000, n_events=160_000, seed=7)
     url = db_url
     code, out, err = run("train", "--db", url, "--json", "--horizon-days", "60")
     assert code == 0, err
@@ -224,7 +227,7 @@ def test_cli_train_predict_suggest(db_url: str, tmp_path: Path) -> None:
     assert "playbook" in info["baselines"] and info["store"]["horizon_days"] == 60
     code, out, err = run("predict", "--db", url, "--json")
     assert code == 0, err
-    assert orjson.loads(out)["leads"] == 4000
+    assert orjson.loads(out)["leads"] == 8000
     email = demo.list_leads(limit=1)[0]["email"]
     code, out, err = run("lead", "show", email, "--db", url, "--json")
     assert code == 0, err
@@ -260,3 +263,20 @@ def test_no_model_no_prediction(engine: Engine) -> None:
     assert shown["predicted"] is None and shown["predicted_factors"] is None
     code, _, err = run("predict", "--db", engine.db.url)
     assert code == 2 and "no trained model" in err
+
+
+def test_suggest_points_says_when_the_outcomes_support_no_points(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    # A fixed clock at which the 4,000-lead demo has 23 conversions in 1,627 leads: no
+    # model with points beats the sparsest, which has none. A playbook without rules is
+    # no proposal, so it says why (the CLI prints that and exits 2 before writing).
+    from leadgate.predictive.dataset import DatasetError
+    from leadgate.predictive.suggest import suggest_points
+
+    now = 1_790_000_000.0 + 6 * 3600
+    engine = Engine(Database(sqlite_url), clock=lambda: now)
+    engine.ensure_playbook()
+    load_demo(engine, n_leads=4000, n_events=80_000, seed=7)
+    with pytest.raises(DatasetError, match="support no points: 23 of 1,627 leads converted"):
+        suggest_points(engine)

@@ -323,6 +323,14 @@ def suggest_points(
     # The proposal: same procedure on every row.
     cols_all, D_all = cols, D
     pts = _points(_fit(D_all, y, C, seed))
+    if not pts.any():
+        # A playbook without a single rule is not a proposal: say why instead.
+        raise DatasetError(
+            f"the outcomes support no points: {int(y.sum()):,} of {n:,} leads converted "
+            f"within {data.spec.horizon_days:g} days of the {data.spec.cutoff} cut-off, and "
+            "no model with points beat the sparsest one on the later training rows; wait "
+            "for more outcomes or widen --window-days"
+        )
     fit_rules: list[dict[str, Any]] = []
     eng_rules: list[dict[str, Any]] = []
     for col, p in zip(cols_all, pts, strict=True):
