@@ -16,14 +16,12 @@ import sys
 import time
 from pathlib import Path
 
-import orjson
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 from _common import load_average, machine
 from leadgate.analytics.backtest import _ranges, range_count, read_range, run_backtest
 from leadgate.leads import LeadProcessor
 from leadgate.playbook.loader import bundled_playbook, load_playbook
-from leadgate.scoring.engagement import EngagementState, Event
+from leadgate.scoring.engagement import EngagementState
 from rescore_sql import T_END, synthesize
 
 
@@ -35,20 +33,7 @@ def _floor_range(args: tuple[object, ...]) -> dict[str, float]:
     c0 = time.process_time()
     h = read_range(paths, lo, hi, until)  # type: ignore[arg-type]
     c1 = time.process_time()
-    parsed: dict[str, object] = {}
-    empty: dict[str, object] = {}
-    per_lead = []
-    for a, b in h.spans.values():
-        evs = []
-        for j in range(a, b):
-            text = h.props[j]
-            doc = empty
-            if text and h.types[j] in props_types:
-                doc = parsed.get(text)  # type: ignore[assignment]
-                if doc is None:
-                    doc = parsed[text] = orjson.loads(text)
-            evs.append(Event(h.ids[j], h.types[j], h.ats[j], doc))  # type: ignore[arg-type]
-        per_lead.append(evs)
+    per_lead = [h.events(a, b, props_types) for a, b in h.spans.values()]
     c2 = time.process_time()
     for r in rules:
         apply = r.apply

@@ -320,7 +320,7 @@ def test_engagement_bound() -> None:
 
 
 def test_the_mql_rule_with_unknowns_is_false_only_when_it_must_be() -> None:
-    from leadgate.analytics.backtest import compile_tri
+    from leadgate.playbook.conditions import compile_tri
     from leadgate.playbook.loader import load_playbook
 
     _, text = bundled_playbook()

@@ -24,7 +24,6 @@ import math
 import multiprocessing as mp
 import os
 import statistics
-import weakref
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -37,15 +36,13 @@ import orjson
 from leadgate.leads import LeadProcessor, LeadState
 from leadgate.leads.processor import AUTOMATIC_STAGES
 from leadgate.lifecycle.stages import IllegalTransition, Transition
-from leadgate.playbook.conditions import Tri, compile_tri
 from leadgate.playbook.loader import load_playbook
-from leadgate.playbook.model import (
-    Playbook,
-)
+from leadgate.playbook.model import Playbook
 from leadgate.scoring.engagement import ADJUSTMENT, Event
 
 _OUTCOMES = ("sql", "sqo", "customer")
 _EVENTS_PER_RANGE = 600_000
+_EMPTY: Mapping[str, Any] = {}
 
 
 def month_of(t: float) -> str:
@@ -54,10 +51,6 @@ def month_of(t: float) -> str:
 
 
 # -- pruning -------------------------------------------------------------------------------
-
-
-# Compiled once per processor (a processor is one playbook version).
-_TRI: weakref.WeakKeyDictionary[LeadProcessor, Tri] = weakref.WeakKeyDictionary()
 
 
 def engagement_bound(pb: Playbook, type_counts: Mapping[str, int]) -> float:
@@ -99,9 +92,8 @@ def can_move(
     if ADJUSTMENT in types:
         return True  # a fit adjustment changes fit mid-history
     bound = engagement_bound(proc.playbook, types) if isinstance(types, Mapping) else math.inf
-    tri = _TRI.get(proc)
-    if tri is None:
-        tri = _TRI[proc] = compile_tri(when)
+    tri = proc.mql_tri
+    assert tri is not None  # compiled whenever the rule exists
     # The bound alone often rules the lead out: then its fields and fit (regexes) are
     # never computed.
     if tri(None, None, bound) is False:
@@ -155,10 +147,6 @@ def replay_lead(
     return out
 
 
-def _needs_props(pb: Playbook) -> set[str]:
-    return {r.event for r in pb.engagement.rules if r.if_ is not None} | {ADJUSTMENT}
-
-
 @functools.lru_cache(maxsize=8)
 def _processor(text: str, name: str) -> LeadProcessor:
     # Parsed once per worker process, not once per lead range.
@@ -178,6 +166,23 @@ class RangeHistory:
     props: list[str | None]
     spans: dict[int, tuple[int, int]]
     moves: dict[int, list[tuple[float, str, str, str | None]]]
+    # Property documents repeat (same page, same form): each text is parsed once. The
+    # engine only reads them.
+    parsed: dict[str, Any] = field(default_factory=dict)
+
+    def events(self, a: int, b: int, property_types: frozenset[str]) -> list[Event]:
+        """Rows a..b as events, properties decoded only for the types scoring reads."""
+        ids, types, ats, props, parsed = self.ids, self.types, self.ats, self.props, self.parsed
+        out = []
+        for j in range(a, b):
+            t, text = types[j], props[j]
+            doc: Any = _EMPTY
+            if text and t in property_types:
+                doc = parsed.get(text)
+                if doc is None:
+                    doc = parsed[text] = orjson.loads(text)
+            out.append(Event(ids[j], t, ats[j], doc))
+        return out
 
 
 def read_range(paths: tuple[str, ...], lo: int, hi: int, until: float) -> RangeHistory:
@@ -235,24 +240,10 @@ def _run_range(args: tuple[Any, ...]) -> dict[int, tuple[list[float], list[float
     paths, old_text, new_text, lo, hi, until = args
     old = _processor(old_text, "old")
     new = _processor(new_text, "new")
-    props_types = _needs_props(old.playbook) | _needs_props(new.playbook)
+    props_types = old.rules.property_types | new.rules.property_types
     h = read_range(paths, lo, hi, until)
-    ids, types, ats, props, starts, moves = h.ids, h.types, h.ats, h.props, h.spans, h.moves
+    types, ats, starts, moves = h.types, h.ats, h.spans, h.moves
     out: dict[int, tuple[list[float], list[float], int]] = {}
-    empty: dict[str, Any] = {}
-    # Property documents repeat (same page, same form): parse each text once. The
-    # engine only reads them.
-    parsed: dict[str, Any] = {}
-
-    def properties(j: int) -> Any:
-        text = props[j]
-        if types[j] not in props_types or not text:
-            return empty
-        doc = parsed.get(text)
-        if doc is None:
-            doc = parsed[text] = orjson.loads(text)
-        return doc
-
     for lid, email, attrs_text, created in h.leads:
         a, b = starts.get(lid, (0, 0))
         mv = moves.get(lid, [])
@@ -270,7 +261,7 @@ def _run_range(args: tuple[Any, ...]) -> dict[int, tuple[list[float], list[float
                 runs.append([])
                 continue
             if evs is None:
-                evs = [Event(ids[j], types[j], ats[j], properties(j)) for j in range(a, b)]
+                evs = h.events(a, b, props_types)
             reason_moves: list[tuple[float, str, str, str | None]] = [
                 (t, to, actor, _reason(proc, lead, to)) for t, to, actor, _ in mv
             ]

@@ -54,8 +54,9 @@ class LeadProcessor:
         st = playbook.stages
         self._mql_rule = compile_condition(st.mql.when) if st.mql.when is not None else None
         self._mql_gate, self._mql_rest, rest = _split_static(st.mql.when)
-        # The rest of the rule, three-valued against a bound of the engagement: False
-        # when no engagement up to the bound meets it.
+        # The rule (and the rest of it), three-valued against a bound of the engagement:
+        # False when no engagement up to the bound meets it.
+        self.mql_tri = compile_tri(st.mql.when) if st.mql.when is not None else None
         self._mql_rest_tri = compile_tri(rest) if rest is not None else None
         self.hand_raisers = frozenset(st.mql.hand_raisers)
         self.cooldown = st.recycle.cooldown_days * DAY

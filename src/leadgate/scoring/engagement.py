@@ -341,9 +341,7 @@ class EngagementRules:
         f = state.floor
         if f is None or f[0] is not self or at < f[1]:
             return False
-        hl = self.half_life
-        k = 1.0 if hl is None or at == f[1] else 2.0 ** (-(at - f[1]) / hl)
-        return k * f[2] + f[3] - f[4] >= x
+        return self.decay(at - f[1]) * f[2] + f[3] - f[4] >= x
 
     def at_most(self, state: EngagementState, at: float) -> float:
         """An upper bound of the engagement as of `at` from the state's ceiling (no rule's
@@ -356,9 +354,7 @@ class EngagementRules:
         c = state.ceiling
         if c is None or c[0] is not self or at < c[1]:
             return math.inf
-        hl = self.half_life
-        k = 1.0 if hl is None or at == c[1] else 2.0 ** (-(at - c[1]) / hl)
-        return float(k * c[2] + c[3] + c[4])
+        return float(self.decay(at - c[1]) * c[2] + c[3] + c[4])
 
     def split(self, state: EngagementState, at: float) -> tuple[float, float]:
         """(decaying part, constant part) of the engagement as of `at`."""
