@@ -214,6 +214,18 @@ STREAM = st.lists(
 )
 
 
+def _batches(stream: list[tuple[str, float, int]]) -> list[list[Event]]:
+    """The stream's events (type, days after the previous one, batch size), in batches."""
+    day, batch, out = 0.0, [], []
+    for i, (type_, gap, size) in enumerate(stream):
+        day += gap
+        batch.append(Event(f"e{i:03d}", type_, T0 + day * DAY, {"url": "/pricing"}))
+        if len(batch) >= size or i == len(stream) - 1:
+            out.append(batch)
+            batch = []
+    return out
+
+
 def _fast_and_reference() -> tuple[LeadProcessor, LeadProcessor]:
     """The bundled playbook twice: as it runs, and with no memo, floor or ceiling."""
     pb, _ = bundled_playbook()
@@ -245,15 +257,11 @@ def test_the_exit_shortcut_and_the_memo_change_nothing(
     # computes every engagement afresh and checks the exit after every event.
     fast, slow = _fast_and_reference()
     a, b = lead(attrs), lead(attrs)
-    day, batch, got_a, got_b = 0.0, [], [], []
-    for i, (type_, gap, size) in enumerate(stream):
-        day += gap
-        batch.append(Event(f"e{i:03d}", type_, T0 + day * DAY, {"url": "/pricing"}))
-        if len(batch) >= size or i == len(stream) - 1:
-            now = T0 + day * DAY
-            got_a += fast.apply_events(a, batch, now)
-            got_b += slow.apply_events(b, batch, now)
-            batch = []
+    got_a, got_b = [], []
+    for batch in _batches(stream):
+        now = batch[-1].at
+        got_a += fast.apply_events(a, batch, now)
+        got_b += slow.apply_events(b, batch, now)
     assert got_a == got_b
     assert a.card == b.card and a.stage == b.stage and a.next_due_at == b.next_due_at
     if a.card is not None:
@@ -272,13 +280,7 @@ def test_late_events_and_the_bounds_change_nothing(
     # event). The bounds left by such checks must not change a single move.
     fast, slow = _fast_and_reference()
     a, b = lead(attrs), lead(attrs)
-    day, batch, batches = 0.0, [], []
-    for i, (type_, gap, size) in enumerate(stream):
-        day += gap
-        batch.append(Event(f"e{i:03d}", type_, T0 + day * DAY, {"url": "/pricing"}))
-        if len(batch) >= size or i == len(stream) - 1:
-            batches.append(batch)
-            batch = []
+    batches = _batches(stream)
     rnd.shuffle(batches)  # type: ignore[attr-defined]
     seen: list[Event] = []
     now = T0
