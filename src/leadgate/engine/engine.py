@@ -8,6 +8,7 @@ events, edits, adjustments, manual moves, timers - passes through
 from __future__ import annotations
 
 import gc
+import math
 import threading
 import time
 from collections import defaultdict
@@ -15,10 +16,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
+from operator import attrgetter
 from types import MappingProxyType
 from typing import Any
 
 from leadgate.ingest.validate import EventIn, InputError, check_email, iso
+from leadgate.leads.derivation import Era, Move, corrections, derive, is_automatic
 from leadgate.leads.processor import LeadProcessor
 from leadgate.leads.record import LeadState
 from leadgate.lifecycle.stages import FUNNEL, STAGES, Transition, allowed_targets
@@ -28,6 +31,7 @@ from leadgate.scoring.engagement import ADJUSTMENT, Event
 from leadgate.store.database import Database
 from leadgate.store.repository import ConcurrentEvents, Repository, StoredLead, dumps
 
+_TIME_ORDER = attrgetter("at", "id")
 # Leads kept in memory between write transactions (about 1.5 KB each).
 LEAD_CACHE_SIZE = 100_000
 
@@ -64,6 +68,10 @@ class LeadChange:
     grade_before: str | None
     grade_after: str
     owner: str | None
+    # Rows of the stored history a re-derivation voided (a late event changed what the
+    # rules did from their moment on); `transitions` then holds the derived rows that
+    # replace them. Announced as `lead.stage_corrected`.
+    voided: list[Transition] = field(default_factory=list)
 
 
 Clock = Callable[[], float]
@@ -285,8 +293,11 @@ class Engine:
                     None if created else s.grade_before,
                     card.grade,
                     s.owner,
+                    s.voided,
                 )
             )
+        for s, _, _ in items:
+            s.voided = []
         for listener in self.listeners:
             listener(repo, changes, now)
         if txn is not None:
@@ -379,9 +390,24 @@ class Engine:
             new_emails = {lead.email for lead in fresh}
             for email, (attrs, _) in merged.items():
                 s = stored[email]
-                ts = self._refresh_if_stale(repo, proc, s.state, now)
+                ts = self._refresh_if_stale(repo, proc, s, now)
                 before = dict(s.state.attributes)
-                ts += proc.update_attributes(s.state, attrs, now)
+                lead = s.state
+                has_history = (
+                    lead.engagement_state.last_at != -math.inf or lead.settled_at != -math.inf
+                )
+                if (
+                    lead.id is not None
+                    and has_history
+                    and any(lead.attributes.get(k) != v for k, v in attrs.items())
+                ):
+                    # Attributes are what we know of the person, whenever we learnt it:
+                    # importing the contact list after its history must give the history
+                    # it would have had the other way round, so it is derived again.
+                    lead.attributes.update(attrs)
+                    ts += self._rederive(repo, proc, s, now, "attributes changed")
+                else:
+                    ts += proc.update_attributes(lead, attrs, now)
                 if s.state.card is None:
                     proc.rescore(s.state, now)
                 if email in new_emails or s.state.attributes != before or ts:
@@ -394,18 +420,86 @@ class Engine:
         return created_n, updated_n, len(merged) - created_n - updated_n
 
     def _refresh_if_stale(
-        self, repo: Repository, proc: LeadProcessor, lead: LeadState, now: float
+        self, repo: Repository, proc: LeadProcessor, s: StoredLead, now: float
     ) -> list[Transition]:
-        """A lead scored under another playbook version is replayed under this one first."""
+        """A lead scored under an older playbook version: the active one takes over at its
+        activation, as `rescore_all` does (the rescore has not reached this lead yet)."""
+        lead = s.state
         if lead.id is None or lead.playbook_version in (None, proc.version):
             return []  # None: created in this transaction, nothing to replay
-        lead.engagement_state = proc.rules.replay(repo.events_of(lead.id))
-        lead.fit_cache = lead.fields_cache = lead.fit_lines_cache = None
-        lead.playbook_version = proc.version
-        out = proc.advance(lead, now, rescore=False)
-        out += proc.reevaluate(lead, now)
+        since = self._since(repo, proc)
+        old = self.processor(lead.playbook_version)
+        if lead.engagement_state.last_at > since or lead.settled_at > since or old is proc:
+            return self._rederive(repo, proc, s, now, "a playbook version took over")
+        events = [e for e in repo.events_of(lead.id) if e.at <= since]
+        out = proc.take_over(lead, old, proc.rules.replay(events), since)
+        out += proc.advance(lead, now, rescore=False)
         proc.rescore(lead, now)
         return out
+
+    def _since(self, repo: Repository, proc: LeadProcessor) -> float:
+        """When a version became active."""
+        if proc.version is None:
+            return -math.inf
+        row = repo.execute(
+            "SELECT activated_at FROM playbooks WHERE version = ?", [proc.version]
+        ).fetchone()
+        return -math.inf if row is None else float(row[0])
+
+    def _eras(self, repo: Repository, proc: LeadProcessor) -> list[Era]:
+        """The versions in force over time, up to the active one."""
+        eras = [
+            Era(at, proc if v == proc.version else self.processor(v))
+            for v, at in repo.eras()
+            if proc.version is None or v <= proc.version
+        ]
+        return eras or [Era(-math.inf, proc)]
+
+    def _is_late(
+        self, repo: Repository, proc: LeadProcessor, lead: LeadState, first: EventIn
+    ) -> bool:
+        """Whether events from `first` on cannot simply be scored on top of the lead: older
+        than what it has seen or than a person's move, or from before the active version
+        when an older one was in force then."""
+        if not proc.in_order(lead, first):
+            return True
+        return bool(
+            proc.version is not None and proc.version > 1 and first.at <= self._since(repo, proc)
+        )
+
+    def _rederive(
+        self,
+        repo: Repository,
+        proc: LeadProcessor,
+        s: StoredLead,
+        now: float,
+        why: str,
+        extra: Sequence[Move] = (),
+    ) -> list[Transition]:
+        """Derive the lead's history again from its facts (and `extra` people's moves not
+        stored yet) and return the rows to append; stored rows the derivation no longer
+        makes are voided by correction rows."""
+        lead = s.state
+        assert lead.id is not None
+        stored = repo.history_rows(lead.id)
+        moves = [Move(r[2], r[3], r[4], r[5]) for r in stored if not is_automatic(r[4])]
+        moves += extra
+        derived = derive(lead, repo.events_of(lead.id), moves, self._eras(repo, proc), now)
+        keep = corrections([r[1:5] for r in stored], derived)
+        gone = stored[keep:]
+        tail = derived[keep:]
+        if gone:
+            repo.void_transitions(lead.id, gone, now, f"re-derived: {why}", lead.playbook_version)
+            s.voided = [Transition(r[1], r[2], r[3], r[4], r[5]) for r in gone]
+            tail = [
+                t
+                if not is_automatic(t.actor)
+                else Transition(
+                    t.from_stage, t.to_stage, t.at, t.actor, f"{t.reason} (re-derived: {why})"
+                )
+                for t in tail
+            ]
+        return tail
 
     # -- events ---------------------------------------------------------------
 
@@ -506,10 +600,15 @@ class Engine:
             for email, evs in per_lead.items():
                 s = stored[email]
                 lead = s.state
+                first = min(evs, key=_TIME_ORDER)
+                ts = []
                 if lead.playbook_version not in (None, version):
-                    ts = self._refresh_if_stale(repo, proc, lead, now)
+                    ts = self._refresh_if_stale(repo, proc, s, now)
+                if self._is_late(repo, proc, lead, first):
+                    why = f"late event {first.id} at {iso(first.at)}"
+                    ts += self._rederive(repo, proc, s, now, why)
                 else:
-                    ts = proc.apply_events(lead, evs, now, history=_history(repo, lead.id))  # type: ignore[arg-type]
+                    ts += proc.apply_events(lead, evs, now)
                 touched.append((s, ts, email in fresh_emails))
             for lead in fresh:
                 if lead.card is None:  # created, but every event was a duplicate
@@ -553,14 +652,47 @@ class Engine:
             s = self._leads(txn, [email]).get(email)
             if s is None:
                 raise NotFound(f"no lead with email {email}")
-            moves = self._refresh_if_stale(repo, proc, s.state, now)
+            moves = self._refresh_if_stale(repo, proc, s, now)
             moves += proc.advance(s.state, now, rescore=False)
             for guard in self.stage_guards:
                 guard(repo, s, to, now)
             t = proc.set_stage(s.state, to, actor, reason, now)
             moves.append(t)
+            if s.state.engagement_state.last_at > now:
+                # Events dated after this moment (within the clock skew) were scored
+                # already: the move goes before them, so the history is derived again.
+                fact = Move(to, now, actor, reason)
+                moves = self._rederive(repo, proc, s, now, "a move before stored events", [fact])
             self._commit(txn, proc, [(s, moves, False)], now, attributes=False)
         return t
+
+    def record_moves(self, email: str, moves: Sequence[Move]) -> list[Transition]:
+        """People's moves made elsewhere (another CRM, a back-filled history), as facts.
+
+        They are not checked against the stage graph - they happened - and the lead's
+        history is derived again around them: the rules' moves follow from the events
+        and these moves together, exactly as if each had been made live at its time.
+        Returns the rows appended to the history.
+        """
+        email = check_email(email)
+        now = self.clock()
+        for m in moves:
+            if m.to not in STAGES:
+                raise InputError("to", f"unknown stage '{m.to}'")
+            if is_automatic(m.actor):
+                raise InputError("actor", "a person's move cannot be made by 'rule:…'")
+            if m.at > now:
+                raise InputError("at", "a move cannot be dated in the future")
+        with self._write() as txn:
+            repo = txn.repo
+            proc = self._active(repo, txn)
+            s = self._leads(txn, [email]).get(email)
+            if s is None:
+                raise NotFound(f"no lead with email {email}")
+            tail = self._refresh_if_stale(repo, proc, s, now)
+            tail += self._rederive(repo, proc, s, now, "a person's move recorded late", moves)
+            self._commit(txn, proc, [(s, tail, False)], now, attributes=False)
+        return tail
 
     def tick(self, now: float | None = None, limit: int = 10_000) -> int:
         """Fire due timers (decay exits, cooldown ends). Cost follows what is due, not the store."""
@@ -590,7 +722,7 @@ class Engine:
                 stored = self._leads(txn, emails)
                 items = []
                 for s in stored.values():
-                    ts = self._refresh_if_stale(repo, proc, s.state, now)
+                    ts = self._refresh_if_stale(repo, proc, s, now)
                     ts += proc.advance(s.state, now, rescore=True)
                     items.append((s, ts, False))
                     moved += len(ts)
@@ -798,6 +930,8 @@ class Engine:
         """
         proc = self.processor()
         now = self.clock()
+        with self.db.read() as conn:
+            since = self._since(Repository(self.db, conn), proc)
         carry: dict[int, dict[int, tuple[int, float]] | None] = {}
         same_fit: dict[int, bool] = {}
         n = 0
@@ -828,15 +962,29 @@ class Engine:
                 for s in page:
                     lead = s.state
                     v = lead.playbook_version
-                    mapping = None if v is None else carry.get(v)
-                    if mapping is not None:
-                        lead.engagement_state = proc.rules.carried(lead.engagement_state, mapping)
+                    if v == proc.version:
+                        # Reached by the new version already (an event or a move since
+                        # the activation took it over).
+                        ts = proc.advance(lead, now, rescore=False)
+                    elif (
+                        v is None
+                        or lead.engagement_state.last_at > since
+                        or lead.settled_at > since
+                    ):
+                        ts = self._rederive(repo, proc, s, now, "a playbook version took over")
                     else:
-                        lead.engagement_state = proc.rules.replay(events.get(lead.id, ()))  # type: ignore[arg-type]
-                    if v is None or not same_fit[v]:
-                        lead.fit_cache = lead.fields_cache = lead.fit_lines_cache = None
-                    ts = proc.advance(lead, now, rescore=False)
-                    ts += proc.reevaluate(lead, now)
+                        # The new version takes over at its activation, as a derivation
+                        # of the lead's history would have it.
+                        mapping = carry.get(v)
+                        state = (
+                            proc.rules.carried(lead.engagement_state, mapping)
+                            if mapping is not None
+                            else proc.rules.replay(events.get(lead.id, ()))  # type: ignore[arg-type]
+                        )
+                        fit = lead.fit_cache if same_fit[v] else None
+                        ts = proc.take_over(lead, self.processor(v), state, since)
+                        lead.fit_cache = fit
+                        ts += proc.advance(lead, now, rescore=False)
                     proc.rescore(lead, now)
                     items.append((s, ts, False))
                 self._commit(txn, proc, items, now, attributes=False)

@@ -8,10 +8,11 @@ backtest and production can never disagree.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from operator import attrgetter
 from typing import Any
 
+from leadgate.leads.derivation import Era, Move, derive
 from leadgate.leads.record import LeadState
 from leadgate.lifecycle.stages import Transition, check_manual
 from leadgate.playbook.conditions import (
@@ -22,7 +23,7 @@ from leadgate.playbook.conditions import (
     uses_scores,
 )
 from leadgate.playbook.model import AllCondition, Condition, Playbook
-from leadgate.scoring.engagement import ADJUSTMENT, EventLike
+from leadgate.scoring.engagement import ADJUSTMENT, EngagementState, EventLike
 from leadgate.scoring.fit import email_domain
 from leadgate.scoring.grades import grade_engagement, grade_fit
 from leadgate.scoring.scorecard import ScoreCard, Scorer
@@ -129,12 +130,15 @@ class LeadProcessor:
         now: float,
         history: Callable[[], Iterable[EventLike]] | None = None,
         rescore: bool = True,
+        moves: Callable[[], Sequence[Move]] | None = None,
     ) -> list[Transition]:
         """Score new events into the lead and make the automatic stage moves they cause.
 
-        Events older than what the lead has already seen are placed by their time:
-        the engagement state is rebuilt from `history()` (every stored event of the
-        lead, the new ones included). Returns the transitions made, in time order.
+        Events older than what the lead has already seen (or than a person's last move)
+        are placed by their time: the lead's whole history is derived again from
+        `history()` (every stored event of the lead, the new ones included) and
+        `moves()` (people's moves), see `derive`. Returns the transitions made, in time
+        order; after a re-derivation, the whole derived history.
         `rescore=False` leaves the lead's card as it was (a replay that keeps only the
         transitions): no rule reads the card, so the moves are the same.
         """
@@ -144,8 +148,11 @@ class LeadProcessor:
         out: list[Transition] = []
         st = lead.engagement_state
         first = new[0]
-        in_order = first.at > st.last_at or (first.at == st.last_at and first.id > st.last_id)
-        if in_order:
+        if self.in_order(lead, first):
+            if lead.stage == "lead" and lead.stage_reason is None and first.at < lead.stage_at:
+                # A lead's creation is an arrival like any other: a contact imported
+                # before its history arrived was a lead from its first event on.
+                lead.stage_at = first.at
             rules = self.rules
             apply, may_lower, exit_at = rules.apply, rules.may_lower, self.exit_at
             at_least = rules.at_least
@@ -180,19 +187,34 @@ class LeadProcessor:
                         continue
                     out += self._evaluate(lead, ev.at, ev.type)
         else:
+            # A late event can change any automatic move from its moment on, so the
+            # whole history is derived again from the facts (every event, people's
+            # moves), exactly as if everything had arrived in time order.
             if history is None:
                 raise ValueError("a late event needs the lead's history to be placed in time")
-            lead.engagement_state = self.rules.replay(history())
-            lead.fit_cache = lead.fields_cache = lead.fit_lines_cache = None
-            at = max(new[-1].at, lead.stage_at)
-            out += self.advance(lead, at, rescore=False)
-            raised = next((e.type for e in new if e.type in self.hand_raisers), "")
-            out += self._evaluate(lead, at, raised)
+            return derive(
+                lead,
+                history(),
+                () if moves is None else moves(),
+                [Era(-math.inf, self)],
+                now,
+                rescore=rescore,
+            )
         if lead.stage in _TIMED_STAGES:
             out += self.advance(lead, now, rescore=False)
         if rescore:
             self.rescore(lead, max(now, lead.engagement_state.last_at))
         return out
+
+    @staticmethod
+    def in_order(lead: LeadState, first: EventLike) -> bool:
+        """Whether an event (the earliest of a batch) comes after everything that shaped
+        the lead: its events (by time, then id) and people's moves (an event at the
+        instant of a move counts before it, so it is late)."""
+        st = lead.engagement_state
+        return first.at > lead.settled_at and (
+            first.at > st.last_at or (first.at == st.last_at and first.id > st.last_id)
+        )
 
     def reevaluate(self, lead: LeadState, at: float) -> list[Transition]:
         """Check the automatic rules again at `at` (after a playbook change or a rebuild)."""
@@ -227,10 +249,33 @@ class LeadProcessor:
         `rescore` as in `apply_events`."""
         self.advance(lead, at, rescore=False)
         check_manual(lead.stage, to, reason, self.playbook)
-        t = self._move(lead, to, max(at, lead.stage_at), actor, reason)
+        t = self.record_move(lead, Move(to, at, actor, reason))
         if rescore:
             self.rescore(lead, at)
         return t
+
+    def record_move(self, lead: LeadState, move: Move) -> Transition:
+        """A person's move as a fact: made whatever the stage (it was checked when the
+        person made it, or happened in another system), after time has been advanced
+        to it. The person wins over what the rules derived; the history shows both."""
+        lead.settled_at = max(lead.settled_at, move.at)
+        return self._move(lead, move.to, max(move.at, lead.stage_at), move.actor, move.reason)
+
+    def take_over(
+        self, lead: LeadState, old: LeadProcessor, state: EngagementState, at: float
+    ) -> list[Transition]:
+        """This version takes over from `old` at `at` (its activation): time runs to `at`
+        under the old rules, the engagement becomes `state` (the lead's events up to
+        `at` under these rules), and the rules are checked again at `at`."""
+        out = old.advance(lead, at, rescore=False)
+        lead.engagement_state = state
+        lead.fit_cache = lead.fields_cache = lead.fit_lines_cache = None
+        lead.mql_gate_cache = None
+        lead.playbook_version = self.version
+        lead.settled_at = max(lead.settled_at, at)
+        out += self.advance(lead, at, rescore=False)
+        out += self._evaluate(lead, at, "")
+        return out
 
     def advance(self, lead: LeadState, t: float, rescore: bool = True) -> list[Transition]:
         """Make the moves that time alone causes up to `t` (decay exit, cooldown end)."""
@@ -242,7 +287,9 @@ class LeadProcessor:
             before = lead.stage
             out += self._evaluate(lead, due, "", timed=True)
             if lead.stage == before:
-                # Nothing moved: this timer is spent; only events can act from here.
+                # Nothing moved, and nothing but an event can make it move now: the exit
+                # timer fires only where the check holds (`_exit_due`), so this is a
+                # cooldown whose end found the MQL rule unmet. Spent.
                 lead.timer_spent_at = due
                 break
         if rescore:
@@ -271,16 +318,73 @@ class LeadProcessor:
         """When time alone could next change this lead's stage (for the scheduler)."""
         due: float | None = None
         if lead.stage == "mql" and lead.exit_armed and self.exit_at is not None:
-            ref = max(lead.engagement_state.last_at, lead.stage_at)
-            # Scores are compared after rounding to cents, so aim half a cent lower,
-            # and one second past the exact crossing.
-            cross = self.rules.crossing_time(lead.engagement_state, ref, self.exit_at - 0.005)
-            due = None if cross is None else math.ceil(cross) + 1.0
+            due = self._exit_due(lead, self.exit_at)
         elif lead.stage == "nurture" and self._mql_rule is not None:
             due = lead.stage_at + self.cooldown
         if due is not None and lead.timer_spent_at is not None and due <= lead.timer_spent_at:
             return None
         return due
+
+    def _exit_due(self, lead: LeadState, line: float) -> float | None:
+        """The first whole second, after the lead's last event and stage change, at which
+        the exit check itself (`engagement < line`, each rule rounded to cents) holds;
+        None when decay alone never takes it there.
+
+        The exact crossing of the unrounded sum is a guess: per-rule rounding can keep
+        the checked total at the line for a while after it (two rules of 15 with a
+        half-life of a day: the sum crosses 10 while each rule still shows 5.00). So the
+        guess is verified with the check's arithmetic, and searched between the
+        crossings of the line moved by the most rounding can add or take away.
+        """
+        st = lead.engagement_state
+        rules = self.rules
+        ref = max(st.last_at, lead.stage_at)
+        start = math.floor(ref) + 1.0
+
+        def below(t: float) -> bool:
+            return rules.total(st, t) < line
+
+        # Totals at later moments would move the state's floor, ceiling and memo there
+        # (making them useless for the checks at earlier moments): keep them as they are.
+        kept = st.memo, st.floor, st.ceiling
+        try:
+            return self._search_exit(st, ref, start, line, below)
+        finally:
+            st.memo, st.floor, st.ceiling = kept
+
+    def _search_exit(
+        self,
+        st: EngagementState,
+        ref: float,
+        start: float,
+        line: float,
+        below: Callable[[float], bool],
+    ) -> float | None:
+        rules = self.rules
+        guess = rules.crossing_time(st, ref, line - 0.005)
+        if guess is not None:
+            t = max(start, math.ceil(guess))
+            if below(t):
+                return t
+        # Each rule's cents (and each adjustment's) are within half a cent of its value.
+        slack = 0.005 * (len(st.rules) + len(st.adjustments) + 1)
+        hi_cross = rules.crossing_time(st, ref, line - slack)
+        if hi_cross is None:
+            return None  # the unrounded value never gets far enough below the line
+        hi = max(start, math.ceil(hi_cross))
+        if not below(hi):
+            return None  # the constant part holds the rounded total at the line
+        lo_cross = rules.crossing_time(st, ref, line + slack)
+        lo = start if lo_cross is None else max(start, math.floor(lo_cross))
+        if below(lo):
+            return lo
+        while hi - lo > 1.0:  # below(hi) and not below(lo)
+            mid = math.floor((lo + hi) / 2)
+            if below(mid):
+                hi = mid
+            else:
+                lo = mid
+        return hi
 
     def _evaluate(
         self, lead: LeadState, at: float, event_type: str, timed: bool = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,10 @@ class LeadState:
     next_due_at: float | None = None
     # The last timer (decay exit, cooldown end) that fired without moving the lead.
     timer_spent_at: float | None = None
+    # The latest moment a fact other than an event shaped this lead's history: a
+    # person's move, or a playbook version taking over. An event at or before it
+    # cannot be scored on top of the current state: the history is re-derived.
+    settled_at: float = -math.inf
     playbook_version: int | None = None
     fit_cache: float | None = None
     fields_cache: dict[str, Any] | None = None

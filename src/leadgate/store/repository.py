@@ -11,7 +11,7 @@ import hashlib
 import math
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import orjson
@@ -86,34 +86,41 @@ def loads(text: str | bytes | None) -> Any:
     return orjson.loads(text) if text else {}
 
 
-def dump_state(st: EngagementState) -> str:
+def dump_state(st: EngagementState, settled_at: float = -math.inf) -> str:
     """A lead's engagement state as stored: a JSON array, cheaper both ways than the
-    keyed form of `EngagementState.to_json` (which `load_state` still reads)."""
-    return orjson.dumps(
-        [
-            None if st.last_at == -math.inf else st.last_at,
-            st.last_id,
-            [[k, t.count, t.value, t.anchor, t.window] for k, t in st.rules.items()],
-            st.adjustments,
-            st.fit_adjustments,
-        ],
-        option=orjson.OPT_SORT_KEYS,
-    ).decode()
+    keyed form of `EngagementState.to_json` (which `load_state` still reads). The
+    lead's `settled_at` rides along as a sixth item when it is set."""
+    data = [
+        None if st.last_at == -math.inf else st.last_at,
+        st.last_id,
+        [[k, t.count, t.value, t.anchor, t.window] for k, t in st.rules.items()],
+        st.adjustments,
+        st.fit_adjustments,
+    ]
+    if settled_at != -math.inf:
+        data.append(settled_at)
+    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS).decode()
 
 
 def load_state(text: str | bytes | None) -> EngagementState:
     """Inverse of `dump_state`; also reads the keyed form and the empty `{}`."""
+    return load_lead_state(text)[0]
+
+
+def load_lead_state(text: str | bytes | None) -> tuple[EngagementState, float]:
+    """(engagement state, settled_at) as `dump_state` wrote them."""
     data = orjson.loads(text) if text else None
     if not isinstance(data, list):
-        return EngagementState.from_json(data)
-    t, last_id, rules, adjustments, fit_adjustments = data
-    return EngagementState(
+        return EngagementState.from_json(data), -math.inf
+    t, last_id, rules, adjustments, fit_adjustments = data[:5]
+    state = EngagementState(
         -math.inf if t is None else float(t),
         last_id,
         {k: Tally(c, float(v), float(a), w) for k, c, v, a, w in rules},
         adjustments,
         fit_adjustments,
     )
+    return state, float(data[5]) if len(data) > 5 else -math.inf
 
 
 class ConcurrentEvents(RuntimeError):
@@ -137,9 +144,12 @@ class StoredLead:
     grade_before: str | None = None
     # (stage, stage_at, stage_reason, next_due_at) as stored; None: unknown.
     stage_before: tuple[str, float, str | None, float | None] | None = None
+    # Stored stage changes this transaction voided (a re-derivation), for the listeners.
+    voided: list[Transition] = field(default_factory=list)
 
 
 def _row_to_lead(row: Sequence[Any]) -> StoredLead:
+    engagement, settled = load_lead_state(row[8])
     state = LeadState(
         email=row[1],
         attributes=loads(row[2]),
@@ -149,7 +159,8 @@ def _row_to_lead(row: Sequence[Any]) -> StoredLead:
         stage_at=row[5],
         stage_reason=row[6],
         exit_armed=bool(row[7]),
-        engagement_state=load_state(row[8]),
+        engagement_state=engagement,
+        settled_at=settled,
         playbook_version=row[9],
         timer_spent_at=row[10],
         next_due_at=row[11],
@@ -341,7 +352,7 @@ class Repository:
                 card.fit_grade + card.engagement_grade,
                 card.as_of,
                 lead.playbook_version,
-                dump_state(lead.engagement_state),
+                dump_state(lead.engagement_state, lead.settled_at),
                 lead.exit_armed,
                 lead.timer_spent_at,
             )
@@ -583,13 +594,53 @@ class Repository:
         )
 
     def history(self, lead_id: int) -> list[tuple[Any, ...]]:
-        """A lead's transitions (from, to, at, actor, reason, playbook_version), oldest first."""
+        """A lead's stage history as it stands (from, to, at, actor, reason,
+        playbook_version), oldest first: voided rows and corrections left out."""
+        return [r[1:] for r in self.history_rows(lead_id)]
+
+    def history_rows(self, lead_id: int) -> list[tuple[Any, ...]]:
+        """As `history`, each row led by its id."""
         cur = self.execute(
-            "SELECT from_stage, to_stage, at, actor, reason, playbook_version FROM transitions "
-            "WHERE lead_id = ? ORDER BY at, id",
+            "SELECT id, from_stage, to_stage, at, actor, reason, playbook_version "
+            "FROM transitions WHERE lead_id = ? AND voids IS NULL AND id NOT IN "
+            "(SELECT voids FROM transitions WHERE lead_id = ? AND voids IS NOT NULL) "
+            "ORDER BY at, id",
+            [lead_id, lead_id],
+        )
+        return [tuple(r) for r in cur.fetchall()]
+
+    def corrections(self, lead_id: int) -> list[tuple[Any, ...]]:
+        """A lead's correction rows: (voided id, from, to, at, actor, reason), oldest first."""
+        cur = self.execute(
+            "SELECT voids, from_stage, to_stage, at, actor, reason FROM transitions "
+            "WHERE lead_id = ? AND voids IS NOT NULL ORDER BY id",
             [lead_id],
         )
         return [tuple(r) for r in cur.fetchall()]
+
+    def void_transitions(
+        self,
+        lead_id: int,
+        rows: Sequence[tuple[Any, ...]],
+        at: float,
+        reason: str,
+        playbook_version: int | None,
+    ) -> None:
+        """Append one correction row per voided row ((id, from, to, ...) as from
+        `history_rows`): the voided row stays, and readers of the history skip it."""
+        self.executemany(
+            "INSERT INTO transitions (lead_id, from_stage, to_stage, at, actor, reason, "
+            "playbook_version, voids) VALUES (?,?,?,?,?,?,?,?)",
+            [
+                (lead_id, r[1], r[2], at, "rule:rederive", reason, playbook_version, r[0])
+                for r in rows
+            ],
+        )
+
+    def eras(self) -> list[tuple[int, float]]:
+        """(version, activated_at) of every version ever active, oldest first."""
+        cur = self.execute("SELECT version, activated_at FROM playbooks ORDER BY version")
+        return [(int(v), float(a)) for v, a in cur.fetchall()]
 
     # -- playbooks ------------------------------------------------------------
 

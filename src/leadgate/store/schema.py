@@ -82,8 +82,11 @@ transitions = Table(
     Column("actor", String(200), nullable=False),
     Column("reason", Text),
     Column("playbook_version", Integer),
+    # Set on a correction row: the id of the row it voids (see EFFECTIVE_TRANSITIONS).
+    Column("voids", Integer),
     Index("ix_transitions_lead", "lead_id", "at"),
     Index("ix_transitions_to_at", "to_stage", "at"),
+    Index("ix_transitions_voids", "voids"),
 )
 
 # One row; every write transaction bumps `rev` first (see Database.write), so equal
@@ -93,4 +96,12 @@ store_revision = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("rev", BigInteger, nullable=False),
+)
+
+# The stage history as it stands: every row that is not a correction and was not voided
+# by one. Corrections are rare (late events that change a lead's automatic moves), so
+# the subquery is small. Use as a table: f"SELECT ... FROM {EFFECTIVE_TRANSITIONS} ..."
+EFFECTIVE_TRANSITIONS = (
+    "(SELECT * FROM transitions WHERE voids IS NULL AND id NOT IN "
+    "(SELECT voids FROM transitions WHERE voids IS NOT NULL)) AS transitions"
 )

@@ -1,0 +1,149 @@
+"""A lead's stage history as a pure function of its facts.
+
+The facts are the lead's events, the moves people made (accept, reject, disqualify,
+hand off, any `stage set`), the playbook versions in force and the moment "now".
+Everything automatic - MQL by rule or hand-raiser, the decay exit, re-MQL after the
+cooldown - follows from them, so the same facts give the same history whatever order
+they arrived in.
+
+`derive` plays the facts in time order through the same `LeadProcessor` methods the
+live path uses (events one by one, `advance` for time, `record_move` for people), so
+an in-order live run and a derivation cannot differ. At one instant, events count
+before a version taking over, and both before a person's move.
+
+Example: webinar (+20) 91 days ago and a trial (+25) yesterday, half-life 30 days,
+MQL at 40: derived, the lead stays a `lead` (the webinar was worth 2.5 by then). An
+`email_open` dated 90 days ago that arrives today changes nothing: it is placed at
+its moment and the whole history is derived again - still `lead`, where scoring the
+late event "on top" once made a phantom MQL dated 90 days ago.
+
+`corrections` compares a derived history with the stored one: the stored part that
+still holds is kept, the rest is voided and the derived rest appended (see
+`docs/playbook.md`, "Late events").
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from operator import attrgetter
+from typing import TYPE_CHECKING
+
+from leadgate.leads.record import LeadState
+from leadgate.lifecycle.stages import Transition
+from leadgate.scoring.engagement import EngagementState, EventLike
+
+if TYPE_CHECKING:
+    from leadgate.leads.processor import LeadProcessor
+
+_TIME_ORDER = attrgetter("at", "id")
+# At one instant: events, then a version taking over, then people's moves.
+_EVENT, _ERA, _MOVE = 0, 1, 2
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """A person's move: a fact, replayed as it was made, never re-decided."""
+
+    to: str
+    at: float
+    actor: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Era:
+    """A playbook version in force from `since` (its activation) on."""
+
+    since: float
+    proc: LeadProcessor
+
+
+def is_automatic(actor: str) -> bool:
+    """Moves the rules make (re-derived) as opposed to people's (facts)."""
+    return actor.startswith("rule:")
+
+
+def derive(
+    lead: LeadState,
+    events: Iterable[EventLike],
+    moves: Sequence[Move],
+    eras: Sequence[Era],
+    now: float,
+    rescore: bool = True,
+) -> list[Transition]:
+    """Rebuild `lead` (stage, engagement, timers) from its facts; return its whole history.
+
+    `eras` are the playbook versions that were active, oldest first; the first one is
+    taken to have been in force before its activation too (there was no other).
+    Keeps the lead's identity, attributes and creation time; everything else is derived.
+    """
+    evs = sorted(events, key=_TIME_ORDER)
+    mv = sorted(moves, key=attrgetter("at"))
+    start = lead.created_at
+    if evs:
+        start = min(start, evs[0].at)
+    if mv:
+        start = min(start, mv[0].at)
+    lead.stage, lead.stage_at, lead.stage_reason = "lead", start, None
+    lead.exit_armed = False
+    lead.timer_spent_at = None
+    lead.settled_at = -math.inf
+    lead.engagement_state = EngagementState()
+    lead.fit_cache = lead.fields_cache = lead.fit_lines_cache = None
+    lead.mql_gate_cache = None
+
+    first = 0
+    while first + 1 < len(eras) and eras[first + 1].since <= start:
+        first += 1
+    proc = eras[first].proc
+    lead.playbook_version = proc.version
+    points: list[tuple[float, int, int, object]] = [(e.at, _EVENT, i, e) for i, e in enumerate(evs)]
+    points += [(m.at, _MOVE, i, m) for i, m in enumerate(mv)]
+    later = eras[first + 1 :]
+    points += [(era.since, _ERA, i, era) for i, era in enumerate(later) if era.since <= now]
+    points.sort(key=lambda p: (p[0], p[1], p[2]))
+
+    out: list[Transition] = []
+    seen: list[EventLike] = []
+    chunk: list[EventLike] = []
+
+    def flush() -> None:
+        if chunk:
+            out.extend(proc.apply_events(lead, chunk, chunk[-1].at, rescore=False))
+            seen.extend(chunk)
+            chunk.clear()
+
+    for at, kind, _, item in points:
+        if kind == _EVENT:
+            chunk.append(item)  # type: ignore[arg-type]
+            continue
+        flush()
+        if kind == _ERA:
+            era: Era = item  # type: ignore[assignment]
+            out += era.proc.take_over(lead, proc, era.proc.rules.replay(seen), at)
+            proc = era.proc
+        else:
+            move: Move = item  # type: ignore[assignment]
+            out += proc.advance(lead, at, rescore=False)
+            out.append(proc.record_move(lead, move))
+    flush()
+    out += proc.advance(lead, now, rescore=False)
+    if rescore:
+        proc.rescore(lead, max(now, lead.engagement_state.last_at))
+    return out
+
+
+def corrections(
+    stored: Sequence[tuple[str, str, float, str]], derived: Sequence[Transition]
+) -> int:
+    """How many stored rows still hold: the length of the common start of the stored
+    history (from, to, at, actor) and the derived one. The rows after it are voided
+    and the derived ones after it appended."""
+    n = 0
+    for (f, t, at, actor), d in zip(stored, derived, strict=False):
+        if (f, t, at, actor) != (d.from_stage, d.to_stage, d.at, d.actor):
+            break
+        n += 1
+    return n
