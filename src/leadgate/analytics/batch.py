@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 from leadgate.analytics.sqlcompile import compile_scoring
 from leadgate.playbook.model import Playbook
 from leadgate.store.database import Database
+from leadgate.store.schema import EFFECTIVE_TRANSITIONS
 
 LEAD_SCHEMA = pa.schema(
     [
@@ -66,7 +67,7 @@ _QUERIES = {
         EVENT_SCHEMA,
     ),
     "transitions": (
-        "SELECT lead_id, from_stage, to_stage, at, actor FROM transitions",
+        f"SELECT lead_id, from_stage, to_stage, at, actor FROM {EFFECTIVE_TRANSITIONS}",
         TRANSITION_SCHEMA,
     ),
 }

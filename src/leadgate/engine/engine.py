@@ -30,6 +30,7 @@ from leadgate.playbook.model import Playbook
 from leadgate.scoring.engagement import ADJUSTMENT, Event
 from leadgate.store.database import Database
 from leadgate.store.repository import ConcurrentEvents, Repository, StoredLead, dumps
+from leadgate.store.schema import EFFECTIVE_TRANSITIONS
 
 _TIME_ORDER = attrgetter("at", "id")
 # Leads kept in memory between write transactions (about 1.5 KB each).
@@ -893,7 +894,9 @@ class Engine:
             )
             reached = dict(
                 repo.execute(
-                    "SELECT to_stage, COUNT(DISTINCT lead_id) FROM transitions GROUP BY to_stage"
+                    "SELECT to_stage, COUNT(DISTINCT lead_id) FROM "
+                    + EFFECTIVE_TRANSITIONS
+                    + " GROUP BY to_stage"
                 ).fetchall()
             )
             total = repo.execute("SELECT COUNT(*) FROM leads").fetchone()[0]

@@ -45,6 +45,7 @@ from leadgate.predictive.dataset import Dataset, DatasetError, load_frame
 from leadgate.scoring.fit import email_domain
 from leadgate.store.database import Database
 from leadgate.store.repository import Repository
+from leadgate.store.schema import EFFECTIVE_TRANSITIONS
 
 DAY = 86400.0
 #: The lead attribute `leadgate predict` writes (the MQL rule's `{score: predicted}`).
@@ -111,7 +112,8 @@ def read_tables_in(repo: Repository, lead_ids: Sequence[int] | None = None) -> S
         "SELECT lead_id, type, occurred_at FROM events" + where.format(col="lead_id"), params
     ).fetchall()
     trows = repo.execute(
-        "SELECT lead_id, to_stage, at FROM transitions" + where.format(col="lead_id"), params
+        f"SELECT lead_id, to_stage, at FROM {EFFECTIVE_TRANSITIONS}" + where.format(col="lead_id"),
+        params,
     ).fetchall()
     leads = pd.DataFrame.from_records(
         lrows, columns=["id", "email", "attributes", "created_at", "stage"]

@@ -517,7 +517,7 @@ class Sales:
 
     def on_changes(self, repo: Repository, changes: list[LeadChange], now: float) -> None:
         """Engine listener: react to stage changes inside the transaction that made them."""
-        moved = [c for c in changes if c.transitions]
+        moved = [c for c in changes if c.transitions or c.voided]
         if changes:
             # The newest compiled config, without a query on this hot path (ingest) once one
             # is compiled: a stale one only wakes an enrolment early, and its tick decides.
@@ -535,8 +535,14 @@ class Sales:
         to_handoff: list[LeadChange] = []
         for c in moved:
             ts = c.transitions
+            if not ts:
+                # Only voided: a re-derivation took back an MQL (or more) with nothing
+                # in its place; an open acceptance SLA for it is closed.
+                if any(t.to_stage == "mql" for t in c.voided):
+                    close.append((c.lead_id, "closed"))
+                continue
             final = ts[-1].to_stage
-            if any(t.from_stage == "mql" for t in ts):
+            if any(t.from_stage == "mql" for t in ts) or any(t.to_stage == "mql" for t in c.voided):
                 close.append(
                     (
                         c.lead_id,

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 EVENT_TYPES = (
     "lead.created",
     "lead.stage_changed",
+    # A late event (or a late person's move) re-derived stage changes already announced.
+    "lead.stage_corrected",
     "lead.score_changed",
     # Written by the sales workflow through `enqueue` (not by OutboxWriter).
     "lead.sla_breached",
@@ -226,6 +228,29 @@ class OutboxWriter:
                     "lead.created",
                     c.lead_id,
                     {**base, "score": c.score_after, "grade": c.grade_after, "owner": c.owner},
+                )
+            if c.voided and wanted["lead.stage_corrected"]:
+
+                def row(t: Any) -> dict[str, Any]:
+                    return {
+                        "from": t.from_stage,
+                        "to": t.to_stage,
+                        "at": iso(t.at),
+                        "actor": t.actor,
+                        "reason": t.reason,
+                    }
+
+                emit(
+                    "lead.stage_corrected",
+                    c.lead_id,
+                    {
+                        **base,
+                        "voided": [row(t) for t in c.voided],
+                        "replaced_by": [row(t) for t in c.transitions],
+                        "score": c.score_after,
+                        "grade": c.grade_after,
+                        "owner": c.owner,
+                    },
                 )
             if wanted["lead.stage_changed"]:
                 for t in c.transitions:
