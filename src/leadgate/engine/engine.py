@@ -22,7 +22,7 @@ from typing import Any
 
 from leadgate.ingest.validate import EventIn, InputError, check_email, iso
 from leadgate.leads.derivation import Era, Move, corrections, derive, is_automatic
-from leadgate.leads.processor import LeadProcessor
+from leadgate.leads.processor import PREDICTED, LeadProcessor
 from leadgate.leads.record import LeadState
 from leadgate.lifecycle.stages import FUNNEL, STAGES, Transition, allowed_targets
 from leadgate.playbook.loader import bundled_playbook, load_playbook
@@ -400,11 +400,13 @@ class Engine:
                 if (
                     lead.id is not None
                     and has_history
-                    and any(lead.attributes.get(k) != v for k, v in attrs.items())
+                    and any(lead.attributes.get(k) != v for k, v in attrs.items() if k != PREDICTED)
                 ):
                     # Attributes are what we know of the person, whenever we learnt it:
                     # importing the contact list after its history must give the history
                     # it would have had the other way round, so it is derived again.
+                    # (Not `predicted`: a model's estimate is made at a moment, and
+                    # counts from then on, like an event.)
                     lead.attributes.update(attrs)
                     ts += self._rederive(repo, proc, s, now, "attributes changed")
                 else:
@@ -770,6 +772,16 @@ class Engine:
             attrs, lead.engagement_state, max(now, lead.engagement_state.last_at)
         )
         out = self._show_dict(s, proc, card, history, recent)
+        # What re-derivations took back (late events, late moves): the history says so.
+        out["corrections"] = [
+            {
+                "voided": {"from": c[1], "to": c[2], "at": iso(c[3])},
+                "at": iso(c[6]),
+                "actor": c[4],
+                "reason": c[5],
+            }
+            for c in repo.corrections(lead.id)
+        ]
         for extra in self.show_extras:
             extra(repo, out)
         return out

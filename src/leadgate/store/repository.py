@@ -610,10 +610,12 @@ class Repository:
         return [tuple(r) for r in cur.fetchall()]
 
     def corrections(self, lead_id: int) -> list[tuple[Any, ...]]:
-        """A lead's correction rows: (voided id, from, to, at, actor, reason), oldest first."""
+        """A lead's correction rows, oldest first: (voided id, the voided row's from, to
+        and at, the correction's actor, reason and time)."""
         cur = self.execute(
-            "SELECT voids, from_stage, to_stage, at, actor, reason FROM transitions "
-            "WHERE lead_id = ? AND voids IS NOT NULL ORDER BY id",
+            "SELECT c.voids, v.from_stage, v.to_stage, v.at, c.actor, c.reason, c.at "
+            "FROM transitions c JOIN transitions v ON v.id = c.voids "
+            "WHERE c.lead_id = ? AND c.voids IS NOT NULL ORDER BY c.id",
             [lead_id],
         )
         return [tuple(r) for r in cur.fetchall()]
