@@ -201,6 +201,7 @@ class Engine:
         self.db = db
         self.clock = clock
         self._processors: dict[int, LeadProcessor] = {}
+        self._activated: dict[int, float] = {}
         self._cache = _LeadCache(LEAD_CACHE_SIZE)
         # The active version as of the cache's revision (valid while the cache is).
         self._active_version: int | None = None
@@ -441,13 +442,19 @@ class Engine:
         return out
 
     def _since(self, repo: Repository, proc: LeadProcessor) -> float:
-        """When a version became active."""
+        """When a version became active (asked for every lead of a batch: cached, as a
+        version's activation time never changes)."""
         if proc.version is None:
             return -math.inf
-        row = repo.execute(
-            "SELECT activated_at FROM playbooks WHERE version = ?", [proc.version]
-        ).fetchone()
-        return -math.inf if row is None else float(row[0])
+        since = self._activated.get(proc.version)
+        if since is None:
+            row = repo.execute(
+                "SELECT activated_at FROM playbooks WHERE version = ?", [proc.version]
+            ).fetchone()
+            if row is None:
+                return -math.inf
+            since = self._activated[proc.version] = float(row[0])
+        return since
 
     def _eras(self, repo: Repository, proc: LeadProcessor) -> list[Era]:
         """The versions in force over time, up to the active one."""
