@@ -30,6 +30,8 @@ DEFAULT_WINDOW = 500_000
 # The progress bar hears from the readers every this many lines: per line, its bookkeeping
 # cost ~0.6 µs, about 4% of a bulk import.
 _PROGRESS_EVERY = 1000
+# The UTF-8 byte order mark: accepted at the start of a file (CSV and JSONL), data elsewhere.
+_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass
@@ -239,6 +241,9 @@ def _jsonl_records(
                 if n % _PROGRESS_EVERY == 0:
                     progress(unreported)
                     unreported = 0
+            if n == 1 and raw.startswith(_BOM):
+                # Saved as "UTF-8 with BOM" (Excel, Notepad): the mark is not data.
+                raw = raw[len(_BOM) :]
             if not raw.strip():
                 continue
             try:
