@@ -339,7 +339,7 @@ def test_a_message_that_cannot_be_built_fails_alone(
     assert out["messages_sent"] == 2 and out["messages_failed"] == 1
     assert sorted(str(m["To"]) for m in smtp.sink.messages) == ["al@acme.com", "jo@acme.com"]
     rows = outbox(engine, "SELECT to_addr, status, last_error FROM sales_mail_outbox")
-    bad = [r for r in rows if r[0].startswith("ann@")][0]
+    (bad,) = [r for r in rows if r[0].startswith("ann@")]
     assert bad[1] == "dead" and "cannot build the message" in bad[2]
     assert (
         "cannot build the message"
