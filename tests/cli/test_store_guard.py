@@ -237,8 +237,10 @@ def test_reads_work_on_a_read_only_store(frozen_store: tuple[str, Path]) -> None
         ("event", "add", "--email", "ann@acme.com", "--type", "webinar_attended"),
         ("keys", "create", "--role", "admin", "--name", "x"),
         ("lead", "add", "--email", "ann@acme.com", "--set", "country=fr"),
+        ("serve", "--port", "1"),
+        ("worker",),
     ],
-    ids=["lead add", "event add", "keys create", "lead update"],
+    ids=["lead add", "event add", "keys create", "lead update", "serve", "worker"],
 )
 def test_writes_to_a_read_only_store_exit_2_naming_the_file(
     frozen_store: tuple[str, Path], cmd: tuple[str, ...]

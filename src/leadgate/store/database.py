@@ -159,6 +159,11 @@ class Database:
                 f"no store at {self.shown}; run `leadgate init --db {display_url(self.url)}`"
             )
 
+    def require_writable(self) -> None:
+        """Raise ReadOnlyStore unless writes can succeed (for what always writes: serve)."""
+        if self.read_only:
+            raise self._refuse_write()
+
     def _refuse_write(self) -> ReadOnlyStore:
         return ReadOnlyStore(
             f"the store {self.shown} is read-only (the file or its folder cannot be "
