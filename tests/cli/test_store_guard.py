@@ -252,3 +252,10 @@ def test_writes_to_a_read_only_store_exit_2_naming_the_file(
     line = one_error_line(err)
     assert str(folder / "leadgate.db") in line and "read-only" in line
     assert _digest(folder) == before
+
+
+def test_an_unreachable_postgres_server_is_one_line() -> None:
+    # Nothing listens on port 1: psycopg's message spans lines; the error must not.
+    code, _, err = run("lead", "list", "--db", "postgresql://nobody@127.0.0.1:1/none")
+    assert code == 2
+    assert "cannot open postgresql://nobody@127.0.0.1:1/none" in one_error_line(err)

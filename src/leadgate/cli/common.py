@@ -20,7 +20,7 @@ from leadgate.lifecycle.stages import IllegalTransition
 from leadgate.playbook.loader import PlaybookError
 from leadgate.predictive.hooks import install as install_predictive
 from leadgate.sales import install as install_sales
-from leadgate.store.database import Database, DatabaseError
+from leadgate.store.database import Database, DatabaseError, first_line
 from leadgate.webhooks import OutboxWriter
 
 console = Console()
@@ -68,7 +68,7 @@ def open_engine(db: str | None, ensure_playbook: bool = True, *, create: bool = 
         if not database.schema_current():
             database.migrate()
     except OperationalError as exc:
-        raise DatabaseError(f"--db: cannot open {database.shown}: {exc.orig}") from None
+        raise DatabaseError(f"--db: cannot open {database.shown}: {first_line(exc.orig)}") from None
     engine = Engine(database)
     # `lead show` carries the stored conversion probability and its factors.
     install_predictive(engine)
@@ -121,7 +121,7 @@ def handle_errors(fn: F) -> F:
             # A store that became read-only after it was opened (a read-only mount, a
             # PostgreSQL standby or default_transaction_read_only): one line, not a trace.
             if _read_only_error(exc):
-                fail(f"the store is read-only: {str(exc.orig).splitlines()[0]}")
+                fail(f"the store is read-only: {first_line(exc.orig)}")
             raise
         except IllegalTransition as exc:
             allowed = ", ".join(exc.allowed) if exc.allowed else "none"

@@ -39,6 +39,11 @@ class ReadOnlyStore(DatabaseError):
     """A write was asked of a store that cannot be written (file, directory or server)."""
 
 
+def first_line(error: object) -> str:
+    """A driver's error on one line (psycopg adds hints on lines of their own)."""
+    return next((x.strip() for x in str(error).splitlines() if x.strip()), type(error).__name__)
+
+
 def sqlite_path(url: str) -> Path | None:
     """The file behind an SQLite URL (None: in memory, or not SQLite)."""
     parsed = make_url(url)
@@ -150,7 +155,7 @@ class Database:
                 found = inspect(conn)
                 return found.has_table("leads") and found.has_table("alembic_version")
         except OperationalError as exc:
-            raise DatabaseError(f"--db: cannot open {self.shown}: {exc.orig}") from None
+            raise DatabaseError(f"--db: cannot open {self.shown}: {first_line(exc.orig)}") from None
 
     def require_store(self) -> None:
         """Raise NoStore unless leadgate's tables are there (only `init` creates them)."""
