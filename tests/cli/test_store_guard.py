@@ -226,6 +226,9 @@ def test_reads_work_on_a_read_only_store(frozen_store: tuple[str, Path]) -> None
     assert code == 0, err
     assert [x["email"] for x in orjson.loads(out)] == ["ann@acme.com"]
     assert run("report", "funnel", "--db", url)[0] == 0
+    code, out, err = run("report", "sources", "--json", "--db", url)
+    assert code == 0, (out, err)
+    assert run("keys", "list", "--db", url)[0] == 0
     assert run("playbook", "show", "--db", url)[0] == 0
     assert _digest(folder) == before
 
