@@ -1,4 +1,11 @@
-"""Connecting, migrating, and transactions that behave the same on SQLite and PostgreSQL."""
+"""Connecting, migrating, and transactions that behave the same on SQLite and PostgreSQL.
+
+Opening never harms a store. `has_store()` looks without creating anything (a mistyped
+`sqlite:///leadgate.bd` is not turned into a new empty file), and an SQLite file that
+cannot be written (`chattr +i`, a read-only mount, a folder without write permission)
+is opened read-only: `Database("sqlite:///ro/leadgate.db").read_only` is True, reads
+work, and `write()` raises ReadOnlyStore naming the file before touching anything.
+"""
 
 from __future__ import annotations
 
