@@ -169,3 +169,18 @@ def test_predict_csv_output_is_neutralised(tmp_path: Path) -> None:
     _no_formula(rows)
     assert rows[1][0] == "'=cmd|' /C calc'!A0"
     assert rows[2][0] == "-7" and rows[3][0] == "plain"
+
+
+def test_a_utf16_file_is_refused_in_one_line(db: list[str], tmp_path: Path) -> None:
+    # Excel's "Unicode text": every line would be rejected one by one as garbage.
+    path = tmp_path / "contacts.csv"
+    path.write_bytes("email,company\nann@acme.com,Acme\n".encode("utf-16"))
+    code, out, err = run("lead", "import", str(path), *db)
+    assert code == 2, (out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "UTF-16" in lines[0] and "save it as UTF-8" in lines[0]
+    jsonl = tmp_path / "ev.jsonl"
+    jsonl.write_bytes('{"email": "a@x.io", "type": "page_view"}\n'.encode("utf-16-be"))
+    jsonl.write_bytes(b"\xfe\xff" + jsonl.read_bytes())
+    code, _, err = run("event", "ingest", str(jsonl), *db)
+    assert code == 2 and "UTF-16" in err

@@ -33,6 +33,13 @@ _PROGRESS_EVERY = 1000
 _SNIFF_BYTES = 8192
 # The UTF-8 byte order mark: accepted at the start of a file (CSV and JSONL), data elsewhere.
 _BOM = b"\xef\xbb\xbf"
+# Longest first: the UTF-32 LE mark begins with the UTF-16 LE one.
+_WIDE_BOMS = (
+    (b"\xff\xfe\x00\x00", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe", "UTF-16"),
+    (b"\xfe\xff", "UTF-16"),
+)
 
 
 @dataclass
@@ -74,6 +81,18 @@ class Rejects:
             return None
         self._fh.close()
         return str(self.path)
+
+
+def check_encoding(path: Path) -> None:
+    """Refuse a UTF-16/UTF-32 file as a whole (InputError): read as UTF-8, each of its lines
+    would be rejected one by one as garbage. Excel saves "Unicode text" like this."""
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    for bom, name in _WIDE_BOMS:
+        if head.startswith(bom):
+            raise InputError(
+                "file", f"{path} is {name} text; save it as UTF-8 (in Excel: CSV UTF-8)"
+            )
 
 
 def _decoded_lines(fh: Any, bad: set[int]) -> Iterator[str]:
@@ -165,6 +184,7 @@ def import_leads(
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
     """Create or update leads from a CSV export (matched by normalised email)."""
+    check_encoding(path)
     report = ImportReport()
     rejects = Rejects(rejects_path or path.with_name(path.name + ".rejects.jsonl"))
     now = engine.clock()
@@ -303,6 +323,7 @@ def ingest_events(
     once per window instead of once per batch (see `leadgate.ingest.grouping`). A window
     of `batch_size` stores the file in its own order, a batch at a time.
     """
+    check_encoding(path)
     report = ImportReport()
     rejects = Rejects(rejects_path or path.with_name(path.name + ".rejects.jsonl"))
     is_csv = path.suffix.lower() in (".csv", ".tsv")
