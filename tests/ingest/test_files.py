@@ -137,3 +137,31 @@ def test_progress_adds_up_to_the_file_size(engine: Engine, tmp_path: Path) -> No
     import_leads(engine, csv_path, progress=seen.append)
     assert sum(seen) == csv_path.stat().st_size
     assert 1 < len(seen) < 100
+
+
+BOM = b"\xef\xbb\xbf"
+
+
+def test_a_byte_order_mark_loses_no_line(engine: Engine, tmp_path: Path) -> None:
+    # Excel and Notepad save "UTF-8" with a BOM: the first line must land like the rest.
+    events = [
+        {"id": "b1", "email": "a@x.io", "type": "page_view"},
+        {"id": "b2", "email": "b@x.io", "type": "page_view"},
+    ]
+    jsonl = write(tmp_path / "bom.jsonl", BOM + b"\n".join(orjson.dumps(e) for e in events) + b"\n")
+    report = ingest_events(engine, jsonl)
+    assert (report.read, report.accepted, report.rejected) == (2, 2, 0), report.errors
+    ev_csv = write(
+        tmp_path / "bom-events.csv",
+        BOM + b"id,email,type\nc1,c@x.io,page_view\nc2,d@x.io,page_view\n",
+    )
+    report = ingest_events(engine, ev_csv)
+    assert (report.accepted, report.rejected) == (2, 0), report.errors
+    leads_csv = write(tmp_path / "bom-leads.csv", BOM + b"Email,Company\ne@x.io,Eco\nf@x.io,Fco\n")
+    report = import_leads(engine, leads_csv)
+    assert (report.created, report.rejected) == (2, 0), report.errors
+    assert engine.show("e@x.io")["attributes"]["company"] == "Eco"
+    # A BOM anywhere else is data, not a marker: that line is rejected, by number.
+    mid = write(tmp_path / "mid.jsonl", orjson.dumps(events[0]) + b"\n" + BOM + b"{}\n")
+    report = ingest_events(engine, mid)
+    assert report.rejected == 1 and report.errors[0].startswith("line 2: ")

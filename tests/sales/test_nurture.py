@@ -295,6 +295,61 @@ def test_a_refused_recipient_fails_for_good_and_the_others_go(
     assert s.tick()["messages_failed"] == 0  # dead: not retried
 
 
+def test_a_line_break_in_an_attribute_cannot_stop_the_mail(
+    engine: Engine, raise_hand: Hand, clock: Any, smtp: SmtpServer
+) -> None:
+    # A CR (or any line break) in a value used in the subject made EmailMessage raise:
+    # the whole batch aborted, the good message with it, again at every tick.
+    smtp.start()
+    s = setup(engine, smtp.port)
+    to_nurture(engine, raise_hand, "ann@acme.com", "not now", first_name="Ann\rBcc: x@evil.example")
+    to_nurture(engine, raise_hand, "jo@acme.com", "not now", first_name="Jo\u2028\r\nBo")
+    to_nurture(engine, raise_hand, "al@acme.com", "not now", first_name="Al")
+    out = s.tick()
+    assert out["messages_sent"] == 3 and out["messages_failed"] == 0
+    assert sorted(smtp.subjects) == ["Hi Al", "Hi Ann Bcc: x@evil.example", "Hi Jo Bo"]
+    for m in smtp.sink.messages:
+        assert m["Bcc"] is None
+    subjects = [r[0] for r in outbox(engine, "SELECT subject FROM sales_mail_outbox")]
+    assert not any(c in x for x in subjects for c in "\r\n\u2028")
+
+
+def test_a_message_that_cannot_be_built_fails_alone(
+    engine: Engine, raise_hand: Hand, clock: Any, smtp: SmtpServer
+) -> None:
+    smtp.start()
+    s = setup(engine, smtp.port)
+    to_nurture(engine, raise_hand, "ann@acme.com", "not now")
+    to_nurture(engine, raise_hand, "jo@acme.com", "not now")
+    to_nurture(engine, raise_hand, "al@acme.com", "not now")
+    assert s.tick(deliver=False)["messages_queued"] == 3
+    # Rows queued before line breaks were stripped: the sender strips them too.
+    with engine.db.write() as conn:
+        repo = Repository(engine.db, conn)
+        repo.execute(
+            "UPDATE sales_mail_outbox SET subject = ? WHERE to_addr = ?",
+            ["Hi\rBcc: x@evil.example", "al@acme.com"],
+        )
+        # A message no header policy accepts: an address that is not one.
+        repo.execute(
+            "UPDATE sales_mail_outbox SET to_addr = ? WHERE to_addr = ?",
+            ["ann@acme.com, <", "ann@acme.com"],
+        )
+    out = s.tick()
+    assert out["messages_sent"] == 2 and out["messages_failed"] == 1
+    assert sorted(str(m["To"]) for m in smtp.sink.messages) == ["al@acme.com", "jo@acme.com"]
+    rows = outbox(engine, "SELECT to_addr, status, last_error FROM sales_mail_outbox")
+    (bad,) = [r for r in rows if r[0].startswith("ann@")]
+    assert bad[1] == "dead" and "cannot build the message" in bad[2]
+    assert (
+        "cannot build the message"
+        in engine.show("ann@acme.com")["nurture"]["timeline"][-1]["detail"]
+    )
+    clock.advance(DAY)
+    assert s.tick()["messages_failed"] == 0  # not tried again at every tick
+    assert len(smtp.sink.messages) == 2
+
+
 def test_leaving_nurture_ends_the_enrolment_and_cancels_unsent_mail(
     engine: Engine, raise_hand: Hand, clock: Any, smtp: SmtpServer
 ) -> None:

@@ -7,13 +7,13 @@ hours (velocity, SLA) so short SLAs (0.25 h) stay readable.
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
 
+from leadgate import csvout
 from leadgate.lifecycle.stages import FUNNEL
 
 REPORTS = ("funnel", "velocity", "cohorts", "sources", "deciles", "sla")
@@ -46,9 +46,9 @@ class Report:
         return {"report": self.name, "title": self.title, "rows": self.records(), **self.notes}
 
     def to_csv(self) -> str:
-        """CSV text with a header row."""
+        """CSV text with a header row (formula-like text cells neutralised: leadgate.csvout)."""
         buf = io.StringIO()
-        w = csv.writer(buf)
+        w = csvout.writer(buf)
         w.writerow(self.columns)
         w.writerows(self.rows)
         return buf.getvalue()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,6 +10,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from leadgate import csvout
 from leadgate.cli.common import DbOpt, JsonOpt, console, handle_errors, open_engine, print_json
 from leadgate.cli.errors import BadInput
 
@@ -218,7 +218,7 @@ def save_backtest(res: Any, target: Path) -> None:
     for name, rows in (("monthly.csv", res.months), ("changed.csv", res.changed)):
         with (target / name).open("w", newline="", encoding="utf-8") as fh:
             if rows:
-                w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+                w = csvout.dict_writer(fh, fieldnames=list(rows[0]))
                 w.writeheader()
                 w.writerows(rows)
     cols = ["month", "mqls_old", "mqls_new"]

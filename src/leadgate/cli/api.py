@@ -98,6 +98,9 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         engine = open_engine(db)  # migrate and activate a playbook once, before the workers
+        # The server writes (events, ticks, deliveries): a read-only store is refused here,
+        # in one line, not by each worker process at start-up with a traceback.
+        engine.db.require_writable()
         url = engine.db.url
         if engine.db.is_sqlite and workers > 1:
             # Measured in docs/benchmarks-api.md: a writer waiting for the other process's
@@ -150,6 +153,7 @@ def register(app: typer.Typer) -> None:
         if not deliver and not tick:
             raise BadInput("--no-deliver --no-tick: nothing left to run")
         engine = open_engine(db)
+        engine.db.require_writable()
         # The tick's stage changes (decay exits, cooldown ends) are announced like the
         # API's: the outbox rows are written in the transaction that made them.
         engine.listeners.append(OutboxWriter())

@@ -20,7 +20,7 @@ from leadgate.lifecycle.stages import IllegalTransition
 from leadgate.playbook.loader import PlaybookError
 from leadgate.predictive.hooks import install as install_predictive
 from leadgate.sales import install as install_sales
-from leadgate.store.database import Database, DatabaseError
+from leadgate.store.database import Database, DatabaseError, first_line
 from leadgate.webhooks import OutboxWriter
 
 console = Console()
@@ -53,14 +53,22 @@ def actor_default() -> str:
         return "user:cli"
 
 
-def open_engine(db: str | None, ensure_playbook: bool = True) -> Engine:
-    """Open (migrating if needed) the store and the engine over it."""
+def open_engine(db: str | None, ensure_playbook: bool = True, *, create: bool = False) -> Engine:
+    """Open the store (migrating an older one) and the engine over it.
+
+    Only `create=True` (`init`, `demo`) makes a store where there is none: for every other
+    command a mistyped --db is an error (NoStore) and nothing is left behind, not even an
+    empty file. A store that cannot be written opens read-only (reads work, writes are
+    refused with ReadOnlyStore, one line naming the file).
+    """
     database = Database(db or _root_db["url"])
     try:
+        if not create:
+            database.require_store()
         if not database.schema_current():
             database.migrate()
     except OperationalError as exc:
-        raise DatabaseError(f"--db: cannot open {database.url}: {exc.orig}") from None
+        raise DatabaseError(f"--db: cannot open {database.shown}: {first_line(exc.orig)}") from None
     engine = Engine(database)
     # `lead show` carries the stored conversion probability and its factors.
     install_predictive(engine)
@@ -73,7 +81,12 @@ def open_engine(db: str | None, ensure_playbook: bool = True) -> Engine:
     if not any(isinstance(x, OutboxWriter) for x in engine.listeners):
         engine.listeners.append(OutboxWriter())
     if ensure_playbook:
-        engine.ensure_playbook()
+        try:
+            # A read first: a store with a playbook (every store after `init`) is not
+            # written to just to be opened, so reads work on a read-only store.
+            engine.processor()
+        except NoPlaybook:
+            engine.ensure_playbook()
     return engine
 
 
@@ -83,6 +96,12 @@ def print_json(data: Any) -> None:
 
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _read_only_error(exc: OperationalError) -> bool:
+    """SQLite's SQLITE_READONLY or PostgreSQL's read_only_sql_transaction (25006)."""
+    orig = exc.orig
+    return "readonly database" in str(orig) or getattr(orig, "sqlstate", None) == "25006"
 
 
 def handle_errors(fn: F) -> F:
@@ -98,6 +117,12 @@ def handle_errors(fn: F) -> F:
             raise typer.Exit(code=2) from None
         except (InputError, BadInput, DatabaseError, NotFound, NoPlaybook) as exc:
             fail(str(exc))
+        except OperationalError as exc:
+            # A store that became read-only after it was opened (a read-only mount, a
+            # PostgreSQL standby or default_transaction_read_only): one line, not a trace.
+            if _read_only_error(exc):
+                fail(f"the store is read-only: {first_line(exc.orig)}")
+            raise
         except IllegalTransition as exc:
             allowed = ", ".join(exc.allowed) if exc.allowed else "none"
             msg = str(exc)

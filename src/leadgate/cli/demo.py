@@ -142,7 +142,7 @@ def register(app: typer.Typer) -> None:
                 fail("--reset only deletes SQLite files; use an empty PostgreSQL database")
             for suffix in ("", "-wal", "-shm"):
                 Path(parsed.database + suffix).unlink(missing_ok=True)
-        engine = open_engine(url)
+        engine = open_engine(url, create=True)
         stats = load_demo(engine, leads, events, seed)
         funnel = engine.funnel()
         queue = engine.list_leads(stage="mql", limit=10)

@@ -65,6 +65,7 @@ def _with_progress(
 def _print_report(report: ImportReport, as_json: bool, what: str) -> None:
     if as_json:
         print_json(report.as_dict())
+        _fail_if_nothing_landed(report, what)
         return
     for w in report.warnings[:20]:
         typer.echo(f"warning: {w}", err=True)
@@ -84,6 +85,22 @@ def _print_report(report: ImportReport, as_json: bool, what: str) -> None:
         )
     if report.rejects_path:
         typer.echo(f"rejected lines written to {report.rejects_path}")
+    _fail_if_nothing_landed(report, what)
+
+
+def _fail_if_nothing_landed(report: ImportReport, what: str) -> None:
+    """Exit 1 when rows were rejected and none landed: a script must not read an import
+    that stored nothing as a success. (Only duplicates of stored events is not a failure.)"""
+    landed = report.accepted + (report.duplicates if what == "events" else 0)
+    if report.rejected and not landed:
+        unit = "rows" if what == "leads" else "lines"
+        where = f" (see {report.rejects_path})" if report.rejects_path else ""
+        typer.echo(
+            f"error: nothing imported: {report.rejected} of {report.read} {unit} rejected, "
+            f"0 accepted{where}",
+            err=True,
+        )
+        raise typer.Exit(code=1)
 
 
 def register(app: typer.Typer) -> None:

@@ -50,7 +50,7 @@ def init(
     ] = None,
 ) -> None:
     """Create or upgrade the database and activate a playbook (the bundled one by default)."""
-    engine = open_engine(db, ensure_playbook=False)
+    engine = open_engine(db, ensure_playbook=False, create=True)
     if playbook_file:
         from pathlib import Path
 

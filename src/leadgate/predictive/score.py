@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from leadgate import csvout
 from leadgate.predictive.dataset import read_csv
 
 
@@ -35,5 +36,6 @@ def score_csv(model: Any, source: str | Path, out: str | Path) -> pd.DataFrame:
     out_path = Path(out)
     if out_path.parent and not out_path.parent.exists():
         out_path.parent.mkdir(parents=True, exist_ok=True)
-    scored.to_csv(out_path, index=False)
+    # The id column is the input's text: neutralised like every CSV leadgate writes.
+    csvout.safe_frame(scored).to_csv(out_path, index=False)
     return scored

@@ -1,5 +1,11 @@
 """Sending nurture e-mail with the standard library's smtplib.
 
+Every header value passes through `header_text`, which turns line breaks (CR, LF and the
+other characters `str.splitlines` breaks on) and control characters into spaces: a lead
+attribute "Ann\\rBcc: x@evil" in a subject becomes "Ann Bcc: x@evil", one header line, never
+a new header. A message that still cannot be built fails alone, for good, with its reason
+(`SendResult.permanent`); the others in the batch go.
+
 Settings: the playbook's `nurture.smtp` section, each overridden by the environment
 (LEADGATE_SMTP_HOST, _PORT, _FROM, _STARTTLS, _SSL, _TIMEOUT); the login only from the
 environment (LEADGATE_SMTP_USER, LEADGATE_SMTP_PASSWORD). Retries: a failed message
@@ -11,10 +17,12 @@ to 1 h, 15 attempts) ride out an SMTP server that is down for more than eight ho
 from __future__ import annotations
 
 import os
+import re
 import smtplib
 import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from email import errors
 from email.message import EmailMessage
 from email.utils import formatdate
 
@@ -104,11 +112,25 @@ class SendResult:
     permanent: bool = False
 
 
+# C0 controls but the tab, DEL, C1 controls (NEL among them), and the line and paragraph
+# separators: what `str.splitlines` breaks on, and what no header should carry.
+_BREAKS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def header_text(value: str) -> str:
+    """`value` as one header line: every line break or control character becomes a space.
+
+    >>> header_text("Hi Ann\\rBcc: x@evil.example")
+    'Hi Ann Bcc: x@evil.example'
+    """
+    return _BREAKS.sub(" ", value).strip()
+
+
 def _message(s: MailSettings, m: Outgoing) -> EmailMessage:
     msg = EmailMessage()
-    msg["From"] = s.sender or ""
-    msg["To"] = m.to
-    msg["Subject"] = m.subject
+    msg["From"] = header_text(s.sender or "")
+    msg["To"] = header_text(m.to)
+    msg["Subject"] = header_text(m.subject)
     msg["Date"] = formatdate(localtime=False)
     # One id for the message's whole life: a resend after a crash (sent, but not yet
     # recorded) can be recognised by the receiving side.
@@ -151,7 +173,14 @@ def send_all(s: MailSettings, messages: Sequence[Outgoing]) -> list[SendResult]:
 
 def _send_one(client: smtplib.SMTP, s: MailSettings, m: Outgoing) -> SendResult:
     try:
-        client.send_message(_message(s, m))
+        message = _message(s, m)
+    except (ValueError, TypeError, IndexError, errors.MessageError) as exc:
+        # This message's data, not the server: it fails alone and for good, with the reason.
+        return SendResult(
+            m.id, False, f"cannot build the message: {type(exc).__name__}: {exc}"[:500], True
+        )
+    try:
+        client.send_message(message)
     except smtplib.SMTPRecipientsRefused as exc:
         codes = [c for c, _ in exc.recipients.values()]
         return SendResult(
@@ -160,6 +189,10 @@ def _send_one(client: smtplib.SMTP, s: MailSettings, m: Outgoing) -> SendResult:
             f"recipient refused: {exc.recipients}"[:500],
             permanent=all(c >= 500 for c in codes),
         )
+    except (smtplib.SMTPNotSupportedError, ValueError, UnicodeError) as exc:
+        # E.g. a non-ASCII address and a server without SMTPUTF8: this message's fault,
+        # so it fails alone instead of failing (and retrying) the rest of the batch.
+        return SendResult(m.id, False, f"cannot send: {type(exc).__name__}: {exc}"[:500], True)
     except smtplib.SMTPSenderRefused as exc:
         # Our From address: a setting to fix, not this message's fault; retry it later.
         return SendResult(m.id, False, f"sender refused: SMTP {exc.smtp_code}"[:500])

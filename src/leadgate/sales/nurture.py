@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from leadgate.ingest.validate import InputError, iso
 from leadgate.playbook.conditions import compile_condition
-from leadgate.sales.mail import MailSettings, Outgoing, send_all, settings_from
+from leadgate.sales.mail import MailSettings, Outgoing, header_text, send_all, settings_from
 from leadgate.sales.playbook_sections import (
     MessageTemplate,
     NurtureSection,
@@ -480,7 +480,9 @@ def _send(
         body_t = body_t if body_t is not None else tpl.body
     ctx = _context(lead, track, reason)
     try:
-        subject = render(subject_t or "", ctx).strip().replace("\n", " ")
+        # One header line: a CR or any other line break from a lead's attribute would
+        # make the message unbuildable (or, unstripped, a header of its own).
+        subject = header_text(render(subject_t or "", ctx))
         body = render(body_t or "", ctx)
     except TemplateProblem as exc:
         # One bad template must not stop the tick for everyone: the step is skipped, loudly.

@@ -1,4 +1,11 @@
-"""Connecting, migrating, and transactions that behave the same on SQLite and PostgreSQL."""
+"""Connecting, migrating, and transactions that behave the same on SQLite and PostgreSQL.
+
+Opening never harms a store. `has_store()` looks without creating anything (a mistyped
+`sqlite:///leadgate.bd` is not turned into a new empty file), and an SQLite file that
+cannot be written (`chattr +i`, a read-only mount, a folder without write permission)
+is opened read-only: `Database("sqlite:///ro/leadgate.db").read_only` is True, reads
+work, and `write()` raises ReadOnlyStore naming the file before touching anything.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from alembic import command
 from alembic.config import Config
@@ -15,7 +23,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, OperationalError
 
 DEFAULT_URL = "sqlite:///leadgate.db"
 # UPDATE … RETURNING (PostgreSQL; SQLite from 3.35): one round trip for the revision bump.
@@ -28,6 +36,55 @@ _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 class DatabaseError(ValueError):
     """The database URL is wrong or the database cannot be used."""
+
+
+class NoStore(DatabaseError):
+    """The URL names no leadgate store (a missing file, or no leadgate tables in it)."""
+
+
+class ReadOnlyStore(DatabaseError):
+    """A write was asked of a store that cannot be written (file, directory or server)."""
+
+
+def first_line(error: object) -> str:
+    """A driver's error on one line (psycopg adds hints on lines of their own)."""
+    return next((x.strip() for x in str(error).splitlines() if x.strip()), type(error).__name__)
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind an SQLite URL (None: in memory, or not SQLite)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database or "")
+
+
+def display_url(url: str) -> str:
+    """The URL as a user typed it, without a password."""
+    shown = make_url(url).render_as_string(hide_password=True)
+    return shown.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def _sqlite_unwritable(path: Path) -> bool:
+    """True when a write cannot succeed: the file is read-only (for us: `chattr +i`, a
+    read-only mount or permissions), or its directory is and the WAL files are missing."""
+    if not os.access(path, os.W_OK):
+        return True
+    if os.access(path.parent, os.W_OK):
+        return False
+    wal, shm = (Path(f"{path}{s}") for s in ("-wal", "-shm"))
+    return not (wal.exists() and shm.exists() and os.access(shm, os.W_OK))
+
+
+def _sqlite_readonly_uri(path: Path) -> str:
+    """How to open a file we cannot write: `mode=ro` reads through a live writer's WAL;
+    with no WAL file (nobody has the store open for writing) `immutable=1`, which needs
+    no -wal/-shm either, so a read leaves nothing behind in the folder."""
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    wal = Path(f"{path}-wal")
+    if not wal.exists() or wal.stat().st_size == 0:
+        uri += "&immutable=1"
+    return uri
 
 
 def resolve_url(url: str | None) -> str:
@@ -57,18 +114,79 @@ class Database:
         self._has_revision = False
         self.dialect = make_url(self.url).get_backend_name()
         self.is_sqlite = self.dialect == "sqlite"
+        self.path = sqlite_path(self.url) if self.is_sqlite else None
+        # Decided once, at opening: a store that cannot be written is opened read-only,
+        # so reads work and a write is refused in one line (see `write`).
+        self.read_only = (
+            self.path is not None and self.path.exists() and _sqlite_unwritable(self.path)
+        )
         kwargs: dict[str, Any] = {"echo": echo, "future": True}
         if self.is_sqlite:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            if self.read_only and self.path is not None:
+                uri = _sqlite_readonly_uri(self.path)
+                kwargs["creator"] = lambda: sqlite3.connect(
+                    uri, uri=True, check_same_thread=False, timeout=30
+                )
         else:
             kwargs["pool_pre_ping"] = True
         self.engine: Engine = create_engine(self.url, **kwargs)
         if self.is_sqlite:
-            _sqlite_setup(self.engine)
+            _sqlite_setup(self.engine, read_only=self.read_only)
+
+    @property
+    def shown(self) -> str:
+        """The store as users name it: the SQLite file, else the URL without password."""
+        return str(self.path) if self.path is not None else display_url(self.url)
+
+    def has_store(self) -> bool:
+        """True when leadgate's tables are there. Changes nothing: a missing SQLite file is
+        not created, and an existing one is only read."""
+        if self.is_sqlite and self.path is not None:
+            if not self.path.exists():
+                return False
+            try:
+                con = sqlite3.connect(_sqlite_readonly_uri(self.path), uri=True)
+                try:
+                    names = {
+                        r[0]
+                        for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+                    }
+                finally:
+                    con.close()
+            except sqlite3.DatabaseError as exc:
+                raise DatabaseError(f"--db: cannot open {self.path}: {exc}") from None
+            return {"leads", "alembic_version"} <= names
+        try:
+            with self.engine.connect() as conn:
+                found = inspect(conn)
+                return found.has_table("leads") and found.has_table("alembic_version")
+        except OperationalError as exc:
+            raise DatabaseError(f"--db: cannot open {self.shown}: {first_line(exc.orig)}") from None
+
+    def require_store(self) -> None:
+        """Raise NoStore unless leadgate's tables are there (only `init` creates them)."""
+        if not self.has_store():
+            raise NoStore(
+                f"no store at {self.shown}; run `leadgate init --db {display_url(self.url)}`"
+            )
+
+    def require_writable(self) -> None:
+        """Raise ReadOnlyStore unless writes can succeed (for what always writes: serve)."""
+        if self.read_only:
+            raise self._refuse_write()
+
+    def _refuse_write(self) -> ReadOnlyStore:
+        return ReadOnlyStore(
+            f"the store {self.shown} is read-only (the file or its folder cannot be "
+            "written): this command changes it"
+        )
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A read-write transaction, committed on success (BEGIN IMMEDIATE on SQLite)."""
+        if self.read_only:
+            raise self._refuse_write()
         with self.engine.connect() as conn:
             conn = conn.execution_options(leadgate_write=True)
             with conn.begin():
@@ -139,6 +257,8 @@ class Database:
 
     def migrate(self) -> None:
         """Bring the schema to the newest migration (idempotent)."""
+        if self.read_only:
+            raise self._refuse_write()
         with self.engine.begin() as conn:
             command.upgrade(self._alembic(conn), "heads")
 
@@ -160,13 +280,14 @@ def _settle(conn: Connection) -> None:
         pending()
 
 
-def _sqlite_setup(engine: Engine) -> None:
+def _sqlite_setup(engine: Engine, read_only: bool = False) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
+        if not read_only:  # the mode is stored in the file: a reader does not set it
+            cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")

