@@ -161,3 +161,72 @@ def test_one_damaged_row_does_not_break_reading_for_anyone(api: Api, role: str) 
     if role != "sales":
         cohorts = api.get(f"{V1}/reports/cohorts", role=role)
         assert cohorts.status_code == 200, cohorts.text
+
+
+def _alembic(api: Api, target: str, down: bool = False) -> None:
+    from alembic import command
+
+    db = api.engine.db
+    with db.engine.begin() as conn:
+        cfg = db._alembic(conn)
+        (command.downgrade if down else command.upgrade)(cfg, target)
+
+
+def _rows(api: Api, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    db = api.engine.db
+    with db.read() as conn:
+        return [tuple(r) for r in Repository(db, conn).execute(sql, params or []).fetchall()]
+
+
+def test_migration_0008_repairs_damaged_times_and_logs_the_old_values(api: Api) -> None:
+    for i in range(2):
+        api.post(
+            f"{V1}/events",
+            json={
+                "id": f"e{i}",
+                "email": f"m{i}@acme.com",
+                "type": "page_view",
+                "occurred_at": "2026-05-01T00:00:00Z",
+            },
+        )
+    db = api.engine.db
+    good_before = _rows(api, "SELECT created_at, stage_at FROM leads WHERE email = 'm1@acme.com'")
+    # Damage as an older version could have stored it (and worse).
+    with db.write() as conn:
+        repo = Repository(db, conn)
+        repo.execute(
+            "UPDATE leads SET created_at = ?, stage_at = ? WHERE email = ?",
+            [1e17, 1e17, "m0@acme.com"],
+        )
+        repo.execute("UPDATE events SET occurred_at = ? WHERE id = ?", [-5.0, "e0"])
+    _alembic(api, "0006_store_revision", down=True)
+    _alembic(api, "heads")
+    assert db.schema_current()
+    received = _rows(api, "SELECT received_at FROM events WHERE id = 'e0'")[0][0]
+    assert _rows(api, "SELECT occurred_at FROM events WHERE id = 'e0'") == [(received,)]
+    created, stage_at = _rows(
+        api, "SELECT created_at, stage_at FROM leads WHERE email = 'm0@acme.com'"
+    )[0]
+    assert created == received and stage_at == created
+    # Sane rows are untouched.
+    assert (
+        _rows(api, "SELECT created_at, stage_at FROM leads WHERE email = 'm1@acme.com'")
+        == good_before
+    )
+    log = _rows(
+        api,
+        "SELECT table_name, column_name, old_value FROM time_repairs ORDER BY id",
+    )
+    assert log == [
+        ("events", "occurred_at", -5.0),
+        ("leads", "created_at", 1e17),
+        ("leads", "stage_at", 1e17),
+    ]
+    # Reading works again for everyone, the report too.
+    assert all(x["created_at"] for x in api.get(f"{V1}/leads").json()["items"])
+    assert api.get(f"{V1}/reports/cohorts").status_code == 200
+    # And the downgrade gives every old value back: nothing stored is lost.
+    _alembic(api, "0006_store_revision", down=True)
+    assert _rows(api, "SELECT created_at FROM leads WHERE email = 'm0@acme.com'") == [(1e17,)]
+    assert _rows(api, "SELECT occurred_at FROM events WHERE id = 'e0'") == [(-5.0,)]
+    _alembic(api, "heads")
