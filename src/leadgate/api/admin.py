@@ -22,8 +22,10 @@ from leadgate.webhooks import (
     deactivate_subscription,
     list_deliveries,
     list_subscriptions,
+    check_url,
     replay,
 )
+from leadgate.webhooks.targets import check_target
 
 router = APIRouter()
 health = APIRouter()
@@ -206,6 +208,9 @@ async def post_webhook(
     ctx = context(request)
     url = text_ok(body.url, "url")
     secret = text_ok(body.secret, "secret") if body.secret is not None else None
+    # Checked (a name resolved) in a worker thread before taking the write turn, so a slow
+    # resolver does not hold up other writers; add_subscription checks again.
+    await ctx.read(check_target, check_url(url))
     sub, made = await ctx.write(add_subscription, ctx.db, url, body.events, secret, actor(key))
     out = sub.as_dict()
     if body.secret is None:
