@@ -19,10 +19,10 @@ from leadgate.store.repository import Repository
 from leadgate.webhooks import (
     EVENT_TYPES,
     add_subscription,
+    check_url,
     deactivate_subscription,
     list_deliveries,
     list_subscriptions,
-    check_url,
     replay,
 )
 from leadgate.webhooks.targets import check_target

@@ -26,9 +26,9 @@ import anyio.to_thread
 import httpx
 
 from leadgate import __version__
+from leadgate.ingest.validate import InputError
 from leadgate.store.database import Database
 from leadgate.store.repository import Repository
-from leadgate.ingest.validate import InputError
 from leadgate.webhooks import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, sign
 from leadgate.webhooks.targets import Resolver, resolve_target, system_resolver
 
