@@ -131,6 +131,33 @@ def test_cli_and_file_imports_share_the_bounds(api: Api, tmp_path: Any) -> None:
     r = CliRunner().invoke(cli, ["lead", "import", str(leads), "--db", db_url])
     assert "bad@acme.com" not in [x["email"] for x in api.get(f"{V1}/leads").json()["items"]]
     assert "ok@acme.com" in [x["email"] for x in api.get(f"{V1}/leads").json()["items"]], r.output
+    for at in ("9999-01-01", "1969-07-20T20:17:00Z"):
+        r = CliRunner().invoke(
+            cli,
+            [
+                "event",
+                "add",
+                "--email",
+                "ok@acme.com",
+                "--type",
+                "page_view",
+                "--at",
+                at,
+                "--db",
+                db_url,
+            ],
+        )
+        assert r.exit_code == 2, r.output
+        assert "--at" in r.stderr or "occurred_at" in r.stderr
+    events = tmp_path / "events.jsonl"
+    events.write_text(
+        '{"email": "ok@acme.com", "type": "page_view", "occurred_at": 1e17}\n'
+        '{"email": "ok@acme.com", "type": "page_view", "occurred_at": -1}\n'
+    )
+    r = CliRunner().invoke(cli, ["event", "ingest", str(events), "--db", db_url])
+    lead = api.get(f"{V1}/leads").json()["items"]
+    ok = next(x for x in lead if x["email"] == "ok@acme.com")
+    assert api.get(f"{V1}/leads/{ok['id']}").json()["recent_events"] == [], r.output
 
 
 # -- 2. times: a damaged row already stored breaks no reader --------------------------------
