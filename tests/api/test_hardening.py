@@ -257,3 +257,10 @@ def test_migration_0008_repairs_damaged_times_and_logs_the_old_values(api: Api) 
     assert _rows(api, "SELECT created_at FROM leads WHERE email = 'm0@acme.com'") == [(1e17,)]
     assert _rows(api, "SELECT occurred_at FROM events WHERE id = 'e0'") == [(-5.0,)]
     _alembic(api, "heads")
+
+
+def test_an_opportunity_close_date_before_1970_is_refused(api: Api) -> None:
+    lid = api.post(f"{V1}/leads", json={"email": "opp@acme.com"}).json()["id"]
+    body = {"amount": 10, "currency": "EUR", "expected_close": "1969-12-31"}
+    r = api.post(f"{V1}/leads/{lid}/opportunity", json=body)
+    assert problem(r, 422)["errors"][0]["pointer"] == "#/expected_close"
