@@ -4,6 +4,7 @@ no reader."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -226,6 +227,11 @@ def test_migration_0008_repairs_damaged_times_and_logs_the_old_values(api: Api) 
             [1e17, 1e17, "m0@acme.com"],
         )
         repo.execute("UPDATE events SET occurred_at = ? WHERE id = ?", [-5.0, "e0"])
+        if not db.is_sqlite:
+            # PostgreSQL stores NaN (SQLite turns it into NULL, which NOT NULL refuses).
+            repo.execute(
+                "UPDATE leads SET updated_at = ? WHERE email = ?", [float("nan"), "m0@acme.com"]
+            )
     _alembic(api, "0006_store_revision", down=True)
     _alembic(api, "heads")
     assert db.schema_current()
@@ -244,11 +250,17 @@ def test_migration_0008_repairs_damaged_times_and_logs_the_old_values(api: Api) 
         api,
         "SELECT table_name, column_name, old_value FROM time_repairs ORDER BY id",
     )
-    assert log == [
+    assert log[:3] == [
         ("events", "occurred_at", -5.0),
         ("leads", "created_at", 1e17),
         ("leads", "stage_at", 1e17),
     ]
+    if db.is_sqlite:
+        assert len(log) == 3
+    else:
+        assert [x[:2] for x in log[3:]] == [("leads", "updated_at")] and math.isnan(log[3][2])
+        (updated,) = _rows(api, "SELECT updated_at FROM leads WHERE email = 'm0@acme.com'")[0]
+        assert math.isfinite(updated) and updated > 0
     # Reading works again for everyone, the report too.
     assert all(x["created_at"] for x in api.get(f"{V1}/leads").json()["items"])
     assert api.get(f"{V1}/reports/cohorts").status_code == 200
