@@ -48,7 +48,9 @@ def api(engine: Engine) -> Iterator[Api]:
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
+def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
+    # The receiver listens on 127.0.0.1, which webhooks refuse unless allowed.
+    monkeypatch.setenv("LEADGATE_ALLOW_PRIVATE_WEBHOOKS", "1")
     r = Receiver()
     yield r
     r.stop()

@@ -28,6 +28,7 @@ class Receiver:
 
     failing: bool = False
     fail_status: int = 503
+    fail_body: bytes = b""
     received: list[Received] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -47,9 +48,11 @@ class Receiver:
                         outer.received.append(
                             Received({k.lower(): v for k, v in self.headers.items()}, body)
                         )
+                body_out = outer.fail_body if outer.failing else b""
                 self.send_response(status)
-                self.send_header("Content-Length", "0")
+                self.send_header("Content-Length", str(len(body_out)))
                 self.end_headers()
+                self.wfile.write(body_out)
 
             def log_message(self, *args: Any) -> None:
                 pass

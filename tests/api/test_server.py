@@ -56,6 +56,8 @@ class Server:
             "LEADGATE_WEBHOOK_BACKOFF_BASE": "0.2",
             "LEADGATE_WEBHOOK_BACKOFF_CAP": "1",
             "LEADGATE_WEBHOOK_POLL": "0.2",
+            # The test receiver listens on 127.0.0.1.
+            "LEADGATE_ALLOW_PRIVATE_WEBHOOKS": "1",
         }
         self.proc = subprocess.Popen(
             [LEADGATE, "serve", "--db", self.db_url, "--port", str(self.port),

@@ -221,8 +221,12 @@ def test_demo_reset_refuses_postgres() -> None:
     assert code == 2 and "--reset only deletes SQLite files" in err
 
 
-def test_cli_changes_are_announced_to_webhook_subscribers(db: list[str]) -> None:
+def test_cli_changes_are_announced_to_webhook_subscribers(
+    db: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A stage change made from the command line lands in the webhook outbox like the API's."""
+    # 127.0.0.1 is refused as a webhook target unless allowed.
+    monkeypatch.setenv("LEADGATE_ALLOW_PRIVATE_WEBHOOKS", "1")
     assert run("init", *db)[0] == 0
     code, out, err = run(
         "webhooks", "add", "http://127.0.0.1:9/hook", "--events", "lead.stage_changed", *db

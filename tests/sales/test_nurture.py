@@ -154,7 +154,14 @@ def test_track_runs_its_steps_on_time(
 ) -> None:
     smtp.start()
     s = setup(engine, smtp.port)
-    add_subscription(engine.db, "http://127.0.0.1:9/hook", "lead.nurture_message", None, "t")
+    add_subscription(
+        engine.db,
+        "http://127.0.0.1:9/hook",
+        "lead.nurture_message",
+        None,
+        "t",
+        allow_private=True,
+    )
     to_nurture(engine, raise_hand, "ann@acme.com", "not now")
     lead = engine.show("ann@acme.com")
     assert lead["nurture"]["track"] == "not-now"
@@ -581,7 +588,9 @@ def test_a_loop_through_a_wait_is_allowed() -> None:
 def test_sla_breach_is_announced_by_webhook(engine: Engine, raise_hand: Hand, clock: Any) -> None:
     s = install(engine)
     s.add_rep("anna", "bdr", **ALWAYS)
-    add_subscription(engine.db, "http://127.0.0.1:9/hook", "lead.sla_breached", None, "t")
+    add_subscription(
+        engine.db, "http://127.0.0.1:9/hook", "lead.sla_breached", None, "t", allow_private=True
+    )
     raise_hand("sla@acme.com", HOT)
     clock.advance(2 * 3600)
     assert s.tick()["sla_breached"] == 1

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from leadgate.analytics.sqlcompile import compile_scoring
+from leadgate.ingest.validate import MAX_READABLE_TIME
 from leadgate.playbook.model import Playbook
 from leadgate.store.database import Database
 from leadgate.store.schema import EFFECTIVE_TRANSITIONS
@@ -57,17 +58,31 @@ TRANSITION_SCHEMA = pa.schema(
         ("actor", pa.string()),
     ]
 )
+
+
+# A damaged time (1e17, NaN) stored before the input bounds existed would make every
+# DuckDB report fail on TO_TIMESTAMP: a lead's is exported as NULL (the lead still
+# counts), a damaged event or transition is left out (migration 0008 repairs them).
+_SANE = f"BETWEEN 0 AND {MAX_READABLE_TIME:.0f}"
+
+
+def _time(col: str) -> str:
+    return f"CASE WHEN {col} {_SANE} THEN {col} END AS {col}"
+
+
 _QUERIES = {
     "leads": (
-        "SELECT id, email, attributes, created_at, stage, owner, fit, engagement, score FROM leads",
+        f"SELECT id, email, attributes, {_time('created_at')}, stage, owner, fit, engagement, "
+        "score FROM leads",
         LEAD_SCHEMA,
     ),
     "events": (
-        "SELECT id, lead_id, type, occurred_at, properties FROM events",
+        f"SELECT id, lead_id, type, occurred_at, properties FROM events WHERE occurred_at {_SANE}",
         EVENT_SCHEMA,
     ),
     "transitions": (
-        f"SELECT lead_id, from_stage, to_stage, at, actor FROM {EFFECTIVE_TRANSITIONS}",
+        f"SELECT lead_id, from_stage, to_stage, at, actor FROM {EFFECTIVE_TRANSITIONS} "
+        f"WHERE at {_SANE}",
         TRANSITION_SCHEMA,
     ),
 }

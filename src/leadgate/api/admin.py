@@ -19,11 +19,13 @@ from leadgate.store.repository import Repository
 from leadgate.webhooks import (
     EVENT_TYPES,
     add_subscription,
+    check_url,
     deactivate_subscription,
     list_deliveries,
     list_subscriptions,
     replay,
 )
+from leadgate.webhooks.targets import check_target
 
 router = APIRouter()
 health = APIRouter()
@@ -206,6 +208,9 @@ async def post_webhook(
     ctx = context(request)
     url = text_ok(body.url, "url")
     secret = text_ok(body.secret, "secret") if body.secret is not None else None
+    # Checked (a name resolved) in a worker thread before taking the write turn, so a slow
+    # resolver does not hold up other writers; add_subscription checks again.
+    await ctx.read(check_target, check_url(url))
     sub, made = await ctx.write(add_subscription, ctx.db, url, body.events, secret, actor(key))
     out = sub.as_dict()
     if body.secret is None:

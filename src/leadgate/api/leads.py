@@ -14,10 +14,12 @@ from leadgate.api.context import ApiContext
 from leadgate.api.problems import responses
 from leadgate.api.queries import (
     ANYTHING_DUE_SQL,
+    LEAD_ID_SQL,
     LEAD_REF_SQL,
     SORTS,
     LeadFilter,
     anything_due,
+    lead_id_of,
     lead_ref,
     list_page,
 )
@@ -76,9 +78,17 @@ class StageIn(BaseModel):
 
 
 LEAD_SCHEMA = {"type": "object", "description": "A lead as `leadgate lead show --json` prints it."}
+WRITE_RECEIPT_SCHEMA = {
+    "type": "object",
+    "description": "What a key that may write but not read leads (ingest) gets back.",
+    "required": ["id", "created"],
+    "properties": {"id": {"type": "integer"}, "created": {"type": "boolean"}},
+    "additionalProperties": False,
+}
+LEAD_OR_RECEIPT = {"oneOf": [LEAD_SCHEMA, WRITE_RECEIPT_SCHEMA]}
 
 
-def _attributes(body: LeadIn) -> tuple[dict[str, Any], float | None]:
+def _attributes(body: LeadIn, now: float) -> tuple[dict[str, Any], float | None]:
     raw: dict[str, Any] = dict(body.attributes)
     raw.update(body.model_extra or {})
     country = raw.get("country") if isinstance(raw.get("country"), str) else None
@@ -91,7 +101,8 @@ def _attributes(body: LeadIn) -> tuple[dict[str, Any], float | None]:
         if key == "email" or v is None:
             continue
         if key == "created_at":
-            created = parse_time(v, "created_at", 1e18)
+            # Bounded like every other time that records a fact: [1970, now + skew].
+            created = parse_time(v, "created_at", now)
             continue
         attrs[key] = typed_value(key, v, country) if isinstance(v, str) else v
         if attrs[key] is None:
@@ -110,25 +121,41 @@ def _attributes(body: LeadIn) -> tuple[dict[str, Any], float | None]:
     summary="Create or update a lead (by email)",
     responses={
         200: {
-            "description": "Updated (or unchanged)",
-            "content": {"application/json": {"schema": LEAD_SCHEMA}},
+            "description": "Updated (or unchanged): the lead to read roles, `{id, created}` to "
+            "ingest keys",
+            "content": {"application/json": {"schema": LEAD_OR_RECEIPT}},
         },
-        201: {"description": "Created", "content": {"application/json": {"schema": LEAD_SCHEMA}}},
+        201: {
+            "description": "Created: the lead to read roles, `{id, created}` to ingest keys",
+            "content": {"application/json": {"schema": LEAD_OR_RECEIPT}},
+        },
         **responses(401, 403, 413, 422),
     },
 )
 async def upsert_lead(
     body: LeadIn, request: Request, key: ApiKey = Depends(require(*WRITE_LEADS))
 ) -> Response:
-    """Upsert by email; attribute changes re-score fit (and may make an MQL)."""
+    """Upsert by email; attribute changes re-score fit (and may make an MQL).
+
+    Read roles get the lead back; an ingest key gets `{id, created}` only: it may write
+    leads but never read them (their attributes, scores, history, owner)."""
     ctx = context(request)
     email = check_email(text_ok(body.email, "email"))
-    attrs, created_at = _attributes(body)
+    attrs, created_at = _attributes(body, ctx.engine.clock())
     created, _, _ = await ctx.write(
         ctx.engine.upsert_leads, [(email, attrs, created_at)], actor(key), small=True
     )
+    status = 201 if created else 200
+    if key.role not in READ_LEADS:
+        lead_id: int | None
+        try:
+            row = await ctx.quick.one(LEAD_ID_SQL, [email])
+            lead_id = int(row[0]) if row is not None else None
+        except Unavailable:
+            lead_id = await ctx.read(lead_id_of, ctx.db, email)
+        return json_response({"id": lead_id, "created": bool(created)}, status)
     data = await ctx.read(ctx.engine.show, email, small=True)
-    return json_response(data, 201 if created else 200)
+    return json_response(data, status)
 
 
 _LIST_SCHEMA = {

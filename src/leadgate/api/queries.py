@@ -37,6 +37,14 @@ _LIST_COLS = (
 
 
 LEAD_REF_SQL = "SELECT email, next_due_at FROM leads WHERE id = ?"
+LEAD_ID_SQL = "SELECT id FROM leads WHERE email = ?"
+
+
+def lead_id_of(db: Database, email: str) -> int | None:
+    """The id of the lead with this (normalised) email, or None."""
+    with db.read() as conn:
+        row = Repository(db, conn).execute(LEAD_ID_SQL, [email]).fetchone()
+    return int(row[0]) if row else None
 
 
 def lead_ref(db: Database, lead_id: int) -> tuple[str, float | None] | None:

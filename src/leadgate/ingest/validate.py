@@ -6,6 +6,7 @@ Every error names the field, so a rejected line can say exactly what to fix.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,8 +24,16 @@ MAX_PROPERTIES_BYTES = 64 * 1024
 MAX_VALUE_CHARS = 10_000
 MAX_ID_CHARS = 200
 MAX_TYPE_CHARS = 100
-# Clocks disagree a little; an event further ahead than this is a bad timestamp.
+# The allowed clock skew. Clocks disagree a little; a time that says something already
+# happened (an event's occurred_at, a lead's created_at) further ahead of the server's
+# clock than this is a bad timestamp. One constant for every entry point (CLI, HTTP,
+# file imports); docs/api.md ("Times") quotes it.
 FUTURE_SKEW_SECONDS = 300.0
+# The earliest time accepted: 1970-01-01T00:00:00Z (epoch 0).
+MIN_TIME = 0.0
+# The latest time any reader can print (9999-12-31T23:59:59Z, Python's datetime limit;
+# DuckDB's is later). A stored time beyond it is a damaged row, shown as null.
+MAX_READABLE_TIME = 253_402_300_799.0
 
 
 class InputError(ValueError):
@@ -92,17 +101,16 @@ def parse_time(value: Any, field: str, now: float) -> float:
         else:
             if dt.tzinfo is not None:
                 ts = dt.timestamp()
-                if ts > now + FUTURE_SKEW_SECONDS:
-                    raise InputError(
-                        field,
-                        f"{iso(ts)} is in the future (now is {iso(now)}); "
-                        "check the clock or time zone",
-                    )
+                if not MIN_TIME <= ts <= now + FUTURE_SKEW_SECONDS:
+                    check_time(ts, field, now)
                 return ts
     if isinstance(value, bool):
         raise InputError(field, f"{value!r} is not a date")
     if isinstance(value, int | float):
-        ts = float(value)
+        try:
+            ts = float(value)
+        except OverflowError:
+            raise InputError(field, f"{value!r} is not a time this store can hold") from None
     elif isinstance(value, str) and value.strip():
         text = value.strip()
         try:
@@ -117,21 +125,51 @@ def parse_time(value: Any, field: str, now: float) -> float:
                     raise InputError(field, f"'{text}' is not a date (use ISO 8601)") from None
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=UTC)
-        ts = dt.timestamp()
+        try:
+            ts = dt.timestamp()
+        except (OverflowError, ValueError, OSError):
+            raise InputError(field, f"'{text}' is not a time this store can hold") from None
     else:
         raise InputError(field, f"{value!r} is not a date (use ISO 8601)")
+    return check_time(ts, field, now)
+
+
+def check_time(ts: float, field: str, now: float) -> float:
+    """`ts` if it lies in [1970-01-01, now + FUTURE_SKEW_SECONDS], else InputError.
+
+    Every time that records something that happened goes through here (created_at,
+    occurred_at, --at): one absurd value (say 1e17) stored once would otherwise break
+    every reader that prints it.
+    """
+    if not math.isfinite(ts):
+        raise InputError(field, f"{ts!r} is not a time")
+    if ts < MIN_TIME:
+        raise InputError(field, f"{_show(ts)} is before 1970-01-01")
     if ts > now + FUTURE_SKEW_SECONDS:
         raise InputError(
-            field, f"{iso(ts)} is in the future (now is {iso(now)}); check the clock or time zone"
+            field,
+            f"{_show(ts)} is in the future (now is {iso(now)}); check the clock or time zone",
         )
     return ts
 
 
+def _show(ts: float) -> str:
+    # A time for an error message: ISO 8601 when printable, else the number itself.
+    return iso(ts) or repr(ts)
+
+
 def iso(ts: float | None) -> str | None:
-    """Epoch seconds as ISO 8601 UTC (None stays None)."""
+    """Epoch seconds as ISO 8601 UTC (None stays None).
+
+    A time no calendar can print (a damaged row: NaN, 1e17, before year 1) is None too,
+    so one bad row never breaks a listing: `iso(1e17) is None`.
+    """
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+    try:
+        return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+    except (OverflowError, ValueError, OSError):
+        return None
 
 
 def derive_event_id(email: str, type_: str, when: Any, props_json: str) -> str:

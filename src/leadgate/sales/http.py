@@ -112,7 +112,8 @@ class OpportunityIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     amount: float = Field(gt=0)
     currency: str = Field(min_length=3, max_length=3, description="ISO 4217, e.g. EUR.")
-    expected_close: date
+    # A forecast, so it may lie ahead; not before 1970 like every other time (issue 13).
+    expected_close: date = Field(ge=date(1970, 1, 1), description="YYYY-MM-DD.")
 
 
 class AssignIn(BaseModel):

@@ -25,6 +25,7 @@ import orjson
 from leadgate.ingest.validate import InputError, iso
 from leadgate.store.database import Database
 from leadgate.store.repository import Repository
+from leadgate.webhooks.targets import check_target
 
 if TYPE_CHECKING:
     from leadgate.engine.engine import LeadChange
@@ -131,10 +132,19 @@ def check_url(url: str) -> str:
 
 
 def add_subscription(
-    db: Database, url: str, events: Sequence[str] | str, secret: str | None, actor: str
+    db: Database,
+    url: str,
+    events: Sequence[str] | str,
+    secret: str | None,
+    actor: str,
+    *,
+    allow_private: bool | None = None,
 ) -> tuple[Subscription, str]:
-    """Store a subscription; returns it and its secret (generated when not given)."""
-    url = check_url(url)
+    """Store a subscription; returns it and its secret (generated when not given).
+
+    The URL must reach public addresses only (`webhooks.targets`) unless `allow_private`
+    (default: $LEADGATE_ALLOW_PRIVATE_WEBHOOKS=1)."""
+    url = check_target(check_url(url), allow_private)
     evs = check_events(events)
     if secret is not None:
         secret = secret.strip()

@@ -26,9 +26,11 @@ import anyio.to_thread
 import httpx
 
 from leadgate import __version__
+from leadgate.ingest.validate import InputError
 from leadgate.store.database import Database
 from leadgate.store.repository import Repository
 from leadgate.webhooks import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, sign
+from leadgate.webhooks.targets import Resolver, resolve_target, system_resolver
 
 log = logging.getLogger("leadgate.webhooks")
 T = TypeVar("T")
@@ -163,8 +165,10 @@ class Deliverer:
         db: Database,
         settings: DeliverySettings | None = None,
         run_write: Callable[[Callable[[], Any]], Awaitable[Any]] | None = None,
+        resolver: Resolver = system_resolver,
     ):
         self.db = db
+        self.resolver = resolver
         self.settings = settings or DeliverySettings()
         self.run_write = run_write or _default_run
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -188,9 +192,21 @@ class Deliverer:
             "X-Leadgate-Attempt": str(c.attempts + 1),
         }
         try:
-            r = await client.post(c.url, content=c.payload, headers=headers)
+            # Resolved and checked at each attempt, and sent to the checked address: the
+            # name may point somewhere private by now (DNS rebinding).
+            target = await resolve_target(c.url, self.resolver)
+        except InputError as exc:
+            return Outcome(c.id, False, None, f"refused: {exc.message}"[:500], c.attempts)
+        headers["Host"] = target.host_header
+        extensions = {"sni_hostname": target.sni_hostname} if target.sni_hostname else None
+        try:
+            r = await client.post(
+                target.url, content=c.payload, headers=headers, extensions=extensions
+            )
         except httpx.HTTPError as exc:
             return Outcome(c.id, False, None, f"{type(exc).__name__}: {exc}"[:500], c.attempts)
+        # Only the status is kept, never the response body: an admin reading the delivery
+        # log must not be able to read what an internal service answered.
         if 200 <= r.status_code < 300:
             return Outcome(c.id, True, r.status_code, None, c.attempts)
         return Outcome(c.id, False, r.status_code, f"HTTP {r.status_code}", c.attempts)
@@ -221,7 +237,10 @@ class Deliverer:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         stop = stop or asyncio.Event()
-        async with httpx.AsyncClient(timeout=self.settings.timeout) as client:
+        # No redirects: a 3xx to a private address would get around the target check.
+        async with httpx.AsyncClient(
+            timeout=self.settings.timeout, follow_redirects=False
+        ) as client:
             while not stop.is_set():
                 # Cleared before looking, so a wake-up during the look is not lost.
                 self._wake.clear()
