@@ -7,6 +7,7 @@ Pure: takes text and a display name; reading the file is the caller's business
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from leadgate.playbook import safe_yaml
 from leadgate.playbook.model import Playbook
+from leadgate.playbook.safe_yaml import MAX_BYTES as MAX_BYTES
+from leadgate.playbook.safe_yaml import TIME_LIMIT, YamlRefusal
 
 _KNOWN_KEYS: set[str] = set()
 
@@ -169,10 +173,16 @@ def _narrow(data: Any, path: tuple[Any, ...], msg: str) -> tuple[tuple[Any, ...]
 
 
 def load_playbook(text: str, source: str = "<playbook>") -> Playbook:
-    """Parse and validate playbook YAML. Raises PlaybookError listing every located problem."""
+    """Parse and validate playbook YAML. Raises PlaybookError listing every located problem.
+
+    Untrusted text is fine: the limits of `safe_yaml` (size, depth, no aliases, YAML 1.2
+    core schema, a time box) apply, and PlaybookError is the only exception it raises.
+    """
+    deadline = time.monotonic() + TIME_LIMIT
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node, data = safe_yaml.parse(text, deadline)
+    except YamlRefusal as exc:
+        raise PlaybookError([PlaybookProblem(source, exc.line, "", exc.message)]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
