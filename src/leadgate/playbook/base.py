@@ -22,6 +22,8 @@ from pydantic import (
     model_validator,
 )
 
+from leadgate.playbook.safe_yaml import tick
+
 FIELD_OPS = (
     "eq",
     "ne",
@@ -86,6 +88,7 @@ class _Strict(BaseModel):
     @field_validator("*")
     @classmethod
     def _finite(cls, v: Any) -> Any:
+        tick()  # every field of every model: the loader's time box holds inside validation
         check_number(v)
         return v
 
@@ -123,10 +126,13 @@ class FieldCondition(_Strict):
         elif op == "matches":
             if not isinstance(v, str):
                 raise ValueError("'matches' needs a regular expression string as value")
+            tick()
             try:
                 re.compile(v)
             except re.error as exc:
                 raise ValueError(f"bad regular expression {v!r}: {exc}") from None
+            except RecursionError:
+                raise ValueError("regular expression nested too deeply") from None
         elif op == "exists":
             if v is None:
                 object.__setattr__(self, "value", True)

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from leadgate.playbook import safe_yaml
 from leadgate.playbook.model import Playbook
 from leadgate.playbook.safe_yaml import MAX_BYTES as MAX_BYTES
-from leadgate.playbook.safe_yaml import TIME_LIMIT, YamlRefusal
+from leadgate.playbook.safe_yaml import TIME_LIMIT, TimeUp, YamlRefusal
 
 _KNOWN_KEYS: set[str] = set()
 
@@ -201,7 +201,12 @@ def load_playbook(text: str, source: str = "<playbook>") -> Playbook:
     except _DuplicateKey as exc:
         raise PlaybookError([PlaybookProblem(source, exc.args[1], "", exc.args[0])]) from None
     try:
-        return Playbook.model_validate(data)
+        with safe_yaml.time_box(deadline):
+            return Playbook.model_validate(data)
+    except TimeUp:
+        raise PlaybookError(
+            [PlaybookProblem(source, None, "", f"took longer than {TIME_LIMIT:g} s to validate")]
+        ) from None
     except ValidationError as exc:
         problems = []
         for err in exc.errors():

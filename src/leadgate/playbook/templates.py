@@ -2,32 +2,231 @@
 
 Templates come from the playbook, so they are treated as untrusted: the sandbox
 refuses attribute tricks (`__class__`, `mro`, ...), and rendering is plain text
-(no HTML escaping: the messages are sent as text/plain).
+(no HTML escaping: the messages are sent as text/plain). On top of the sandbox,
+rendering is bounded, so no template can hang a worker or fill its memory:
+
+- a template is at most `MAX_TEMPLATE` characters, its output at most `MAX_OUTPUT`;
+- `range()` gives at most `MAX_RANGE` numbers;
+- loop iterations and macro calls together are at most `MAX_STEPS` per render
+  (nested loops multiply, recursive macros branch);
+- `*`, `+`, `~`, `**`, `%`, `str.format` and the filters that take a width or a
+  count (center, indent, batch, slice, replace, format, tojson) refuse a result
+  over `MAX_VALUE` characters or items before building it; `lipsum` is gone.
+
+Anything refused is a `TemplateProblem`, as is every other error while rendering.
+
+    >>> render("Hi {{ first_name | default('there') }}", {"first_name": "Ada"})
+    'Hi Ada'
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import TemplateError, Undefined
+from jinja2 import Undefined, nodes
+from jinja2.filters import FILTERS
 from jinja2.sandbox import SandboxedEnvironment
 
-# A missing field renders as "" (leads rarely have every attribute); use
-# `{{ first_name | default("there") }}` for a fallback.
-_ENV = SandboxedEnvironment(autoescape=False, undefined=Undefined, keep_trailing_newline=True)
+from leadgate.playbook.safe_yaml import TimeUp, tick
+
+MAX_TEMPLATE = 20_000  # characters of one template's source
+MAX_OUTPUT = 100_000  # characters one render may produce
+MAX_VALUE = 100_000  # characters (or items) of any one value built while rendering
+MAX_RANGE = 10_000
+MAX_STEPS = 10_000  # loop iterations plus macro calls, per render
+MAX_POWER = 1_000  # largest exponent of `**` (for a base other than -1, 0, 1)
 
 
 class TemplateProblem(ValueError):
-    """A template that does not parse or does not render."""
+    """A template that does not parse, does not render, or oversteps a limit."""
+
+
+class _Limit(Exception):
+    """A limit was hit while rendering (turned into TemplateProblem by `render`)."""
+
+
+_STEPS: ContextVar[list[int]] = ContextVar("template_steps")
+# A %-format or str.format field whose width or precision is 5+ digits or given by `*`.
+_WIDE_PERCENT = re.compile(r"%[-+ #0]*(?:\*|\d{5,})|%[-+ #0]*\d*\.(?:\*|\d{5,})")
+_WIDE_BRACES = re.compile(r"\{[^{}]*(?:\d{5,}|\{)")
+
+
+def _size(v: Any) -> int | None:
+    return len(v) if isinstance(v, str | list | tuple | bytes) else None
+
+
+def _cap(n: int, what: str = "value") -> None:
+    if n > MAX_VALUE:
+        raise _Limit(f"{what} over {MAX_VALUE} characters or items")
+
+
+def _step() -> str:
+    """Injected at the start of every loop body and macro body (see `_Env._parse`)."""
+    steps = _STEPS.get()
+    steps[0] += 1
+    if steps[0] > MAX_STEPS:
+        raise _Limit(f"more than {MAX_STEPS} loop steps or macro calls")
+    return ""
+
+
+def _concat(*parts: Any) -> str:
+    """The `~` operator, sized before it is built."""
+    texts = [str(p) for p in parts]
+    _cap(sum(len(t) for t in texts))
+    return "".join(texts)
+
+
+def _range(*args: int) -> range:
+    r = range(*args)
+    if len(r) > MAX_RANGE:
+        raise _Limit(f"range of {len(r)} numbers (at most {MAX_RANGE})")
+    return r
+
+
+def _percent_ok(fmt: Any) -> None:
+    if isinstance(fmt, str) and _WIDE_PERCENT.search(fmt):
+        raise _Limit("a %-format width or precision over 4 digits")
+
+
+def _guard(name: str, check: Callable[..., None]) -> Callable[..., Any]:
+    """Jinja's own filter `name`, run only once `check(*args)` accepts its arguments."""
+    inner = FILTERS[name]
+    # Filters marked to receive the eval context / environment get it as first argument.
+    skip = 0 if getattr(inner, "jinja_pass_arg", None) is None else 1
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        check(*args[skip:], **kwargs)
+        return inner(*args, **kwargs)
+
+    run.jinja_pass_arg = getattr(inner, "jinja_pass_arg", None)  # type: ignore[attr-defined]
+    return run
+
+
+def _width_arg(index: int, default: int = 0) -> Callable[..., None]:
+    """A check that the `index`-th argument (a width or count) keeps the result small."""
+
+    def check(*args: Any, **kwargs: Any) -> None:
+        value = args[index] if len(args) > index else next(iter(kwargs.values()), default)
+        if isinstance(value, int) and value > MAX_VALUE:
+            raise _Limit(f"a width or count of {value} (at most {MAX_VALUE})")
+
+    return check
+
+
+def _replace_ok(*args: Any, **kwargs: Any) -> None:
+    s, old, new = (str(a) for a in args[-3:]) if len(args) >= 3 else ("", "", "")
+    hits = len(s) + 1 if old == "" else s.count(old)
+    _cap(len(s) + hits * len(new))
+
+
+def _format_ok(*args: Any, **kwargs: Any) -> None:
+    _percent_ok(args[0] if args else None)
+
+
+class _Env(SandboxedEnvironment):
+    """The sandbox, with sized operators and a step budget compiled into the template."""
+
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            for seq, n in ((left, right), (right, left)):
+                size = _size(seq)
+                if size is not None and isinstance(n, int):
+                    _cap(size * n)
+            if isinstance(left, int) and isinstance(right, int):
+                _cap((left.bit_length() + right.bit_length()) // 3, "number of digits")
+        elif operator == "+":
+            a, b = _size(left), _size(right)
+            if a is not None and b is not None:
+                _cap(a + b)
+        elif operator == "**":
+            if (
+                isinstance(right, int | float)
+                and abs(right) > MAX_POWER
+                and not (isinstance(left, int | float) and abs(left) <= 1)
+            ):
+                raise _Limit(f"exponent {right} (at most {MAX_POWER})")
+        elif operator == "%":
+            _percent_ok(left)
+        return super().call_binop(context, operator, left, right)
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        # str.format / format_map: the sandbox checks the fields' attributes, not widths.
+        owner = getattr(value, "__self__", None)
+        if isinstance(owner, str) and _WIDE_BRACES.search(owner):
+            raise _Limit("a format width over 4 digits")
+        return super().wrap_str_format(value)
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        tree = super()._parse(source, name, filename)
+        _instrument(tree)
+        return tree
+
+
+def _tick_node(lineno: int) -> nodes.Output:
+    call = nodes.Call(nodes.EnvironmentAttribute("leadgate_step"), [], [], None, None)
+    return nodes.Output([call], lineno=lineno)
+
+
+def _instrument(node: nodes.Node) -> None:
+    """Count every loop step and macro call; route `~` through the sized `_concat`.
+
+    The calls go through `environment.<attribute>`, a name a template cannot rebind.
+    """
+    for child in list(node.iter_child_nodes()):
+        _instrument(child)
+    if isinstance(node, nodes.For | nodes.Macro | nodes.CallBlock):
+        node.body.insert(0, _tick_node(node.lineno))
+    for field in node.fields:
+        value = getattr(node, field, None)
+        if isinstance(value, nodes.Concat):
+            setattr(node, field, _concat_call(value))
+        elif isinstance(value, list):
+            value[:] = [_concat_call(v) if isinstance(v, nodes.Concat) else v for v in value]
+
+
+def _concat_call(node: nodes.Concat) -> nodes.Call:
+    func = nodes.EnvironmentAttribute("leadgate_concat")
+    return nodes.Call(func, list(node.nodes), [], None, None, lineno=node.lineno)
+
+
+# A missing field renders as "" (leads rarely have every attribute); use
+# `{{ first_name | default("there") }}` for a fallback.
+_ENV = _Env(autoescape=False, undefined=Undefined, keep_trailing_newline=True)
+_ENV.leadgate_step = _step  # type: ignore[attr-defined]
+_ENV.leadgate_concat = _concat  # type: ignore[attr-defined]
+_ENV.globals["range"] = _range
+_ENV.globals.pop("lipsum", None)
+_ENV.filters.update(
+    {
+        "center": _guard("center", _width_arg(1, 80)),
+        "indent": _guard("indent", _width_arg(1, 4)),
+        "batch": _guard("batch", _width_arg(1)),
+        "slice": _guard("slice", _width_arg(1)),
+        "tojson": _guard("tojson", _width_arg(1)),
+        "replace": _guard("replace", _replace_ok),
+        "format": _guard("format", _format_ok),
+    }
+)
 
 
 def check_template(text: str) -> str:
     """Parse `text` now, so a playbook with a broken template is refused at load time."""
+    if len(text) > MAX_TEMPLATE:
+        raise TemplateProblem(f"template too long: {len(text)} characters (at most {MAX_TEMPLATE})")
+    tick()
     try:
         _compiled(text)
-    except TemplateError as exc:
+    except TimeUp:
+        raise
+    except RecursionError:
+        raise TemplateProblem("template error: nested too deeply") from None
+    except Exception as exc:  # Jinja's TemplateSyntaxError and whatever its compiler raises
         raise TemplateProblem(f"template error: {exc}") from None
     return text
 
@@ -38,8 +237,25 @@ def _compiled(text: str) -> Any:
 
 
 def render(text: str, context: Mapping[str, Any]) -> str:
-    """Render one template; TemplateProblem when the sandbox or Jinja refuses it."""
+    """Render one template within the limits; TemplateProblem for anything that goes wrong."""
+    token = _STEPS.set([0])
     try:
-        return str(_compiled(text).render(dict(context)))
-    except TemplateError as exc:
-        raise TemplateProblem(f"template error: {exc}") from None
+        parts: list[str] = []
+        size = 0
+        chunks: Iterator[str] = _compiled(check_template(text)).generate(dict(context))
+        for chunk in chunks:
+            size += len(chunk)
+            if size > MAX_OUTPUT:
+                raise TemplateProblem(f"template output over {MAX_OUTPUT} characters")
+            parts.append(chunk)
+        return "".join(parts)
+    except TemplateProblem:
+        raise
+    except _Limit as exc:
+        raise TemplateProblem(f"template refused: {exc}") from None
+    except RecursionError:
+        raise TemplateProblem("template error: recursion too deep") from None
+    except Exception as exc:  # the sandbox's SecurityError, a filter's TypeError, ...
+        raise TemplateProblem(f"template error: {type(exc).__name__}: {exc}") from None
+    finally:
+        _STEPS.reset(token)

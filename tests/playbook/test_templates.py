@@ -1,0 +1,84 @@
+"""Nurture templates are untrusted: a template that would loop, grow or recurse without end
+is refused with TemplateProblem (the step is then skipped and logged), never a hang, a
+gigabyte string or another exception type."""
+
+from __future__ import annotations
+
+import pytest
+
+from leadgate.playbook.templates import (
+    MAX_OUTPUT,
+    MAX_TEMPLATE,
+    TemplateProblem,
+    check_template,
+    render,
+)
+
+LEAD = {"first_name": "Ada", "company": "Acme", "tags": ["a", "b"]}
+
+
+def test_ordinary_templates_render_as_before() -> None:
+    text = (
+        "Hi {{ first_name | default('there') }} of {{ company|upper }}!\n"
+        "{% for t in tags %}[{{ loop.index }}:{{ t }}]{% endfor %}"
+        "{% macro m(x) %}<{{ x }}>{% endmacro %}{{ m(last_name) }}{{ '-' * 3 }}{{ 2 ** 10 }}"
+        "{{ 'a' ~ 'b' }}{{ '%05d' % 42 }}{% for i in range(3) %}{{ i }}{% endfor %}"
+    )
+    out = render(check_template(text), LEAD)
+    assert out == "Hi Ada of ACME!\n[1:a][2:b]<>---1024ab00042012"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{% for i in range(10**9) %}x{% endfor %}",
+        "{{ range(1000000)|list|length }}",
+        "{% for i in range(1000) %}{% for j in range(1000) %}{% for k in range(1000) %}"
+        "{% endfor %}{% endfor %}{% endfor %}",
+        "{% for i in range(10000) %}{{ 'x' * 1000 }}{% endfor %}",
+        "{{ 'x' * 1000000000 }}",
+        "{{ [1] * 1000000000 }}",
+        "{{ 2 ** 1000000000 }}",
+        "{{ 10.0 ** 1000 }}",
+        "{{ '%1000000000d' % 1 }}",
+        "{{ '%*d' % (1000000000, 1) }}",
+        "{% set ns = namespace(s='x') %}{% for i in range(60) %}{% set ns.s = ns.s ~ ns.s %}"
+        "{% endfor %}{{ ns.s|length }}",
+        "{% set ns = namespace(s='x') %}{% for i in range(60) %}{% set ns.s = ns.s + ns.s %}"
+        "{% endfor %}{{ ns.s|length }}",
+        "{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(40) }}",
+        "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}",
+        "{{ 'x'|center(1000000000) }}",
+        "{{ 'x\\ny'|indent(1000000000) }}",
+        "{{ [1]|batch(1000000000, 'x')|list }}",
+        "{{ [1]|slice(1000000000)|list }}",
+        "{{ ('x' * 10000)|replace('', 'y' * 10000) }}",
+        "{{ {'a': [1]}|tojson(1000000000) }}",
+        "{{ lipsum(1000000) }}",
+        "{{ '{:>1000000000}'.format(1) }}",
+    ],
+)
+def test_runaway_templates_are_refused(text: str) -> None:
+    check_template(text)  # they parse: the limits are on rendering
+    with pytest.raises(TemplateProblem):
+        render(text, LEAD)
+
+
+def test_the_sandbox_still_hides_internals() -> None:
+    with pytest.raises(TemplateProblem, match="unsafe"):
+        render("{{ first_name.__class__.__mro__ }}", LEAD)
+
+
+def test_output_is_capped() -> None:
+    text = "{% for i in range(5000) %}{{ 'x' * 100 }}{% endfor %}"
+    with pytest.raises(TemplateProblem, match="output"):
+        render(text, LEAD)
+    ok = "{% for i in range(50) %}{{ 'x' * 100 }}{% endfor %}"
+    assert len(render(ok, LEAD)) == 5000 < MAX_OUTPUT
+
+
+def test_huge_or_deeply_nested_templates_are_refused_at_load() -> None:
+    with pytest.raises(TemplateProblem, match="long"):
+        check_template("x" * (MAX_TEMPLATE + 1))
+    with pytest.raises(TemplateProblem):
+        check_template("{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}")
