@@ -45,9 +45,23 @@ class PlaybookProblem:
     path: str
     message: str
 
+    def __post_init__(self) -> None:
+        # Keys and values from the YAML end up in messages: a newline in one must not
+        # split the one-line `file:line: field: reason` (the CLI prints one per problem).
+        for name in ("source", "path", "message"):
+            object.__setattr__(self, name, _one_line(getattr(self, name)))
+
     def __str__(self) -> str:
         where = f"{self.source}:{self.line}" if self.line else self.source
         return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _one_line(text: str) -> str:
+    """`text` with control characters and line breaks written as escapes (\\n, \\x85)."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 class PlaybookError(ValueError):
