@@ -6,9 +6,11 @@ deep nesting, huge numbers, exotic tags.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from leadgate.playbook.loader import MAX_BYTES, PlaybookError, load_playbook
+from leadgate.playbook.loader import MAX_BYTES, PlaybookError, load_playbook, load_playbook_file
 from leadgate.playbook.model import FieldCondition
 
 MQL = "stages: {mql: {hand_raisers: [demo_request]}}\n"
@@ -263,3 +265,12 @@ def test_non_finite_numbers_are_refused_everywhere(snippet: str, line: int, path
     msg = one(text)
     assert msg.startswith(f"pb.yaml:{line}: {path}"), msg
     assert "finite" in msg or "too large" in msg, msg
+
+
+def test_a_file_is_read_no_further_than_the_size_limit(tmp_path: Path) -> None:
+    with pytest.raises(PlaybookError, match="too large"):
+        load_playbook_file("/dev/zero")  # endless: reading it whole would never finish
+    big = tmp_path / "big.yaml"
+    big.write_text("name: t\n" + MQL + "#" * (MAX_BYTES + 10) + "\n")
+    with pytest.raises(PlaybookError, match="too large"):
+        load_playbook_file(big)

@@ -238,9 +238,15 @@ def load_playbook_file(path: str | Path) -> Playbook:
     """Read and validate a playbook file; errors name the file's path."""
     p = Path(path)
     try:
-        raw = p.read_bytes()
+        # Never more than the limit: the path may be huge, or endless (/dev/zero, a pipe).
+        with p.open("rb") as f:
+            raw = f.read(MAX_BYTES + 1)
     except OSError as exc:
         raise PlaybookError([PlaybookProblem(str(p), None, "", exc.strerror or str(exc))]) from None
+    if len(raw) > MAX_BYTES:
+        raise PlaybookError(
+            [PlaybookProblem(str(p), None, "", f"too large: over {MAX_BYTES} bytes")]
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
