@@ -13,7 +13,9 @@ far above it, so that a loaded CI machine does not make the test flaky.
 
 from __future__ import annotations
 
+import os
 import signal
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -236,8 +238,11 @@ runner = CliRunner()
 @given(hostile_yaml)
 def test_playbook_check_exits_0_or_2_with_one_line_per_problem(text: str) -> None:
     # Written as bytes: the CLI reads the file itself (surrogates become a UTF-8 error).
-    path = Path(f"/tmp/leadgate-fuzz-{id(text)}.yaml")
-    path.write_bytes(text.encode("utf-8", "surrogatepass"))
+    # (tempfile, not tmp_path: Hypothesis runs many examples in one function-scoped test)
+    fd, name = tempfile.mkstemp(suffix=".yaml", prefix="leadgate-fuzz-")
+    path = Path(name)
+    with os.fdopen(fd, "wb") as f:
+        f.write(text.encode("utf-8", "surrogatepass"))
     try:
         with watchdog(HANG):
             result = runner.invoke(app, ["playbook", "check", str(path)])

@@ -117,6 +117,14 @@ def test_a_line_break_in_a_key_or_value_does_not_split_the_message() -> None:
     assert msg == "pb.yaml:4: fit.rules[0].if.op: unknown operator 'x\\ny'"
 
 
+def test_a_huge_value_is_not_echoed_whole() -> None:
+    op = "k" * 100_000
+    text = f"name: t\nfit:\n  rules:\n    - {{name: a, if: {{field: c, op: {op}, value: 1}}, points: 5}}\n"
+    msg = one(text + MQL)
+    assert msg.startswith("pb.yaml:4: fit.rules[0].if.op: unknown operator 'kkk")
+    assert len(msg) < 600 and msg.endswith("...")
+
+
 # -- item 2: YAML 1.2 core schema --------------------------------------------------------
 
 

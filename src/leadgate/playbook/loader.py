@@ -49,13 +49,17 @@ class PlaybookProblem:
         # Keys and values from the YAML end up in messages: a newline in one must not
         # split the one-line `file:line: field: reason` (the CLI prints one per problem).
         for name in ("source", "path", "message"):
-            object.__setattr__(self, name, _one_line(getattr(self, name)))
+            text = _one_line(getattr(self, name))
+            if len(text) > _MAX_TEXT:  # a 100 KB unknown key is not worth echoing whole
+                text = text[: _MAX_TEXT - 3] + "..."
+            object.__setattr__(self, name, text)
 
     def __str__(self) -> str:
         where = f"{self.source}:{self.line}" if self.line else self.source
         return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
 
 
+_MAX_TEXT = 500
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
