@@ -5,6 +5,8 @@ gigabyte string or another exception type."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from leadgate.playbook.templates import (
     MAX_OUTPUT,
@@ -98,3 +100,66 @@ def test_huge_or_deeply_nested_templates_are_refused_at_load() -> None:
         check_template("x" * (MAX_TEMPLATE + 1))
     with pytest.raises(TemplateProblem):
         check_template("{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}")
+
+
+# -- fuzz: random templates from hostile pieces ---------------------------------------------
+
+PIECES = [
+    "{{ first_name }}",
+    "{{ tags|join(', ') }}",
+    "{% for i in range(N) %}",
+    "{% endfor %}",
+    "{% for t in tags %}",
+    "{{ 'x' * N }}",
+    "{{ [1] * N }}",
+    "{{ N ** N }}",
+    "{{ '%Nd' % 1 }}",
+    "{{ '{:>N}'.format(1) }}",
+    "{{ 'x'|center(N) }}",
+    "{{ tags|batch(N, 'x')|list }}",
+    "{% macro m(n) %}{{ m(n - 1) }}{{ m(n - 1) }}{% endmacro %}{{ m(N) }}",
+    "{% set ns = namespace(s='ab') %}",
+    "{% set ns.s = ns.s ~ ns.s %}",
+    "{{ ns.s }}",
+    "{{ range(N)|map('string')|map('center', N)|join }}",
+    "{{ first_name.__class__ }}",
+    "{{ tags.append(1) }}",
+    "{{ undefined_thing.x.y }}",
+    "{{ 1 / 0 }}",
+    "{{ N|int }}",
+    "{% if tags %}",
+    "{% endif %}",
+    "{{",
+    "}}",
+    "{%",
+    "%}",
+    "x",
+    "\n",
+    "é€😀",
+]
+
+
+@st.composite
+def templates(draw: st.DrawFn) -> str:
+    parts = draw(st.lists(st.sampled_from(PIECES), min_size=1, max_size=8))
+    sizes = st.sampled_from(["0", "3", "99", "10000", "100000", "10**9", "-1"])
+    return "".join(p.replace("N", draw(sizes)) for p in parts)
+
+
+@settings(
+    max_examples=150,
+    deadline=None,  # a runaway template is caught by the limits, not by a clock
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(templates())
+def test_any_template_renders_or_raises_template_problem(text: str) -> None:
+    try:
+        check_template(text)
+    except TemplateProblem:
+        return
+    try:
+        out = render(text, LEAD)
+    except TemplateProblem:
+        return
+    assert isinstance(out, str) and len(out) <= MAX_OUTPUT
