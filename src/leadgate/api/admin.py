@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import anyio
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
@@ -14,6 +15,7 @@ from leadgate.api.leads import json_response, text_ok
 from leadgate.api.problems import ApiProblem, responses
 from leadgate.ingest.validate import InputError, iso
 from leadgate.keys import ROLES, ApiKey, create_key, list_keys, revoke_key
+from leadgate.playbook.loader import load_playbook
 from leadgate.store.database import Database
 from leadgate.store.repository import Repository
 from leadgate.webhooks import (
@@ -162,6 +164,10 @@ async def put_playbook(request: Request, key: ApiKey = Depends(require(*MARKETIN
             415, f"send the playbook as application/yaml or application/json, not {ctype}"
         )
     text_ok(text, "yaml")
+    # Parse and validate before queueing for the write lock (and in a worker thread, off
+    # the event loop): the loader's limits bound the work, and a refused playbook never
+    # makes the other writers wait.
+    await anyio.to_thread.run_sync(load_playbook, text, "request body")
     version, pb, n = await ctx.write(ctx.engine.activate_playbook, text, "request body", actor(key))
     return json_response(
         {"version": version, "name": pb.name, "rescored": n, "warnings": pb.warnings()}

@@ -25,7 +25,7 @@ from leadgate.leads.derivation import Era, Move, corrections, derive, is_automat
 from leadgate.leads.processor import PREDICTED, LeadProcessor
 from leadgate.leads.record import LeadState
 from leadgate.lifecycle.stages import FUNNEL, STAGES, Transition, allowed_targets
-from leadgate.playbook.loader import bundled_playbook, load_playbook
+from leadgate.playbook.loader import PlaybookError, bundled_playbook, load_playbook
 from leadgate.playbook.model import Playbook
 from leadgate.scoring.engagement import ADJUSTMENT, Event
 from leadgate.store.database import Database
@@ -349,13 +349,55 @@ class Engine:
     ) -> tuple[int, Playbook, int]:
         """Validate, store as the next version, and rescore every lead under it.
 
-        Returns (version, playbook, leads rescored).
+        Returns (version, playbook, leads rescored). All or nothing: when the rescore
+        fails, the new version is not left active (see `_withdraw`) and the error is
+        raised again.
         """
         pb = load_playbook(text, source)
+        LeadProcessor(pb, 0)  # compiles every rule: fail here, before anything is stored
         with self.db.write() as conn:
-            version = Repository(self.db, conn).add_playbook(pb.name, text, actor, self.clock())
-        n = self.rescore_all(progress)
+            repo = Repository(self.db, conn)
+            previous = repo.active_playbook()
+            version = repo.add_playbook(pb.name, text, actor, self.clock())
+        try:
+            n = self.rescore_all(progress)
+        except Exception:
+            self._withdraw(version, previous)
+            raise
         return version, pb, n
+
+    def _withdraw(self, version: int, previous: tuple[int, str] | None) -> None:
+        """Make `version`, whose rescore failed, inactive again.
+
+        The rescore commits in batches, so a failure may come after some leads were
+        saved under `version`. If none were (the usual case: a bad playbook fails on
+        its first lead), the version's row is deleted and nothing happened. Otherwise
+        the previous playbook is activated again as a new version (versions are
+        history) and every lead is rescored under it.
+        """
+        self._active_version = None
+        self._processors.pop(version, None)
+        with self.db.write() as conn:
+            repo = Repository(self.db, conn)
+            used = repo.execute(
+                "SELECT 1 FROM leads WHERE playbook_version = ? UNION ALL "
+                "SELECT 1 FROM transitions WHERE playbook_version = ? LIMIT 1",
+                [version, version],
+            ).fetchone()
+            if used is None:
+                repo.execute("DELETE FROM playbooks WHERE version = ?", [version])
+                return
+            if previous is None:
+                return  # nothing to go back to: the store had no playbook before
+            try:
+                old = load_playbook(previous[1], f"playbook v{previous[0]}")
+            except PlaybookError:
+                return  # stored before today's checks: going back to it would fail too
+            repo.add_playbook(
+                old.name, previous[1], f"leadgate: rollback of v{version}", self.clock()
+            )
+        self._active_version = None
+        self.rescore_all()
 
     # -- leads ----------------------------------------------------------------
 
@@ -968,7 +1010,13 @@ class Engine:
                 for s in page:
                     v = s.state.playbook_version
                     if v is not None and v not in carry:
-                        old = self.processor(v) if v != proc.version else proc
+                        try:
+                            old = self.processor(v) if v != proc.version else proc
+                        except PlaybookError:
+                            # Stored before today's checks (`points: .nan`): nothing to
+                            # carry over from it, so its leads are replayed from events.
+                            carry[v], same_fit[v] = None, False
+                            continue
                         carry[v] = proc.rules.carry_over(old.rules)
                         same_fit[v] = old.playbook.fit == proc.playbook.fit
                 replay = any(

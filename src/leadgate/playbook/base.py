@@ -7,11 +7,13 @@ can use conditions while `model` imports those sections into `Playbook`.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -19,6 +21,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from leadgate.playbook.safe_yaml import tick
 
 FIELD_OPS = (
     "eq",
@@ -43,8 +47,50 @@ def _suggest(word: str, choices: tuple[str, ...] | list[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
+# Playbook numbers stay well inside what a float adds up exactly and what the stores
+# keep: a rule worth 1e308 points would make two of them sum to infinity.
+NUMBER_LIMIT = 1e15
+
+
+def check_number(v: Any) -> None:
+    """Refuse NaN, infinity and huge numbers (anywhere inside lists and mappings too).
+
+    NaN compares false with everything, so `points: .nan` passed every range check
+    and then failed every ingest; infinity turns sums into NaN.
+    """
+    if isinstance(v, bool):
+        return
+    if isinstance(v, float) and not math.isfinite(v):
+        raise ValueError(f"not a finite number ({v}): playbooks take finite numbers only")
+    if isinstance(v, int | float) and abs(v) > NUMBER_LIMIT:
+        raise ValueError(f"number too large ({v:.6g}): keep numbers within ±{NUMBER_LIMIT:.0e}")
+    if isinstance(v, list | tuple):
+        for x in v:
+            check_number(x)
+    elif isinstance(v, dict):
+        for x in v.values():
+            check_number(x)
+
+
+def _flag(v: Any) -> Any:
+    if not isinstance(v, bool):
+        raise ValueError(f"takes true or false, not {v!r}")
+    return v
+
+
+# A yes/no setting: only YAML's true/false (Pydantic alone would also take "yes", "off", 1).
+Flag = Annotated[bool, BeforeValidator(_flag)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("*")
+    @classmethod
+    def _finite(cls, v: Any) -> Any:
+        tick()  # every field of every model: the loader's time box holds inside validation
+        check_number(v)
+        return v
 
 
 class FieldCondition(_Strict):
@@ -67,6 +113,11 @@ class FieldCondition(_Strict):
         if op in ("in", "not_in"):
             if not isinstance(v, list) or not v:
                 raise ValueError(f"'{op}' needs a non-empty list as value")
+            for i, x in enumerate(v):
+                if not _is_scalar(x):
+                    raise ValueError(
+                        f"'{op}' takes a list of text, numbers or true/false; item {i} is {x!r}"
+                    )
         elif op == "between":
             _check_between(v)
         elif op in ("gt", "gte", "lt", "lte"):
@@ -75,21 +126,32 @@ class FieldCondition(_Strict):
         elif op == "matches":
             if not isinstance(v, str):
                 raise ValueError("'matches' needs a regular expression string as value")
+            tick()
             try:
                 re.compile(v)
             except re.error as exc:
                 raise ValueError(f"bad regular expression {v!r}: {exc}") from None
+            except RecursionError:
+                raise ValueError("regular expression nested too deeply") from None
         elif op == "exists":
             if v is None:
                 object.__setattr__(self, "value", True)
             elif not isinstance(v, bool):
                 raise ValueError("'exists' takes true or false as value")
         elif op == "contains":
-            if v is None or isinstance(v, list | dict):
-                raise ValueError("'contains' needs a string or number as value")
-        elif v is None or isinstance(v, dict):
-            raise ValueError(f"'{op}' needs a value")
+            if isinstance(v, bool) or not isinstance(v, str | int | float):
+                raise ValueError(f"'contains' needs text or a number as value, got {v!r}")
+        elif not _is_scalar(v):
+            raise ValueError(
+                f"'{op}' needs one value (text, a number or true/false), got {v!r}"
+                + ("; use 'in' for a list" if isinstance(v, list) else "")
+            )
         return self
+
+
+def _is_scalar(v: Any) -> bool:
+    """What eq/ne/in compare with: text, a number or a boolean (not null, list, mapping)."""
+    return isinstance(v, str | int | float)  # bool is an int
 
 
 def _check_between(v: Any) -> None:

@@ -7,6 +7,7 @@ Pure: takes text and a display name; reading the file is the caller's business
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from leadgate.playbook import safe_yaml
 from leadgate.playbook.model import Playbook
+from leadgate.playbook.safe_yaml import MAX_BYTES as MAX_BYTES
+from leadgate.playbook.safe_yaml import TIME_LIMIT, TimeUp, YamlRefusal
 
 _KNOWN_KEYS: set[str] = set()
 
@@ -41,9 +45,27 @@ class PlaybookProblem:
     path: str
     message: str
 
+    def __post_init__(self) -> None:
+        # Keys and values from the YAML end up in messages: a newline in one must not
+        # split the one-line `file:line: field: reason` (the CLI prints one per problem).
+        for name in ("source", "path", "message"):
+            text = _one_line(getattr(self, name))
+            if len(text) > _MAX_TEXT:  # a 100 KB unknown key is not worth echoing whole
+                text = text[: _MAX_TEXT - 3] + "..."
+            object.__setattr__(self, name, text)
+
     def __str__(self) -> str:
         where = f"{self.source}:{self.line}" if self.line else self.source
         return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+_MAX_TEXT = 500
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _one_line(text: str) -> str:
+    """`text` with control characters and line breaks written as escapes (\\n, \\x85)."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 class PlaybookError(ValueError):
@@ -169,10 +191,16 @@ def _narrow(data: Any, path: tuple[Any, ...], msg: str) -> tuple[tuple[Any, ...]
 
 
 def load_playbook(text: str, source: str = "<playbook>") -> Playbook:
-    """Parse and validate playbook YAML. Raises PlaybookError listing every located problem."""
+    """Parse and validate playbook YAML. Raises PlaybookError listing every located problem.
+
+    Untrusted text is fine: the limits of `safe_yaml` (size, depth, no aliases, YAML 1.2
+    core schema, a time box) apply, and PlaybookError is the only exception it raises.
+    """
+    deadline = time.monotonic() + TIME_LIMIT
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node, data = safe_yaml.parse(text, deadline)
+    except YamlRefusal as exc:
+        raise PlaybookError([PlaybookProblem(source, exc.line, "", exc.message)]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -191,7 +219,12 @@ def load_playbook(text: str, source: str = "<playbook>") -> Playbook:
     except _DuplicateKey as exc:
         raise PlaybookError([PlaybookProblem(source, exc.args[1], "", exc.args[0])]) from None
     try:
-        return Playbook.model_validate(data)
+        with safe_yaml.time_box(deadline):
+            return Playbook.model_validate(data)
+    except TimeUp:
+        raise PlaybookError(
+            [PlaybookProblem(source, None, "", f"took longer than {TIME_LIMIT:g} s to validate")]
+        ) from None
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
@@ -209,9 +242,15 @@ def load_playbook_file(path: str | Path) -> Playbook:
     """Read and validate a playbook file; errors name the file's path."""
     p = Path(path)
     try:
-        raw = p.read_bytes()
+        # Never more than the limit: the path may be huge, or endless (/dev/zero, a pipe).
+        with p.open("rb") as f:
+            raw = f.read(MAX_BYTES + 1)
     except OSError as exc:
         raise PlaybookError([PlaybookProblem(str(p), None, "", exc.strerror or str(exc))]) from None
+    if len(raw) > MAX_BYTES:
+        raise PlaybookError(
+            [PlaybookProblem(str(p), None, "", f"too large: over {MAX_BYTES} bytes")]
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -18,9 +18,9 @@ from leadgate.playbook.base import AllCondition as AllCondition
 from leadgate.playbook.base import AnyCondition as AnyCondition
 from leadgate.playbook.base import Condition as Condition
 from leadgate.playbook.base import FieldCondition as FieldCondition
+from leadgate.playbook.base import Flag, _reads_scores, _Strict, _suggest
 from leadgate.playbook.base import NotCondition as NotCondition
 from leadgate.playbook.base import ScoreCondition as ScoreCondition
-from leadgate.playbook.base import _reads_scores, _Strict, _suggest
 from leadgate.playbook.sales_sections import (
     CustomFramework,
     NurtureSection,
@@ -138,7 +138,7 @@ class EngagementRule(_PointsRule):
 class Adjustments(_Strict):
     """How manual point adjustments (`lead adjust`) behave."""
 
-    decay: bool = False
+    decay: Flag = False
 
 
 class EngagementSection(_Strict):

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from leadgate.playbook.base import Condition, _Strict
+from leadgate.playbook.base import Condition, Flag, _Strict
 from leadgate.playbook.templates import TemplateProblem, check_template
 from leadgate.qualification.frameworks import BUNDLED
 from leadgate.routing.core import STRATEGIES
@@ -88,7 +88,7 @@ class RoutingSection(_Strict):
     default_pool: str | None = None
     handoff_rules: list[RouteRule] = Field(default_factory=list)
     handoff_default_pool: str | None = None
-    account_matching: bool = True
+    account_matching: Flag = True
     free_email_domains: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -143,15 +143,15 @@ class Calendar(_Strict):
 class Escalation(_Strict):
     """What happens when an MQL is not accepted in time."""
 
-    reassign: bool = True
-    notify: bool = True  # a `lead.sla_breached` notice for the webhooks
+    reassign: Flag = True
+    notify: Flag = True  # a `lead.sla_breached` notice for the webhooks
     max_reassignments: int = Field(default=2, ge=0)
 
 
 class SlaSection(_Strict):
     """`stages.sal.accept_within_hours` is counted in this calendar's working hours."""
 
-    business_hours: bool = True
+    business_hours: Flag = True
     calendar: Calendar = Field(default_factory=Calendar)
     escalation: Escalation = Field(default_factory=Escalation)
 
@@ -310,8 +310,8 @@ class SmtpSettings(_Strict):
     host: str | None = None
     port: int = Field(default=25, ge=1, le=65535)
     from_: str | None = Field(default=None, alias="from")
-    starttls: bool = False
-    ssl: bool = False
+    starttls: Flag = False
+    ssl: Flag = False
     timeout: float = Field(default=10.0, gt=0)
 
 

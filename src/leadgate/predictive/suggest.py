@@ -39,6 +39,7 @@ import yaml
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
+from leadgate.playbook.safe_yaml import parse as parse_yaml
 from leadgate.predictive import metrics as mx
 from leadgate.predictive.dataset import DatasetError
 from leadgate.predictive.store_data import (
@@ -286,7 +287,8 @@ def suggest_points(
     if y[tr].min() == y[tr].max() or y[te].min() == y[te].max():
         raise DatasetError("both outcomes are needed in the earlier and the later rows")
     kinds = {str(k): str(v) for k, v in ds.kinds.items()}
-    doc = yaml.safe_load(_active_yaml(engine))
+    # Read as the loader reads it (YAML 1.2 core schema): `in: [SE, NO]` keeps its `NO`.
+    doc = parse_yaml(_active_yaml(engine))[1]
     # The current rules first (the model re-weights them), then the binned attributes and
     # event types they do not cover. Bins come from value counts and quantiles only, never
     # from outcomes, so they are learnt once on every row.
