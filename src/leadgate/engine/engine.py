@@ -474,7 +474,7 @@ class Engine:
         if lead.id is None or lead.playbook_version in (None, proc.version):
             return []  # None: created in this transaction, nothing to replay
         since = self._since(repo, proc)
-        old = self.processor(lead.playbook_version)
+        old = self._loadable(lead.playbook_version) or proc
         if lead.engagement_state.last_at > since or lead.settled_at > since or old is proc:
             return self._rederive(repo, proc, s, now, "a playbook version took over")
         events = [e for e in repo.events_of(lead.id) if e.at <= since]
@@ -500,12 +500,23 @@ class Engine:
 
     def _eras(self, repo: Repository, proc: LeadProcessor) -> list[Era]:
         """The versions in force over time, up to the active one."""
-        eras = [
-            Era(at, proc if v == proc.version else self.processor(v))
-            for v, at in repo.eras()
-            if proc.version is None or v <= proc.version
-        ]
+        eras = []
+        for v, at in repo.eras():
+            if proc.version is not None and v > proc.version:
+                continue
+            # A version stored before today's checks (`points: .nan`) cannot run: the
+            # one before it stays in force over its time.
+            era_proc = proc if v == proc.version else self._loadable(v)
+            if era_proc is not None:
+                eras.append(Era(at, era_proc))
         return eras or [Era(-math.inf, proc)]
+
+    def _loadable(self, version: int) -> LeadProcessor | None:
+        """A stored version's processor, or None when it no longer loads."""
+        try:
+            return self.processor(version)
+        except PlaybookError:
+            return None
 
     def _is_late(
         self, repo: Repository, proc: LeadProcessor, lead: LeadState, first: EventIn
@@ -1052,7 +1063,7 @@ class Engine:
                             else proc.rules.replay(events.get(lead.id, ()))  # type: ignore[arg-type]
                         )
                         fit = lead.fit_cache if same_fit[v] else None
-                        ts = proc.take_over(lead, self.processor(v), state, since)
+                        ts = proc.take_over(lead, self._loadable(v) or proc, state, since)
                         lead.fit_cache = fit
                         ts += proc.advance(lead, now, rescore=False)
                     proc.rescore(lead, now)
