@@ -10,7 +10,6 @@ import signal
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from leadgate.cli.common import (
     DbOpt,
@@ -22,6 +21,7 @@ from leadgate.cli.common import (
     print_json,
 )
 from leadgate.cli.errors import BadInput, fail
+from leadgate.cli.tables import table
 from leadgate.engine.engine import Engine
 from leadgate.keys import ROLES, KeyNotFound, create_key, list_keys, revoke_key
 from leadgate.webhooks import (
@@ -194,7 +194,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json([k.as_dict() for k in items])
             return
-        t = Table("id", "name", "role", "prefix", "created", "status")
+        t = table("id", "name", "role", "prefix", "created", "status")
         for k in items:
             d = k.as_dict()
             status = "active" if k.revoked_at is None else f"revoked {d['revoked_at']}"
@@ -256,7 +256,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json({"subscriptions": [s.as_dict() for s in subs], "deliveries": counts})
             return
-        t = Table("id", "url", "events", "active", "created")
+        t = table("id", "url", "events", "active", "created")
         for s in subs:
             d = s.as_dict()
             t.add_row(
@@ -284,7 +284,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(items)
             return
-        t = Table("id", "event", "lead", "status", "attempts", "last", "created")
+        t = table("id", "event", "lead", "status", "attempts", "last", "created")
         for d in items:
             last = d["last_error"] or (str(d["last_status"]) if d["last_status"] else "")
             t.add_row(

@@ -14,7 +14,6 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
-from rich.table import Table
 
 from leadgate.cli.common import (
     DbOpt,
@@ -26,6 +25,7 @@ from leadgate.cli.common import (
     print_json,
 )
 from leadgate.cli.errors import BadInput
+from leadgate.cli.tables import table
 from leadgate.ingest.columns import canonical, typed_value
 from leadgate.ingest.files import ImportReport, import_leads, ingest_events
 from leadgate.ingest.validate import check_email, parse_event, parse_time
@@ -181,11 +181,11 @@ def register(app: typer.Typer) -> None:
                 parts = [f"{f['feature']}={f['value']}" for f in ex.get(key) or []]
                 if parts:
                     console.print(f"  pushed {word} by: " + ", ".join(parts))
-        t = Table("score", "rule", "points", title="Why")
+        t = table("score", "rule", "points", title="Why")
         for line in data["explanation"]:
             t.add_row(line["score"], line["rule"], f"{line['points']:+g}")
         console.print(t)
-        h = Table("at", "from", "to", "by", "reason", title="History")
+        h = table("at", "from", "to", "by", "reason", title="History")
         for item in data["history"]:
             h.add_row(item["at"], item["from"], item["to"], item["actor"], item["reason"] or "")
         console.print(h)
@@ -215,7 +215,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(rows)
             return
-        t = Table("email", "stage", "grade", "fit", "engagement", "score", "since")
+        t = table("email", "stage", "grade", "fit", "engagement", "score", "since")
         for r in rows:
             t.add_row(
                 r["email"],
