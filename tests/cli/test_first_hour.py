@@ -147,3 +147,35 @@ def test_advise_threshold_prints_words_not_json(demo_db: list[str]) -> None:
     assert "MQLs per month" in line and "%" in line
     data = orjson.loads(run("advise-threshold", "--mqls-per-month", "5", "--json", *demo_db)[1])
     assert 0 <= data["advice"]["at_threshold"]["mql_to_sql"] <= 1
+
+
+# 5. operator names: suggest ours, list them all; regex errors as written
+
+
+def _check(tmp_path: Path, cond: str) -> tuple[int, str]:
+    bad = tmp_path / "playbook.yaml"
+    bad.write_text(f"name: x\nfit:\n  rules:\n    - {{name: a, if: {cond}, points: 1}}\n")
+    code, _, err = run("playbook", "check", str(bad))
+    return code, err
+
+
+def test_equals_suggests_eq_and_lists_the_operators(tmp_path: Path) -> None:
+    code, err = _check(tmp_path, "{field: t, op: equals, value: v}")
+    assert code == 2
+    [line] = err.strip().splitlines()
+    assert line == (
+        f"error: {tmp_path / 'playbook.yaml'}:4: fit.rules[0].if.op: unknown operator 'equals' (did you mean "
+        "'eq'? operators: eq, ne, in, not_in, contains, matches, gt, gte, lt, lte, between, "
+        "exists; there are no aliases)"
+    )
+    code, err = _check(tmp_path, "{field: t, op: '>=', value: 3}")
+    assert code == 2 and "did you mean 'gte'?" in err
+    code, err = _check(tmp_path, "{field: t, op: frobnicate, value: 3}")
+    assert code == 2 and "did you mean" not in err and "operators: eq, ne" in err
+
+
+def test_regex_error_shows_the_pattern_as_written(tmp_path: Path) -> None:
+    code, err = _check(tmp_path, r"""{field: t, op: matches, value: '\b(vp|chief\b'}""")
+    assert code == 2
+    assert r"bad regular expression '\b(vp|chief\b': missing )" in err
+    assert "\\\\" not in err
