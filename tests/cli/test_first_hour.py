@@ -179,3 +179,17 @@ def test_regex_error_shows_the_pattern_as_written(tmp_path: Path) -> None:
     assert code == 2
     assert r"bad regular expression '\b(vp|chief\b': missing )" in err
     assert "\\\\" not in err
+
+
+# 6. stage names ignore case
+
+
+def test_stage_names_ignore_case(db: list[str]) -> None:
+    assert run("lead", "add", "--email", "ann@acme.com", *db)[0] == 0
+    code, out, err = run("stage", "set", "ann@acme.com", "MQL", *db)
+    assert code == 0, err
+    code, out, err = run("stage", "set", "ann@acme.com", " Sal ", *db)
+    assert code == 0, err
+    assert "mql → sal" in out
+    code, out, _ = run("lead", "list", "--stage", "SAL", "--json", *db)
+    assert code == 0 and [r["email"] for r in orjson.loads(out)] == ["ann@acme.com"]

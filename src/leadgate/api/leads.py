@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.responses import Response
 
 from leadgate.api.auth import READ_LEADS, STAGE, WRITE_LEADS, actor, context, require
@@ -32,7 +32,7 @@ from leadgate.ingest.validate import (
     parse_time,
 )
 from leadgate.keys import ApiKey
-from leadgate.lifecycle.stages import STAGES
+from leadgate.lifecycle.stages import STAGES, stage_name
 
 router = APIRouter()
 LeadId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The lead's id.")]
@@ -65,11 +65,19 @@ class LeadIn(BaseModel):
     )
 
 
+def _stage_name(v: Any) -> Any:
+    return stage_name(v) if isinstance(v, str) else v
+
+
+# Stage names ignore case (`SAL` is `sal`), in bodies and query strings alike.
+StageName = Annotated[Literal[STAGES], BeforeValidator(_stage_name)]  # type: ignore[valid-type]
+
+
 class StageIn(BaseModel):
     """A manual stage change."""
 
     model_config = ConfigDict(extra="forbid")
-    to: Literal[STAGES] = Field(description="The target stage.")  # type: ignore[valid-type]
+    to: StageName = Field(description="The target stage (any case).")
     reason: str | None = Field(
         default=None, max_length=2000, description="Why (needed for moves back or out)."
     )
@@ -164,7 +172,7 @@ async def _tick_if_due(ctx: ApiContext) -> None:
 )
 async def list_leads(
     request: Request,
-    stage: Annotated[Literal[STAGES] | None, Query()] = None,  # type: ignore[valid-type]
+    stage: Annotated[StageName | None, Query()] = None,
     owner: Annotated[str | None, Query(max_length=200)] = None,
     grade: Annotated[
         str | None,

@@ -29,6 +29,7 @@ from leadgate.cli.tables import table
 from leadgate.ingest.columns import canonical, typed_value
 from leadgate.ingest.files import ImportReport, import_leads, ingest_events
 from leadgate.ingest.validate import check_email, parse_event, parse_time
+from leadgate.lifecycle.stages import stage_name
 
 
 def _pairs(values: list[str], option: str) -> dict[str, str]:
@@ -211,6 +212,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Leads, best first."""
         engine = open_engine(db)
+        if stage is not None:
+            stage = stage_name(stage)
         rows = engine.list_leads(stage, grade, owner, min_score, limit, sort)
         if as_json:
             print_json(rows)

@@ -30,6 +30,11 @@ _MOVES: dict[str, tuple[str, ...]] = {
 _FORWARD = {(a, b) for a, b in zip(FUNNEL, FUNNEL[1:], strict=False)} | {("nurture", "mql")}
 
 
+def stage_name(value: str) -> str:
+    """'SAL' or ' Sal ' → 'sal': stage names ignore case and surrounding spaces everywhere."""
+    return value.strip().casefold()
+
+
 @dataclass(frozen=True, slots=True)
 class Transition:
     """A stage change as stored: from, to, when (epoch s), who (rule or user), why."""
