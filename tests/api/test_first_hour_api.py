@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import re
+
+import pytest
+
 from .conftest import Api
 
 
@@ -21,3 +26,29 @@ def test_stage_names_ignore_case_over_http(api: Api) -> None:
     assert [x["email"] for x in r.json()["items"]] == ["ann@acme.com"]
     r = api.post(f"/api/v1/leads/{lead_id}/stage", json={"to": "won"})
     assert r.status_code == 422
+
+
+def test_one_access_line_per_request_without_key_or_query(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="leadgate.access"):
+        api.get("/api/v1/leads", params={"owner": "secret-owner@acme.com"})
+        api.get("/api/v1/leads/999999")
+        api.client.get("/api/v1/leads")
+    lines = [r.getMessage() for r in caplog.records if r.name == "leadgate.access"]
+    assert len(lines) == 3
+    assert re.fullmatch(r"GET /api/v1/leads 200 \d+\.\d ms", lines[0])
+    assert re.fullmatch(r"GET /api/v1/leads/999999 404 \d+\.\d ms", lines[1])
+    assert re.fullmatch(r"GET /api/v1/leads 401 \d+\.\d ms", lines[2])
+    text = caplog.text
+    assert "secret-owner" not in text
+    assert all(k not in text for k in api.keys.values())
+
+
+def test_health_and_readiness_at_the_root_and_under_api_v1(api: Api) -> None:
+    for path in ("/healthz", "/api/v1/healthz"):
+        r = api.client.get(path)
+        assert (r.status_code, r.json()) == (200, {"status": "ok"}), path
+    for path in ("/readyz", "/api/v1/readyz"):
+        r = api.client.get(path)
+        assert (r.status_code, r.json()) == (200, {"status": "ready"}), path

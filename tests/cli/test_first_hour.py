@@ -193,3 +193,22 @@ def test_stage_names_ignore_case(db: list[str]) -> None:
     assert "mql → sal" in out
     code, out, _ = run("lead", "list", "--stage", "SAL", "--json", *db)
     assert code == 0 and [r["email"] for r in orjson.loads(out)] == ["ann@acme.com"]
+
+
+# 7. serve on a busy port: one line, exit 2, before any banner
+
+
+def test_serve_on_a_busy_port_says_so_in_one_line(db: list[str]) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        code, out, err = run("serve", "--port", str(port), *db)
+    assert code == 2
+    assert err.strip().splitlines() == [
+        f"error: --port: cannot listen on 127.0.0.1:{port}: already in use "
+        "(choose another with --port)"
+    ]
+    assert "leadgate API on" not in out + err
