@@ -52,3 +52,13 @@ def test_health_and_readiness_at_the_root_and_under_api_v1(api: Api) -> None:
     for path in ("/readyz", "/api/v1/readyz"):
         r = api.client.get(path)
         assert (r.status_code, r.json()) == (200, {"status": "ready"}), path
+
+
+def test_put_identical_playbook_keeps_the_version(api: Api) -> None:
+    text = api.get("/api/v1/playbook").json()["yaml"]
+    r = api.put("/api/v1/playbook", content=text, headers={"Content-Type": "application/yaml"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["unchanged"] is True and body["version"] == body["same_as"] == 1
+    assert body["rescored"] == 0
+    assert api.get("/api/v1/playbook").json()["version"] == 1

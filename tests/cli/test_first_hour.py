@@ -212,3 +212,40 @@ def test_serve_on_a_busy_port_says_so_in_one_line(db: list[str]) -> None:
         "(choose another with --port)"
     ]
     assert "leadgate API on" not in out + err
+
+
+# 8. re-activating an identical playbook keeps its version; activation counts changes
+
+
+def test_identical_playbook_is_unchanged_and_a_new_one_counts_changes(
+    db: list[str], tmp_path: Path
+) -> None:
+    from leadgate.playbook.loader import bundled_playbook_path
+
+    for i in range(3):
+        run("lead", "add", "--email", f"p{i}@acme.com", "--set", "job_title=VP Sales", *db)
+    same = tmp_path / "same.yaml"
+    same.write_text(Path(bundled_playbook_path()).read_text(encoding="utf-8"))
+    code, out, _ = run("playbook", "activate", str(same), *db)
+    assert code == 0
+    assert out.strip().startswith("unchanged (same as v1)"), out
+    history = orjson.loads(run("playbook", "history", "--json", *db)[1])
+    assert [h["version"] for h in history] == [1]
+    data = orjson.loads(run("playbook", "activate", str(same), "--json", *db)[1])
+    assert data["unchanged"] is True and data["same_as"] == 1 and data["rescored"] == 0
+
+    # Senior titles worth 25 (was 20) and fit alone makes an MQL: all three move.
+    text = same.read_text(encoding="utf-8")
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(
+        text.replace(
+            "when: {all: [{score: fit, op: gte, value: 30}, {score: engagement, op: gte, value: 30}]}",
+            "when: {score: fit, op: gte, value: 20}",
+        ).replace("      points: 20\n", "      points: 25\n", 1)
+    )
+    code, out, err = run("playbook", "activate", str(changed), *db)
+    assert code == 0, err
+    assert out.strip() == (
+        "activated 'leadgate-default' as version 2; rescored 3 leads: 3 changed score, 3 changed stage "
+        "(lead → mql 3)"
+    )

@@ -12,6 +12,7 @@ from leadgate.api.auth import ADMIN, MARKETING, actor, context, require
 from leadgate.api.events import decode_json, read_body
 from leadgate.api.leads import json_response, text_ok
 from leadgate.api.problems import ApiProblem, responses
+from leadgate.engine.activation import activate
 from leadgate.ingest.validate import InputError, iso
 from leadgate.keys import ROLES, ApiKey, create_key, list_keys, revoke_key
 from leadgate.store.database import Database
@@ -160,10 +161,9 @@ async def put_playbook(request: Request, key: ApiKey = Depends(require(*MARKETIN
             415, f"send the playbook as application/yaml or application/json, not {ctype}"
         )
     text_ok(text, "yaml")
-    version, pb, n = await ctx.write(ctx.engine.activate_playbook, text, "request body", actor(key))
-    return json_response(
-        {"version": version, "name": pb.name, "rescored": n, "warnings": pb.warnings()}
-    )
+    done = await ctx.write(activate, ctx.engine, text, "request body", actor(key))
+    # version, name, rescored, warnings as before; unchanged/same_as and the counts added.
+    return json_response(done.as_dict())
 
 
 # -- reports -----------------------------------------------------------------------------

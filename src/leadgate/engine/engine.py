@@ -334,15 +334,14 @@ class Engine:
         actor: str = "cli",
         progress: Callable[[int], None] | None = None,
     ) -> tuple[int, Playbook, int]:
-        """Validate, store as the next version, and rescore every lead under it.
-
-        Returns (version, playbook, leads rescored).
+        """Validate, store as the next version, and rescore every lead under it; a text
+        identical to the active one keeps its version (`activate` says so, and what the
+        rescore changed). Returns (version, playbook, leads rescored).
         """
-        pb = load_playbook(text, source)
-        with self.db.write() as conn:
-            version = Repository(self.db, conn).add_playbook(pb.name, text, actor, self.clock())
-        n = self.rescore_all(progress)
-        return version, pb, n
+        from leadgate.engine.activation import activate
+
+        a = activate(self, text, source, actor, progress)
+        return a.version, a.playbook, a.rescored
 
     # -- leads ----------------------------------------------------------------
 

@@ -1,0 +1,124 @@
+"""Activating a playbook, and saying what it changed.
+
+An identical text is not a new version: `playbook activate` answers
+"unchanged (same as v2)" and rescoring nothing. A new text is stored as the next
+version, every lead is rescored, and the answer counts the leads whose score and
+whose stage changed, e.g.
+
+    activated 'acme-2026' as version 3; rescored 5,000 leads: 812 changed score,
+    41 changed stage (lead → mql 37, mql → nurture 4)
+
+The counts come from the engine's listener hook (the `LeadChange`s the rescore
+commits), so they cost no second pass over the store.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from leadgate.playbook.loader import load_playbook
+from leadgate.playbook.model import Playbook
+from leadgate.store.repository import Repository
+
+if TYPE_CHECKING:
+    from leadgate.engine.engine import Engine, LeadChange
+
+
+@dataclass
+class Activation:
+    """What `activate` did: the version now active and what the rescore changed."""
+
+    version: int
+    playbook: Playbook
+    rescored: int
+    unchanged: bool = False
+    score_changed: int = 0
+    stage_changed: int = 0
+    moves: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON keys `playbook activate --json` and `PUT /playbook` add."""
+        return {
+            "version": self.version,
+            "name": self.playbook.name,
+            "rescored": self.rescored,
+            "unchanged": self.unchanged,
+            "same_as": self.version if self.unchanged else None,
+            "score_changed": self.score_changed,
+            "stage_changed": self.stage_changed,
+            "moves": self.moves,
+            "warnings": self.playbook.warnings(),
+        }
+
+    def summary(self) -> str:
+        """One line for people."""
+        if self.unchanged:
+            return (
+                f"unchanged (same as v{self.version}): '{self.playbook.name}' is already "
+                "active; no new version, nothing rescored"
+            )
+        moves = ", ".join(f"{k} {v:,}" for k, v in self.moves.items())
+        return (
+            f"activated '{self.playbook.name}' as version {self.version}; rescored "
+            f"{self.rescored:,} leads: {self.score_changed:,} changed score, "
+            f"{self.stage_changed:,} changed stage" + (f" ({moves})" if moves else "")
+        )
+
+
+class _ChangeCounter:
+    """A listener counting the rescore's changes (only the activating thread's: an API
+    process may commit other requests' changes meanwhile)."""
+
+    def __init__(self) -> None:
+        self.thread = threading.get_ident()
+        self.score = 0
+        self.stage = 0
+        self.moves: Counter[str] = Counter()
+
+    def __call__(self, repo: Repository, changes: list[LeadChange], now: float) -> None:
+        if threading.get_ident() != self.thread:
+            return
+        for c in changes:
+            if c.score_before is None or round(c.score_before, 2) != round(c.score_after, 2):
+                self.score += 1
+            if c.transitions:
+                self.stage += 1
+                first, last = c.transitions[0], c.transitions[-1]
+                if first.from_stage != last.to_stage:
+                    self.moves[f"{first.from_stage} → {last.to_stage}"] += 1
+
+
+def activate(
+    engine: Engine,
+    text: str,
+    source: str,
+    actor: str = "cli",
+    progress: Callable[[int], None] | None = None,
+) -> Activation:
+    """Validate; keep the active version if `text` is identical, else store the next
+    version and rescore every lead, counting what changed."""
+    pb = load_playbook(text, source)
+    with engine.db.write() as conn:
+        repo = Repository(engine.db, conn)
+        active = repo.active_playbook()
+        if active is not None and active[1] == text:
+            return Activation(active[0], pb, 0, unchanged=True)
+        version = repo.add_playbook(pb.name, text, actor, engine.clock())
+    counter = _ChangeCounter()
+    engine.listeners.append(counter)
+    try:
+        n = engine.rescore_all(progress)
+    finally:
+        engine.listeners.remove(counter)
+    return Activation(
+        version,
+        pb,
+        n,
+        score_changed=counter.score,
+        stage_changed=counter.stage,
+        moves=dict(counter.moves.most_common()),
+    )
