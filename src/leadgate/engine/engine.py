@@ -722,9 +722,11 @@ class Engine:
             "priority": "fit_grade ASC, engagement_grade ASC, score DESC, created_at ASC, id ASC",
             "score": "score DESC, id ASC",
             "recent": "updated_at DESC, id DESC",
+            # The probability `leadgate predict` stored; leads without one last.
+            "predicted": f"{_predicted_sql(self.db)} DESC NULLS LAST, id ASC",
         }.get(sort)
         if order is None:
-            raise InputError("sort", "one of priority, score, recent")
+            raise InputError("sort", "one of priority, score, recent, predicted")
         sql = (
             "SELECT id, email, stage, fit, engagement, score, grade, owner, stage_at, updated_at "
             "FROM leads"
@@ -848,6 +850,19 @@ class Engine:
             n += done
             if progress:
                 progress(done)
+
+
+def _predicted_sql(db: Database) -> str:
+    """The stored `predicted` attribute as a number (NULL when absent or not a number)."""
+    if db.is_sqlite:
+        return (
+            "(CASE WHEN json_type(attributes, '$.predicted') IN ('real', 'integer') "
+            "THEN json_extract(attributes, '$.predicted') END)"
+        )
+    return (
+        "(CASE WHEN jsonb_typeof(CAST(attributes AS jsonb) -> 'predicted') = 'number' "
+        "THEN CAST(CAST(attributes AS jsonb) ->> 'predicted' AS double precision) END)"
+    )
 
 
 def _history(repo: Repository, lead_id: int) -> Callable[[], list[Event]]:
