@@ -282,7 +282,7 @@ def test_empty_value_clears_a_field_and_is_audited(db: list[str]) -> None:
 def test_reserved_names_are_refused_with_the_command_to_use(
     db: list[str], name: str, hint: str
 ) -> None:
-    code, out, err = run("lead", "add", "--email", "ann@acme.com", "--set", f"{name}=sal", *db)
+    code, _, err = run("lead", "add", "--email", "ann@acme.com", "--set", f"{name}=sal", *db)
     assert code == 2
     [line] = err.strip().splitlines()
     assert line.startswith(f"error: --set {name}: ") and hint in line
