@@ -327,3 +327,33 @@ def test_lead_list_fields_and_sort_by_predicted(db_url: str) -> None:
     assert "score" in rows[0]
     code, _, err = run("lead", "list", "--sort", "nope", *db)
     assert code == 2 and "predicted" in err
+
+
+# 11. a backtest's changed.csv gives times in ISO 8601
+
+
+def test_backtest_changed_csv_times_are_iso(tmp_path: Path) -> None:
+    from leadgate.analytics.backtest import BacktestResult
+    from leadgate.cli.analytics import save_backtest
+
+    month = {"month": "2026-05", "mqls_old": 1, "mqls_new": 1}
+    changed = [
+        {
+            "lead_id": 7,
+            "change": "earlier",
+            "old_mql_at": 1_777_629_600.0,
+            "new_mql_at": 1_777_543_200.0,
+            "days_shift": -1.0,
+            "customer": False,
+            "email": "ann@acme.com",
+        },
+        {"lead_id": 8, "change": "gained", "old_mql_at": None, "new_mql_at": 1_777_629_600.0},
+    ]
+    res = BacktestResult([month], {}, changed, {})
+    save_backtest(res, tmp_path / "bt")
+    rows = list(csv.DictReader((tmp_path / "bt" / "changed.csv").open(encoding="utf-8")))
+    assert rows[0]["old_mql_at"] == "2026-05-01T10:00:00Z"
+    assert rows[0]["new_mql_at"] == "2026-04-30T10:00:00Z"
+    assert rows[1]["old_mql_at"] == "" and rows[1]["new_mql_at"] == "2026-05-01T10:00:00Z"
+    summary = orjson.loads((tmp_path / "bt" / "summary.json").read_bytes())
+    assert summary["changed"][0]["old_mql_at"] == 1_777_629_600.0

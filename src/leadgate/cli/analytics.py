@@ -13,6 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from leadgate.cli.common import DbOpt, JsonOpt, console, handle_errors, open_engine, print_json
 from leadgate.cli.errors import BadInput
 from leadgate.cli.tables import fmt, percent, table
+from leadgate.ingest.validate import iso
 
 CsvOpt = Annotated[str | None, typer.Option("--csv", help="Also write the table to this CSV file.")]
 ChartOpt = Annotated[
@@ -230,7 +231,12 @@ def save_backtest(res: Any, target: Path) -> None:
     (target / "summary.json").write_bytes(
         orjson.dumps(res.to_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
     )
-    for name, rows in (("monthly.csv", res.months), ("changed.csv", res.changed)):
+    # Times in the CSV as ISO 8601 like every other file and table (the JSON keeps epochs).
+    changed = [
+        {k: iso(v) if k.endswith("_at") and v is not None else v for k, v in r.items()}
+        for r in res.changed
+    ]
+    for name, rows in (("monthly.csv", res.months), ("changed.csv", changed)):
         with (target / name).open("w", newline="", encoding="utf-8") as fh:
             if rows:
                 w = csv.DictWriter(fh, fieldnames=list(rows[0]))
