@@ -357,3 +357,17 @@ def test_backtest_changed_csv_times_are_iso(tmp_path: Path) -> None:
     assert rows[1]["old_mql_at"] == "" and rows[1]["new_mql_at"] == "2026-05-01T10:00:00Z"
     summary = orjson.loads((tmp_path / "bt" / "summary.json").read_bytes())
     assert summary["changed"][0]["old_mql_at"] == 1_777_629_600.0
+
+
+# 12. the stage graph: sal → mql with a reason
+
+
+def test_sales_returns_a_sal_to_marketing_with_a_reason(db: list[str]) -> None:
+    run("lead", "add", "--email", "ann@acme.com", *db)
+    run("stage", "set", "ann@acme.com", "mql", *db)
+    run("stage", "set", "ann@acme.com", "sal", *db)
+    code, _, err = run("stage", "set", "ann@acme.com", "mql", *db)
+    assert code == 2 and "needs a reason" in err
+    code, out, err = run("stage", "set", "ann@acme.com", "mql", "--reason", "wrong persona", *db)
+    assert code == 0, err
+    assert "sal → mql" in out and out.strip().endswith(": wrong persona)")
