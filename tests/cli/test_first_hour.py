@@ -371,3 +371,81 @@ def test_sales_returns_a_sal_to_marketing_with_a_reason(db: list[str]) -> None:
     code, out, err = run("stage", "set", "ann@acme.com", "mql", "--reason", "wrong persona", *db)
     assert code == 0, err
     assert "sal → mql" in out and out.strip().endswith(": wrong persona)")
+
+
+# 13. opportunities: no past close date unless --backfill; `opportunity update`
+
+
+def _to_sql(db: list[str], email: str) -> None:
+    for name, role in (("anna", "bdr"), ("eve", "ae")):
+        r = run(
+            "reps", "add", name, "--role", role, "--hours", "00:00-24:00", "--days", "mon-sun", *db
+        )
+        assert r[0] == 0, r
+    run("lead", "add", "--email", email, *db)
+    assert run("stage", "set", email, "mql", *db)[0] == 0
+    assert run("stage", "set", email, "sal", *db)[0] == 0
+    sets = [x for k in ("budget", "authority", "need", "timeline") for x in ("--set", f"{k}=met")]
+    assert run("qualify", email, *sets, *db)[0] == 0
+    code, _, err = run("handoff", email, "--ae", "eve", *db)
+    assert code == 0, err
+
+
+def test_opportunity_close_date_in_the_past_needs_backfill_and_can_be_updated(
+    db: list[str],
+) -> None:
+    from datetime import date, timedelta
+
+    _to_sql(db, "ann@acme.com")
+    past = (date.today() - timedelta(days=10)).isoformat()
+    future = (date.today() + timedelta(days=30)).isoformat()
+    later = (date.today() + timedelta(days=60)).isoformat()
+    opp = ["--amount", "12000", "--currency", "EUR"]
+    code, _, err = run("opportunity", "ann@acme.com", *opp, "--close-date", past, *db)
+    assert code == 2
+    [line] = err.strip().splitlines()
+    assert line.startswith(f"error: close_date: {past} is in the past") and "--backfill" in line
+    assert orjson.loads(run("lead", "show", "ann@acme.com", "--json", *db)[1])["stage"] == "sql"
+
+    code, out, err = run("opportunity", "ann@acme.com", *opp, "--close-date", future, *db)
+    assert code == 0, err
+    assert f"sqo, 12000 EUR, closing {future}" in out
+
+    code, out, err = run(
+        "opportunity", "update", "ann@acme.com", "--amount", "15000", "--close-date", later, *db
+    )
+    assert code == 0, err
+    assert f"sqo, 15000 EUR, closing {later}" in out
+    code, _, err = run("opportunity", "update", "ann@acme.com", "--close-date", past, *db)
+    assert code == 2 and "--backfill" in err
+    code, out, _ = run(
+        "opportunity", "update", "ann@acme.com", "--close-date", past, "--backfill", "--json", *db
+    )
+    data = orjson.loads(out)
+    assert data["opportunity"]["expected_close"] == past and data["opportunity"]["amount"] == 15000
+    audit = [e for e in data["recent_events"] if e["type"] == "opportunity_updated"]
+    assert len(audit) == 2
+    assert {"was": 12000.0, "now": 15000.0} in [
+        e["properties"]["changes"].get("amount") for e in audit
+    ]
+    code, _, err = run("opportunity", "update", "ann@acme.com", *db)
+    assert code == 2 and "nothing to change" in err
+
+
+def test_opportunity_backfill_records_a_past_deal(db: list[str]) -> None:
+    _to_sql(db, "bob@acme.com")
+    code, out, err = run(
+        "opportunity",
+        "create",
+        "bob@acme.com",
+        "--amount",
+        "5000",
+        "--currency",
+        "usd",
+        "--close-date",
+        "2024-03-31",
+        "--backfill",
+        *db,
+    )
+    assert code == 0, err
+    assert "sqo, 5000 USD, closing 2024-03-31" in out

@@ -106,7 +106,10 @@ def _play(sales: Sales, engine: Engine, action: dict[str, Any], stage: str | Non
             sales.qualify(email, answers, actor=actor)
         opp = action.get("opportunity")
         if action["to"] == "sqo" and opp:
-            sales.opportunity(email, opp["amount"], opp["currency"], opp["close_date"], actor)
+            # A replayed history: its close dates may be before the demo's "now".
+            sales.opportunity(
+                email, opp["amount"], opp["currency"], opp["close_date"], actor, backfill=True
+            )
         else:
             engine.set_stage(email, action["to"], action.get("reason"), actor)
     except IllegalTransition:
