@@ -62,3 +62,20 @@ def test_put_identical_playbook_keeps_the_version(api: Api) -> None:
     assert body["unchanged"] is True and body["version"] == body["same_as"] == 1
     assert body["rescored"] == 0
     assert api.get("/api/v1/playbook").json()["version"] == 1
+
+
+def test_get_leads_by_email_and_unknown_parameters_400(api: Api) -> None:
+    _add(api, "ann@acme.com")
+    _add(api, "bob@acme.com")
+    r = api.get("/api/v1/leads", params={"email": "Ann@ACME.com"})
+    assert r.status_code == 200
+    assert [x["email"] for x in r.json()["items"]] == ["ann@acme.com"]
+    assert r.json()["next_cursor"] is None
+    r = api.get("/api/v1/leads", params={"email": "nobody@acme.com"})
+    assert r.status_code == 200 and r.json()["items"] == []
+    r = api.get("/api/v1/leads", params={"email": "not-an-email"})
+    assert r.status_code == 422 and r.json()["detail"].startswith("email")
+    r = api.get("/api/v1/leads", params={"mail": "ann@acme.com"})
+    assert r.status_code == 400
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["detail"].startswith("unknown query parameter 'mail' (known: cursor, email")

@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from leadgate.api.auth import READ_LEADS, STAGE, WRITE_LEADS, actor, context, require
 from leadgate.api.context import ApiContext
-from leadgate.api.problems import responses
+from leadgate.api.problems import ApiProblem, responses
 from leadgate.api.queries import (
     ANYTHING_DUE_SQL,
     LEAD_REF_SQL,
@@ -159,6 +159,22 @@ async def _tick_if_due(ctx: ApiContext) -> None:
         await ctx.write(ctx.engine.tick)
 
 
+_LIST_PARAMS = frozenset(
+    (
+        "stage",
+        "owner",
+        "grade",
+        "min_score",
+        "max_score",
+        "updated_since",
+        "sort",
+        "limit",
+        "cursor",
+        "email",
+    )
+)
+
+
 @router.get(
     "/leads",
     summary="List leads (filtered, best first, cursor-paginated)",
@@ -167,7 +183,7 @@ async def _tick_if_due(ctx: ApiContext) -> None:
             "description": "A page of leads",
             "content": {"application/json": {"schema": _LIST_SCHEMA}},
         },
-        **responses(401, 403, 422),
+        **responses(400, 401, 403, 422),
     },
 )
 async def list_leads(
@@ -192,10 +208,23 @@ async def list_leads(
     cursor: Annotated[
         str | None, Query(max_length=500, description="next_cursor of the previous page")
     ] = None,
+    email: Annotated[
+        str | None,
+        Query(max_length=320, description="Look a lead up by email (any case): 0 or 1 item"),
+    ] = None,
     key: ApiKey = Depends(require(*READ_LEADS)),
 ) -> Response:
     """Leads, filtered; `next_cursor` gives the next page (null at the end)."""
     ctx = context(request)
+    # An unknown parameter (a typo, `?mail=`) would otherwise be ignored and the top
+    # leads returned as if it matched.
+    unknown = sorted(set(request.query_params) - _LIST_PARAMS)
+    if unknown:
+        raise ApiProblem(
+            400,
+            f"unknown query parameter '{unknown[0]}' (known: {', '.join(sorted(_LIST_PARAMS))})",
+            "unknown-parameter",
+        )
     since = None
     if updated_since:
         since = parse_time(text_ok(updated_since, "updated_since"), "updated_since", 1e18)
@@ -209,6 +238,7 @@ async def list_leads(
         sort=sort if sort in SORTS else "priority",
         limit=limit,
         cursor=text_ok(cursor, "cursor") if cursor else None,
+        email=check_email(text_ok(email, "email")) if email is not None else None,
     )
     await _tick_if_due(ctx)
     items, next_cursor = await ctx.read(list_page, ctx.db, f)
