@@ -449,3 +449,72 @@ def test_opportunity_backfill_records_a_past_deal(db: list[str]) -> None:
     )
     assert code == 0, err
     assert "sqo, 5000 USD, closing 2024-03-31" in out
+
+
+# 14. leads already in nurture: `nurture enrol`, and `retroactive: true` tracks
+
+
+def _with_tracks(tmp_path: Path, retroactive: bool) -> Path:
+    from leadgate.playbook.loader import bundled_playbook
+
+    _, text = bundled_playbook()
+    tracks = (
+        "nurture:\n  tracks:\n"
+        "    - name: win-back\n"
+        "      if: {field: nurture_reason, op: eq, value: lost}\n"
+        f"      retroactive: {'true' if retroactive else 'false'}\n"
+        "      steps: [{wait_days: 3}, {send: {channel: webhook, subject: hi, body: back}}]\n"
+    )
+    start = text.index("nurture:") if "\nnurture:" in text else None
+    assert start is None or text[start - 1] == "\n"
+    body = text if start is None else text[:start] + text[text.index("\nstages:", start) + 1 :]
+    path = tmp_path / ("retro.yaml" if retroactive else "tracks.yaml")
+    path.write_text(body.replace("\nstages:", "\n" + tracks + "stages:", 1), encoding="utf-8")
+    return path
+
+
+def _nurtured(db: list[str], email: str, reason: str) -> None:
+    run("lead", "add", "--email", email, "--set", "country=DE", *db)
+    assert run("stage", "set", email, "nurture", "--reason", reason, *db)[0] == 0
+
+
+def test_nurture_enrol_puts_leads_already_in_nurture_on_a_track(
+    db: list[str], tmp_path: Path
+) -> None:
+    _nurtured(db, "a@acme.com", "lost: price")
+    _nurtured(db, "b@acme.com", "not now")
+    _nurtured(db, "c@beta.io", "lost")
+    code, out, err = run("playbook", "activate", str(_with_tracks(tmp_path, False)), *db)
+    assert code == 0, err
+    assert "retroactive" not in out
+    # A track added later does not pick up leads already in nurture by itself.
+    assert orjson.loads(run("nurture", "show", "c@beta.io", "--json", *db)[1])["nurture"] is None
+    code, out, err = run("nurture", "enrol", "--track", "win-back", "--dry-run", *db)
+    assert code == 0, err
+    assert out.strip() == "would enrol 1 leads already in nurture in track 'win-back'"
+    code, out, _ = run(
+        "nurture", "enrol", "--track", "win-back", "--segment", "Country=de", "--json", *db
+    )
+    assert orjson.loads(out)["enrolled"] == 1
+    assert "win-back" in run("nurture", "show", "c@beta.io", *db)[1]
+    # Enrolled once: a second run finds nobody.
+    assert (
+        orjson.loads(run("nurture", "enrol", "--track", "win-back", "--json", *db)[1])["enrolled"]
+        == 0
+    )
+    code, _, err = run("nurture", "enrol", "--track", "winback", *db)
+    assert code == 2 and "no nurture track 'winback' (tracks: win-back)" in err
+    code, _, err = run("nurture", "enrol", "--track", "win-back", "--segment", "country", *db)
+    assert code == 2 and "field=value" in err
+
+
+def test_a_retroactive_track_enrols_on_activation(db: list[str], tmp_path: Path) -> None:
+    _nurtured(db, "c@beta.io", "lost")
+    _nurtured(db, "d@beta.io", "timing")
+    code, out, err = run("playbook", "activate", str(_with_tracks(tmp_path, True)), *db)
+    assert code == 0, err
+    assert out.strip().endswith(
+        "; enrolled 1 leads already in nurture in track 'win-back' (retroactive)"
+    )
+    assert "win-back" in run("nurture", "show", "c@beta.io", *db)[1]
+    assert "win-back" not in run("nurture", "show", "d@beta.io", *db)[1]

@@ -301,6 +301,39 @@ def register(app: typer.Typer) -> None:
     nurture = typer.Typer(help="Nurture tracks: a lead's timeline, the mail outbox.")
     app.add_typer(nurture, name="nurture")
 
+    @nurture.command("enrol")
+    @handle_errors
+    def nurture_enrol(
+        track: Annotated[str, typer.Option("--track", help="The playbook's nurture track.")],
+        segment: Annotated[
+            list[str],
+            typer.Option(
+                "--segment",
+                help="field=value (repeatable, any case), e.g. country=DE or "
+                "nurture_reason=lost: only those leads.",
+            ),
+        ] = [],  # noqa: B006 - Typer reads the default, never mutates it
+        dry_run: Annotated[
+            bool, typer.Option("--dry-run", help="Count them, enrol nobody.")
+        ] = False,
+        actor: Annotated[str | None, typer.Option(help="Who enrols them.")] = None,
+        db: DbOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Enrol leads already in nurture (in no track) that match the track and segment."""
+        pairs: dict[str, str] = {}
+        for item in segment:
+            k, sep, v = item.partition("=")
+            if not sep or not k.strip():
+                fail(f"--segment: '{item}' is not field=value")
+            pairs[k.strip()] = v
+        data = _open(db).enrol(track, pairs, actor or actor_default(), dry_run)
+        if as_json:
+            print_json(data)
+        else:
+            verb = "would enrol" if dry_run else "enrolled"
+            typer.echo(f"{verb} {data['enrolled']} leads already in nurture in track '{track}'")
+
     @nurture.command("show")
     @handle_errors
     def nurture_show(

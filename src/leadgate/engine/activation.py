@@ -39,6 +39,8 @@ class Activation:
     score_changed: int = 0
     stage_changed: int = 0
     moves: dict[str, int] = field(default_factory=dict)
+    # What plug-ins did on activation, e.g. {"nurture_enrolled": {"win-back": 12}}.
+    extras: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON keys `playbook activate --json` and `PUT /playbook` add."""
@@ -52,6 +54,7 @@ class Activation:
             "stage_changed": self.stage_changed,
             "moves": self.moves,
             "warnings": self.playbook.warnings(),
+            **self.extras,
         }
 
     def summary(self) -> str:
@@ -62,11 +65,31 @@ class Activation:
                 "active; no new version, nothing rescored"
             )
         moves = ", ".join(f"{k} {v:,}" for k, v in self.moves.items())
+        enrolled = "".join(
+            f"; enrolled {n:,} leads already in nurture in track '{t}' (retroactive)"
+            for t, n in self.extras.get("nurture_enrolled", {}).items()
+        )
         return (
             f"activated '{self.playbook.name}' as version {self.version}; rescored "
             f"{self.rescored:,} leads: {self.score_changed:,} changed score, "
-            f"{self.stage_changed:,} changed stage" + (f" ({moves})" if moves else "")
+            f"{self.stage_changed:,} changed stage" + (f" ({moves})" if moves else "") + enrolled
         )
+
+
+# Plug-ins (the sales workflow) act once a new version is active, e.g. enrolling the
+# leads already in nurture in a `retroactive` track. Kept on the engine object, like
+# the listeners, so the engine itself knows nothing of them.
+ActivationHook = Callable[[], dict[str, Any]]
+_HOOKS = "_leadgate_activation_hooks"
+
+
+def activation_hooks(engine: Engine) -> list[ActivationHook]:
+    """The hooks run after each activation (a plug-in appends to or removes from it)."""
+    hooks: list[ActivationHook] | None = getattr(engine, _HOOKS, None)
+    if hooks is None:
+        hooks = []
+        setattr(engine, _HOOKS, hooks)
+    return hooks
 
 
 class _ChangeCounter:
@@ -114,6 +137,9 @@ def activate(
         n = engine.rescore_all(progress)
     finally:
         engine.listeners.remove(counter)
+    extras: dict[str, Any] = {}
+    for hook in activation_hooks(engine):
+        extras.update(hook())
     return Activation(
         version,
         pb,
@@ -121,4 +147,5 @@ def activate(
         score_changed=counter.score,
         stage_changed=counter.stage,
         moves=dict(counter.moves.most_common()),
+        extras=extras,
     )

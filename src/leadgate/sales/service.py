@@ -962,6 +962,37 @@ class Sales:
             )
         return close
 
+    # -- nurture enrolment of leads already in nurture -------------------------------
+
+    def enrol(
+        self, track: str, segment: Mapping[str, str], actor: str, dry_run: bool = False
+    ) -> dict[str, Any]:
+        """Enrol the leads already in nurture (in no track) that match `track` and the
+        segment's field=value pairs: `leadgate nurture enrol --track T --segment k=v`."""
+        now = self.engine.clock()
+        with self.engine.db.write() as conn:
+            repo = Repository(self.engine.db, conn)
+            cfg = self.config(repo)
+            n = nurture.enrol_existing(
+                repo, cfg.tracks, cfg.version, track, segment, now, f"enrolled by {actor}", dry_run
+            )
+        return {"track": track, "segment": dict(segment), "enrolled": n, "dry_run": dry_run}
+
+    def on_activate(self) -> dict[str, Any]:
+        """Activation hook: every `retroactive: true` track enrols the leads already in
+        nurture that match it and are in no track."""
+        now = self.engine.clock()
+        done: dict[str, int] = {}
+        with self.engine.db.write() as conn:
+            repo = Repository(self.engine.db, conn)
+            cfg = self.config(repo)
+            for t in cfg.tracks.section.tracks:
+                if t.retroactive:
+                    done[t.name] = nurture.enrol_existing(
+                        repo, cfg.tracks, cfg.version, t.name, {}, now, "retroactive track"
+                    )
+        return {"nurture_enrolled": done} if done else {}
+
     def _opportunity(self, repo: Repository, lead_id: int) -> dict[str, Any] | None:
         row = repo.execute(
             "SELECT amount, currency, expected_close, ae, actor, created_at, outcome, "
