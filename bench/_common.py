@@ -14,6 +14,11 @@ from pathlib import Path
 # Appended, not prepended: tests/ has packages named like the bench scripts.
 sys.path.append(str(Path(__file__).resolve().parent.parent / "tests"))
 
+# Cached inputs and scratch stores (gitignored). Created here, on import, so every bench
+# runs on a fresh clone; $LEADGATE_BENCH_OUT puts it elsewhere (a bigger disk, a test).
+OUT = Path(os.environ.get("LEADGATE_BENCH_OUT") or Path(__file__).resolve().parent / "out")
+OUT.mkdir(parents=True, exist_ok=True)
+
 
 def machine() -> str:
     """One line: CPU, cores, memory, Python and SQLite versions."""

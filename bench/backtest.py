@@ -85,7 +85,9 @@ def floor(paths: tuple[Path, Path, Path], texts: tuple[str, str], workers: int) 
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--leads", type=int, default=1_000_000)
     ap.add_argument("--events", type=int, default=20_000_000)
     ap.add_argument("--workers", type=int, default=2)

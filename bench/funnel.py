@@ -19,7 +19,9 @@ from rescore_sql import T_END, synthesize
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--leads", type=int, default=1_000_000)
     ap.add_argument("--events", type=int, default=20_000_000)
     a = ap.parse_args()

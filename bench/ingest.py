@@ -22,13 +22,11 @@ from pathlib import Path
 
 import orjson
 
-from _common import machine, peak_rss_mb, postgres_url, sqlite_url
+from _common import OUT, machine, peak_rss_mb, postgres_url, sqlite_url
 from leadgate.engine.engine import Engine
 from leadgate.ingest.files import ingest_events
 from leadgate.ingest.validate import parse_event
 from leadgate.store.database import open_database
-
-OUT = Path(__file__).resolve().parent / "out"
 
 
 def events_file(n_leads: int, n_events: int, seed: int = 7) -> Path:

@@ -277,6 +277,7 @@ def main() -> None:
     )
     ap.add_argument("--json", default=None, help="also write the results as JSON here")
     args = ap.parse_args()
+    Path(args.charts).mkdir(parents=True, exist_ok=True)
     root = pub.datasets_root(args.datasets)
     if root is None:
         sys.exit("data sets not found: pass --datasets DIR or set LEADGATE_DATASETS")
@@ -344,6 +345,7 @@ def main() -> None:
                              for k, s in r["splits"].items()}}
             for r in results
         ]  # fmt: skip
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_bytes(
             orjson.dumps({"machine": machine(), "results": slim, **extra},
                          option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY)

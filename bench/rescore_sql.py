@@ -28,12 +28,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
-from _common import load_average, machine
+from _common import OUT, load_average, machine
 from leadgate.analytics.batch import connect
 from leadgate.analytics.sqlcompile import compile_scoring
 from leadgate.playbook.loader import bundled_playbook
 
-OUT = Path(__file__).resolve().parent / "out"
 T_END = 1_780_000_000.0
 YEAR = 365 * 86400.0
 TYPES = np.array(
@@ -265,7 +264,9 @@ def pandas_scores(leads_path: Path, events_path: Path, n_events: int, as_of: flo
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--leads", type=int, default=1_000_000)
     ap.add_argument("--events", type=int, default=20_000_000)
     ap.add_argument("--peer", type=int, default=5_000_000)

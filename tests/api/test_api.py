@@ -322,7 +322,10 @@ def test_playbook_read_and_replace(api: Api) -> None:
     )
     assert r.status_code == 200, r.text
     assert r.json()["version"] == 2
+    # The same text again is not a new version (issue 19).
     r = api.put(f"{V1}/playbook", role="marketing", json={"yaml": text})
+    assert (r.json()["version"], r.json()["unchanged"]) == (2, True)
+    r = api.put(f"{V1}/playbook", role="marketing", json={"yaml": text + "# tuned\n"})
     assert r.json()["version"] == 3
     assert api.get(f"{V1}/playbook").json()["version"] == 3
     broken = text.replace("fit:", "fit:\n  bogus_key: 1", 1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import orjson
 import pytest
 from typer.testing import CliRunner
@@ -14,6 +16,8 @@ from leadgate.store.database import Database
 from tests.sales.conftest import HOT
 
 runner = CliRunner()
+# The CLI runs on the real clock: an expected close date that is always in the future.
+CLOSE = (date.today() + timedelta(days=90)).isoformat()
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -149,7 +153,7 @@ def test_qualify_queue_assign_opportunity(db: list[str], db_url: str) -> None:
         "--currency",
         "EURO",
         "--close-date",
-        "2026-10-01",
+        CLOSE,
         *db,
     )
     assert code == 2 and err.startswith("error: currency:")
@@ -161,11 +165,11 @@ def test_qualify_queue_assign_opportunity(db: list[str], db_url: str) -> None:
         "--currency",
         "EUR",
         "--close-date",
-        "2026-10-01",
+        CLOSE,
         *db,
     )
     assert code == 0, err
-    assert "sqo, 12000 EUR, closing 2026-10-01" in out
+    assert f"sqo, 12000 EUR, closing {CLOSE}" in out
 
 
 def test_scheduler_once(db: list[str]) -> None:

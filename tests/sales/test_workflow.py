@@ -384,5 +384,5 @@ def test_opportunity_validation(engine: Engine, sales: Sales, raise_hand: Hand) 
     with pytest.raises(InputError, match="close_date"):
         sales.opportunity("o@opp.com", 1, "EUR", "soon", "u")
     with pytest.raises(IllegalTransition):  # an MQL cannot jump to SQO
-        sales.opportunity("o@opp.com", 1, "EUR", "2026-01-01", "u")
+        sales.opportunity("o@opp.com", 1, "EUR", "2026-12-01", "u")
     assert engine.show("o@opp.com")["opportunity"] is None

@@ -13,6 +13,7 @@ from leadgate.api.auth import ADMIN, MARKETING, actor, context, require
 from leadgate.api.events import decode_json, read_body
 from leadgate.api.leads import json_response, text_ok
 from leadgate.api.problems import ApiProblem, responses
+from leadgate.engine.activation import activate
 from leadgate.ingest.validate import InputError, iso
 from leadgate.keys import ROLES, ApiKey, create_key, list_keys, revoke_key
 from leadgate.playbook.loader import load_playbook
@@ -168,10 +169,9 @@ async def put_playbook(request: Request, key: ApiKey = Depends(require(*MARKETIN
     # the event loop): the loader's limits bound the work, and a refused playbook never
     # makes the other writers wait.
     await anyio.to_thread.run_sync(load_playbook, text, "request body")
-    version, pb, n = await ctx.write(ctx.engine.activate_playbook, text, "request body", actor(key))
-    return json_response(
-        {"version": version, "name": pb.name, "rescored": n, "warnings": pb.warnings()}
-    )
+    done = await ctx.write(activate, ctx.engine, text, "request body", actor(key))
+    # version, name, rescored, warnings as before; unchanged/same_as and the counts added.
+    return json_response(done.as_dict())
 
 
 # -- reports -----------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from leadgate import __version__
 from leadgate.api import admin, events, leads
+from leadgate.api.access import AccessLog
 from leadgate.api.auth import MARKETING, READ_LEADS, STAGE, require_by_method
 from leadgate.api.background import DEFAULT_TICK_SECONDS, Ticker, stop_task
 from leadgate.api.context import ApiContext
@@ -182,7 +183,10 @@ def create_app(
     # Routes are matched in order, one by one: the hottest (event posts) first.
     app.include_router(events.router, prefix=PREFIX, tags=["events"])
     app.include_router(leads.router, prefix=PREFIX, tags=["leads"])
-    app.include_router(admin.health)
+    # /healthz and /readyz at the root (load balancers) and under /api/v1, where the
+    # API docs list them.
+    app.include_router(admin.health, tags=["health"])
+    app.include_router(admin.health, prefix=PREFIX, tags=["health"])
     app.include_router(admin.router, prefix=PREFIX, tags=["admin"])
     for name, (read_roles, write_roles) in OPTIONAL_ROUTERS.items():
         # Other areas plug in here; a missing module is fine, a broken one must fail loudly.
@@ -198,6 +202,7 @@ def create_app(
                 # serves one app (tests building several get the latest one's engine).
                 mod.set_engine_provider(lambda: ctx.engine)
     app.add_middleware(BodyLimit, limit=app.state.max_body)
+    app.add_middleware(AccessLog)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -239,6 +244,8 @@ def app_from_env() -> FastAPI:
     $LEADGATE_DELIVERY=0, the scheduler tick every $LEADGATE_TICK_SECONDS (default 15)
     unless $LEADGATE_TICK=0."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if os.environ.get("LEADGATE_ACCESS_LOG", "1") == "0":
+        logging.getLogger("leadgate.access").setLevel(logging.WARNING)
     deliver = os.environ.get("LEADGATE_DELIVERY", "1") != "0"
     tick = os.environ.get("LEADGATE_TICK", "1") != "0"
     seconds = float(os.environ.get("LEADGATE_TICK_SECONDS") or DEFAULT_TICK_SECONDS)

@@ -6,12 +6,12 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.responses import Response
 
 from leadgate.api.auth import READ_LEADS, STAGE, WRITE_LEADS, actor, context, require
 from leadgate.api.context import ApiContext
-from leadgate.api.problems import responses
+from leadgate.api.problems import ApiProblem, responses
 from leadgate.api.queries import (
     ANYTHING_DUE_SQL,
     LEAD_ID_SQL,
@@ -34,7 +34,7 @@ from leadgate.ingest.validate import (
     parse_time,
 )
 from leadgate.keys import ApiKey
-from leadgate.lifecycle.stages import STAGES
+from leadgate.lifecycle.stages import STAGES, stage_name
 
 router = APIRouter()
 LeadId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The lead's id.")]
@@ -67,11 +67,19 @@ class LeadIn(BaseModel):
     )
 
 
+def _stage_name(v: Any) -> Any:
+    return stage_name(v) if isinstance(v, str) else v
+
+
+# Stage names ignore case (`SAL` is `sal`), in bodies and query strings alike.
+StageName = Annotated[Literal[STAGES], BeforeValidator(_stage_name)]  # type: ignore[valid-type]
+
+
 class StageIn(BaseModel):
     """A manual stage change."""
 
     model_config = ConfigDict(extra="forbid")
-    to: Literal[STAGES] = Field(description="The target stage.")  # type: ignore[valid-type]
+    to: StageName = Field(description="The target stage (any case).")
     reason: str | None = Field(
         default=None, max_length=2000, description="Why (needed for moves back or out)."
     )
@@ -178,6 +186,22 @@ async def _tick_if_due(ctx: ApiContext) -> None:
         await ctx.write(ctx.engine.tick)
 
 
+_LIST_PARAMS = frozenset(
+    (
+        "stage",
+        "owner",
+        "grade",
+        "min_score",
+        "max_score",
+        "updated_since",
+        "sort",
+        "limit",
+        "cursor",
+        "email",
+    )
+)
+
+
 @router.get(
     "/leads",
     summary="List leads (filtered, best first, cursor-paginated)",
@@ -186,12 +210,12 @@ async def _tick_if_due(ctx: ApiContext) -> None:
             "description": "A page of leads",
             "content": {"application/json": {"schema": _LIST_SCHEMA}},
         },
-        **responses(401, 403, 422),
+        **responses(400, 401, 403, 422),
     },
 )
 async def list_leads(
     request: Request,
-    stage: Annotated[Literal[STAGES] | None, Query()] = None,  # type: ignore[valid-type]
+    stage: Annotated[StageName | None, Query()] = None,
     owner: Annotated[str | None, Query(max_length=200)] = None,
     grade: Annotated[
         str | None,
@@ -211,10 +235,23 @@ async def list_leads(
     cursor: Annotated[
         str | None, Query(max_length=500, description="next_cursor of the previous page")
     ] = None,
+    email: Annotated[
+        str | None,
+        Query(max_length=320, description="Look a lead up by email (any case): 0 or 1 item"),
+    ] = None,
     key: ApiKey = Depends(require(*READ_LEADS)),
 ) -> Response:
     """Leads, filtered; `next_cursor` gives the next page (null at the end)."""
     ctx = context(request)
+    # An unknown parameter (a typo, `?mail=`) would otherwise be ignored and the top
+    # leads returned as if it matched.
+    unknown = sorted(set(request.query_params) - _LIST_PARAMS)
+    if unknown:
+        raise ApiProblem(
+            400,
+            f"unknown query parameter '{unknown[0]}' (known: {', '.join(sorted(_LIST_PARAMS))})",
+            "unknown-parameter",
+        )
     since = None
     if updated_since:
         since = parse_time(text_ok(updated_since, "updated_since"), "updated_since", 1e18)
@@ -228,6 +265,7 @@ async def list_leads(
         sort=sort if sort in SORTS else "priority",
         limit=limit,
         cursor=text_ok(cursor, "cursor") if cursor else None,
+        email=check_email(text_ok(email, "email")) if email is not None else None,
     )
     await _tick_if_due(ctx)
     items, next_cursor = await ctx.read(list_page, ctx.db, f)

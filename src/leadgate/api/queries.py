@@ -122,12 +122,16 @@ class LeadFilter:
     sort: str = "priority"
     limit: int = 50
     cursor: str | None = None
+    email: str | None = None  # normalised (check_email): a lookup by the lead's key
 
 
 def list_page(db: Database, f: LeadFilter) -> tuple[list[dict[str, Any]], str | None]:
     """One page of leads and the cursor of the next (None at the end)."""
     where: list[str] = []
     params: list[Any] = []
+    if f.email:
+        where.append("email = ?")
+        params.append(f.email)
     if f.stage:
         where.append("stage = ?")
         params.append(f.stage)

@@ -8,11 +8,12 @@ from typing import Annotated, Any
 import orjson
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from leadgate import csvout
 from leadgate.cli.common import DbOpt, JsonOpt, console, handle_errors, open_engine, print_json
 from leadgate.cli.errors import BadInput
+from leadgate.cli.tables import fmt, percent, table
+from leadgate.ingest.validate import iso
 
 CsvOpt = Annotated[str | None, typer.Option("--csv", help="Also write the table to this CSV file.")]
 ChartOpt = Annotated[
@@ -20,22 +21,37 @@ ChartOpt = Annotated[
 ]
 
 
-def _fmt(v: Any) -> str:
-    if v is None:
-        return "–"
-    if isinstance(v, float):
-        return f"{v:.4g}" if abs(v) < 1 else f"{v:,.2f}".rstrip("0").rstrip(".")
-    return str(v)
+def advice_line(advice: dict[str, Any]) -> str:
+    """The threshold advice as one sentence (the JSON keeps the numbers)."""
+    target = advice["target"]
+    want = (
+        f"at most {fmt(target['mqls_per_month'])} MQLs per month"
+        if "mqls_per_month" in target
+        else f"MQL→SQL at least {percent(target['min_sql_rate'])}"
+    )
+    at = advice.get("at_threshold")
+    if not advice.get("met") or at is None:
+        return f"advice: no threshold gives {want}"
+    return (
+        f"advice: threshold {fmt(advice['threshold'])} for {want}: "
+        f"{fmt(at['mqls_per_month'])} MQLs per month, MQL→SQL {percent(at['mql_to_sql'])}, "
+        f"MQL→customer {percent(at['mql_to_customer'])}"
+    )
 
 
 def print_report(rep: Any) -> None:
-    """A report as a Rich table, with its notes below."""
-    t = Table(*rep.columns, title=rep.title)
+    """A report as a Rich table (rates as percentages), with its notes below in words."""
+    t = table(*rep.columns, title=rep.title, keep=("month",))
     for row in rep.rows:
-        t.add_row(*(_fmt(v) for v in row))
+        t.add_row(*(fmt(v, c) for v, c in zip(row, rep.columns, strict=True)))
     console.print(t)
     for k, v in rep.notes.items():
-        console.print(f"{k}: {orjson.dumps(v).decode() if isinstance(v, dict) else _fmt(v)}")
+        if k == "advice" and isinstance(v, dict):
+            console.print(advice_line(v), soft_wrap=True)
+        elif isinstance(v, dict):
+            console.print(f"{k}: " + ", ".join(f"{a} {fmt(b, a)}" for a, b in v.items()))
+        else:
+            console.print(f"{k}: {fmt(v, k)}")
 
 
 def emit(rep: Any, as_json: bool, csv_file: str | None, chart: str | None) -> None:
@@ -215,7 +231,12 @@ def save_backtest(res: Any, target: Path) -> None:
     (target / "summary.json").write_bytes(
         orjson.dumps(res.to_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
     )
-    for name, rows in (("monthly.csv", res.months), ("changed.csv", res.changed)):
+    # Times in the CSV as ISO 8601 like every other file and table (the JSON keeps epochs).
+    changed = [
+        {k: iso(v) if k.endswith("_at") and v is not None else v for k, v in r.items()}
+        for r in res.changed
+    ]
+    for name, rows in (("monthly.csv", res.months), ("changed.csv", changed)):
         with (target / name).open("w", newline="", encoding="utf-8") as fh:
             if rows:
                 w = csvout.dict_writer(fh, fieldnames=list(rows[0]))
@@ -235,7 +256,7 @@ def save_backtest(res: Any, target: Path) -> None:
 
 def print_backtest(res: Any) -> None:
     """The side-by-side monthly table and the totals."""
-    t = Table(
+    t = table(
         "month",
         "MQLs old",
         "MQLs new",
@@ -246,18 +267,19 @@ def print_backtest(res: Any) -> None:
         "days to MQL old",
         "days to MQL new",
         title="Backtest: active (old) vs new",
+        keep=("month",),
     )
     for m in res.months:
         t.add_row(
             m["month"],
-            _fmt(m["mqls_old"]),
-            _fmt(m["mqls_new"]),
-            _fmt(m["mql_to_sql_old"]),
-            _fmt(m["mql_to_sql_new"]),
-            _fmt(m["mql_to_customer_old"]),
-            _fmt(m["mql_to_customer_new"]),
-            _fmt(m["median_days_to_mql_old"]),
-            _fmt(m["median_days_to_mql_new"]),
+            fmt(m["mqls_old"]),
+            fmt(m["mqls_new"]),
+            percent(m["mql_to_sql_old"]),
+            percent(m["mql_to_sql_new"]),
+            percent(m["mql_to_customer_old"]),
+            percent(m["mql_to_customer_new"]),
+            fmt(m["median_days_to_mql_old"]),
+            fmt(m["median_days_to_mql_new"]),
         )
     console.print(t)
     tot = res.totals

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import signal
+import socket
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from leadgate.cli.common import (
     DbOpt,
@@ -22,6 +23,7 @@ from leadgate.cli.common import (
     print_json,
 )
 from leadgate.cli.errors import BadInput, fail
+from leadgate.cli.tables import table
 from leadgate.engine.engine import Engine
 from leadgate.keys import ROLES, KeyNotFound, create_key, list_keys, revoke_key
 from leadgate.webhooks import (
@@ -72,6 +74,25 @@ async def _work(engine: Engine, deliver: bool, tick: bool, tick_seconds: float) 
         await stop_task(t)
 
 
+def port_free(host: str, port: int) -> None:
+    """Exit 2 with one line unless `host:port` can be listened on now."""
+    if not 0 < port < 65536:
+        fail(f"--port: {port} is not a TCP port (1-65535)")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        fail(f"--host: cannot listen on '{host}': {exc.strerror}")
+    family, kind, proto, _, addr = infos[0]
+    with socket.socket(family, kind, proto) as s:
+        # As uvicorn binds: SO_REUSEADDR, so a port in TIME_WAIT is not "busy".
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(addr)
+        except OSError as exc:
+            why = "already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+            fail(f"--port: cannot listen on {host}:{port}: {why} (choose another with --port)")
+
+
 def register(app: typer.Typer) -> None:
     """Add `serve`, `worker`, and the `keys` and `webhooks` groups."""
 
@@ -92,11 +113,20 @@ def register(app: typer.Typer) -> None:
             ),
         ] = True,
         tick_seconds: TickSecondsOpt = DEFAULT_TICK_SECONDS,
+        access_log: Annotated[
+            bool,
+            typer.Option(
+                help="Log one line per request: method, path, status, ms (never the key)."
+            ),
+        ] = True,
         db: DbOpt = None,
     ) -> None:
         """Serve the HTTP API (docs at /docs), deliver webhooks and fire what falls due."""
         import uvicorn
 
+        # Before the banner and the store: a busy port is one line and exit 2, not a
+        # banner followed by uvicorn's traceback and exit 3.
+        port_free(host, port)
         engine = open_engine(db)  # migrate and activate a playbook once, before the workers
         # The server writes (events, ticks, deliveries): a read-only store is refused here,
         # in one line, not by each worker process at start-up with a traceback.
@@ -117,6 +147,7 @@ def register(app: typer.Typer) -> None:
         os.environ["LEADGATE_TICK"] = "1" if tick else "0"
         os.environ["LEADGATE_TICK_SECONDS"] = repr(tick_seconds)
         os.environ["LEADGATE_WORKERS"] = str(workers)
+        os.environ["LEADGATE_ACCESS_LOG"] = "1" if access_log else "0"
         typer.echo(
             f"leadgate API on http://{host}:{port}/api/v1 (docs: http://{host}:{port}/docs), "
             f"{workers} worker(s), store {url.split('@')[-1]}; webhooks "
@@ -198,7 +229,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json([k.as_dict() for k in items])
             return
-        t = Table("id", "name", "role", "prefix", "created", "status")
+        t = table("id", "name", "role", "prefix", "created", "status")
         for k in items:
             d = k.as_dict()
             status = "active" if k.revoked_at is None else f"revoked {d['revoked_at']}"
@@ -260,7 +291,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json({"subscriptions": [s.as_dict() for s in subs], "deliveries": counts})
             return
-        t = Table("id", "url", "events", "active", "created")
+        t = table("id", "url", "events", "active", "created")
         for s in subs:
             d = s.as_dict()
             t.add_row(
@@ -288,7 +319,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(items)
             return
-        t = Table("id", "event", "lead", "status", "attempts", "last", "created")
+        t = table("id", "event", "lead", "status", "attempts", "last", "created")
         for d in items:
             last = d["last_error"] or (str(d["last_status"]) if d["last_status"] else "")
             t.add_row(

@@ -10,10 +10,10 @@ from typing import Annotated, Any, TypeVar
 
 import orjson
 import typer
-from rich.console import Console
 from sqlalchemy.exc import OperationalError
 
 from leadgate.cli.errors import BadInput, fail
+from leadgate.cli.tables import make_console
 from leadgate.engine.engine import Engine, NoPlaybook, NotFound
 from leadgate.ingest.validate import InputError
 from leadgate.lifecycle.stages import IllegalTransition
@@ -23,8 +23,9 @@ from leadgate.sales import install as install_sales
 from leadgate.store.database import Database, DatabaseError, first_line
 from leadgate.webhooks import OutboxWriter
 
-console = Console()
-err_console = Console(stderr=True)
+# As wide as the terminal; unbounded into a pipe or file (leadgate.cli.tables).
+console = make_console()
+err_console = make_console(stderr=True)
 
 DbOpt = Annotated[
     str | None,

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 from sqlalchemy.engine import make_url
 
 from leadgate.cli.common import DbOpt, JsonOpt, console, handle_errors, open_engine, print_json
 from leadgate.cli.reports import print_funnel
+from leadgate.cli.tables import table
 from leadgate.engine.engine import Engine, iter_chunks
 from leadgate.ingest.validate import parse_event, parse_time
 from leadgate.lifecycle.stages import IllegalTransition
@@ -106,7 +106,10 @@ def _play(sales: Sales, engine: Engine, action: dict[str, Any], stage: str | Non
             sales.qualify(email, answers, actor=actor)
         opp = action.get("opportunity")
         if action["to"] == "sqo" and opp:
-            sales.opportunity(email, opp["amount"], opp["currency"], opp["close_date"], actor)
+            # A replayed history: its close dates may be before the demo's "now".
+            sales.opportunity(
+                email, opp["amount"], opp["currency"], opp["close_date"], actor, backfill=True
+            )
         else:
             engine.set_stage(email, action["to"], action.get("reason"), actor)
     except IllegalTransition:
@@ -155,7 +158,7 @@ def register(app: typer.Typer) -> None:
             f"into {engine.db.url}"
         )
         print_funnel(funnel)
-        t = Table(
+        t = table(
             "email",
             "grade",
             "fit",

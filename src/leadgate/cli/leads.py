@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
+import orjson
 import typer
 from rich.progress import (
     BarColumn,
@@ -14,7 +16,6 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
-from rich.table import Table
 
 from leadgate.cli.common import (
     DbOpt,
@@ -26,9 +27,13 @@ from leadgate.cli.common import (
     print_json,
 )
 from leadgate.cli.errors import BadInput
+from leadgate.cli.tables import percent, table
+from leadgate.engine.engine import Engine, NotFound
 from leadgate.ingest.columns import canonical, typed_value
 from leadgate.ingest.files import ImportReport, import_leads, ingest_events
-from leadgate.ingest.validate import check_email, parse_event, parse_time
+from leadgate.ingest.validate import EventIn, check_email, parse_event, parse_time
+from leadgate.lifecycle.stages import stage_name
+from leadgate.store.repository import Repository, loads
 
 
 def _pairs(values: list[str], option: str) -> dict[str, str]:
@@ -103,6 +108,86 @@ def _fail_if_nothing_landed(report: ImportReport, what: str) -> None:
         raise typer.Exit(code=1)
 
 
+# Names `lead add --set` refuses: they are not fields but what commands manage.
+RESERVED = {
+    "email": "the email is the lead's key; use --email",
+    "email_domain": "it is derived from the email",
+    "stage": "use `leadgate stage set EMAIL STAGE [--reason R]`",
+    "owner": "use `leadgate assign EMAIL --rep REP --reason R`",
+    **dict.fromkeys(
+        ("score", "fit", "engagement", "grade", "fit_grade", "engagement_grade"),
+        "use `leadgate lead adjust EMAIL --points N --reason R [--score fit|engagement]`",
+    ),
+}
+FIELD_CLEARED = "field_cleared"
+
+
+def _attributes_of(engine: Engine, email: str) -> dict[str, Any]:
+    try:
+        return dict(engine.show(email)["attributes"])
+    except NotFound:
+        return {}
+
+
+def _audit_clears(engine: Engine, email: str, cleared: dict[str, Any], actor: str) -> None:
+    """One `field_cleared` event per cleared field: who cleared what, and what it was."""
+    now = engine.clock()
+    events = []
+    for k, was in cleared.items():
+        props = {"field": k, "was": was, "actor": actor}
+        eid = f"clear-{time.time_ns()}-{k}-{email}"
+        events.append(EventIn(eid, email, FIELD_CLEARED, now, props, orjson.dumps(props).decode()))
+    engine.ingest(events, now)
+
+
+# `lead list` columns read from its rows (`since` is the row's stage_since); any other
+# name in --fields is a lead field, read from the stored attributes.
+_ROW_KEYS = {
+    "stage": "stage",
+    "grade": "grade",
+    "fit": "fit",
+    "engagement": "engagement",
+    "score": "score",
+    "since": "stage_since",
+    "owner": "owner",
+    "updated_at": "updated_at",
+    "id": "id",
+}
+_DEFAULT_COLUMNS = ["stage", "grade", "fit", "engagement", "score", "since"]
+
+
+def _columns(fields: str | None) -> list[str]:
+    if fields is None:
+        return list(_DEFAULT_COLUMNS)
+    cols = [canonical(f) for f in fields.split(",") if f.strip()]
+    if not cols:
+        raise BadInput("--fields: name at least one column, e.g. --fields job_title,score")
+    return [c for c in cols if c != "email"]
+
+
+def _cell(v: Any, column: str) -> str:
+    if v is None:
+        return ""
+    if column == "predicted" and isinstance(v, int | float):
+        return percent(float(v))
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
+
+
+def _attributes_by_id(engine: Engine, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The stored fields of these leads, read in chunks."""
+    out: dict[int, dict[str, Any]] = {}
+    with engine.db.read() as conn:
+        repo = Repository(engine.db, conn)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            cur = repo.execute(f"SELECT id, attributes FROM leads WHERE id IN ({marks})", chunk)
+            out.update({int(r[0]): loads(r[1]) for r in cur.fetchall()})
+    return out
+
+
 def register(app: typer.Typer) -> None:
     """Add the `lead` and `event` command groups."""
     lead = typer.Typer(help="Add, import, inspect and list leads.", no_args_is_help=True)
@@ -120,28 +205,41 @@ def register(app: typer.Typer) -> None:
         db: DbOpt = None,
         as_json: JsonOpt = False,
     ) -> None:
-        """Create a lead, or update its fields (matched by email, ignoring case)."""
+        """Create a lead, or update its fields (matched by email, ignoring case).
+
+        An empty value (`--set country=`) clears the field; the clear is recorded as a
+        `field_cleared` event (who, which field, the old value)."""
         norm = check_email(email)
         raw = _pairs(set_, "--set")
         country = raw.get("country")
         attrs: dict[str, Any] = {}
+        clears: list[str] = []
         for k, v in raw.items():
             key = canonical(k)
-            if key == "email":
-                raise BadInput("--set: the email is the lead's key; use --email")
+            if key in RESERVED:
+                raise BadInput(f"--set {k}: '{key}' is not a field; {RESERVED[key]}")
             value = typed_value(key, v, country)
-            if value is not None:
+            if value is None:
+                clears.append(key)
+            else:
                 attrs[key] = value
         engine = open_engine(db)
-        created, updated, _ = engine.upsert_leads([(norm, attrs, None)], actor=actor_default())
+        who = actor_default()
+        before = _attributes_of(engine, norm) if clears else {}
+        cleared = {k: before[k] for k in clears if before.get(k) is not None}
+        attrs.update(dict.fromkeys(cleared))
+        created, updated, _ = engine.upsert_leads([(norm, attrs, None)], actor=who)
+        if cleared:
+            _audit_clears(engine, norm, cleared, who)
         data = engine.show(norm)
         if as_json:
             print_json(data)
         else:
             verb = "created" if created else ("updated" if updated else "unchanged")
+            gone = ", ".join(f"{k} (was {v})" for k, v in cleared.items())
             typer.echo(
                 f"{verb} {norm}: stage {data['stage']}, score {data['score']:g}, "
-                f"grade {data['grade']}"
+                f"grade {data['grade']}" + (f"; cleared {gone}" if gone else "")
             )
 
     @lead.command("import")
@@ -198,18 +296,17 @@ def register(app: typer.Typer) -> None:
                 parts = [f"{f['feature']}={f['value']}" for f in ex.get(key) or []]
                 if parts:
                     console.print(f"  pushed {word} by: " + ", ".join(parts))
-        t = Table("score", "rule", "points", title="Why")
+        t = table("score", "rule", "points", title="Why")
         for line in data["explanation"]:
             t.add_row(line["score"], line["rule"], f"{line['points']:+g}")
         console.print(t)
-        h = Table("at", "from", "to", "by", "reason", title="History")
+        h = table("at", "from", "to", "by", "reason", title="History")
         for item in data["history"]:
             h.add_row(item["at"], item["from"], item["to"], item["actor"], item["reason"] or "")
         console.print(h)
-        if data["attributes"]:
-            console.print(
-                "fields: " + ", ".join(f"{k}={v}" for k, v in sorted(data["attributes"].items()))
-            )
+        fields = {k: v for k, v in data["attributes"].items() if v is not None}
+        if fields:
+            console.print("fields: " + ", ".join(f"{k}={v}" for k, v in sorted(fields.items())))
         console.print("may move to: " + (", ".join(data["allowed_stages"]) or "nothing"))
 
     @lead.command("list")
@@ -221,28 +318,40 @@ def register(app: typer.Typer) -> None:
         ] = None,
         owner: Annotated[str | None, typer.Option(help="Only this owner.")] = None,
         min_score: Annotated[float | None, typer.Option(help="Only scores at or above.")] = None,
-        sort: Annotated[str, typer.Option(help="priority, score or recent.")] = "priority",
+        sort: Annotated[
+            str, typer.Option(help="priority, score, recent or predicted (leadgate predict).")
+        ] = "priority",
+        fields: Annotated[
+            str | None,
+            typer.Option(
+                "--fields",
+                help="Columns after the email, comma-separated: stage, grade, fit, engagement, "
+                "score, since, owner, predicted or any lead field (job_title, company ...).",
+            ),
+        ] = None,
         limit: Annotated[int, typer.Option(min=1, max=100_000)] = 50,
         db: DbOpt = None,
         as_json: JsonOpt = False,
     ) -> None:
         """Leads, best first."""
         engine = open_engine(db)
+        if stage is not None:
+            stage = stage_name(stage)
         rows = engine.list_leads(stage, grade, owner, min_score, limit, sort)
+        cols = _columns(fields)
+        extra = [c for c in cols if c not in _ROW_KEYS]
+        if extra:
+            attrs = _attributes_by_id(engine, [r["id"] for r in rows])
+            for r in rows:
+                a = attrs.get(r["id"], {})
+                for c in extra:
+                    r[c] = a.get(c)
         if as_json:
             print_json(rows)
             return
-        t = Table("email", "stage", "grade", "fit", "engagement", "score", "since")
+        t = table("email", *cols)
         for r in rows:
-            t.add_row(
-                r["email"],
-                r["stage"],
-                r["grade"],
-                f"{r['fit']:g}",
-                f"{r['engagement']:g}",
-                f"{r['score']:g}",
-                r["stage_since"],
-            )
+            t.add_row(r["email"], *(_cell(r.get(_ROW_KEYS.get(c, c)), c) for c in cols))
         console.print(t)
 
     @lead.command("adjust")

@@ -17,6 +17,7 @@ from leadgate.cli.common import (
     open_engine,
     print_json,
 )
+from leadgate.engine.activation import activate as activate_playbook
 from leadgate.ingest.validate import iso
 from leadgate.playbook.loader import load_playbook, load_playbook_file
 from leadgate.playbook.model import Playbook
@@ -71,20 +72,19 @@ def register(app: typer.Typer) -> None:
                     Repository(engine.db, conn).execute("SELECT COUNT(*) FROM leads").fetchone()[0]
                 )
             task = bar.add_task("rescoring", total=total)
-            version, pb, n = engine.activate_playbook(
+            done = activate_playbook(
+                engine,
                 file.read_text(encoding="utf-8"),
                 file.name,
                 actor or actor_default(),
                 progress=lambda k: bar.advance(task, k),
             )
         if as_json:
-            print_json(
-                {"version": version, "name": pb.name, "rescored": n, "warnings": pb.warnings()}
-            )
+            print_json(done.as_dict())
         else:
-            for w in pb.warnings():
+            for w in done.playbook.warnings():
                 typer.echo(f"warning: {w}", err=True)
-            typer.echo(f"activated '{pb.name}' as version {version}; rescored {n} leads")
+            typer.echo(done.summary())
 
     @group.command("show")
     @handle_errors

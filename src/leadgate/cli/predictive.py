@@ -13,9 +13,9 @@ from typing import Annotated, Any
 import orjson
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from leadgate.cli.errors import fail
+from leadgate.cli.tables import table
 
 console = Console()
 
@@ -111,7 +111,7 @@ def print_train(summary: dict[str, Any]) -> None:
         f"{summary['rows']:,} rows, {100 * summary['positive_rate']:.1f}% "
         f"{summary['target']}={summary['positive_label']}; {summary['validation']}"
     )
-    t = Table("model", "ROC AUC", "PR AUC", "lift@10%", "conv@10%", "Brier", title="Out-of-sample")
+    t = table("model", "ROC AUC", "PR AUC", "lift@10%", "conv@10%", "Brier", title="Out-of-sample")
     rows = [(f"leadgate {summary['kind']} ({chosen})", summary["metrics"])]
     rows += [(f"leadgate {k}", m) for k, m in summary["alternatives"].items()]
     rows += [(k, m) for k, m in summary["baselines"].items()]
@@ -128,7 +128,7 @@ def print_train(summary: dict[str, Any]) -> None:
     style = "bold red" if summary["verdict"] != "usable" else "green"
     console.print(f"[{style}]{summary['statement']}[/{style}]")
     if summary["excluded_leaky"]:
-        x = Table("column", "why", title="Excluded as leaky (keep with --include-leaky COL)")
+        x = table("column", "why", title="Excluded as leaky (keep with --include-leaky COL)")
         for col, reasons in summary["excluded_leaky"].items():
             x.add_row(col, "; ".join(reasons))
         console.print(x)
@@ -314,7 +314,7 @@ def register(app: typer.Typer) -> None:
             _dump(info)
             return
         console.print(f"proposed playbook written to [bold]{out}[/bold]")
-        t = Table("scoring", "ROC AUC", "PR AUC", "lift@10%", title=result.validation)
+        t = table("scoring", "ROC AUC", "PR AUC", "lift@10%", title=result.validation)
         for name, m in (("proposed points", result.proposed), ("current playbook", result.current)):
             t.add_row(
                 name, _num(m.get("roc_auc")), _num(m.get("pr_auc")), _num(m.get("lift_10"), 2)

@@ -10,6 +10,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from sqlalchemy.exc import OperationalError
+from typer.core import TyperGroup
 
 from leadgate.cli.common import (
     DbOpt,
@@ -38,6 +39,23 @@ def _sales_errors(fn: F) -> F:
             fail(str(exc))
 
     return wrapper  # type: ignore[return-value]
+
+
+BackfillOpt = Annotated[
+    bool,
+    typer.Option(
+        "--backfill", help="Allow a close date in the past (recording a deal after the fact)."
+    ),
+]
+
+
+class _CreateByDefault(TyperGroup):
+    """`leadgate opportunity EMAIL ...` (the original form) runs `opportunity create`."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and not args[0].startswith("-") and args[0] not in self.commands:
+            args = ["create", *args]
+        return super().parse_args(ctx, args)
 
 
 def _open(db: str | None) -> Sales:
@@ -217,32 +235,104 @@ def register(app: typer.Typer) -> None:
         else:
             typer.echo(f"{data['email']}: sql, handed to {data['owner']}")
 
-    @app.command("opportunity")
+    opp = typer.Typer(
+        cls=_CreateByDefault,
+        help="Opportunities: `opportunity EMAIL --amount ...` accepts an SQL (SQL → SQO); "
+        "`opportunity update EMAIL ...` changes the open one.",
+        no_args_is_help=True,
+    )
+    app.add_typer(opp, name="opportunity")
+
+    def _print_opp(data: dict[str, Any], as_json: bool) -> None:
+        if as_json:
+            print_json(data)
+        else:
+            o = data["opportunity"]
+            typer.echo(
+                f"{data['email']}: {data['stage']}, {o['amount']:g} {o['currency']}, "
+                f"closing {o['expected_close']}"
+            )
+
+    @opp.command("create")
     @handle_errors
     def opportunity(
         email: Annotated[str, typer.Argument(help="The lead's email.")],
         amount: Annotated[str, typer.Option("--amount", help="Deal value.")],
         currency: Annotated[str, typer.Option("--currency", help="ISO 4217, e.g. EUR.")],
         close_date: Annotated[
-            str, typer.Option("--close-date", help="Expected close, YYYY-MM-DD.")
+            str, typer.Option("--close-date", help="Expected close, YYYY-MM-DD (today or later).")
         ],
+        backfill: BackfillOpt = False,
         actor: Annotated[str | None, typer.Option(help="The AE.")] = None,
         db: DbOpt = None,
         as_json: JsonOpt = False,
     ) -> None:
-        """The AE accepts an SQL as an opportunity: SQL → SQO."""
-        data = _open(db).opportunity(email, amount, currency, close_date, actor or actor_default())
-        if as_json:
-            print_json(data)
-        else:
-            o = data["opportunity"]
-            typer.echo(
-                f"{data['email']}: sqo, {o['amount']:g} {o['currency']}, "
-                f"closing {o['expected_close']}"
-            )
+        """The AE accepts an SQL as an opportunity: SQL → SQO (`create` may be left out)."""
+        data = _open(db).opportunity(
+            email, amount, currency, close_date, actor or actor_default(), backfill=backfill
+        )
+        _print_opp(data, as_json)
+
+    @opp.command("update")
+    @handle_errors
+    def opportunity_update(
+        email: Annotated[str, typer.Argument(help="The lead's email.")],
+        amount: Annotated[str | None, typer.Option("--amount", help="New deal value.")] = None,
+        currency: Annotated[str | None, typer.Option("--currency", help="New currency.")] = None,
+        close_date: Annotated[
+            str | None, typer.Option("--close-date", help="New expected close, YYYY-MM-DD.")
+        ] = None,
+        backfill: BackfillOpt = False,
+        actor: Annotated[str | None, typer.Option(help="Who changes it.")] = None,
+        db: DbOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Change the open opportunity (kept as an `opportunity_updated` event)."""
+        data = _open(db).update_opportunity(
+            email,
+            actor or actor_default(),
+            amount=amount,
+            currency=currency,
+            close_date=close_date,
+            backfill=backfill,
+        )
+        _print_opp(data, as_json)
 
     nurture = typer.Typer(help="Nurture tracks: a lead's timeline, the mail outbox.")
     app.add_typer(nurture, name="nurture")
+
+    @nurture.command("enrol")
+    @handle_errors
+    def nurture_enrol(
+        track: Annotated[str, typer.Option("--track", help="The playbook's nurture track.")],
+        segment: Annotated[
+            list[str],
+            typer.Option(
+                "--segment",
+                help="field=value (repeatable, any case), e.g. country=DE or "
+                "nurture_reason=lost: only those leads.",
+            ),
+        ] = [],  # noqa: B006 - Typer reads the default, never mutates it
+        dry_run: Annotated[
+            bool, typer.Option("--dry-run", help="Count them, enrol nobody.")
+        ] = False,
+        actor: Annotated[str | None, typer.Option(help="Who enrols them.")] = None,
+        db: DbOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Enrol leads already in nurture (in no track) that match the track and segment."""
+        pairs: dict[str, str] = {}
+        for item in segment:
+            k, sep, v = item.partition("=")
+            if not sep or not k.strip():
+                fail(f"--segment: '{item}' is not field=value")
+            pairs[k.strip()] = v
+        data = _open(db).enrol(track, pairs, actor or actor_default(), dry_run)
+        if as_json:
+            print_json(data)
+        else:
+            verb = "would enrol" if dry_run else "enrolled"
+            typer.echo(f"{verb} {data['enrolled']} leads already in nurture in track '{track}'")
 
     @nurture.command("show")
     @handle_errors

@@ -15,6 +15,7 @@ from leadgate.cli.common import (
     print_json,
 )
 from leadgate.ingest.validate import iso
+from leadgate.lifecycle.stages import stage_name
 
 
 def register(app: typer.Typer) -> None:
@@ -41,7 +42,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Move a lead; an illegal move exits 2 and lists where it may go."""
         engine = open_engine(db)
-        t = engine.set_stage(email, to, reason, actor or actor_default())
+        t = engine.set_stage(email, stage_name(to), reason, actor or actor_default())
         data = {
             "from": t.from_stage,
             "to": t.to_stage,

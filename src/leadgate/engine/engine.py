@@ -347,24 +347,16 @@ class Engine:
         actor: str = "cli",
         progress: Callable[[int], None] | None = None,
     ) -> tuple[int, Playbook, int]:
-        """Validate, store as the next version, and rescore every lead under it.
-
-        Returns (version, playbook, leads rescored). All or nothing: when the rescore
-        fails, the new version is not left active (see `_withdraw`) and the error is
-        raised again.
+        """Validate, store as the next version, and rescore every lead under it; a text
+        identical to the active one keeps its version (`activate` says so, and what the
+        rescore changed). Returns (version, playbook, leads rescored). All or nothing:
+        when the rescore fails, the new version is not left active (see `_withdraw`)
+        and the error is raised again.
         """
-        pb = load_playbook(text, source)
-        LeadProcessor(pb, 0)  # compiles every rule: fail here, before anything is stored
-        with self.db.write() as conn:
-            repo = Repository(self.db, conn)
-            previous = repo.active_playbook()
-            version = repo.add_playbook(pb.name, text, actor, self.clock())
-        try:
-            n = self.rescore_all(progress)
-        except Exception:
-            self._withdraw(version, previous)
-            raise
-        return version, pb, n
+        from leadgate.engine.activation import activate
+
+        a = activate(self, text, source, actor, progress)
+        return a.version, a.playbook, a.rescored
 
     def _withdraw(self, version: int, previous: tuple[int, str] | None) -> None:
         """Make `version`, whose rescore failed, inactive again.
@@ -928,9 +920,11 @@ class Engine:
             "priority": "fit_grade ASC, engagement_grade ASC, score DESC, created_at ASC, id ASC",
             "score": "score DESC, id ASC",
             "recent": "updated_at DESC, id DESC",
+            # The probability `leadgate predict` stored; leads without one last.
+            "predicted": f"{_predicted_sql(self.db)} DESC NULLS LAST, id ASC",
         }.get(sort)
         if order is None:
-            raise InputError("sort", "one of priority, score, recent")
+            raise InputError("sort", "one of priority, score, recent, predicted")
         sql = (
             "SELECT id, email, stage, fit, engagement, score, grade, owner, stage_at, updated_at "
             "FROM leads"
@@ -1078,6 +1072,19 @@ class Engine:
             n += done
             if progress:
                 progress(done)
+
+
+def _predicted_sql(db: Database) -> str:
+    """The stored `predicted` attribute as a number (NULL when absent or not a number)."""
+    if db.is_sqlite:
+        return (
+            "(CASE WHEN json_type(attributes, '$.predicted') IN ('real', 'integer') "
+            "THEN json_extract(attributes, '$.predicted') END)"
+        )
+    return (
+        "(CASE WHEN jsonb_typeof(CAST(attributes AS jsonb) -> 'predicted') = 'number' "
+        "THEN CAST(CAST(attributes AS jsonb) ->> 'predicted' AS double precision) END)"
+    )
 
 
 def _history(repo: Repository, lead_id: int) -> Callable[[], list[Event]]:

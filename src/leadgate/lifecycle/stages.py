@@ -1,9 +1,24 @@
 """Stages and which moves between them a person may make.
 
 Forward moves follow the funnel one step at a time; a skip (lead → sql) needs
-the playbook's `stages.allow_skip`. Moves back (reject, recycle, lose) and
-disqualification need a reason, from the playbook's list for that stage when it
-has one. Nothing here deletes a lead: every move is a new `Transition`.
+the playbook's `stages.allow_skip`. Every other move needs a reason, from the
+playbook's list for the target stage when it has one. Nothing here deletes a
+lead: every move is a new `Transition`.
+
+The graph (docs/playbook.md, "The stage graph"), from the seeds' lifecycle: what
+sales cannot work now goes back to marketing, from any sales stage, never lost:
+
+    lead → mql → sal → sql → sqo → customer        forward, no reason
+    sal → mql                                      sales returns it to marketing
+    sql → sal                                      qualification reopened
+    customer → sqo                                 a won deal reopened
+    sal | sql | sqo | customer → nurture           recycled (lost, churned, not now)
+    lead | mql → nurture                           not ready
+    nurture → mql                                  re-qualified (also automatic)
+    any stage → disqualified; disqualified → lead | nurture (reopened)
+
+Example: `check_manual("customer", "nurture", "churned", playbook)` passes;
+without a reason it raises IllegalTransition listing where the lead may go.
 """
 
 from __future__ import annotations
@@ -19,15 +34,21 @@ STAGES = (*FUNNEL, "nurture", "disqualified")
 _MOVES: dict[str, tuple[str, ...]] = {
     "lead": ("mql", "nurture", "disqualified"),
     "mql": ("sal", "nurture", "disqualified"),
-    "sal": ("sql", "nurture", "disqualified"),
+    "sal": ("sql", "mql", "nurture", "disqualified"),
     "sql": ("sqo", "sal", "nurture", "disqualified"),
     "sqo": ("customer", "nurture", "disqualified"),
-    "customer": (),
+    "customer": ("sqo", "nurture", "disqualified"),
     "nurture": ("mql", "disqualified"),
     "disqualified": ("lead", "nurture"),
 }
-# Moves that need a reason: anything that is not one step forward in the funnel.
-_FORWARD = {(a, b) for a, b in zip(FUNNEL, FUNNEL[1:], strict=False)} | {("nurture", "mql")}
+# Moves without a reason: forward in the funnel (one step, or a skip the playbook
+# allows), and nurture → mql (what the machine itself does once a lead re-qualifies).
+_RANK = {s: i for i, s in enumerate(FUNNEL)}
+
+
+def stage_name(value: str) -> str:
+    """'SAL' or ' Sal ' → 'sal': stage names ignore case and surrounding spaces everywhere."""
+    return value.strip().casefold()
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,13 +80,12 @@ def allowed_targets(stage: str, playbook: Playbook) -> list[str]:
 
 
 def needs_reason(from_stage: str, to_stage: str) -> bool:
-    """Moves back, out of the funnel or reopening need a reason."""
-    return (from_stage, to_stage) not in _FORWARD and to_stage in (
-        "nurture",
-        "disqualified",
-        "sal",
-        "lead",
-    )
+    """Every move but forward in the funnel (and nurture → mql) needs a reason."""
+    if (from_stage, to_stage) == ("nurture", "mql"):
+        return False
+    if from_stage in _RANK and to_stage in _RANK:
+        return _RANK[to_stage] <= _RANK[from_stage]
+    return True
 
 
 def check_manual(from_stage: str, to_stage: str, reason: str | None, playbook: Playbook) -> None:

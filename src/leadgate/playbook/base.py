@@ -82,6 +82,58 @@ def _flag(v: Any) -> Any:
 Flag = Annotated[bool, BeforeValidator(_flag)]
 
 
+# What other tools call our operators. They are not accepted as aliases (one spelling
+# per operator keeps playbooks diffable and the SQL compiler small); they only steer the
+# error message to the right name.
+_OP_SYNONYMS = {
+    "equals": "eq",
+    "equal": "eq",
+    "is": "eq",
+    "==": "eq",
+    "=": "eq",
+    "not_equals": "ne",
+    "not_equal": "ne",
+    "is_not": "ne",
+    "!=": "ne",
+    "<>": "ne",
+    ">": "gt",
+    "greater_than": "gt",
+    "above": "gt",
+    ">=": "gte",
+    "at_least": "gte",
+    "<": "lt",
+    "less_than": "lt",
+    "below": "lt",
+    "<=": "lte",
+    "at_most": "lte",
+    "regex": "matches",
+    "match": "matches",
+    "like": "matches",
+    "includes": "contains",
+    "has": "contains",
+    "one_of": "in",
+    "any_of": "in",
+    "none_of": "not_in",
+    "range": "between",
+    "present": "exists",
+    "is_set": "exists",
+}
+
+
+def _suggest_op(word: str, ops: tuple[str, ...]) -> str:
+    """A typo gets its nearest operator; another tool's name gets ours and the full list."""
+    hint = _suggest(word, ops)
+    if hint:
+        return hint
+    key = word.strip().lower().replace(" ", "_").replace("-", "_")
+    near = difflib.get_close_matches(key, list(_OP_SYNONYMS), n=1, cutoff=0.75)
+    target = _OP_SYNONYMS.get(key) or (_OP_SYNONYMS[near[0]] if near else None)
+    listed = "operators: " + ", ".join(ops) + "; there are no aliases"
+    if target in ops:
+        return f" (did you mean '{target}'? {listed})"
+    return f" ({listed})"
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -104,7 +156,7 @@ class FieldCondition(_Strict):
     @classmethod
     def _known_op(cls, v: str) -> str:
         if v not in FIELD_OPS:
-            raise ValueError(f"unknown operator '{v}'{_suggest(v, FIELD_OPS)}")
+            raise ValueError(f"unknown operator '{v}'{_suggest_op(v, FIELD_OPS)}")
         return v
 
     @model_validator(mode="after")
@@ -130,7 +182,8 @@ class FieldCondition(_Strict):
             try:
                 re.compile(v)
             except re.error as exc:
-                raise ValueError(f"bad regular expression {v!r}: {exc}") from None
+                # The pattern as the user wrote it: repr() would double every backslash.
+                raise ValueError(f"bad regular expression '{v}': {exc}") from None
             except RecursionError:
                 raise ValueError("regular expression nested too deeply") from None
         elif op == "exists":
@@ -183,7 +236,7 @@ class ScoreCondition(_Strict):
     @classmethod
     def _known_op(cls, v: str) -> str:
         if v not in SCORE_OPS:
-            raise ValueError(f"unknown score operator '{v}'{_suggest(v, SCORE_OPS)}")
+            raise ValueError(f"unknown score operator '{v}'{_suggest_op(v, SCORE_OPS)}")
         return v
 
     @model_validator(mode="after")

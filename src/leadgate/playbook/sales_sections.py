@@ -279,6 +279,9 @@ class NurtureTrack(_Strict):
     name: str = Field(min_length=1)
     if_: Condition | None = Field(default=None, alias="if")
     steps: list[NurtureStep] = Field(min_length=1)
+    # On activation, also enrol the leads already in nurture that match and are in no
+    # track (otherwise only leads entering nurture from now on are enrolled).
+    retroactive: bool = False
 
     @model_validator(mode="after")
     def _targets(self) -> NurtureTrack:

@@ -34,6 +34,7 @@ def install(
     (for tests, or before the playbook model carries them); `framework` overrides
     `stages.sql.framework` the same way.
     """
+    from leadgate.engine.activation import activation_hooks
     from leadgate.sales.service import Sales
 
     existing: Sales | None = getattr(engine, _ATTR, None)
@@ -44,9 +45,11 @@ def install(
         engine.listeners.remove(existing.on_changes)
         engine.stage_guards.remove(existing.guard)
         engine.show_extras.remove(existing.show_extra)
+        activation_hooks(engine).remove(existing.on_activate)
     engine.listeners.append(sales.on_changes)
     engine.stage_guards.append(sales.guard)
     engine.show_extras.append(sales.show_extra)
+    activation_hooks(engine).append(sales.on_activate)
     setattr(engine, _ATTR, sales)
     return sales
 

@@ -2,7 +2,7 @@
 
     GET/POST /reps · POST /reps/{name}/away · GET/PUT /leads/{id}/qualification ·
     GET /leads/{id}/nurture ·
-    POST /leads/{id}/opportunity · POST /leads/{id}/assign · GET /queue?rep=
+    POST|PATCH /leads/{id}/opportunity · POST /leads/{id}/assign · GET /queue?rep=
 
 The engine comes from `set_engine_provider(fn)`, else from the API app's context
 (`request.app.state.leadgate.engine`). Store calls run in worker threads, writes
@@ -113,7 +113,20 @@ class OpportunityIn(BaseModel):
     amount: float = Field(gt=0)
     currency: str = Field(min_length=3, max_length=3, description="ISO 4217, e.g. EUR.")
     # A forecast, so it may lie ahead; not before 1970 like every other time (issue 13).
-    expected_close: date = Field(ge=date(1970, 1, 1), description="YYYY-MM-DD.")
+    expected_close: date = Field(
+        ge=date(1970, 1, 1), description="YYYY-MM-DD: today or later, unless `backfill`."
+    )
+    backfill: bool = Field(default=False, description="Allow a past close (a deal recorded late).")
+
+
+class OpportunityPatch(BaseModel):
+    """Change the open opportunity; fields left out keep their value."""
+
+    model_config = ConfigDict(extra="forbid")
+    amount: float | None = Field(default=None, gt=0)
+    currency: str | None = Field(default=None, min_length=3, max_length=3)
+    expected_close: date | None = Field(default=None, ge=date(1970, 1, 1))
+    backfill: bool = False
 
 
 class AssignIn(BaseModel):
@@ -203,8 +216,27 @@ async def post_opportunity(request: Request, lead_id: LeadId, body: OpportunityI
         body.currency,
         body.expected_close,
         _actor(request),
+        body.backfill,
     )
     return _json(data)
+
+
+@router.patch("/leads/{lead_id}/opportunity", summary="Change the open opportunity")
+async def patch_opportunity(request: Request, lead_id: LeadId, body: OpportunityPatch) -> Response:
+    """Amount, currency or expected close of the open opportunity; 422 when it is closed."""
+    s = _sales(request)
+
+    def update() -> dict[str, Any]:
+        return s.update_opportunity(
+            lead_id,
+            _actor(request),
+            amount=body.amount,
+            currency=body.currency,
+            close_date=body.expected_close,
+            backfill=body.backfill,
+        )
+
+    return _json(await _run(request, True, update))
 
 
 @router.post("/leads/{lead_id}/assign", summary="Reassign a lead")

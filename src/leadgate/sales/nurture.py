@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from leadgate.ingest.columns import canonical
 from leadgate.ingest.validate import InputError, iso
 from leadgate.playbook.conditions import compile_condition
 from leadgate.sales.mail import MailSettings, Outgoing, header_text, send_all, settings_from
@@ -125,6 +126,10 @@ class Tracks:
                 return t
         return None
 
+    def predicate(self, name: str) -> Any:
+        """The compiled `if` of one track (None: every lead matches)."""
+        return next(p for t, p in self._preds if t.name == name)
+
     def mail_settings(self) -> MailSettings:
         """SMTP settings: the playbook's, overridden by the environment (read at each
         delivery pass)."""
@@ -198,6 +203,79 @@ def on_changes(
             )
         )
     _log(repo, logs)
+
+
+def enrol_existing(
+    repo: Repository,
+    tracks: Tracks,
+    version: int | None,
+    track_name: str,
+    segment: Mapping[str, str],
+    now: float,
+    why: str,
+    dry_run: bool = False,
+) -> int:
+    """Enrol the leads already in nurture, in no track since they entered it, that match
+    the track's `if` and every `segment` field=value (any case): `nurture enrol` and a
+    `retroactive` track on activation. Their first step falls due now; the rest follow
+    from there. Returns how many were (or, with `dry_run`, would be) enrolled."""
+    track = tracks.by_name.get(track_name)
+    if track is None:
+        names = ", ".join(tracks.by_name) or "none in the active playbook"
+        raise InputError("track", f"no nurture track '{track_name}' (tracks: {names})")
+    pred = tracks.predicate(track.name)
+    # Field names as imports store them ('Country' is country), values in any case.
+    want = {canonical(k): str(v).strip().casefold() for k, v in segment.items()}
+    entered = {
+        int(r[0]): float(r[1])
+        for r in repo.execute(
+            "SELECT l.id, l.stage_at FROM leads l WHERE l.stage = 'nurture' AND NOT EXISTS "
+            "(SELECT 1 FROM sales_nurture_enrolments e WHERE e.lead_id = l.id AND "
+            "(e.status = 'active' OR e.created_at >= l.stage_at)) ORDER BY l.id"
+        ).fetchall()
+    }
+    ids = list(entered)
+    n = 0
+    logs = []
+    for part in _chunks(ids):
+        for lead in _leads(repo, part, skip_locked=False).values():
+            fields = lead.fields(lead.stage_reason)
+            if any(str(fields.get(k, "")).strip().casefold() != v for k, v in want.items()):
+                continue
+            if pred is not None and not pred(fields, lead.scores):
+                continue
+            n += 1
+            if dry_run:
+                continue
+            row = repo.execute(
+                "INSERT INTO sales_nurture_enrolments (lead_id, track, playbook_version, "
+                "reason, entered_at, status, step, seq, step_since, next_due_at, created_at, "
+                "updated_at) VALUES (?,?,?,?,?,'active',0,0,?,?,?,?) RETURNING id",
+                [
+                    lead.id,
+                    track.name,
+                    version,
+                    lead.stage_reason,
+                    entered[lead.id],
+                    now,
+                    now,
+                    now,
+                    now,
+                ],
+            ).fetchone()
+            logs.append(
+                (
+                    lead.id,
+                    int(row[0]),
+                    track.name,
+                    None,
+                    "enrolled",
+                    f"{why}: track '{track.name}'",
+                    now,
+                )
+            )
+    _log(repo, logs)
+    return n
 
 
 def wake_branches(repo: Repository, tracks: Tracks, lead_ids: Sequence[int], now: float) -> int:

@@ -21,11 +21,12 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
+from time import time_ns
 from typing import Any
 
 from leadgate.engine.engine import Engine, LeadChange, NotFound
-from leadgate.ingest.validate import InputError, check_email, iso
+from leadgate.ingest.validate import EventIn, InputError, check_email, iso
 from leadgate.lifecycle.stages import IllegalTransition, allowed_targets
 from leadgate.playbook.loader import load_playbook
 from leadgate.qualification.frameworks import (
@@ -660,6 +661,20 @@ class Sales:
                     raise NotFound(f"no rep named '{named}'")
         if to == "sqo":
             pending = _PENDING_OPP.get()
+            if pending is None and st.stage == "customer":
+                # A won deal reopened (customer → sqo, with a reason): its opportunity is
+                # open again, in this move's transaction.
+                row = repo.execute(
+                    "SELECT id FROM sales_opportunities WHERE lead_id = ? ORDER BY id DESC LIMIT 1",
+                    [st.id],
+                ).fetchone()
+                if row is not None:
+                    repo.execute(
+                        "UPDATE sales_opportunities SET outcome = NULL, outcome_reason = NULL, "
+                        "closed_at = NULL WHERE id = ?",
+                        [row[0]],
+                    )
+                    return
             if pending is None:
                 raise IllegalTransition(
                     "cannot move to 'sqo' without an opportunity: record its amount, currency "
@@ -865,25 +880,13 @@ class Sales:
         currency: str,
         close_date: str | date,
         actor: str,
+        backfill: bool = False,
     ) -> dict[str, Any]:
-        """The AE accepts an SQL as an opportunity: SQL → SQO with amount, currency, close."""
-        try:
-            amt = float(amount)
-        except (TypeError, ValueError):
-            raise InputError("amount", f"'{amount}' is not a number") from None
-        if not math.isfinite(amt) or amt <= 0:
-            raise InputError("amount", "must be a positive number")
-        cur = str(currency).strip().upper()
-        if not _CURRENCY.match(cur):
-            raise InputError("currency", f"'{currency}' is not a 3-letter ISO 4217 code (EUR)")
-        try:
-            close = (
-                close_date
-                if isinstance(close_date, date)
-                else date.fromisoformat(str(close_date).strip())
-            )
-        except ValueError:
-            raise InputError("close_date", f"'{close_date}' is not a date (YYYY-MM-DD)") from None
+        """The AE accepts an SQL as an opportunity: SQL → SQO with amount, currency, close.
+        A close date before today is refused unless `backfill` (recording a past deal)."""
+        amt = _amount(amount)
+        cur = _currency(currency)
+        close = self._close_date(close_date, backfill)
         email = self._email_of(lead)
         token = _PENDING_OPP.set(
             {"amount": amt, "currency": cur, "expected_close": close.isoformat(), "actor": actor}
@@ -893,6 +896,108 @@ class Sales:
         finally:
             _PENDING_OPP.reset(token)
         return self.engine.show(email)
+
+    def update_opportunity(
+        self,
+        lead: str | int,
+        actor: str,
+        amount: float | str | None = None,
+        currency: str | None = None,
+        close_date: str | date | None = None,
+        backfill: bool = False,
+    ) -> dict[str, Any]:
+        """Change the open opportunity's amount, currency or expected close. The change
+        is kept as an `opportunity_updated` event on the lead (who, what was, what is)."""
+        changes: dict[str, Any] = {}
+        if amount is not None:
+            changes["amount"] = _amount(amount)
+        if currency is not None:
+            changes["currency"] = _currency(currency)
+        if close_date is not None:
+            changes["expected_close"] = self._close_date(close_date, backfill).isoformat()
+        if not changes:
+            raise InputError("opportunity", "nothing to change: give amount, currency or close")
+        email = self._email_of(lead)
+        now = self.engine.clock()
+        with self.engine.db.write() as conn:
+            repo = Repository(self.engine.db, conn)
+            lid = self._lead(repo, email).state.id
+            row = repo.execute(
+                "SELECT id, amount, currency, expected_close, outcome FROM sales_opportunities "
+                "WHERE lead_id = ? ORDER BY id DESC LIMIT 1",
+                [lid],
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"{email} has no opportunity (leadgate opportunity EMAIL ...)")
+            if row[4] is not None:
+                raise InputError(
+                    "opportunity",
+                    f"the opportunity is closed ({row[4]}); reopen the deal first with "
+                    f"`leadgate stage set {email} sqo --reason R`",
+                )
+            was = {"amount": row[1], "currency": row[2], "expected_close": row[3]}
+            sets = ", ".join(f"{k} = ?" for k in changes)
+            repo.execute(
+                f"UPDATE sales_opportunities SET {sets} WHERE id = ?", [*changes.values(), row[0]]
+            )
+        props = {
+            "actor": actor,
+            "changes": {k: {"was": was[k], "now": v} for k, v in changes.items()},
+        }
+        ev = EventIn(
+            f"opp-{time_ns()}-{email}", email, "opportunity_updated", now, props, dumps(props)
+        )
+        self.engine.ingest([ev], now)
+        return self.engine.show(email)
+
+    def _close_date(self, close_date: str | date, backfill: bool) -> date:
+        try:
+            close = (
+                close_date
+                if isinstance(close_date, date)
+                else date.fromisoformat(str(close_date).strip())
+            )
+        except ValueError:
+            raise InputError("close_date", f"'{close_date}' is not a date (YYYY-MM-DD)") from None
+        today = datetime.fromtimestamp(self.engine.clock(), UTC).date()
+        if close < today and not backfill:
+            raise InputError(
+                "close_date",
+                f"{close.isoformat()} is in the past (today is {today.isoformat()}); to "
+                'record a deal after the fact, pass --backfill (HTTP: "backfill": true)',
+            )
+        return close
+
+    # -- nurture enrolment of leads already in nurture -------------------------------
+
+    def enrol(
+        self, track: str, segment: Mapping[str, str], actor: str, dry_run: bool = False
+    ) -> dict[str, Any]:
+        """Enrol the leads already in nurture (in no track) that match `track` and the
+        segment's field=value pairs: `leadgate nurture enrol --track T --segment k=v`."""
+        now = self.engine.clock()
+        with self.engine.db.write() as conn:
+            repo = Repository(self.engine.db, conn)
+            cfg = self.config(repo)
+            n = nurture.enrol_existing(
+                repo, cfg.tracks, cfg.version, track, segment, now, f"enrolled by {actor}", dry_run
+            )
+        return {"track": track, "segment": dict(segment), "enrolled": n, "dry_run": dry_run}
+
+    def on_activate(self) -> dict[str, Any]:
+        """Activation hook: every `retroactive: true` track enrols the leads already in
+        nurture that match it and are in no track."""
+        now = self.engine.clock()
+        done: dict[str, int] = {}
+        with self.engine.db.write() as conn:
+            repo = Repository(self.engine.db, conn)
+            cfg = self.config(repo)
+            for t in cfg.tracks.section.tracks:
+                if t.retroactive:
+                    done[t.name] = nurture.enrol_existing(
+                        repo, cfg.tracks, cfg.version, t.name, {}, now, "retroactive track"
+                    )
+        return {"nurture_enrolled": done} if done else {}
 
     def _opportunity(self, repo: Repository, lead_id: int) -> dict[str, Any] | None:
         row = repo.execute(
@@ -1257,6 +1362,23 @@ class Sales:
     def _email_of(self, lead: str | int) -> str:
         with self.engine.db.read() as conn:
             return self._lead(Repository(self.engine.db, conn), lead).state.email
+
+
+def _amount(amount: float | str) -> float:
+    try:
+        amt = float(amount)
+    except (TypeError, ValueError):
+        raise InputError("amount", f"'{amount}' is not a number") from None
+    if not math.isfinite(amt) or amt <= 0:
+        raise InputError("amount", "must be a positive number")
+    return amt
+
+
+def _currency(currency: str) -> str:
+    cur = str(currency).strip().upper()
+    if not _CURRENCY.match(cur):
+        raise InputError("currency", f"'{currency}' is not a 3-letter ISO 4217 code (EUR)")
+    return cur
 
 
 def _loads(repo: Repository, names: list[str]) -> dict[str, int]:

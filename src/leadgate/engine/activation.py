@@ -1,0 +1,157 @@
+"""Activating a playbook, and saying what it changed.
+
+An identical text is not a new version: `playbook activate` answers
+"unchanged (same as v2)" and rescoring nothing. A new text is stored as the next
+version, every lead is rescored, and the answer counts the leads whose score and
+whose stage changed, e.g.
+
+    activated 'acme-2026' as version 3; rescored 5,000 leads: 812 changed score,
+    41 changed stage (lead → mql 37, mql → nurture 4)
+
+The counts come from the engine's listener hook (the `LeadChange`s the rescore
+commits), so they cost no second pass over the store.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from leadgate.leads.processor import LeadProcessor
+from leadgate.playbook.loader import load_playbook
+from leadgate.playbook.model import Playbook
+from leadgate.store.repository import Repository
+
+if TYPE_CHECKING:
+    from leadgate.engine.engine import Engine, LeadChange
+
+
+@dataclass
+class Activation:
+    """What `activate` did: the version now active and what the rescore changed."""
+
+    version: int
+    playbook: Playbook
+    rescored: int
+    unchanged: bool = False
+    score_changed: int = 0
+    stage_changed: int = 0
+    moves: dict[str, int] = field(default_factory=dict)
+    # What plug-ins did on activation, e.g. {"nurture_enrolled": {"win-back": 12}}.
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON keys `playbook activate --json` and `PUT /playbook` add."""
+        return {
+            "version": self.version,
+            "name": self.playbook.name,
+            "rescored": self.rescored,
+            "unchanged": self.unchanged,
+            "same_as": self.version if self.unchanged else None,
+            "score_changed": self.score_changed,
+            "stage_changed": self.stage_changed,
+            "moves": self.moves,
+            "warnings": self.playbook.warnings(),
+            **self.extras,
+        }
+
+    def summary(self) -> str:
+        """One line for people."""
+        if self.unchanged:
+            return (
+                f"unchanged (same as v{self.version}): '{self.playbook.name}' is already "
+                "active; no new version, nothing rescored"
+            )
+        moves = ", ".join(f"{k} {v:,}" for k, v in self.moves.items())
+        enrolled = "".join(
+            f"; enrolled {n:,} leads already in nurture in track '{t}' (retroactive)"
+            for t, n in self.extras.get("nurture_enrolled", {}).items()
+        )
+        return (
+            f"activated '{self.playbook.name}' as version {self.version}; rescored "
+            f"{self.rescored:,} leads: {self.score_changed:,} changed score, "
+            f"{self.stage_changed:,} changed stage" + (f" ({moves})" if moves else "") + enrolled
+        )
+
+
+# Plug-ins (the sales workflow) act once a new version is active, e.g. enrolling the
+# leads already in nurture in a `retroactive` track. Kept on the engine object, like
+# the listeners, so the engine itself knows nothing of them.
+ActivationHook = Callable[[], dict[str, Any]]
+_HOOKS = "_leadgate_activation_hooks"
+
+
+def activation_hooks(engine: Engine) -> list[ActivationHook]:
+    """The hooks run after each activation (a plug-in appends to or removes from it)."""
+    hooks: list[ActivationHook] | None = getattr(engine, _HOOKS, None)
+    if hooks is None:
+        hooks = []
+        setattr(engine, _HOOKS, hooks)
+    return hooks
+
+
+class _ChangeCounter:
+    """A listener counting the rescore's changes (only the activating thread's: an API
+    process may commit other requests' changes meanwhile)."""
+
+    def __init__(self) -> None:
+        self.thread = threading.get_ident()
+        self.score = 0
+        self.stage = 0
+        self.moves: Counter[str] = Counter()
+
+    def __call__(self, repo: Repository, changes: list[LeadChange], now: float) -> None:
+        if threading.get_ident() != self.thread:
+            return
+        for c in changes:
+            if c.score_before is None or round(c.score_before, 2) != round(c.score_after, 2):
+                self.score += 1
+            if c.transitions:
+                self.stage += 1
+                first, last = c.transitions[0], c.transitions[-1]
+                if first.from_stage != last.to_stage:
+                    self.moves[f"{first.from_stage} → {last.to_stage}"] += 1
+
+
+def activate(
+    engine: Engine,
+    text: str,
+    source: str,
+    actor: str = "cli",
+    progress: Callable[[int], None] | None = None,
+) -> Activation:
+    """Validate; keep the active version if `text` is identical, else store the next
+    version and rescore every lead, counting what changed."""
+    pb = load_playbook(text, source)
+    LeadProcessor(pb, 0)  # compiles every rule: fail here, before anything is stored
+    with engine.db.write() as conn:
+        repo = Repository(engine.db, conn)
+        active = repo.active_playbook()
+        if active is not None and active[1] == text:
+            return Activation(active[0], pb, 0, unchanged=True)
+        version = repo.add_playbook(pb.name, text, actor, engine.clock())
+    counter = _ChangeCounter()
+    engine.listeners.append(counter)
+    try:
+        n = engine.rescore_all(progress)
+    except Exception:
+        # All or nothing: a version whose rescore failed is not left active.
+        engine._withdraw(version, active)
+        raise
+    finally:
+        engine.listeners.remove(counter)
+    extras: dict[str, Any] = {}
+    for hook in activation_hooks(engine):
+        extras.update(hook())
+    return Activation(
+        version,
+        pb,
+        n,
+        score_changed=counter.score,
+        stage_changed=counter.stage,
+        moves=dict(counter.moves.most_common()),
+        extras=extras,
+    )
