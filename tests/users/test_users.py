@@ -8,6 +8,7 @@ from leadgate.engine.engine import Engine
 from leadgate.ingest.validate import InputError
 from leadgate.sales import install
 from leadgate.users import LoginRefused, UserNotFound, Users, csrf_matches
+from leadgate.users.passwords import _hasher as REAL_HASHER
 from leadgate.users.service import FAILURE_WINDOW, MAX_FAILURES_PER_NAME, SESSION_SECONDS
 
 PW = "correct horse battery staple"
@@ -25,6 +26,14 @@ def test_add_stores_an_argon2_hash_and_the_password_signs_in(users: Users, engin
         stored = conn.exec_driver_sql("SELECT password_hash FROM users").scalar_one()
     assert stored.startswith("$argon2id$") and PW not in stored
     assert users.authenticate("ANNA ", PW).id == user.id
+
+
+def test_production_hashing_cost_meets_owasp_minimums() -> None:
+    # The module's own hasher as imported (the autouse fixture swaps in a cheap one for
+    # the other tests). OWASP: Argon2id with at least 19 MiB and 2 passes.
+    assert REAL_HASHER.type.name == "ID"
+    assert REAL_HASHER.memory_cost >= 19 * 1024 and REAL_HASHER.time_cost >= 2
+    assert REAL_HASHER.hash("x" * 12).startswith("$argon2id$")
 
 
 def test_a_generated_password_is_returned_once_and_works(users: Users) -> None:

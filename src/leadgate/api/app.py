@@ -198,6 +198,10 @@ def create_app(
                 # CPU of a GET /leads/{id}). The provider is per process; a process
                 # serves one app (tests building several get the latest one's engine).
                 mod.set_engine_provider(lambda: ctx.engine)
+    if _module_exists("leadgate.web"):
+        # The web app (pages under /app, /login) rides on the same process and context:
+        # one mount call, so the API knows nothing of its pages.
+        importlib.import_module("leadgate.web").install(app)
     app.add_middleware(BodyLimit, limit=app.state.max_body)
 
     def openapi() -> dict[str, Any]:

@@ -1,0 +1,241 @@
+"""The web app over HTTP (no browser): sign-in, sessions, CSRF, roles, headers, moves.
+
+The same flows in a real browser are in test_browser.py."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from leadgate.api import create_app
+from leadgate.users import Users
+from leadgate.users.service import MAX_FAILURES_PER_NAME
+
+from .conftest import PW, XSS, Team, field, sign_in
+
+
+@pytest.fixture
+def client(team: Team) -> Iterator[TestClient]:
+    with TestClient(create_app(engine=team.engine), raise_server_exceptions=False) as c:
+        yield c
+
+
+def secure(resp) -> None:  # type: ignore[no-untyped-def]
+    csp = resp.headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert resp.headers["x-content-type-options"] == "nosniff"
+    assert resp.headers["referrer-policy"] == "same-origin"
+
+
+def test_signed_out_pages_go_to_login_and_back(client: TestClient, team: Team) -> None:
+    assert client.get("/", follow_redirects=False).headers["location"] == "/app"
+    r = client.get(f"/app/leads/{team.mql_id}", follow_redirects=False)
+    assert (
+        r.status_code == 303
+        and r.headers["location"] == f"/login?next=%2Fapp%2Fleads%2F{team.mql_id}"
+    )
+    secure(r)
+    r = sign_in(client, "anna", next=f"/app/leads/{team.mql_id}")
+    assert r.status_code == 303 and r.headers["location"] == f"/app/leads/{team.mql_id}"
+    cookie = r.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie.replace("Lax", "lax")
+    secure(client.get("/app/queue"))
+    secure(client.get("/app/static/app.css"))
+
+
+@pytest.mark.parametrize(
+    "target", ["https://evil.example/", "//evil.example", "/\\evil", "/api/v1/keys"]
+)
+def test_no_open_redirect_after_sign_in(client: TestClient, target: str) -> None:
+    r = sign_in(client, "anna", next=target)
+    assert r.headers["location"] == "/app"
+
+
+def test_sign_in_needs_the_form_token(client: TestClient) -> None:
+    client.get("/login")
+    r = client.post("/login", data={"name": "anna", "password": PW, "token": "forged"})
+    assert r.status_code == 403 and "lg_session" not in r.headers.get("set-cookie", "")
+    r = sign_in(client, "anna", headers={"Origin": "https://evil.example"})
+    assert r.status_code == 403
+
+
+def test_wrong_password_then_rate_limit(client: TestClient) -> None:
+    r = sign_in(client, "anna", "wrong password!")
+    assert r.status_code == 401 and "wrong name or password" in r.text
+    for _ in range(MAX_FAILURES_PER_NAME - 1):
+        sign_in(client, "anna", "wrong password!")
+    r = sign_in(client, "anna")  # the right one, refused while limited
+    assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
+    assert "too many failed sign-ins" in r.text
+
+
+def test_queue_lists_the_reps_mql_with_why(client: TestClient, team: Team) -> None:
+    sign_in(client, "anna")
+    r = client.get("/app/queue")
+    assert r.status_code == 200
+    assert f'href="/app/leads/{team.mql_id}"' in r.text and "mia@acme.example" in r.text
+    assert "SLA due in" in r.text and 'class="countdown"' in r.text
+    rows = client.get("/app/queue/rows")
+    assert (
+        rows.text.lstrip().startswith('<tbody id="queue-rows"') and "mia@acme.example" in rows.text
+    )
+
+
+def test_a_sales_user_without_a_rep_is_told_so(client: TestClient) -> None:
+    sign_in(client, "sam")
+    r = client.get("/app/queue")
+    assert "not linked to a sales rep" in r.text and "mia@acme.example" not in r.text
+
+
+def test_accept_is_audited_with_the_persons_name(client: TestClient, team: Team) -> None:
+    sign_in(client, "anna")
+    page = client.get(f"/app/leads/{team.mql_id}")
+    assert {"Accept", "Reject", "Disqualify"} <= set(
+        re.findall(r'value="\w+">(\w[\w ]*)</button>', page.text)
+    )
+    assert "Hand off" not in page.text
+    r = client.post(
+        f"/app/leads/{team.mql_id}/move",
+        data={"csrf": field(page.text, "csrf"), "action": "accept"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    lead = team.engine.show("mia@acme.example")
+    assert lead["stage"] == "sal" and lead["history"][-1]["actor"] == "user:anna"
+    page = client.get(f"/app/leads/{team.mql_id}")
+    assert "user:anna" in page.text and "Accept" not in page.text and "Hand off" in page.text
+
+
+def test_reject_needs_a_listed_reason_and_keeps_the_detail(client: TestClient, team: Team) -> None:
+    sign_in(client, "anna")
+    csrf = field(client.get(f"/app/leads/{team.mql_id}").text, "csrf")
+    url = f"/app/leads/{team.mql_id}/move"
+    r = client.post(url, data={"csrf": csrf, "action": "reject", "reason": "made up"})
+    assert r.status_code == 422 and team.engine.show("mia@acme.example")["stage"] == "mql"
+    r = client.post(
+        url,
+        data={"csrf": csrf, "action": "reject", "reason": "timing", "detail": "Q3"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    lead = team.engine.show("mia@acme.example")
+    assert lead["stage"] == "nurture" and lead["history"][-1]["reason"] == "timing: Q3"
+
+
+def test_a_move_not_offered_is_refused(client: TestClient, team: Team) -> None:
+    sign_in(client, "anna")
+    csrf = field(client.get(f"/app/leads/{team.mql_id}").text, "csrf")
+    r = client.post(f"/app/leads/{team.mql_id}/move", data={"csrf": csrf, "action": "handoff"})
+    assert r.status_code == 409 and "not possible from stage mql" in r.text
+    assert team.engine.show("mia@acme.example")["stage"] == "mql"
+
+
+def test_csrf_is_checked_on_every_post(client: TestClient, team: Team) -> None:
+    sign_in(client, "root")
+    page = client.get(f"/app/leads/{team.mql_id}")
+    good = field(page.text, "csrf")
+    posts = [
+        (f"/app/leads/{team.mql_id}/move", {"action": "accept"}),
+        ("/app/admin/users", {"name": "zed", "role": "sales"}),
+        ("/app/admin/users/anna/disable", {}),
+        ("/app/admin/users/anna/reset-password", {}),
+        ("/app/admin/users/anna/sign-out", {}),
+        ("/logout", {}),
+    ]
+    for url, data in posts:
+        for token in (None, "x" + good[1:]):
+            sent = {**data, **({"csrf": token} if token else {})}
+            r = client.post(url, data=sent, follow_redirects=False)
+            assert r.status_code == 403, (url, token)
+        r = client.post(
+            url, data={**data, "csrf": good}, headers={"Origin": "https://evil.example"}
+        )
+        assert r.status_code == 403, url
+    assert team.engine.show("mia@acme.example")["stage"] == "mql"
+    users = Users(team.engine.db)
+    assert users.get("anna").active and "zed" not in [u.name for u in users.list_users()]
+
+
+def test_roles(client: TestClient, team: Team) -> None:
+    for name in ("anna", "olga"):
+        sign_in(client, name)
+        r = client.get("/app/admin")
+        assert r.status_code == 403 and "Not allowed" in r.text
+        secure(r)
+        client.cookies.clear()
+    sign_in(client, "olga")  # marketing reads leads but does not move them
+    page = client.get(f"/app/leads/{team.mql_id}")
+    assert page.status_code == 200 and "Accept" not in page.text
+    r = client.post(
+        f"/app/leads/{team.mql_id}/move",
+        data={"csrf": field(page.text, "csrf"), "action": "accept"},
+    )
+    assert r.status_code == 403 and team.engine.show("mia@acme.example")["stage"] == "mql"
+
+
+def test_admin_adds_a_user_whose_password_is_shown_once_and_works(
+    client: TestClient, team: Team
+) -> None:
+    sign_in(client, "root")
+    csrf = field(client.get("/app/admin").text, "csrf")
+    r = client.post(
+        "/app/admin/users", data={"csrf": csrf, "name": "Zed", "role": "sales", "rep": "anna"}
+    )
+    assert r.status_code == 200
+    password = re.search(r"<code>([^<]+)</code>", r.text).group(1)  # type: ignore[union-attr]
+    assert Users(team.engine.db).authenticate("zed", password).rep == "anna"
+    assert password not in client.get("/app/admin").text
+    r = client.post("/app/admin/users", data={"csrf": csrf, "name": "zed", "role": "sales"})
+    assert r.status_code == 422 and "exists already" in r.text
+
+
+def test_sign_out_everywhere_ends_other_browsers(team: Team) -> None:
+    app = create_app(engine=team.engine)
+    with TestClient(app) as a, TestClient(app) as b:
+        sign_in(a, "anna")
+        sign_in(b, "anna")
+        assert b.get("/app/queue").status_code == 200
+        csrf = field(a.get("/logout").text, "csrf")
+        a.post("/logout", data={"csrf": csrf, "everywhere": "1"})
+        assert b.get("/app/queue", follow_redirects=False).status_code == 303
+        assert a.get("/app/queue", follow_redirects=False).status_code == 303
+
+
+def test_a_disabled_users_session_ends_at_once(client: TestClient, team: Team) -> None:
+    sign_in(client, "anna")
+    assert client.get("/app/queue").status_code == 200
+    Users(team.engine.db).disable("anna")
+    assert client.get("/app/queue", follow_redirects=False).status_code == 303
+
+
+def test_a_forged_cookie_is_not_a_session(client: TestClient, team: Team) -> None:
+    users = Users(team.engine.db)
+    token = users.start_session(users.get("root"))
+    client.cookies.set("lg_session", token)  # the raw token, unsigned
+    assert client.get("/app/queue", follow_redirects=False).status_code == 303
+
+
+def test_lead_data_renders_inert(client: TestClient, team: Team) -> None:
+    sign_in(client, "root")
+    page = client.get(f"/app/leads/{team.xss_id}")
+    assert XSS not in page.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+
+
+def test_unknown_pages_are_404_pages(client: TestClient) -> None:
+    sign_in(client, "anna")
+    for url in ("/app/nothing", "/app/leads/999999", "/app/leads/abc"):
+        r = client.get(url)
+        assert r.status_code == 404 and r.headers["content-type"].startswith("text/html"), url
+        secure(r)
+
+
+def test_the_api_is_unchanged_by_the_pages(client: TestClient) -> None:
+    r = client.get("/api/v1/leads")
+    assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
+    assert not any(
+        p.startswith("/app") or p == "/login" for p in client.get("/openapi.json").json()["paths"]
+    )
