@@ -186,3 +186,43 @@ def test_screenshots(watched: Watched, site: Site, request: pytest.FixtureReques
     page.screenshot(path=str(folder / "lead.png"), full_page=False)
     page.goto(site.base + "/app/admin")
     page.screenshot(path=str(folder / "admin.png"))
+
+
+AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
+
+
+def axe_violations(page: Any) -> list[str]:
+    """Serious and critical axe-core violations on the page as it is now."""
+    # Injected through the DevTools protocol (not a <script> element), so the page's
+    # CSP, which allows no inline script, stays as it is.
+    page.evaluate(AXE.read_text(encoding="utf-8"))
+    result = page.evaluate(
+        "async () => { const r = await axe.run(document, {resultTypes: ['violations']});"
+        " return r.violations.map(v => ({id: v.id, impact: v.impact,"
+        " nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)})); }"
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['nodes']}"
+        for v in result
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def test_every_page_passes_an_accessibility_scan(watched: Watched, site: Site) -> None:
+    page = watched.page
+    found: dict[str, list[str]] = {}
+    page.goto(site.base + "/login")
+    found["/login"] = axe_violations(page)
+    sign_in(watched, site, "root")
+    for path in (
+        "/app/queue",
+        f"/app/leads/{site.team.mql_id}",
+        f"/app/leads/{site.team.xss_id}",
+        "/app/admin",
+        "/logout",
+        "/app/no-such-page",
+    ):
+        watched.expected.append("status of 404")
+        page.goto(site.base + path)
+        found[path] = axe_violations(page)
+    assert not {k: v for k, v in found.items() if v}, found

@@ -22,8 +22,9 @@ MAX_LENGTH = 1024
 # argon2-cffi's defaults (RFC 9106's "low memory" choice: t=3, 64 MiB, 4 lanes).
 _hasher = PasswordHasher()
 # Verified against when the name is unknown, so a wrong name costs as long as a wrong
-# password and timing does not tell which names exist.
-_DUMMY = _hasher.hash("no such user, no such password")
+# password and timing does not tell which names exist. Made on first use, not at import
+# (every server worker imports this module).
+_DUMMY: str | None = None
 
 
 def check_policy(password: str) -> str:
@@ -49,8 +50,11 @@ def hash_password(password: str) -> str:
 
 def verify_password(stored: str | None, password: str) -> bool:
     """Whether `password` matches `stored` (None: an unknown user, still costs a verify)."""
+    global _DUMMY
+    if stored is None and _DUMMY is None:
+        _DUMMY = _hasher.hash("no such user, no such password")
     try:
-        return _hasher.verify(stored or _DUMMY, password) and stored is not None
+        return _hasher.verify(stored or _DUMMY or "", password) and stored is not None
     except (VerificationError, InvalidHashError):
         return False
 
