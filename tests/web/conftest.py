@@ -35,6 +35,7 @@ def seed(engine: Engine) -> Team:
     sam (sales, no rep); an MQL routed to anna and a lead whose name is a script."""
     sales = install(engine)
     sales.add_rep("anna", "bdr", **ALWAYS)
+    sales.add_rep("eve", "ae", **ALWAYS)
     users = Users(engine.db, clock=engine.clock)
     users.add("anna", "sales", rep="anna", password=PW)
     users.add("olga", "marketing", password=PW)

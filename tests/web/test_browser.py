@@ -112,10 +112,13 @@ def sign_in(w: Watched, site: Site, name: str) -> None:
     page.wait_for_url(site.base + "/app/queue")
 
 
-def test_a_bdr_sees_a_new_mql_appear_opens_it_and_accepts_it(watched: Watched, site: Site) -> None:
+def test_a_bdr_sees_a_new_mql_appear_accepts_it_fills_bant_and_hands_it_off(
+    watched: Watched, site: Site
+) -> None:
     page = watched.page
     sign_in(watched, site, "anna")
     assert page.get_by_role("link", name="mia@acme.example").is_visible()
+    page.evaluate("window.leadgateNoReload = true")  # gone if the page reloads
     # A new hand-raiser arrives over the API while the queue is open: it appears
     # without a reload (htmx refreshes the rows).
     r = httpx.post(
@@ -126,7 +129,7 @@ def test_a_bdr_sees_a_new_mql_appear_opens_it_and_accepts_it(watched: Watched, s
     assert r.status_code in (200, 201, 202), r.text
     new = page.get_by_role("link", name="noah@newco.example")
     new.wait_for(timeout=60_000)
-    assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
+    assert page.evaluate("window.leadgateNoReload === true")
     countdown = page.locator("tr", has=new).locator("time.countdown")
     assert countdown.inner_text().endswith("left")  # counting down, from app.js
 
@@ -134,12 +137,31 @@ def test_a_bdr_sees_a_new_mql_appear_opens_it_and_accepts_it(watched: Watched, s
     page.wait_for_url("**/app/leads/*")
     assert page.locator("dd.stage").inner_text() == "MQL"
     assert page.get_by_role("button", name="Hand off").count() == 0  # not legal from MQL
-    page.get_by_role("button", name="Accept").click()
-    page.wait_for_load_state()
+    # By keyboard: "a" focuses Accept (a stray key moves nothing), Enter confirms.
+    page.keyboard.press("a")
+    assert page.evaluate("document.activeElement.textContent") == "Accept"
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/app/leads/*")
+    page.locator("dd.stage", has_text="SAL").wait_for()
     assert page.locator("dd.stage").inner_text() == "SAL"
     first = page.locator("ol.timeline li").first
     assert "mql → sal" in first.inner_text() and "user:anna" in first.inner_text()
     assert page.get_by_role("button", name="Accept").count() == 0
+
+    # The discovery call: BANT, one fieldset per criterion, then the handoff to an AE.
+    groups = page.locator("form.qualification fieldset")
+    assert groups.count() == 4
+    for i in range(4):
+        groups.nth(i).get_by_label("met", exact=True).check()
+    page.get_by_label("Note").first.fill("50k approved")
+    page.get_by_role("button", name="Save qualification").click()
+    page.wait_for_load_state()
+    assert "passed" in page.locator("#qualification-h + p").inner_text()
+    page.get_by_role("button", name="Hand off").click()
+    page.wait_for_load_state()
+    assert page.locator("dd.stage").inner_text() == "SQL"
+    first = page.locator("ol.timeline li.stage").first
+    assert "sal → sql" in first.inner_text() and "user:anna" in first.inner_text()
 
 
 def test_a_sales_user_gets_the_403_page_on_admin(watched: Watched, site: Site) -> None:

@@ -15,6 +15,11 @@ engine (or the sales workflow, for the handoff) with the person as the actor,
 
 Reasons come from the playbook's list for the target stage (`stages.reasons`); a
 detail typed beside it is kept as `reason: detail`, which the list accepts.
+
+While the lead is a SAL or SQL, the page also carries the qualification form of the
+playbook's framework (BANT by default): per criterion met / not met / unknown and a
+note, saved as a new version by `Sales.qualify` (POST /app/leads/{id}/qualification).
+Hand off is refused, with the framework's own message, until the policy passes.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from starlette.responses import RedirectResponse, Response
 from leadgate.engine.engine import NotFound
 from leadgate.ingest.validate import InputError
 from leadgate.lifecycle.stages import IllegalTransition
+from leadgate.qualification.frameworks import QualificationError
 from leadgate.sales import sales_of
 from leadgate.store.database import Database
 from leadgate.store.repository import Repository
@@ -44,6 +50,8 @@ from leadgate.web.base import (
 )
 
 r = router()
+QUALIFY_STAGES = ("sal", "sql")
+STATUSES = (("met", "met"), ("not_met", "not met"), ("unknown", "unknown"))
 LeadId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
@@ -55,6 +63,11 @@ class Action:
     label: str
     target: str
     reasons: tuple[str, ...] | None  # None: no reason asked
+
+    @property
+    def shortcut(self) -> str:
+        """The key that focuses this form (app.js): a, h, r, n, d."""
+        return self.label[0].lower()
 
     @property
     def asks_reason(self) -> bool:
@@ -140,13 +153,18 @@ async def _load(request: Request, lead_id: int) -> tuple[str, dict[str, Any], li
 def _page(
     viewer: Viewer, lead: dict[str, Any], acts: list[Action], status: int = 200, **kw: Any
 ) -> Response:
+    may_move = viewer.user.role in STAGE
     return page(
         "lead.html",
         viewer,
         status,
         lead=lead,
-        actions=acts if viewer.user.role in STAGE else [],
-        may_move=viewer.user.role in STAGE,
+        actions=acts if may_move else [],
+        may_move=may_move,
+        may_qualify=may_move
+        and lead["stage"] in QUALIFY_STAGES
+        and bool(lead.get("qualification")),
+        statuses=STATUSES,
         timeline=timeline(lead),
         **kw,
     )
@@ -194,3 +212,33 @@ async def move(request: Request, lead_id: LeadId) -> Response:
             viewer, lead, acts, 409 if isinstance(exc, IllegalTransition) else 422, error=str(exc)
         )
     return RedirectResponse(f"/app/leads/{lead_id}", 303)
+
+
+@r.post("/app/leads/{lead_id}/qualification")
+async def qualify(request: Request, lead_id: LeadId) -> Response:
+    """Save the framework's answers and notes (a new version), as the signed-in person."""
+    viewer = await signed_in(request, STAGE)
+    form = await check_form(request, viewer)
+    _, lead, acts = await _load(request, lead_id)
+    q = lead.get("qualification")
+    if lead["stage"] not in QUALIFY_STAGES or not q:
+        return _page(
+            viewer,
+            lead,
+            acts,
+            409,
+            error=f"Qualification is recorded on SALs and SQLs; this lead is {lead['stage']}.",
+        )
+    answers: dict[str, str] = {}
+    notes: dict[str, str] = {}
+    for c in q["criteria"]:
+        key = c["key"]
+        answers[key] = field(form, f"status-{key}", 20) or c["status"]
+        notes[key] = field(form, f"note-{key}", 10_000)
+    h = host(request)
+    try:
+        await h.write(sales_of(h.engine).qualify, lead_id, answers, notes, viewer.user.actor)
+    except (QualificationError, InputError) as exc:
+        _, lead, acts = await _load(request, lead_id)
+        return _page(viewer, lead, acts, 422, error=str(exc))
+    return RedirectResponse(f"/app/leads/{lead_id}#qualification-h", 303)
