@@ -206,6 +206,8 @@ def test_screenshots(watched: Watched, site: Site, request: pytest.FixtureReques
     page.screenshot(path=str(folder / "queue.png"))
     page.goto(f"{site.base}/app/leads/{site.team.mql_id}")
     page.screenshot(path=str(folder / "lead.png"), full_page=False)
+    page.goto(site.base + "/app/funnel")
+    page.screenshot(path=str(folder / "funnel.png"))
     page.goto(site.base + "/app/admin")
     page.screenshot(path=str(folder / "admin.png"))
 
@@ -240,6 +242,7 @@ def test_every_page_passes_an_accessibility_scan(watched: Watched, site: Site) -
         "/app/queue",
         f"/app/leads/{site.team.mql_id}",
         f"/app/leads/{site.team.xss_id}",
+        "/app/funnel",
         "/app/admin",
         "/logout",
         "/app/no-such-page",

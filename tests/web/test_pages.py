@@ -286,3 +286,66 @@ def test_the_api_is_unchanged_by_the_pages(client: TestClient) -> None:
     assert not any(
         p.startswith("/app") or p == "/login" for p in client.get("/openapi.json").json()["paths"]
     )
+
+
+def test_admin_keys_created_once_work_and_revoke(client: TestClient, team: Team) -> None:
+    sign_in(client, "root")
+    csrf = field(client.get("/app/admin").text, "csrf")
+    r = client.post("/app/admin/keys", data={"csrf": csrf, "name": "crm sync", "role": "ingest"})
+    secret = re.search(r"<code>(lg_[^<]+)</code>", r.text).group(1)  # type: ignore[union-attr]
+    assert secret not in client.get("/app/admin").text
+    auth = {"Authorization": f"Bearer {secret}"}
+    assert (
+        client.post("/api/v1/leads", headers=auth, json={"email": "k@x.example"}).status_code < 300
+    )
+    key_id = re.search(r'action="/app/admin/keys/(\d+)/revoke"', r.text).group(1)  # type: ignore[union-attr]
+    r = client.post(f"/app/admin/keys/{key_id}/revoke", data={"csrf": csrf})
+    assert r.status_code == 200 and "revoked" in r.text
+    assert (
+        client.post("/api/v1/leads", headers=auth, json={"email": "k@x.example"}).status_code == 401
+    )
+    r = client.post("/app/admin/keys", data={"csrf": csrf, "name": "x", "role": "root"})
+    assert r.status_code == 422
+
+
+def test_admin_retries_a_dead_webhook_delivery(client: TestClient, team: Team) -> None:
+    from leadgate.store.repository import Repository
+    from leadgate.webhooks import add_subscription, enqueue, list_deliveries
+
+    db = team.engine.db
+    add_subscription(db, "http://127.0.0.1:9/hook", ["lead.stage_changed"], None, "test")
+    with db.write() as conn:
+        repo = Repository(db, conn)
+        enqueue(repo, [("lead.stage_changed", team.mql_id, {"x": 1})], team.engine.clock())
+        repo.execute("UPDATE webhook_outbox SET status = 'dead', attempts = 12")
+    sign_in(client, "root")
+    page = client.get("/app/admin")
+    assert "1 dead" in page.text and "Retry every dead delivery" in page.text
+    delivery = list_deliveries(db)[0]["id"]
+    r = client.post(
+        "/app/admin/webhooks/retry", data={"csrf": field(page.text, "csrf"), "delivery": delivery}
+    )
+    assert r.status_code == 200 and "1 webhook deliveries queued again" in r.text
+    assert list_deliveries(db)[0]["status"] == "pending"
+
+
+def test_funnel_is_for_marketing_and_admin(client: TestClient, team: Team) -> None:
+    sign_in(client, "anna")
+    assert client.get("/app/funnel").status_code == 403
+    assert 'href="/app/funnel"' not in client.get("/app/queue").text
+    client.cookies.clear()
+    sign_in(client, "olga")
+    page = client.get("/app/funnel")
+    assert page.status_code == 200
+    want = team.engine.funnel()
+    assert f"{want['total_leads']} leads in the store" in page.text
+    mql = re.search(
+        r"<th scope=\"row\">MQL</th><td class=\"num\">(\d+)</td><td class=\"num\">(\d+)</td>",
+        page.text,
+    )
+    assert mql is not None and (int(mql[1]), int(mql[2])) == (
+        want["current"]["mql"],
+        want["reached"]["mql"],
+    )
+    rate = want["conversion"][0]["rate"]  # lead → mql
+    assert rate is not None and f'<meter min="0" max="1" value="{rate}"' in page.text

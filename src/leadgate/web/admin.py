@@ -1,14 +1,19 @@
-"""Admin: `/app/admin`, the people who sign in (admin users only; anyone else gets the
-403 page).
+"""Admin: `/app/admin` (admin users only; anyone else gets the 403 page): the people
+who sign in, the sales reps, API keys and webhooks.
 
-    GET  /app/admin                               users and the add-user form
+    GET  /app/admin                               everything below, with its forms
     POST /app/admin/users                         add (a generated password is shown once)
     POST /app/admin/users/{name}/disable          sign-in refused, sessions ended
     POST /app/admin/users/{name}/reset-password   a new password, shown once
     POST /app/admin/users/{name}/sign-out         end every session of the user
+    POST /app/admin/keys                          a new API key, shown once
+    POST /app/admin/keys/{id}/revoke              refused from now on
+    POST /app/admin/webhooks/retry                one delivery again (`delivery`), or every
+                                                  dead one (`dead=1`)
 
-The same operations as `leadgate users ...` and `/api/v1/users`, through the same
-`leadgate.users.Users`, audited as the signed-in admin.
+The same operations as `leadgate users|keys|webhooks ...` and the admin API, through the
+same functions (`leadgate.users`, `leadgate.keys`, `leadgate.webhooks`), audited as the
+signed-in admin. Reps are shown here (capacity, time zone, hours, load, away).
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from fastapi import Path, Request
 from starlette.responses import Response
 
 from leadgate.ingest.validate import InputError
+from leadgate.keys import ROLES as KEY_ROLES
+from leadgate.keys import KeyNotFound, create_key, list_keys, revoke_key
 from leadgate.sales import sales_of
 from leadgate.users import ROLES, UserNotFound
 from leadgate.web.base import (
@@ -32,6 +39,13 @@ from leadgate.web.base import (
     router,
     signed_in,
     users,
+)
+from leadgate.webhooks import (
+    SubscriptionNotFound,
+    list_deliveries,
+    list_subscriptions,
+    outbox_counts,
+    replay,
 )
 
 r = router()
@@ -47,8 +61,13 @@ async def _page(request: Request, viewer: Viewer, status: int = 200, **kw: Any) 
         viewer,
         status,
         people=people,
-        reps=[x["name"] for x in reps],
+        reps=reps,
         roles=ROLES,
+        key_roles=KEY_ROLES,
+        keys=await h.read(list_keys, h.db),
+        hooks=await h.read(list_subscriptions, h.db),
+        deliveries=await h.read(list_deliveries, h.db, None, 20),
+        counts=await h.read(outbox_counts, h.db),
         **kw,
     )
 
@@ -119,3 +138,46 @@ async def reset_password(request: Request, name: Name) -> Response:
 async def sign_out_user(request: Request, name: Name) -> Response:
     """End every session of a user."""
     return await _on_user(request, name, "sign-out")
+
+
+@r.post("/app/admin/keys")
+async def add_key(request: Request) -> Response:
+    """A new API key; its secret is on the answer page only."""
+    viewer = await signed_in(request, ADMIN)
+    form = await check_form(request, viewer)
+    h = host(request)
+    try:
+        key, secret = await h.write(
+            create_key, h.db, field(form, "role", 20), field(form, "name", 200), viewer.user.actor
+        )
+    except InputError as exc:
+        return await _page(request, viewer, 422, error=str(exc))
+    return await _page(request, viewer, done=f"API key {key.name} created.", api_key=secret)
+
+
+@r.post("/app/admin/keys/{key_id}/revoke")
+async def revoke(request: Request, key_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> Response:
+    """Revoke a key at once."""
+    viewer = await signed_in(request, ADMIN)
+    await check_form(request, viewer)
+    h = host(request)
+    try:
+        key = await h.write(revoke_key, h.db, str(key_id))
+    except (KeyNotFound, InputError) as exc:
+        raise WebError(404, "Not found", str(exc)) from None
+    return await _page(request, viewer, done=f"API key {key.name} revoked.")
+
+
+@r.post("/app/admin/webhooks/retry")
+async def retry(request: Request) -> Response:
+    """Queue one delivery again, or every dead-lettered one."""
+    viewer = await signed_in(request, ADMIN)
+    form = await check_form(request, viewer)
+    h = host(request)
+    delivery = field(form, "delivery", 64) or None
+    dead = field(form, "dead") == "1"
+    try:
+        n = await h.write(replay, h.db, delivery, dead and delivery is None)
+    except (SubscriptionNotFound, InputError) as exc:
+        return await _page(request, viewer, 422, error=str(exc))
+    return await _page(request, viewer, done=f"{n} webhook deliveries queued again.")
