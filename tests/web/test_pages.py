@@ -349,3 +349,19 @@ def test_funnel_is_for_marketing_and_admin(client: TestClient, team: Team) -> No
     )
     rate = want["conversion"][0]["rate"]  # lead → mql
     assert rate is not None and f'<meter min="0" max="1" value="{rate}"' in page.text
+
+
+def test_every_page_has_one_title_and_unique_ids(client: TestClient, team: Team) -> None:
+    sign_in(client, "root")
+    for url in (
+        "/app/queue",
+        f"/app/leads/{team.mql_id}",
+        "/app/funnel",
+        "/app/admin",
+        "/logout",
+    ):
+        html = client.get(url).text
+        ids = re.findall(r'\sid="([^"]+)"', html)
+        assert len(ids) == len(set(ids)), (url, sorted(i for i in ids if ids.count(i) > 1))
+        title = re.findall(r"<title>(.*?)</title>", html, re.S)
+        assert len(title) == 1 and "<" not in title[0], (url, title)

@@ -24,7 +24,7 @@ from leadgate.cli.common import (
     print_json,
 )
 from leadgate.cli.errors import BadInput, fail
-from leadgate.users import ROLES, UserNotFound, Users
+from leadgate.users import ROLES, User, UserNotFound, Users
 
 PasswordStdinOpt = Annotated[
     bool,
@@ -46,6 +46,20 @@ def _read_password() -> str:
     if not text:
         raise BadInput("--password-stdin: nothing on stdin")
     return text
+
+
+def _print_user(user: User, made: str | None, as_json: bool) -> bool:
+    """The user as JSON (with the generated password, if any), or the generated password
+    alone on stdout, so `PW=$(leadgate users add ...)` captures it. True when done."""
+    if as_json:
+        out = user.as_dict()
+        if made is not None:
+            out["password"] = made
+        print_json(out)
+        return True
+    if made is not None:
+        typer.echo(made)
+    return False
 
 
 def _users(db: str | None) -> Users:
@@ -75,14 +89,8 @@ def register(app: typer.Typer) -> None:
         """Add a user. Without --password-stdin a password is generated and printed once."""
         password = _read_password() if password_stdin else None
         user, made = _users(db).add(name, role, rep, password, actor_default())
-        if as_json:
-            out = user.as_dict()
-            if made is not None:
-                out["password"] = made
-            print_json(out)
+        if _print_user(user, made, as_json):
             return
-        if made is not None:
-            typer.echo(made)
         typer.echo(
             f"user '{user.name}' (role {user.role}"
             + (f", rep {user.rep}" if user.rep else "")
@@ -138,14 +146,8 @@ def register(app: typer.Typer) -> None:
             user, made = _users(db).reset_password(name, password)
         except UserNotFound as exc:
             fail(str(exc))
-        if as_json:
-            out = user.as_dict()
-            if made is not None:
-                out["password"] = made
-            print_json(out)
+        if _print_user(user, made, as_json):
             return
-        if made is not None:
-            typer.echo(made)
         typer.echo(f"password of '{user.name}' reset; their sessions are ended", err=True)
 
     @users.command("sign-out")
