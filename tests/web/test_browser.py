@@ -190,6 +190,34 @@ def test_the_script_lead_renders_as_text_under_the_csp(watched: Watched, site: S
     assert watched.page.locator("script:not([src])").count() == 0
 
 
+def test_marketing_fixes_a_playbook_typo_sees_what_if_and_activates(
+    watched: Watched, site: Site
+) -> None:
+    page = watched.page
+    sign_in(watched, site, "olga")
+    page.get_by_role("link", name="Playbook").click()
+    editor = page.get_by_label("Playbook YAML")
+    text = editor.input_value()
+    typo = text.replace("engagement:", "engagment:", 1)
+    line = next(i for i, x in enumerate(typo.splitlines(), 1) if x.startswith("engagment:"))
+    editor.fill(typo)
+    watched.expected.append("status of 422")
+    page.get_by_role("button", name="Check").click()
+    alert = page.get_by_role("alert")
+    assert f":{line}:" in alert.inner_text() and "engagment" in alert.inner_text()
+    fixed = text.replace("name: ", "name: browser-", 1)
+    page.get_by_label("Playbook YAML").fill(fixed)
+    page.get_by_role("button", name="What if").click()
+    table = page.locator("table.whatif")
+    assert table.locator("tbody tr").count() >= 1
+    assert "MQLs:" in page.locator("#whatif-h + p").inner_text()
+    page.get_by_role("button", name="Activate…").click()
+    page.get_by_role("button", name="Yes, activate").click()
+    status = page.get_by_role("status")
+    assert "is active" in status.inner_text()
+    assert "browser-" in page.get_by_role("row").filter(has_text="(active)").inner_text()
+
+
 def test_screenshots(watched: Watched, site: Site, request: pytest.FixtureRequest) -> None:
     """With LEADGATE_SCREENSHOTS=DIR, each page at 1280x800 into DIR (docs/ui/)."""
     import os
@@ -208,6 +236,8 @@ def test_screenshots(watched: Watched, site: Site, request: pytest.FixtureReques
     page.screenshot(path=str(folder / "lead.png"), full_page=False)
     page.goto(site.base + "/app/funnel")
     page.screenshot(path=str(folder / "funnel.png"))
+    page.goto(site.base + "/app/playbook")
+    page.screenshot(path=str(folder / "playbook.png"))
     page.goto(site.base + "/app/admin")
     page.screenshot(path=str(folder / "admin.png"))
 
@@ -243,6 +273,7 @@ def test_every_page_passes_an_accessibility_scan(watched: Watched, site: Site) -
         f"/app/leads/{site.team.mql_id}",
         f"/app/leads/{site.team.xss_id}",
         "/app/funnel",
+        "/app/playbook",
         "/app/admin",
         "/logout",
         "/app/no-such-page",

@@ -357,6 +357,8 @@ def test_every_page_has_one_title_and_unique_ids(client: TestClient, team: Team)
         "/app/queue",
         f"/app/leads/{team.mql_id}",
         "/app/funnel",
+        "/app/playbook",
+        "/app/playbook?diff=1",
         "/app/admin",
         "/logout",
     ):
@@ -365,3 +367,48 @@ def test_every_page_has_one_title_and_unique_ids(client: TestClient, team: Team)
         assert len(ids) == len(set(ids)), (url, sorted(i for i in ids if ids.count(i) > 1))
         title = re.findall(r"<title>(.*?)</title>", html, re.S)
         assert len(title) == 1 and "<" not in title[0], (url, title)
+
+
+def test_playbook_check_names_the_line_what_if_then_activate(
+    client: TestClient, team: Team
+) -> None:
+    sign_in(client, "anna")
+    assert client.get("/app/playbook").status_code == 403
+    client.cookies.clear()
+    sign_in(client, "olga")
+    page = client.get("/app/playbook")
+    assert page.status_code == 200 and "(active)" in page.text
+    csrf = field(page.text, "csrf")
+    active = team.engine.processor().playbook
+    from leadgate.analytics.service import active_text
+
+    text = active_text(team.engine)
+    typo = text.replace("engagement:", "engagment:", 1)
+    line = next(i for i, x in enumerate(typo.splitlines(), 1) if x.startswith("engagment:"))
+    r = client.post("/app/playbook", data={"csrf": csrf, "action": "check", "yaml": typo})
+    assert r.status_code == 422 and f":{line}:" in r.text and "engagment" in r.text
+    assert "engagment:" in r.text  # the editor keeps the text being fixed
+
+    # Fixed: demo requests worth less, so the hand-raiser stays an MQL but scores change.
+    fixed = text.replace("name: ", "name: web-", 1)
+    r = client.post("/app/playbook", data={"csrf": csrf, "action": "check", "yaml": fixed})
+    assert r.status_code == 200 and "The playbook is valid." in r.text
+    team.engine.clock.advance(60)  # type: ignore[attr-defined]  # the replay ends before now
+    r = client.post("/app/playbook", data={"csrf": csrf, "action": "whatif", "yaml": fixed})
+    assert r.status_code == 200 and "MQLs per month" in r.text and "MQLs: 1 now, 1 with" in r.text
+    r = client.post("/app/playbook", data={"csrf": csrf, "action": "activate", "yaml": fixed})
+    assert "Yes, activate" in r.text and team.engine.processor().playbook.name == active.name
+    r = client.post(
+        "/app/playbook",
+        data={"csrf": csrf, "action": "activate", "confirm": "1", "yaml": fixed},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    page = client.get(r.headers["location"])
+    assert "Version 2 is active" in page.text
+    assert team.engine.processor().playbook.name == "web-" + active.name
+    with team.engine.db.read() as conn:
+        by = conn.exec_driver_sql("SELECT activated_by FROM playbooks WHERE version = 2").scalar()
+    assert by == "user:olga"
+    diff = client.get("/app/playbook?diff=2")
+    assert '<span class="add">+name: web-' in diff.text
