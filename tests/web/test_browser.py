@@ -238,6 +238,8 @@ def test_screenshots(watched: Watched, site: Site, request: pytest.FixtureReques
     page.screenshot(path=str(folder / "funnel.png"))
     page.goto(site.base + "/app/playbook")
     page.screenshot(path=str(folder / "playbook.png"))
+    page.goto(site.base + "/app/model")
+    page.screenshot(path=str(folder / "model.png"))
     page.goto(site.base + "/app/admin")
     page.screenshot(path=str(folder / "admin.png"))
 
@@ -274,6 +276,7 @@ def test_every_page_passes_an_accessibility_scan(watched: Watched, site: Site) -
         f"/app/leads/{site.team.xss_id}",
         "/app/funnel",
         "/app/playbook",
+        "/app/model",
         "/app/admin",
         "/logout",
         "/app/no-such-page",

@@ -359,6 +359,7 @@ def test_every_page_has_one_title_and_unique_ids(client: TestClient, team: Team)
         "/app/funnel",
         "/app/playbook",
         "/app/playbook?diff=1",
+        "/app/model",
         "/app/admin",
         "/logout",
     ):
@@ -412,3 +413,54 @@ def test_playbook_check_names_the_line_what_if_then_activate(
     assert by == "user:olga"
     diff = client.get("/app/playbook?diff=2")
     assert '<span class="add">+name: web-' in diff.text
+
+
+class StubModel:
+    """Enough of a trained model for the store: its card (the page reads only that)."""
+
+    def __init__(self, card):  # type: ignore[no-untyped-def]
+        self.card = card
+
+
+def test_model_page_shows_the_card(client: TestClient, team: Team) -> None:
+    from leadgate.predictive.card import ModelCard
+    from leadgate.predictive.store_models import save_model
+
+    sign_in(client, "anna")
+    assert "No model trained yet" in client.get("/app/model").text
+    card = ModelCard(
+        kind="logistic",
+        target="converted",
+        positive_label="yes",
+        rows=1200,
+        positive_rate=0.1,
+        validation="time split: trained before 2026-01-01, tested after",
+        metrics={"roc_auc": 0.71, "pr_auc": 0.3, "lift_10": 2.5, "brier": 0.08},
+        auc_ci=(0.66, 0.76),
+        baselines={"naive bayes": {"roc_auc": 0.6}},
+        features={"company_size": "number", "<b>title</b>": "text"},
+        verdict="usable",
+        statement="Better than the baselines.",
+        calibration=[{"bin": 1, "n": 120, "mean_predicted": 0.02, "observed_rate": 0.03}],
+    )
+    model_id, _ = save_model(team.engine.db, StubModel(card), team.engine.clock())
+    page = client.get("/app/model")
+    assert page.status_code == 200 and model_id in page.text
+    assert "Verdict: usable." in page.text and "0.710" in page.text and "0.660–0.760" in page.text
+    assert "baseline: naive bayes" in page.text and "&lt;b&gt;title&lt;/b&gt;" in page.text
+    assert client.get(f"/app/model?id={model_id}").status_code == 200
+
+
+def test_a_failing_page_is_a_500_page_without_a_trace(
+    client: TestClient, team: Team, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sign_in(client, "olga")
+
+    def broken() -> None:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(team.engine, "funnel", broken)
+    r = client.get("/app/funnel")
+    assert r.status_code == 500 and "Something went wrong" in r.text
+    assert "secret internals" not in r.text and "Traceback" not in r.text
+    secure(r)

@@ -22,6 +22,7 @@ refuses a missing or wrong token and a cross-origin `Origin`.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from collections.abc import Callable, Coroutine, Mapping
@@ -45,6 +46,7 @@ from leadgate.store.database import Database
 from leadgate.users import Session, User, Users, csrf_matches
 
 T = TypeVar("T")
+log = logging.getLogger("leadgate.web")
 HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "lg_session"
 LOGIN_COOKIE = "lg_login"
@@ -205,6 +207,13 @@ class WebRoute(APIRoute):
                 # A malformed path parameter (/app/leads/abc) names nothing here.
                 response = error_page(
                     WebError(404, "Not found", "There is no such page."),
+                    getattr(request.state, "viewer", None),
+                )
+            except Exception:
+                # Logged with its trace here; the browser gets a page without one.
+                log.exception("unhandled error on %s %s", request.method, request.url.path)
+                response = error_page(
+                    WebError(500, "Something went wrong", "The server failed; it is logged."),
                     getattr(request.state, "viewer", None),
                 )
             return _secure(response)
