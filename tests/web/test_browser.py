@@ -234,6 +234,8 @@ def test_screenshots(watched: Watched, site: Site, request: pytest.FixtureReques
     page.screenshot(path=str(folder / "queue.png"))
     page.goto(f"{site.base}/app/leads/{site.team.mql_id}")
     page.screenshot(path=str(folder / "lead.png"), full_page=False)
+    page.goto(site.base + "/app/leads")
+    page.screenshot(path=str(folder / "leads.png"))
     page.goto(site.base + "/app/funnel")
     page.screenshot(path=str(folder / "funnel.png"))
     page.goto(site.base + "/app/playbook")
@@ -277,6 +279,7 @@ def test_every_page_passes_an_accessibility_scan(watched: Watched, site: Site) -
         "/app/funnel",
         "/app/playbook",
         "/app/model",
+        "/app/leads",
         "/app/admin",
         "/logout",
         "/app/no-such-page",

@@ -360,6 +360,7 @@ def test_every_page_has_one_title_and_unique_ids(client: TestClient, team: Team)
         "/app/playbook",
         "/app/playbook?diff=1",
         "/app/model",
+        "/app/leads",
         "/app/admin",
         "/logout",
     ):
@@ -464,3 +465,27 @@ def test_a_failing_page_is_a_500_page_without_a_trace(
     assert r.status_code == 500 and "Something went wrong" in r.text
     assert "secret internals" not in r.text and "Traceback" not in r.text
     secure(r)
+
+
+def test_leads_list_filters_and_exports_csv(client: TestClient, team: Team) -> None:
+    import csv
+    import io
+
+    team.engine.upsert_leads([("=cmd@evil.example", {"company": "x"}, None)])
+    sign_in(client, "anna")
+    page = client.get("/app/leads")
+    assert page.status_code == 200
+    assert "mia@acme.example" in page.text and "x@evil.example" in page.text
+    page = client.get("/app/leads?stage=mql")
+    assert "mia@acme.example" in page.text and "x@evil.example" not in page.text
+    assert 'href="/app/leads.csv?stage=mql' in page.text
+    r = client.get("/app/leads.csv?stage=mql")
+    assert r.headers["content-type"].startswith("text/csv")
+    assert "attachment" in r.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert [x["email"] for x in rows] == ["mia@acme.example"] and rows[0]["owner"] == "anna"
+    # A cell a spreadsheet would run as a formula is written inert.
+    rows = list(csv.DictReader(io.StringIO(client.get("/app/leads.csv").text)))
+    assert "'=cmd@evil.example" in [x["email"] for x in rows]
+    assert client.get("/app/leads?stage=bogus").status_code == 400
+    assert client.get("/app/leads?min_score=abc").status_code == 400

@@ -6,7 +6,7 @@ FastAPI process as the API (`leadgate serve` serves both).
 
 Shaped like Datasette: `templates/` (Jinja2, autoescaped), `static/` (our CSS and JS,
 and htmx vendored from npm with its licence: static/VENDORED.md), one module per page
-family (`auth.py` sign-in, `queue.py`, `leads.py`, `funnel.py`, `playbook.py`,
+family (`auth.py` sign-in, `queue.py`, `leads.py`, `leads_list.py`, `funnel.py`, `playbook.py`,
 `model.py`, `admin.py`), and what they share in
 `base.py` (sessions, CSRF, security headers, error pages). Every page sends a
 Content-Security-Policy without inline script or style; nothing is fetched from
@@ -19,7 +19,7 @@ from fastapi import FastAPI, Request
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
-from leadgate.web import admin, auth, funnel, leads, model, playbook, queue
+from leadgate.web import admin, auth, funnel, leads, leads_list, model, playbook, queue
 from leadgate.web.base import HERE, STATIC_PREFIX, SecureStatic, WebError, router, signed_in
 
 _fallback = router()
@@ -40,6 +40,6 @@ def install(app: FastAPI) -> None:
         SecureStatic(StaticFiles(directory=HERE / "static")),
         name="web-static",
     )
-    for module in (auth, queue, leads, funnel, playbook, model, admin):
+    for module in (auth, queue, leads_list, leads, funnel, playbook, model, admin):
         app.include_router(module.r)
     app.include_router(_fallback)
