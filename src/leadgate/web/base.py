@@ -319,7 +319,7 @@ def _same_origin(request: Request) -> bool:
 async def check_form(request: Request, viewer: Viewer) -> FormData:
     """The posted form, if it carries this session's CSRF token and comes from this
     origin; else a 403 page."""
-    form = await request.form(max_files=0, max_fields=50)
+    form = await request.form(max_files=0, max_fields=500)
     token = form.get("csrf")
     if not _same_origin(request) or not csrf_matches(
         viewer.session, token if isinstance(token, str) else None
