@@ -489,3 +489,24 @@ def test_leads_list_filters_and_exports_csv(client: TestClient, team: Team) -> N
     assert "'=cmd@evil.example" in [x["email"] for x in rows]
     assert client.get("/app/leads?stage=bogus").status_code == 400
     assert client.get("/app/leads?min_score=abc").status_code == 400
+
+
+def test_admin_adds_a_rep(client: TestClient, team: Team) -> None:
+    sign_in(client, "root")
+    csrf = field(client.get("/app/admin").text, "csrf")
+    data = {"csrf": csrf, "name": "zoe", "role": "bdr", "team": "emea", "timezone": "Europe/Rome"}
+    r = client.post("/app/admin/reps", data={**data, "hours": "9-5"})
+    assert r.status_code == 422 and "hours" in r.text
+    r = client.post("/app/admin/reps", data={**data, "capacity": "many"})
+    assert r.status_code == 422 and "capacity" in r.text
+    r = client.post("/app/admin/reps", data={**data, "hours": "08:00-16:00", "capacity": "20"})
+    assert r.status_code == 200 and "Rep zoe added." in r.text
+    from leadgate.sales import sales_of
+
+    rep = sales_of(team.engine).rep("zoe")
+    assert (rep["timezone"], rep["hours"], rep["capacity"], rep["team"]) == (
+        "Europe/Rome",
+        "08:00-16:00",
+        20,
+        "emea",
+    )

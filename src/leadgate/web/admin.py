@@ -6,6 +6,8 @@ who sign in, the sales reps, API keys and webhooks.
     POST /app/admin/users/{name}/disable          sign-in refused, sessions ended
     POST /app/admin/users/{name}/reset-password   a new password, shown once
     POST /app/admin/users/{name}/sign-out         end every session of the user
+    POST /app/admin/reps                          add a sales rep (role, team, zone, hours,
+                                                  days, capacity)
     POST /app/admin/keys                          a new API key, shown once
     POST /app/admin/keys/{id}/revoke              refused from now on
     POST /app/admin/webhooks/retry                one delivery again (`delivery`), or every
@@ -13,7 +15,8 @@ who sign in, the sales reps, API keys and webhooks.
 
 The same operations as `leadgate users|keys|webhooks ...` and the admin API, through the
 same functions (`leadgate.users`, `leadgate.keys`, `leadgate.webhooks`), audited as the
-signed-in admin. Reps are shown here (capacity, time zone, hours, load, away).
+signed-in admin. Reps are listed with their capacity, time zone, hours, load and
+whether they are away, and added through `Sales.add_rep` (as `leadgate reps add`).
 """
 
 from __future__ import annotations
@@ -181,3 +184,29 @@ async def retry(request: Request) -> Response:
     except (SubscriptionNotFound, InputError) as exc:
         return await _page(request, viewer, 422, error=str(exc))
     return await _page(request, viewer, done=f"{n} webhook deliveries queued again.")
+
+
+@r.post("/app/admin/reps")
+async def add_rep(request: Request) -> Response:
+    """Add a sales rep (their team too, if new)."""
+    viewer = await signed_in(request, ADMIN)
+    form = await check_form(request, viewer)
+    h = host(request)
+    cap = field(form, "capacity", 10)
+    if cap and not cap.isdigit():
+        return await _page(request, viewer, 422, error=f"capacity: '{cap}' is not a whole number")
+    try:
+        rep = await h.write(
+            sales_of(h.engine).add_rep,
+            field(form, "name", 100),
+            field(form, "role", 20),
+            field(form, "team", 200) or None,
+            field(form, "email", 320) or None,
+            field(form, "timezone", 100) or None,
+            int(cap) if cap else None,
+            field(form, "hours", 40) or None,
+            field(form, "days", 100) or None,
+        )
+    except InputError as exc:
+        return await _page(request, viewer, 422, error=str(exc))
+    return await _page(request, viewer, done=f"Rep {rep['name']} added.")
