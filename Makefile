@@ -21,10 +21,13 @@ $(TEST_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,spark]'
 	@touch $(TEST_STAMP)
 
-# The demo store, then the API on it until Ctrl-C (docs at http://127.0.0.1:8000/docs).
+# The demo store, then the API and the web app on it until Ctrl-C (API docs at
+# http://127.0.0.1:8000/docs, the app at http://127.0.0.1:8000/login).
 run: demo
 	@echo "admin API key for this demo store (shown once):"
 	@$(BIN)/leadgate --db sqlite:///demo.db keys create --role admin --name "make run"
+	@echo "web app: http://127.0.0.1:$(PORT)/login as 'admin' with this password (shown once):"
+	@$(BIN)/leadgate --db sqlite:///demo.db users add admin --role admin
 	$(BIN)/leadgate --db sqlite:///demo.db serve --host 127.0.0.1 --port $(PORT)
 
 PORT ?= 8000

@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from leadgate import __version__
 from leadgate.api import admin, events, leads
 from leadgate.api.access import AccessLog
-from leadgate.api.auth import MARKETING, READ_LEADS, STAGE, require_by_method
+from leadgate.api.auth import ADMIN, MARKETING, READ_LEADS, STAGE, require_by_method
 from leadgate.api.background import DEFAULT_TICK_SECONDS, Ticker, stop_task
 from leadgate.api.context import ApiContext
 from leadgate.api.problems import PROBLEM_SCHEMA, BodyTooLarge, install, problem
@@ -41,10 +41,11 @@ PREFIX = "/api/v1"
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
 # Optional routers and who may use them: (roles for GET, roles for changes). Marketing
 # reads everything; sales reads leads and works qualification, handoff and reps; a
-# backtest changes nothing, so marketing may run one.
+# backtest changes nothing, so marketing may run one. Users of the web app: admin only.
 OPTIONAL_ROUTERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "leadgate.analytics.http": (MARKETING, MARKETING),
     "leadgate.sales.http": (READ_LEADS, STAGE),
+    "leadgate.users.http": (ADMIN, ADMIN),
 }
 
 
@@ -201,6 +202,10 @@ def create_app(
                 # CPU of a GET /leads/{id}). The provider is per process; a process
                 # serves one app (tests building several get the latest one's engine).
                 mod.set_engine_provider(lambda: ctx.engine)
+    if _module_exists("leadgate.web"):
+        # The web app (pages under /app, /login) rides on the same process and context:
+        # one mount call, so the API knows nothing of its pages.
+        importlib.import_module("leadgate.web").install(app)
     app.add_middleware(BodyLimit, limit=app.state.max_body)
     app.add_middleware(AccessLog)
 

@@ -1,0 +1,244 @@
+"""One lead: `/app/leads/{id}`, and the moves a person makes on it.
+
+The page shows the stage and owner, the SLA, the score explanation (its lines sum to
+the scores), the attributes and a timeline of stage changes, assignments and events.
+Its buttons are plain POST forms (with the session's CSRF token) that work without
+JavaScript. Only moves the stage graph allows from here are offered; each calls the
+engine (or the sales workflow, for the handoff) with the person as the actor,
+`user:<name>`, so the history shows who did it.
+
+    Accept      mql -> sal                      engine.set_stage
+    Reject      mql -> nurture, with a reason   engine.set_stage
+    Nurture     (other stages) -> nurture       engine.set_stage
+    Disqualify  -> disqualified, with a reason  engine.set_stage
+    Hand off    sal -> sql (framework passed)   Sales.promote_sql
+
+Reasons come from the playbook's list for the target stage (`stages.reasons`); a
+detail typed beside it is kept as `reason: detail`, which the list accepts.
+
+While the lead is a SAL or SQL, the page also carries the qualification form of the
+playbook's framework (BANT by default): per criterion met / not met / unknown and a
+note, saved as a new version by `Sales.qualify` (POST /app/leads/{id}/qualification).
+Hand off is refused, with the framework's own message, until the policy passes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Path, Request
+from starlette.responses import RedirectResponse, Response
+
+from leadgate.engine.engine import NotFound
+from leadgate.ingest.validate import InputError
+from leadgate.lifecycle.stages import IllegalTransition
+from leadgate.qualification.frameworks import QualificationError
+from leadgate.sales import sales_of
+from leadgate.store.database import Database
+from leadgate.store.repository import Repository
+from leadgate.web.base import (
+    STAGE,
+    Viewer,
+    WebError,
+    check_form,
+    field,
+    host,
+    page,
+    router,
+    signed_in,
+)
+
+r = router()
+QUALIFY_STAGES = ("sal", "sql")
+STATUSES = (("met", "met"), ("not_met", "not met"), ("unknown", "unknown"))
+LeadId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """A button on the lead page."""
+
+    key: str
+    label: str
+    target: str
+    reasons: tuple[str, ...] | None  # None: no reason asked
+
+    @property
+    def shortcut(self) -> str:
+        """The key that focuses this form (app.js): a, h, r, n, d."""
+        return self.label[0].lower()
+
+    @property
+    def asks_reason(self) -> bool:
+        """Whether the form has a reason control."""
+        return self.reasons is not None
+
+
+def actions_for(stage: str, allowed: list[str], reasons: dict[str, list[str]]) -> list[Action]:
+    """The buttons for a lead in `stage` that may move to `allowed` (illegal moves are
+    left out)."""
+    out = []
+    if stage == "mql" and "sal" in allowed:
+        out.append(Action("accept", "Accept", "sal", None))
+    if stage == "sal" and "sql" in allowed:
+        out.append(Action("handoff", "Hand off", "sql", None))
+    if "nurture" in allowed:
+        label = "Reject" if stage == "mql" else "Nurture"
+        out.append(Action(label.lower(), label, "nurture", tuple(reasons.get("nurture", ()))))
+    if "disqualified" in allowed:
+        out.append(
+            Action(
+                "disqualify", "Disqualify", "disqualified", tuple(reasons.get("disqualified", ()))
+            )
+        )
+    return out
+
+
+def _email_of(db: Database, lead_id: int) -> str | None:
+    with db.read() as conn:
+        row = (
+            Repository(db, conn)
+            .execute("SELECT email FROM leads WHERE id = ?", [lead_id])
+            .fetchone()
+        )
+    return str(row[0]) if row else None
+
+
+def timeline(lead: dict[str, Any]) -> list[dict[str, Any]]:
+    """Stage changes, assignments and recent events, newest first."""
+    items: list[dict[str, Any]] = []
+    for h in lead.get("history", []):
+        items.append(
+            {
+                "at": h["at"],
+                "kind": "stage",
+                "what": f"{h['from']} → {h['to']}",
+                "who": h["actor"],
+                "why": h["reason"],
+            }
+        )
+    for a in lead.get("assignments", []) or []:
+        items.append(
+            {
+                "at": a["at"],
+                "kind": "owner",
+                "what": f"assigned to {a['rep']}" if a["rep"] else "unassigned",
+                "who": a["actor"],
+                "why": a["reason"] or a["explanation"],
+            }
+        )
+    for e in lead.get("recent_events", []):
+        items.append(
+            {"at": e["occurred_at"], "kind": "event", "what": e["type"], "who": "", "why": ""}
+        )
+    items.sort(key=lambda x: x["at"] or "", reverse=True)
+    return items
+
+
+async def _load(request: Request, lead_id: int) -> tuple[str, dict[str, Any], list[Action]]:
+    h = host(request)
+    email = await h.read(_email_of, h.db, lead_id, small=True)
+    if email is None:
+        raise WebError(404, "Not found", f"There is no lead with id {lead_id}.")
+    try:
+        lead = await h.read(h.engine.show, email, small=True)
+    except NotFound:
+        raise WebError(404, "Not found", f"There is no lead with id {lead_id}.") from None
+    proc = await h.read(h.engine.processor, small=True)
+    acts = actions_for(lead["stage"], lead["allowed_stages"], dict(proc.playbook.stages.reasons))
+    return email, lead, acts
+
+
+def _page(
+    viewer: Viewer, lead: dict[str, Any], acts: list[Action], status: int = 200, **kw: Any
+) -> Response:
+    may_move = viewer.user.role in STAGE
+    return page(
+        "lead.html",
+        viewer,
+        status,
+        lead=lead,
+        actions=acts if may_move else [],
+        may_move=may_move,
+        may_qualify=may_move
+        and lead["stage"] in QUALIFY_STAGES
+        and bool(lead.get("qualification")),
+        statuses=STATUSES,
+        timeline=timeline(lead),
+        **kw,
+    )
+
+
+@r.get("/app/leads/{lead_id}")
+async def lead_page(request: Request, lead_id: LeadId) -> Response:
+    """The lead as of now."""
+    viewer = await signed_in(request)
+    _, lead, acts = await _load(request, lead_id)
+    return _page(viewer, lead, acts)
+
+
+@r.post("/app/leads/{lead_id}/move")
+async def move(request: Request, lead_id: LeadId) -> Response:
+    """Make one of the offered moves, as the signed-in person; back to the lead page."""
+    viewer = await signed_in(request, STAGE)
+    form = await check_form(request, viewer)
+    email, lead, acts = await _load(request, lead_id)
+    chosen = {a.key: a for a in acts}.get(field(form, "action", 40))
+    if chosen is None:
+        offered = ", ".join(a.label for a in acts) or "none"
+        return _page(
+            viewer,
+            lead,
+            acts,
+            409,
+            error=f"That move is not possible from stage {lead['stage']} (possible: {offered}).",
+        )
+    h = host(request)
+    actor = viewer.user.actor
+    try:
+        if chosen.target == "sql":
+            await h.write(sales_of(h.engine).promote_sql, email, actor)
+        else:
+            reason = field(form, "reason", 200)
+            detail = field(form, "detail", 1000)
+            if chosen.reasons and reason not in chosen.reasons:
+                raise InputError("reason", "choose a reason from the list")
+            text = f"{reason}: {detail}" if reason and detail else (reason or detail or None)
+            await h.write(h.engine.set_stage, email, chosen.target, text, actor, small=True)
+    except (IllegalTransition, InputError) as exc:
+        _, lead, acts = await _load(request, lead_id)
+        return _page(
+            viewer, lead, acts, 409 if isinstance(exc, IllegalTransition) else 422, error=str(exc)
+        )
+    return RedirectResponse(f"/app/leads/{lead_id}", 303)
+
+
+@r.post("/app/leads/{lead_id}/qualification")
+async def qualify(request: Request, lead_id: LeadId) -> Response:
+    """Save the framework's answers and notes (a new version), as the signed-in person."""
+    viewer = await signed_in(request, STAGE)
+    form = await check_form(request, viewer)
+    _, lead, acts = await _load(request, lead_id)
+    q = lead.get("qualification")
+    if lead["stage"] not in QUALIFY_STAGES or not q:
+        return _page(
+            viewer,
+            lead,
+            acts,
+            409,
+            error=f"Qualification is recorded on SALs and SQLs; this lead is {lead['stage']}.",
+        )
+    answers: dict[str, str] = {}
+    notes: dict[str, str] = {}
+    for c in q["criteria"]:
+        key = c["key"]
+        answers[key] = field(form, f"status-{key}", 20) or c["status"]
+        notes[key] = field(form, f"note-{key}", 10_000)
+    h = host(request)
+    try:
+        await h.write(sales_of(h.engine).qualify, lead_id, answers, notes, viewer.user.actor)
+    except (QualificationError, InputError) as exc:
+        _, lead, acts = await _load(request, lead_id)
+        return _page(viewer, lead, acts, 422, error=str(exc))
+    return RedirectResponse(f"/app/leads/{lead_id}#qualification-h", 303)

@@ -1,0 +1,142 @@
+"""The playbook: `/app/playbook` (marketing and admin; sales gets the 403 page).
+
+    GET  /app/playbook              the active YAML, every version, a version's diff
+                                    (`?diff=N`: N against N-1), and the editor
+    POST /app/playbook              the editor's buttons, by `action`:
+         check     validate: every problem with its line, or "valid" and the warnings
+         whatif    the backtest against the active version (`analytics.service.backtest`):
+                   MQLs per month before and after, the leads whose MQL moment changes
+         activate  first a confirmation that says how many leads the backtest changes;
+                   with confirm=1, `Engine.activate_playbook` as the signed-in person
+                   (every lead is rescored under the new version)
+
+The text travels in the form (a textarea), so nothing is stored before Activate.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from fastapi import Request
+from starlette.responses import RedirectResponse, Response
+
+from leadgate.ingest.validate import InputError
+from leadgate.playbook.loader import PlaybookError, load_playbook
+from leadgate.store.database import Database
+from leadgate.store.repository import Repository
+from leadgate.web.base import MARKETING, Viewer, check_form, host, page, router, signed_in
+
+r = router()
+MAX_YAML = 1_000_000
+
+
+def _versions(db: Database) -> tuple[list[dict[str, Any]], dict[int, str]]:
+    with db.read() as conn:
+        repo = Repository(db, conn)
+        rows = repo.playbook_versions()
+        texts = {int(v[0]): repo.playbook_version(int(v[0])) or "" for v in rows}
+    versions = [
+        {"version": v[0], "name": v[1], "sha256": v[2], "at": v[3], "by": v[4]} for v in rows
+    ]
+    return versions, texts
+
+
+def diff_lines(old: str, new: str, old_name: str, new_name: str) -> list[tuple[str, str]]:
+    """A unified diff as (kind, line) pairs: kind is add, del, hunk or same."""
+    out = []
+    for line in difflib.unified_diff(
+        old.splitlines(), new.splitlines(), old_name, new_name, lineterm=""
+    ):
+        kind = (
+            "hunk"
+            if line.startswith(("@@", "---", "+++"))
+            else "add"
+            if line.startswith("+")
+            else "del"
+            if line.startswith("-")
+            else "same"
+        )
+        out.append((kind, line))
+    return out
+
+
+async def _page(
+    request: Request, viewer: Viewer, status: int = 200, text: str | None = None, **kw: Any
+) -> Response:
+    h = host(request)
+    versions, texts = await h.read(_versions, h.db)
+    active = versions[-1] if versions else None
+    diff = None
+    want = request.query_params.get("diff")
+    if want and want.isdigit() and int(want) in texts:
+        n = int(want)
+        before = texts.get(n - 1, "")
+        diff = {
+            "version": n,
+            "lines": diff_lines(before, texts[n], f"version {n - 1}", f"version {n}"),
+        }
+    return page(
+        "playbook.html",
+        viewer,
+        status,
+        active=active,
+        active_yaml=texts.get(active["version"], "") if active else "",
+        versions=list(reversed(versions)),
+        diff=diff,
+        text=text if text is not None else (texts.get(active["version"], "") if active else ""),
+        **kw,
+    )
+
+
+@r.get("/app/playbook")
+async def playbook_page(request: Request) -> Response:
+    """The active version, the history, the editor."""
+    viewer = await signed_in(request, MARKETING)
+    q = request.query_params
+    if q.get("activated", "").isdigit() and q.get("rescored", "").isdigit():
+        return await _page(
+            request, viewer, activated=int(q["activated"]), rescored=int(q["rescored"])
+        )
+    return await _page(request, viewer)
+
+
+@r.post("/app/playbook")
+async def playbook_action(request: Request) -> Response:
+    """Check, What if, or Activate the text in the editor."""
+    viewer = await signed_in(request, MARKETING)
+    form = await check_form(request, viewer)
+    raw = form.get("yaml")
+    text = raw.replace("\r\n", "\n") if isinstance(raw, str) else ""
+    if len(text) > MAX_YAML:
+        return await _page(request, viewer, 413, "", problems=["the playbook is over 1 MB"])
+    action = form.get("action")
+    try:
+        pb = load_playbook(text, "editor")
+    except PlaybookError as exc:
+        return await _page(request, viewer, 422, text, problems=[str(p) for p in exc.problems])
+    h = host(request)
+    if action == "check":
+        return await _page(request, viewer, 200, text, valid=True, warnings=pb.warnings())
+    if action in ("whatif", "activate") and form.get("confirm") != "1":
+        from leadgate.analytics.service import backtest
+
+        try:
+            result = await h.read(backtest, h.engine, text)
+        except InputError as exc:
+            return await _page(request, viewer, 422, text, problems=[str(exc)])
+        return await _page(
+            request,
+            viewer,
+            200,
+            text,
+            whatif=result.to_dict(),
+            confirm=action == "activate",
+            warnings=pb.warnings(),
+        )
+    if action == "activate":
+        version, _, n = await h.write(
+            h.engine.activate_playbook, text, "web editor", viewer.user.actor
+        )
+        return RedirectResponse(f"/app/playbook?activated={version}&rescored={n}", 303)
+    return await _page(request, viewer, 400, text, problems=["unknown action"])
