@@ -10,7 +10,10 @@ sees - stage, scores, the stage history (from, to, at, actor) - must be equal.
 
 from __future__ import annotations
 
+import itertools
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -357,16 +360,13 @@ def test_any_arrival_order_gives_the_same_history(
     db_url: str, pb: str, facts: list[tuple[str, int, str]], data: st.DataObject
 ) -> None:
     clock = FakeClock(1_790_000_000.0)
-    db = Database(db_url)
+    db = Database(_store_for_example(db_url))
     try:
         eng = Engine(db, clock=clock)
-        # Each example gets its own store era: a base far after the last one's.
-        with db.read() as conn:
-            row = Repository(db, conn).execute("SELECT MAX(activated_at) FROM playbooks").fetchone()
-        clock.now = (row[0] or clock.now) + 400 * DAY
+        clock.now = _fresh_era(db, clock.now)
         eng.activate_playbook(pb, "random.yaml", "test")
         clock.advance(DAY)
-        tag = f"x{int(clock.now)}"
+        tag = f"x{next(_EXAMPLES)}"
         a, b = _run_pair(eng, clock, tag, facts, data)
         if a is None or b is None:
             return
@@ -379,6 +379,31 @@ def test_any_arrival_order_gives_the_same_history(
                 assert shown["engagement"] >= exit_line, shown
     finally:
         db.dispose()
+
+
+_EXAMPLES = itertools.count()
+
+
+def _store_for_example(db_url: str) -> str:
+    """SQLite: a fresh store for each example (so a failing example replays exactly, as
+    Hypothesis's shrinking needs). PostgreSQL: the test's database, shared by the
+    examples (each has its own leads and its own playbook era, see `_fresh_era`)."""
+    if not db_url.startswith("sqlite"):
+        return db_url
+    path = Path(tempfile.mkdtemp(prefix="lg-prop-")) / "store.db"
+    url = f"sqlite:///{path}"
+    Database(url).migrate()
+    return url
+
+
+def _fresh_era(db: Database, now: float) -> float:
+    """A moment far after everything the store holds: the example's playbook is the
+    one in force over all of its facts."""
+    with db.read() as conn:
+        repo = Repository(db, conn)
+        act = repo.execute("SELECT MAX(activated_at) FROM playbooks").fetchone()[0]
+        ev = repo.execute("SELECT MAX(occurred_at) FROM events").fetchone()[0]
+    return max(now, act or now, ev or now) + 400 * DAY
 
 
 def _armed(db: Database, lead_id: int) -> bool:
@@ -439,17 +464,12 @@ def test_two_writers_at_once_give_the_in_order_history(
     dbs = [Database(postgres_url), Database(postgres_url)]
     try:
         one, two = (Engine(db, clock=clock) for db in dbs)
-        with dbs[0].read() as conn:
-            row = (
-                Repository(dbs[0], conn)
-                .execute("SELECT MAX(activated_at) FROM playbooks")
-                .fetchone()
-            )
-        clock.now = (row[0] or clock.now) + 400 * DAY
+        clock.now = _fresh_era(dbs[0], clock.now)
         one.activate_playbook(pb, "random.yaml", "test")
         clock.advance(DAY)
         base = clock.now
-        a, b = f"x{int(base)}-a@x.com", f"x{int(base)}-b@x.com"
+        tag = next(_EXAMPLES)
+        a, b = f"w{tag}-a@x.com", f"w{tag}-b@x.com"
         evs: list[tuple[int, str, float]] = []
         t = base
         for i, (kind, gap, what) in enumerate(facts):
