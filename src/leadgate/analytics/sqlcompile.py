@@ -46,6 +46,7 @@ from dataclasses import dataclass
 
 import sqlglot
 
+from leadgate.playbook.conditions import INF_RX, NUMBER_RX, text_of
 from leadgate.playbook.model import (
     AllCondition,
     AnyCondition,
@@ -56,6 +57,7 @@ from leadgate.playbook.model import (
     Playbook,
     ScoreCondition,
 )
+from leadgate.playbook.regex import to_dialect
 from leadgate.scoring.engagement import ADJUSTMENT, DAY
 
 DIALECTS = ("duckdb", "postgres", "spark")
@@ -64,8 +66,7 @@ _TRUE = ("true", "yes", "1", "y", "t")
 _WS = "".join(chr(c) for c in range(0x10000) if chr(c).isspace())
 _WS_CLASS = "[" + "".join("\\" + ch if ch in "\\]^-" else ch for ch in _WS) + "]"
 _SENTINEL = "CAST(-1e300 AS DOUBLE)"
-_NUM_RX = r"^[+-]?(([0-9](_?[0-9])*)(\.([0-9](_?[0-9])*)?)?|\.[0-9](_?[0-9])*)([eE][+-]?[0-9](_?[0-9])*)?$"  # noqa: E501
-_INF_RX = r"^[+-]?(inf|infinity)$"
+_NUM_RX, _INF_RX = NUMBER_RX, INF_RX  # as_number's grammar: ASCII digits only
 
 
 def dbl(x: float | int) -> str:
@@ -239,11 +240,20 @@ def _norm_text(v: Value) -> str:
     return f"LOWER(LG_TRIM({v.text}))"
 
 
-def _py_str(v: Value) -> str:
-    """str(value) as Python shows it (booleans are True/False)."""
+def _text_of(v: Value) -> str:
+    """conditions.text_of: strings as they are, booleans True/False, whole numbers
+    (|n| < 2^53) as their digits, anything else NULL. The digits are the engine's own
+    BIGINT-to-text cast, never the JSON text, which engines spell differently (1.0,
+    1e20, 1.50 kept as written by PostgreSQL)."""
+    n = f"CAST({v.text} AS DOUBLE)"
+    whole = (
+        f"(CASE WHEN {n} = FLOOR({n}) AND ABS({n}) < {dbl(2.0**53)} "
+        f"THEN CAST(CAST({n} AS BIGINT) AS VARCHAR) END)"
+    )
     return (
-        f"(CASE WHEN {v.kind} = 'boolean' THEN (CASE WHEN {v.text} = 'true' THEN 'True' "
-        f"ELSE 'False' END) ELSE {v.text} END)"
+        f"(CASE WHEN {v.kind} = 'string' THEN {v.text} WHEN {v.kind} = 'boolean' THEN "
+        f"(CASE WHEN {v.text} = 'true' THEN 'True' ELSE 'False' END) "
+        f"WHEN {v.kind} = 'number' THEN {whole} END)"
     )
 
 
@@ -285,15 +295,15 @@ def field_sql(cond: FieldCondition, get: Callable[[str], Value]) -> str:
         if op in ("ne", "not_in"):
             test = f"(NOT {test})"
     elif op == "contains":
-        needle = lit(str(value).casefold())
-        scalar = f"STRPOS(LOWER({_py_str(v)}), {needle}) > 0"
+        needle = lit((text_of(value) or str(value)).casefold())
+        scalar = f"STRPOS(LOWER({_text_of(v)}), {needle}) > 0"
         arr_test = get.array_test(cond.field, needle) if isinstance(get, Columns) else None
         if arr_test is None and v.array_of:
             arr_test = f"LG_ARRAY_HAS({v.array_of}, {needle})"
         arr = arr_test or "FALSE"
         test = f"(CASE WHEN {v.kind} = 'array' THEN {arr} ELSE {_true(scalar)} END)"
     elif op == "matches":
-        test = _true(f"LG_RX({_py_str(v)}, {lit(str(value))})")
+        test = _true(f"LG_RX({_text_of(v)}, {lit(str(value))})")
     elif op == "between":
         lo, hi = dbl(value[0]), dbl(value[1])
         n = _number(v)
@@ -304,7 +314,7 @@ def field_sql(cond: FieldCondition, get: Callable[[str], Value]) -> str:
     # The engine's guard (blank values test False) is implied where a blank value's
     # number is NULL, or where a non-blank needle cannot be inside a blank text.
     if op in ("gt", "gte", "lt", "lte", "between") or (
-        op == "contains" and str(value).casefold().strip()
+        op == "contains" and (text_of(value) or str(value)).casefold().strip()
     ):
         return _true(test)
     return f"(NOT {_is_empty(v)} AND {_true(test)})"
@@ -1060,25 +1070,6 @@ def _spark_unlit(s: str) -> str:
     return "".join(out)
 
 
-def pg_regex(pattern: str) -> str:
-    """A Python regex for PostgreSQL's ARE: `\\b` (word boundary) is spelled `\\y` there."""
-    out, i, in_class = [], 0, False
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\" and i + 1 < len(pattern):
-            nxt = pattern[i + 1]
-            out.append("\\y" if nxt == "b" and not in_class else ch + nxt)
-            i += 2
-            continue
-        if ch == "[" and not in_class:
-            in_class = True
-        elif ch == "]" and in_class:
-            in_class = False
-        out.append(ch)
-        i += 1
-    return "".join(out)
-
-
 def _json_path(key: str) -> str:
     return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -1140,9 +1131,10 @@ def _expand(name: str, args: list[str], dialect: str) -> str:
         m = f"({rx_fn}({x}, {quote(_NUM_RX)}) OR {rx_fn}(LOWER({x}), {quote(_INF_RX)}))"
         return f"(CASE WHEN {m} THEN CAST(REPLACE({x}, '_', '') AS DOUBLE) END)"
     if name == "LG_RX":
-        pat = unquote(args[1])
+        # The playbook's portable regex, written for this engine (playbook.regex).
+        pat = to_dialect(unquote(args[1]), dialect)
         if dialect == "postgres":
-            return f"({args[0]} ~ {quote(pg_regex(pat))})"
+            return f"({args[0]} ~ {quote(pat)})"
         if dialect == "spark":
             return f"({args[0]} RLIKE {quote(pat)})"
         return f"REGEXP_MATCHES({args[0]}, {quote(pat)})"

@@ -20,6 +20,9 @@ from pydantic import (
     model_validator,
 )
 
+from leadgate.playbook.regex import RegexError
+from leadgate.playbook.regex import check as check_regex
+
 FIELD_OPS = (
     "eq",
     "ne",
@@ -77,7 +80,8 @@ class FieldCondition(_Strict):
                 raise ValueError("'matches' needs a regular expression string as value")
             try:
                 re.compile(v)
-            except re.error as exc:
+                check_regex(v)  # the portable subset every SQL engine runs alike
+            except (re.error, RegexError) as exc:
                 raise ValueError(f"bad regular expression {v!r}: {exc}") from None
         elif op == "exists":
             if v is None:
