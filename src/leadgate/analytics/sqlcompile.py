@@ -30,11 +30,13 @@ Semantics are those of `leadgate.scoring.engagement` and `leadgate.playbook.cond
   the product x·200 is split error-free (Dekker/Veltkamp), so ties such as 0.125 and
   near-ties such as 2.675 (really 2.67499…) round as Python rounds them.
 
-Known differences (documented in docs/analytics.md): text comparisons use SQL `lower()`
-where Python uses `str.casefold()` (they differ outside ASCII, e.g. "ß"); `matches` runs
-the engine's regex flavour (RE2 in DuckDB, ARE in PostgreSQL with `\\b` rewritten to
-`\\y`, Java in Spark); numbers written with trailing zeros (1.50) read as "1.50" by
-PostgreSQL `contains`/`matches` where Python sees "1.5". Spark needs 4.1+ (recursive CTE)
+Numbers, the text of values (`contains`, `matches`) and regexes follow the one rule of
+`leadgate.playbook.conditions` in every engine: numbers from ASCII digits only (the same
+`NUMBER_RX`), a whole number's text from a BIGINT cast (never the JSON text, which
+engines spell differently), and `matches` patterns written out per engine by
+`leadgate.playbook.regex.to_dialect`. Known difference (documented in docs/analytics.md):
+text comparisons use SQL `lower()` where Python uses `str.casefold()` (they differ
+outside ASCII, e.g. "ß"). Spark needs 4.1+ (recursive CTE)
 when a rule has `max_per_days`, and 4.0+ (VARIANT) for JSON value types.
 """
 
@@ -1082,6 +1084,22 @@ def _spark_json_path(key: str) -> str:
     return f"$['{key}']"
 
 
+def _item_text(kind: str, text: str, dialect: str) -> str:
+    """`_text_of` for a list item, written in the dialect (expanded after transpiling)."""
+    dbl_t = "DOUBLE PRECISION" if dialect == "postgres" else "DOUBLE"
+    str_t = "STRING" if dialect == "spark" else "VARCHAR"
+    n = f"CAST({text} AS {dbl_t})"
+    whole = (
+        f"(CASE WHEN {n} = FLOOR({n}) AND ABS({n}) < CAST(9007199254740992 AS {dbl_t}) "
+        f"THEN CAST(CAST({n} AS BIGINT) AS {str_t}) END)"
+    )
+    return (
+        f"(CASE WHEN {kind} = 'string' THEN {text} WHEN {kind} = 'boolean' THEN "
+        f"(CASE WHEN {text} = 'true' THEN 'True' ELSE 'False' END) "
+        f"WHEN {kind} = 'number' THEN {whole} END)"
+    )
+
+
 def _expand(name: str, args: list[str], dialect: str) -> str:
     quote, unquote = (spark_lit, _spark_unlit) if dialect == "spark" else (lit, _unlit)
     ws = quote(_WS)
@@ -1185,23 +1203,36 @@ def _expand(name: str, args: list[str], dialect: str) -> str:
             return f"GET_JSON_OBJECT({doc}, {quote(_spark_json_path(key))})"
         return f"JSON_EXTRACT_STRING({doc}, {quote(_json_path(key))})"
     if name == "LG_LIST":
-        return f"JSON_EXTRACT_STRING({doc}, {quote(_json_path(key) + '[*]')})"
+        # Each item's text (conditions.text_of), from its JSON kind: a string item "5.0"
+        # and a number item 5.0 differ ("5.0" and "5").
+        items = f"JSON_EXTRACT({doc}, {quote(_json_path(key) + '[*]')})"
+        text = _item_text("LG_JKIND(x)", "LG_JTEXT(x)", dialect)
+        return f"LIST_TRANSFORM({items}, lambda x: {text})"
     if name == "LG_ARRAY_HAS":
         needle = args[2]
         if dialect == "postgres":
+            text = _item_text("JSONB_TYPEOF(arr_e.x)", "(arr_e.x #>> '{}')", dialect)
             return (
-                f"EXISTS (SELECT 1 FROM JSONB_ARRAY_ELEMENTS_TEXT(CAST({doc} AS JSONB) -> "
-                f"{quote(key)}) AS arr_e(x) WHERE LOWER(BTRIM(arr_e.x, {ws})) = {needle})"
+                f"EXISTS (SELECT 1 FROM JSONB_ARRAY_ELEMENTS(CAST({doc} AS JSONB) -> "
+                f"{quote(key)}) AS arr_e(x) WHERE LOWER(BTRIM({text}, {ws})) = {needle})"
             )
         if dialect == "spark":
-            return (
-                f"EXISTS(FROM_JSON(GET_JSON_OBJECT({doc}, {quote(_spark_json_path(key))}), "
-                f"'array<string>'), x -> LOWER(TRIM(BOTH {ws} FROM x)) = {needle})"
+            arr = (
+                f"TRY_VARIANT_GET(PARSE_JSON({doc}), {quote(_spark_json_path(key))}, "
+                "'array<variant>')"
             )
+            sch = "UPPER(SCHEMA_OF_VARIANT(x))"
+            kind = (
+                f"(CASE WHEN {sch} = 'STRING' THEN 'string' WHEN {sch} = 'BOOLEAN' THEN 'boolean' "
+                f"WHEN {sch} = 'VOID' OR {sch} LIKE 'ARRAY%' OR {sch} LIKE 'OBJECT%' THEN 'other' "
+                "ELSE 'number' END)"
+            )
+            text = _item_text(kind, "VARIANT_GET(x, '$', 'string')", dialect)
+            return f"EXISTS({arr}, x -> LOWER(TRIM(BOTH {ws} FROM {text})) = {needle})"
+        text = _item_text("LG_JKIND(x)", "LG_JTEXT(x)", dialect)
         return (
-            f"(LEN(LIST_FILTER(JSON_EXTRACT_STRING({doc}, {quote(_json_path(key) + '[*]')}), "
-            f"lambda x: LOWER(REGEXP_REPLACE(x, {quote(f'^{_WS_CLASS}+|{_WS_CLASS}+$')}, '', 'g')) "
-            f"= {needle})) > 0)"
+            f"(LEN(LIST_FILTER(JSON_EXTRACT({doc}, {quote(_json_path(key) + '[*]')}), "
+            f"lambda x: LOWER(LG_TRIM({text})) = {needle})) > 0)"
         )
     raise ValueError(f"unknown placeholder {name}")  # pragma: no cover
 

@@ -314,8 +314,9 @@ _W = "[0-9A-Za-z_]"
 _LOOK_WORD = f"(?:(?<={_W})(?!{_W})|(?<!{_W})(?={_W}))"
 _LOOK_NONWORD = f"(?:(?<={_W})(?={_W})|(?<!{_W})(?!{_W}))"
 _ANCHORS = {
-    # Python: \Z is the very end; compiled with re.ASCII, \b \B are ASCII boundaries.
-    "python": {"start": "^", "end": "\\Z", "word": "\\b", "nonword": "\\B"},
+    # Python: \Z is the very end; compiled with re.ASCII, \b is an ASCII boundary (\B
+    # never matches in an empty text there: spelled with lookarounds).
+    "python": {"start": "^", "end": "\\Z", "word": "\\b", "nonword": _LOOK_NONWORD},
     # RE2 without (?m): ^ $ are the text's ends; \b \B are ASCII.
     "duckdb": {"start": "^", "end": "\\z", "word": "\\b", "nonword": "\\B"},
     # ARE: ^ $ are the text's ends (not newline-sensitive); \y follows the locale, so
