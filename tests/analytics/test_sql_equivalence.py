@@ -43,9 +43,19 @@ VALUES: list[Any] = [
     "1_000",
     "inf",
     "x@Y.io",
+    # Where engines once disagreed: non-ASCII digits, whole and huge numbers as text,
+    # a final newline, non-ASCII word characters, objects.
+    "１２３",
+    "١٢٣",
+    1200.0,
+    1e20,
+    "vp\n",
+    "xé",
+    {"a": 1},
 ]
 FIELDS = ["title", "size", "country", "flag"]
 REGEXES = ["(?i)^vp", "\\bhead\\b", "[0-9]+", "(?i)(student|intern)", "^$", "Sales$"]
+REGEXES += ["\\Avp\\Z", "^\\w+$", "\\d", "^[0-9]+$", "(?i)é", "x\\b", "^.{2}$", "20"]
 
 points_st = st.one_of(
     st.integers(-30, 30).filter(bool).map(float),
@@ -77,7 +87,11 @@ def field_cond(fields: list[str], with_lists: bool) -> st.SearchStrategy[dict[st
         st.builds(
             lambda f, v: {"field": f, "op": "contains", "value": v},
             field,
-            st.one_of(st.sampled_from(["vp", "SALES", "a", "1", "/pricing", " "]), number),
+            st.one_of(
+                st.sampled_from(["vp", "SALES", "a", "1", "/pricing", " ", "20", ".0", "e"]),
+                number,
+                st.just(20.0),
+            ),
         ),
         st.builds(
             lambda f, v: {"field": f, "op": "matches", "value": v},
@@ -158,7 +172,8 @@ def histories(draw: st.DrawFn) -> tuple[list[Any], list[Any], float]:
     for lid in range(1, n + 1):
         attrs = {f: draw(st.sampled_from(VALUES)) for f in draw(st.sets(st.sampled_from(FIELDS)))}
         if draw(st.booleans()):
-            attrs["tags"] = draw(st.lists(st.sampled_from(["a", "VP", " vp ", 5, "x"]), max_size=3))
+            items = st.sampled_from(["a", "VP", " vp ", 5, "x", 5.0, "5.0", 5.5, True])
+            attrs["tags"] = draw(st.lists(items, max_size=3))
         if draw(st.integers(0, 4)) == 0:
             attrs["email"] = draw(st.sampled_from(["Boss@Example.COM ", "", None, "nobody"]))
         if draw(st.integers(0, 6)) == 0:

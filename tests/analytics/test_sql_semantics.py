@@ -41,6 +41,11 @@ CASES: list[tuple[dict[str, Any], Any, bool]] = [
     ({"op": "between", "value": [100, 200]}, "１２３", False),
     ({"op": "lt", "value": 100}, "nan", False),
     ({"op": "gte", "value": 100}, "nan", False),
+    # Beyond the double range, as Python's float() reads them (PostgreSQL refused them).
+    ({"op": "gt", "value": 100}, "1e400", True),
+    ({"op": "lt", "value": 0}, "-1e400", True),
+    ({"op": "eq", "value": 0}, "1e-400", True),
+    ({"op": "gt", "value": 100}, "Infinity", True),
     # `contains` and `matches` read a value's text: a whole number's digits, no other
     # number, no list (contains tests its items instead), no object.
     ({"op": "contains", "value": "20"}, 1200, True),

@@ -248,9 +248,13 @@ def _text_of(v: Value) -> str:
     BIGINT-to-text cast, never the JSON text, which engines spell differently (1.0,
     1e20, 1.50 kept as written by PostgreSQL)."""
     n = f"CAST({v.text} AS DOUBLE)"
+    small = f"ABS({n}) < {dbl(2.0**53)}"
+    # FLOOR and the BIGINT cast only ever see a number in range: Spark's FLOOR returns a
+    # BIGINT, and its ANSI mode fails the whole query on an overflow (1e20).
+    safe = f"(CASE WHEN {small} THEN {n} ELSE {dbl(0)} END)"
     whole = (
-        f"(CASE WHEN {n} = FLOOR({n}) AND ABS({n}) < {dbl(2.0**53)} "
-        f"THEN CAST(CAST({n} AS BIGINT) AS VARCHAR) END)"
+        f"(CASE WHEN {small} AND {safe} = FLOOR({safe}) "
+        f"THEN CAST(CAST({safe} AS BIGINT) AS VARCHAR) END)"
     )
     return (
         f"(CASE WHEN {v.kind} = 'string' THEN {v.text} WHEN {v.kind} = 'boolean' THEN "
@@ -1084,14 +1088,23 @@ def _spark_json_path(key: str) -> str:
     return f"$['{key}']"
 
 
+# Where float() overflows to inf (the midpoint of DBL_MAX and 2^1024) and underflows to 0
+# (2^-1075), to 31 significant digits: text closer to them than that is not a concern.
+_PG_OVERFLOW = "1.797693134862315807937289714053e308"
+_PG_UNDERFLOW = "2.470328229206232720882843964341e-324"
+_PG_DBL = "DOUBLE PRECISION"
+
+
 def _item_text(kind: str, text: str, dialect: str) -> str:
     """`_text_of` for a list item, written in the dialect (expanded after transpiling)."""
     dbl_t = "DOUBLE PRECISION" if dialect == "postgres" else "DOUBLE"
     str_t = "STRING" if dialect == "spark" else "VARCHAR"
     n = f"CAST({text} AS {dbl_t})"
+    small = f"ABS({n}) < CAST(9007199254740992 AS {dbl_t})"
+    safe = f"(CASE WHEN {small} THEN {n} ELSE CAST(0 AS {dbl_t}) END)"  # as in _text_of
     whole = (
-        f"(CASE WHEN {n} = FLOOR({n}) AND ABS({n}) < CAST(9007199254740992 AS {dbl_t}) "
-        f"THEN CAST(CAST({n} AS BIGINT) AS {str_t}) END)"
+        f"(CASE WHEN {small} AND {safe} = FLOOR({safe}) "
+        f"THEN CAST(CAST({safe} AS BIGINT) AS {str_t}) END)"
     )
     return (
         f"(CASE WHEN {kind} = 'string' THEN {text} WHEN {kind} = 'boolean' THEN "
@@ -1143,8 +1156,19 @@ def _expand(name: str, args: list[str], dialect: str) -> str:
     if name == "LG_NUM":
         x = args[0]
         if dialect == "postgres":
-            m = f"({x} ~ {quote(_NUM_RX)} OR LOWER({x}) ~ {quote(_INF_RX)})"
-            return f"(CASE WHEN {m} THEN CAST(REPLACE({x}, '_', '') AS DOUBLE PRECISION) END)"
+            # PostgreSQL refuses text beyond the double range ("1e400", "1e-400") where
+            # Python's float() rounds to ±inf / 0: those are decided in NUMERIC first.
+            r = f"REPLACE({x}, '_', '')"
+            big = f"(ABS(CAST({r} AS NUMERIC)) >= {_PG_OVERFLOW})"
+            tiny = f"(ABS(CAST({r} AS NUMERIC)) <= {_PG_UNDERFLOW})"
+            inf = (
+                f"CAST((CASE WHEN {r} LIKE '-%' THEN '-Infinity' ELSE 'Infinity' END) AS {_PG_DBL})"
+            )
+            return (
+                f"(CASE WHEN LOWER({x}) ~ {quote(_INF_RX)} THEN CAST({r} AS {_PG_DBL}) "
+                f"WHEN NOT ({x} ~ {quote(_NUM_RX)}) THEN NULL WHEN {big} THEN {inf} "
+                f"WHEN {tiny} THEN CAST(0 AS {_PG_DBL}) ELSE CAST({r} AS {_PG_DBL}) END)"
+            )
         rx_fn = "REGEXP_MATCHES" if dialect == "duckdb" else "RLIKE"
         m = f"({rx_fn}({x}, {quote(_NUM_RX)}) OR {rx_fn}(LOWER({x}), {quote(_INF_RX)}))"
         return f"(CASE WHEN {m} THEN CAST(REPLACE({x}, '_', '') AS DOUBLE) END)"
