@@ -4,6 +4,8 @@ The query is written once in DuckDB's dialect, with a few placeholder functions 
 things engines spell differently (JSON access, trimming, regular expressions, safe number
 parsing), transpiled by SQLGlot to the target dialect (postgres, spark; DuckDB's is used as
 written), and the placeholders are then expanded with that dialect's spelling.
+Split by concept: `sqlconditions` writes playbook conditions as SQL, `sqldialect` spells
+the placeholders per engine, and this module builds the scoring query itself.
 
 Input tables (names are parameters):
 - leads(id, email, attributes)  — attributes is JSON text, as the store keeps it;
@@ -42,43 +44,45 @@ when a rule has `max_per_days`, and 4.0+ (VARIANT) for JSON value types.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import sqlglot
 
-from leadgate.playbook.conditions import INF_RX, NUMBER_RX, text_of
+from leadgate.analytics.sqlconditions import (
+    Columns,
+    Value,
+    _number,
+    condition_sql,
+    json_value,
+    lead_field,
+)
+from leadgate.analytics.sqldialect import (
+    DIALECTS,
+    dbl,
+    expand_placeholders,
+    lit,
+)
 from leadgate.playbook.model import (
     AllCondition,
     AnyCondition,
     Condition,
     EngagementRule,
     FieldCondition,
-    NotCondition,
     Playbook,
-    ScoreCondition,
 )
-from leadgate.playbook.regex import to_dialect
 from leadgate.scoring.engagement import ADJUSTMENT, DAY
 
-DIALECTS = ("duckdb", "postgres", "spark")
-_TRUE = ("true", "yes", "1", "y", "t")
-# Every character Python's str.strip() removes (str.isspace over the BMP).
-_WS = "".join(chr(c) for c in range(0x10000) if chr(c).isspace())
-_WS_CLASS = "[" + "".join("\\" + ch if ch in "\\]^-" else ch for ch in _WS) + "]"
+__all__ = [
+    "DIALECTS",
+    "compile_scoring",
+    "dbl",
+    "expand_placeholders",
+    "lit",
+    "round2",
+    "round2_staged",
+]
+
 _SENTINEL = "CAST(-1e300 AS DOUBLE)"
-_NUM_RX, _INF_RX = NUMBER_RX, INF_RX  # as_number's grammar: ASCII digits only
-
-
-def dbl(x: float | int) -> str:
-    """A float literal typed DOUBLE (a bare 1.5 is DECIMAL in DuckDB, NUMERIC in PostgreSQL)."""
-    return f"CAST({float(x)!r} AS DOUBLE)"
-
-
-def lit(s: str) -> str:
-    """A SQL string literal (standard quoting, as DuckDB and PostgreSQL read it)."""
-    return "'" + s.replace("'", "''") + "'"
 
 
 # round2's constants: x·200, halves, and Veltkamp's split factor 2^27 + 1.
@@ -130,244 +134,6 @@ def round2_staged(src: str, xs: dict[str, str]) -> str:
         cols = ", ".join(stage.format(n=n) for n in xs)
         q = f"SELECT *, {cols} FROM ({q}) AS r2_{k}"
     return q
-
-
-# -- field access --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Value:
-    """A field as SQL sees it: its JSON kind and its text.
-
-    kind is one of 'missing', 'null', 'string', 'number', 'boolean', 'array', 'object'.
-    """
-
-    kind: str
-    text: str
-    array_of: str | None = None  # (doc, key) placeholder args, for `contains` on arrays
-
-
-def json_value(doc: str, key: str) -> Value:
-    """A key of a JSON text column."""
-    return Value(f"LG_KIND({doc}, {lit(key)})", f"LG_TEXT({doc}, {lit(key)})", f"{doc}, {lit(key)}")
-
-
-class Columns:
-    """Fields read by conditions, each extracted once into a column pair (kind, text).
-
-    Inlining the JSON access into every test parses the document a dozen times per row;
-    a projection computed once (and materialized) parses it twice per field.
-    """
-
-    def __init__(
-        self,
-        doc: str,
-        prefix: str,
-        base: Callable[[str], Value] | None = None,
-        lists: bool = False,
-    ):
-        self.doc, self.prefix = doc, prefix
-        self.base = base or (lambda k: json_value(doc, k))
-        self.keys: dict[str, int] = {}
-        # lists=True: `contains` on arrays reads a projected list column too, so no
-        # condition refers to the document itself (DuckDB only: LG_LIST_HAS).
-        self.lists = lists
-        self.list_keys: set[str] = set()
-
-    def array_test(self, key: str, needle: str) -> str | None:
-        """`contains` on an array field: via the projected list column when lists=True."""
-        v = self.base(key)
-        if not v.array_of:
-            return None
-        if not self.lists:
-            return f"LG_ARRAY_HAS({v.array_of}, {needle})"
-        self.list_keys.add(key)
-        return f"LG_LIST_HAS({self.prefix}l{self.keys[key]}, {needle})"
-
-    def __call__(self, key: str) -> Value:
-        i = self.keys.setdefault(key, len(self.keys))
-        v = self.base(key)
-        return Value(f"{self.prefix}k{i}", f"{self.prefix}x{i}", v.array_of)
-
-    def select(self) -> str:
-        """The projection: `kind AS pk0, text AS px0, ...` (empty when no field is read)."""
-        out = []
-        for key, i in self.keys.items():
-            v = self.base(key)
-            out.append(f", {v.kind} AS {self.prefix}k{i}, {v.text} AS {self.prefix}x{i}")
-            if key in self.list_keys and v.array_of:
-                out.append(
-                    f", (CASE WHEN {v.kind} = 'array' THEN LG_LIST({v.array_of}) END) "
-                    f"AS {self.prefix}l{i}"
-                )
-        return "".join(out)
-
-    def parse_once(self) -> tuple[str, str]:
-        """(inner, outer) projections reading every field from one parse of the document.
-
-        DuckDB only: the inner stage extracts all keys as a list of JSON values
-        (`{prefix}j`), the outer one takes kind and text of each from that list, where
-        `select()` would parse the document twice per field.
-        """
-        if len(self.keys) < 2:
-            return "", self.select()
-        paths = ", ".join(lit(_json_path(k)) for k in self.keys)
-        inner = f", JSON_EXTRACT({self.doc}, [{paths}]) AS {self.prefix}j"
-        out = []
-        for key, i in self.keys.items():
-            j = f"{self.prefix}j[{i + 1}]"
-            out.append(f", LG_JKIND({j}) AS {self.prefix}k{i}, LG_JTEXT({j}) AS {self.prefix}x{i}")
-            v = self.base(key)
-            if key in self.list_keys and v.array_of:
-                out.append(
-                    f", (CASE WHEN LG_JKIND({j}) = 'array' THEN LG_LIST({v.array_of}) END) "
-                    f"AS {self.prefix}l{i}"
-                )
-        return inner, "".join(out)
-
-
-def _is_empty(v: Value) -> str:
-    return f"({v.kind} IN ('missing', 'null') OR ({v.kind} = 'string' AND LG_BLANK({v.text})))"
-
-
-def _number(v: Value) -> str:
-    """as_number(): numbers as they are, text stripped and without commas, else NULL."""
-    return (
-        f"(CASE WHEN {v.kind} = 'number' THEN CAST({v.text} AS DOUBLE) "
-        f"WHEN {v.kind} = 'string' THEN LG_NUM(REPLACE(LG_TRIM({v.text}), ',', '')) END)"
-    )
-
-
-def _norm_text(v: Value) -> str:
-    return f"LOWER(LG_TRIM({v.text}))"
-
-
-def _text_of(v: Value) -> str:
-    """conditions.text_of: strings as they are, booleans True/False, whole numbers
-    (|n| < 2^53) as their digits, anything else NULL. The digits are the engine's own
-    BIGINT-to-text cast, never the JSON text, which engines spell differently (1.0,
-    1e20, 1.50 kept as written by PostgreSQL)."""
-    n = f"CAST({v.text} AS DOUBLE)"
-    small = f"ABS({n}) < {dbl(2.0**53)}"
-    # FLOOR and the BIGINT cast only ever see a number in range: Spark's FLOOR returns a
-    # BIGINT, and its ANSI mode fails the whole query on an overflow (1e20).
-    safe = f"(CASE WHEN {small} THEN {n} ELSE {dbl(0)} END)"
-    whole = (
-        f"(CASE WHEN {small} AND {safe} = FLOOR({safe}) "
-        f"THEN CAST(CAST({safe} AS BIGINT) AS VARCHAR) END)"
-    )
-    return (
-        f"(CASE WHEN {v.kind} = 'string' THEN {v.text} WHEN {v.kind} = 'boolean' THEN "
-        f"(CASE WHEN {v.text} = 'true' THEN 'True' ELSE 'False' END) "
-        f"WHEN {v.kind} = 'number' THEN {whole} END)"
-    )
-
-
-def _true(x: str) -> str:
-    return f"COALESCE({x}, FALSE)"
-
-
-def _member(v: Value, options: list[object]) -> str:
-    parts: list[str] = []
-    texts = sorted({str(o).strip().casefold() for o in options if isinstance(o, str)})
-    nums = sorted(
-        {float(o) for o in options if isinstance(o, int | float) and not isinstance(o, bool)}
-    )
-    bools = [o for o in options if isinstance(o, bool)]
-    if texts:
-        parts.append(
-            f"({v.kind} = 'string' AND {_norm_text(v)} IN ({', '.join(lit(t) for t in texts)}))"
-        )
-    if nums:
-        parts.append(_true(f"{_number(v)} IN ({', '.join(dbl(n) for n in nums)})"))
-    for b in dict.fromkeys(bools):
-        truthy = f"{_norm_text(v)} IN ({', '.join(lit(t) for t in _TRUE)})"
-        parts.append(
-            f"(CASE WHEN {v.kind} = 'boolean' THEN {v.text} = {lit('true' if b else 'false')} "
-            f"ELSE {'' if b else 'NOT '}{_true(truthy)} END)"
-        )
-    return "(" + " OR ".join(_true(p) for p in parts) + ")" if parts else "FALSE"
-
-
-def field_sql(cond: FieldCondition, get: Callable[[str], Value]) -> str:
-    """A FieldCondition as a never-NULL SQL boolean (conditions.py semantics)."""
-    v = get(cond.field)
-    op, value = cond.op, cond.value
-    if op == "exists":
-        return f"(NOT {_is_empty(v)})" if value else _is_empty(v)
-    if op in ("eq", "in", "ne", "not_in"):
-        opts = list(value) if op in ("in", "not_in") else [value]
-        test = _member(v, opts)
-        if op in ("ne", "not_in"):
-            test = f"(NOT {test})"
-    elif op == "contains":
-        needle = lit((text_of(value) or str(value)).casefold())
-        scalar = f"STRPOS(LOWER({_text_of(v)}), {needle}) > 0"
-        arr_test = get.array_test(cond.field, needle) if isinstance(get, Columns) else None
-        if arr_test is None and v.array_of:
-            arr_test = f"LG_ARRAY_HAS({v.array_of}, {needle})"
-        arr = arr_test or "FALSE"
-        test = f"(CASE WHEN {v.kind} = 'array' THEN {arr} ELSE {_true(scalar)} END)"
-    elif op == "matches":
-        test = _true(f"LG_RX({_text_of(v)}, {lit(str(value))})")
-    elif op == "between":
-        lo, hi = dbl(value[0]), dbl(value[1])
-        n = _number(v)
-        test = _true(f"({n} >= {lo} AND {n} <= {hi})")
-    else:
-        sym = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}[op]
-        test = _true(f"{_number(v)} {sym} {dbl(value)}")
-    # The engine's guard (blank values test False) is implied where a blank value's
-    # number is NULL, or where a non-blank needle cannot be inside a blank text.
-    if op in ("gt", "gte", "lt", "lte", "between") or (
-        op == "contains" and (text_of(value) or str(value)).casefold().strip()
-    ):
-        return _true(test)
-    return f"(NOT {_is_empty(v)} AND {_true(test)})"
-
-
-def condition_sql(cond: Condition, get: Callable[[str], Value]) -> str:
-    """A field-only condition (rules never read scores) as SQL."""
-    if isinstance(cond, FieldCondition):
-        return field_sql(cond, get)
-    if isinstance(cond, AllCondition):
-        return "(" + " AND ".join(condition_sql(c, get) for c in cond.all) + ")"
-    if isinstance(cond, AnyCondition):
-        return "(" + " OR ".join(condition_sql(c, get) for c in cond.any) + ")"
-    if isinstance(cond, NotCondition):
-        return f"(NOT {condition_sql(cond.not_, get)})"
-    if isinstance(cond, ScoreCondition):  # pragma: no cover - refused by the model
-        raise ValueError("rules test fields and properties, not scores")
-    raise TypeError(f"not a condition: {cond!r}")  # pragma: no cover
-
-
-def lead_field(
-    name: str, get: Callable[[str], Value] | None = None, after_at: str | None = None
-) -> Value:
-    """A lead field as fit rules see it: attributes, plus `email` and `email_domain`.
-
-    `get` reads a raw attribute (default: JSON access on l.attributes); `after_at` is the
-    text after the email's last @ when the caller projected it already.
-    """
-    raw = get or (lambda k: json_value("l.attributes", k))
-    attr = raw(name)
-    if name not in ("email", "email_domain"):
-        return attr
-    email = raw("email")
-    email_kind = f"(CASE WHEN {email.kind} = 'missing' THEN 'string' ELSE {email.kind} END)"
-    email_text = f"(CASE WHEN {email.kind} = 'missing' THEN l.email ELSE {email.text} END)"
-    if name == "email":
-        return Value(email_kind, email_text)
-    if name == "email_domain":
-        dom = f"LOWER(LG_TRIM({after_at or f'LG_AFTER_AT({email_text})'}))"
-        kind = (
-            f"(CASE WHEN {attr.kind} <> 'missing' THEN {attr.kind} "
-            f"WHEN {email_kind} = 'string' AND {email_text} LIKE '%@%' THEN 'string' "
-            "ELSE 'null' END)"
-        )
-        text = f"(CASE WHEN {attr.kind} <> 'missing' THEN {attr.text} ELSE {dom} END)"
-        return Value(kind, text)
-    return attr
 
 
 # -- the query -----------------------------------------------------------------------------
@@ -1007,305 +773,6 @@ def _rolling(
     )
     # One row per lead already: joined to the totals as it is, not grouped again.
     ctes.append(("rpe", _sum_rounded("rp", terms), True))
-
-
-# -- dialect expansion -----------------------------------------------------------------------
-
-
-def _split_args(s: str) -> list[str]:
-    out, depth, cur, quote = [], 0, [], False
-    i = 0
-    while i < len(s):
-        ch = s[i]
-        if quote:
-            cur.append(ch)
-            if ch == "'":
-                if i + 1 < len(s) and s[i + 1] == "'":
-                    cur.append("'")
-                    i += 1
-                else:
-                    quote = False
-        elif ch == "'":
-            quote = True
-            cur.append(ch)
-        elif ch == "(":
-            depth += 1
-            cur.append(ch)
-        elif ch == ")":
-            depth -= 1
-            cur.append(ch)
-        elif ch == "," and depth == 0:
-            out.append("".join(cur).strip())
-            cur = []
-        else:
-            cur.append(ch)
-        i += 1
-    out.append("".join(cur).strip())
-    return out
-
-
-def _unlit(s: str) -> str:
-    assert s.startswith("'") and s.endswith("'"), s
-    return s[1:-1].replace("''", "'")
-
-
-def spark_lit(s: str) -> str:
-    """A Spark SQL string literal: there a backslash escapes (so `\\b` in a regex must be
-    written `\\\\b`, or Spark reads a backspace) and a quote is `\\'`."""
-    return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-_SPARK_ESCAPES = {"0": "\0", "b": "\b", "n": "\n", "r": "\r", "t": "\t", "Z": "\x1a"}
-
-
-def _spark_unlit(s: str) -> str:
-    """Inverse of `spark_lit`, for the literals sqlglot writes for Spark."""
-    assert s.startswith("'") and s.endswith("'"), s
-    out, i, body = [], 0, s[1:-1]
-    while i < len(body):
-        ch = body[i]
-        if ch == "\\" and i + 1 < len(body):
-            nxt = body[i + 1]
-            out.append(_SPARK_ESCAPES.get(nxt, nxt))
-            i += 2
-            continue
-        if ch == "'" and body[i + 1 : i + 2] == "'":
-            i += 1
-        out.append(ch)
-        i += 1
-    return "".join(out)
-
-
-def _json_path(key: str) -> str:
-    return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _spark_json_path(key: str) -> str:
-    """Spark's JSON paths: `$."key"` finds nothing there; `$['key']` works in both
-    GET_JSON_OBJECT and VARIANT_GET, but has no escape for a quote or a bracket."""
-    if "'" in key or "]" in key:
-        raise ValueError(f"field {key!r}: Spark's JSON paths cannot name a key with ' or ]")
-    return f"$['{key}']"
-
-
-# Where float() overflows to inf (the midpoint of DBL_MAX and 2^1024) and underflows to 0
-# (2^-1075), to 31 significant digits: text closer to them than that is not a concern.
-_PG_OVERFLOW = "1.797693134862315807937289714053e308"
-_PG_UNDERFLOW = "2.470328229206232720882843964341e-324"
-_PG_DBL = "DOUBLE PRECISION"
-
-
-def _item_text(kind: str, text: str, dialect: str) -> str:
-    """`_text_of` for a list item, written in the dialect (expanded after transpiling)."""
-    dbl_t = "DOUBLE PRECISION" if dialect == "postgres" else "DOUBLE"
-    str_t = "STRING" if dialect == "spark" else "VARCHAR"
-    n = f"CAST({text} AS {dbl_t})"
-    small = f"ABS({n}) < CAST(9007199254740992 AS {dbl_t})"
-    safe = f"(CASE WHEN {small} THEN {n} ELSE CAST(0 AS {dbl_t}) END)"  # as in _text_of
-    whole = (
-        f"(CASE WHEN {small} AND {safe} = FLOOR({safe}) "
-        f"THEN CAST(CAST({safe} AS BIGINT) AS {str_t}) END)"
-    )
-    return (
-        f"(CASE WHEN {kind} = 'string' THEN {text} WHEN {kind} = 'boolean' THEN "
-        f"(CASE WHEN {text} = 'true' THEN 'True' ELSE 'False' END) "
-        f"WHEN {kind} = 'number' THEN {whole} END)"
-    )
-
-
-def _expand(name: str, args: list[str], dialect: str) -> str:
-    quote, unquote = (spark_lit, _spark_unlit) if dialect == "spark" else (lit, _unlit)
-    ws = quote(_WS)
-    if name == "LG_ORD":
-        return f'{args[0]} COLLATE "C"' if dialect == "postgres" else args[0]
-    if name == "LG_BLANK":
-        x = args[0]
-        if dialect != "duckdb":
-            return f"(LG_TRIM({x}) = '')"
-        # Blank after strip(): empty, or whitespace only (checked only when the first
-        # character could be whitespace).
-        plain = ", ".join(str(c) for c in sorted({ord(c) for c in _WS}) if c > 32)
-        first = f"UNICODE({x})"
-        return (
-            f"({x} = '' OR (NOT ({first} > 32 AND {first} NOT IN ({plain})) "
-            f"AND REGEXP_FULL_MATCH({x}, {quote(_WS_CLASS + '+')})))"
-        )
-    if name == "LG_TRIM":
-        if dialect == "postgres":
-            return f"BTRIM({args[0]}, {ws})"
-        if dialect == "spark":
-            return f"TRIM(BOTH {ws} FROM {args[0]})"
-        # TRIM(x, chars) is ~7x slower than RE2 here; the regex strips the same set, and
-        # is skipped when the first and last characters are plainly not whitespace.
-        x = args[0]
-        rx = quote(f"^{_WS_CLASS}+|{_WS_CLASS}+$")
-        plain = ", ".join(str(c) for c in sorted({ord(c) for c in _WS}) if c > 32)
-        first, last = f"UNICODE({x})", f"UNICODE(RIGHT({x}, 1))"
-        return (
-            f"(CASE WHEN {first} > 32 AND {first} NOT IN ({plain}) AND {last} > 32 "
-            f"AND {last} NOT IN ({plain}) THEN {x} ELSE REGEXP_REPLACE({x}, {rx}, '', 'g') END)"
-        )
-    if name == "LG_LIST_DECAY":
-        xs, as_of, hl = args
-        if hl.upper() == "NULL":
-            return f"CAST(LEN({xs}) AS DOUBLE)"
-        return (
-            f"LIST_SUM(LIST_TRANSFORM({xs}, lambda x: POW(CAST(2 AS DOUBLE), -({as_of} - x) "
-            f"/ {hl})))"
-        )
-    if name == "LG_NUM":
-        x = args[0]
-        if dialect == "postgres":
-            # PostgreSQL refuses text beyond the double range ("1e400", "1e-400") where
-            # Python's float() rounds to ±inf / 0: those are decided in NUMERIC first.
-            r = f"REPLACE({x}, '_', '')"
-            big = f"(ABS(CAST({r} AS NUMERIC)) >= {_PG_OVERFLOW})"
-            tiny = f"(ABS(CAST({r} AS NUMERIC)) <= {_PG_UNDERFLOW})"
-            inf = (
-                f"CAST((CASE WHEN {r} LIKE '-%' THEN '-Infinity' ELSE 'Infinity' END) AS {_PG_DBL})"
-            )
-            return (
-                f"(CASE WHEN LOWER({x}) ~ {quote(_INF_RX)} THEN CAST({r} AS {_PG_DBL}) "
-                f"WHEN NOT ({x} ~ {quote(_NUM_RX)}) THEN NULL WHEN {big} THEN {inf} "
-                f"WHEN {tiny} THEN CAST(0 AS {_PG_DBL}) ELSE CAST({r} AS {_PG_DBL}) END)"
-            )
-        rx_fn = "REGEXP_MATCHES" if dialect == "duckdb" else "RLIKE"
-        m = f"({rx_fn}({x}, {quote(_NUM_RX)}) OR {rx_fn}(LOWER({x}), {quote(_INF_RX)}))"
-        return f"(CASE WHEN {m} THEN CAST(REPLACE({x}, '_', '') AS DOUBLE) END)"
-    if name == "LG_RX":
-        # The playbook's portable regex, written for this engine (playbook.regex).
-        pat = to_dialect(unquote(args[1]), dialect)
-        if dialect == "postgres":
-            return f"({args[0]} ~ {quote(pat)})"
-        if dialect == "spark":
-            return f"({args[0]} RLIKE {quote(pat)})"
-        return f"REGEXP_MATCHES({args[0]}, {quote(pat)})"
-    if name == "LG_AFTER_AT":
-        rx = quote("@([^@]*)$")
-        if dialect == "postgres":
-            return f"SUBSTRING({args[0]} FROM {rx})"
-        return f"REGEXP_EXTRACT({args[0]}, {rx}, 1)"
-    if name == "LG_JKIND":
-        t = f"JSON_TYPE({args[0]})"
-        return (
-            f"(CASE {t} WHEN 'VARCHAR' THEN 'string' WHEN 'NULL' THEN 'null' "
-            "WHEN 'BOOLEAN' THEN 'boolean' WHEN 'ARRAY' THEN 'array' WHEN 'OBJECT' THEN 'object' "
-            f"WHEN 'BIGINT' THEN 'number' WHEN 'UBIGINT' THEN 'number' WHEN 'DOUBLE' THEN 'number' "
-            "WHEN 'HUGEINT' THEN 'number' ELSE 'missing' END)"
-        )
-    if name == "LG_JTEXT":
-        return f"({args[0]} ->> '$')"
-    if name == "LG_LIST_HAS":
-        return (
-            f"(LEN(LIST_FILTER({args[0]}, lambda x: LOWER(REGEXP_REPLACE(x, "
-            f"{quote(f'^{_WS_CLASS}+|{_WS_CLASS}+$')}, '', 'g')) = {args[1]})) > 0)"
-        )
-    doc, key = args[0], unquote(args[1])
-    if name == "LG_KIND":
-        if dialect == "postgres":
-            return f"COALESCE(JSONB_TYPEOF(CAST({doc} AS JSONB) -> {quote(key)}), 'missing')"
-        if dialect == "spark":
-            v = f"TRY_VARIANT_GET(PARSE_JSON({doc}), {quote(_spark_json_path(key))})"
-            sch = f"UPPER(SCHEMA_OF_VARIANT({v}))"
-            return (
-                f"(CASE WHEN {v} IS NULL THEN 'missing' WHEN {sch} = 'VOID' THEN 'null' "
-                f"WHEN {sch} = 'STRING' THEN 'string' WHEN {sch} = 'BOOLEAN' THEN 'boolean' "
-                f"WHEN {sch} LIKE 'ARRAY%' THEN 'array' WHEN {sch} LIKE 'OBJECT%' THEN 'object' "
-                "ELSE 'number' END)"
-            )
-        t = f"JSON_TYPE({doc}, {quote(_json_path(key))})"
-        return (
-            f"(CASE {t} WHEN 'VARCHAR' THEN 'string' WHEN 'NULL' THEN 'null' "
-            "WHEN 'BOOLEAN' THEN 'boolean' WHEN 'ARRAY' THEN 'array' WHEN 'OBJECT' THEN 'object' "
-            f"WHEN 'BIGINT' THEN 'number' WHEN 'UBIGINT' THEN 'number' WHEN 'DOUBLE' THEN 'number' "
-            "WHEN 'HUGEINT' THEN 'number' ELSE 'missing' END)"
-        )
-    if name == "LG_TEXT":
-        if dialect == "postgres":
-            return f"(CAST({doc} AS JSONB) ->> {quote(key)})"
-        if dialect == "spark":
-            return f"GET_JSON_OBJECT({doc}, {quote(_spark_json_path(key))})"
-        return f"JSON_EXTRACT_STRING({doc}, {quote(_json_path(key))})"
-    if name == "LG_LIST":
-        # Each item's text (conditions.text_of), from its JSON kind: a string item "5.0"
-        # and a number item 5.0 differ ("5.0" and "5").
-        items = f"JSON_EXTRACT({doc}, {quote(_json_path(key) + '[*]')})"
-        text = _item_text("LG_JKIND(x)", "LG_JTEXT(x)", dialect)
-        return f"LIST_TRANSFORM({items}, lambda x: {text})"
-    if name == "LG_ARRAY_HAS":
-        needle = args[2]
-        if dialect == "postgres":
-            text = _item_text("JSONB_TYPEOF(arr_e.x)", "(arr_e.x #>> '{}')", dialect)
-            return (
-                f"EXISTS (SELECT 1 FROM JSONB_ARRAY_ELEMENTS(CAST({doc} AS JSONB) -> "
-                f"{quote(key)}) AS arr_e(x) WHERE LOWER(BTRIM({text}, {ws})) = {needle})"
-            )
-        if dialect == "spark":
-            arr = (
-                f"TRY_VARIANT_GET(PARSE_JSON({doc}), {quote(_spark_json_path(key))}, "
-                "'array<variant>')"
-            )
-            sch = "UPPER(SCHEMA_OF_VARIANT(x))"
-            kind = (
-                f"(CASE WHEN {sch} = 'STRING' THEN 'string' WHEN {sch} = 'BOOLEAN' THEN 'boolean' "
-                f"WHEN {sch} = 'VOID' OR {sch} LIKE 'ARRAY%' OR {sch} LIKE 'OBJECT%' THEN 'other' "
-                "ELSE 'number' END)"
-            )
-            text = _item_text(kind, "VARIANT_GET(x, '$', 'string')", dialect)
-            return f"EXISTS({arr}, x -> LOWER(TRIM(BOTH {ws} FROM {text})) = {needle})"
-        text = _item_text("LG_JKIND(x)", "LG_JTEXT(x)", dialect)
-        return (
-            f"(LEN(LIST_FILTER(JSON_EXTRACT({doc}, {quote(_json_path(key) + '[*]')}), "
-            f"lambda x: LOWER(LG_TRIM({text})) = {needle})) > 0)"
-        )
-    raise ValueError(f"unknown placeholder {name}")  # pragma: no cover
-
-
-_PLACEHOLDER = re.compile(r"\b(LG_[A-Z_]+)\(")
-
-
-def expand_placeholders(sql: str, dialect: str) -> str:
-    """Replace LG_*(...) calls (innermost first) with the dialect's spelling."""
-    while True:
-        found = None
-        for m in _PLACEHOLDER.finditer(sql):
-            if _in_string(sql, m.start(), dialect):
-                continue
-            found = m
-        if found is None:
-            return sql
-        start = found.end()
-        depth, i, quote = 1, start, False
-        while depth:
-            ch = sql[i]
-            if quote:
-                if ch == "\\" and dialect == "spark":
-                    i += 1  # Spark: the next character is escaped, a quote included
-                elif ch == "'":
-                    if sql[i + 1 : i + 2] == "'":
-                        i += 1
-                    else:
-                        quote = False
-            elif ch == "'":
-                quote = True
-            elif ch == "(":
-                depth += 1
-            elif ch == ")":
-                depth -= 1
-            i += 1
-        args = _split_args(sql[start : i - 1])
-        sql = sql[: found.start()] + _expand(found.group(1).upper(), args, dialect) + sql[i:]
-
-
-_SPARK_ESCAPED = re.compile(r"\\.", re.S)
-
-
-def _in_string(sql: str, pos: int, dialect: str) -> bool:
-    head = sql[:pos]
-    if dialect == "spark":
-        # A backslash escapes one character there (only inside strings in this SQL).
-        head = _SPARK_ESCAPED.sub("", head)
-    return head.count("'") % 2 == 1
 
 
 def compile_scoring(
