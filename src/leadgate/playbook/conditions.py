@@ -10,7 +10,8 @@ Semantics, shared with the SQL compiler (DuckDB, PostgreSQL, Spark: see
   stripped of spaces and commas, it is written in ASCII: optional sign, digits 0-9 (with
   `_` between digits), optional fraction and exponent, or inf/infinity ("1,200", "-1e3",
   "1_000"). "１２３" (fullwidth) and "١٢٣" (Arabic-Indic) are not numbers, though
-  Python's float() reads them; neither is "nan".
+  Python's float() reads them; neither is "nan". Beyond the double range, text reads
+  as float() rounds it: "1e400" is inf, "1e-400" is 0.
 - The text of a value, which `contains` and `matches` read: a string as it is, a
   boolean as True / False, a whole number (|n| < 2^53) as its digits (1200 and 1200.0
   are "1200", -3 is "-3"). Other numbers (5.5, 1e20) and objects have no text: both
