@@ -11,17 +11,21 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from leadgate.analytics import advice, reports
+from leadgate.analytics import advice, reports, service
 from leadgate.analytics.backtest import month_of
 from leadgate.analytics.batch import LEAD_SCHEMA, connect
+from leadgate.engine.engine import Engine
 
 MARCH_EARLY = datetime(2026, 3, 1, 3, 0, tzinfo=UTC).timestamp()  # Feb 28 in Los Angeles
 FEB_LATE = datetime(2026, 2, 28, 12, 0, tzinfo=UTC).timestamp()  # Mar 1 in Kiritimati
@@ -99,3 +103,29 @@ def test_connect_sets_utc_whatever_the_machine_zone(zone: str, tmp_path: Path) -
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "('UTC', '2026-03')"
     assert connect is not None
+
+
+@pytest.fixture
+def machine_in_los_angeles(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The test process runs with TZ=America/Los_Angeles (new DuckDB sessions follow it)."""
+    monkeypatch.setenv("TZ", "America/Los_Angeles")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_store_reports_are_utc_months_on_a_machine_in_los_angeles(
+    machine_in_los_angeles: None, engine: Engine, clock: Any
+) -> None:
+    """Through the service (what the CLI and HTTP call): a March lead is a March lead."""
+    assert duckdb.connect().execute("SELECT current_setting('TimeZone')").fetchone() == (
+        "America/Los_Angeles",
+    )
+    clock.now = MARCH_EARLY
+    engine.upsert_leads([("a@x.io", {"job_title": "VP Sales"}, MARCH_EARLY)])
+    clock.now = MARCH_EARLY + 3600
+    rows = service.report(engine, "cohorts").records()
+    assert [(r["cohort"], r["leads"]) for r in rows] == [("2026-03", 1)]
+    advice_rows = service.report(engine, "advice").records()
+    assert advice_rows and advice_rows[0]["mqls_per_month"] == 1.0
