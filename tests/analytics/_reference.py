@@ -42,3 +42,37 @@ def as_rows(
     lr = [(lid, email, orjson.dumps(a).decode()) for lid, email, a in leads]
     er = [(eid, lid, typ, at, orjson.dumps(p).decode()) for eid, lid, typ, at, p in events]
     return lr, er
+
+
+def duckdb_scores(sql: str, lr: list[Any], er: list[Any]) -> dict[int, tuple[Any, ...]]:
+    """{lead_id: (fit, engagement, total, grade)} from the compiled query on DuckDB."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE leads(id BIGINT, email VARCHAR, attributes VARCHAR)")
+    con.execute(
+        "CREATE TABLE events(id VARCHAR, lead_id BIGINT, type VARCHAR, occurred_at DOUBLE, "
+        "properties VARCHAR)"
+    )
+    con.executemany("INSERT INTO leads VALUES (?, ?, ?)", lr)
+    if er:
+        con.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", er)
+    rows = con.execute(sql).fetchall()
+    con.close()
+    return {r[0]: (r[1], r[2], r[3], r[6]) for r in rows}
+
+
+def pg_scores(conn: Any, sql: str, lr: list[Any], er: list[Any]) -> dict[int, tuple[Any, ...]]:
+    """The same on PostgreSQL (tables t_leads, t_events), through a psycopg connection."""
+    conn.execute("DROP TABLE IF EXISTS t_leads, t_events")
+    conn.execute("CREATE TABLE t_leads(id BIGINT, email TEXT, attributes TEXT)")
+    conn.execute(
+        "CREATE TABLE t_events(id TEXT, lead_id BIGINT, type TEXT, occurred_at FLOAT8, "
+        "properties TEXT)"
+    )
+    with conn.cursor() as cur:
+        cur.executemany("INSERT INTO t_leads VALUES (%s, %s, %s)", lr)
+        if er:
+            cur.executemany("INSERT INTO t_events VALUES (%s, %s, %s, %s, %s)", er)
+    rows = conn.execute(sql.replace("%", "%%")).fetchall()
+    return {r[0]: (r[1], r[2], r[3], r[6]) for r in rows}

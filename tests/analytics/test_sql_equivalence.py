@@ -24,7 +24,7 @@ from leadgate.playbook.loader import bundled_playbook
 from leadgate.playbook.model import Playbook
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _reference import as_rows, engine_scores
+from _reference import as_rows, duckdb_scores, engine_scores, pg_scores
 
 T0 = 1_700_000_000.0
 EVENT_TYPES = ["view", "click", "download", "webinar"]
@@ -43,9 +43,19 @@ VALUES: list[Any] = [
     "1_000",
     "inf",
     "x@Y.io",
+    # Where engines once disagreed: non-ASCII digits, whole and huge numbers as text,
+    # a final newline, non-ASCII word characters, objects.
+    "１２３",
+    "١٢٣",
+    1200.0,
+    1e20,
+    "vp\n",
+    "xé",
+    {"a": 1},
 ]
 FIELDS = ["title", "size", "country", "flag"]
 REGEXES = ["(?i)^vp", "\\bhead\\b", "[0-9]+", "(?i)(student|intern)", "^$", "Sales$"]
+REGEXES += ["\\Avp\\Z", "^\\w+$", "\\d", "^[0-9]+$", "(?i)é", "x\\b", "^.{2}$", "20"]
 
 points_st = st.one_of(
     st.integers(-30, 30).filter(bool).map(float),
@@ -77,7 +87,11 @@ def field_cond(fields: list[str], with_lists: bool) -> st.SearchStrategy[dict[st
         st.builds(
             lambda f, v: {"field": f, "op": "contains", "value": v},
             field,
-            st.one_of(st.sampled_from(["vp", "SALES", "a", "1", "/pricing", " "]), number),
+            st.one_of(
+                st.sampled_from(["vp", "SALES", "a", "1", "/pricing", " ", "20", ".0", "e"]),
+                number,
+                st.just(20.0),
+            ),
         ),
         st.builds(
             lambda f, v: {"field": f, "op": "matches", "value": v},
@@ -158,7 +172,8 @@ def histories(draw: st.DrawFn) -> tuple[list[Any], list[Any], float]:
     for lid in range(1, n + 1):
         attrs = {f: draw(st.sampled_from(VALUES)) for f in draw(st.sets(st.sampled_from(FIELDS)))}
         if draw(st.booleans()):
-            attrs["tags"] = draw(st.lists(st.sampled_from(["a", "VP", " vp ", 5, "x"]), max_size=3))
+            items = st.sampled_from(["a", "VP", " vp ", 5, "x", 5.0, "5.0", 5.5, True])
+            attrs["tags"] = draw(st.lists(items, max_size=3))
         if draw(st.integers(0, 4)) == 0:
             attrs["email"] = draw(st.sampled_from(["Boss@Example.COM ", "", None, "nobody"]))
         if draw(st.integers(0, 6)) == 0:
@@ -185,21 +200,6 @@ def histories(draw: st.DrawFn) -> tuple[list[Any], list[Any], float]:
     return leads, events, as_of
 
 
-def _duckdb_scores(sql: str, lr: list[Any], er: list[Any]) -> dict[int, tuple[Any, ...]]:
-    con = duckdb.connect()
-    con.execute("CREATE TABLE leads(id BIGINT, email VARCHAR, attributes VARCHAR)")
-    con.execute(
-        "CREATE TABLE events(id VARCHAR, lead_id BIGINT, type VARCHAR, occurred_at DOUBLE, "
-        "properties VARCHAR)"
-    )
-    con.executemany("INSERT INTO leads VALUES (?, ?, ?)", lr)
-    if er:
-        con.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", er)
-    rows = con.execute(sql).fetchall()
-    con.close()
-    return {r[0]: (r[1], r[2], r[3], r[6]) for r in rows}
-
-
 def _check(ref: dict[int, Any], got: dict[int, Any]) -> None:
     assert set(got) == set(ref)
     for lid, want in ref.items():
@@ -212,7 +212,7 @@ def test_duckdb_scores_equal_engine(pb: Playbook, hist: Any) -> None:
     leads, events, as_of = hist
     ref = engine_scores(pb, leads, events, as_of)
     lr, er = as_rows(leads, events)
-    _check(ref, _duckdb_scores(compile_scoring(pb, as_of, "duckdb"), lr, er))
+    _check(ref, duckdb_scores(compile_scoring(pb, as_of, "duckdb"), lr, er))
 
 
 def _pg_conninfo(url: str) -> str:
@@ -227,21 +227,6 @@ def pg(postgres_url: str) -> Any:
         yield conn
 
 
-def _pg_scores(conn: Any, sql: str, lr: list[Any], er: list[Any]) -> dict[int, tuple[Any, ...]]:
-    conn.execute("DROP TABLE IF EXISTS t_leads, t_events")
-    conn.execute("CREATE TABLE t_leads(id BIGINT, email TEXT, attributes TEXT)")
-    conn.execute(
-        "CREATE TABLE t_events(id TEXT, lead_id BIGINT, type TEXT, occurred_at FLOAT8, "
-        "properties TEXT)"
-    )
-    with conn.cursor() as cur:
-        cur.executemany("INSERT INTO t_leads VALUES (%s, %s, %s)", lr)
-        if er:
-            cur.executemany("INSERT INTO t_events VALUES (%s, %s, %s, %s, %s)", er)
-    rows = conn.execute(sql.replace("%", "%%")).fetchall()
-    return {r[0]: (r[1], r[2], r[3], r[6]) for r in rows}
-
-
 @settings(
     max_examples=25,
     deadline=None,
@@ -253,7 +238,7 @@ def test_postgres_scores_equal_engine(pg: Any, pb: Playbook, hist: Any) -> None:
     ref = engine_scores(pb, leads, events, as_of)
     lr, er = as_rows(leads, events)
     sql = compile_scoring(pb, as_of, "postgres", leads="t_leads", events="t_events")
-    _check(ref, _pg_scores(pg, sql, lr, er))
+    _check(ref, pg_scores(pg, sql, lr, er))
 
 
 def test_bundled_playbook_on_postgres_and_duckdb(pg: Any) -> None:
@@ -272,9 +257,9 @@ def test_bundled_playbook_on_postgres_and_duckdb(pg: Any) -> None:
     as_of = T0 + 10 * 86400
     ref = engine_scores(pb, leads, events, as_of)
     lr, er = as_rows(leads, events)
-    _check(ref, _duckdb_scores(compile_scoring(pb, as_of), lr, er))
+    _check(ref, duckdb_scores(compile_scoring(pb, as_of), lr, er))
     sql = compile_scoring(pb, as_of, "postgres", leads="t_leads", events="t_events")
-    _check(ref, _pg_scores(pg, sql, lr, er))
+    _check(ref, pg_scores(pg, sql, lr, er))
     assert ref[1][1] > 0 and ref[3][1] > 0
 
 

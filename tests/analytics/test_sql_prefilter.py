@@ -17,8 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leadgate.analytics import sqlcompile
-from leadgate.analytics.sqlcompile import _prefilter, compile_scoring
+from leadgate.analytics import sqlduckdb
+from leadgate.analytics.sqlcompile import compile_scoring
+from leadgate.analytics.sqlduckdb import _prefilter
 from leadgate.playbook.model import FieldCondition, Playbook
 
 T0 = 1_700_000_000.0
@@ -151,7 +152,7 @@ def test_prefilter_never_changes_scores(docs: list[str], needles: list[str], rol
         cond = FieldCondition(field="url", op="contains", value=needles[0])
         assert ("CONTAINS(LOWER(" in with_pre) == (_prefilter(cond, "p") is not None)
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(sqlcompile, "_prefilter", lambda cond, doc: None)
+        m.setattr(sqlduckdb, "_prefilter", lambda cond, doc: None)
         without = compile_scoring(pb, as_of)
     assert "CONTAINS(LOWER(" not in without
     assert _scores(with_pre, events) == _scores(without, events)

@@ -1,7 +1,7 @@
 """Threshold advice: which score threshold meets a target, and the trade-off curve.
 
 For each candidate threshold T (the distinct score quantiles), the leads scoring at least
-T are the would-be MQLs: their volume per month (by lead creation month) and the share
+T are the would-be MQLs: their volume per month (by lead creation month, UTC) and the share
 that historically reached SQL. A target is either a volume ("sales can take 300 MQLs a
 month": the lowest T whose mean monthly volume fits) or a rate ("MQL→SQL at least 25%":
 the lowest T, so the most MQLs, whose rate reaches it).
@@ -13,7 +13,7 @@ from typing import Any
 
 import duckdb
 
-from leadgate.analytics.reports import Report, _reached_cte
+from leadgate.analytics.reports import Report, _reached_cte, utc_month
 
 
 def tradeoff(con: duckdb.DuckDBPyConnection, score: str = "score", steps: int = 40) -> Report:
@@ -25,7 +25,7 @@ def tradeoff(con: duckdb.DuckDBPyConnection, score: str = "score", steps: int = 
         list(r)
         for r in con.execute(
             f"WITH {_reached_cte()}, s AS (SELECT {score} AS s, "
-            "STRFTIME(TO_TIMESTAMP(created_at), '%Y-%m') AS m, at_sql, at_customer FROM lr), "
+            f"{utc_month('created_at')} AS m, at_sql, at_customer FROM lr), "
             "months AS (SELECT GREATEST(COUNT(DISTINCT m), 1) AS n FROM s), "
             f"th AS (SELECT DISTINCT ROUND(UNNEST(QUANTILE_DISC(s, [{qs}])), 2) AS t FROM s) "
             "SELECT th.t, COUNT(s.s) AS mqls, ROUND(COUNT(s.s) / ANY_VALUE(months.n), 1) "

@@ -150,6 +150,9 @@ def connect(
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with views `leads`, `events` (and `transitions`) over files."""
     con = duckdb.connect()
+    # Months are UTC months everywhere (reports, advice, backtests): the session zone
+    # would otherwise be the machine's, for any query that formats a TIMESTAMPTZ.
+    con.execute("SET TimeZone = 'UTC'")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     con.execute(f"CREATE VIEW leads AS SELECT * FROM {_reader(leads)}")

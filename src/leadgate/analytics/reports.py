@@ -2,7 +2,8 @@
 
 Every report is a `Report`: a title, column names and rows — printed as a table, written
 as CSV or JSON, drawn as a chart. Times are epoch seconds; durations are reported in
-hours (velocity, SLA) so short SLAs (0.25 h) stay readable.
+hours (velocity, SLA) so short SLAs (0.25 h) stay readable. Months are UTC months
+(`utc_month`), as in backtests, whatever the machine's time zone.
 """
 
 from __future__ import annotations
@@ -58,6 +59,17 @@ def _rows(
     con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None
 ) -> list[list[Any]]:
     return [list(r) for r in con.execute(sql, params or []).fetchall()]
+
+
+def utc_month(epoch: str) -> str:
+    """SQL for the UTC month (YYYY-MM) of an epoch-seconds column, whatever the session zone.
+
+    `STRFTIME(TO_TIMESTAMP(x), ...)` formats in the connection's TimeZone, which DuckDB
+    takes from the machine: a lead at 2026-03-01T03:00Z was a February lead in Los
+    Angeles. A plain TIMESTAMP built from microseconds has no zone, so it is UTC.
+    """
+    micros = f"CAST(ROUND(CAST({epoch} AS DOUBLE) * 1000000) AS BIGINT)"
+    return f"STRFTIME(MAKE_TIMESTAMP({micros}), '%Y-%m')"
 
 
 def _rate(a: str, b: str) -> str:
@@ -122,7 +134,7 @@ def cohorts(con: duckdb.DuckDBPyConnection) -> Report:
     """Monthly cohorts (by lead creation): how many reached MQL, SQL, customer."""
     rows = _rows(
         con,
-        f"WITH {_reached_cte()}, c AS (SELECT STRFTIME(TO_TIMESTAMP(created_at), '%Y-%m') AS "
+        f"WITH {_reached_cte()}, c AS (SELECT {utc_month('created_at')} AS "
         "cohort, at_mql, at_sql, at_customer FROM lr) "
         "SELECT cohort, COUNT(*) AS leads, COUNT(at_mql) AS mql, COUNT(at_sql) AS sql, "
         f"COUNT(at_customer) AS customer, {_rate('COUNT(at_mql)', 'COUNT(*)')} AS lead_to_mql, "
@@ -187,7 +199,7 @@ def sla(con: duckdb.DuckDBPyConnection, accept_within_hours: float, now: float) 
         con,
         "WITH t AS (SELECT lead_id, to_stage, ts, LEAD(to_stage) OVER w AS nxt, "
         "LEAD(ts) OVER w AS nxt_at FROM transitions WINDOW w AS (PARTITION BY lead_id ORDER BY "
-        "ts, to_stage)), m AS (SELECT STRFTIME(TO_TIMESTAMP(ts), '%Y-%m') AS month, ts, nxt, "
+        f"ts, to_stage)), m AS (SELECT {utc_month('ts')} AS month, ts, nxt, "
         "nxt_at FROM t WHERE to_stage = 'mql' AND NOT (nxt IS NULL AND ? - ts <= ?)) "
         "SELECT month, COUNT(*) AS mqls, "
         "COUNT(*) FILTER (WHERE nxt = 'sal') AS accepted, "

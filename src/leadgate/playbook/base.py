@@ -22,6 +22,8 @@ from pydantic import (
     model_validator,
 )
 
+from leadgate.playbook.regex import RegexError
+from leadgate.playbook.regex import check as check_regex
 from leadgate.playbook.safe_yaml import tick
 
 FIELD_OPS = (
@@ -181,7 +183,8 @@ class FieldCondition(_Strict):
             tick()
             try:
                 re.compile(v)
-            except re.error as exc:
+                check_regex(v)  # the portable subset every SQL engine runs alike
+            except (re.error, RegexError) as exc:
                 # The pattern as the user wrote it: repr() would double every backslash.
                 raise ValueError(f"bad regular expression '{v}': {exc}") from None
             except RecursionError:

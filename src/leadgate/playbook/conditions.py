@@ -1,15 +1,37 @@
 """Compile playbook conditions into plain Python predicates (no eval, ever).
 
-Semantics, shared with the SQL compiler so batch and real-time agree:
+Semantics, shared with the SQL compiler (DuckDB, PostgreSQL, Spark: see
+`leadgate.analytics.sqlcompile`) so batch and real-time agree:
 - A missing or empty field makes every test false, except `exists: false`.
   (`not` of a false test is true: `not` is applied after that rule.)
-- Strings compare without regard to case for eq, ne, in, not_in and contains;
-  `matches` is a regular expression search, exactly as written.
-- gt/gte/lt/lte/between compare numbers; a value that is not a number is false.
+- Strings compare without regard to case for eq, ne, in, not_in and contains.
+- Numbers: gt/gte/lt/lte/between (and eq/in against a number) compare numbers; a value
+  that is not a number is false. A JSON number is a number; a string is one when, once
+  stripped of spaces and commas, it is written in ASCII: optional sign, digits 0-9 (with
+  `_` between digits), optional fraction and exponent, or inf/infinity ("1,200", "-1e3",
+  "1_000"). "１２３" (fullwidth) and "١٢٣" (Arabic-Indic) are not numbers, though
+  Python's float() reads them; neither is "nan". Beyond the double range, text reads
+  as float() rounds it: "1e400" is inf, "1e-400" is 0.
+- The text of a value, which `contains` and `matches` read: a string as it is, a
+  boolean as True / False, a whole number (|n| < 2^53) as its digits (1200 and 1200.0
+  are "1200", -3 is "-3"). Other numbers (5.5, 1e20) and objects have no text: both
+  tests are false on them. `contains` on a list is true when an item's text, stripped,
+  equals the value's text (case ignored); `matches` on a list is false. The value of
+  `contains` is read the same way (`contains: 20` and `contains: 20.0` look for "20").
+- `matches` is a regular-expression search in the portable subset of
+  `leadgate.playbook.regex` (refused by `playbook check` otherwise): ASCII `\\d \\w \\s \\b`,
+  `$` only at the very end, `.` anything but a newline, `(?i)` only at the start and
+  folding the pattern's letters only — the same answer in Python and every SQL engine.
+
+Example:
+    >>> test = compile_field(FieldCondition(field="size", op="contains", value=20))
+    >>> test({"size": 1200}), test({"size": 5.5}), as_number("１２３")
+    (True, False, None)
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -22,24 +44,44 @@ from leadgate.playbook.model import (
     NotCondition,
     ScoreCondition,
 )
+from leadgate.playbook.regex import compile_python
 
 Scores = Mapping[str, float | None]
 Predicate = Callable[[Mapping[str, Any], Scores], bool]
 
 _TRUE = {"true", "yes", "1", "y", "t"}
+# The number grammar, ASCII only (the SQL compiler tests the same expressions).
+NUMBER_RX = r"^[+-]?(([0-9](_?[0-9])*)(\.([0-9](_?[0-9])*)?)?|\.[0-9](_?[0-9])*)([eE][+-]?[0-9](_?[0-9])*)?$"  # noqa: E501
+INF_RX = r"^[+-]?(inf|infinity)$"
+_NUMBER = re.compile(NUMBER_RX.replace("$", "\\Z"), re.ASCII)
+_INF = re.compile(INF_RX.replace("$", "\\Z"), re.ASCII)
+_WHOLE = 2.0**53
 
 
 def as_number(v: Any) -> float | None:
-    """A number from an attribute value, or None when it is not one."""
+    """A number from an attribute value, or None when it is not one (see module doc)."""
     if isinstance(v, bool):
         return None
     if isinstance(v, int | float):
         return float(v)
     if isinstance(v, str):
-        try:
-            return float(v.strip().replace(",", "")) if v.strip() else None
-        except ValueError:
+        text = v.strip().replace(",", "")
+        if _NUMBER.match(text) or _INF.match(text.lower()):
+            return float(text)
+    return None
+
+
+def text_of(v: Any) -> str | None:
+    """The text `contains` and `matches` read (see module doc); None when it has none."""
+    if isinstance(v, str):
+        return v
+    if isinstance(v, bool):
+        return str(v)
+    if isinstance(v, int | float):
+        if isinstance(v, float) and not math.isfinite(v):
             return None
+        if float(v) == math.floor(v) and abs(v) < _WHOLE:
+            return str(int(v))
     return None
 
 
@@ -114,17 +156,27 @@ def compile_field(cond: FieldCondition) -> Callable[[Mapping[str, Any]], bool]:
             return guard(member)
         return guard(lambda v: not member(v))
     if op == "contains":
-        needle = str(value).casefold()
+        needle = (text_of(value) or str(value)).casefold()
+
+        def item(x: Any) -> bool:
+            t = text_of(x)
+            return t is not None and t.strip().casefold() == needle
 
         def contains(v: Any) -> bool:
             if isinstance(v, list | tuple | set):
-                return any(str(x).strip().casefold() == needle for x in v)
-            return needle in str(v).casefold()
+                return any(item(x) for x in v)
+            t = text_of(v)
+            return t is not None and needle in t.casefold()
 
         return guard(contains)
     if op == "matches":
-        rx = re.compile(str(value))
-        return guard(lambda v: rx.search(str(v)) is not None)
+        rx = compile_python(str(value))
+
+        def matches(v: Any) -> bool:
+            t = text_of(v)
+            return t is not None and rx.search(t) is not None
+
+        return guard(matches)
     return guard(_numeric(op, value))
 
 
