@@ -24,6 +24,8 @@ Semantics are those of `leadgate.scoring.engagement` and `leadgate.playbook.cond
   the recursion touches only the few dense segments;
 - decay 2^(-(as_of - t)/half_life); manual adjustments (`manual_adjustment` events:
   points, reason, score fit|engagement) grouped by label as `EngagementRules._adjust`;
+- a fit rule's points and a fit adjustment's points count in cents (`FitRules`,
+  `EngagementRules._adjust`);
 - each rule's and adjustment's contribution is rounded to cents, then summed and
   rounded again, exactly as `ScoreCard`/`LeadProcessor.engagement` do. Rounding
   reproduces Python's `round(x, 2)` bit for bit (half-even on the exact binary value):
@@ -549,7 +551,7 @@ def _build(pb: Playbook, leads: str, events: str, as_of: float) -> str:
     attrs = Columns("l.attributes", "a", lead_field)
     for fr in pb.fit.rules:
         fit_terms.append(
-            f"(CASE WHEN {condition_sql(fr.if_, attrs)} THEN {dbl(fr.points)} "
+            f"(CASE WHEN {condition_sql(fr.if_, attrs)} THEN {dbl(round(fr.points, 2))} "
             "ELSE CAST(0 AS DOUBLE) END)"
         )
     ctes.append(("la", f"SELECT l.id, l.attributes{attrs.select()} FROM {leads} AS l", True))
@@ -606,7 +608,11 @@ def _adjustments(
     )
     contribs.append(f"SELECT lead_id, {round2('x')} AS c FROM adje")
     ctes.append(
-        ("adjf", "SELECT lead_id, SUM(pts) AS x FROM adj WHERE is_fit GROUP BY lead_id", True)
+        (
+            "adjf",
+            f"SELECT lead_id, SUM({round2('pts')}) AS x FROM adj WHERE is_fit GROUP BY lead_id",
+            True,
+        )
     )
 
 
@@ -822,7 +828,7 @@ def _build_duckdb(pb: Playbook, leads: str, events: str, as_of: float) -> str:
     fit_terms = ["CAST(0 AS DOUBLE)"]
     for fr in pb.fit.rules:
         fit_terms.append(
-            f"(CASE WHEN {condition_sql(fr.if_, attrs)} THEN {dbl(fr.points)} "
+            f"(CASE WHEN {condition_sql(fr.if_, attrs)} THEN {dbl(round(fr.points, 2))} "
             "ELSE CAST(0 AS DOUBLE) END)"
         )
     la_cols = attrs.select()
