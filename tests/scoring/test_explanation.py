@@ -35,7 +35,11 @@ def cents(x: float) -> int:
 
 def playbook(fit_points: list[float], eng_points: list[float], half_life: float | None) -> Any:
     fit_rules = [
-        {"name": f"f{i}", "if": {"field": FIELDS[i % 3], "op": "exists", "value": True}, "points": p}
+        {
+            "name": f"f{i}",
+            "if": {"field": FIELDS[i % 3], "op": "exists", "value": True},
+            "points": p,
+        }
         for i, p in enumerate(fit_points)
     ]
     eng_rules = [
