@@ -1,0 +1,48 @@
+"""One time-ordered story of a demo data set: lead creations, events and people's moves.
+
+Live, a lead is created, then acts, then a rep reacts to what the engine made of it,
+then the lead acts again. `timeline` merges the three lists of `DemoData` into that one
+order, so a loader can play them with its clock moving forward only.
+
+Order: by time (each list is already sorted, so this is a merge, not a sort); at the
+same second a creation comes before an event, and an event before a move, because a
+move reacts to what it sees (the generator dates a rep's move minutes after the event
+behind it, never at the same second, but a tie must not put a reaction first). Times
+are ISO 8601 UTC strings of one fixed format ("2026-01-05T10:12:00Z"), which sort
+as the moments they name.
+
+Example: a lead created at 09:00, its demo request at 09:05 and the BDR accepting it at
+09:12 come out as (CREATE, 09:00), (EVENT, 09:05), (MOVE, 09:12), whatever other leads
+do in between.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator
+from typing import NamedTuple
+
+from leadgate.demo.base import Row
+from leadgate.demo.generator import DemoData
+
+CREATE, EVENT, MOVE = 0, 1, 2
+
+
+class Moment(NamedTuple):
+    """One item of the timeline: when (ISO 8601 UTC), what kind, its row, its rank."""
+
+    at: str
+    kind: int
+    seq: int  # position in its own list: keeps each list's order at equal times
+    row: Row
+
+
+def timeline(data: DemoData) -> Iterator[Moment]:
+    """The leads (by created_at), events (by occurred_at) and moves (by at), merged."""
+    # Each list comes sorted from the generator; sorting again costs one linear pass and
+    # keeps the merge right for hand-made data.
+    leads = sorted(Moment(r["created_at"], CREATE, i, r) for i, r in enumerate(data.leads))
+    events = sorted(Moment(r["occurred_at"], EVENT, i, r) for i, r in enumerate(data.events))
+    moves = sorted(Moment(r["at"], MOVE, i, r) for i, r in enumerate(data.actions))
+    # Rows (dicts) are never compared: (at, kind, seq) is unique.
+    return heapq.merge(leads, events, moves, key=lambda m: (m.at, m.kind, m.seq))
