@@ -9,15 +9,18 @@ leads' events land in batches of 20,000 (the clock at the last one, due timers f
 there), later than they happened but in their order. So each lead's stage history is
 in time order, and a rep only ever acts on what the engine had made of the lead by then.
 
-The MQL itself is the playbook's: the script's `mql` steps (actor `rule:…`, the
-generator's ground truth of who is ready) are not played as anyone's move. A rep's
-move that the lead's stage at that moment does not allow (the playbook made no MQL, or
-made it later than the script assumed, or the lead has left MQL since) is skipped and
-counted: a rep works the MQLs the playbook made, from where each lead really is.
+The MQL itself is the playbook's, and reps react to it. The script guesses when each
+lead is ready (its `rule:mql` step); here each scripted walk starts instead from the
+moment the active playbook first makes that lead an MQL (found by replaying the lead's
+events through the same core, in memory), with the script's delays kept
+(`timeline.anchor`): accepted two hours after the playbook's MQL, not the script's.
+Walks of leads the playbook never makes an MQL are not played. A rep's move that the
+lead's stage at its moment does not allow (the lead left MQL by decay first) is skipped
+and counted.
 
 Example: `load_demo(engine, n_leads=500, n_events=10_000, seed=1)` returns
 `{"leads": 500, "events": 10000, "sales_actions": …, "sales_actions_skipped": …,
-"scripted_mqls_left_to_rules": …, "generate_seconds": …, "load_seconds": …}`.
+"sales_walks_without_mql": …, "generate_seconds": …, "load_seconds": …}`.
 """
 
 from __future__ import annotations
@@ -26,10 +29,11 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from leadgate.demo.generator import generate
-from leadgate.demo.timeline import CREATE, EVENT, Moment, timeline
+from leadgate.demo.generator import DemoData, generate
+from leadgate.demo.timeline import CREATE, EVENT, Moment, anchor, timeline
 from leadgate.engine.engine import Engine, iter_chunks
 from leadgate.ingest.validate import EventIn, parse_event, parse_time
+from leadgate.leads import LeadProcessor, LeadState
 from leadgate.lifecycle.stages import IllegalTransition
 from leadgate.sales import Sales
 from leadgate.sales import install as install_sales
@@ -57,11 +61,16 @@ def load_demo(
     for rep in data.reps:
         if rep["name"] not in have:
             sales.add_rep(**rep)
+    events = [parse_event(e, now) for e in data.events]
+    # Reps react to the playbook's MQLs: each scripted walk starts from its lead's MQL.
+    walks = {a["email"] for a in data.actions}
+    data.actions = anchor(data.actions, _first_mqls(engine.processor(), data, events, now), now)
+    anchored = {a["email"] for a in data.actions}
     player = _Player(engine, sales, now)
     real_clock = engine.clock
     try:
         for moment in timeline(data):
-            player.play(moment)
+            player.play(moment, events)
         player.flush(now)
     finally:
         engine.clock = real_clock
@@ -70,7 +79,8 @@ def load_demo(
         "events": len(data.events),
         "sales_actions": player.moved,
         "sales_actions_skipped": player.skipped,
-        "scripted_mqls_left_to_rules": player.left_to_rules,
+        # Scripted walks of leads the playbook never made an MQL: nobody works them.
+        "sales_walks_without_mql": len(walks - anchored),
         "generate_seconds": round(gen_s, 2),
         "load_seconds": round(time.perf_counter() - t1, 2),
     }
@@ -92,13 +102,14 @@ class _Player:
         self.events: dict[str, list[EventIn]] = {}
         self.pending = 0
         self.walk: dict[str, str] = {}
-        self.moved = self.skipped = self.left_to_rules = 0
+        self.moved = self.skipped = 0
 
-    def play(self, m: Moment) -> None:
+    def play(self, m: Moment, events: list[EventIn]) -> None:
+        """One moment; `events` are the data set's events validated (by index)."""
         if m.kind == CREATE:
             self.leads.append(_lead_row(m.row, self.now))
         elif m.kind == EVENT:
-            ev = parse_event(m.row, self.now)
+            ev = events[m.seq]
             self.events.setdefault(ev.email, []).append(ev)
             self.pending += 1
             if self.pending >= _MAX_PENDING_EVENTS:
@@ -109,8 +120,7 @@ class _Player:
             expected = self.walk.get(email, "lead")
             self.walk[email] = m.row["to"]
             if m.row["actor"].startswith("rule:"):
-                # The playbook decides who is an MQL; the script's guess is not a move.
-                self.left_to_rules += 1
+                # The playbook made this MQL (the walk starts there); nobody moves it.
                 return
             at = self._set_clock(parse_time(m.at, "at", self.now))
             self._create()
@@ -146,6 +156,30 @@ class _Player:
         for chunk in iter_chunks(self.leads, _LEAD_CHUNK):
             self.engine.upsert_leads(chunk, actor="demo")
         self.leads = []
+
+
+def _first_mqls(
+    proc: LeadProcessor, data: DemoData, events: list[EventIn], now: float
+) -> dict[str, float]:
+    """When the playbook first makes each scripted lead an MQL: the lead's history
+    replayed in memory through the same core the engine runs (no store, no clock)."""
+    walkers = {a["email"] for a in data.actions}
+    mine: dict[str, list[EventIn]] = {}
+    for ev in events:
+        if ev.email in walkers:
+            mine.setdefault(ev.email, []).append(ev)
+    out: dict[str, float] = {}
+    for row in data.leads:
+        email, attrs, created = _lead_row(row, now)
+        if email not in walkers:
+            continue
+        lead = LeadState(email, {}, created if created is not None else now)
+        moves = proc.update_attributes(lead, attrs, lead.created_at)
+        moves += proc.apply_events(lead, mine.get(email, []), now, rescore=False)
+        first = next((t.at for t in moves if t.to_stage == "mql"), None)
+        if first is not None:
+            out[email] = first
+    return out
 
 
 def _lead_row(lead: dict[str, Any], now: float) -> tuple[str, dict[str, Any], float | None]:
