@@ -3,7 +3,7 @@
 The generator's leads, events and the sales team's moves are merged into one timeline
 (`demo/timeline.py`) and played in that order through the engine and the sales
 workflow, the real code paths. The engine's clock is set to each moment and only moves
-forward: before a rep's move, the leads created so far and that lead's events are
+forward: before a rep's move, that lead's events (and the lead, if not stored yet) are
 stored with the clock at the move, then the move is made at its own time; the other
 leads' events land in batches of 20,000 (the clock at the last one, due timers fired
 there), later than they happened but in their order. So each lead's stage history is
@@ -99,6 +99,7 @@ class _Player:
         self.now = now  # the real clock: the validation's "not in the future" bound
         self.clock = float("-inf")  # the engine's clock during the play, never going back
         self.leads: list[tuple[str, dict[str, Any], float | None]] = []
+        self.waiting: set[str] = set()  # the emails of `leads`
         self.events: dict[str, list[EventIn]] = {}
         self.pending = 0
         self.walk: dict[str, str] = {}
@@ -107,7 +108,9 @@ class _Player:
     def play(self, m: Moment, events: list[EventIn]) -> None:
         """One moment; `events` are the data set's events validated (by index)."""
         if m.kind == CREATE:
-            self.leads.append(_lead_row(m.row, self.now))
+            row = _lead_row(m.row, self.now)
+            self.leads.append(row)
+            self.waiting.add(row[0])
         elif m.kind == EVENT:
             ev = events[m.seq]
             self.events.setdefault(ev.email, []).append(ev)
@@ -123,7 +126,8 @@ class _Player:
                 # The playbook made this MQL (the walk starts there); nobody moves it.
                 return
             at = self._set_clock(parse_time(m.at, "at", self.now))
-            self._create()
+            if email in self.waiting:
+                self._create()  # with it, every lead created so far: one transaction
             mine = self.events.pop(email, None)
             if mine:
                 self.pending -= len(mine)
@@ -152,10 +156,11 @@ class _Player:
         return at
 
     def _create(self) -> None:
-        """The leads created so far (a lead exists before its first event and any move)."""
+        """Store the leads created so far (before their events and any move on them)."""
         for chunk in iter_chunks(self.leads, _LEAD_CHUNK):
             self.engine.upsert_leads(chunk, actor="demo")
         self.leads = []
+        self.waiting = set()
 
 
 def _first_mqls(

@@ -4,7 +4,7 @@ Live, a lead is created, then acts, then a rep reacts to what the engine made of
 then the lead acts again. `timeline` merges the three lists of `DemoData` into that one
 order, so a loader can play them with its clock moving forward only.
 
-Order: by time (each list is already sorted, so this is a merge, not a sort); at the
+Order: by time (each list is in time order, so this is a merge, not a sort); at the
 same second a creation comes before an event, and an event before a move, because a
 move reacts to what it sees (the generator dates a rep's move minutes after the event
 behind it, never at the same second, but a tie must not put a reaction first). Times
@@ -45,14 +45,16 @@ class Moment(NamedTuple):
 
 
 def timeline(data: DemoData) -> Iterator[Moment]:
-    """The leads (by created_at), events (by occurred_at) and moves (by at), merged."""
-    # Each list comes sorted from the generator; sorting again costs one linear pass and
-    # keeps the merge right for hand-made data.
-    leads = sorted(Moment(r["created_at"], CREATE, i, r) for i, r in enumerate(data.leads))
-    events = sorted(Moment(r["occurred_at"], EVENT, i, r) for i, r in enumerate(data.events))
-    moves = sorted(Moment(r["at"], MOVE, i, r) for i, r in enumerate(data.actions))
-    # Rows (dicts) are never compared: (at, kind, seq) is unique.
-    return heapq.merge(leads, events, moves, key=lambda m: (m.at, m.kind, m.seq))
+    """The leads (by created_at), events (by occurred_at) and moves (by at), merged.
+
+    Each list must be in its time order, as `generate` and `anchor` give them.
+    """
+    # Each list is in time order already (DemoData's contract; `anchor` keeps it).
+    leads = (Moment(r["created_at"], CREATE, i, r) for i, r in enumerate(data.leads))
+    events = (Moment(r["occurred_at"], EVENT, i, r) for i, r in enumerate(data.events))
+    moves = (Moment(r["at"], MOVE, i, r) for i, r in enumerate(data.actions))
+    # Moments compare as tuples; rows (dicts) never are: (at, kind, seq) is unique.
+    return heapq.merge(leads, events, moves)
 
 
 def anchor(actions: list[Row], mql_at: Mapping[str, float], end: float) -> list[Row]:
