@@ -68,12 +68,14 @@ def test_demo_history_is_in_time_order_and_moves_follow_what_they_depend_on(
     # The data the loader played (the window ends ten minutes before its clock).
     start = datetime.fromtimestamp(now, UTC) - timedelta(days=DAYS, minutes=10)
     data = generate(n_leads=LEADS, n_events=EVENTS, seed=SEED, start=start, days=DAYS)
-    # The script's walks: each step's delay after the walk's own (guessed) MQL.
-    walk_start = {a["email"]: a["at"] for a in reversed(data.actions) if a["to"] == "mql"}
+    # The script's walks (and the team's reactions to the other leads): each step's delay
+    # after the walk's own MQL.
+    walks = data.actions + data.reactions
+    walk_start = {a["email"]: a["at"] for a in reversed(walks) if a["to"] == "mql"}
     delay = {
         (a["email"], a["to"]): parse_time(a["at"], "at", now)
         - parse_time(walk_start[a["email"]], "at", now)
-        for a in data.actions
+        for a in walks
         if not a["actor"].startswith("rule:")
     }
     assert stats["sales_actions"] > 10, stats  # else the checks below prove nothing

@@ -33,7 +33,7 @@ from datetime import datetime
 from leadgate.demo.base import DEFAULT_START, Row, check_counts, resolve
 from leadgate.demo.events import Events
 from leadgate.demo.people import Hidden, lead_stream
-from leadgate.demo.script import TEAM, actions
+from leadgate.demo.script import TEAM, actions, reactions
 
 __all__ = ["DEFAULT_START", "DemoData", "generate", "iter_events", "iter_leads"]
 
@@ -47,6 +47,10 @@ class DemoData:
     actions: list[Row]
     #: The sales team the actions' actors belong to: `Sales.add_rep` keyword arguments.
     reps: list[Row] = field(default_factory=lambda: [dict(r) for r in TEAM])
+    #: For every lead without a walk in `actions`: the walk the team would take if a
+    #: playbook made it an MQL, dated from an MQL at 1970-01-01T00:00:00Z (see
+    #: `script.reactions`; `leadgate demo` anchors it at the playbook's MQL).
+    reactions: list[Row] = field(default_factory=list)
 
 
 def iter_leads(
@@ -112,4 +116,6 @@ def generate(
     events: list[Row] = []
     for batch in sim.batches():
         events.extend(batch)
-    return DemoData(leads=leads, events=events, actions=actions(sim, seed))
+    walks = actions(sim, seed)
+    others = reactions(sim, seed, {a["email"] for a in walks})
+    return DemoData(leads=leads, events=events, actions=walks, reactions=others)

@@ -64,7 +64,10 @@ def load_demo(
     events = [parse_event(e, now) for e in data.events]
     # Reps react to the playbook's MQLs: each scripted walk starts from its lead's MQL.
     walks = {a["email"] for a in data.actions}
-    data.actions = anchor(data.actions, _first_mqls(engine.processor(), data, events, now), now)
+    # Every lead the playbook makes an MQL is worked: by its scripted walk, or else by
+    # the team's reaction to it.
+    mql_at = _first_mqls(engine.processor(), data, events, now)
+    data.actions = anchor(data.actions + data.reactions, mql_at, now)
     anchored = {a["email"] for a in data.actions}
     player = _Player(engine, sales, now)
     real_clock = engine.clock
@@ -166,18 +169,14 @@ class _Player:
 def _first_mqls(
     proc: LeadProcessor, data: DemoData, events: list[EventIn], now: float
 ) -> dict[str, float]:
-    """When the playbook first makes each scripted lead an MQL: the lead's history
-    replayed in memory through the same core the engine runs (no store, no clock)."""
-    walkers = {a["email"] for a in data.actions}
+    """When the playbook first makes each lead an MQL: the lead's history replayed in
+    memory through the same core the engine runs (no store, no clock)."""
     mine: dict[str, list[EventIn]] = {}
     for ev in events:
-        if ev.email in walkers:
-            mine.setdefault(ev.email, []).append(ev)
+        mine.setdefault(ev.email, []).append(ev)
     out: dict[str, float] = {}
     for row in data.leads:
         email, attrs, created = _lead_row(row, now)
-        if email not in walkers:
-            continue
         lead = LeadState(email, {}, created if created is not None else now)
         moves = proc.update_attributes(lead, attrs, lead.created_at)
         moves += proc.apply_events(lead, mine.get(email, []), now, rescore=False)

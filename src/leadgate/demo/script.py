@@ -89,13 +89,7 @@ def actions(ev: Events, seed: int) -> list[Row]:
     rng = random.Random(f"leadgate-demo/{seed}/actions")
     r = rng.random
     clock = Clock()
-    end = ev.end
-    # (at, tie-break, email, to, actor, reason, what the rep records with the move)
-    out: list[tuple[int, int, str, str, str, str, Row]] = []
-
-    def lognormal(median: float, sigma: float) -> int:
-        return max(60, int(median * math.exp(rng.gauss(0.0, sigma))))
-
+    out: list[_Move] = []
     for i, p in enumerate(ev.people):
         intent = ev.intent[i]
         if ev.hand_at[i]:
@@ -108,48 +102,96 @@ def actions(ev: Events, seed: int) -> list[Row]:
             boost = 1.0
         else:
             continue
-        if at >= end:
+        if at >= ev.end:
             continue
-        m = min(1.4, max(0.6, 1.0 + 0.8 * (intent - 0.65))) * boost
-        bdr = _BDRS[rng.randrange(len(_BDRS))]
-        ae = _AES[rng.randrange(len(_AES))]
-        # (stage, who records it, reason, delay to the next decision, P(next), drop reasons)
-        chain: list[tuple[str, str, str, int, float, Table | None]] = [
-            ("mql", "rule:mql", why, lognormal(2 * HOUR, 1.3), 0.60 * m, None),
-            ("sal", bdr, "accepted", lognormal(4 * DAY, 0.6), 0.583 * m, _SAL_DROP),
-            ("sql", bdr, "BANT 4/4", lognormal(3 * DAY, 0.6), 0.571 * m, _SQL_DROP),
-            ("sqo", ae, "opportunity accepted", lognormal(35 * DAY, 0.5), 0.40 * m, _LOST),
-            ("customer", ae, "closed won", 0, 0.0, None),
-        ]
-        for step, (stage, actor, reason, delay, p_next, drop) in enumerate(chain):
-            extra: Row = {}
-            if stage == "sql":
-                extra = {"qualification": dict(_BANT_MET)}  # discovery passed BANT 4/4
-            elif stage == "sqo":
-                extra = {"opportunity": _opportunity(p, at + delay, clock)}
-            out.append((at, len(out), p.email, stage, actor, reason, extra))
-            if stage == "customer":
-                break
-            at += delay
-            if at >= end:
-                break  # still open when the window closes
-            decider = bdr if step < 2 else ae
-            if step == 0 and p.student:
-                out.append((at, len(out), p.email, "disqualified", bdr, "student", {}))
-                break
-            if r() >= p_next:
-                if drop is None:  # a rejected MQL: a quarter are no fit at all
-                    if r() < 0.25:
-                        to, why_drop = "disqualified", _MQL_DISQUALIFY.pick(r())
-                    else:
-                        to, why_drop = "nurture", _MQL_REJECT.pick(r())
+        _walk(rng, clock, p, intent, at, why, boost, ev.end, out)
+    return _rows(out, clock)
+
+
+def reactions(ev: Events, seed: int, scripted: set[str]) -> list[Row]:
+    """What the team would do with each other lead if the playbook made it an MQL: a walk
+    as `actions` draws one, dated from an MQL at the epoch (1970-01-01T00:00:00Z), for
+    `timeline.anchor` to move to the playbook's real MQL. Leads in `scripted` (which have
+    a walk in `actions`) get none. Its own random stream: `actions` is unchanged."""
+    rng = random.Random(f"leadgate-demo/{seed}/reactions")
+    clock = Clock()
+    out: list[_Move] = []
+    for i, p in enumerate(ev.people):
+        if p.email in scripted:
+            continue
+        if ev.hand_at[i]:
+            why, boost = f"hand raiser: {TYPES[ev.hand_type[i]]}", 1.1
+        else:
+            why, boost = "fit and engagement over the MQL threshold", 1.0
+        _walk(rng, clock, p, ev.intent[i], 0, why, boost, math.inf, out)
+    return _rows(out, clock)
+
+
+# (at, tie-break, email, to, actor, reason, what the rep records with the move)
+_Move = tuple[int, int, str, str, str, str, Row]
+
+
+def _walk(
+    rng: random.Random,
+    clock: Clock,
+    p: Hidden,
+    intent: float,
+    at: int,
+    why: str,
+    boost: float,
+    end: float,
+    out: list[_Move],
+) -> None:
+    """One lead's walk from its MQL at `at`: mql → sal → sql → sqo → customer, or out to
+    nurture or disqualified at one step; nothing at or after `end`."""
+    r = rng.random
+
+    def lognormal(median: float, sigma: float) -> int:
+        return max(60, int(median * math.exp(rng.gauss(0.0, sigma))))
+
+    m = min(1.4, max(0.6, 1.0 + 0.8 * (intent - 0.65))) * boost
+    bdr = _BDRS[rng.randrange(len(_BDRS))]
+    ae = _AES[rng.randrange(len(_AES))]
+    # (stage, who records it, reason, delay to the next decision, P(next), drop reasons)
+    chain: list[tuple[str, str, str, int, float, Table | None]] = [
+        ("mql", "rule:mql", why, lognormal(2 * HOUR, 1.3), 0.60 * m, None),
+        ("sal", bdr, "accepted", lognormal(4 * DAY, 0.6), 0.583 * m, _SAL_DROP),
+        ("sql", bdr, "BANT 4/4", lognormal(3 * DAY, 0.6), 0.571 * m, _SQL_DROP),
+        ("sqo", ae, "opportunity accepted", lognormal(35 * DAY, 0.5), 0.40 * m, _LOST),
+        ("customer", ae, "closed won", 0, 0.0, None),
+    ]
+    for step, (stage, actor, reason, delay, p_next, drop) in enumerate(chain):
+        extra: Row = {}
+        if stage == "sql":
+            extra = {"qualification": dict(_BANT_MET)}  # discovery passed BANT 4/4
+        elif stage == "sqo":
+            extra = {"opportunity": _opportunity(p, at + delay, clock)}
+        out.append((at, len(out), p.email, stage, actor, reason, extra))
+        if stage == "customer":
+            break
+        at += delay
+        if at >= end:
+            break  # still open when the window closes
+        decider = bdr if step < 2 else ae
+        if step == 0 and p.student:
+            out.append((at, len(out), p.email, "disqualified", bdr, "student", {}))
+            break
+        if r() >= p_next:
+            if drop is None:  # a rejected MQL: a quarter are no fit at all
+                if r() < 0.25:
+                    to, why_drop = "disqualified", _MQL_DISQUALIFY.pick(r())
                 else:
-                    to, why_drop = "nurture", drop.pick(r())
-                extra = {}
-                if step == 1 and why_drop in _SAL_DROP_ANSWERS:
-                    extra = {"qualification": dict(_SAL_DROP_ANSWERS[why_drop])}
-                out.append((at, len(out), p.email, to, decider, why_drop, extra))
-                break
+                    to, why_drop = "nurture", _MQL_REJECT.pick(r())
+            else:
+                to, why_drop = "nurture", drop.pick(r())
+            extra = {}
+            if step == 1 and why_drop in _SAL_DROP_ANSWERS:
+                extra = {"qualification": dict(_SAL_DROP_ANSWERS[why_drop])}
+            out.append((at, len(out), p.email, to, decider, why_drop, extra))
+            break
+
+
+def _rows(out: list[_Move], clock: Clock) -> list[Row]:
     out.sort()
     return [
         {"email": email, "to": to, "at": clock.iso(at), "actor": actor, "reason": reason, **extra}
