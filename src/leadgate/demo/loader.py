@@ -10,13 +10,14 @@ there), later than they happened but in their order. So each lead's stage histor
 in time order, and a rep only ever acts on what the engine had made of the lead by then.
 
 The MQL itself is the playbook's, and reps react to it. The script guesses when each
-lead is ready (its `rule:mql` step); here each scripted walk starts instead from the
-moment the active playbook first makes that lead an MQL (found by replaying the lead's
-events through the same core, in memory), with the script's delays kept
-(`timeline.anchor`): accepted two hours after the playbook's MQL, not the script's.
-Walks of leads the playbook never makes an MQL are not played. A rep's move that the
-lead's stage at its moment does not allow (the lead left MQL by decay first) is skipped
-and counted.
+lead is ready (its `rule:mql` step); here each walk starts instead from the moment the
+active playbook first makes that lead an MQL (found by replaying the lead's events
+through the same core, in memory), with the script's delays kept (`timeline.anchor`):
+accepted two hours after the playbook's MQL, not the script's. A lead the script did
+not pick gets the team's reaction drawn for it (`DemoData.reactions`); scripted walks of
+leads the playbook never makes an MQL are not played. A rep's move that the lead's
+stage at its moment does not allow (the lead left MQL by decay first) is skipped and
+counted.
 
 Example: `load_demo(engine, n_leads=500, n_events=10_000, seed=1)` returns
 `{"leads": 500, "events": 10000, "sales_actions": …, "sales_actions_skipped": …,
