@@ -61,6 +61,8 @@ points_st = st.one_of(
     st.integers(-30, 30).filter(bool).map(float),
     st.integers(-120, 120).filter(bool).map(lambda n: n / 4),
     st.sampled_from([0.01, 2.35, -0.07, 12.5]),
+    # Sub-cent points: each fit rule, fit adjustment and engagement line counts in cents.
+    st.sampled_from([10.337, 0.005, 2.675, -1.115, 0.333]),
 )
 
 

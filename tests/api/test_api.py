@@ -259,6 +259,27 @@ def test_single_event_and_hand_raiser_makes_an_mql(api: Api) -> None:
     }  # fmt: skip
 
 
+def test_repeats_without_id_or_time_count_at_each_receipt(api: Api, clock) -> None:  # type: ignore[no-untyped-def]
+    """No id and no occurred_at: each request is received at its own moment, which is the
+    event's time and part of its derived id, so three attendances count three times; the
+    same body with an explicit occurred_at is one event however often it is sent."""
+    body = {"email": "rep@corp.com", "type": "webinar_attended"}
+    items = []
+    for _ in range(3):
+        items.append(api.post(f"{V1}/events", json=body).json()["items"][0])
+        clock.advance(30)
+    assert [i["status"] for i in items] == ["accepted"] * 3
+    assert len({i["id"] for i in items}) == 3
+    timed = {**body, "occurred_at": "2026-05-01T10:00:00Z"}
+    statuses = []
+    for _ in range(2):
+        statuses.append(api.post(f"{V1}/events", json=timed).json()["items"][0]["status"])
+        clock.advance(30)
+    assert statuses == ["accepted", "duplicate"]
+    shown = api.get(f"{V1}/leads/{items[0]['lead_id']}").json()
+    assert len(shown["recent_events"]) == 4
+
+
 def test_malformed_oversized_and_too_long_batches_are_problems(api: Api) -> None:
     body = assert_problem(
         api.post(

@@ -23,6 +23,25 @@ def run(*args: str) -> tuple[int, str, str]:
     return r.exit_code, r.stdout, r.stderr
 
 
+def test_event_add_without_id_or_time_counts_each_time(db: list[str]) -> None:
+    """Each `event add` without --id and --at happens at its own receipt time (a new
+    process, a later clock): three webinars count three times; with --at, once."""
+    assert run("init", *db)[0] == 0
+    ids, statuses = [], []
+    for extra in ([], [], [], ["--at", "2026-01-05T10:00:00Z"], ["--at", "2026-01-05T10:00:00Z"]):
+        code, out, err = run(
+            "event", "add", "--email", "rep@acme.com", "--type", "webinar_attended",
+            *extra, "--json", *db,
+        )  # fmt: skip
+        assert code == 0, err
+        ids.append(orjson.loads(out)["event"]["id"])
+        statuses.append(orjson.loads(out)["event"]["status"])
+    assert statuses == ["accepted"] * 4 + ["duplicate"]
+    assert len(set(ids)) == 4
+    code, out, _ = run("lead", "show", "rep@acme.com", "--json", *db)
+    assert len(orjson.loads(out)["recent_events"]) == 4
+
+
 def test_the_walkthrough(db: list[str]) -> None:
     assert run("init", *db)[0] == 0
     code, out, _ = run(

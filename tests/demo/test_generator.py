@@ -269,3 +269,21 @@ def test_actions_carry_what_the_sales_workflow_asks_for(data: DemoData) -> None:
         if a["to"] in EXITS:
             assert reason_listed(a["reason"], playbook.stages.reasons[a["to"]]), a
     assert any("qualification" in a for a in data.actions if a["to"] == "nurture")
+
+
+def test_every_other_lead_has_a_reaction_walk_from_the_epoch(data: DemoData) -> None:
+    """`reactions`: for each lead without a scripted walk, what the team would do if a
+    playbook made it an MQL, dated from 1970-01-01 (the loader moves it to that MQL)."""
+    scripted = {a["email"] for a in data.actions}
+    walks: dict[str, list[dict]] = defaultdict(list)
+    for a in data.reactions:
+        walks[a["email"]].append(a)
+    assert set(walks) == {lead["email"] for lead in data.leads} - scripted
+    for walk in walks.values():
+        assert walk[0]["to"] == "mql" and walk[0]["at"] == "1970-01-01T00:00:00Z"
+        stages = [a["to"] for a in walk]
+        forward = [s for s in stages if s not in EXITS]
+        assert forward == FORWARD[: len(forward)], stages
+    reached = Counter(a["to"] for a in data.reactions)
+    # Lower intent than the scripted walks on average: fewer go all the way.
+    assert 0 < reached["customer"] < reached["sal"] < reached["mql"]

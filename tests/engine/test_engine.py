@@ -73,6 +73,27 @@ def test_events_without_ids_are_deduplicated_by_content(engine: Engine) -> None:
     assert events(engine, e)[0].status == "duplicate"
 
 
+def test_repeats_without_id_or_time_are_distinct_events_at_their_receipt(
+    engine: Engine,
+    clock,  # type: ignore[no-untyped-def]
+) -> None:
+    """Without occurred_at the receipt time is the event's time, so it is part of the
+    derived id: the same webinar sent three times, minutes apart, counts three times."""
+    e = {"email": "bo@x.io", "type": "webinar_attended"}
+    results = []
+    for _ in range(3):
+        results += events(engine, e)
+        clock.advance(60)
+    assert [r.status for r in results] == ["accepted"] * 3
+    assert len({r.id for r in results}) == 3
+    lead = engine.show("bo@x.io")
+    assert len(lead["recent_events"]) == 3
+    assert lead["engagement"] == pytest.approx(60, abs=0.01)
+    # Two copies at one receipt instant (one request) are one event, as before.
+    same = events(engine, e, e)
+    assert [r.status for r in same] == ["accepted", "duplicate"]
+
+
 def test_an_event_for_an_unknown_email_creates_the_lead(engine: Engine) -> None:
     events(engine, {"email": "new@corp.io", "type": "demo_request"})
     lead = engine.show("new@corp.io")

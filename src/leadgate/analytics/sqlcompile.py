@@ -28,6 +28,8 @@ Semantics are those of `leadgate.scoring.engagement` and `leadgate.playbook.cond
   the recursion touches only the few dense segments;
 - decay 2^(-(as_of - t)/half_life); manual adjustments (`manual_adjustment` events:
   points, reason, score fit|engagement) grouped by label as `EngagementRules._adjust`;
+- a fit rule's points and a fit adjustment's points count in cents (`FitRules`,
+  `EngagementRules._adjust`);
 - each rule's and adjustment's contribution is rounded to cents, then summed and
   rounded again, exactly as `ScoreCard`/`LeadProcessor.engagement` do. Rounding
   reproduces Python's `round(x, 2)` bit for bit (half-even on the exact binary value):
@@ -269,7 +271,7 @@ def _build(pb: Playbook, leads: str, events: str, as_of: float) -> str:
     attrs = Columns("l.attributes", "a", lead_field)
     for fr in pb.fit.rules:
         fit_terms.append(
-            f"(CASE WHEN {condition_sql(fr.if_, attrs)} THEN {dbl(fr.points)} "
+            f"(CASE WHEN {condition_sql(fr.if_, attrs)} THEN {dbl(round(fr.points, 2))} "
             "ELSE CAST(0 AS DOUBLE) END)"
         )
     ctes.append(("la", f"SELECT l.id, l.attributes{attrs.select()} FROM {leads} AS l", True))

@@ -197,7 +197,7 @@ def build_duckdb(pb: Playbook, leads: str, events: str, as_of: float) -> str:
     fit_terms = ["CAST(0 AS DOUBLE)"]
     for fr in pb.fit.rules:
         fit_terms.append(
-            f"(CASE WHEN {condition_sql(fr.if_, attrs)} THEN {dbl(fr.points)} "
+            f"(CASE WHEN {condition_sql(fr.if_, attrs)} THEN {dbl(round(fr.points, 2))} "
             "ELSE CAST(0 AS DOUBLE) END)"
         )
     la_cols = attrs.select()

@@ -121,7 +121,11 @@ def _adjustments(
     )
     contribs.append(f"SELECT lead_id, {round2('x')} AS c FROM adje")
     ctes.append(
-        ("adjf", "SELECT lead_id, SUM(pts) AS x FROM adj WHERE is_fit GROUP BY lead_id", True)
+        (
+            "adjf",
+            f"SELECT lead_id, SUM({round2('pts')}) AS x FROM adj WHERE is_fit GROUP BY lead_id",
+            True,
+        )
     )
 
 

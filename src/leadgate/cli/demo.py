@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,109 +11,18 @@ from sqlalchemy.engine import make_url
 from leadgate.cli.common import DbOpt, JsonOpt, console, handle_errors, open_engine, print_json
 from leadgate.cli.reports import print_funnel
 from leadgate.cli.tables import table
-from leadgate.engine.engine import Engine, iter_chunks
-from leadgate.ingest.validate import parse_event, parse_time
-from leadgate.lifecycle.stages import IllegalTransition
-from leadgate.sales import Sales
-from leadgate.sales import install as install_sales
+from leadgate.engine.engine import Engine
 from leadgate.store.database import resolve_url
-from leadgate.store.repository import Repository
 
 
 def load_demo(
     engine: Engine, n_leads: int, n_events: int, seed: int, days: int = 180
 ) -> dict[str, Any]:
-    """Generate the seeded demo data and load it through the engine (the real code path)."""
-    from leadgate.demo.generator import generate
+    """`leadgate.demo.loader.load_demo` (imported when used: the CLI starts without the
+    generator's tables)."""
+    from leadgate.demo.loader import load_demo as play
 
-    now = engine.clock()
-    t0 = time.perf_counter()
-    # The window ends now, so decay and SLAs look as they would in a live store.
-    start = datetime.fromtimestamp(now, UTC) - timedelta(days=days, minutes=10)
-    data = generate(n_leads=n_leads, n_events=n_events, seed=seed, start=start, days=days)
-    gen_s = time.perf_counter() - t0
-    t1 = time.perf_counter()
-    # The team first, so the MQLs the events make are routed to BDRs as they arrive.
-    sales = install_sales(engine)
-    have = {r["name"] for r in sales.reps()}
-    for rep in data.reps:
-        if rep["name"] not in have:
-            sales.add_rep(**rep)
-    rows = []
-    for lead in data.leads:
-        attrs = {
-            k: v
-            for k, v in lead.items()
-            if k not in ("email", "created_at") and v not in (None, "")
-        }
-        created = (
-            parse_time(lead["created_at"], "created_at", now) if lead.get("created_at") else None
-        )
-        rows.append((lead["email"].strip().lower(), attrs, created))
-    for chunk in iter_chunks(rows, 5000):
-        engine.upsert_leads(chunk, actor="demo")
-    events = sorted(data.events, key=lambda e: e["occurred_at"])
-    for chunk in iter_chunks(events, 20_000):
-        engine.ingest([parse_event(e, now) for e in chunk], now)
-    moved = skipped = 0
-    # The stage each lead was last moved to here: answers are recorded only on a lead
-    # that is really in SAL (its earlier moves may have been skipped).
-    stage_of: dict[str, str] = {}
-    real_clock = engine.clock
-    try:
-        for action in sorted(data.actions, key=lambda a: a["at"]):
-            at = parse_time(action["at"], "at", now)
-            engine.clock = lambda at=at: at  # type: ignore[misc]
-            if _play(sales, engine, action, stage_of.get(action["email"])):
-                stage_of[action["email"]] = action["to"]
-                moved += 1
-            else:
-                skipped += 1
-    finally:
-        engine.clock = real_clock
-    engine.tick()
-    return {
-        "leads": len(data.leads),
-        "events": len(data.events),
-        "sales_actions": moved,
-        "sales_actions_skipped": skipped,
-        "generate_seconds": round(gen_s, 2),
-        "load_seconds": round(time.perf_counter() - t1, 2),
-    }
-
-
-def _play(sales: Sales, engine: Engine, action: dict[str, Any], stage: str | None) -> bool:
-    """One scripted move, done the way a rep does it: BANT answers before SQL, the
-    opportunity (which makes the SQO) through the sales API. False when it cannot apply."""
-    email, actor = action["email"], action["actor"]
-    role, _, _ = actor.partition(":")
-    if role in ("bdr", "ae"):
-        # The script picks its reps blind; the move is made by whoever routing gave the
-        # lead to, so the history and `owner` tell one story.
-        with engine.db.read() as conn:
-            row = (
-                Repository(engine.db, conn)
-                .execute("SELECT owner FROM leads WHERE email = ?", [email])
-                .fetchone()
-            )
-        if row and row[0]:
-            actor = f"{role}:{row[0]}"
-    try:
-        answers = action.get("qualification")
-        if answers and stage == "sal":
-            sales.qualify(email, answers, actor=actor)
-        opp = action.get("opportunity")
-        if action["to"] == "sqo" and opp:
-            # A replayed history: its close dates may be before the demo's "now".
-            sales.opportunity(
-                email, opp["amount"], opp["currency"], opp["close_date"], actor, backfill=True
-            )
-        else:
-            engine.set_stage(email, action["to"], action.get("reason"), actor)
-    except IllegalTransition:
-        # The generator's sales history need not match this playbook's MQLs.
-        return False
-    return True
+    return play(engine, n_leads, n_events, seed, days)
 
 
 def register(app: typer.Typer) -> None:

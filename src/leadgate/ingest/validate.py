@@ -175,8 +175,10 @@ def iso(ts: float | None) -> str | None:
 def derive_event_id(email: str, type_: str, when: Any, props_json: str) -> str:
     """An id from the content, so the same event sent twice is recognised.
 
-    The time is taken as given (or absent), not the default "now", so re-sending a
-    file whose events carry no time is still idempotent.
+    `when` is the time as given, so an event re-sent with the same explicit
+    occurred_at is recognised; without one it is the receipt time, which is then the
+    event's time: the same webinar reported three times, minutes apart, is three
+    attendances (send an id to make retries of time-less events safe).
     """
     h = hashlib.blake2b(digest_size=16)
     h.update(f"{email}\x1f{type_}\x1f{when}\x1f".encode())
@@ -224,7 +226,7 @@ def parse_event(data: Any, now: float, allow_reserved: bool = False) -> EventIn:
     at = now if when in (None, "") else parse_time(when, "occurred_at", now)
     ev_id = data.get("id")
     if ev_id in (None, ""):
-        ev_id = derive_event_id(email, type_, when, props_json)
+        ev_id = derive_event_id(email, type_, at if when in (None, "") else when, props_json)
     else:
         ev_id = str(ev_id)
         if len(ev_id) > MAX_ID_CHARS:

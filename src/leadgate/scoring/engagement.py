@@ -248,7 +248,9 @@ class EngagementRules:
         pts = float(props.get("points", 0))
         label = adjustment_label(props)
         if props.get("score") == "fit":
-            state.fit_adjustments[label] = state.fit_adjustments.get(label, 0.0) + pts
+            # Fit counts in cents, as a fit rule does (see scoring/fit.py): the line shown
+            # for the adjustment is then exactly what the fit adds up.
+            state.fit_adjustments[label] = state.fit_adjustments.get(label, 0.0) + round(pts, 2)
             return
         decays = 1.0 if self.adjustments_decay else 0.0
         cur = state.adjustments.get(label)

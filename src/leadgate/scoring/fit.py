@@ -1,4 +1,8 @@
-"""Fit score: points from lead attributes."""
+"""Fit score: points from lead attributes, each matching rule's points in cents.
+
+A rule of 10.337 points shows (and counts) 10.34, so two such rules make a fit of 20.68
+and the explanation lines add up to the score shown, as engagement's lines do.
+"""
 
 from __future__ import annotations
 
@@ -29,10 +33,12 @@ class FitRules:
             else:
                 pred = compile_condition(cond)
                 test = _fields_only(pred)
-            self._rules.append((rule.name, rule.points, test))
+            # Cents here, so the lines shown and every sum of them (the card's fit, the
+            # processor's, the compiled SQL's) agree exactly.
+            self._rules.append((rule.name, round(rule.points, 2), test))
 
     def contributions(self, attributes: Mapping[str, Any]) -> list[tuple[str, float]]:
-        """Every rule that matched, with its points (in playbook order)."""
+        """Every rule that matched, with its points in cents (in playbook order)."""
         fields = attributes
         if "email_domain" not in attributes:
             fields = {**attributes, "email_domain": email_domain(attributes.get("email"))}

@@ -80,7 +80,9 @@ class Scorer:
         for rule, pts in fit_lines:
             lines.append(Contribution("fit", rule, pts))
             fit += pts
-        for label, pts in state.fit_adjustments.items():
+        for label, value in state.fit_adjustments.items():
+            # A sum of cents (0.1 + 0.2 is 0.30000000000000004 in binary): shown in cents.
+            pts = round(value, 2)
             lines.append(Contribution("fit", label, pts))
             fit += pts
         eng = 0.0
