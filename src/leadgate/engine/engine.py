@@ -702,11 +702,7 @@ class Engine:
         email = check_email(email)
         now = self.clock()
         with self._write() as txn:
-            repo = txn.repo
-            proc = self._active(repo, txn)
-            s = self._leads(txn, [email]).get(email)
-            if s is None:
-                raise NotFound(f"no lead with email {email}")
+            repo, proc, s = self._one_lead(txn, email)
             moves = self._refresh_if_stale(repo, proc, s, now)
             moves += proc.advance(s.state, now, rescore=False)
             for guard in self.stage_guards:
@@ -720,6 +716,14 @@ class Engine:
                 moves = self._rederive(repo, proc, s, now, "a move before stored events", [fact])
             self._commit(txn, proc, [(s, moves, False)], now, attributes=False)
         return t
+
+    def _one_lead(self, txn: _Txn, email: str) -> tuple[Repository, LeadProcessor, StoredLead]:
+        """The lead a write use case works on (locked), with the active processor."""
+        proc = self._active(txn.repo, txn)
+        s = self._leads(txn, [email]).get(email)
+        if s is None:
+            raise NotFound(f"no lead with email {email}")
+        return txn.repo, proc, s
 
     def record_moves(self, email: str, moves: Sequence[Move]) -> list[Transition]:
         """People's moves made elsewhere (another CRM, a back-filled history), as facts.
@@ -739,11 +743,7 @@ class Engine:
             if m.at > now:
                 raise InputError("at", "a move cannot be dated in the future")
         with self._write() as txn:
-            repo = txn.repo
-            proc = self._active(repo, txn)
-            s = self._leads(txn, [email]).get(email)
-            if s is None:
-                raise NotFound(f"no lead with email {email}")
+            repo, proc, s = self._one_lead(txn, email)
             tail = self._refresh_if_stale(repo, proc, s, now)
             tail += self._rederive(repo, proc, s, now, "a person's move recorded late", moves)
             self._commit(txn, proc, [(s, tail, False)], now, attributes=False)
