@@ -111,3 +111,18 @@ def test_json_schema_is_exported_for_editors() -> None:
     schema = Playbook.model_json_schema(by_alias=True)
     assert "fit" in schema["properties"]
     json.dumps(schema)
+
+
+def test_stage_names_in_the_playbook_ignore_case() -> None:
+    from leadgate.lifecycle.stages import allowed_targets
+
+    text = BASE + (
+        "  allow_skip: [{from: Lead, to: SQL}]\n"
+        "  reasons: {Nurture: [not now], DISQUALIFIED: [spam]}\n"
+    )
+    pb = load_playbook(text, "case.yaml")
+    assert (pb.stages.allow_skip[0].from_, pb.stages.allow_skip[0].to) == ("lead", "sql")
+    assert pb.stages.reasons == {"nurture": ["not now"], "disqualified": ["spam"]}
+    assert "sql" in allowed_targets("lead", pb)
+    twice = BASE + "  reasons: {nurture: [a], Nurture: [b]}\n"
+    assert any("listed twice" in p for p in problems(twice))

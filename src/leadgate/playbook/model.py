@@ -191,6 +191,8 @@ class Skip(_Strict):
     @field_validator("from_", "to")
     @classmethod
     def _stage(cls, v: str) -> str:
+        # Stage names ignore case everywhere (`stage set … SAL`), here too.
+        v = v.strip().lower() if isinstance(v, str) else v
         if v not in STAGES:
             raise ValueError(f"unknown stage '{v}'{_suggest(v, STAGES)}")
         return v
@@ -207,10 +209,15 @@ class Stages(_Strict):
     @field_validator("reasons")
     @classmethod
     def _reason_stages(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
-        for stage in v:
-            if stage not in STAGES:
-                raise ValueError(f"unknown stage '{stage}'{_suggest(stage, STAGES)}")
-        return v
+        out: dict[str, list[str]] = {}
+        for stage, listed in v.items():
+            key = stage.strip().lower()  # stage names ignore case everywhere
+            if key not in STAGES:
+                raise ValueError(f"unknown stage '{stage}'{_suggest(key, STAGES)}")
+            if key in out:
+                raise ValueError(f"stage '{key}' is listed twice (names ignore case)")
+            out[key] = listed
+        return out
 
 
 class Playbook(_Strict):
