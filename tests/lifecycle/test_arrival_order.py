@@ -429,7 +429,7 @@ def _without_moves(
 def test_the_property_catches_a_broken_rederivation(
     sqlite_url: str, mutant: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import leadgate.engine.engine as engine_module
+    import leadgate.engine.history as engine_module
 
     if mutant == "never_void":
         monkeypatch.setattr(engine_module, "corrections", lambda stored, derived: len(stored))

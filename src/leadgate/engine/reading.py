@@ -1,0 +1,234 @@
+"""Reading leads: one lead with its explanation and history, lists, the funnel.
+
+Reads fire due timers first (`tick`), so what is shown is the state as of now; they
+never take the write lock otherwise.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from leadgate.engine.errors import NotFound
+from leadgate.ingest.validate import InputError, check_email, iso
+from leadgate.leads.processor import LeadProcessor
+from leadgate.lifecycle.stages import FUNNEL, STAGES, allowed_targets
+from leadgate.store.database import Database
+from leadgate.store.repository import Repository, StoredLead
+from leadgate.store.schema import EFFECTIVE_TRANSITIONS
+
+if TYPE_CHECKING:
+    from leadgate.engine.engine import Engine
+
+
+def show(engine: Engine, email: str) -> dict[str, Any]:
+    """Everything about one lead, scored as of now, with its explanation and history.
+
+    One read transaction, unless a timer of the lead is due: then `tick` fires it
+    first and the lead is read again.
+    """
+    email = check_email(email)
+    now = engine.clock()
+    for attempt in range(2):
+        with engine.db.read() as conn:
+            repo = Repository(engine.db, conn)
+            proc = engine._active(repo)
+            s = repo.lead_by_email(email)
+            if s is None:
+                raise NotFound(f"no lead with email {email}")
+            lead = s.state
+            due = lead.next_due_at is not None and lead.next_due_at <= now
+            if not due or attempt:
+                return show_lead(engine, repo, proc, s, now)
+        engine.tick(now)
+    raise AssertionError("unreachable")
+
+
+def show_lead(
+    engine: Engine, repo: Repository, proc: LeadProcessor, s: StoredLead, now: float
+) -> dict[str, Any]:
+    lead = s.state
+    assert lead.id is not None
+    if lead.playbook_version != proc.version:
+        lead.engagement_state = proc.rules.replay(repo.events_of(lead.id))
+    history = repo.history(lead.id)
+    recent = repo.recent_events(lead.id, 10)
+    attrs = dict(lead.attributes)
+    attrs.setdefault("email", lead.email)
+    card = proc.scorer.card(attrs, lead.engagement_state, max(now, lead.engagement_state.last_at))
+    out = _show_dict(engine, s, proc, card, history, recent)
+    # What re-derivations took back (late events, late moves): the history says so.
+    out["corrections"] = [
+        {
+            "voided": {"from": c[1], "to": c[2], "at": iso(c[3])},
+            "at": iso(c[6]),
+            "actor": c[4],
+            "reason": c[5],
+        }
+        for c in repo.corrections(lead.id)
+    ]
+    for extra in engine.show_extras:
+        extra(repo, out)
+    return out
+
+
+def _show_dict(
+    engine: Engine,
+    s: StoredLead,
+    proc: LeadProcessor,
+    card: Any,
+    history: list[tuple[Any, ...]],
+    recent: list[tuple[Any, ...]],
+) -> dict[str, Any]:
+    lead = s.state
+    return {
+        "id": lead.id,
+        "email": lead.email,
+        "stage": lead.stage,
+        "stage_since": iso(lead.stage_at),
+        "stage_reason": lead.stage_reason,
+        "owner": s.owner,
+        "sla_due_at": None,
+        "fit": card.fit,
+        "engagement": card.engagement,
+        "score": card.total,
+        "fit_grade": card.fit_grade,
+        "engagement_grade": card.engagement_grade,
+        "grade": card.grade,
+        "as_of": iso(card.as_of),
+        "playbook_version": proc.version,
+        "explanation": [
+            {"score": c.score, "rule": c.rule, "points": c.points} for c in card.explanation
+        ],
+        "history": [
+            {"from": h[0], "to": h[1], "at": iso(h[2]), "actor": h[3], "reason": h[4]}
+            for h in history
+        ],
+        "allowed_stages": allowed_targets(lead.stage, proc.playbook),
+        "next_due_at": iso(lead.next_due_at),
+        "attributes": lead.attributes,
+        "created_at": iso(lead.created_at),
+        "updated_at": iso(s.updated_at),
+        "recent_events": [
+            {"id": e[0], "type": e[1], "occurred_at": iso(e[2]), "properties": e[3]} for e in recent
+        ],
+    }
+
+
+def list_leads(
+    engine: Engine,
+    stage: str | None = None,
+    grade: str | None = None,
+    owner: str | None = None,
+    min_score: float | None = None,
+    limit: int = 50,
+    sort: str = "priority",
+) -> list[dict[str, Any]]:
+    """Leads filtered by stage/grade/owner, best first (grade, then score, then oldest)."""
+    if stage is not None and stage not in STAGES:
+        raise InputError("stage", f"unknown stage '{stage}' (one of {', '.join(STAGES)})")
+    engine.tick()
+    where: list[str] = []
+    params: list[Any] = []
+    if stage:
+        where.append("stage = ?")
+        params.append(stage)
+    if grade:
+        g = grade.upper()
+        if len(g) == 1 and g in "ABCD":
+            where.append("fit_grade = ?")
+        elif len(g) == 1 and g in "1234":
+            where.append("engagement_grade = ?")
+        elif len(g) == 2:
+            where.append("grade = ?")
+        else:
+            raise InputError("grade", f"'{grade}' is not a grade (A-D, 1-4 or e.g. B2)")
+        params.append(g)
+    if owner:
+        where.append("owner = ?")
+        params.append(owner)
+    if min_score is not None:
+        where.append("score >= ?")
+        params.append(min_score)
+    order = {
+        "priority": "fit_grade ASC, engagement_grade ASC, score DESC, created_at ASC, id ASC",
+        "score": "score DESC, id ASC",
+        "recent": "updated_at DESC, id DESC",
+        # The probability `leadgate predict` stored; leads without one last.
+        "predicted": f"{_predicted_sql(engine.db)} DESC NULLS LAST, id ASC",
+    }.get(sort)
+    if order is None:
+        raise InputError("sort", "one of priority, score, recent, predicted")
+    sql = (
+        "SELECT id, email, stage, fit, engagement, score, grade, owner, stage_at, updated_at "
+        "FROM leads"
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + f" ORDER BY {order} LIMIT ?"
+    )
+    params.append(limit)
+    with engine.db.read() as conn:
+        rows = Repository(engine.db, conn).execute(sql, params).fetchall()
+    return [
+        {
+            "id": r[0],
+            "email": r[1],
+            "stage": r[2],
+            "fit": r[3],
+            "engagement": r[4],
+            "score": r[5],
+            "grade": r[6],
+            "owner": r[7],
+            "stage_since": iso(r[8]),
+            "updated_at": iso(r[9]),
+        }
+        for r in rows
+    ]
+
+
+def funnel(engine: Engine) -> dict[str, Any]:
+    """Leads per stage now, leads that ever reached each funnel stage, and step conversion."""
+    engine.tick()
+    with engine.db.read() as conn:
+        repo = Repository(engine.db, conn)
+        now_counts = dict(
+            repo.execute("SELECT stage, COUNT(*) FROM leads GROUP BY stage").fetchall()
+        )
+        reached = dict(
+            repo.execute(
+                "SELECT to_stage, COUNT(DISTINCT lead_id) FROM "
+                + EFFECTIVE_TRANSITIONS
+                + " GROUP BY to_stage"
+            ).fetchall()
+        )
+        total = repo.execute("SELECT COUNT(*) FROM leads").fetchone()[0]
+    reached["lead"] = total
+    steps = []
+    for a, b in zip(FUNNEL, FUNNEL[1:], strict=False):
+        na, nb = reached.get(a, 0), reached.get(b, 0)
+        steps.append(
+            {
+                "from": a,
+                "to": b,
+                "from_count": na,
+                "to_count": nb,
+                "rate": round(nb / na, 4) if na else None,
+            }
+        )
+    return {
+        "total_leads": total,
+        "current": {s: now_counts.get(s, 0) for s in STAGES},
+        "reached": {s: reached.get(s, 0) for s in (*FUNNEL, "nurture", "disqualified")},
+        "conversion": steps,
+    }
+
+
+def _predicted_sql(db: Database) -> str:
+    """The stored `predicted` attribute as a number (NULL when absent or not a number)."""
+    if db.is_sqlite:
+        return (
+            "(CASE WHEN json_type(attributes, '$.predicted') IN ('real', 'integer') "
+            "THEN json_extract(attributes, '$.predicted') END)"
+        )
+    return (
+        "(CASE WHEN jsonb_typeof(CAST(attributes AS jsonb) -> 'predicted') = 'number' "
+        "THEN CAST(CAST(attributes AS jsonb) ->> 'predicted' AS double precision) END)"
+    )
