@@ -552,7 +552,12 @@ class Sales:
                         else "closed",
                     )
                 )
-            if final == "mql" and any(t.to_stage == "mql" for t in ts):
+            if (
+                final == "mql"
+                and any(t.to_stage == "mql" for t in ts)
+                and not (c.voided and c.owner)
+            ):
+                # (A correction that only moved the MQL's moment keeps its rep.)
                 to_route.append(c)
             if final == "sql" and any(t.to_stage == "sql" for t in ts):
                 to_handoff.append(c)
