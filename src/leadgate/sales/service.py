@@ -543,7 +543,10 @@ class Sales:
                     close.append((c.lead_id, "closed"))
                 continue
             final = ts[-1].to_stage
-            if any(t.from_stage == "mql" for t in ts) or any(t.to_stage == "mql" for t in c.voided):
+            # A correction that only moved an owned MQL's moment keeps its rep and SLA.
+            moved_mql = bool(c.voided and c.owner) and final == "mql"
+            voided_mql = any(t.to_stage == "mql" for t in c.voided) and not moved_mql
+            if any(t.from_stage == "mql" for t in ts) or voided_mql:
                 close.append(
                     (
                         c.lead_id,
@@ -552,12 +555,7 @@ class Sales:
                         else "closed",
                     )
                 )
-            if (
-                final == "mql"
-                and any(t.to_stage == "mql" for t in ts)
-                and not (c.voided and c.owner)
-            ):
-                # (A correction that only moved the MQL's moment keeps its rep.)
+            if final == "mql" and any(t.to_stage == "mql" for t in ts) and not moved_mql:
                 to_route.append(c)
             if final == "sql" and any(t.to_stage == "sql" for t in ts):
                 to_handoff.append(c)
