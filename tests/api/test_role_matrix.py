@@ -149,6 +149,20 @@ MATRIX: dict[tuple[str, str], Rule] = {
         STAGE, lambda r, w: {"json": {"rep": _other_rep(w), "reason": "matrix"}}
     ),
     ("GET", "/api/v1/queue"): Rule(READ),
+    ("GET", "/api/v1/healthz"): Rule(ALL, public=True),
+    ("GET", "/api/v1/readyz"): Rule(ALL, public=True),
+    # The matrix lead has no open opportunity to change.
+    ("PATCH", "/api/v1/leads/{lead_id}/opportunity"): Rule(
+        STAGE, js({"amount": 2000}), frozenset({200, 404, 409})
+    ),
+    ("GET", "/api/v1/users"): Rule(ADMIN),
+    ("POST", "/api/v1/users"): Rule(
+        ADMIN, lambda r, w: {"json": {"name": f"user-{r}", "role": "marketing"}}
+    ),
+    # {name} is "ann", who is a rep, not a user: admin gets a 404 past the role check.
+    ("POST", "/api/v1/users/{name}/disable"): Rule(ADMIN, ok=frozenset({200, 404})),
+    ("POST", "/api/v1/users/{name}/reset-password"): Rule(ADMIN, js({}), frozenset({200, 404})),
+    ("POST", "/api/v1/users/{name}/sign-out"): Rule(ADMIN, ok=frozenset({200, 404})),
 }
 
 

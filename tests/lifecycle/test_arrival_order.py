@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from conftest import FakeClock
@@ -435,8 +435,15 @@ def test_the_property_catches_a_broken_rederivation(
         monkeypatch.setattr(engine_module, "corrections", lambda stored, derived: len(stored))
     else:
         monkeypatch.setattr(engine_module, "derive", _without_moves)
+    # Finding one failing example is the point: no shrinking (it would replay the
+    # failing example hundreds of times, each on a fresh store).
     inner = settings(
-        max_examples=100, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        max_examples=100,
+        deadline=None,
+        database=None,
+        phases=[Phase.generate],
+        report_multiple_bugs=False,
+        suppress_health_check=list(HealthCheck),
     )(
         given(pb=playbooks(), facts=FACTS, data=st.data())(
             test_any_arrival_order_gives_the_same_history.hypothesis.inner_test  # type: ignore[attr-defined]

@@ -114,7 +114,8 @@ def test_a_file_of_many_documents_is_refused() -> None:
 def test_a_line_break_in_a_key_or_value_does_not_split_the_message() -> None:
     text = 'name: t\nfit:\n  rules:\n    - {name: a, if: {field: c, op: "x\\ny", value: 1}, points: 5}\n'
     msg = one(text + MQL)
-    assert msg == "pb.yaml:4: fit.rules[0].if.op: unknown operator 'x\\ny'"
+    assert msg.startswith("pb.yaml:4: fit.rules[0].if.op: unknown operator 'x\\ny' (operators:")
+    assert "\n" not in msg
 
 
 def test_a_huge_value_is_not_echoed_whole() -> None:
