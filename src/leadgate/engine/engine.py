@@ -20,7 +20,7 @@ from leadgate.engine.errors import NoPlaybook, NotFound
 from leadgate.engine.txn import _LeadCache, _Txn, gc_paused
 from leadgate.ingest.validate import EventIn, InputError, check_email, iso
 from leadgate.leads.derivation import Move
-from leadgate.leads.processor import PREDICTED, LeadProcessor
+from leadgate.leads.processor import PREDICTED, LateEvents, LeadProcessor
 from leadgate.leads.record import LeadState
 from leadgate.lifecycle.stages import Transition
 from leadgate.playbook.loader import PlaybookError, bundled_playbook, load_playbook
@@ -447,18 +447,29 @@ class Engine:
             touched: list[tuple[StoredLead, list[Transition], bool]] = []
             fresh_emails = {lead.email for lead in fresh}
             version = proc.version
+            # Events up to the active version's activation count under an older version
+            # (when there is one): such events are late whatever the lead has seen.
+            since = (
+                history.activated_at(self, repo, proc)
+                if version is not None and version > 1
+                else None
+            )
             for email, evs in per_lead.items():
                 s = stored[email]
                 lead = s.state
-                first = min(evs, key=_TIME_ORDER)
                 ts = []
                 if lead.playbook_version not in (None, version):
                     ts = history.refresh_if_stale(self, repo, proc, s, now)
-                if history.is_late(self, repo, proc, lead, first):
+                try:
+                    if since is not None and min(ev.at for ev in evs) <= since:
+                        raise LateEvents
+                    # In time order (the common case) the events are scored on top of the
+                    # lead; otherwise this raises before the lead is changed.
+                    ts += proc.apply_events(lead, evs, now)
+                except LateEvents:
+                    first = min(evs, key=_TIME_ORDER)
                     why = f"late event {first.id} at {iso(first.at)}"
                     ts += history.rederive(self, repo, proc, s, now, why)
-                else:
-                    ts += proc.apply_events(lead, evs, now)
                 touched.append((s, ts, email in fresh_emails))
             for lead in fresh:
                 if lead.card is None:  # created, but every event was a duplicate

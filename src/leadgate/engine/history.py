@@ -17,10 +17,9 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from leadgate.ingest.validate import EventIn, InputError, check_email
+from leadgate.ingest.validate import InputError, check_email
 from leadgate.leads.derivation import Era, Move, corrections, derive, is_automatic
 from leadgate.leads.processor import LeadProcessor
-from leadgate.leads.record import LeadState
 from leadgate.lifecycle.stages import STAGES, Transition
 from leadgate.playbook.loader import PlaybookError
 from leadgate.store.repository import Repository, StoredLead
@@ -84,21 +83,6 @@ def loadable(engine: Engine, version: int) -> LeadProcessor | None:
         return engine.processor(version)
     except PlaybookError:
         return None
-
-
-def is_late(
-    engine: Engine, repo: Repository, proc: LeadProcessor, lead: LeadState, first: EventIn
-) -> bool:
-    """Whether events from `first` on cannot simply be scored on top of the lead: older
-    than what it has seen or than a person's move, or from before the active version
-    when an older one was in force then."""
-    if not proc.in_order(lead, first):
-        return True
-    return bool(
-        proc.version is not None
-        and proc.version > 1
-        and first.at <= activated_at(engine, repo, proc)
-    )
 
 
 def rederive(

@@ -40,6 +40,12 @@ _TIME_ORDER = attrgetter("at", "id")  # (occurred_at, id): the order events coun
 _STATIC_SCORES = frozenset({"fit"})
 
 
+class LateEvents(ValueError):
+    """Raised by `apply_events` without a history when the events are not in time order
+    after everything that shaped the lead (see `LeadProcessor.in_order`), before the lead
+    is changed: the caller derives the lead's history again instead."""
+
+
 def _fmt(x: float) -> str:
     return f"{x:g}"
 
@@ -148,7 +154,12 @@ class LeadProcessor:
         out: list[Transition] = []
         st = lead.engagement_state
         first = new[0]
-        if self.in_order(lead, first):
+        # In order: after everything that shaped the lead, its events (by time, then id)
+        # and people's moves (an event at the instant of a move counts before it, so it
+        # is late). Inline: this runs for every lead of every batch.
+        if first.at > lead.settled_at and (
+            first.at > st.last_at or (first.at == st.last_at and first.id > st.last_id)
+        ):
             if lead.stage == "lead" and lead.stage_reason is None and first.at < lead.stage_at:
                 # A lead's creation is an arrival like any other: a contact imported
                 # before its history arrived was a lead from its first event on.
@@ -191,7 +202,7 @@ class LeadProcessor:
             # whole history is derived again from the facts (every event, people's
             # moves), exactly as if everything had arrived in time order.
             if history is None:
-                raise ValueError("a late event needs the lead's history to be placed in time")
+                raise LateEvents("a late event needs the lead's history to be placed in time")
             return derive(
                 lead,
                 history(),
@@ -205,16 +216,6 @@ class LeadProcessor:
         if rescore:
             self.rescore(lead, max(now, lead.engagement_state.last_at))
         return out
-
-    @staticmethod
-    def in_order(lead: LeadState, first: EventLike) -> bool:
-        """Whether an event (the earliest of a batch) comes after everything that shaped
-        the lead: its events (by time, then id) and people's moves (an event at the
-        instant of a move counts before it, so it is late)."""
-        st = lead.engagement_state
-        return first.at > lead.settled_at and (
-            first.at > st.last_at or (first.at == st.last_at and first.id > st.last_id)
-        )
 
     def reevaluate(self, lead: LeadState, at: float) -> list[Transition]:
         """Check the automatic rules again at `at` (after a playbook change or a rebuild)."""

@@ -163,6 +163,8 @@ def compile_field(cond: FieldCondition) -> Callable[[Mapping[str, Any]], bool]:
             return t is not None and t.strip().casefold() == needle
 
         def contains(v: Any) -> bool:
+            if type(v) is str:  # nearly always (a URL, a title): no further checks
+                return needle in v.casefold()
             if isinstance(v, list | tuple | set):
                 return any(item(x) for x in v)
             t = text_of(v)
@@ -173,7 +175,7 @@ def compile_field(cond: FieldCondition) -> Callable[[Mapping[str, Any]], bool]:
         rx = compile_python(str(value))
 
         def matches(v: Any) -> bool:
-            t = text_of(v)
+            t = v if type(v) is str else text_of(v)
             return t is not None and rx.search(t) is not None
 
         return guard(matches)
