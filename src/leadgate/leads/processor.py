@@ -365,7 +365,10 @@ class LeadProcessor:
         guess = rules.crossing_time(st, ref, line - 0.005)
         if guess is not None:
             t = max(start, math.ceil(guess))
-            if below(t):
+            terms = sum(1 for tally in st.rules.values() if tally.count) + len(st.adjustments)
+            # One rounded term past half a cent below the line is below it once rounded:
+            # only a sum of several can be held at the line by rounding.
+            if (terms == 1 and t - guess > 1e-3) or below(t):
                 return t
         # Each rule's cents (and each adjustment's) are within half a cent of its value.
         slack = 0.005 * (len(st.rules) + len(st.adjustments) + 1)
