@@ -436,11 +436,14 @@ def test_the_property_catches_a_broken_rederivation(
     else:
         monkeypatch.setattr(engine_module, "derive", _without_moves)
     # Finding one failing example is the point: no shrinking (it would replay the
-    # failing example hundreds of times, each on a fresh store).
+    # failing example hundreds of times, each on a fresh store); generation stops at
+    # the first failure.
     inner = settings(
-        max_examples=100,
+        max_examples=300,
         deadline=None,
         database=None,
+        # A fixed sequence of examples: whether a mutant is caught must not be luck.
+        derandomize=True,
         phases=[Phase.generate],
         report_multiple_bugs=False,
         suppress_health_check=list(HealthCheck),
