@@ -41,7 +41,8 @@ def refresh_if_stale(
     if lead.engagement_state.last_at > since or lead.settled_at > since or old is proc:
         return rederive(engine, repo, proc, s, now, "a playbook version took over")
     events = [e for e in repo.events_of(lead.id) if e.at <= since]
-    out = proc.take_over(lead, old, proc.rules.replay(events), since)
+    same_fit = old.playbook.fit == proc.playbook.fit
+    out = proc.take_over(lead, old, proc.rules.replay(events), since, lead.next_due_at, same_fit)
     out += proc.advance(lead, now, rescore=False)
     proc.rescore(lead, now)
     return out

@@ -90,9 +90,15 @@ def rescore_all(
                         if mapping is not None
                         else proc.rules.replay(events.get(lead.id, ()))  # type: ignore[arg-type]
                     )
-                    fit = lead.fit_cache if same_fit[v] else None
-                    ts = proc.take_over(lead, history.loadable(engine, v) or proc, state, since)
-                    lead.fit_cache = fit
+                    ts = proc.take_over(
+                        lead,
+                        history.loadable(engine, v) or proc,
+                        state,
+                        since,
+                        # Stored with the lead: when the old rules' next timer is due.
+                        lead.next_due_at,
+                        same_fit[v],
+                    )
                     ts += proc.advance(lead, now, rescore=False)
                 proc.rescore(lead, now)
                 items.append((s, ts, False))

@@ -122,7 +122,13 @@ def derive(
         flush()
         if kind == _ERA:
             era: Era = item  # type: ignore[assignment]
-            out += era.proc.take_over(lead, proc, era.proc.rules.replay(seen), at)
+            out += era.proc.take_over(
+                lead,
+                proc,
+                era.proc.rules.replay(seen),
+                at,
+                same_fit=era.proc.playbook.fit == proc.playbook.fit,
+            )
             proc = era.proc
         else:
             move: Move = item  # type: ignore[assignment]

@@ -263,14 +263,26 @@ class LeadProcessor:
         return self._move(lead, move.to, max(move.at, lead.stage_at), move.actor, move.reason)
 
     def take_over(
-        self, lead: LeadState, old: LeadProcessor, state: EngagementState, at: float
+        self,
+        lead: LeadState,
+        old: LeadProcessor,
+        state: EngagementState,
+        at: float,
+        old_due: float | None = -math.inf,
+        same_fit: bool = False,
     ) -> list[Transition]:
         """This version takes over from `old` at `at` (its activation): time runs to `at`
         under the old rules, the engagement becomes `state` (the lead's events up to
-        `at` under these rules), and the rules are checked again at `at`."""
-        out = old.advance(lead, at, rescore=False)
+        `at` under these rules), and the rules are checked again at `at`.
+
+        `old_due`: when the old rules' next timer is due, if the caller knows it (a stored
+        lead's `next_due_at`): none due by `at` spares running time under them.
+        `same_fit`: the fit section is unchanged, so the lead's fit need not be computed
+        again."""
+        out = [] if old_due is None or old_due > at else old.advance(lead, at, rescore=False)
         lead.engagement_state = state
-        lead.fit_cache = lead.fields_cache = lead.fit_lines_cache = None
+        if not same_fit:
+            lead.fit_cache = lead.fields_cache = lead.fit_lines_cache = None
         lead.mql_gate_cache = None
         lead.playbook_version = self.version
         lead.settled_at = max(lead.settled_at, at)
