@@ -50,7 +50,7 @@ def show_lead(
     assert lead.id is not None
     if lead.playbook_version != proc.version:
         lead.engagement_state = proc.rules.replay(repo.events_of(lead.id))
-    history = repo.history(lead.id)
+    history, corrections = repo.history_with_corrections(lead.id)
     recent = repo.recent_events(lead.id, 10)
     attrs = dict(lead.attributes)
     attrs.setdefault("email", lead.email)
@@ -64,7 +64,7 @@ def show_lead(
             "actor": c[4],
             "reason": c[5],
         }
-        for c in repo.corrections(lead.id)
+        for c in corrections
     ]
     for extra in engine.show_extras:
         extra(repo, out)

@@ -609,6 +609,32 @@ class Repository:
         )
         return [tuple(r) for r in cur.fetchall()]
 
+    def history_with_corrections(
+        self, lead_id: int
+    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """`history` and `corrections` in one read of the lead's rows (what `lead show`
+        asks on every call): the history rows, and (voided id, from, to, at, actor,
+        reason, correction time) per correction."""
+        cur = self.execute(
+            "SELECT id, from_stage, to_stage, at, actor, reason, playbook_version, voids "
+            "FROM transitions WHERE lead_id = ? ORDER BY at, id",
+            [lead_id],
+        )
+        rows = cur.fetchall()
+        fixes = [r for r in rows if r[7] is not None]
+        if not fixes:
+            return [tuple(r[1:7]) for r in rows], []
+        by_id = {r[0]: r for r in rows}
+        voided = {r[7] for r in fixes}
+        history = [tuple(r[1:7]) for r in rows if r[7] is None and r[0] not in voided]
+        fixes.sort(key=lambda r: r[0])
+        corr = [
+            (f[7], by_id[f[7]][1], by_id[f[7]][2], by_id[f[7]][3], f[4], f[5], f[3])
+            for f in fixes
+            if f[7] in by_id
+        ]
+        return history, corr
+
     def corrections(self, lead_id: int) -> list[tuple[Any, ...]]:
         """A lead's correction rows, oldest first: (voided id, the voided row's from, to
         and at, the correction's actor, reason and time)."""
