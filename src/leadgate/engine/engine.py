@@ -12,20 +12,19 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from operator import attrgetter
 from typing import Any
 
 from leadgate.engine import history, reading, rescore
 from leadgate.engine.errors import NoPlaybook, NotFound
 from leadgate.engine.txn import _LeadCache, _Txn, gc_paused
 from leadgate.ingest.validate import EventIn, InputError, check_email, iso
-from leadgate.leads.derivation import Move
+from leadgate.leads.derivation import TIME_ORDER, Move
 from leadgate.leads.processor import PREDICTED, LateEvents, LeadProcessor
 from leadgate.leads.record import LeadState
 from leadgate.lifecycle.stages import Transition
 from leadgate.playbook.loader import PlaybookError, bundled_playbook, load_playbook
 from leadgate.playbook.model import Playbook
-from leadgate.scoring.engagement import ADJUSTMENT, Event
+from leadgate.scoring.engagement import ADJUSTMENT
 from leadgate.store.database import Database
 from leadgate.store.repository import ConcurrentEvents, Repository, StoredLead, dumps
 
@@ -43,7 +42,6 @@ __all__ = [
     "iter_chunks",
 ]
 
-_TIME_ORDER = attrgetter("at", "id")
 # Leads kept in memory between write transactions (about 1.5 KB each).
 LEAD_CACHE_SIZE = 100_000
 
@@ -467,7 +465,7 @@ class Engine:
                     # lead; otherwise this raises before the lead is changed.
                     ts += proc.apply_events(lead, evs, now)
                 except LateEvents:
-                    first = min(evs, key=_TIME_ORDER)
+                    first = min(evs, key=TIME_ORDER)
                     why = f"late event {first.id} at {iso(first.at)}"
                     ts += history.rederive(self, repo, proc, s, now, why)
                 touched.append((s, ts, email in fresh_emails))
@@ -604,10 +602,6 @@ class Engine:
     ) -> int:
         """Rescore every lead under the active playbook (see `rescore.rescore_all`)."""
         return rescore.rescore_all(self, progress, batch)
-
-
-def _history(repo: Repository, lead_id: int) -> Callable[[], list[Event]]:
-    return lambda: repo.events_of(lead_id)
 
 
 def iter_chunks(items: Iterable[Any], n: int) -> Iterable[list[Any]]:

@@ -37,7 +37,8 @@ from leadgate.scoring.engagement import EngagementState, EventLike
 if TYPE_CHECKING:
     from leadgate.leads.processor import LeadProcessor
 
-_TIME_ORDER = attrgetter("at", "id")
+# (occurred_at, id): the order events count in, everywhere.
+TIME_ORDER = attrgetter("at", "id")
 # At one instant: events, then a version taking over, then people's moves.
 _EVENT, _ERA, _MOVE = 0, 1, 2
 
@@ -79,7 +80,7 @@ def derive(
     taken to have been in force before its activation too (there was no other).
     Keeps the lead's identity, attributes and creation time; everything else is derived.
     """
-    evs = sorted(events, key=_TIME_ORDER)
+    evs = sorted(events, key=TIME_ORDER)
     mv = sorted(moves, key=attrgetter("at"))
     start = lead.created_at
     if evs:

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from operator import attrgetter
 from typing import Any
 
-from leadgate.leads.derivation import Era, Move, derive
+from leadgate.leads.derivation import TIME_ORDER, Era, Move, derive
 from leadgate.leads.record import LeadState
 from leadgate.lifecycle.stages import Transition, check_manual
 from leadgate.playbook.conditions import (
@@ -35,7 +34,6 @@ PREDICTED = "predicted"
 # The stages the rules (or time) move a lead out of; the others wait for a person.
 AUTOMATIC_STAGES = frozenset({"lead", "mql", "nurture"})
 _TIMED_STAGES = frozenset({"mql", "nurture"})
-_TIME_ORDER = attrgetter("at", "id")  # (occurred_at, id): the order events count in
 # Scores that change only when a lead's attributes (or fit adjustments) do.
 _STATIC_SCORES = frozenset({"fit"})
 
@@ -148,7 +146,7 @@ class LeadProcessor:
         `rescore=False` leaves the lead's card as it was (a replay that keeps only the
         transitions): no rule reads the card, so the moves are the same.
         """
-        new = sorted(events, key=_TIME_ORDER)
+        new = sorted(events, key=TIME_ORDER)
         if not new:
             return []
         out: list[Transition] = []
