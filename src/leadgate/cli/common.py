@@ -6,22 +6,22 @@ import functools
 import getpass
 import os
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import orjson
 import typer
-from sqlalchemy.exc import OperationalError
 
 from leadgate.cli.errors import BadInput, fail
 from leadgate.cli.tables import make_console
-from leadgate.engine.engine import Engine, NoPlaybook, NotFound
-from leadgate.ingest.validate import InputError
-from leadgate.lifecycle.stages import IllegalTransition
-from leadgate.playbook.loader import PlaybookError
-from leadgate.predictive.hooks import install as install_predictive
-from leadgate.sales import install as install_sales
-from leadgate.store.database import Database, DatabaseError, first_line
-from leadgate.webhooks import OutboxWriter
+
+if TYPE_CHECKING:
+    from sqlalchemy.exc import OperationalError
+
+    from leadgate.engine.engine import Engine
+
+# The engine, the store and SQLAlchemy are imported by the functions that use them, not
+# here: every command imports this module, and `leadgate --help` must not pay for them
+# (tests/cli/test_startup.py).
 
 # As wide as the terminal; unbounded into a pipe or file (leadgate.cli.tables).
 console = make_console()
@@ -62,6 +62,14 @@ def open_engine(db: str | None, ensure_playbook: bool = True, *, create: bool = 
     empty file. A store that cannot be written opens read-only (reads work, writes are
     refused with ReadOnlyStore, one line naming the file).
     """
+    from sqlalchemy.exc import OperationalError
+
+    from leadgate.engine.engine import Engine, NoPlaybook
+    from leadgate.predictive.hooks import install as install_predictive
+    from leadgate.sales import install as install_sales
+    from leadgate.store.database import Database, DatabaseError, first_line
+    from leadgate.webhooks import OutboxWriter
+
     database = Database(db or _root_db["url"])
     try:
         if not create:
@@ -112,21 +120,40 @@ def handle_errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except PlaybookError as exc:
-            for p in exc.problems:
-                typer.echo(f"error: {p}", err=True)
-            raise typer.Exit(code=2) from None
-        except (InputError, BadInput, DatabaseError, NotFound, NoPlaybook) as exc:
-            fail(str(exc))
-        except OperationalError as exc:
-            # A store that became read-only after it was opened (a read-only mount, a
-            # PostgreSQL standby or default_transaction_read_only): one line, not a trace.
-            if _read_only_error(exc):
-                fail(f"the store is read-only: {first_line(exc.orig)}")
+        except Exception as exc:
+            _report(exc)
             raise
-        except IllegalTransition as exc:
-            allowed = ", ".join(exc.allowed) if exc.allowed else "none"
-            msg = str(exc)
-            fail(msg if "allowed:" in msg else f"{msg} (allowed: {allowed})")
 
     return wrapper  # type: ignore[return-value]
+
+
+def _report(exc: Exception) -> None:
+    """Exit 2 with one line for an error the user can fix; return for any other.
+
+    The error classes are imported here, when there is an error, for the start-up time;
+    the modules that raise them are loaded by then.
+    """
+    if isinstance(exc, typer.Exit | typer.Abort | typer.BadParameter):
+        return
+    from sqlalchemy.exc import OperationalError
+
+    from leadgate.engine.engine import NoPlaybook, NotFound
+    from leadgate.ingest.validate import InputError
+    from leadgate.lifecycle.stages import IllegalTransition
+    from leadgate.playbook.loader import PlaybookError
+    from leadgate.store.database import DatabaseError, first_line
+
+    if isinstance(exc, PlaybookError):
+        for p in exc.problems:
+            typer.echo(f"error: {p}", err=True)
+        raise typer.Exit(code=2) from None
+    if isinstance(exc, InputError | BadInput | DatabaseError | NotFound | NoPlaybook):
+        fail(str(exc))
+    # A store that became read-only after it was opened (a read-only mount, a PostgreSQL
+    # standby or default_transaction_read_only): one line, not a trace.
+    if isinstance(exc, OperationalError) and _read_only_error(exc):
+        fail(f"the store is read-only: {first_line(exc.orig)}")
+    if isinstance(exc, IllegalTransition):
+        allowed = ", ".join(exc.allowed) if exc.allowed else "none"
+        msg = str(exc)
+        fail(msg if "allowed:" in msg else f"{msg} (allowed: {allowed})")

@@ -1,21 +1,160 @@
-"""The `leadgate` command."""
+"""The `leadgate` command.
+
+Start-up time is part of the product: `leadgate --help` answers from the table below
+without importing any command's module, and running a command imports only the modules
+that register it (the engine, SQLAlchemy, pandas... come with them, when they are used).
+tests/cli/test_startup.py keeps the table equal to what the modules register and lists the
+heavy modules `import leadgate.cli.main` may not load.
+
+    leadgate --help                 # the table: no command module imported
+    leadgate lead show a@x.com      # imports leadgate.cli.leads (and what it needs)
+"""
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+import typer.main
+from typer.core import TyperCommand, TyperGroup
 
 from leadgate import __version__
-from leadgate.cli import leads, playbook, reports, stages
-from leadgate.cli.common import DbOpt, handle_errors, open_engine, set_root_db
+from leadgate.cli.common import DbOpt, set_root_db
 
-PLUGGED_IN = ("demo", "predictive", "api", "sales", "analytics", "users")
+# Command name -> (the modules of leadgate.cli that register it, in order; its one-line help).
+# A module exposes `register(app)`. `report` is one group two modules add to.
+COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
+    "init": (
+        ("setup",),
+        "Create or upgrade the database and activate a playbook (the bundled one by default).",
+    ),
+    "playbook": (("playbook",), "Check, activate and inspect playbooks."),
+    "lead": (("leads",), "Add, import, inspect and list leads."),
+    "event": (("leads",), "Record events (what leads did)."),
+    "tick": (
+        ("stages",),
+        "Fire what is due now: MQLs whose engagement decayed, nurture cooldowns that ended.",
+    ),
+    "rescore": (("stages",), "Replay every lead under the active playbook."),
+    "stage": (("stages",), "Move leads between stages by hand."),
+    "report": (("reports", "analytics"), "Funnel and conversion reports."),
+    "demo": (
+        ("demo",),
+        "Load a realistic synthetic funnel (seeded), then print the funnel and the MQL queue.",
+    ),
+    "train": (
+        ("predictive",),
+        "Train a conversion model on closed leads (the store's, or a CSV's) and save it.",
+    ),
+    "predict": (
+        ("predictive",),
+        "Score every lead in the store (stored as `predicted`), or the rows of a CSV (writes "
+        "the id or row and `predicted`, 0-1).",
+    ),
+    "suggest-points": (
+        ("predictive",),
+        "Propose integer rule points from outcomes (sparse logistic model on binned "
+        "attributes and event counts); print its AUC next to the current playbook's.",
+    ),
+    "serve": (
+        ("api",),
+        "Serve the HTTP API (docs at /docs), deliver webhooks and fire what falls due.",
+    ),
+    "worker": (
+        ("api",),
+        "Deliver webhooks and fire what falls due (without serving HTTP) until interrupted "
+        "(Ctrl-C or SIGTERM: a tick under way finishes first).",
+    ),
+    "keys": (("api",), "API keys: create (shown once), list, revoke."),
+    "webhooks": (("api",), "Webhook subscriptions and deliveries."),
+    "qualify": (
+        ("sales",),
+        "Record discovery-call answers (BANT by default). Without --set/--note: show them.",
+    ),
+    "queue": (
+        ("sales",),
+        "Open work by priority: SLA time left, then grade, then score — with the reason.",
+    ),
+    "assign": (
+        ("sales",),
+        "Reassign a lead (audited). An MQL's acceptance SLA restarts for the new owner.",
+    ),
+    "handoff": (
+        ("sales",),
+        "SAL → SQL once the framework passes, handed to an AE with the BDR's notes.",
+    ),
+    "scheduler": (
+        ("sales",),
+        "Fire SLA deadlines, decay exits, cooldown ends and nurture steps when due, and send "
+        "the nurture mail outbox. Safe to run several at once on PostgreSQL: each job fires "
+        "once.",
+    ),
+    "reps": (("sales",), "Sales reps: BDRs, AEs and managers."),
+    "opportunity": (
+        ("sales",),
+        "Opportunities: `opportunity EMAIL --amount ...` accepts an SQL (SQL → SQO); "
+        "`opportunity update EMAIL ...` changes the open one.",
+    ),
+    "nurture": (("sales",), "Nurture tracks: a lead's timeline, the mail outbox."),
+    "advise-threshold": (
+        ("analytics",),
+        "Suggest the score threshold that meets a target, and show the trade-off curve.",
+    ),
+    "backtest": (
+        ("analytics",),
+        "Replay history under NEW and the active playbook; compare MQLs month by month.",
+    ),
+    "users": (
+        ("users",),
+        "People who sign in to the web app: add, list, disable, reset-password.",
+    ),
+}
+
+
+def registered(modules: tuple[str, ...]) -> TyperGroup:
+    """The command group the given command modules make when they register on a fresh app."""
+    sub = typer.Typer()
+
+    @sub.callback()
+    def _group() -> None:
+        """A callback makes Typer build a group even for a module with one command."""
+
+    for name in modules:
+        importlib.import_module(f"leadgate.cli.{name}").register(sub)
+    group = typer.main.get_command(sub)
+    assert isinstance(group, TyperGroup)
+    return group
+
+
+class LazyCommands(TyperGroup):
+    """The root group: lists commands from COMMANDS, imports a command's modules on use."""
+
+    listing = False
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> TyperCommand | Any:
+        if cmd_name not in COMMANDS:
+            return None
+        modules, summary = COMMANDS[cmd_name]
+        if self.listing:
+            # The root's help lists names and summaries only: nothing to import.
+            return TyperCommand(cmd_name, help=summary)
+        return registered(modules).get_command(ctx, cmd_name)
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self.listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self.listing = False
+
 
 app = typer.Typer(
     name="leadgate",
+    cls=LazyCommands,
     help="Self-hosted lead qualification: score, qualify, route and report on leads.",
     no_args_is_help=True,
     add_completion=False,
@@ -39,41 +178,6 @@ def main(
     """leadgate: score every lead on fit and engagement and move it through the funnel."""
     set_root_db(db)
 
-
-@app.command()
-@handle_errors
-def init(
-    db: DbOpt = None,
-    playbook_file: Annotated[
-        str | None,
-        typer.Option("--playbook", help="Activate this playbook instead of the bundled one."),
-    ] = None,
-) -> None:
-    """Create or upgrade the database and activate a playbook (the bundled one by default)."""
-    engine = open_engine(db, ensure_playbook=False, create=True)
-    if playbook_file:
-        from pathlib import Path
-
-        from leadgate.playbook.loader import load_playbook_file
-
-        load_playbook_file(playbook_file)
-        version, _, _ = engine.activate_playbook(
-            Path(playbook_file).read_text(encoding="utf-8"), playbook_file
-        )
-    else:
-        version = engine.ensure_playbook()
-    typer.echo(f"database ready: {engine.db.url}  (active playbook: version {version})")
-
-
-playbook.register(app)
-leads.register(app)
-stages.register(app)
-reports.register(app)
-
-# Each area adds its own commands: a module here exposes `register(app)`.
-for _name in PLUGGED_IN:
-    if importlib.util.find_spec(f"leadgate.cli.{_name}") is not None:
-        importlib.import_module(f"leadgate.cli.{_name}").register(app)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -9,7 +9,9 @@ work, and `write()` raises ReadOnlyStore naming the file before touching anythin
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -17,11 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
@@ -249,7 +247,11 @@ class Database:
 
     # -- migrations -----------------------------------------------------------
 
-    def _alembic(self, conn: Connection) -> Config:
+    def _alembic(self, conn: Connection) -> Any:
+        # Alembic (and Mako, Pygments with it) is imported when a store is migrated, not to
+        # open one: a third of a command's start-up otherwise.
+        from alembic.config import Config
+
         cfg = Config()
         cfg.set_main_option("script_location", str(_MIGRATIONS))
         cfg.attributes["connection"] = conn
@@ -259,19 +261,45 @@ class Database:
         """Bring the schema to the newest migration (idempotent)."""
         if self.read_only:
             raise self._refuse_write()
+        from alembic import command
+
         with self.engine.begin() as conn:
             command.upgrade(self._alembic(conn), "heads")
 
     def schema_current(self) -> bool:
         """True when every migration has run."""
         with self.engine.connect() as conn:
-            current = MigrationContext.configure(conn).get_current_heads()
-            heads = ScriptDirectory.from_config(self._alembic(conn)).get_heads()
-        return set(current) == set(heads)
+            if not inspect(conn).has_table("alembic_version"):
+                return False
+            rows = conn.execute(text("SELECT version_num FROM alembic_version"))
+            current = {row[0] for row in rows}
+        return current == migration_heads()
 
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+@functools.cache
+def migration_heads() -> frozenset[str]:
+    """The newest migration(s): revisions no other migration names as its down_revision.
+
+    Read from the migration files' `revision = "..."` / `down_revision = ...` lines instead
+    of asking Alembic's script directory, which is slow to import (tests/store checks the
+    two agree).
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (_MIGRATIONS / "versions").glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        found = re.search(r"^revision(?:\s*:[^=]+)?\s*=\s*[\"']([^\"']+)[\"']", source, re.M)
+        if found is None:
+            continue
+        revisions.add(found.group(1))
+        down = re.search(r"^down_revision(?:\s*:[^=]+)?\s*=\s*(.+)$", source, re.M)
+        if down is not None:
+            parents.update(re.findall(r"[\"']([^\"']+)[\"']", down.group(1)))
+    return frozenset(revisions - parents)
 
 
 def _settle(conn: Connection) -> None:

@@ -1,0 +1,113 @@
+"""Whole-process CLI start-up: what a person waits for before a command does anything.
+
+    .venv/bin/python bench/cli.py [--runs 15] [--leads 2000]
+
+Times `leadgate --help`, `leadgate --version`, `leadgate lead show EMAIL` and
+`leadgate lead list --limit 20` as fresh processes (the console script, as a user types
+it) on a demo store it builds in bench/out/. Also prints the import time of
+`leadgate.cli.main` alone (python -X importtime) so a regression can be traced to a module.
+Targets (issue 17): `--help` <= 0.25 s, `lead show` <= 0.35 s, whole process, on SQLite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import OUT, load_average, machine, percentile
+
+TARGETS = {"--help": 0.25, "lead show": 0.35}
+
+
+def _leadgate() -> list[str]:
+    script = Path(sys.executable).with_name("leadgate")
+    # The console script when installed (what users run), else the module.
+    return [str(script)] if script.exists() else [sys.executable, "-m", "leadgate.cli.main"]
+
+
+# As a user's shell runs it: with the bytecode cache (some sandboxes and CI images set
+# PYTHONDONTWRITEBYTECODE, which makes every start compile every module again).
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
+def _time(cmd: list[str], runs: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(
+            cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV
+        )
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def _import_ms() -> float:
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import leadgate.cli.main"],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stderr
+    last = [line for line in out.splitlines() if line.rstrip().endswith("leadgate.cli.main")]
+    return int(last[-1].split("|")[1]) / 1000 if last else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--leads", type=int, default=2000)
+    args = parser.parse_args()
+
+    store = OUT / f"cli-{args.leads}.db"
+    url = f"sqlite:///{store}"
+    cli = _leadgate()
+    if not store.exists():
+        subprocess.run(
+            [*cli, "--db", url, "demo", "--leads", str(args.leads)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    email = subprocess.run(
+        [*cli, "--db", url, "lead", "list", "--limit", "1", "--json"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    import json
+
+    rows = json.loads(email)
+    first = (rows if isinstance(rows, list) else rows["leads"])[0]["email"]
+
+    print(f"# CLI start-up, whole process ({args.runs} runs each, p50 / p95)")
+    print(f"machine: {machine()}")
+    print(f"load: {load_average()}; store: {args.leads} demo leads on SQLite")
+    _import_ms()  # once to write the bytecode cache
+    print(f"import leadgate.cli.main: {_import_ms():.0f} ms (cumulative, -X importtime)")
+    commands = {
+        "--help": [*cli, "--help"],
+        "--version": [*cli, "--version"],
+        "lead show": [*cli, "--db", url, "lead", "show", first],
+        "lead list --limit 20": [*cli, "--db", url, "lead", "list", "--limit", "20"],
+    }
+    print(f"{'command':<22} {'p50 s':>7} {'p95 s':>7}  target")
+    for name, cmd in commands.items():
+        _time(cmd, 1)  # bytecode cache warm, as for any second run
+        times = _time(cmd, args.runs)
+        target = TARGETS.get(name)
+        verdict = ""
+        if target is not None:
+            verdict = f"<= {target:.2f} s " + (
+                "met" if percentile(times, 50) <= target else "MISSED"
+            )
+        print(f"{name:<22} {percentile(times, 50):>7.3f} {percentile(times, 95):>7.3f}  {verdict}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""The CLI starts fast: its root imports no command module, and commands import only what
+they use (issue 17). Timings live in bench/cli.py; these tests pin the causes instead: the
+command table in leadgate.cli.main, and which heavy modules a process may load.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import subprocess
+import sys
+
+import typer
+import typer.main
+
+import leadgate.cli
+from leadgate.cli.main import COMMANDS, registered
+
+# Imported by no `leadgate --help`: each costs tens to hundreds of milliseconds.
+HEAVY = (
+    "sqlalchemy",
+    "alembic",
+    "pandas",
+    "numpy",
+    "duckdb",
+    "pyarrow",
+    "sklearn",
+    "fastapi",
+    "uvicorn",
+    "pydantic",
+    "yaml",
+    "jinja2",
+    "email_validator",
+    "phonenumbers",
+    "leadgate.engine",
+    "leadgate.store",
+)
+# Not for reading one lead either: the store is opened, nothing is migrated or analysed.
+NOT_FOR_LEAD_SHOW = (
+    "alembic",
+    "pandas",
+    "numpy",
+    "duckdb",
+    "pyarrow",
+    "sklearn",
+    "fastapi",
+    "uvicorn",
+    "matplotlib",
+)
+
+
+def _loaded_after(code: str) -> set[str]:
+    """The top-level and leadgate modules a fresh interpreter holds after running `code`."""
+    probe = f"{code}\nimport sys\nprint('\\n'.join(sys.modules))"
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.split()
+    return set(out)
+
+
+def _registering_modules() -> dict[str, list[str]]:
+    """Command name -> the leadgate.cli modules whose register() adds it."""
+    found: dict[str, list[str]] = {}
+    for info in pkgutil.iter_modules(leadgate.cli.__path__):
+        module = importlib.import_module(f"leadgate.cli.{info.name}")
+        if info.name == "main" or not hasattr(module, "register"):
+            continue
+        sub = typer.Typer()
+
+        @sub.callback()
+        def _group() -> None:
+            pass
+
+        module.register(sub)
+        group = typer.main.get_command(sub)
+        for name in group.list_commands(None):  # type: ignore[attr-defined,arg-type]
+            found.setdefault(name, []).append(info.name)
+    return found
+
+
+def test_the_command_table_lists_every_command_with_its_modules() -> None:
+    found = _registering_modules()
+    assert set(COMMANDS) == set(found), "add the new command to COMMANDS in leadgate.cli.main"
+    for name, (modules, _) in COMMANDS.items():
+        assert sorted(modules) == sorted(found[name]), name
+
+
+def test_the_command_table_summaries_are_the_commands_own() -> None:
+    for name, (modules, summary) in COMMANDS.items():
+        command = registered(modules).get_command(None, name)  # type: ignore[arg-type]
+        assert command is not None, name
+        text = command.short_help or command.help or ""
+        first_paragraph = " ".join(text.split("\n\n")[0].split())
+        assert summary == first_paragraph, name
+
+
+def test_help_loads_no_command_module_and_nothing_heavy() -> None:
+    loaded = _loaded_after(
+        "from leadgate.cli.main import app\ntry:\n    app(['--help'])\nexcept SystemExit:\n    pass"
+    )
+    assert not [m for m in HEAVY if m in loaded]
+    commands = {m for _, (mods, _) in COMMANDS.items() for m in mods}
+    assert not [m for m in commands if f"leadgate.cli.{m}" in loaded]
+
+
+def test_lead_show_loads_no_analytics_stack(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    from leadgate.cli.main import app
+
+    from .firsthour import runner
+
+    assert runner.invoke(app, ["init", "--db", url]).exit_code == 0
+    assert (
+        runner.invoke(app, ["--db", url, "lead", "add", "--email", "ann@example.com"]).exit_code
+        == 0
+    )
+    loaded = _loaded_after(
+        "from leadgate.cli.main import app\n"
+        f"try:\n    app(['--db', {url!r}, 'lead', 'show', 'ann@example.com'])\n"
+        "except SystemExit as exc:\n    assert not exc.code, exc.code"
+    )
+    assert "leadgate.engine" in loaded  # the probe did read the lead
+    assert not [m for m in NOT_FOR_LEAD_SHOW if m in loaded]
+
+
+def test_migration_heads_read_from_the_files_match_alembic() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from leadgate.store.database import _MIGRATIONS, migration_heads
+
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    assert migration_heads() == frozenset(ScriptDirectory.from_config(config).get_heads())
