@@ -19,11 +19,27 @@ import anyio.to_thread
 from anyio import CapacityLimiter
 
 from leadgate.api.quick import QuickReads
-from leadgate.engine.engine import Engine
+from leadgate.engine.engine import Engine, ItemResult
+from leadgate.ingest.validate import EventIn
 from leadgate.store.database import Database
 from leadgate.webhooks.delivery import Deliverer
 
 T = TypeVar("T")
+
+# A group commit stops adding batches at this many events: one transaction stays short
+# enough that the requests in it are answered promptly.
+GROUP_EVENTS = 20_000
+
+
+class _Queued:
+    """One request's validated events waiting for the SQLite writer."""
+
+    __slots__ = ("events", "now", "results")
+
+    def __init__(self, events: list[EventIn], now: float):
+        self.events = events
+        self.now = now
+        self.results: list[ItemResult] | BaseException | None = None
 
 
 class ApiContext:
@@ -46,6 +62,8 @@ class ApiContext:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock: asyncio.Lock | None = None
         self._limiter: CapacityLimiter | None = None
+        self._queued: list[_Queued] = []
+        self.group_commits = 0  # transactions that carried more than one request's batch
 
     def _prims(self) -> tuple[asyncio.Lock, CapacityLimiter]:
         loop = asyncio.get_running_loop()
@@ -88,6 +106,80 @@ class ApiContext:
             if self.deliverer is not None:
                 self.deliverer.wake()
         return out
+
+    async def ingest(self, events: list[EventIn], now: float) -> list[ItemResult]:
+        """Store and score one request's events; on SQLite, in a group commit.
+
+        Requests that queue for the single SQLite writer while a transaction runs are
+        written together by whichever of them gets the writer next: one transaction, one
+        commit (fsync) for all, each request still answered with its own items. The
+        commit is the dominant cost of a write, so under load this is the difference
+        between the storage floor and a fraction of it (PERFORMANCE-NOTES; bench/
+        api_load.py). If the shared transaction fails, each batch is written on its own,
+        so one request's failure is never another's.
+        """
+        if not events:
+            return []
+        if not self.db.is_sqlite:
+            return await self.write(self.engine.ingest, events, now)
+        mine = _Queued(events, now)
+        self._queued.append(mine)
+        lock, limiter = self._prims()
+        async with lock:
+            if mine.results is None:
+                group = self._take_group(mine)
+                small = len(group) == 1 and len(events) <= 20
+                if small and self.inline and not self.quick.sqlite_writer_elsewhere():
+                    self._write_group(group)
+                else:
+                    await anyio.to_thread.run_sync(self._write_group, group, limiter=limiter)
+        if self.outbox_dirty:
+            self.outbox_dirty = False
+            if self.deliverer is not None:
+                self.deliverer.wake()
+        if isinstance(mine.results, BaseException):
+            raise mine.results
+        assert mine.results is not None
+        return mine.results
+
+    def _take_group(self, mine: _Queued) -> list[_Queued]:
+        """The queued batches to write now, in arrival order, always including `mine`."""
+        group: list[_Queued] = []
+        size = 0
+        for q in self._queued:
+            if q is not mine and size + len(q.events) > GROUP_EVENTS:
+                break
+            group.append(q)
+            size += len(q.events)
+        if mine not in group:
+            group.append(mine)
+        for q in group:
+            self._queued.remove(q)
+        return group
+
+    def _write_group(self, group: list[_Queued]) -> None:
+        """Write the group in one transaction and hand each request its own results."""
+        if len(group) > 1:
+            combined = [ev for q in group for ev in q.events]
+            try:
+                results = self.engine.ingest(combined, max(q.now for q in group))
+            except Exception:
+                pass  # written one by one below, so the failure lands on its own request
+            else:
+                self.group_commits += 1
+                start = 0
+                for q in group:
+                    mine = results[start : start + len(q.events)]
+                    for i, r in enumerate(mine):
+                        r.index = i
+                    q.results = mine
+                    start += len(q.events)
+                return
+        for q in group:
+            try:
+                q.results = self.engine.ingest(q.events, q.now)
+            except BaseException as exc:
+                q.results = exc
 
     def mark_outbox(self) -> None:
         """Called by the outbox writer (inside a transaction) when it added rows."""

@@ -18,7 +18,6 @@ from leadgate.api.context import ApiContext
 from leadgate.api.problems import ApiProblem, BodyTooLarge, responses
 from leadgate.api.queries import LEAD_REF_SQL, emails_by_id
 from leadgate.api.quick import Unavailable
-from leadgate.engine.engine import Engine
 from leadgate.ingest.validate import EventIn, InputError, check_email, parse_event
 from leadgate.keys import ApiKey
 
@@ -191,10 +190,6 @@ async def _emails(ctx: ApiContext, ids: list[int]) -> dict[int, str]:
     return await ctx.read(emails_by_id, ctx.db, ids)
 
 
-def _ingest(engine: Engine, events: list[EventIn], now: float) -> list[Any]:
-    return engine.ingest(events, now) if events else []
-
-
 @router.post(
     "/events",
     summary="Record one event or a batch of events",
@@ -233,7 +228,7 @@ async def post_events(request: Request, key: ApiKey = Depends(require(*WRITE_LEA
         events, index, rejected = parse_items(items, now, emails)
     else:
         events, index, rejected = await ctx.read(parse_items, items, now, emails)
-    results = await ctx.write(_ingest, ctx.engine, events, now, small=len(events) <= 20)
+    results = await ctx.ingest(events, now)
     out: list[dict[str, Any] | None] = [None] * len(items)
     accepted = duplicate = 0
     for pos, r in zip(index, results, strict=True):
