@@ -3,8 +3,8 @@
 The HTTP app owns authentication and the engine. It plugs its engine in with
 `set_engine_provider(fn)`, where `fn()` returns the `Engine` to use; endpoints take it
 through the `get_engine` dependency, so an app may also override it with
-`app.dependency_overrides[get_engine] = ...`. Without a provider, `get_engine` opens the
-store named by $LEADGATE_DB (as the CLI does).
+`app.dependency_overrides[get_engine] = ...`. Without a provider, `get_engine` uses the
+API app's engine.
 
 Endpoints:
 - POST /backtest — body {playbook: YAML text, against?: YAML text, from?: date, to?: date};
@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from leadgate.engine.engine import Engine
@@ -34,14 +34,19 @@ def set_engine_provider(fn: Callable[[], Engine] | None) -> None:
     _provider["fn"] = fn
 
 
-def get_engine() -> Engine:
-    """FastAPI dependency: the engine from the provider, else one over $LEADGATE_DB."""
+def get_engine(request: Request) -> Engine:
+    """FastAPI dependency: the engine from the provider, else the API app's own.
+
+    (An adapter never imports another: no falling back to the CLI's way of opening a store.)
+    """
     fn = _provider["fn"]
     if fn is not None:
         return fn()
-    from leadgate.cli.common import open_engine
-
-    return open_engine(None)
+    ctx = getattr(request.app.state, "leadgate", None)
+    if ctx is None:
+        raise RuntimeError("leadgate.analytics.http: no engine (call set_engine_provider)")
+    engine: Engine = ctx.engine
+    return engine
 
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
