@@ -8,6 +8,10 @@ who sign in, the sales reps, API keys and webhooks.
     POST /app/admin/users/{name}/sign-out         end every session of the user
     POST /app/admin/reps                          add a sales rep (role, team, zone, hours,
                                                   days, capacity)
+    POST /app/admin/reps/{name}                   change a rep's time zone, hours, days,
+                                                  capacity (`Sales.update_rep`)
+    POST /app/admin/reps/{name}/away              away until a date (`until`), or back now
+                                                  (`back=1`), as `leadgate reps away`
     POST /app/admin/keys                          a new API key, shown once
     POST /app/admin/keys/{id}/revoke              refused from now on
     POST /app/admin/webhooks/retry                one delivery again (`delivery`), or every
@@ -16,7 +20,8 @@ who sign in, the sales reps, API keys and webhooks.
 The same operations as `leadgate users|keys|webhooks ...` and the admin API, through the
 same functions (`leadgate.users`, `leadgate.keys`, `leadgate.webhooks`), audited as the
 signed-in admin. Reps are listed with their capacity, time zone, hours, load and
-whether they are away, and added through `Sales.add_rep` (as `leadgate reps add`).
+whether they are away, added through `Sales.add_rep` (as `leadgate reps add`), changed
+through `Sales.update_rep` and `Sales.set_away`.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from typing import Annotated, Any
 from fastapi import Path, Request
 from starlette.responses import Response
 
+from leadgate.engine.engine import NotFound
 from leadgate.ingest.validate import InputError
 from leadgate.keys import ROLES as KEY_ROLES
 from leadgate.keys import KeyNotFound, create_key, list_keys, revoke_key
@@ -53,6 +59,7 @@ from leadgate.webhooks import (
 
 r = router()
 Name = Annotated[str, Path(min_length=1, max_length=64)]
+RepName = Annotated[str, Path(min_length=1, max_length=100)]
 
 
 async def _page(request: Request, viewer: Viewer, status: int = 200, **kw: Any) -> Response:
@@ -210,3 +217,53 @@ async def add_rep(request: Request) -> Response:
     except InputError as exc:
         return await _page(request, viewer, 422, error=str(exc))
     return await _page(request, viewer, done=f"Rep {rep['name']} added.")
+
+
+@r.post("/app/admin/reps/{name}")
+async def update_rep(request: Request, name: RepName) -> Response:
+    """Change a rep's time zone, working hours and days, and capacity (blank: no limit)."""
+    viewer = await signed_in(request, ADMIN)
+    form = await check_form(request, viewer)
+    h = host(request)
+    cap = field(form, "capacity", 10)
+    if cap and not cap.isdigit():
+        return await _page(request, viewer, 422, error=f"capacity: '{cap}' is not a whole number")
+    try:
+        rep = await h.write(
+            sales_of(h.engine).update_rep,
+            name,
+            field(form, "timezone", 100) or None,
+            int(cap) if cap else None,
+            field(form, "hours", 40) or None,
+            field(form, "days", 100) or None,
+        )
+    except NotFound as exc:
+        raise WebError(404, "Not found", str(exc)) from None
+    except InputError as exc:
+        return await _page(request, viewer, 422, error=f"Rep {name}: {exc}")
+    return await _page(request, viewer, done=f"Rep {rep['name']} changed.")
+
+
+@r.post("/app/admin/reps/{name}/away")
+async def rep_away(request: Request, name: RepName) -> Response:
+    """Away until a date (back at the start of that day in the rep's zone), or back now."""
+    viewer = await signed_in(request, ADMIN)
+    form = await check_form(request, viewer)
+    h = host(request)
+    back = field(form, "back") == "1"
+    until = field(form, "until", 40)
+    if not back and not until:
+        return await _page(
+            request, viewer, 422, error=f"Rep {name}: until: give the date they are back"
+        )
+    try:
+        rep = await h.write(sales_of(h.engine).set_away, name, None if back else until)
+    except NotFound as exc:
+        raise WebError(404, "Not found", str(exc)) from None
+    except InputError as exc:
+        return await _page(request, viewer, 422, error=f"Rep {name}: {exc}")
+    if rep["away"]:
+        return await _page(
+            request, viewer, done=f"Rep {rep['name']} is away until {rep['away_until']}."
+        )
+    return await _page(request, viewer, done=f"Rep {rep['name']} is not away.")
