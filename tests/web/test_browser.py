@@ -280,6 +280,23 @@ def test_screenshots(watched: Watched, site: Site, request: pytest.FixtureReques
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     page = watched.page
+    # A few more leads from several sources, some of them hand-raisers, so the funnel's
+    # charts have something to draw.
+    auth = {"Authorization": f"Bearer {site.key}"}
+    sources = ("web", "paid ads", "events", "partner")
+    for i in range(16):
+        email = f"shot{i}@{sources[i % 4].replace(' ', '')}.example"
+        httpx.post(
+            site.base + "/api/v1/leads",
+            headers=auth,
+            json={"email": email, "attributes": {"source": sources[i % 4], "company": f"Co {i}"}},
+        ).raise_for_status()
+        if i % 3 == 0:
+            httpx.post(
+                site.base + "/api/v1/events",
+                headers=auth,
+                json={"email": email, "type": "demo_request", "id": f"shot-{i}"},
+            ).raise_for_status()
     page.goto(site.base + "/login")
     page.screenshot(path=str(folder / "login.png"))
     sign_in(watched, site, "root")
@@ -292,6 +309,11 @@ def test_screenshots(watched: Watched, site: Site, request: pytest.FixtureReques
     page.screenshot(path=str(folder / "funnel.png"))
     page.goto(site.base + "/app/playbook")
     page.screenshot(path=str(folder / "playbook.png"))
+    editor = page.get_by_label("Playbook YAML")
+    editor.fill(editor.input_value().replace("[demo_request, contact_sales]", "[contact_sales]"))
+    page.get_by_role("button", name="What if").click()
+    page.locator("#whatif-h").scroll_into_view_if_needed()
+    page.screenshot(path=str(folder / "whatif.png"))
     page.goto(site.base + "/app/model")
     page.screenshot(path=str(folder / "model.png"))
     page.goto(site.base + "/app/admin")
