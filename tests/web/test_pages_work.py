@@ -365,3 +365,15 @@ def test_what_if_lists_the_leads_that_change_and_activate_counts_them(
     assert f'href="/app/leads/{team.mql_id}">mia@acme.example</a>' in table
     assert "<td>lost</td>" in table
     assert "1 lead(s) change stage (0 become MQLs, 1 no longer do)" in r.text
+
+
+def test_the_funnel_keeps_its_reports_a_minute_and_says_so(client: TestClient, team: Team) -> None:
+    sign_in(client, "olga")
+    assert "late-source" not in client.get("/app/funnel").text
+    team.engine.upsert_leads([("late@x.example", {"source": "late-source"}, None)])
+    html = client.get("/app/funnel").text
+    assert "late-source" not in html and "computed again after 60 seconds" in html
+    # Stage counts are live all the same.
+    assert f"{team.engine.funnel()['total_leads']} leads in the store" in html
+    team.engine.clock.advance(61)  # type: ignore[attr-defined]
+    assert '<th scope="row">late-source</th>' in client.get("/app/funnel").text
