@@ -171,6 +171,12 @@ def test_notes_need_the_token_and_a_role_that_works_leads(client: TestClient, te
     from leadgate.sales.activity import activity
 
     assert activity(team.engine, team.mql_id)["notes"] == []
+    client.cookies.clear()
+    sign_in(client, "anna")
+    r = client.post(
+        "/app/leads/999999/notes", data={"csrf": csrf_of(client, "/app/queue"), "text": "x"}
+    )
+    assert r.status_code == 404
 
 
 def test_nurture_mail_is_on_the_timeline(client: TestClient, team: Team) -> None:
