@@ -57,6 +57,7 @@ class Chart:
     bars: list[Bar] = field(default_factory=list)
     labels: list[Label] = field(default_factory=list)
     legend: list[tuple[str, str]] = field(default_factory=list)  # (class, series name)
+    label_x: int = LABEL_W - 6  # labels end here, right-aligned
 
 
 def _text(value: float, fmt: str) -> str:
