@@ -206,15 +206,15 @@ def test_an_admin_changes_a_reps_capacity_and_sets_her_away(watched: Watched, si
     row.get_by_text("Change eve").click()
     row.get_by_label("Capacity").fill("7")
     row.get_by_role("button", name="Save eve").click()
-    assert "Rep eve changed." in page.get_by_role("status").inner_text()
+    assert "Rep eve saved" in page.get_by_role("status").inner_text()
     row = page.locator("table.reps tbody tr", has=page.get_by_role("cell", name="eve", exact=True))
     assert row.locator("td").nth(6).inner_text() == "7"
     row.get_by_label("Away until").fill("2099-01-31")
     row.get_by_role("button", name="Set away").click()
-    assert "eve is away until" in page.get_by_role("status").inner_text()
+    assert "; away until" in page.get_by_role("status").inner_text()
     row = page.locator("table.reps tbody tr", has=page.get_by_role("cell", name="eve", exact=True))
     row.get_by_role("button", name="eve is back").click()
-    assert "eve is not away" in page.get_by_role("status").inner_text()
+    assert "; not away." in page.get_by_role("status").inner_text()
 
 
 def test_the_script_lead_renders_as_text_under_the_csp(watched: Watched, site: Site) -> None:

@@ -304,8 +304,10 @@ def test_admin_changes_a_reps_hours_capacity_and_away(client: TestClient, team: 
     r = client.post(url, data={**data, "capacity": "0"})
     assert r.status_code == 422 and "capacity" in r.text
     assert sales.rep("anna")["hours"] == "00:00-24:00"  # nothing changed by the refusals
-    r = client.post(url, data={**data, "capacity": "12"})
-    assert r.status_code == 200 and "Rep anna changed." in r.text
+    r = client.post(url, data={**data, "capacity": "12"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/app/admin?saved=anna#reps-h"
+    r = client.get(r.headers["location"])
+    assert "Rep anna saved: Europe/Rome, 08:00-16:00 mon-fri, capacity 12; not away." in r.text
     rep = sales.rep("anna")
     assert (rep["timezone"], rep["hours"], rep["days"], rep["capacity"]) == (
         "Europe/Rome",
@@ -319,7 +321,7 @@ def test_admin_changes_a_reps_hours_capacity_and_away(client: TestClient, team: 
     r = client.post(url + "/away", data={"csrf": csrf})
     assert r.status_code == 422 and "until" in r.text
     r = client.post(url + "/away", data={"csrf": csrf, "until": "2026-06-10"})
-    assert r.status_code == 200 and "is away until" in r.text
+    assert r.status_code == 200 and "; away until 2026-06-09T22:00:00Z." in r.text
     assert sales.rep("anna")["away"] is True
     assert "anna is back" in r.text
     r = client.post(url + "/away", data={"csrf": csrf, "back": "1"})

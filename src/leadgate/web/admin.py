@@ -12,6 +12,7 @@ who sign in, the sales reps, API keys and webhooks.
                                                   capacity (`Sales.update_rep`)
     POST /app/admin/reps/{name}/away              away until a date (`until`), or back now
                                                   (`back=1`), as `leadgate reps away`
+    (both answer with a redirect to /app/admin?saved=NAME, which says what the rep is now)
     POST /app/admin/keys                          a new API key, shown once
     POST /app/admin/keys/{id}/revoke              refused from now on
     POST /app/admin/webhooks/retry                one delivery again (`delivery`), or every
@@ -27,9 +28,10 @@ through `Sales.update_rep` and `Sales.set_away`.
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import Path, Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from leadgate.engine.engine import NotFound
 from leadgate.ingest.validate import InputError
@@ -82,10 +84,27 @@ async def _page(request: Request, viewer: Viewer, status: int = 200, **kw: Any) 
     )
 
 
+def _rep_saved(rep: dict[str, Any]) -> str:
+    away = f"away until {rep['away_until']}" if rep["away"] else "not away"
+    cap = rep["capacity"] if rep["capacity"] is not None else "no limit"
+    return (
+        f"Rep {rep['name']} saved: {rep['timezone'] or 'UTC'}, "
+        f"{rep['hours'] or '09:00-17:00'} {rep['days'] or 'mon-fri'}, capacity {cap}; {away}."
+    )
+
+
 @r.get("/app/admin")
 async def admin_page(request: Request) -> Response:
-    """Users, with their actions."""
+    """Users, with their actions (`?saved=REP`: after a rep was changed, what it is now)."""
     viewer = await signed_in(request, ADMIN)
+    saved = request.query_params.get("saved")
+    if saved:
+        h = host(request)
+        try:
+            rep = await h.read(sales_of(h.engine).rep, saved)
+        except NotFound:
+            return await _page(request, viewer)
+        return await _page(request, viewer, done=_rep_saved(rep))
     return await _page(request, viewer)
 
 
@@ -241,7 +260,7 @@ async def update_rep(request: Request, name: RepName) -> Response:
         raise WebError(404, "Not found", str(exc)) from None
     except InputError as exc:
         return await _page(request, viewer, 422, error=f"Rep {name}: {exc}")
-    return await _page(request, viewer, done=f"Rep {rep['name']} changed.")
+    return _saved(rep["name"])
 
 
 @r.post("/app/admin/reps/{name}/away")
@@ -262,8 +281,9 @@ async def rep_away(request: Request, name: RepName) -> Response:
         raise WebError(404, "Not found", str(exc)) from None
     except InputError as exc:
         return await _page(request, viewer, 422, error=f"Rep {name}: {exc}")
-    if rep["away"]:
-        return await _page(
-            request, viewer, done=f"Rep {rep['name']} is away until {rep['away_until']}."
-        )
-    return await _page(request, viewer, done=f"Rep {rep['name']} is not away.")
+    return _saved(rep["name"])
+
+
+def _saved(name: str) -> Response:
+    """After a rep change: back to the page (a reload posts nothing again)."""
+    return RedirectResponse(f"/app/admin?saved={quote(name, safe='')}#reps-h", 303)
