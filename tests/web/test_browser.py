@@ -318,6 +318,9 @@ def test_screenshots(watched: Watched, site: Site, request: pytest.FixtureReques
     page.screenshot(path=str(folder / "model.png"))
     page.goto(site.base + "/app/admin")
     page.screenshot(path=str(folder / "admin.png"))
+    page.locator("details.edit summary").first.click()
+    page.evaluate("document.getElementById('reps-h').scrollIntoView()")
+    page.screenshot(path=str(folder / "admin-reps.png"))
 
 
 AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
