@@ -163,9 +163,11 @@ def timeline(lead: dict[str, Any], extra: dict[str, list[dict[str, Any]]]) -> li
     return items
 
 
-def _activity(request: Request, lead_id: int) -> Any:
+async def _activity(request: Request, lead_id: int) -> dict[str, list[dict[str, Any]]]:
+    """The lead's notes and nurture mail (leadgate.sales.activity)."""
     h = host(request)
-    return h.read(activity, h.engine, lead_id, small=True)
+    found: dict[str, list[dict[str, Any]]] = await h.read(activity, h.engine, lead_id, small=True)
+    return found
 
 
 async def _load(request: Request, lead_id: int) -> tuple[str, dict[str, Any], list[Action]]:
