@@ -130,8 +130,10 @@ def test_a_bdr_sees_a_new_mql_appear_accepts_it_fills_bant_and_hands_it_off(
     new = page.get_by_role("link", name="noah@newco.example")
     new.wait_for(timeout=60_000)
     assert page.evaluate("window.leadgateNoReload === true")
-    countdown = page.locator("tr", has=new).locator("time.countdown")
+    row = page.locator("tr", has=new)
+    countdown = row.locator("time.countdown")
     assert countdown.inner_text().endswith("left")  # counting down, from app.js
+    assert row.locator("td").nth(7).inner_text() == "—"  # predicted: no model yet
 
     new.click()
     page.wait_for_url("**/app/leads/*")
@@ -147,6 +149,13 @@ def test_a_bdr_sees_a_new_mql_appear_accepts_it_fills_bant_and_hands_it_off(
     first = page.locator("ol.timeline li").first
     assert "mql → sal" in first.inner_text() and "user:anna" in first.inner_text()
     assert page.get_by_role("button", name="Accept").count() == 0
+    # A note from the call, by keyboard: "w" focuses the note box.
+    page.keyboard.press("w")
+    page.keyboard.type("Called: budget approved <b>50k</b>")
+    page.get_by_role("button", name="Add note").click()
+    page.wait_for_url("**/app/leads/*")
+    note = page.locator("ol.timeline li.note").first
+    assert "user:anna" in note.inner_text() and "<b>50k</b>" in note.inner_text()
 
     # The discovery call: BANT, one fieldset per criterion, then the handoff to an AE.
     groups = page.locator("form.qualification fieldset")
@@ -163,6 +172,17 @@ def test_a_bdr_sees_a_new_mql_appear_accepts_it_fills_bant_and_hands_it_off(
     first = page.locator("ol.timeline li.stage").first
     assert "sal → sql" in first.inner_text() and "user:anna" in first.inner_text()
 
+    # The SQL becomes an opportunity (SQL → SQO) through its form.
+    assert not axe_violations(page)
+    page.get_by_label("Amount").fill("12000")
+    page.get_by_label("Currency").fill("EUR")
+    page.get_by_label("Expected close").fill("2099-01-31")
+    page.get_by_role("button", name="Accept as opportunity").click()
+    page.locator("dd.stage", has_text="SQO").wait_for()
+    assert "12,000.00 EUR" in page.locator("dl.facts").inner_text()
+    first = page.locator("ol.timeline li.stage").first
+    assert "sql → sqo" in first.inner_text() and "user:anna" in first.inner_text()
+
 
 def test_a_sales_user_gets_the_403_page_on_admin(watched: Watched, site: Site) -> None:
     sign_in(watched, site, "anna")
@@ -176,6 +196,25 @@ def test_a_sales_user_gets_the_403_page_on_admin(watched: Watched, site: Site) -
     resp = watched.page.goto(site.base + "/app/admin")
     assert resp is not None and resp.status == 200
     assert watched.page.get_by_role("cell", name="anna", exact=True).first.is_visible()
+
+
+def test_an_admin_changes_a_reps_capacity_and_sets_her_away(watched: Watched, site: Site) -> None:
+    page = watched.page
+    sign_in(watched, site, "root")
+    page.goto(site.base + "/app/admin")
+    row = page.locator("table.reps tbody tr", has=page.get_by_role("cell", name="eve", exact=True))
+    row.get_by_text("Change eve").click()
+    row.get_by_label("Capacity").fill("7")
+    row.get_by_role("button", name="Save eve").click()
+    assert "Rep eve saved" in page.get_by_role("status").inner_text()
+    row = page.locator("table.reps tbody tr", has=page.get_by_role("cell", name="eve", exact=True))
+    assert row.locator("td").nth(6).inner_text() == "7"
+    row.get_by_label("Away until").fill("2099-01-31")
+    row.get_by_role("button", name="Set away").click()
+    assert "; away until" in page.get_by_role("status").inner_text()
+    row = page.locator("table.reps tbody tr", has=page.get_by_role("cell", name="eve", exact=True))
+    row.get_by_role("button", name="eve is back").click()
+    assert "; not away." in page.get_by_role("status").inner_text()
 
 
 def test_the_script_lead_renders_as_text_under_the_csp(watched: Watched, site: Site) -> None:
@@ -207,7 +246,20 @@ def test_marketing_fixes_a_playbook_typo_sees_what_if_and_activates(
     assert f":{line}:" in alert.inner_text() and "engagment" in alert.inner_text()
     fixed = text.replace("name: ", "name: browser-", 1)
     page.get_by_label("Playbook YAML").fill(fixed)
+    # While the backtest runs the page says so: a listener added after app.js's notes,
+    # as the form is sent, whether the indicator is showing (in sessionStorage, which
+    # outlives the navigation to the answer).
+    page.evaluate(
+        "document.addEventListener('submit', () => { const p ="
+        " document.getElementById('whatif-progress'); sessionStorage.setItem('progress',"
+        " String(!p.hidden) + '|' + p.textContent); })"
+    )
     page.get_by_role("button", name="What if").click()
+    page.locator("table.whatif").wait_for()
+    seen = page.evaluate("sessionStorage.getItem('progress')")
+    assert seen is not None and seen.startswith("true|Replaying the history"), seen
+    assert page.locator("#whatif-progress").is_hidden()  # the answer's page: nothing runs
+    assert not axe_violations(page)
     table = page.locator("table.whatif")
     assert table.locator("tbody tr").count() >= 1
     assert "MQLs:" in page.locator("#whatif-h + p").inner_text()
@@ -228,6 +280,23 @@ def test_screenshots(watched: Watched, site: Site, request: pytest.FixtureReques
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     page = watched.page
+    # A few more leads from several sources, some of them hand-raisers, so the funnel's
+    # charts have something to draw.
+    auth = {"Authorization": f"Bearer {site.key}"}
+    sources = ("web", "paid ads", "events", "partner")
+    for i in range(16):
+        email = f"shot{i}@{sources[i % 4].replace(' ', '')}.example"
+        httpx.post(
+            site.base + "/api/v1/leads",
+            headers=auth,
+            json={"email": email, "attributes": {"source": sources[i % 4], "company": f"Co {i}"}},
+        ).raise_for_status()
+        if i % 3 == 0:
+            httpx.post(
+                site.base + "/api/v1/events",
+                headers=auth,
+                json={"email": email, "type": "demo_request", "id": f"shot-{i}"},
+            ).raise_for_status()
     page.goto(site.base + "/login")
     page.screenshot(path=str(folder / "login.png"))
     sign_in(watched, site, "root")
@@ -240,10 +309,18 @@ def test_screenshots(watched: Watched, site: Site, request: pytest.FixtureReques
     page.screenshot(path=str(folder / "funnel.png"))
     page.goto(site.base + "/app/playbook")
     page.screenshot(path=str(folder / "playbook.png"))
+    editor = page.get_by_label("Playbook YAML")
+    editor.fill(editor.input_value().replace("[demo_request, contact_sales]", "[contact_sales]"))
+    page.get_by_role("button", name="What if").click()
+    page.locator("#whatif-h").scroll_into_view_if_needed()
+    page.screenshot(path=str(folder / "whatif.png"))
     page.goto(site.base + "/app/model")
     page.screenshot(path=str(folder / "model.png"))
     page.goto(site.base + "/app/admin")
     page.screenshot(path=str(folder / "admin.png"))
+    page.locator("details.edit summary").first.click()
+    page.evaluate("document.getElementById('reps-h').scrollIntoView()")
+    page.screenshot(path=str(folder / "admin-reps.png"))
 
 
 AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
@@ -287,4 +364,7 @@ def test_every_page_passes_an_accessibility_scan(watched: Watched, site: Site) -
         watched.expected.append("status of 404")
         page.goto(site.base + path)
         found[path] = axe_violations(page)
+        if path == "/app/admin":  # with a rep's change form open too
+            page.locator("details.edit summary").first.click()
+            found[path + " (rep form open)"] = axe_violations(page)
     assert not {k: v for k, v in found.items() if v}, found

@@ -89,6 +89,21 @@ def report(engine: Engine, name: str, **opts: Any) -> reports.Report:
             con.close()
 
 
+def report_set(engine: Engine, names: tuple[str, ...], **opts: Any) -> dict[str, reports.Report]:
+    """Several reports over one export of the store (the web funnel page shows four:
+    one export instead of four). Same names and options as `report`."""
+    for name in names:
+        if name not in REPORT_NAMES:
+            raise InputError("report", f"unknown report '{name}'")
+    engine.tick()
+    with tempfile.TemporaryDirectory(prefix="leadgate-rep-") as tmp:
+        con = store_connection(engine.db, Path(tmp))
+        try:
+            return {name: _report(engine, con, name, **opts) for name in names}
+        finally:
+            con.close()
+
+
 def _report(engine: Engine, con: Any, name: str, **opts: Any) -> reports.Report:
     if name == "funnel":
         return reports.funnel(con)

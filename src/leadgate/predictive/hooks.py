@@ -69,6 +69,27 @@ def factors(model: Any, repo: Repository, lead_id: int, now: float) -> dict[str,
     return {"model_id": model.card.model_id, "verdict": model.card.verdict, **ex}
 
 
+def predicted_for(repo: Repository, lead_ids: list[int]) -> dict[int, float | None] | None:
+    """The stored ``predicted`` of each lead (the web queue's column), or None when no
+    model has scored the leads (the page then shows a dash, not a stale number)."""
+    from leadgate.playbook.conditions import as_number
+    from leadgate.predictive.store_models import scoring_model_id
+    from leadgate.store.repository import loads
+
+    if scoring_model_id(repo) is None:
+        return None
+    out: dict[int, float | None] = {i: None for i in lead_ids}
+    for start in range(0, len(lead_ids), 500):
+        part = lead_ids[start : start + 500]
+        marks = ",".join("?" * len(part))
+        for lid, raw in repo.execute(
+            f"SELECT id, attributes FROM leads WHERE id IN ({marks})", part
+        ).fetchall():
+            attrs = loads(raw) if isinstance(raw, str | bytes) else (raw or {})
+            out[int(lid)] = as_number(attrs.get("predicted"))
+    return out
+
+
 def install(engine: Engine) -> PredictedView:
     """Register the hook on ``engine`` once; return it."""
     existing: PredictedView | None = getattr(engine, _ATTR, None)

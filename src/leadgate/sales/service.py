@@ -252,6 +252,35 @@ class Sales:
             )
         return self.rep(name)
 
+    def update_rep(
+        self,
+        name: str,
+        timezone: str | None,
+        capacity: int | None,
+        hours: str | None,
+        days: str | None,
+    ) -> dict[str, Any]:
+        """Set a rep's time zone, capacity (None: no limit) and working hours and days
+        (None: the defaults, 09:00-17:00 mon-fri), checked as `add_rep` checks them."""
+        if capacity is not None and capacity < 1:
+            raise InputError("capacity", "must be at least 1 (omit it for no limit)")
+        try:
+            if timezone is not None:
+                zone(timezone)
+            BusinessCalendar.build(timezone or "UTC", days or "mon-fri", hours or "09:00-17:00")
+        except CalendarError as exc:
+            raise InputError(exc.field, exc.message) from None
+        with self.engine.db.write() as conn:
+            repo = Repository(self.engine.db, conn)
+            if name not in self._reps(repo):
+                raise NotFound(f"no rep named '{name}'")
+            repo.execute(
+                "UPDATE sales_reps SET timezone = ?, capacity = ?, hours = ?, days = ? "
+                "WHERE name = ?",
+                [timezone, capacity, hours, days, name],
+            )
+        return self.rep(name)
+
     def _reps(self, repo: Repository) -> dict[str, Rep]:
         cur = repo.execute(f"SELECT {_REP_COLS} FROM sales_reps ORDER BY id")
         return {r.name: r for r in map(_rep, cur.fetchall())}

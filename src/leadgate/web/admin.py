@@ -8,6 +8,11 @@ who sign in, the sales reps, API keys and webhooks.
     POST /app/admin/users/{name}/sign-out         end every session of the user
     POST /app/admin/reps                          add a sales rep (role, team, zone, hours,
                                                   days, capacity)
+    POST /app/admin/reps/{name}                   change a rep's time zone, hours, days,
+                                                  capacity (`Sales.update_rep`)
+    POST /app/admin/reps/{name}/away              away until a date (`until`), or back now
+                                                  (`back=1`), as `leadgate reps away`
+    (both answer with a redirect to /app/admin?saved=NAME, which says what the rep is now)
     POST /app/admin/keys                          a new API key, shown once
     POST /app/admin/keys/{id}/revoke              refused from now on
     POST /app/admin/webhooks/retry                one delivery again (`delivery`), or every
@@ -16,16 +21,19 @@ who sign in, the sales reps, API keys and webhooks.
 The same operations as `leadgate users|keys|webhooks ...` and the admin API, through the
 same functions (`leadgate.users`, `leadgate.keys`, `leadgate.webhooks`), audited as the
 signed-in admin. Reps are listed with their capacity, time zone, hours, load and
-whether they are away, and added through `Sales.add_rep` (as `leadgate reps add`).
+whether they are away, added through `Sales.add_rep` (as `leadgate reps add`), changed
+through `Sales.update_rep` and `Sales.set_away`.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import Path, Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
+from leadgate.engine.engine import NotFound
 from leadgate.ingest.validate import InputError
 from leadgate.keys import ROLES as KEY_ROLES
 from leadgate.keys import KeyNotFound, create_key, list_keys, revoke_key
@@ -53,6 +61,7 @@ from leadgate.webhooks import (
 
 r = router()
 Name = Annotated[str, Path(min_length=1, max_length=64)]
+RepName = Annotated[str, Path(min_length=1, max_length=100)]
 
 
 async def _page(request: Request, viewer: Viewer, status: int = 200, **kw: Any) -> Response:
@@ -75,10 +84,27 @@ async def _page(request: Request, viewer: Viewer, status: int = 200, **kw: Any) 
     )
 
 
+def _rep_saved(rep: dict[str, Any]) -> str:
+    away = f"away until {rep['away_until']}" if rep["away"] else "not away"
+    cap = rep["capacity"] if rep["capacity"] is not None else "no limit"
+    return (
+        f"Rep {rep['name']} saved: {rep['timezone'] or 'UTC'}, "
+        f"{rep['hours'] or '09:00-17:00'} {rep['days'] or 'mon-fri'}, capacity {cap}; {away}."
+    )
+
+
 @r.get("/app/admin")
 async def admin_page(request: Request) -> Response:
-    """Users, with their actions."""
+    """Users, with their actions (`?saved=REP`: after a rep was changed, what it is now)."""
     viewer = await signed_in(request, ADMIN)
+    saved = request.query_params.get("saved")
+    if saved:
+        h = host(request)
+        try:
+            rep = await h.read(sales_of(h.engine).rep, saved)
+        except NotFound:
+            return await _page(request, viewer)
+        return await _page(request, viewer, done=_rep_saved(rep))
     return await _page(request, viewer)
 
 
@@ -210,3 +236,54 @@ async def add_rep(request: Request) -> Response:
     except InputError as exc:
         return await _page(request, viewer, 422, error=str(exc))
     return await _page(request, viewer, done=f"Rep {rep['name']} added.")
+
+
+@r.post("/app/admin/reps/{name}")
+async def update_rep(request: Request, name: RepName) -> Response:
+    """Change a rep's time zone, working hours and days, and capacity (blank: no limit)."""
+    viewer = await signed_in(request, ADMIN)
+    form = await check_form(request, viewer)
+    h = host(request)
+    cap = field(form, "capacity", 10)
+    if cap and not cap.isdigit():
+        return await _page(request, viewer, 422, error=f"capacity: '{cap}' is not a whole number")
+    try:
+        rep = await h.write(
+            sales_of(h.engine).update_rep,
+            name,
+            field(form, "timezone", 100) or None,
+            int(cap) if cap else None,
+            field(form, "hours", 40) or None,
+            field(form, "days", 100) or None,
+        )
+    except NotFound as exc:
+        raise WebError(404, "Not found", str(exc)) from None
+    except InputError as exc:
+        return await _page(request, viewer, 422, error=f"Rep {name}: {exc}")
+    return _saved(rep["name"])
+
+
+@r.post("/app/admin/reps/{name}/away")
+async def rep_away(request: Request, name: RepName) -> Response:
+    """Away until a date (back at the start of that day in the rep's zone), or back now."""
+    viewer = await signed_in(request, ADMIN)
+    form = await check_form(request, viewer)
+    h = host(request)
+    back = field(form, "back") == "1"
+    until = field(form, "until", 40)
+    if not back and not until:
+        return await _page(
+            request, viewer, 422, error=f"Rep {name}: until: give the date they are back"
+        )
+    try:
+        rep = await h.write(sales_of(h.engine).set_away, name, None if back else until)
+    except NotFound as exc:
+        raise WebError(404, "Not found", str(exc)) from None
+    except InputError as exc:
+        return await _page(request, viewer, 422, error=f"Rep {name}: {exc}")
+    return _saved(rep["name"])
+
+
+def _saved(name: str) -> Response:
+    """After a rep change: back to the page (a reload posts nothing again)."""
+    return RedirectResponse(f"/app/admin?saved={quote(name, safe='')}#reps-h", 303)

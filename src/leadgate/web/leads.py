@@ -20,6 +20,13 @@ While the lead is a SAL or SQL, the page also carries the qualification form of 
 playbook's framework (BANT by default): per criterion met / not met / unknown and a
 note, saved as a new version by `Sales.qualify` (POST /app/leads/{id}/qualification).
 Hand off is refused, with the framework's own message, until the policy passes.
+
+An SQL is accepted as an opportunity (SQL → SQO) through its own form: amount, currency
+and expected close date (`Sales.opportunity`, as `leadgate opportunity EMAIL ...`).
+Notes (POST /app/leads/{id}/notes) are kept as `note` events (`leadgate.sales.activity`)
+and shown on the timeline with the lead's nurture mail, stage changes, assignments and
+events, newest first. The app's words are the CLI's stages: Accept moves to `sal`, Hand
+off to `sql`, the opportunity to `sqo`.
 """
 
 from __future__ import annotations
@@ -32,9 +39,10 @@ from starlette.responses import RedirectResponse, Response
 
 from leadgate.engine.engine import NotFound
 from leadgate.ingest.validate import InputError
-from leadgate.lifecycle.stages import IllegalTransition
+from leadgate.lifecycle.stages import IllegalTransition, needs_reason
 from leadgate.qualification.frameworks import QualificationError
 from leadgate.sales import sales_of
+from leadgate.sales.activity import NOTE_EVENT, activity, add_note
 from leadgate.store.database import Database
 from leadgate.store.repository import Repository
 from leadgate.web.base import (
@@ -77,21 +85,22 @@ class Action:
 
 def actions_for(stage: str, allowed: list[str], reasons: dict[str, list[str]]) -> list[Action]:
     """The buttons for a lead in `stage` that may move to `allowed` (illegal moves are
-    left out)."""
+    left out). A move the stage graph makes need a reason asks for one, from the
+    playbook's list for the target stage when it has one."""
+
+    def asked(target: str) -> tuple[str, ...] | None:
+        return tuple(reasons.get(target, ())) if needs_reason(stage, target) else None
+
     out = []
     if stage == "mql" and "sal" in allowed:
-        out.append(Action("accept", "Accept", "sal", None))
+        out.append(Action("accept", "Accept", "sal", asked("sal")))
     if stage == "sal" and "sql" in allowed:
-        out.append(Action("handoff", "Hand off", "sql", None))
+        out.append(Action("handoff", "Hand off", "sql", asked("sql")))
     if "nurture" in allowed:
         label = "Reject" if stage == "mql" else "Nurture"
-        out.append(Action(label.lower(), label, "nurture", tuple(reasons.get("nurture", ()))))
+        out.append(Action(label.lower(), label, "nurture", asked("nurture")))
     if "disqualified" in allowed:
-        out.append(
-            Action(
-                "disqualify", "Disqualify", "disqualified", tuple(reasons.get("disqualified", ()))
-            )
-        )
+        out.append(Action("disqualify", "Disqualify", "disqualified", asked("disqualified")))
     return out
 
 
@@ -105,8 +114,8 @@ def _email_of(db: Database, lead_id: int) -> str | None:
     return str(row[0]) if row else None
 
 
-def timeline(lead: dict[str, Any]) -> list[dict[str, Any]]:
-    """Stage changes, assignments and recent events, newest first."""
+def timeline(lead: dict[str, Any], extra: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Stage changes, assignments, notes, mail and recent events, newest first."""
     items: list[dict[str, Any]] = []
     for h in lead.get("history", []):
         items.append(
@@ -128,12 +137,37 @@ def timeline(lead: dict[str, Any]) -> list[dict[str, Any]]:
                 "why": a["reason"] or a["explanation"],
             }
         )
+    for n in extra.get("notes", []):
+        items.append(
+            {"at": n["at"], "kind": "note", "what": "note", "who": n["by"], "why": n["text"]}
+        )
+    for m in extra.get("mail", []):
+        sent = m["status"] == "sent"
+        items.append(
+            {
+                "at": (m["sent_at"] if sent else None) or m["created_at"],
+                "kind": "mail",
+                "what": f"mail {m['status']}: “{m['subject']}”",
+                "who": "",
+                "why": f"nurture track {m['track']}, step {m['step']}"
+                + (f" ({m['last_error']})" if m["last_error"] and not sent else ""),
+            }
+        )
     for e in lead.get("recent_events", []):
+        if e["type"] == NOTE_EVENT:
+            continue  # listed above, with its text
         items.append(
             {"at": e["occurred_at"], "kind": "event", "what": e["type"], "who": "", "why": ""}
         )
     items.sort(key=lambda x: x["at"] or "", reverse=True)
     return items
+
+
+async def _activity(request: Request, lead_id: int) -> dict[str, list[dict[str, Any]]]:
+    """The lead's notes and nurture mail (leadgate.sales.activity)."""
+    h = host(request)
+    found: dict[str, list[dict[str, Any]]] = await h.read(activity, h.engine, lead_id, small=True)
+    return found
 
 
 async def _load(request: Request, lead_id: int) -> tuple[str, dict[str, Any], list[Action]]:
@@ -150,10 +184,16 @@ async def _load(request: Request, lead_id: int) -> tuple[str, dict[str, Any], li
     return email, lead, acts
 
 
-def _page(
-    viewer: Viewer, lead: dict[str, Any], acts: list[Action], status: int = 200, **kw: Any
+async def _page(
+    request: Request,
+    viewer: Viewer,
+    lead: dict[str, Any],
+    acts: list[Action],
+    status: int = 200,
+    **kw: Any,
 ) -> Response:
     may_move = viewer.user.role in STAGE
+    extra = await _activity(request, int(lead["id"]))
     return page(
         "lead.html",
         viewer,
@@ -165,7 +205,8 @@ def _page(
         and lead["stage"] in QUALIFY_STAGES
         and bool(lead.get("qualification")),
         statuses=STATUSES,
-        timeline=timeline(lead),
+        timeline=timeline(lead, extra),
+        may_opportunity=may_move and lead["stage"] == "sql" and "sqo" in lead["allowed_stages"],
         **kw,
     )
 
@@ -175,7 +216,7 @@ async def lead_page(request: Request, lead_id: LeadId) -> Response:
     """The lead as of now."""
     viewer = await signed_in(request)
     _, lead, acts = await _load(request, lead_id)
-    return _page(viewer, lead, acts)
+    return await _page(request, viewer, lead, acts)
 
 
 @r.post("/app/leads/{lead_id}/move")
@@ -187,7 +228,8 @@ async def move(request: Request, lead_id: LeadId) -> Response:
     chosen = {a.key: a for a in acts}.get(field(form, "action", 40))
     if chosen is None:
         offered = ", ".join(a.label for a in acts) or "none"
-        return _page(
+        return await _page(
+            request,
             viewer,
             lead,
             acts,
@@ -208,8 +250,13 @@ async def move(request: Request, lead_id: LeadId) -> Response:
             await h.write(h.engine.set_stage, email, chosen.target, text, actor, small=True)
     except (IllegalTransition, InputError) as exc:
         _, lead, acts = await _load(request, lead_id)
-        return _page(
-            viewer, lead, acts, 409 if isinstance(exc, IllegalTransition) else 422, error=str(exc)
+        return await _page(
+            request,
+            viewer,
+            lead,
+            acts,
+            409 if isinstance(exc, IllegalTransition) else 422,
+            error=str(exc),
         )
     return RedirectResponse(f"/app/leads/{lead_id}", 303)
 
@@ -222,7 +269,8 @@ async def qualify(request: Request, lead_id: LeadId) -> Response:
     _, lead, acts = await _load(request, lead_id)
     q = lead.get("qualification")
     if lead["stage"] not in QUALIFY_STAGES or not q:
-        return _page(
+        return await _page(
+            request,
             viewer,
             lead,
             acts,
@@ -240,5 +288,63 @@ async def qualify(request: Request, lead_id: LeadId) -> Response:
         await h.write(sales_of(h.engine).qualify, lead_id, answers, notes, viewer.user.actor)
     except (QualificationError, InputError) as exc:
         _, lead, acts = await _load(request, lead_id)
-        return _page(viewer, lead, acts, 422, error=str(exc))
+        return await _page(request, viewer, lead, acts, 422, error=str(exc))
     return RedirectResponse(f"/app/leads/{lead_id}#qualification-h", 303)
+
+
+@r.post("/app/leads/{lead_id}/notes")
+async def note(request: Request, lead_id: LeadId) -> Response:
+    """Keep a note on the lead, as the signed-in person; back to the timeline."""
+    viewer = await signed_in(request, STAGE)
+    form = await check_form(request, viewer)
+    h = host(request)
+    try:
+        await h.write(
+            add_note, h.engine, lead_id, field(form, "text", 10_000), viewer.user.actor, small=True
+        )
+    except NotFound:
+        raise WebError(404, "Not found", f"There is no lead with id {lead_id}.") from None
+    except InputError as exc:
+        _, lead, acts = await _load(request, lead_id)
+        return await _page(request, viewer, lead, acts, 422, error=str(exc))
+    return RedirectResponse(f"/app/leads/{lead_id}#timeline-h", 303)
+
+
+@r.post("/app/leads/{lead_id}/opportunity")
+async def opportunity(request: Request, lead_id: LeadId) -> Response:
+    """Accept an SQL as an opportunity (SQL → SQO) with amount, currency and close date,
+    as the signed-in person."""
+    viewer = await signed_in(request, STAGE)
+    form = await check_form(request, viewer)
+    _, lead, acts = await _load(request, lead_id)
+    if lead["stage"] != "sql" or "sqo" not in lead["allowed_stages"]:
+        return await _page(
+            request,
+            viewer,
+            lead,
+            acts,
+            409,
+            error=f"An opportunity is recorded on an SQL; this lead is {lead['stage']}.",
+        )
+    h = host(request)
+    try:
+        await h.write(
+            sales_of(h.engine).opportunity,
+            lead_id,
+            field(form, "amount", 40),
+            field(form, "currency", 10).upper(),
+            field(form, "close_date", 40),
+            viewer.user.actor,
+        )
+    except (IllegalTransition, InputError) as exc:
+        _, lead, acts = await _load(request, lead_id)
+        return await _page(
+            request,
+            viewer,
+            lead,
+            acts,
+            409 if isinstance(exc, IllegalTransition) else 422,
+            error=str(exc),
+            opp_form={k: field(form, k, 40) for k in ("amount", "currency", "close_date")},
+        )
+    return RedirectResponse(f"/app/leads/{lead_id}", 303)

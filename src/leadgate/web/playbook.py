@@ -6,6 +6,9 @@
          check     validate: every problem with its line, or "valid" and the warnings
          whatif    the backtest against the active version (`analytics.service.backtest`):
                    MQLs per month before and after, the leads whose MQL moment changes
+                   (the first CHANGED_LIMIT listed). While it runs, app.js shows a
+                   progress indicator (the form's `data-progress`); without JavaScript the
+                   form posts the same and the answer is the result
          activate  first a confirmation that says how many leads the backtest changes;
                    with confirm=1, `Engine.activate_playbook` as the signed-in person
                    (every lead is rescored under the new version)
@@ -29,6 +32,7 @@ from leadgate.web.base import MARKETING, Viewer, check_form, host, page, router,
 
 r = router()
 MAX_YAML = 1_000_000
+CHANGED_LIMIT = 200  # leads listed under What if (the totals count them all)
 
 
 def _versions(db: Database) -> tuple[list[dict[str, Any]], dict[int, str]]:
@@ -83,6 +87,7 @@ async def _page(
         active=active,
         active_yaml=texts.get(active["version"], "") if active else "",
         versions=list(reversed(versions)),
+        changed_limit=CHANGED_LIMIT,
         diff=diff,
         text=text if text is not None else (texts.get(active["version"], "") if active else ""),
         **kw,

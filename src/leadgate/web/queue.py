@@ -6,6 +6,10 @@ is linked to (`leadgate users add anna --role sales --rep anna`); admin and mark
 see everyone's open work, or one rep's with `?rep=`. `/app/queue/rows` is the table
 body alone: the page re-fetches it with htmx every `REFRESH_SECONDS`, so new MQLs
 appear without a reload (and the page still works, by reloading, without JavaScript).
+
+The predicted-conversion column is the probability the active predictive model last
+stored on each lead (`leadgate predict`); without a model that has scored the leads it
+shows a dash.
 """
 
 from __future__ import annotations
@@ -15,13 +19,20 @@ from typing import Any
 from fastapi import Request
 from starlette.responses import RedirectResponse, Response
 
-from leadgate.engine.engine import NotFound
+from leadgate.engine.engine import Engine, NotFound
+from leadgate.predictive.hooks import predicted_for
 from leadgate.sales import sales_of
+from leadgate.store.repository import Repository
 from leadgate.web.base import Viewer, WebError, host, page, router, signed_in
 
 REFRESH_SECONDS = 10
 LIMIT = 200
 r = router()
+
+
+def _predicted(engine: Engine, ids: list[int]) -> dict[int, float | None] | None:
+    with engine.db.read() as conn:
+        return predicted_for(Repository(engine.db, conn), ids)
 
 
 async def _queue(request: Request, viewer: Viewer) -> dict[str, Any]:
@@ -44,6 +55,9 @@ async def _queue(request: Request, viewer: Viewer) -> dict[str, Any]:
             items = await h.write(sales.queue, rep, LIMIT)
         except NotFound as exc:
             raise WebError(404, "Not found", str(exc)) from None
+    predicted = await h.read(_predicted, h.engine, [int(i["id"]) for i in items])
+    for item in items:
+        item["predicted"] = None if predicted is None else predicted.get(int(item["id"]))
     reps = [] if viewer.user.role == "sales" else await h.read(sales.reps)
     return {
         "items": items,
@@ -51,6 +65,7 @@ async def _queue(request: Request, viewer: Viewer) -> dict[str, Any]:
         "note": note,
         "reps": [x["name"] for x in reps],
         "refresh": REFRESH_SECONDS,
+        "model_active": predicted is not None,
     }
 
 

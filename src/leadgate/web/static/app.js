@@ -1,7 +1,10 @@
 /* leadgate web app: the SLA countdowns (<time class="countdown" datetime="ISO">) and
    the keyboard shortcuts (elements with data-shortcut="KEY": the key focuses the
    element, Enter then confirms, so a stray key never moves a lead; j/k step through
-   the queue's leads, q opens the queue). Loaded as a file (the Content-Security-Policy
+   the queue's leads, q opens the queue), and the progress indicator of a form with
+   data-progress="ID" (the playbook editor: What if and Activate replay the history,
+   which takes a while; the element ID is shown while the browser waits for the
+   answer). Loaded as a file (the Content-Security-Policy
    allows no inline script). Without JavaScript the server-rendered due time stays and
    every form works by hand. */
 (function () {
@@ -50,6 +53,28 @@
     if (key === "q") { window.location.assign("/app/queue"); return; }
     var target = document.querySelector('[data-shortcut="' + key + '"]');
     if (target) { target.focus(); ev.preventDefault(); }
+  });
+
+  // A slow form (the backtest): show its indicator and mark it busy while the answer
+  // is on its way. The form posts as it would without JavaScript.
+  document.addEventListener("submit", function (ev) {
+    var form = ev.target;
+    if (!form || !form.getAttribute) { return; }
+    var id = form.getAttribute("data-progress");
+    var by = ev.submitter;
+    if (!id || !by || (by.value !== "whatif" && by.value !== "activate")) { return; }
+    var shown = document.getElementById(id);
+    if (shown) { shown.hidden = false; }
+    form.setAttribute("aria-busy", "true");
+  });
+  // Back from the browser's page cache: nothing is running any more.
+  window.addEventListener("pageshow", function () {
+    var busy = document.querySelectorAll("form[data-progress][aria-busy]");
+    for (var i = 0; i < busy.length; i++) {
+      busy[i].removeAttribute("aria-busy");
+      var shown = document.getElementById(busy[i].getAttribute("data-progress"));
+      if (shown) { shown.hidden = true; }
+    }
   });
 
   document.addEventListener("DOMContentLoaded", function () {
