@@ -30,7 +30,9 @@ from leadgate.cli.errors import BadInput
 from leadgate.cli.tables import percent, table
 from leadgate.engine.engine import Engine, NotFound
 from leadgate.ingest.columns import canonical, typed_value
-from leadgate.ingest.files import ImportReport, import_leads, ingest_events
+from leadgate.ingest.files import ImportReport, ingest_events
+from leadgate.ingest.formats import DATE_ORDERS, DECIMALS
+from leadgate.ingest.leads_file import LeadImportOptions, import_leads
 from leadgate.ingest.validate import EventIn, check_email, parse_event, parse_time
 from leadgate.lifecycle.stages import stage_name
 from leadgate.store.repository import Repository, loads
@@ -79,9 +81,16 @@ def _print_report(report: ImportReport, as_json: bool, what: str) -> None:
     if report.rejected > 20:
         typer.echo(f"... and {report.rejected - 20} more rejected lines", err=True)
     if what == "leads":
+        for line in _decision_lines(report):
+            typer.echo(line)
+        for s in report.skipped[:20]:
+            typer.echo(f"skipped value: {s}", err=True)
+        if report.values_skipped > 20:
+            typer.echo(f"... and {report.values_skipped - 20} more skipped values", err=True)
         typer.echo(
             f"{report.read} rows: {report.created} leads created, {report.updated} updated, "
             f"{report.unchanged} unchanged, {report.rejected} rejected"
+            + (f", {report.values_skipped} values skipped" if report.values_skipped else "")
         )
     else:
         typer.echo(
@@ -91,6 +100,34 @@ def _print_report(report: ImportReport, as_json: bool, what: str) -> None:
     if report.rejects_path:
         typer.echo(f"rejected lines written to {report.rejects_path}")
     _fail_if_nothing_landed(report, what)
+
+
+def _decision_lines(report: ImportReport) -> list[str]:
+    """The import's decisions, one line each: how the file was read, each typed column's
+    format and what decided it, what a CRM export brought."""
+    d = report.decisions
+    if not d:
+        return []
+    delim = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}.get(d["delimiter"])
+    out = [f"read as {d['encoding']} ({d['encoding_why']}), {delim}-separated"]
+    for column, c in d.get("columns", {}).items():
+        if c.get("date_order"):
+            out.append(f"  {column}: dates {c['date_order']} ({c['why']})")
+        elif c.get("decimal"):
+            out.append(f"  {column}: decimal mark '{c['decimal']}' ({c['why']})")
+    crm = report.crm
+    if crm:
+        stages = ", ".join(f"{k} {v}" for k, v in sorted(crm["stages"].items()))
+        out.append(
+            f"source {crm['system']}: {crm['stages_imported']} stages imported"
+            + (f" ({stages})" if stages else "")
+            + f", {crm['owners_assigned']} owners assigned"
+        )
+        for name, n in crm["unknown_owners"].items():
+            out.append(f"  unknown owner '{name}' ({n} rows): no rep matches; left to routing")
+        for value, n in crm["unknown_stage_values"].items():
+            out.append(f"  stage value '{value}' ({n} rows) not mapped: the rules decide")
+    return out
 
 
 def _fail_if_nothing_landed(report: ImportReport, what: str) -> None:
@@ -251,13 +288,53 @@ def register(app: typer.Typer) -> None:
             typer.Option(help="Where to write rejected lines (default FILE.rejects.jsonl)."),
         ] = None,
         batch_size: Annotated[int, typer.Option(min=1, help="Rows per transaction.")] = 5000,
+        date_order: Annotated[
+            str | None,
+            typer.Option(
+                "--date-order",
+                help="dmy, mdy or ymd: how to read dates like 03/04/2026 when no row decides.",
+            ),
+        ] = None,
+        decimal: Annotated[
+            str | None,
+            typer.Option("--decimal", help="',' or '.': the decimal mark, when no value decides."),
+        ] = None,
+        encoding: Annotated[
+            str | None,
+            typer.Option(help="The file's text encoding (default: detected), e.g. cp1252."),
+        ] = None,
+        source: Annotated[
+            str | None,
+            typer.Option(
+                help="The CRM that wrote the file (hubspot, salesforce, pipedrive, zoho or "
+                "any name; default: recognised from the header). Record ids are kept per source."
+            ),
+        ] = None,
         db: DbOpt = None,
         as_json: JsonOpt = False,
     ) -> None:
-        """Import leads from a CSV file; bad rows are reported by line and the rest land."""
+        """Import leads from a CSV file; bad rows are reported by line and the rest land.
+
+        Only a bad email rejects a row; a bad optional value is skipped (in the rejects
+        file with its line and column). Number and date formats are decided per column
+        from the whole file and printed."""
+        if date_order is not None and date_order.strip().lower() not in DATE_ORDERS:
+            raise BadInput(f"--date-order: '{date_order}' is not one of dmy, mdy, ymd")
+        if decimal is not None and decimal.strip() not in DECIMALS:
+            raise BadInput(f"--decimal: '{decimal}' is not ',' or '.'")
         engine = open_engine(db)
+        from leadgate.sales import sales_of
+        from leadgate.sales.import_owners import ImportOwners
+
+        opts = LeadImportOptions(
+            date_order=date_order.strip().lower() if date_order else None,
+            decimal=decimal.strip() if decimal else None,
+            encoding=encoding,
+            source=source.strip().lower() if source and source.strip() else None,
+            owners=ImportOwners(sales_of(engine)),
+        )
         report = _with_progress(
-            file, as_json, lambda p: import_leads(engine, file, rejects, batch_size, p)
+            file, as_json, lambda p: import_leads(engine, file, rejects, batch_size, p, opts)
         )
         _print_report(report, as_json, "leads")
 
