@@ -132,6 +132,7 @@ def import_leads(
     batch: list[_Row] = []
     first_seen: dict[str, tuple[int, str]] = {}
     records = _CsvRecords(path, progress, lay, crm_field)
+    columns: dict[str, str] = {}  # field → its column as written, once the header is read
 
     def flush() -> None:
         if batch:
@@ -143,10 +144,10 @@ def import_leads(
         if isinstance(rec, str):
             _reject(report, rejects, line, rec, raw)
             continue
+        if not columns:
+            columns = dict(zip(records.names, records.header, strict=True))
         try:
-            row = _row(
-                line, rec, formats, now, dict(zip(records.names, records.header, strict=True))
-            )
+            row = _row(line, rec, formats, now, columns)
         except InputError as exc:
             _reject(report, rejects, line, str(exc), ",".join(rec.values()))
             continue
