@@ -98,7 +98,8 @@ def _print_report(report: ImportReport, as_json: bool, what: str) -> None:
             f"duplicates (already stored), {report.rejected} rejected"
         )
     if report.rejects_path:
-        typer.echo(f"rejected lines written to {report.rejects_path}")
+        kinds = "rejected lines" + (" and skipped values" if report.values_skipped else "")
+        typer.echo(f"{kinds} written to {report.rejects_path}")
     _fail_if_nothing_landed(report, what)
 
 
@@ -113,15 +114,18 @@ def _decision_lines(report: ImportReport) -> list[str]:
     for column, c in d.get("columns", {}).items():
         if c.get("date_order"):
             out.append(f"  {column}: dates {c['date_order']} ({c['why']})")
+        elif c.get("kind") == "date":
+            out.append(f"  {column}: dates need no order ({c['why']})")
         elif c.get("decimal"):
             out.append(f"  {column}: decimal mark '{c['decimal']}' ({c['why']})")
     crm = report.crm
     if crm:
         stages = ", ".join(f"{k} {v}" for k, v in sorted(crm["stages"].items()))
         out.append(
-            f"source {crm['system']}: {crm['stages_imported']} stages imported"
-            + (f" ({stages})" if stages else "")
-            + f", {crm['owners_assigned']} owners assigned"
+            f"source {crm['system']}: "
+            + (f"stages in the file: {stages}; " if stages else "")
+            + f"{crm['stages_imported']} stage moves made, "
+            + f"{crm['owners_assigned']} owners assigned"
         )
         for name, n in crm["unknown_owners"].items():
             out.append(f"  unknown owner '{name}' ({n} rows): no rep matches; left to routing")

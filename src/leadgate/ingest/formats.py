@@ -121,11 +121,13 @@ class Survey:
     def add(self, field_: str, raw: str, line: int) -> None:
         """Take one value of a surveyed column into account."""
         value = raw.strip()
-        if not value:
-            return
+        if not value or value.isdigit():
+            return  # nothing to learn from an empty cell or plain digits
         ev = self.evidence[field_]
         kind = self.kinds[field_][1]
         if kind == "date":
+            if value[4:5] == "-" and value[:4].isdigit():
+                return  # ISO 8601: year first, never ambiguous
             order, numeric, sep = date_vote(value)
             if order in DATE_ORDERS:
                 ev.vote(order, value, line)
@@ -269,12 +271,11 @@ def parse_date(raw: str, fmt: ColumnFormat, now: float) -> float:
     """A cell as epoch seconds under the column's decided order (naive times are UTC)."""
     text = raw.strip()
     order, numeric, _ = date_vote(text)
-    if not numeric:
+    if not numeric or order == "ymd":
+        # ISO 8601 and other year-first dates (2026-01-05) are never ambiguous.
         return parse_time(text, fmt.field, now)
     want = fmt.date_order
-    if order == "ymd":
-        want = "ymd"  # a four-digit year first (2026-01-05) is never ambiguous
-    elif order in DATE_ORDERS and want and order != want:
+    if order in DATE_ORDERS and want and order != want:
         raise InputError(
             fmt.field,
             f"'{text}' is not {_ORDER_WORDS[want]} as the rest of the column ({fmt.why})",

@@ -85,6 +85,8 @@ def currency_code(token: str | None) -> str | None:
 
 def split_money(value: str) -> tuple[str, str | None, float] | None:
     """(digits with separators, currency or None, multiplier), or None if not an amount."""
+    if value.isdigit() and value.isascii():
+        return value, None, 1.0  # the common case, without the expression
     m = _MONEY.match(value.strip())
     if not m:
         return None
