@@ -219,3 +219,19 @@ def test_owners_match_reps_by_email_name_or_address_and_unknown_ones_are_listed(
 )
 def test_crm_stage_values(lifecycle: str | None, status: str | None, stage: str | None) -> None:
     assert stage_for(lifecycle, status)[0] == stage
+
+
+def test_columns_leadgate_computes_are_not_imported_as_fields(
+    engine: Engine, tmp_path: Path
+) -> None:
+    # A file exported from leadgate: its scores and stage come back as what they are.
+    path = write(
+        tmp_path / "export.csv",
+        "email,stage,owner,score,fit,grade,email_domain,job_title\n"
+        "ann@acme.com,sql,,95,40,B1,acme.com,CTO\n",
+    )
+    report = import_leads(engine, path)
+    assert report.decisions["ignored_columns"] == ["score", "fit", "grade", "email_domain"]
+    shown = engine.show("ann@acme.com")
+    assert shown["stage"] == "sql" and shown["attributes"]["job_title"] == "CTO"
+    assert not {"score", "fit", "grade", "stage"} & set(shown["attributes"])

@@ -118,6 +118,8 @@ def _decision_lines(report: ImportReport) -> list[str]:
             out.append(f"  {column}: dates need no order ({c['why']})")
         elif c.get("decimal"):
             out.append(f"  {column}: decimal mark '{c['decimal']}' ({c['why']})")
+    if d.get("ignored_columns"):
+        out.append("  not fields (leadgate computes them): " + ", ".join(d["ignored_columns"]))
     crm = report.crm
     if crm:
         stages = ", ".join(f"{k} {v}" for k, v in sorted(crm["stages"].items()))

@@ -77,6 +77,20 @@ CRM_COLUMNS: dict[str, str] = {
     "no_of_employees": "company_size",
 }
 CONSUMED = {"lifecycle_stage", "owner", "external_id"}
+# What leadgate computes, never a field: a file exported from leadgate (or a CRM's own
+# scores) carries these columns, and importing them as fields would shadow nothing but
+# confuse every reader. They are left out and named in the summary.
+COMPUTED = {
+    "score",
+    "fit",
+    "engagement",
+    "grade",
+    "fit_grade",
+    "engagement_grade",
+    "email_domain",
+    "stage_since",
+    "updated_at",
+}
 
 # Lifecycle stage values (compared without case, spaces or punctuation) → stage.
 # None: a value that means "nothing decided yet" here (the rules decide).

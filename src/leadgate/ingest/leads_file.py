@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from leadgate.engine.engine import Engine
 from leadgate.engine.imports import bind_external_ids, import_stages, leads_by_external_id
 from leadgate.ingest.columns import INTEGER_FIELDS, NUMBER_FIELDS, typed_value
-from leadgate.ingest.crm import CONSUMED, crm_field, detect_system, stage_for
+from leadgate.ingest.crm import COMPUTED, CONSUMED, crm_field, detect_system, stage_for
 from leadgate.ingest.files import ImportReport, Rejects, _CsvRecords, _reject
 from leadgate.ingest.formats import ColumnFormat, Survey, parse_date, parse_number
 from leadgate.ingest.sniff import layout as sniff_layout
@@ -124,6 +124,7 @@ def import_leads(
     report.decisions = {
         **lay.as_dict(),
         "columns": {f.column: f.as_dict() for f in formats.values()},
+        "ignored_columns": [h for h in header if crm_field(h) in COMPUTED],
     }
     crm = _Crm(system=opts.source or detect_system(header, first_id))
     rejects = Rejects(rejects_path or path.with_name(path.name + ".rejects.jsonl"))
@@ -218,7 +219,7 @@ def _row(
     country_raw = rec.get("country") or ""
     country = typed_value("country", country_raw) if country_raw.strip() else None
     for key, raw in rec.items():
-        if key in ("email", "") or key in CONSUMED or key == "lifecycle_stage":
+        if key in ("email", "") or key in CONSUMED or key in COMPUTED:
             continue
         value = raw.strip()
         if not value:
