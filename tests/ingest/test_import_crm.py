@@ -235,3 +235,17 @@ def test_columns_leadgate_computes_are_not_imported_as_fields(
     shown = engine.show("ann@acme.com")
     assert shown["stage"] == "sql" and shown["attributes"]["job_title"] == "CTO"
     assert not {"score", "fit", "grade", "stage"} & set(shown["attributes"])
+
+
+def test_an_overlong_record_id_or_country_is_skipped_and_the_lead_lands(
+    engine: Engine, tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path / "long.csv",
+        HUBSPOT + f"{'9' * 300},Ann,ann@acme.com,,Lead,,CTO,{'x' * 10_001},50\n",
+    )
+    report = import_leads(engine, path)
+    assert (report.accepted, report.rejected, report.values_skipped) == (1, 0, 2)
+    assert {s.split(": ")[1] for s in report.skipped} == {"Record ID", "Country/Region"}
+    assert report.crm["external_ids_bound"] == 0
+    assert "country" not in engine.show("ann@acme.com")["attributes"]

@@ -28,11 +28,12 @@ from typing import Any, Protocol
 from leadgate.engine.engine import Engine
 from leadgate.engine.imports import bind_external_ids, import_stages, leads_by_external_id
 from leadgate.ingest.columns import INTEGER_FIELDS, NUMBER_FIELDS, typed_value
+from leadgate.ingest.countries import country_code
 from leadgate.ingest.crm import COMPUTED, CONSUMED, crm_field, detect_system, stage_for
 from leadgate.ingest.files import ImportReport, Rejects, _CsvRecords, _reject
 from leadgate.ingest.formats import ColumnFormat, Survey, parse_date, parse_number
 from leadgate.ingest.sniff import layout as sniff_layout
-from leadgate.ingest.validate import MAX_VALUE_CHARS, InputError, check_email
+from leadgate.ingest.validate import MAX_ID_CHARS, MAX_VALUE_CHARS, InputError, check_email
 
 MONEY_FIELDS = NUMBER_FIELDS  # amounts: a number plus `<field>_currency`
 
@@ -70,6 +71,8 @@ class _Row:
     external_id: str | None
     stage: str | None
     owner: str | None
+    # Bad optional values: (column as written, why, the value); the row lands without them.
+    skipped: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -152,7 +155,7 @@ def import_leads(
         except InputError as exc:
             _reject(report, rejects, line, str(exc), ",".join(rec.values()))
             continue
-        for column, error, value in row.attrs.pop("\0skipped", []):
+        for column, error, value in row.skipped:
             report.values_skipped += 1
             if len(report.skipped) < 1000:
                 report.skipped.append(f"line {line}: {column}: {error}")
@@ -216,8 +219,12 @@ def _row(
     attrs: dict[str, Any] = {}
     skipped: list[tuple[str, str, str]] = []
     created = None
-    country_raw = rec.get("country") or ""
-    country = typed_value("country", country_raw) if country_raw.strip() else None
+    country_raw = (rec.get("country") or "").strip()
+    country = country_code(country_raw) or country_raw or None
+    ext = (rec.get("external_id") or "").strip() or None
+    if ext is not None and len(ext) > MAX_ID_CHARS:
+        skipped.append((columns.get("external_id", "external_id"), "longer than 200", ext))
+        ext = None
     for key, raw in rec.items():
         if key in ("email", "") or key in CONSUMED or key in COMPUTED:
             continue
@@ -227,6 +234,9 @@ def _row(
         try:
             if len(value) > MAX_VALUE_CHARS:
                 raise InputError(key, f"value is {len(value):,} characters (limit 10,000)")
+            if key == "country":
+                attrs[key] = country
+                continue
             fmt = formats.get(key)
             if key == "created_at":
                 created = parse_date(value, formats[key], now)
@@ -235,17 +245,12 @@ def _row(
                 attrs[key] = n
                 if currency and key in MONEY_FIELDS:
                     attrs[f"{key}_currency"] = currency
-            elif key == "country":
-                attrs[key] = country
             else:
                 attrs[key] = typed_value(key, value, country)
         except InputError as exc:
             skipped.append((columns.get(key, key), exc.message, raw))
-    if skipped:
-        attrs["\0skipped"] = skipped
-    ext = (rec.get("external_id") or "").strip() or None
     owner = (rec.get("owner") or "").strip() or None
-    return _Row(line, email, raw_email.strip(), attrs, created, ext, None, owner)
+    return _Row(line, email, raw_email.strip(), attrs, created, ext, None, owner, skipped)
 
 
 def _store(
