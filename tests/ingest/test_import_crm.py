@@ -249,3 +249,10 @@ def test_an_overlong_record_id_or_country_is_skipped_and_the_lead_lands(
     assert {s.split(": ")[1] for s in report.skipped} == {"Record ID", "Country/Region"}
     assert report.crm["external_ids_bound"] == 0
     assert "country" not in engine.show("ann@acme.com")["attributes"]
+
+
+def test_an_impossible_date_decides_nothing_and_is_skipped(engine: Engine, tmp_path: Path) -> None:
+    path = write(tmp_path / "d.csv", "Email,Create Date\na@x.io,13/13/2026\nb@x.io,2026-01-02\n")
+    report = import_leads(engine, path)
+    assert report.created == 2 and report.values_skipped == 1
+    assert report.skipped[0].startswith("line 2: Create Date: '13/13/2026'")

@@ -105,8 +105,8 @@ def date_vote(text: str) -> tuple[str | None, bool, str | None]:
         return "dmy", True, sep
     if y > 12 and x <= 12:
         return "mdy", True, sep
-    if x == y or len(c) not in (2, 4):
-        return "any", True, sep
+    if x == y or len(c) not in (2, 4) or (x > 12 and y > 12):
+        return "any", True, sep  # the same either way, or no date either way (skipped later)
     return None, True, sep
 
 
