@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from leadgate.engine import history
 from leadgate.leads.derivation import Move
-from leadgate.lifecycle.stages import IMPORTED, IllegalTransition, Transition, check_import
+from leadgate.lifecycle.stages import IMPORTED, IllegalTransition, check_import
 from leadgate.store.repository import Repository
 
 if TYPE_CHECKING:
@@ -83,19 +83,22 @@ def import_stages(
 
 def leads_by_external_id(engine: Engine, system: str, ids: Sequence[str]) -> dict[str, str]:
     """{external id: email} for the ids of `system` already bound to a lead."""
-    out: dict[str, str] = {}
     with engine.db.read() as conn:
-        repo = Repository(engine.db, conn)
-        unique = list(dict.fromkeys(ids))
-        for i in range(0, len(unique), 500):
-            chunk = unique[i : i + 500]
-            marks = ",".join("?" * len(chunk))
-            cur = repo.execute(
-                "SELECT x.external_id, l.email FROM lead_external_ids x JOIN leads l "
-                f"ON l.id = x.lead_id WHERE x.system = ? AND x.external_id IN ({marks})",
-                [system, *chunk],
-            )
-            out.update({str(r[0]): str(r[1]) for r in cur.fetchall()})
+        return _bound(Repository(engine.db, conn), system, ids)
+
+
+def _bound(repo: Repository, system: str, ids: Sequence[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    unique = list(dict.fromkeys(ids))
+    for i in range(0, len(unique), 500):
+        chunk = unique[i : i + 500]
+        marks = ",".join("?" * len(chunk))
+        cur = repo.execute(
+            "SELECT x.external_id, l.email FROM lead_external_ids x JOIN leads l "
+            f"ON l.id = x.lead_id WHERE x.system = ? AND x.external_id IN ({marks})",
+            [system, *chunk],
+        )
+        out.update({str(r[0]): str(r[1]) for r in cur.fetchall()})
     return out
 
 
@@ -108,17 +111,7 @@ def bind_external_ids(engine: Engine, system: str, pairs: Sequence[tuple[str, st
     new = 0
     with engine.db.write() as conn:
         repo = Repository(engine.db, conn)
-        known: set[str] = set()
-        ids = [p[0] for p in pairs]
-        for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
-            marks = ",".join("?" * len(chunk))
-            cur = repo.execute(
-                "SELECT external_id FROM lead_external_ids WHERE system = ? "
-                f"AND external_id IN ({marks})",
-                [system, *chunk],
-            )
-            known.update(str(r[0]) for r in cur.fetchall())
+        known = set(_bound(repo, system, [p[0] for p in pairs]))
         for ext, email in pairs:
             if ext in known:
                 continue
@@ -126,13 +119,11 @@ def bind_external_ids(engine: Engine, system: str, pairs: Sequence[tuple[str, st
             if row is None:
                 continue
             repo.execute(
+                # Another import binding the same id meanwhile keeps its row.
                 "INSERT INTO lead_external_ids (system, external_id, lead_id, bound_at) "
-                "VALUES (?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?) ON CONFLICT (system, external_id) DO NOTHING",
                 [system, ext, int(row[0]), now],
             )
             known.add(ext)
             new += 1
     return new
-
-
-__all__ = ["Transition", "bind_external_ids", "import_stages", "leads_by_external_id"]
