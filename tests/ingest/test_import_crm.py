@@ -145,12 +145,26 @@ def test_a_later_import_updates_by_record_id_and_never_duplicates(
     later = import_leads(engine, moved)
     assert later.created == 0 and later.updated == 1
     assert later.crm["matched_by_external_id"] == 1
-    assert any("hubspot id 52 is james@northwind.com" in w for w in later.warnings)
-    assert [r["email"] for r in engine.list_leads()] == ["james@northwind.com"]
-    assert engine.show("james@northwind.com")["attributes"]["job_title"] == "CEO"
-    # The same id from another system is another record.
+    assert any(
+        "hubspot id 52 was james@northwind.com: its email is now j.carter@northwind.com" in w
+        for w in later.warnings
+    )
+    assert [r["email"] for r in engine.list_leads()] == ["j.carter@northwind.com"]
+    james = engine.show("j.carter@northwind.com")
+    assert james["attributes"]["job_title"] == "CEO" and james["stage"] == "customer"
+    assert [h["to"] for h in james["history"]] == ["customer"]
+    # An address that is another lead here is not taken: no import merges two leads.
+    import_leads(engine, write(tmp_path / "x.csv", HUBSPOT + "9,X,x@acme.com,,,,CTO,US,10\n"))
+    clash = write(tmp_path / "hs3.csv", HUBSPOT + "52,James,x@acme.com,,Customer,,CFO,US,1200\n")
+    report = import_leads(engine, clash)
+    assert any("x@acme.com is another lead here" in w for w in report.warnings)
+    assert engine.show("j.carter@northwind.com")["attributes"]["job_title"] == "CFO"
+    assert engine.show("x@acme.com")["attributes"]["job_title"] == "CTO"
+    # The same id from another system is another record: bound on its own, the lead
+    # found by email.
     other = import_leads(engine, moved, options=LeadImportOptions(source="zoho"))
-    assert other.created == 1
+    assert other.created == 0 and other.crm["external_ids_bound"] == 1
+    assert other.crm["matched_by_external_id"] == 0
 
 
 def test_a_stage_the_graph_refuses_is_reported_and_not_made(engine: Engine, tmp_path: Path) -> None:

@@ -127,3 +127,27 @@ def bind_external_ids(engine: Engine, system: str, pairs: Sequence[tuple[str, st
             known.add(ext)
             new += 1
     return new
+
+
+def rename_lead(engine: Engine, old: str, new: str) -> bool:
+    """Give the lead `old` the email `new` (its key), as when a CRM record's address
+    changed; False when another lead has `new` already (or `old` is gone). Its history is
+    derived again: the domain is a field the fit may read."""
+    now = engine.clock()
+    with engine._write() as txn:
+        repo = txn.repo
+        proc = engine._active(repo, txn)
+        if repo.lead_by_email(new) is not None:
+            return False
+        s = engine._leads(txn, [old]).get(old)
+        if s is None:
+            return False
+        repo.execute("UPDATE leads SET email = ? WHERE id = ?", [new, s.state.id])
+        txn.evict.append(old)
+        lead = s.state
+        lead.email = new
+        lead.fit_cache = lead.fields_cache = lead.fit_lines_cache = None
+        ts = history.refresh_if_stale(engine, repo, proc, s, now)
+        ts += history.rederive(engine, repo, proc, s, now, "email changed")
+        engine._commit(txn, proc, [(s, ts, False)], now)
+    return True

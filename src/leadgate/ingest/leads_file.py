@@ -26,7 +26,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from leadgate.engine.engine import Engine
-from leadgate.engine.imports import bind_external_ids, import_stages, leads_by_external_id
+from leadgate.engine.imports import (
+    bind_external_ids,
+    import_stages,
+    leads_by_external_id,
+    rename_lead,
+)
 from leadgate.ingest.columns import INTEGER_FIELDS, NUMBER_FIELDS, typed_value
 from leadgate.ingest.countries import country_code
 from leadgate.ingest.crm import COMPUTED, CONSUMED, crm_field, detect_system, stage_for
@@ -269,11 +274,16 @@ def _store(
         if stored is not None:
             crm.matched_by_id += 1
             if stored != r.email:
-                report.warnings.append(
-                    f"line {r.line}: {crm.system} id {r.external_id} is {stored} here; the "
-                    f"file says {r.email}: {stored} updated (its email kept)"
-                )
-                r.email = stored
+                where = f"line {r.line}: {crm.system} id {r.external_id} was {stored}"
+                if rename_lead(engine, stored, r.email):
+                    report.warnings.append(f"{where}: its email is now {r.email}")
+                else:
+                    # The new address is another lead here: the id's lead is updated and
+                    # keeps its address, so no lead is merged into another by an import.
+                    report.warnings.append(
+                        f"{where}; {r.email} is another lead here: {stored} updated, its email kept"
+                    )
+                    r.email = stored
     c, u, same = engine.upsert_leads([(r.email, r.attrs, r.created) for r in batch])
     report.created += c
     report.updated += u
