@@ -270,3 +270,12 @@ def test_an_impossible_date_decides_nothing_and_is_skipped(engine: Engine, tmp_p
     report = import_leads(engine, path)
     assert report.created == 2 and report.values_skipped == 1
     assert report.skipped[0].startswith("line 2: Create Date: '13/13/2026'")
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_byte_order_mark_is_recognised(codec: str) -> None:
+    from leadgate.ingest.sniff import detect_encoding
+
+    head = "Email,Company\r\nann@acme.com,Müller AG\r\n".encode(codec)
+    assert detect_encoding(head)[0] == codec
+    assert detect_encoding(b"email\n\x00a@x.io\n")[0] == "utf-8"  # a stray NUL is not UTF-16

@@ -92,6 +92,10 @@ def detect_encoding(head: bytes) -> tuple[str, str]:
     for bom, name in _BOMS:
         if head.startswith(bom):
             return name, "byte order mark"
+    if len(head) >= 4 and head.count(b"\x00") * 3 > len(head):
+        # UTF-16 saved without a mark: Latin text has a zero byte in every other place.
+        even, odd = head[0::2].count(b"\x00"), head[1::2].count(b"\x00")
+        return ("utf-16-le" if odd > even else "utf-16-be"), "zero bytes: UTF-16 without a mark"
     try:
         head.decode("utf-8")
         return "utf-8", "valid UTF-8"
