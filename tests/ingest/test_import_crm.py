@@ -279,3 +279,12 @@ def test_utf16_without_a_byte_order_mark_is_recognised(codec: str) -> None:
     head = "Email,Company\r\nann@acme.com,Müller AG\r\n".encode(codec)
     assert detect_encoding(head)[0] == codec
     assert detect_encoding(b"email\n\x00a@x.io\n")[0] == "utf-8"  # a stray NUL is not UTF-16
+
+
+def test_latin1_beyond_the_first_64_kb_is_still_latin1(engine: Engine, tmp_path: Path) -> None:
+    rows = "".join(f"u{i}@acme.com,Acme {i}\n" for i in range(4000))  # ~80 KB of ASCII
+    path = tmp_path / "late.csv"
+    path.write_bytes(("Email,Company\n" + rows + "zoe@x.fr,Café Zoë\n").encode("latin-1"))
+    report = import_leads(engine, path)
+    assert report.rejected == 0 and report.decisions["encoding"] == "cp1252"
+    assert engine.show("zoe@x.fr")["attributes"]["company"] == "Café Zoë"

@@ -117,6 +117,24 @@ def detect_encoding(head: bytes) -> tuple[str, str]:
     return best, "not UTF-8; detected by charset-normalizer"
 
 
+def _beyond_the_sample(path: Path) -> tuple[str, str] | None:
+    """The encoding of a file whose sample was ASCII, from its first non-ASCII bytes:
+    None when they are UTF-8 (or there are none). One pass of C-speed decoding."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            try:
+                text = decoder.decode(chunk)
+            except UnicodeDecodeError:
+                if _has_utf8_sequences(chunk):
+                    return "utf-8", "UTF-8 with invalid lines"
+                name, _ = detect_encoding(chunk)
+                return name, "not UTF-8 after the first 64 KB; detected by charset-normalizer"
+            if not text.isascii():
+                return None  # UTF-8 accents: the file is UTF-8
+    return None
+
+
 def _has_utf8_sequences(data: bytes) -> bool:
     """Whether `data` holds at least one well-formed multi-byte UTF-8 character."""
     text = data.decode("utf-8", errors="replace")
@@ -157,6 +175,9 @@ def layout(path: Path, encoding: str | None = None) -> Layout:
         name, why = encoding, "given"
     else:
         name, why = detect_encoding(head)
+        if name == "utf-8" and len(head) == SAMPLE_BYTES and head.isascii():
+            # An ASCII sample says nothing about the accents further down.
+            name, why = _beyond_the_sample(path) or (name, why)
     text = head.decode(name, errors=ERRORS)
     if len(head) == SAMPLE_BYTES:
         # Whole lines only: a cut record would count as one of another width.
