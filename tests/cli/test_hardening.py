@@ -171,14 +171,16 @@ def test_predict_csv_output_is_neutralised(tmp_path: Path) -> None:
     assert rows[2][0] == "-7" and rows[3][0] == "plain"
 
 
-def test_a_utf16_file_is_refused_in_one_line(db: list[str], tmp_path: Path) -> None:
-    # Excel's "Unicode text": every line would be rejected one by one as garbage.
+def test_a_utf16_csv_is_read_and_a_utf16_jsonl_refused_in_one_line(
+    db: list[str], tmp_path: Path
+) -> None:
+    # Excel's "Unicode text" (UTF-16, tab-separated) is a CSV like any other.
     path = tmp_path / "contacts.csv"
-    path.write_bytes("email,company\nann@acme.com,Acme\n".encode("utf-16"))
+    path.write_bytes("email\tcompany\nann@acme.com\tAcme Müller\n".encode("utf-16"))
     code, out, err = run("lead", "import", str(path), *db)
-    assert code == 2, (out, err)
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and "UTF-16" in lines[0] and "save it as UTF-8" in lines[0]
+    assert code == 0, (out, err)
+    assert "read as utf-16 (byte order mark), tab-separated" in out
+    # JSON lines are UTF-8: read as UTF-8, every line would be rejected one by one.
     jsonl = tmp_path / "ev.jsonl"
     jsonl.write_bytes('{"email": "a@x.io", "type": "page_view"}\n'.encode("utf-16-be"))
     jsonl.write_bytes(b"\xfe\xff" + jsonl.read_bytes())

@@ -7,7 +7,8 @@ from pathlib import Path
 import orjson
 
 from leadgate.engine.engine import Engine
-from leadgate.ingest.files import import_leads, ingest_events
+from leadgate.ingest.files import ingest_events
+from leadgate.ingest.leads_file import import_leads
 
 
 def write(path: Path, data: bytes | str) -> Path:
@@ -30,14 +31,20 @@ def test_crm_export_headers_and_bad_rows(engine: Engine, tmp_path: Path) -> None
         "dee@corp.io,Dee,Corp,CEO,51-200,GB,+44 20 7946 0958\n",
     )
     report = import_leads(engine, csv_path)
-    assert (report.read, report.accepted, report.rejected) == (5, 3, 2)
-    assert report.created == 2
+    # Only the bad email rejects its row; "lots" employees is skipped and Cy lands.
+    assert (report.read, report.accepted, report.rejected) == (5, 4, 1)
+    assert report.created == 3 and report.values_skipped == 1
     assert any("line 5" in w and "same lead as" in w for w in report.warnings)
     bad = rejects(Path(report.rejects_path or ""))
-    assert [(r["line"], str(r["error"]).split(":")[0]) for r in bad] == [
-        (3, "email"),
-        (4, "company_size"),
-    ]
+    assert [(r["line"], str(r["error"]).split(":")[0]) for r in bad[:1]] == [(3, "email")]
+    assert bad[1] == {
+        "line": 4,
+        "column": "Number of Employees",
+        "error": "'lots' is not a number",
+        "value": "lots",
+        "skipped": True,
+    }
+    assert "company_size" not in engine.show("cy@corp.io")["attributes"]
     ann = engine.show("ann@acme.com")
     assert ann["attributes"]["job_title"] == "VP Sales"
     assert ann["attributes"]["company_size"] == 200
@@ -45,7 +52,7 @@ def test_crm_export_headers_and_bad_rows(engine: Engine, tmp_path: Path) -> None
     assert ann["attributes"]["phone"] == "+49301234567"
     assert engine.show("dee@corp.io")["attributes"]["company_size"] == 125
     again = import_leads(engine, csv_path)
-    assert (again.created, again.updated, again.unchanged) == (0, 0, 2)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 3)
 
 
 def test_semicolon_csv_non_utf8_line_and_mixed_delimiters(engine: Engine, tmp_path: Path) -> None:
@@ -56,9 +63,11 @@ def test_semicolon_csv_non_utf8_line_and_mixed_delimiters(engine: Engine, tmp_pa
         b"c@x.io,Gamma\n"
         b"d@x.io;Delta;extra\n"
         b"e@x.io;Epsilon\n"
+        b"z@x.io;Zo\xc3\xab\n"  # UTF-8: the file is UTF-8 with one damaged line
     )
     report = import_leads(engine, write(tmp_path / "semi.csv", data))
-    assert report.accepted == 2
+    assert report.accepted == 3
+    assert engine.show("z@x.io")["attributes"]["company"] == "Zoë"
     errors = "\n".join(report.errors)
     assert "line 3: not UTF-8" in errors
     assert "line 4: expected 2 fields" in errors

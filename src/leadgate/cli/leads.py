@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
 import typer
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 
 from leadgate.cli.common import (
     DbOpt,
@@ -27,10 +19,13 @@ from leadgate.cli.common import (
     print_json,
 )
 from leadgate.cli.errors import BadInput
+from leadgate.cli.import_report import print_report, with_progress
 from leadgate.cli.tables import percent, table
 from leadgate.engine.engine import Engine, NotFound
 from leadgate.ingest.columns import canonical, typed_value
-from leadgate.ingest.files import ImportReport, import_leads, ingest_events
+from leadgate.ingest.files import ingest_events
+from leadgate.ingest.formats import DATE_ORDERS, DECIMALS
+from leadgate.ingest.leads_file import LeadImportOptions, import_leads
 from leadgate.ingest.validate import EventIn, check_email, parse_event, parse_time
 from leadgate.lifecycle.stages import stage_name
 from leadgate.store.repository import Repository, loads
@@ -46,66 +41,6 @@ def _pairs(values: list[str], option: str) -> dict[str, str]:
             raise BadInput(f"{option}: '{item}' has an empty key")
         out[k.strip()] = v
     return out
-
-
-def _with_progress(
-    path: Path, as_json: bool, run: Callable[[Callable[[int], None]], ImportReport]
-) -> ImportReport:
-    if not path.exists():
-        raise BadInput(f"{path}: no such file")
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-        disable=as_json,
-    ) as bar:
-        task = bar.add_task(path.name, total=path.stat().st_size)
-        return run(lambda n: bar.advance(task, n))
-
-
-def _print_report(report: ImportReport, as_json: bool, what: str) -> None:
-    if as_json:
-        print_json(report.as_dict())
-        _fail_if_nothing_landed(report, what)
-        return
-    for w in report.warnings[:20]:
-        typer.echo(f"warning: {w}", err=True)
-    for e in report.errors[:20]:
-        typer.echo(f"rejected: {e}", err=True)
-    if report.rejected > 20:
-        typer.echo(f"... and {report.rejected - 20} more rejected lines", err=True)
-    if what == "leads":
-        typer.echo(
-            f"{report.read} rows: {report.created} leads created, {report.updated} updated, "
-            f"{report.unchanged} unchanged, {report.rejected} rejected"
-        )
-    else:
-        typer.echo(
-            f"{report.read} lines: {report.accepted} events accepted, {report.duplicates} "
-            f"duplicates (already stored), {report.rejected} rejected"
-        )
-    if report.rejects_path:
-        typer.echo(f"rejected lines written to {report.rejects_path}")
-    _fail_if_nothing_landed(report, what)
-
-
-def _fail_if_nothing_landed(report: ImportReport, what: str) -> None:
-    """Exit 1 when rows were rejected and none landed: a script must not read an import
-    that stored nothing as a success. (Only duplicates of stored events is not a failure.)"""
-    landed = report.accepted + (report.duplicates if what == "events" else 0)
-    if report.rejected and not landed:
-        unit = "rows" if what == "leads" else "lines"
-        where = f" (see {report.rejects_path})" if report.rejects_path else ""
-        typer.echo(
-            f"error: nothing imported: {report.rejected} of {report.read} {unit} rejected, "
-            f"0 accepted{where}",
-            err=True,
-        )
-        raise typer.Exit(code=1)
 
 
 # Names `lead add --set` refuses: they are not fields but what commands manage.
@@ -251,15 +186,55 @@ def register(app: typer.Typer) -> None:
             typer.Option(help="Where to write rejected lines (default FILE.rejects.jsonl)."),
         ] = None,
         batch_size: Annotated[int, typer.Option(min=1, help="Rows per transaction.")] = 5000,
+        date_order: Annotated[
+            str | None,
+            typer.Option(
+                "--date-order",
+                help="dmy, mdy or ymd: how to read dates like 03/04/2026 when no row decides.",
+            ),
+        ] = None,
+        decimal: Annotated[
+            str | None,
+            typer.Option("--decimal", help="',' or '.': the decimal mark, when no value decides."),
+        ] = None,
+        encoding: Annotated[
+            str | None,
+            typer.Option(help="The file's text encoding (default: detected), e.g. cp1252."),
+        ] = None,
+        source: Annotated[
+            str | None,
+            typer.Option(
+                help="The CRM that wrote the file (hubspot, salesforce, pipedrive, zoho or "
+                "any name; default: recognised from the header). Record ids are kept per source."
+            ),
+        ] = None,
         db: DbOpt = None,
         as_json: JsonOpt = False,
     ) -> None:
-        """Import leads from a CSV file; bad rows are reported by line and the rest land."""
+        """Import leads from a CSV file; bad rows are reported by line and the rest land.
+
+        Only a bad email rejects a row; a bad optional value is skipped (in the rejects
+        file with its line and column). Number and date formats are decided per column
+        from the whole file and printed."""
+        if date_order is not None and date_order.strip().lower() not in DATE_ORDERS:
+            raise BadInput(f"--date-order: '{date_order}' is not one of dmy, mdy, ymd")
+        if decimal is not None and decimal.strip() not in DECIMALS:
+            raise BadInput(f"--decimal: '{decimal}' is not ',' or '.'")
         engine = open_engine(db)
-        report = _with_progress(
-            file, as_json, lambda p: import_leads(engine, file, rejects, batch_size, p)
+        from leadgate.sales import sales_of
+        from leadgate.sales.import_owners import ImportOwners
+
+        opts = LeadImportOptions(
+            date_order=date_order.strip().lower() if date_order else None,
+            decimal=decimal.strip() if decimal else None,
+            encoding=encoding,
+            source=source.strip().lower() if source and source.strip() else None,
+            owners=ImportOwners(sales_of(engine)),
         )
-        _print_report(report, as_json, "leads")
+        report = with_progress(
+            file, as_json, lambda p: import_leads(engine, file, rejects, batch_size, p, opts)
+        )
+        print_report(report, as_json, "leads")
 
     @lead.command("show")
     @handle_errors
@@ -441,7 +416,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Load events from a file; bad lines are reported by number and the rest land."""
         engine = open_engine(db)
-        report = _with_progress(
+        report = with_progress(
             file, as_json, lambda p: ingest_events(engine, file, rejects, batch_size, p, window)
         )
-        _print_report(report, as_json, "events")
+        print_report(report, as_json, "events")

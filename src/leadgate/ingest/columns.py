@@ -7,6 +7,9 @@ from typing import Any
 
 import phonenumbers
 
+from leadgate.ingest.countries import country_code
+from leadgate.ingest.formats import ColumnFormat, number_vote, parse_number
+from leadgate.ingest.money import split_money
 from leadgate.ingest.validate import MAX_VALUE_CHARS, InputError
 
 # Headers as HubSpot, Salesforce, Pipedrive and Marketo exports write them.
@@ -78,25 +81,19 @@ def typed_value(field: str, raw: str, country: str | None = None) -> Any:
     if not value:
         return None
     if field in INTEGER_FIELDS or field in NUMBER_FIELDS:
-        cleaned = value.replace(",", "").replace(" ", "")
-        # "51-200" style size bands: take the middle, as CRMs do for segmenting.
-        band = re.fullmatch(r"(\d+)\s*-\s*(\d+)", cleaned)
-        if band:
-            n = (int(band.group(1)) + int(band.group(2))) / 2
-        else:
-            cleaned = cleaned.rstrip("+")
-            try:
-                n = float(cleaned)
-            except ValueError:
-                raise InputError(field, f"'{value}' is not a number") from None
-        if n < 0:
-            raise InputError(field, f"'{value}' is negative")
-        return int(n) if field in INTEGER_FIELDS else n
-    if field == "country" and len(value) == 2:
-        return value.upper()
+        # One value alone: its own separators decide, else "," groups thousands (a file
+        # import decides per column instead: leadgate.ingest.formats).
+        money = split_money(value)
+        mark = (number_vote(money[0]) if money else None) or "."
+        fmt = ColumnFormat(field, field, "number", decimal=mark)
+        n, _ = parse_number(value, fmt, field in INTEGER_FIELDS)
+        return n
+    if field == "country":
+        return country_code(value) or value
     if field == "phone":
         try:
-            num = phonenumbers.parse(value, country if country and len(country) == 2 else None)
+            region = country_code(country) if country else None
+            num = phonenumbers.parse(value, region)
             if phonenumbers.is_possible_number(num):
                 return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
         except phonenumbers.NumberParseException:

@@ -18,9 +18,11 @@ from typing import Any
 import orjson
 
 from leadgate.engine.engine import Engine, gc_paused
-from leadgate.ingest.columns import canonical, typed_value
+from leadgate.ingest.columns import canonical
 from leadgate.ingest.grouping import group_by_lead
-from leadgate.ingest.validate import EventIn, InputError, check_email, parse_event, parse_time
+from leadgate.ingest.sniff import BAD_CHAR, ERRORS, Layout
+from leadgate.ingest.sniff import layout as sniff_layout
+from leadgate.ingest.validate import EventIn, InputError, parse_event
 
 csv.field_size_limit(16 * 1024 * 1024)
 
@@ -30,7 +32,6 @@ DEFAULT_WINDOW = 500_000
 # The progress bar hears from the readers every this many lines: per line, its bookkeeping
 # cost ~0.6 µs, about 4% of a bulk import.
 _PROGRESS_EVERY = 1000
-_SNIFF_BYTES = 8192
 # The UTF-8 byte order mark: accepted at the start of a file (CSV and JSONL), data elsewhere.
 _BOM = b"\xef\xbb\xbf"
 # Longest first: the UTF-32 LE mark begins with the UTF-16 LE one.
@@ -56,6 +57,14 @@ class ImportReport:
     rejects_path: str | None = None
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # A lead import's bad optional values: skipped (the lead lands without them), each
+    # in the rejects file with its line and column.
+    values_skipped: int = 0
+    skipped: list[str] = field(default_factory=list)
+    # How the file was read and each typed column's format, with the value that decided.
+    decisions: dict[str, Any] = field(default_factory=dict)
+    # What a CRM export brought besides fields (`leadgate.ingest.crm`).
+    crm: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -71,9 +80,16 @@ class Rejects:
 
     def write(self, line: int, error: str, raw: str) -> None:
         """Record one rejected line."""
+        self._put({"line": line, "error": error, "raw": raw})
+
+    def skip(self, line: int, column: str, error: str, value: str) -> None:
+        """Record one skipped value (its row landed without it)."""
+        self._put({"line": line, "column": column, "error": error, "value": value, "skipped": True})
+
+    def _put(self, item: dict[str, Any]) -> None:
         if self._fh is None:
             self._fh = self.path.open("w", encoding="utf-8")
-        self._fh.write(orjson.dumps({"line": line, "error": error, "raw": raw}).decode() + "\n")
+        self._fh.write(orjson.dumps(item).decode() + "\n")
 
     def close(self) -> str | None:
         """Close it; the path if anything was written."""
@@ -84,8 +100,9 @@ class Rejects:
 
 
 def check_encoding(path: Path) -> None:
-    """Refuse a UTF-16/UTF-32 file as a whole (InputError): read as UTF-8, each of its lines
-    would be rejected one by one as garbage. Excel saves "Unicode text" like this."""
+    """Refuse a UTF-16/UTF-32 JSONL file as a whole (InputError): JSON lines are UTF-8,
+    and read as UTF-8 each of its lines would be rejected one by one as garbage. (A CSV
+    in UTF-16, Excel's "Unicode text", is read as it is: see `leadgate.ingest.sniff`.)"""
     with path.open("rb") as fh:
         head = fh.read(4)
     for bom, name in _WIDE_BOMS:
@@ -95,44 +112,45 @@ def check_encoding(path: Path) -> None:
             )
 
 
-def _decoded_lines(fh: Any, bad: set[int]) -> Iterator[str]:
-    """Decode UTF-8 line by line; a line that is not UTF-8 is marked bad, not fatal."""
-    for n, raw in enumerate(fh, start=1):
-        try:
-            text = raw.decode("utf-8-sig" if n == 1 else "utf-8")
-        except UnicodeDecodeError as exc:
+def _marked_lines(fh: Any, bad: set[int]) -> Iterator[str]:
+    """The file's lines; those holding an undecodable byte are marked bad, not fatal."""
+    for n, text in enumerate(fh, start=1):
+        if BAD_CHAR in text:
             bad.add(n)
-            text = raw.decode("utf-8", errors="replace")
-            del exc
         yield text
 
 
-def _sniff(path: Path) -> type[csv.Dialect] | csv.Dialect:
-    """The dialect, decided by the header line: the body may hold the very rows
-    (stray or mixed delimiters) that we must reject, so it must not vote."""
-    with path.open("rb") as fh:
-        # The first 8 KB of it: csv.Sniffer is quadratic in its input (a hostile 1 MB
-        # header took ~20 minutes), and a file with no line break must not be read whole.
-        # 8 KB holds hundreds of column names; the delimiter count is the same after them.
-        header = fh.readline(_SNIFF_BYTES).decode("utf-8-sig", errors="replace")
-    try:
-        return csv.Sniffer().sniff(header, delimiters=",;\t|")
-    except csv.Error:
-        return csv.excel
-
-
 class _CsvRecords:
-    """(line number, row dict or error, raw text) for each CSV record."""
+    """(line number, row dict or error, raw text) for each CSV record.
 
-    def __init__(self, path: Path, progress: Callable[[int], None] | None):
+    The encoding and delimiter are decided from a sample of the file (`sniff.layout`);
+    quoting is RFC 4180 always. Lines may end in CRLF, LF or CR, mixed. `header` holds
+    the header as written and `names` the field each column is read as (`name_of`).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        progress: Callable[[int], None] | None,
+        layout: Layout | None = None,
+        name_of: Callable[[str], str] = canonical,
+    ):
         self.path = path
         self.progress = progress
+        self.layout = layout
+        self.name_of = name_of
+        self.header: list[str] = []
+        self.names: list[str] = []
 
     def __iter__(self) -> Iterator[tuple[int, dict[str, str] | str, str]]:
-        dialect = _sniff(self.path)
+        lay = self.layout or sniff_layout(self.path)
+        self.layout = lay
+        dialect = lay.dialect
         bad: set[int] = set()
-        with self.path.open("rb") as fh:
-            lines = _decoded_lines(fh, bad)
+        what = "UTF-8" if lay.encoding.startswith("utf-8") else lay.encoding
+        with self.path.open("r", encoding=lay.encoding, errors=ERRORS, newline="") as fh:
+            raw_fh: Any = fh.buffer
+            lines = _marked_lines(fh, bad)
             reader = csv.reader(lines, dialect)
             try:
                 header = next(reader)
@@ -141,7 +159,8 @@ class _CsvRecords:
             except csv.Error as exc:
                 yield 1, f"header: {exc}", ""
                 return
-            names = [canonical(h) for h in header]
+            self.header = [h.strip() for h in header]
+            names = self.names = [self.name_of(h) for h in header]
             width = len(names)
             prev_pos = 0
             while True:
@@ -155,13 +174,14 @@ class _CsvRecords:
                     continue
                 raw = ""
                 if self.progress and reader.line_num % _PROGRESS_EVERY == 0:
-                    pos = fh.tell()
+                    pos = raw_fh.tell()
                     self.progress(pos - prev_pos)
                     prev_pos = pos
                 if not row or all(not c.strip() for c in row):
                     continue
                 if any(n in bad for n in range(start, reader.line_num + 1)):
-                    yield start, "not UTF-8 text (save the file as UTF-8)", ",".join(row)
+                    text = ",".join(row).replace(BAD_CHAR, "\ufffd")
+                    yield start, f"not {what} text (save the file as UTF-8)", text
                     continue
                 if len(row) != width:
                     yield (
@@ -173,78 +193,7 @@ class _CsvRecords:
                     continue
                 yield start, dict(zip(names, row, strict=True)), raw
             if self.progress:
-                self.progress(fh.tell() - prev_pos)
-
-
-def import_leads(
-    engine: Engine,
-    path: Path,
-    rejects_path: Path | None = None,
-    batch_size: int = 5000,
-    progress: Callable[[int], None] | None = None,
-) -> ImportReport:
-    """Create or update leads from a CSV export (matched by normalised email)."""
-    check_encoding(path)
-    report = ImportReport()
-    rejects = Rejects(rejects_path or path.with_name(path.name + ".rejects.jsonl"))
-    now = engine.clock()
-    batch: list[tuple[str, dict[str, Any], float | None]] = []
-    first_seen: dict[str, tuple[int, str]] = {}
-
-    def flush() -> None:
-        if batch:
-            c, u, same = engine.upsert_leads(batch)
-            report.created += c
-            report.updated += u
-            report.unchanged += same
-            batch.clear()
-
-    for line, rec, raw in _CsvRecords(path, progress):
-        report.read += 1
-        if isinstance(rec, str):
-            _reject(report, rejects, line, rec, raw)
-            continue
-        try:
-            email, attrs, created = _lead_from_row(rec, now)
-        except InputError as exc:
-            _reject(report, rejects, line, str(exc), ",".join(rec.values()))
-            continue
-        prev = first_seen.get(email)
-        raw_email = rec.get("email", "").strip()
-        if prev is None:
-            first_seen[email] = (line, raw_email)
-        elif prev[1] != raw_email:
-            report.warnings.append(
-                f"line {line}: '{raw_email}' is the same lead as '{prev[1]}' on line {prev[0]} "
-                "(emails differ only in case or spaces): merged"
-            )
-        report.accepted += 1
-        batch.append((email, attrs, created))
-        if len(batch) >= batch_size:
-            flush()
-    flush()
-    report.rejects_path = rejects.close()
-    return report
-
-
-def _lead_from_row(rec: dict[str, str], now: float) -> tuple[str, dict[str, Any], float | None]:
-    raw_email = rec.get("email")
-    if raw_email is None:
-        raise InputError("email", "no email column (expected a header such as 'Email')")
-    email = check_email(raw_email)
-    attrs: dict[str, Any] = {}
-    created = None
-    country = (rec.get("country") or "").strip().upper() or None
-    for key, raw in rec.items():
-        if key == "email" or not key:
-            continue
-        if key == "created_at":
-            created = parse_time(raw, "created_at", now) if raw.strip() else None
-            continue
-        value = typed_value(key, raw, country)
-        if value is not None:
-            attrs[key] = value
-    return email, attrs, created
+                self.progress(raw_fh.tell() - prev_pos)
 
 
 def _reject(report: ImportReport, rejects: Rejects, line: int, error: str, raw: str) -> None:
@@ -323,10 +272,11 @@ def ingest_events(
     once per window instead of once per batch (see `leadgate.ingest.grouping`). A window
     of `batch_size` stores the file in its own order, a batch at a time.
     """
-    check_encoding(path)
+    is_csv = path.suffix.lower() in (".csv", ".tsv")
+    if not is_csv:
+        check_encoding(path)
     report = ImportReport()
     rejects = Rejects(rejects_path or path.with_name(path.name + ".rejects.jsonl"))
-    is_csv = path.suffix.lower() in (".csv", ".tsv")
     records = _csv_event_records(path, progress) if is_csv else _jsonl_records(path, progress)
     now = engine.clock()
     if window is None:

@@ -90,18 +90,7 @@ def needs_reason(from_stage: str, to_stage: str) -> bool:
 
 def check_manual(from_stage: str, to_stage: str, reason: str | None, playbook: Playbook) -> None:
     """Raise IllegalTransition unless a person may make this move with this reason."""
-    if to_stage not in STAGES:
-        raise IllegalTransition(
-            f"unknown stage '{to_stage}'", allowed_targets(from_stage, playbook)
-        )
-    allowed = allowed_targets(from_stage, playbook)
-    if to_stage == from_stage:
-        raise IllegalTransition(f"the lead is already in stage '{to_stage}'", allowed)
-    if to_stage not in allowed:
-        targets = ", ".join(allowed) if allowed else "none"
-        raise IllegalTransition(
-            f"cannot move from '{from_stage}' to '{to_stage}' (allowed: {targets})", allowed
-        )
+    allowed = check_graph(from_stage, to_stage, playbook)
     if needs_reason(from_stage, to_stage):
         if not reason or not reason.strip():
             raise IllegalTransition(
@@ -116,6 +105,23 @@ def check_manual(from_stage: str, to_stage: str, reason: str | None, playbook: P
             )
 
 
+def check_graph(from_stage: str, to_stage: str, playbook: Playbook) -> list[str]:
+    """Raise IllegalTransition unless the graph has this move; else where the lead may go."""
+    if to_stage not in STAGES:
+        raise IllegalTransition(
+            f"unknown stage '{to_stage}'", allowed_targets(from_stage, playbook)
+        )
+    allowed = allowed_targets(from_stage, playbook)
+    if to_stage == from_stage:
+        raise IllegalTransition(f"the lead is already in stage '{to_stage}'", allowed)
+    if to_stage not in allowed:
+        targets = ", ".join(allowed) if allowed else "none"
+        raise IllegalTransition(
+            f"cannot move from '{from_stage}' to '{to_stage}' (allowed: {targets})", allowed
+        )
+    return allowed
+
+
 def reason_listed(reason: str, listed: list[str]) -> bool:
     """A reason matches a listed one exactly (any case), or as 'listed: details'."""
     r = reason.strip().casefold()
@@ -124,3 +130,18 @@ def reason_listed(reason: str, listed: list[str]) -> bool:
         if r == i or r.startswith(i + ":"):
             return True
     return False
+
+
+# The reason an import's moves carry (`leadgate lead import`, actor `import:FILE`).
+IMPORTED = "imported"
+
+
+def check_import(from_stage: str, to_stage: str, playbook: Playbook) -> None:
+    """Raise IllegalTransition unless an import may bring a lead from `from_stage` to
+    `to_stage`: forward in the funnel by any number of steps (the steps in between
+    happened in the other system), or any move the graph allows a person (back, out,
+    reopened), with the reason `imported` whatever the playbook lists: the other
+    system's reason is not known."""
+    if from_stage in _RANK and to_stage in _RANK and _RANK[to_stage] > _RANK[from_stage]:
+        return
+    check_graph(from_stage, to_stage, playbook)
