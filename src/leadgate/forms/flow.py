@@ -112,17 +112,26 @@ def walk(
     return out
 
 
-def parse_answers(form: Form, raw: Mapping[str, Any]) -> dict[str, Any]:
-    """Every answer of `raw` parsed (the form's fields only; others are refused)."""
+def parse_answers(form: Form, raw: Mapping[str, Any], lenient: bool = False) -> dict[str, Any]:
+    """Every answer of `raw` parsed (the form's fields only; others are refused).
+
+    `lenient`: answers that do not parse are left out instead (to show a form again
+    with its error, on the steps the good answers open).
+    """
     by_name = {f.name: f for f in form.fields}
     for key in raw:
-        if key not in by_name:
+        if key not in by_name and not lenient:
             raise FormError(key, "this form has no such field")
     out: dict[str, Any] = {}
     region: str | None = None
     for f in form.fields:  # in order: a phone reads the country answered before it
         if f.name in raw:
-            value = parse_answer(f, raw[f.name], region)
+            try:
+                value = parse_answer(f, raw[f.name], region)
+            except FormError:
+                if not lenient:
+                    raise
+                continue
             if value is not None and value is not False:
                 out[f.name] = value
             if f.type == "country" and isinstance(value, str):

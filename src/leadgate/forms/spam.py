@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from leadgate.playbook.forms_section import SpamRules
 
-REASONS = ("honeypot", "too_fast", "rate_ip", "rate_email", "disposable", "invalid")
+# `origin`: a call from a page not in the form's allowed_origins (counted by the adapter).
+REASONS = ("honeypot", "too_fast", "rate_ip", "rate_email", "disposable", "origin")
 DETAILS = {
     "honeypot": "the form was filled by a robot",
     "too_fast": "the form was sent too fast after it was shown: take a moment and send again",

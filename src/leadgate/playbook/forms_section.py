@@ -73,8 +73,8 @@ FieldType = Literal[
 FORM_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
-# Field names the form itself uses on the wire (hosted page and snippet).
-RESERVED_FIELDS = ("lg_ticket", "lg_step", "lg_visitor", "lg_answers")
+# Names the form itself uses on the wire (hosted page and snippet: lg_ticket, lg_step...).
+RESERVED_PREFIX = "lg_"
 
 
 def condition_fields(cond: Any) -> list[str]:
@@ -139,8 +139,8 @@ class FormField(_Strict):
                 f"'{v}' is not a field name: lower-case letters, digits and _, starting "
                 "with a letter"
             )
-        if v in RESERVED_FIELDS:
-            raise ValueError(f"'{v}' is used by the form itself: choose another name")
+        if v.startswith(RESERVED_PREFIX):
+            raise ValueError(f"names starting with '{RESERVED_PREFIX}' are the form's own")
         return v
 
     @field_validator("options")
