@@ -110,10 +110,6 @@ def _ticket(w: World) -> str:
     return str(w.client.get("/f/demo/start").json()["ticket"])
 
 
-def _form_post(role: str, w: World) -> dict[str, Any]:
-    return {"data": {"lg_ticket": _ticket(w), "lg_step": "0", "email": f"form-{role}@acme.com"}}
-
-
 def _form_submit(role: str, w: World) -> dict[str, Any]:
     return {"json": {"ticket": _ticket(w), "answers": {"email": f"form-{role}@acme.com"}}}
 
@@ -189,8 +185,6 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/users/{name}/sign-out"): Rule(ADMIN, ok=frozenset({200, 404})),
     ("GET", "/api/v1/forms/rejections"): Rule(ADMIN),
     # Forms are public: a visitor's browser calls them with no key (CORS per form).
-    ("GET", "/f/{form}"): Rule(ALL, public=True),
-    ("POST", "/f/{form}"): Rule(ALL, _form_post, public=True),
     ("GET", "/f/{form}.js"): Rule(ALL, public=True),
     ("GET", "/f/{form}/start"): Rule(ALL, public=True),
     ("POST", "/f/{form}/next"): Rule(

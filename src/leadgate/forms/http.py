@@ -435,7 +435,8 @@ def _render_step(
     )
 
 
-@router.get("/f/{form}", summary="The hosted form page", response_class=HTMLResponse)
+# Pages, like the web app's: out of the OpenAPI document (their errors are HTML pages).
+@router.get("/f/{form}", include_in_schema=False)
 async def hosted(request: Request, form: str) -> Response:
     """The form's first step as a page (with JavaScript, the snippet takes it over)."""
     forms = service(request)
@@ -462,7 +463,7 @@ async def hosted(request: Request, form: str) -> Response:
     return _render_step(request, form, f, view, ticket, raw, meta)
 
 
-@router.post("/f/{form}", summary="A step of the hosted form", response_class=HTMLResponse)
+@router.post("/f/{form}", include_in_schema=False)
 async def hosted_post(request: Request, form: str) -> Response:
     """The hosted page's form: the next step, the same step with its error, or thanks."""
     forms = service(request)
