@@ -8,7 +8,7 @@ submissions their spam rules refused.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
     def forms_list(db: DbOpt = None, as_json: JsonOpt = False) -> None:
         """The forms of the active playbook, with their paths."""
         pb = Forms(open_engine(db)).playbook()
-        items = [
+        items: list[dict[str, Any]] = [
             {
                 "form": name,
                 "title": f.title,
