@@ -15,6 +15,7 @@ Pure: no I/O (deliverability, a DNS lookup, is the adapter's option).
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import phonenumbers
@@ -77,11 +78,19 @@ def _option(field: FormField, value: str) -> str:
 
 
 def _country(field: FormField, value: str) -> str:
+    code = _country_code(value.lower())
+    if code is None:
+        raise FormError(field.name, f"'{value}' is not a country")
+    return code
+
+
+@lru_cache(maxsize=4096)
+def _country_code(value: str) -> str | None:
+    # pycountry's lookup scans every name: the same few answers repeat, so remember them.
     try:
-        found = pycountry.countries.lookup(value)
+        return str(pycountry.countries.lookup(value).alpha_2)
     except LookupError:
-        raise FormError(field.name, f"'{value}' is not a country") from None
-    return str(found.alpha_2)
+        return None
 
 
 def _phone(field: FormField, value: str, region: str | None) -> str:

@@ -52,6 +52,7 @@ class Known:
     criteria: frozenset[str] = frozenset()
     scores: Mapping[str, float | None] = field(default_factory=dict)
     lead_id: int | None = None
+    stage: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

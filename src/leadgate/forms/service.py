@@ -104,24 +104,32 @@ class Forms:
 
     # -- the playbook's forms --------------------------------------------------------
 
-    def playbook(self) -> Playbook:
-        with self.engine.db.read() as conn:
-            repo = Repository(self.engine.db, conn)
-            row = repo.execute("SELECT MAX(version) FROM playbooks").fetchone()
-            if row is None or row[0] is None:
-                raise NoPlaybook("no active playbook: run `leadgate init`")
-            version = int(row[0])
-            pb = self._playbooks.get(version)
-            if pb is None:
-                pb = load_playbook(repo.playbook_version(version) or "", f"playbook v{version}")
-                self._playbooks = {version: pb}
-            return pb
+    def _playbook_in(self, repo: Repository) -> Playbook:
+        row = repo.execute("SELECT MAX(version) FROM playbooks").fetchone()
+        if row is None or row[0] is None:
+            raise NoPlaybook("no active playbook: run `leadgate init`")
+        version = int(row[0])
+        pb = self._playbooks.get(version)
+        if pb is None:
+            pb = load_playbook(repo.playbook_version(version) or "", f"playbook v{version}")
+            self._playbooks = {version: pb}
+        return pb
 
-    def form(self, name: str) -> Form:
-        form = self.playbook().forms.get(name)
+    def _form_in(self, repo: Repository, name: str) -> Form:
+        form = self._playbook_in(repo).forms.get(name)
         if form is None:
             raise FormNotFound(f"no form named '{name}' in the active playbook")
         return form
+
+    def playbook(self) -> Playbook:
+        """The active playbook (parsed once per version)."""
+        with self.engine.db.read() as conn:
+            return self._playbook_in(Repository(self.engine.db, conn))
+
+    def form(self, name: str) -> Form:
+        """Form `name` of the active playbook, or FormNotFound."""
+        with self.engine.db.read() as conn:
+            return self._form_in(Repository(self.engine.db, conn), name)
 
     # -- secrets: tickets and hashes --------------------------------------------------
 
@@ -164,34 +172,38 @@ class Forms:
         """What the store knows of the visitor: by the email typed, else the signed
         cookie's lead, else the lead an earlier submission with this visitor id made."""
         with self.engine.db.read() as conn:
-            repo = Repository(self.engine.db, conn)
-            stored = repo.lead_by_email(email) if email else None
-            if stored is None and not email:
-                lead_id = visit.lead_id
-                if lead_id is None and visit.visitor_id:
-                    row = repo.execute(
-                        "SELECT lead_id FROM form_submissions WHERE visitor_id = ? "
-                        "ORDER BY at DESC LIMIT 1",
-                        [visit.visitor_id],
-                    ).fetchone()
-                    lead_id = int(row[0]) if row else None
-                if lead_id is not None:
-                    stored = repo.lead_by_id(lead_id)
+            return self._known_in(Repository(self.engine.db, conn), visit, email)
+
+    def _known_in(self, repo: Repository, visit: Visit, email: str | None) -> Known:
+        stored = repo.lead_by_email(email) if email else None
+        if stored is None and not email:
+            lead_id = visit.lead_id
+            if lead_id is None and visit.visitor_id:
+                row = repo.execute(
+                    "SELECT lead_id FROM form_submissions WHERE visitor_id = ? "
+                    "ORDER BY at DESC LIMIT 1",
+                    [visit.visitor_id],
+                ).fetchone()
+                lead_id = int(row[0]) if row else None
+            if lead_id is not None:
+                stored = repo.lead_by_id(lead_id)
         if stored is None or stored.state.id is None:
             return Known()
         lead = stored.state
-        lead_id = stored.state.id
         card = lead.card
         scores = {} if card is None else {"fit": card.fit, "engagement": card.engagement}
-        return Known(dict(lead.attributes), self._criteria(lead_id), scores, lead_id)
-
-    def _criteria(self, lead_id: int) -> frozenset[str]:
-        try:
-            from leadgate.sales import sales_of
-        except ImportError:  # pragma: no cover - the sales workflow ships with leadgate
-            return frozenset()
-        q = sales_of(self.engine).qualification(lead_id)
-        return frozenset(c["key"] for c in q["criteria"] if c["status"] != "unknown")
+        framework = self._playbook_in(repo).stages.sql.framework
+        # The latest answer per criterion of the framework in force (the sales workflow's
+        # records, read in this transaction rather than through another one).
+        latest: dict[str, str] = {}
+        for crit, status in repo.execute(
+            "SELECT criterion, status FROM sales_qualification WHERE lead_id = ? AND "
+            "framework = ? ORDER BY version, id",
+            [stored.state.id, framework],
+        ).fetchall():
+            latest[crit] = status
+        criteria = frozenset(k for k, v in latest.items() if v != "unknown")
+        return Known(dict(lead.attributes), criteria, scores, stored.state.id, lead.stage)
 
     # -- steps -----------------------------------------------------------------------
 
@@ -199,15 +211,19 @@ class Forms:
         self, name: str, raw: dict[str, Any], current: int, visit: Visit
     ) -> tuple[StepView | None, Known]:
         """Check the step at index `current` and give the next (None: ready to submit)."""
-        form = self.form(name)
-        known = self.known(visit, _email_of(form, raw))
+        with self.engine.db.read() as conn:
+            repo = Repository(self.engine.db, conn)
+            form = self._form_in(repo, name)
+            known = self._known_in(repo, visit, _email_of(form, raw))
         return next_step(form, known, raw, current), known
 
     def view_at(self, name: str, raw: dict[str, Any], current: int, visit: Visit) -> StepView:
         """The step at index `current` as this visitor sees it, with the answers that
         parse (to show it again with its error)."""
-        form = self.form(name)
-        known = self.known(visit, _email_of(form, raw))
+        with self.engine.db.read() as conn:
+            repo = Repository(self.engine.db, conn)
+            form = self._form_in(repo, name)
+            known = self._known_in(repo, visit, _email_of(form, raw))
         steps = walk(form, known, parse_answers(form, raw, lenient=True))
         return next((v for v in steps if v.index == current), steps[0])
 
@@ -250,15 +266,16 @@ class Forms:
 
         Raises FormError (a bad answer, naming it) or FormRefused (spam; counted).
         """
-        form = self.form(name)
         ticket = self.open_ticket(name, token)
         now = self.engine.clock()
         raw = dict(raw)
-        trap = raw.pop(form.spam.honeypot, "")
         ip_hash = self._hash("ip", visit.ip)
-        rules = form.spam
+        # Everything the decision reads, in one read transaction.
         with self.engine.db.read() as conn:
             repo = Repository(self.engine.db, conn)
+            form = self._form_in(repo, name)
+            rules = form.spam
+            trap = raw.pop(rules.honeypot, "")
             done = repo.execute(
                 "SELECT became_mql FROM form_submissions WHERE token = ?", [ticket.nonce]
             ).fetchone()
@@ -269,6 +286,14 @@ class Forms:
                 if rules.per_ip
                 else 0
             )
+            email = _email_of(form, raw)
+            known = self._known_in(repo, visit, email)
+            email_hash = self._hash("email", email or "")
+            for_email = (
+                self._count(repo, "email_hash", email_hash, now - rules.per_email.minutes * 60)
+                if rules.per_email and email
+                else 0
+            )
         facts = Facts(
             honeypot=trap if isinstance(trap, str) else "x",
             filled_seconds=now - ticket.issued_at,
@@ -277,16 +302,7 @@ class Forms:
         reason = verdict(rules, facts, ())
         if reason is not None:
             raise self._refuse(name, reason, ip_hash, None, reason)
-        known = self.known(visit, _email_of(form, raw))
         sub = submission(form, known, raw)
-        email_hash = self._hash("email", sub.email)
-        with self.engine.db.read() as conn:
-            repo = Repository(self.engine.db, conn)
-            for_email = (
-                self._count(repo, "email_hash", email_hash, now - rules.per_email.minutes * 60)
-                if rules.per_email
-                else 0
-            )
         facts = Facts(for_email=for_email, domain=sub.email.rpartition("@")[2])
         reason = verdict(rules, facts, disposable_domains())
         if reason is not None:
@@ -306,9 +322,13 @@ class Forms:
         now: float,
     ) -> dict[str, Any]:
         engine = self.engine
-        before = self._stage(sub.email)
-        # Attributes first, so the event is scored on the lead as the form describes it.
-        engine.upsert_leads([(sub.email, sub.attributes, None)], actor=f"form:{name}")
+        before = known.stage if known.lead_id is not None else None
+        # Attributes first, so the event is scored on the lead as the form describes it
+        # (nothing to write when the lead already has them all).
+        if known.lead_id is None or any(
+            known.attributes.get(k) != v for k, v in sub.attributes.items()
+        ):
+            engine.upsert_leads([(sub.email, sub.attributes, None)], actor=f"form:{name}")
         props: dict[str, Any] = {"form": name, "answers": sub.answers}
         for key, value in (
             ("referrer", visit.referrer),
@@ -331,8 +351,6 @@ class Forms:
             return self._answer(form, "duplicate", False)
         lead_id = results[0].lead_id
         assert lead_id is not None
-        after = self._stage(sub.email)
-        became_mql = after == "mql" and before != "mql"
         if sub.qualification:
             from leadgate.sales import sales_of
 
@@ -344,6 +362,8 @@ class Forms:
             )
         with engine.db.write() as conn:
             repo = Repository(engine.db, conn)
+            row = repo.execute("SELECT stage FROM leads WHERE id = ?", [lead_id]).fetchone()
+            became_mql = row is not None and row[0] == "mql" and before != "mql"
             repo.execute(
                 "INSERT INTO form_submissions (form, token, event_id, lead_id, visitor_id, "
                 "ip_hash, email_hash, became_mql, at) VALUES (?,?,?,?,?,?,?,?,?)",
@@ -373,11 +393,6 @@ class Forms:
         out = self._answer(form, "accepted", became_mql)
         out["lead_id"] = lead_id
         return out
-
-    def _stage(self, email: str) -> str | None:
-        with self.engine.db.read() as conn:
-            stored = Repository(self.engine.db, conn).lead_by_email(email)
-        return None if stored is None else stored.state.stage
 
     @staticmethod
     def _answer(form: Form, status: str, became_mql: bool) -> dict[str, Any]:
