@@ -326,3 +326,27 @@ def test_the_snippet_is_served_and_unknown_forms_are_404(site: Site) -> None:
         .startswith("application/problem+json")
     )
     assert site.client.get("/f/nope").status_code == 404
+
+
+def test_deliverability_is_checked_when_the_form_asks(site: Site) -> None:
+    from leadgate.forms.service import install
+
+    asked: list[str] = []
+
+    def no_mx(email: str) -> str | None:
+        asked.append(email)
+        return "The domain name acme.com does not accept email."
+
+    forms = install(site.engine)
+    forms.check_mail = no_mx
+    assert site.filled().status_code == 200  # the demo form does not ask: no lookup
+    assert asked == []
+    yaml = playbook_text().replace(
+        "      min_fill_seconds: 2\n",
+        "      min_fill_seconds: 2\n      check_deliverability: true\n",
+        1,
+    )
+    site.engine.activate_playbook(yaml, "forms.yaml")
+    r = site.filled({**ANSWERS, "email": "zoe@acme.com"})
+    assert r.status_code == 422 and r.json()["field"] == "email"
+    assert "does not accept email" in r.json()["detail"] and asked == ["zoe@acme.com"]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -94,11 +95,26 @@ class Ticket:
     nonce: str
 
 
+def deliverable(email: str) -> str | None:
+    """Why mail cannot reach `email` (its domain has no MX or A record), or None.
+
+    A DNS lookup: used only by forms with `spam.check_deliverability: true`.
+    """
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        validate_email(email, check_deliverability=True)
+    except EmailNotValidError as exc:
+        return str(exc)
+    return None
+
+
 class Forms:
     """The forms of the active playbook over `engine`."""
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, check_mail: Callable[[str], str | None] = deliverable):
         self.engine = engine
+        self.check_mail = check_mail
         self._playbooks: dict[int, Playbook] = {}
         self._secret: str | None = None
 
@@ -307,6 +323,10 @@ class Forms:
         reason = verdict(rules, facts, disposable_domains())
         if reason is not None:
             raise self._refuse(name, reason, ip_hash, email_hash, reason)
+        if rules.check_deliverability:
+            why = self.check_mail(sub.email)
+            if why is not None:
+                raise FormError("email", f"mail cannot reach this address: {why}")
         return self._record(name, form, ticket, sub, known, visit, ip_hash, email_hash, now)
 
     def _record(
