@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import orjson
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from conftest import FakeClock
 from leadgate.api import create_app
 from leadgate.cli.main import app
 from leadgate.engine.engine import Engine
@@ -25,11 +27,17 @@ def test_rejections_are_counted_by_form_and_reason(tmp_path: Path) -> None:
     r = runner.invoke(app, ["playbook", "activate", str(tmp_path / "pb.yaml"), "--db", url])
     assert r.exit_code == 0, r.output
     db = Database(url)
-    engine = Engine(db)
+    clock = FakeClock(time.time())
+    engine = Engine(db, clock=clock)
     with TestClient(create_app(engine=engine)) as client:
+        ticket = client.get("/f/demo/start").json()["ticket"]
+        clock.advance(5)
+        good = {"email": "ann@acme.com", "need": "just looking", "consent": True}
+        ok = client.post("/f/demo/submit", json={"ticket": ticket, "answers": good})
+        assert ok.status_code == 200, ok.text
         for _ in range(2):
             ticket = client.get("/f/demo/start").json()["ticket"]
-            # Sent at once (the real clock: well under the form's 2 s minimum).
+            # Sent at once: the honeypot filled (and well under the form's 2 s minimum).
             answers = {"email": "bot@acme.com", "website": "spam"}
             assert (
                 client.post(
@@ -47,5 +55,8 @@ def test_rejections_are_counted_by_form_and_reason(tmp_path: Path) -> None:
     ]
     listed = orjson.loads(runner.invoke(app, ["forms", "list", "--json", "--db", url]).stdout)
     assert [f["form"] for f in listed] == ["demo", "newsletter"]
+    shown = runner.invoke(app, ["lead", "show", "ann@acme.com", "--json", "--db", url])
+    assert shown.exit_code == 0, shown.output
+    assert [c["form"] for c in orjson.loads(shown.stdout)["consents"]] == ["demo"]
     bad = runner.invoke(app, ["forms", "rejections", "--since", "yesterday-ish", "--db", url])
     assert bad.exit_code == 2 and "--since" in bad.stderr

@@ -350,3 +350,19 @@ def test_deliverability_is_checked_when_the_form_asks(site: Site) -> None:
     r = site.filled({**ANSWERS, "email": "zoe@acme.com"})
     assert r.status_code == 422 and r.json()["field"] == "email"
     assert "does not accept email" in r.json()["detail"] and asked == ["zoe@acme.com"]
+
+
+def test_answers_too_large_for_an_event_make_no_lead(site: Site) -> None:
+    fields = "".join(
+        f"          - {{name: note{i}, type: textarea, max_length: 10000}}\n" for i in range(7)
+    )
+    yaml = playbook_text() + (
+        '  long:\n    allowed_origins: ["https://www.example.com"]\n    spam: {min_fill_seconds: 0}\n    steps:\n      - fields:\n'
+        "          - {name: email, type: email, required: true}\n" + fields
+    )
+    site.engine.activate_playbook(yaml, "forms.yaml")
+    answers = {"email": "long@acme.com", **{f"note{i}": "x" * 10_000 for i in range(7)}}
+    r = site.filled(answers, form="long")
+    assert r.status_code == 422 and r.json()["field"] == "answers"
+    with pytest.raises(Exception, match="no lead"):
+        site.lead("long@acme.com")

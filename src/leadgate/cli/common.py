@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 from leadgate.cli.errors import BadInput, fail
 from leadgate.cli.tables import make_console
 from leadgate.engine.engine import Engine, NoPlaybook, NotFound
+from leadgate.forms.service import install as install_forms
 from leadgate.ingest.validate import InputError
 from leadgate.lifecycle.stages import IllegalTransition
 from leadgate.playbook.loader import PlaybookError
@@ -76,6 +77,8 @@ def open_engine(db: str | None, ensure_playbook: bool = True, *, create: bool = 
     # The sales workflow guards SAL→SQL and SQL→SQO, routes new MQLs and starts their
     # SLA, whichever command made them (as the API does at start-up).
     install_sales(engine)
+    # `lead show` lists the consents given on forms.
+    install_forms(engine)
     # Stage changes made by a command (stage set, an import, a scheduler tick) are
     # announced to webhook subscribers like the API's: an outbox row in the same
     # transaction, sent by `leadgate worker` or `serve`.

@@ -40,7 +40,7 @@ from leadgate.forms.flow import (
     walk,
 )
 from leadgate.forms.spam import DETAILS, Facts, verdict
-from leadgate.ingest.validate import EventIn, iso
+from leadgate.ingest.validate import MAX_PROPERTIES_BYTES, EventIn, iso
 from leadgate.playbook.forms_section import Form
 from leadgate.playbook.loader import load_playbook
 from leadgate.playbook.model import Playbook
@@ -343,12 +343,6 @@ class Forms:
     ) -> dict[str, Any]:
         engine = self.engine
         before = known.stage if known.lead_id is not None else None
-        # Attributes first, so the event is scored on the lead as the form describes it
-        # (nothing to write when the lead already has them all).
-        if known.lead_id is None or any(
-            known.attributes.get(k) != v for k, v in sub.attributes.items()
-        ):
-            engine.upsert_leads([(sub.email, sub.attributes, None)], actor=f"form:{name}")
         props: dict[str, Any] = {"form": name, "answers": sub.answers}
         for key, value in (
             ("referrer", visit.referrer),
@@ -361,10 +355,19 @@ class Forms:
             if visit.utm.get(key):
                 props[key] = visit.utm[key][:MAX_META]
         events = [_event(f"form-{ticket.nonce}", sub.email, EVENT_TYPE, now, props)]
+        if len(events[0].properties_json) > MAX_PROPERTIES_BYTES:
+            # The limit every event has (ingest.validate); a form of many long answers.
+            raise FormError("answers", f"over the {MAX_PROPERTIES_BYTES // 1024} KB an event holds")
         if form.hand_raiser:
             events.append(
                 _event(f"form-{ticket.nonce}-hr", sub.email, form.hand_raiser, now, {"form": name})
             )
+        # Attributes first, so the event is scored on the lead as the form describes it
+        # (nothing to write when the lead already has them all).
+        if known.lead_id is None or any(
+            known.attributes.get(k) != v for k, v in sub.attributes.items()
+        ):
+            engine.upsert_leads([(sub.email, sub.attributes, None)], actor=f"form:{name}")
         results = engine.ingest(events, now)
         if results[0].status == "duplicate":
             # The same ticket, sent twice at once: the other request records it.
