@@ -30,13 +30,8 @@ _FALSE = {"off", "false", "no", "0", "n", ""}
 MAX_CHOICES = 100
 
 
-class FormError(ValueError):
+class FormError(InputError):
     """A bad answer: `field` names it (as the form's field name), `message` says why."""
-
-    def __init__(self, field: str, message: str):
-        self.field = field
-        self.message = message
-        super().__init__(f"{field}: {message}")
 
 
 def _text(field: FormField, raw: Any) -> str | None:

@@ -151,9 +151,8 @@ async def _json_call(request: Request, name: str, body: Any) -> Response:
     try:
         form = await ctx.read(forms.form, name, small=True)
         if not _origin_ok(request, form):
-            ip = request.client.host if request.client else "unknown"
             refused = await ctx.write(
-                forms.refuse_origin, name, request.headers.get("origin", ""), ip
+                forms.refuse_origin, name, request.headers.get("origin", ""), _ip(request)
             )
             # No CORS headers: the page that asked cannot even read the refusal.
             return _problem(_of(refused), {"Vary": "Origin"})
@@ -197,7 +196,7 @@ def _utm(landing: str | None) -> dict[str, str]:
 def _visit(request: Request, data: dict[str, Any], lead_id: int | None = None) -> Visit:
     landing = _text(data, "landing_page")
     return Visit(
-        ip=request.client.host if request.client else "unknown",
+        ip=_ip(request),
         visitor_id=_text(data, "visitor_id", 100),
         lead_id=lead_id,
         referrer=_text(data, "referrer"),
@@ -435,16 +434,28 @@ def _render_step(
     )
 
 
+async def _hosted_form(request: Request, forms: Forms, name: str) -> Form | Response:
+    """The form for a page, or the 404 page."""
+    try:
+        form: Form = await request.app.state.leadgate.read(forms.form, name, small=True)
+    except (FormNotFound, NoPlaybook) as exc:
+        return _page("message.html", 404, title="Not found", message=str(exc))
+    return form
+
+
+def _ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
 # Pages, like the web app's: out of the OpenAPI document (their errors are HTML pages).
 @router.get("/f/{form}", include_in_schema=False)
 async def hosted(request: Request, form: str) -> Response:
     """The form's first step as a page (with JavaScript, the snippet takes it over)."""
     forms = service(request)
     ctx = request.app.state.leadgate
-    try:
-        f = await ctx.read(forms.form, form, small=True)
-    except (FormNotFound, NoPlaybook) as exc:
-        return _page("message.html", 404, title="Not found", message=str(exc))
+    f = await _hosted_form(request, forms, form)
+    if isinstance(f, Response):
+        return f
     lead_id = await _lead_cookie(request, forms)
     ticket = await ctx.write(forms.ticket, form, small=True)
     view, _ = await ctx.read(forms.step, form, {}, -1, Visit(lead_id=lead_id))
@@ -468,13 +479,13 @@ async def hosted_post(request: Request, form: str) -> Response:
     """The hosted page's form: the next step, the same step with its error, or thanks."""
     forms = service(request)
     ctx = request.app.state.leadgate
-    try:
-        f = await ctx.read(forms.form, form, small=True)
-    except (FormNotFound, NoPlaybook) as exc:
-        return _page("message.html", 404, title="Not found", message=str(exc))
+    f = await _hosted_form(request, forms, form)
+    if isinstance(f, Response):
+        return f
     if not _origin_ok(request, f):
-        ip = request.client.host if request.client else "unknown"
-        refused = await ctx.write(forms.refuse_origin, form, request.headers["origin"], ip)
+        refused = await ctx.write(
+            forms.refuse_origin, form, request.headers["origin"], _ip(request)
+        )
         return _page("message.html", 403, title="Not allowed", message=refused.detail)
     data = await request.form(max_files=0, max_fields=500)
     raw = _raw_of(f, data)
@@ -487,7 +498,7 @@ async def hosted_post(request: Request, form: str) -> Response:
     meta = {k: str(data.get(k, ""))[:2000] for k in ("lg_landing", "lg_referrer") if data.get(k)}
     lead_id = await _lead_cookie(request, forms)
     visit = Visit(
-        ip=request.client.host if request.client else "unknown",
+        ip=_ip(request),
         lead_id=lead_id,
         referrer=meta.get("lg_referrer"),
         landing_page=meta.get("lg_landing"),

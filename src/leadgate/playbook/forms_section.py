@@ -30,7 +30,7 @@ file:line. The semantics (profiling, validation of answers) live in `leadgate.fo
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 
@@ -44,19 +44,6 @@ from leadgate.playbook.base import (
     _Strict,
 )
 
-FIELD_TYPES = (
-    "email",
-    "text",
-    "textarea",
-    "number",
-    "select",
-    "multi-select",
-    "country",
-    "phone",
-    "checkbox",
-    "consent",
-    "hidden",
-)
 FieldType = Literal[
     "email",
     "text",
@@ -70,6 +57,7 @@ FieldType = Literal[
     "consent",
     "hidden",
 ]
+FIELD_TYPES: tuple[str, ...] = get_args(FieldType)
 FORM_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
