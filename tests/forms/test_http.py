@@ -366,3 +366,31 @@ def test_answers_too_large_for_an_event_make_no_lead(site: Site) -> None:
     assert r.status_code == 422 and r.json()["field"] == "answers"
     with pytest.raises(Exception, match="no lead"):
         site.lead("long@acme.com")
+
+
+def test_a_retry_after_a_failure_records_what_the_first_attempt_did_not(site: Site) -> None:
+    from leadgate.sales import sales_of
+
+    sales = sales_of(site.engine)
+    real = sales.qualify
+    calls: list[int] = []
+
+    def failing_once(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("the store went away")
+        return real(*args, **kwargs)
+
+    sales.qualify = failing_once  # type: ignore[method-assign]
+    ticket = site.start()["ticket"]
+    site.clock.advance(5)
+    assert site.submit(ticket, ANSWERS).status_code == 500  # the event was stored first
+    retry = site.submit(ticket, ANSWERS)
+    assert retry.status_code == 200, retry.text
+    lead = site.lead("ann@acme.com")
+    assert [c["text_version"] for c in lead["consents"]] == ["2026-01"]
+    crit = {c["key"]: c["status"] for c in lead["qualification"]["criteria"]}
+    assert crit["budget"] == "met"
+    # And a third click is a duplicate, recorded once.
+    assert site.submit(ticket, ANSWERS).json()["status"] == "duplicate"
+    assert len(site.lead("ann@acme.com")["consents"]) == 1

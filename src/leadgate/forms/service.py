@@ -27,6 +27,7 @@ from typing import Any
 
 import orjson
 from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy.exc import IntegrityError
 
 from leadgate.engine.engine import Engine, NoPlaybook
 from leadgate.forms.answers import FormError
@@ -370,8 +371,19 @@ class Forms:
             engine.upsert_leads([(sub.email, sub.attributes, None)], actor=f"form:{name}")
         results = engine.ingest(events, now)
         if results[0].status == "duplicate":
-            # The same ticket, sent twice at once: the other request records it.
-            return self._answer(form, "duplicate", False)
+            # This ticket's event is stored: a double click (the other request records
+            # the rest), or a first attempt that failed before its submission row, whose
+            # qualification and consent are recorded now rather than lost.
+            with engine.db.read() as conn:
+                done = (
+                    Repository(engine.db, conn)
+                    .execute(
+                        "SELECT became_mql FROM form_submissions WHERE token = ?", [ticket.nonce]
+                    )
+                    .fetchone()
+                )
+            if done is not None:
+                return self._answer(form, "duplicate", bool(done[0]))
         lead_id = results[0].lead_id
         assert lead_id is not None
         if sub.qualification:
@@ -383,36 +395,40 @@ class Forms:
                 {k: note for k, (_, note) in sub.qualification.items()},
                 actor=f"form:{name}",
             )
-        with engine.db.write() as conn:
-            repo = Repository(engine.db, conn)
-            row = repo.execute("SELECT stage FROM leads WHERE id = ?", [lead_id]).fetchone()
-            became_mql = row is not None and row[0] == "mql" and before != "mql"
-            repo.execute(
-                "INSERT INTO form_submissions (form, token, event_id, lead_id, visitor_id, "
-                "ip_hash, email_hash, became_mql, at) VALUES (?,?,?,?,?,?,?,?,?)",
-                [
-                    name,
-                    ticket.nonce,
-                    events[0].id,
-                    lead_id,
-                    visit.visitor_id,
-                    ip_hash,
-                    email_hash,
-                    became_mql,
-                    now,
-                ],
-            )
-            row = repo.execute(
-                "SELECT id FROM form_submissions WHERE token = ?", [ticket.nonce]
-            ).fetchone()
-            repo.executemany(
-                "INSERT INTO form_consents (lead_id, form, field, text_version, text, ip_hash, "
-                "submission_id, at) VALUES (?,?,?,?,?,?,?,?)",
-                [
-                    (lead_id, name, f, version, text, ip_hash, row[0], now)
-                    for f, version, text in sub.consents
-                ],
-            )
+        try:
+            with engine.db.write() as conn:
+                repo = Repository(engine.db, conn)
+                row = repo.execute("SELECT stage FROM leads WHERE id = ?", [lead_id]).fetchone()
+                became_mql = row is not None and row[0] == "mql" and before != "mql"
+                repo.execute(
+                    "INSERT INTO form_submissions (form, token, event_id, lead_id, visitor_id, "
+                    "ip_hash, email_hash, became_mql, at) VALUES (?,?,?,?,?,?,?,?,?)",
+                    [
+                        name,
+                        ticket.nonce,
+                        events[0].id,
+                        lead_id,
+                        visit.visitor_id,
+                        ip_hash,
+                        email_hash,
+                        became_mql,
+                        now,
+                    ],
+                )
+                row = repo.execute(
+                    "SELECT id FROM form_submissions WHERE token = ?", [ticket.nonce]
+                ).fetchone()
+                repo.executemany(
+                    "INSERT INTO form_consents (lead_id, form, field, text_version, text, ip_hash, "
+                    "submission_id, at) VALUES (?,?,?,?,?,?,?,?)",
+                    [
+                        (lead_id, name, f, version, text, ip_hash, row[0], now)
+                        for f, version, text in sub.consents
+                    ],
+                )
+        except IntegrityError:
+            # Another request with this ticket wrote its submission row first.
+            return self._answer(form, "duplicate", False)
         out = self._answer(form, "accepted", became_mql)
         out["lead_id"] = lead_id
         return out
