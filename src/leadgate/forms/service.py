@@ -312,7 +312,8 @@ class Forms:
                 else 0
             )
         facts = Facts(
-            honeypot=trap if isinstance(trap, str) else "x",
+            # Anything but text (or nothing) in the trap is a robot's doing too.
+            honeypot="" if trap is None else trap if isinstance(trap, str) else "x",
             filled_seconds=now - ticket.issued_at,
             from_ip=from_ip,
         )
