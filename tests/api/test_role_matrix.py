@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from leadgate.api import create_app
 from leadgate.engine.engine import Engine
 from leadgate.keys import ROLES, create_key
+from leadgate.playbook.loader import bundled_playbook
 from leadgate.store.database import Database
 
 ALL = ("admin", "marketing", "sales", "ingest")
@@ -94,6 +95,25 @@ def _other_rep(w: World) -> str:
     return "bob" if owner == "ann" else "ann"
 
 
+# A form in the matrix's playbook (no fill time, no rate limits: every caller submits).
+MATRIX_FORM = """
+forms:
+  demo:
+    spam: {min_fill_seconds: 0, per_ip: null, per_email: null}
+    steps:
+      - fields:
+          - {name: email, type: email, required: true}
+"""
+
+
+def _ticket(w: World) -> str:
+    return str(w.client.get("/f/demo/start").json()["ticket"])
+
+
+def _form_submit(role: str, w: World) -> dict[str, Any]:
+    return {"json": {"ticket": _ticket(w), "answers": {"email": f"form-{role}@acme.com"}}}
+
+
 MATRIX: dict[tuple[str, str], Rule] = {
     ("GET", "/healthz"): Rule(ALL, public=True),
     ("GET", "/readyz"): Rule(ALL, public=True),
@@ -163,6 +183,17 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/users/{name}/disable"): Rule(ADMIN, ok=frozenset({200, 404})),
     ("POST", "/api/v1/users/{name}/reset-password"): Rule(ADMIN, js({}), frozenset({200, 404})),
     ("POST", "/api/v1/users/{name}/sign-out"): Rule(ADMIN, ok=frozenset({200, 404})),
+    ("GET", "/api/v1/forms/rejections"): Rule(ADMIN),
+    # Forms are public: a visitor's browser calls them with no key (CORS per form).
+    ("GET", "/f/{form}.js"): Rule(ALL, public=True),
+    ("GET", "/f/{form}/start"): Rule(ALL, public=True),
+    ("POST", "/f/{form}/next"): Rule(
+        ALL, js({"step": 0, "answers": {"email": "next@acme.com"}}), public=True
+    ),
+    ("POST", "/f/{form}/submit"): Rule(ALL, _form_submit, public=True),
+    ("OPTIONS", "/f/{form}/start"): Rule(ALL, public=True),
+    ("OPTIONS", "/f/{form}/next"): Rule(ALL, public=True),
+    ("OPTIONS", "/f/{form}/submit"): Rule(ALL, public=True),
 }
 
 
@@ -172,6 +203,7 @@ def world(sqlite_url: str, clock: Any) -> Iterator[World]:
     db.migrate()
     engine = Engine(db, clock=clock)
     engine.ensure_playbook()
+    engine.activate_playbook(bundled_playbook()[1] + MATRIX_FORM, "matrix.yaml")
     app = create_app(engine=engine)
     keys = {r: create_key(db, r, f"{r}-matrix")[1] for r in ROLES}
     with TestClient(app, raise_server_exceptions=False) as client:
@@ -221,6 +253,7 @@ def _call(w: World, method: str, path: str, rule: Rule, role: str | None) -> Any
         .replace("{webhook_id}", str(w.webhook_id))
         .replace("{key_id}", str(w.spare_key_id))
         .replace("{name}", "ann")
+        .replace("{form}", "demo")
     )
     kw = rule.body(role or "anonymous", w)
     headers = dict(kw.pop("headers", {}))

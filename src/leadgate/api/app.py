@@ -46,6 +46,7 @@ OPTIONAL_ROUTERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "leadgate.analytics.http": (MARKETING, MARKETING),
     "leadgate.sales.http": (READ_LEADS, STAGE),
     "leadgate.users.http": (ADMIN, ADMIN),
+    "leadgate.forms.admin_http": (ADMIN, ADMIN),
 }
 
 
@@ -206,6 +207,9 @@ def create_app(
         # The web app (pages under /app, /login) rides on the same process and context:
         # one mount call, so the API knows nothing of its pages.
         importlib.import_module("leadgate.web").install(app)
+    if _module_exists("leadgate.forms.http"):
+        # Public form pages, the snippet and its JSON (no key: CORS per form).
+        importlib.import_module("leadgate.forms.http").install(app)
     app.add_middleware(BodyLimit, limit=app.state.max_body)
     app.add_middleware(AccessLog)
 

@@ -65,6 +65,7 @@ def open_engine(db: str | None, ensure_playbook: bool = True, *, create: bool = 
     from sqlalchemy.exc import OperationalError
 
     from leadgate.engine.engine import Engine, NoPlaybook
+    from leadgate.forms.service import install as install_forms
     from leadgate.predictive.hooks import install as install_predictive
     from leadgate.sales import install as install_sales
     from leadgate.store.database import Database, DatabaseError, first_line
@@ -84,6 +85,8 @@ def open_engine(db: str | None, ensure_playbook: bool = True, *, create: bool = 
     # The sales workflow guards SAL→SQL and SQL→SQO, routes new MQLs and starts their
     # SLA, whichever command made them (as the API does at start-up).
     install_sales(engine)
+    # `lead show` lists the consents given on forms.
+    install_forms(engine)
     # Stage changes made by a command (stage set, an import, a scheduler tick) are
     # announced to webhook subscribers like the API's: an outbox row in the same
     # transaction, sent by `leadgate worker` or `serve`.

@@ -105,6 +105,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
         ("analytics",),
         "Replay history under NEW and the active playbook; compare MQLs month by month.",
     ),
+    "forms": (("forms",), "Lead-capture forms: list them, count refused submissions."),
     "users": (
         ("users",),
         "People who sign in to the web app: add, list, disable, reset-password.",

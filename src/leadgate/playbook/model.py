@@ -21,6 +21,7 @@ from leadgate.playbook.base import FieldCondition as FieldCondition
 from leadgate.playbook.base import Flag, _reads_scores, _Strict, _suggest
 from leadgate.playbook.base import NotCondition as NotCondition
 from leadgate.playbook.base import ScoreCondition as ScoreCondition
+from leadgate.playbook.forms_section import Form, check_forms
 from leadgate.playbook.sales_sections import (
     CustomFramework,
     NurtureSection,
@@ -233,6 +234,8 @@ class Playbook(_Strict):
     sla: SlaSection = Field(default_factory=SlaSection)
     frameworks: dict[str, CustomFramework] = Field(default_factory=dict)
     nurture: NurtureSection = Field(default_factory=NurtureSection)
+    # Lead-capture forms (leadgate.forms serves them; see docs/forms.md).
+    forms: dict[str, Form] = Field(default_factory=dict)
 
     @field_validator("frameworks")
     @classmethod
@@ -250,6 +253,17 @@ class Playbook(_Strict):
                 f"stages.sql.framework: unknown framework '{name}'{hint}: bundled are "
                 f"{', '.join(FRAMEWORKS)}; defined in frameworks: {defined}"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _forms_fit(self) -> Playbook:
+        if self.forms:
+            name = self.stages.sql.framework
+            custom = self.frameworks.get(name)
+            if custom is None and name not in BUNDLED:
+                return self  # reported by _framework_known
+            keys = tuple(c.key for c in custom.criteria) if custom else BUNDLED[name].keys
+            check_forms(self.forms, keys, name, self.stages.mql.hand_raisers)
         return self
 
     @model_validator(mode="after")
