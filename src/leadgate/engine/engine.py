@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from leadgate.engine import history, reading, rescore
+from leadgate.engine import history, identity, reading, rescore, stitch
 from leadgate.engine.errors import NoPlaybook, NotFound
 from leadgate.engine.txn import _LeadCache, _Txn, gc_paused
 from leadgate.ingest.validate import EventIn, InputError, check_email, iso
@@ -22,6 +22,7 @@ from leadgate.leads.derivation import TIME_ORDER, Move
 from leadgate.leads.processor import PREDICTED, LateEvents, LeadProcessor
 from leadgate.leads.record import LeadState
 from leadgate.lifecycle.stages import Transition
+from leadgate.playbook.identity_sections import IdentitySection
 from leadgate.playbook.loader import PlaybookError, bundled_playbook, load_playbook
 from leadgate.playbook.model import Playbook
 from leadgate.scoring.engagement import ADJUSTMENT
@@ -306,12 +307,29 @@ class Engine:
             repo = txn.repo
             proc = self._active(repo, txn)
             stored = self._leads(txn, list(merged))
+            rules = proc.playbook.identity
+            if len(stored) < len(merged):
+                # Another spelling of a known lead (an alias, the identity rules)
+                # updates that lead instead of making a second one.
+                same = identity.resolve(repo, [e for e in merged if e not in stored], rules)
+                if same:
+                    again: dict[str, tuple[dict[str, Any], float | None]] = {}
+                    for email, (attrs, created) in merged.items():
+                        target = same.get(email, email)
+                        if target in again:
+                            again[target][0].update(attrs)
+                        else:
+                            again[target] = (dict(attrs), created)
+                    merged = again
+                    stored.update(self._leads(txn, [e for e in merged if e not in stored]))
             fresh = [
                 LeadState(email, {}, created if created is not None else now)
                 for email, (_, created) in merged.items()
                 if email not in stored
             ]
             repo.insert_leads(fresh, now)
+            if fresh:
+                identity.record_keys(repo, fresh, rules, now)
             for lead in fresh:
                 stored[lead.email] = StoredLead(lead, None, now)
             changed: list[tuple[StoredLead, list[Transition], bool]] = []
@@ -425,12 +443,19 @@ class Engine:
                 else:
                     group.append(ev)
             stored = self._leads(txn, list(per_lead))
+            rules = proc.playbook.identity
+            if len(stored) < len(per_lead):
+                # Addresses with no lead of their own may be another spelling of one
+                # (an alias after a merge, the identity rules): their events go there.
+                per_lead = self._resolve(txn, per_lead, stored, rules)
             fresh = [
                 LeadState(e, {}, min(ev.at for ev in evs))
                 for e, evs in per_lead.items()
                 if e not in stored
             ]
             repo.insert_leads(fresh, now)
+            if fresh:
+                identity.record_keys(repo, fresh, rules, now)
             for lead in fresh:
                 stored[lead.email] = StoredLead(lead, None, now)
             ids = {e: s.state.id for e, s in stored.items()}
@@ -452,6 +477,9 @@ class Engine:
                 if version is not None and version > 1
                 else None
             )
+            # Identified events carrying a visitor id bring that visitor's anonymous
+            # events onto the lead (once); those leads are derived again.
+            stitched = self._stitch(repo, per_lead, ids, now)
             for email, evs in per_lead.items():
                 s = stored[email]
                 lead = s.state
@@ -461,12 +489,16 @@ class Engine:
                 try:
                     if since is not None and min(ev.at for ev in evs) <= since:
                         raise LateEvents
+                    if lead.id in stitched:
+                        raise LateEvents
                     # In time order (the common case) the events are scored on top of the
                     # lead; otherwise this raises before the lead is changed.
                     ts += proc.apply_events(lead, evs, now)
                 except LateEvents:
                     first = min(evs, key=TIME_ORDER)
                     why = f"late event {first.id} at {iso(first.at)}"
+                    if lead.id in stitched:
+                        why = f"{stitched[lead.id]} events of its visitor stitched"
                     ts += history.rederive(self, repo, proc, s, now, why)
                 touched.append((s, ts, email in fresh_emails))
             for lead in fresh:
@@ -480,6 +512,76 @@ class Engine:
             )
         by_id = {ev.id: ids[ev.email] for ev in batch} if want_ids else {}
         return stored_before, by_id
+
+    def _resolve(
+        self,
+        txn: _Txn,
+        per_lead: dict[str, list[EventIn]],
+        stored: dict[str, StoredLead],
+        rules: IdentitySection,
+    ) -> dict[str, list[EventIn]]:
+        """`per_lead` with the events of other spellings of a lead under its address
+        (events rewritten to it); `stored` gains the leads found that way."""
+        missing = [e for e in per_lead if e not in stored]
+        same = identity.resolve(txn.repo, missing, rules)
+        if not same:
+            return per_lead
+        wanted = sorted({p for p in same.values() if p not in stored and p not in per_lead})
+        stored.update(self._leads(txn, wanted))
+        out: dict[str, list[EventIn]] = {}
+        for email, evs in per_lead.items():
+            target = same.get(email, email)
+            for ev in evs:
+                ev.email = target
+            out.setdefault(target, []).extend(evs)
+        return out
+
+    def _stitch(
+        self,
+        repo: Repository,
+        per_lead: dict[str, list[EventIn]],
+        ids: dict[str, int | None],
+        now: float,
+    ) -> dict[int, int]:
+        """Claim the anonymous events of the visitors the batch's events name (see
+        `stitch`); returns the number stitched per lead id."""
+        visitors: dict[str, int] = {}
+        for email, evs in per_lead.items():
+            lead_id = ids[email]
+            for ev in evs:
+                if ev.properties and "visitor_id" in ev.properties and lead_id is not None:
+                    vid = stitch.visitor_of(ev.properties)
+                    if vid is not None:
+                        visitors[vid] = lead_id
+        return stitch.claim(repo, visitors, now) if visitors else {}
+
+    def track(self, items: Sequence[tuple[str, str, str, float, dict[str, Any]]]) -> int:
+        """Browser events (id, visitor_id, type, at, properties): kept anonymous until
+        their visitor is identified, or recorded on the lead the visitor turned out to
+        be. Returns how many were new."""
+        now = self.clock()
+        known: list[EventIn] = []
+        with self._write() as txn:
+            repo = txn.repo
+            leads = stitch.leads_of_visitors(repo, sorted({i[1] for i in items}))
+            emails: dict[int, str] = {}
+            if leads:
+                lead_ids = sorted(set(leads.values()))
+                marks = ",".join("?" * len(lead_ids))
+                cur = repo.execute(f"SELECT id, email FROM leads WHERE id IN ({marks})", lead_ids)
+                emails = {int(r[0]): r[1] for r in cur.fetchall()}
+            anonymous = []
+            for eid, vid, typ, at, props in items:
+                lead_id = leads.get(vid)
+                if lead_id is not None and lead_id in emails:
+                    props = {**props, "visitor_id": vid}
+                    known.append(EventIn(eid, emails[lead_id], typ, at, props, dumps(props)))
+                else:
+                    anonymous.append((eid, vid, typ, at, now, dumps(props)))
+            new = stitch.store_anonymous(repo, anonymous)
+        if known:
+            new += sum(r.status == "accepted" for r in self.ingest(known, now))
+        return new
 
     def adjust(
         self, email: str, points: float, reason: str, actor: str, score: str = "engagement"

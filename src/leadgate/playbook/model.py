@@ -21,6 +21,7 @@ from leadgate.playbook.base import FieldCondition as FieldCondition
 from leadgate.playbook.base import Flag, _reads_scores, _Strict, _suggest
 from leadgate.playbook.base import NotCondition as NotCondition
 from leadgate.playbook.base import ScoreCondition as ScoreCondition
+from leadgate.playbook.identity_sections import IdentitySection, check_browser_events
 from leadgate.playbook.sales_sections import (
     CustomFramework,
     NurtureSection,
@@ -233,6 +234,15 @@ class Playbook(_Strict):
     sla: SlaSection = Field(default_factory=SlaSection)
     frameworks: dict[str, CustomFramework] = Field(default_factory=dict)
     nurture: NurtureSection = Field(default_factory=NurtureSection)
+    # Tracking and identity (docs/tracking.md): what a browser key may post, and which
+    # spellings of an address are one person.
+    browser_events: list[str] = Field(default_factory=list)
+    identity: IdentitySection = Field(default_factory=IdentitySection)
+
+    @field_validator("browser_events")
+    @classmethod
+    def _browser_events(cls, v: list[str]) -> list[str]:
+        return check_browser_events(v)
 
     @field_validator("frameworks")
     @classmethod

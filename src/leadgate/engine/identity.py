@@ -1,0 +1,95 @@
+"""Which lead an address belongs to, beyond its own: aliases and the identity rules.
+
+A lead is stored under the first address it was seen with. Other spellings resolve to
+it through `lead_identities`: the address of a lead merged into it (`alias`, see
+`leadgate.identity.merge`) and a lead's canonical key under the playbook's `identity:`
+rules when it differs from its address (`canonical`). The engine asks only about
+addresses with no lead of their own, so the usual batch (known leads) costs nothing.
+
+Example: with `ignore_dots: [gmail.com]`, the lead `j.doe@gmail.com` gets the key
+`jdoe@gmail.com`; an event for `jd.oe@gmail.com` (no lead of its own, same key) lands
+on `j.doe@gmail.com`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from leadgate.leads.identity import canonical_email
+from leadgate.leads.record import LeadState
+from leadgate.playbook.identity_sections import IdentitySection
+from leadgate.store.repository import Repository
+
+_CHUNK = 500
+
+
+def _in(repo: Repository, sql: str, values: Sequence[str]) -> list[tuple[object, ...]]:
+    out: list[tuple[object, ...]] = []
+    for i in range(0, len(values), _CHUNK):
+        chunk = values[i : i + _CHUNK]
+        marks = ",".join("?" * len(chunk))
+        out += [tuple(r) for r in repo.execute(sql.format(marks), chunk).fetchall()]
+    return out
+
+
+def resolve(repo: Repository, emails: Sequence[str], rules: IdentitySection) -> dict[str, str]:
+    """For addresses with no lead of their own: the address of the lead each one is.
+
+    Looked up in order: the address itself as an alias or key, its canonical key as a
+    key, a lead whose address is that key; and, among `emails` themselves, the first
+    one with the same key (two new spellings in one batch make one lead). An address
+    not in the answer is a new person.
+    """
+    keys = {e: canonical_email(e, rules) for e in emails}
+    wanted = sorted(set(emails) | set(keys.values()))
+    by_key = {
+        str(a): int(lid)  # type: ignore[call-overload]
+        for a, lid in _in(
+            repo, "SELECT address, lead_id FROM lead_identities WHERE address IN ({})", wanted
+        )
+    }
+    primary = {
+        str(e): int(lid)  # type: ignore[call-overload]
+        for lid, e in _in(repo, "SELECT id, email FROM leads WHERE email IN ({})", wanted)
+    }
+    lead_of: dict[str, int] = {}
+    for e in emails:
+        k = keys[e]
+        lid = by_key.get(e, by_key.get(k, primary.get(k)))
+        if lid is not None:
+            lead_of[e] = lid
+    out: dict[str, str] = {}
+    if lead_of:
+        ids = sorted({str(v) for v in lead_of.values()})
+        email_of = {
+            int(lid): str(e)  # type: ignore[call-overload]
+            for lid, e in _in(repo, "SELECT id, email FROM leads WHERE id IN ({})", ids)
+        }
+        out = {e: email_of[lid] for e, lid in lead_of.items() if lid in email_of}
+    first: dict[str, str] = {}
+    for e in emails:
+        if e in out:
+            continue
+        k = keys[e]
+        if k in first:
+            out[e] = first[k]
+        else:
+            first[k] = e
+    return out
+
+
+def record_keys(
+    repo: Repository, leads: Iterable[LeadState], rules: IdentitySection, now: float
+) -> None:
+    """Store the canonical key of new leads whose address differs from it."""
+    rows = []
+    for lead in leads:
+        k = canonical_email(lead.email, rules)
+        if k != lead.email and lead.id is not None:
+            rows.append((k, lead.id, "canonical", now))
+    if rows:
+        repo.executemany(
+            "INSERT INTO lead_identities (address, lead_id, kind, at) VALUES (?,?,?,?) "
+            "ON CONFLICT (address) DO NOTHING",
+            rows,
+        )
