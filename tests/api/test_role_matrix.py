@@ -1,9 +1,9 @@
 """Proof of who sees what: every route of the app's own /openapi.json, called by every
-role (admin, marketing, sales, ingest) and with no key, against one table.
+role (admin, marketing, sales, ingest, browser) and with no key, against one table.
 
 For each route the table says which roles may call it (the others get 403, no key 401)
 and which statuses an allowed call may answer. Every answer is checked for what it may
-carry: ingest and anonymous callers never see a lead (its attributes, scores, history,
+carry: ingest, browser and anonymous callers never see a lead (its attributes, scores, history,
 owner, email), nobody but admin sees a signing secret or an API key. A route missing
 from the table fails the test: a new route must say who may use it.
 """
@@ -28,7 +28,10 @@ STAGE = ("admin", "sales")
 MARKETING = ("admin", "marketing")
 ADMIN = ("admin",)
 WRITE = ("admin", "ingest")
-CALLERS: tuple[str | None, ...] = (None, "ingest", "sales", "marketing", "admin")
+BROWSER = ("browser",)
+CALLERS: tuple[str | None, ...] = (None, "browser", "ingest", "sales", "marketing", "admin")
+# The origin the matrix's browser key is bound to (every call sends it).
+ORIGIN = "https://www.acme.com"
 # Keys of a lead's view that only a read role may see, anywhere in an answer.
 LEAD_KEYS = {
     "attributes",
@@ -94,7 +97,16 @@ def _other_rep(w: World) -> str:
     return "bob" if owner == "ann" else "ann"
 
 
+def _track(role: str, w: World) -> dict[str, Any]:
+    return {
+        "json": {"visitor_id": f"matrix-{role}", "events": [{"type": "page_view"}]},
+        "headers": {"Origin": ORIGIN},
+    }
+
+
 MATRIX: dict[tuple[str, str], Rule] = {
+    # The browser key's one route: anonymous page views, never a lead's data.
+    ("POST", "/api/v1/track"): Rule(BROWSER, _track, frozenset({202})),
     ("GET", "/healthz"): Rule(ALL, public=True),
     ("GET", "/readyz"): Rule(ALL, public=True),
     ("POST", "/api/v1/events"): Rule(
@@ -173,7 +185,10 @@ def world(sqlite_url: str, clock: Any) -> Iterator[World]:
     engine = Engine(db, clock=clock)
     engine.ensure_playbook()
     app = create_app(engine=engine)
-    keys = {r: create_key(db, r, f"{r}-matrix")[1] for r in ROLES}
+    keys = {
+        r: create_key(db, r, f"{r}-matrix", origins=[ORIGIN] if r == "browser" else [])[1]
+        for r in ROLES
+    }
     with TestClient(app, raise_server_exceptions=False) as client:
         w = World(client, keys, secrets=list(keys.values()))
         admin = {"Authorization": f"Bearer {keys['admin']}"}
@@ -260,7 +275,7 @@ def test_each_role_gets_exactly_what_the_matrix_allows(world: World) -> None:
                 ):
                     failures.append(f"{where}: an error that is not problem+json")
                 text = r.text
-                if role in (None, "ingest"):
+                if role in (None, "ingest", "browser"):
                     if SECRET_TITLE in text or LEAD_EMAIL in text:
                         failures.append(f"{where}: shows the lead")
                     body = r.json() if "json" in r.headers.get("content-type", "") else None

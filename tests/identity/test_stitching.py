@@ -72,7 +72,7 @@ def test_anonymous_events_are_stitched_at_their_own_times_once(eng: Engine) -> N
     times = sorted(e["occurred_at"] for e in lead["recent_events"])
     assert len(times) == 4
     # The third page view made the MQL, on day 2: scored at its time, not on day 3.
-    assert ("lead", "mql", "2026-05-30T20:26:40Z") == history(eng, "ann@acme.com")[0][:3]
+    assert history(eng, "ann@acme.com")[0][:3] == ("lead", "mql", "2026-05-30T20:26:40Z")
     # A second identified event from the same visitor adds nothing old again.
     at(eng, T0 + 4 * DAY)
     eng.ingest([ev("f2", "ann@acme.com", "form_submitted", T0 + 4 * DAY, visitor_id="v1")])
@@ -107,7 +107,9 @@ _steps = st.lists(
 )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(anonymous=_steps, form_after=st.floats(min_value=0, max_value=10 * DAY))
 def test_stitched_history_equals_the_in_order_history(
     tmp_path_factory: pytest.TempPathFactory, anonymous: list[tuple[str, float]], form_after: float
