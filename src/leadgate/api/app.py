@@ -46,6 +46,8 @@ OPTIONAL_ROUTERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "leadgate.analytics.http": (MARKETING, MARKETING),
     "leadgate.sales.http": (READ_LEADS, STAGE),
     "leadgate.users.http": (ADMIN, ADMIN),
+    # Accounts are read like leads; merging two leads is an admin's act.
+    "leadgate.identity.http": (READ_LEADS, ADMIN),
 }
 
 
