@@ -167,6 +167,13 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("PATCH", "/api/v1/leads/{lead_id}/opportunity"): Rule(
         STAGE, js({"amount": 2000}), frozenset({200, 404, 409})
     ),
+    ("GET", "/api/v1/accounts"): Rule(READ),
+    ("GET", "/api/v1/accounts/{domain}"): Rule(READ),
+    # Merging a lead into itself is refused past the role check (422); the matrix lead
+    # is the only one it may name without changing the world under the other rows.
+    ("POST", "/api/v1/leads/{lead_id}/merge"): Rule(
+        ADMIN, lambda r, w: {"json": {"other": w.lead_id}}, frozenset({422})
+    ),
     ("GET", "/api/v1/users"): Rule(ADMIN),
     ("POST", "/api/v1/users"): Rule(
         ADMIN, lambda r, w: {"json": {"name": f"user-{r}", "role": "marketing"}}
@@ -236,6 +243,7 @@ def _call(w: World, method: str, path: str, rule: Rule, role: str | None) -> Any
         .replace("{webhook_id}", str(w.webhook_id))
         .replace("{key_id}", str(w.spare_key_id))
         .replace("{name}", "ann")
+        .replace("{domain}", LEAD_EMAIL.split("@")[1])
     )
     kw = rule.body(role or "anonymous", w)
     headers = dict(kw.pop("headers", {}))
