@@ -48,9 +48,12 @@ def resolve(repo: Repository, emails: Sequence[str], rules: IdentitySection) -> 
             repo, "SELECT address, lead_id FROM lead_identities WHERE address IN ({})", wanted
         )
     }
+    # `emails` have no lead of their own: only a key that differs may be a lead's address
+    # (none do without identity rules, so the usual new lead costs one lookup, not two).
+    other_keys = sorted({k for e, k in keys.items() if k != e})
     primary = {
         str(e): int(lid)  # type: ignore[call-overload]
-        for lid, e in _in(repo, "SELECT id, email FROM leads WHERE email IN ({})", wanted)
+        for lid, e in _in(repo, "SELECT id, email FROM leads WHERE email IN ({})", other_keys)
     }
     lead_of: dict[str, int] = {}
     for e in emails:

@@ -14,6 +14,7 @@ Example: `leadgate accounts` · `GET /api/v1/accounts/acme.com`.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from leadgate.engine.engine import Engine, NotFound
@@ -22,6 +23,8 @@ from leadgate.playbook.model import Playbook
 from leadgate.routing.core import FREE_EMAIL_DOMAINS, company_domain
 from leadgate.store.repository import Repository
 
+# Letters, digits, hyphens and dots (internationalised names in their xn-- form).
+_DOMAIN = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)+")
 _COLS = "id, email, stage, engagement, score, grade, owner, created_at"
 
 
@@ -74,8 +77,8 @@ def show_account(engine: Engine, domain: str) -> dict[str, Any]:
     """One account with its leads, most engaged first."""
     d = domain.strip().lower()
     free = free_domains(engine.processor().playbook)
-    if not d or "@" in d or len(d) > 255:
-        raise InputError("domain", f"'{domain[:100]}' is not a domain")
+    if not _DOMAIN.fullmatch(d):
+        raise InputError("domain", f"'{domain[:100]}' is not a domain (like acme.com)")
     if d in free:
         raise InputError("domain", f"{d} is a free-mail provider: not an account")
     engine.tick()

@@ -18,6 +18,16 @@ from leadgate.identity.accounts import list_accounts, show_account
 from leadgate.identity.merge import merge_leads
 
 router = APIRouter(tags=["identity"])
+_TITLES = {401: "Unauthorized", 403: "Forbidden", 404: "Not found", 422: "Invalid input"}
+
+
+def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the problems a route may answer (the API app, which owns the
+    problem+json schema, is not imported here: areas do not import adapters)."""
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    return {c: {"description": _TITLES[c], "content": problem} for c in codes}
+
+
 LeadId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The lead kept.")]
 
 
@@ -33,12 +43,16 @@ class MergeIn(BaseModel):
     """The lead merged into the one in the path."""
 
     model_config = ConfigDict(extra="forbid")
-    other: int | str = Field(description="The other lead's id or email.")
+    other: (
+        Annotated[int, Field(ge=1, le=2**31 - 1)]
+        | Annotated[str, Field(min_length=1, max_length=320)]
+    ) = Field(description="The other lead's id or email.")
 
 
 @router.post(
     "/leads/{lead_id}/merge",
     summary="Merge another lead into this one (admin)",
+    responses=responses(401, 403, 404, 422),
     description=(
         "The other lead's events, history, qualification, notes and owner (when this lead "
         "has none) move here; its address becomes an alias. Audited, announced as "
@@ -55,7 +69,11 @@ async def post_merge(lead_id: LeadId, body: MergeIn, request: Request) -> Respon
     return _json(out)
 
 
-@router.get("/accounts", summary="Accounts (company domains), most engaged first")
+@router.get(
+    "/accounts",
+    summary="Accounts (company domains), most engaged first",
+    responses=responses(401, 403, 422),
+)
 async def get_accounts(
     request: Request,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
@@ -66,7 +84,11 @@ async def get_accounts(
     return _json({"items": await ctx.read(list_accounts, ctx.engine, limit, min_leads)})
 
 
-@router.get("/accounts/{domain}", summary="One account and its leads")
+@router.get(
+    "/accounts/{domain}",
+    summary="One account and its leads",
+    responses=responses(401, 403, 404, 422),
+)
 async def get_account(domain: Annotated[str, Path(max_length=255)], request: Request) -> Response:
     """The account's summary and its leads (`members`), most engaged first."""
     ctx = _engine(request)

@@ -48,19 +48,33 @@ def _tables_with_lead_id(repo: Repository) -> list[str]:
     return out
 
 
+def _lead_id(ref: str | int) -> int | None:
+    """`ref` as a lead id when it is one (digits), else None (an email)."""
+    if isinstance(ref, int):
+        return ref
+    text = ref.strip()
+    if text.isascii() and text.isdecimal():
+        return int(text) if len(text) < 11 else 0  # beyond any id: no such lead
+    return None
+
+
 def _find(engine: Engine, repo: Repository, ref: str | int) -> StoredLead | None:
-    if isinstance(ref, int) or (isinstance(ref, str) and ref.strip().isdecimal()):
-        return repo.lead_by_id(int(ref), lock=True)
+    lid = _lead_id(ref)
+    if lid is not None:
+        return repo.lead_by_id(lid, lock=True) if 0 < lid < 2**31 else None
     return repo.lead_by_email(check_email(str(ref)), lock=True)
 
 
 def _merged_before(repo: Repository, keep_id: int, ref: str | int) -> dict[str, Any] | None:
     """The merge that already made `ref` part of lead `keep_id`, if one did."""
-    if isinstance(ref, int) or str(ref).strip().isdecimal():
+    lid = _lead_id(ref)
+    if lid is not None:
+        if not 0 < lid < 2**31:
+            return None
         row = repo.execute(
             "SELECT merged_id, merged_email, actor, at FROM lead_merges "
             "WHERE merged_id = ? AND kept_id = ?",
-            [int(ref), keep_id],
+            [lid, keep_id],
         ).fetchone()
     else:
         row = repo.execute(
