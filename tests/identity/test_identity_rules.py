@@ -117,3 +117,19 @@ def test_without_rules_dots_and_tags_are_different_people(engine: Engine) -> Non
     for i, e in enumerate(("j.doe@gmail.com", "jdoe@gmail.com", "jdoe+x@gmail.com")):
         engine.ingest([parse_event({"email": e, "type": "x", "id": str(i)}, now)])
     assert count(engine) == 3
+
+
+def test_rules_added_later_reach_the_leads_already_there(engine: Engine) -> None:
+    now = engine.clock()
+    engine.ingest([parse_event({"email": "J.Doe@gmail.com", "type": "x", "id": "1"}, now)])
+    engine.ingest([parse_event({"email": "ma.ry+a@gmail.com", "type": "x", "id": "2"}, now)])
+    engine.activate_playbook(RULES, "test")
+    later = engine.ingest(
+        [
+            parse_event({"email": "jdoe+news@gmail.com", "type": "x", "id": "3"}, now),
+            parse_event({"email": "mary@googlemail.com", "type": "x", "id": "4"}, now),
+        ]
+    )
+    assert later[0].lead_id == engine.show("j.doe@gmail.com")["id"]
+    assert later[1].lead_id == engine.show("ma.ry+a@gmail.com")["id"]
+    assert count(engine) == 2

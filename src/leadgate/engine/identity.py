@@ -14,11 +14,15 @@ on `j.doe@gmail.com`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from leadgate.leads.identity import canonical_email
 from leadgate.leads.record import LeadState
 from leadgate.playbook.identity_sections import IdentitySection
 from leadgate.store.repository import Repository
+
+if TYPE_CHECKING:
+    from leadgate.engine.engine import Engine
 
 _CHUNK = 500
 
@@ -96,3 +100,41 @@ def record_keys(
             "ON CONFLICT (address) DO NOTHING",
             rows,
         )
+
+
+def backfill_keys(engine: Engine, rules: IdentitySection, batch: int = 5000) -> int:
+    """Store the canonical key of every existing lead whose address differs from it
+    (after the identity rules changed). A key another lead holds already stays with it.
+    Returns how many keys were added."""
+    added = after = 0
+    while True:
+        with engine.db.write() as conn:
+            repo = Repository(engine.db, conn)
+            cur = repo.execute(
+                "SELECT id, email FROM leads WHERE id > ? ORDER BY id LIMIT ?", [after, batch]
+            )
+            rows = [(int(r[0]), str(r[1])) for r in cur.fetchall()]
+            if not rows:
+                return added
+            after = rows[-1][0]
+            keyed = [(canonical_email(e, rules), lid) for lid, e in rows]
+            keyed = [(k, lid) for (k, lid), (_, e) in zip(keyed, rows, strict=True) if k != e]
+            if keyed:
+                taken = {
+                    str(r[0])
+                    for r in _in(
+                        repo,
+                        "SELECT address FROM lead_identities WHERE address IN ({})",
+                        sorted({k for k, _ in keyed}),
+                    )
+                }
+                fresh: dict[str, int] = {}
+                for k, lid in keyed:
+                    if k not in taken and k not in fresh:
+                        fresh[k] = lid
+                repo.executemany(
+                    "INSERT INTO lead_identities (address, lead_id, kind, at) VALUES (?,?,?,?) "
+                    "ON CONFLICT (address) DO NOTHING",
+                    [(k, lid, "canonical", engine.clock()) for k, lid in fresh.items()],
+                )
+                added += len(fresh)
