@@ -158,3 +158,8 @@ def test_browser_keys_need_origins_and_only_they_have_them(api: Api) -> None:
     assert made.json()["origins"] == ["https://site.io"]
     assert any(k.origins == ("https://site.io",) for k in list_keys(db))
     assert_problem(api.post(f"{V1}/keys", json={"role": "browser", "name": "bare"}), 422)
+
+
+def test_a_track_request_is_small(api: Api) -> None:
+    body = {"visitor_id": VID, "events": [{"type": "page_view", "properties": {"x": "y" * 70_000}}]}
+    assert_problem(track(api, body), 413)

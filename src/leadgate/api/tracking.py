@@ -39,6 +39,7 @@ public = APIRouter()
 
 MAX_EVENTS = 20
 MAX_PROPERTIES_BYTES = 4096
+MAX_BODY = 64 * 1024
 VISITOR_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 # Per minute; per process (each server process counts its own requests).
 VISITOR_RATE = int(os.environ.get("LEADGATE_TRACK_VISITOR_PER_MINUTE", "60"))
@@ -200,7 +201,12 @@ async def track(request: Request) -> Response:
     origin = _allowed_origin(request, key)
     try:
         ctx = context(request)
-        data = decode_json(await read_body(request))
+        body = await read_body(request)
+        if len(body) > MAX_BODY:
+            raise ApiProblem(
+                413, f"a track request is at most {MAX_BODY:,} bytes", "body-too-large"
+            )
+        data = decode_json(body)
         proc = await ctx.read(ctx.engine.processor, small=True)
         vid, items = _parse(data, proc.playbook.browser_events)
         per_visitor, per_client = limits(request)
