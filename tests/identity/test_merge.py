@@ -168,3 +168,20 @@ def test_merged_history_equals_the_history_of_one_lead_with_all_the_events(
         )
         e.db.dispose()
     assert results[0] == results[1]
+
+
+def test_the_kept_leads_owner_stays_and_one_sla_runs(
+    engine: Engine, sales: Sales, raise_hand: Callable[..., dict[str, Any]]
+) -> None:
+    keep = raise_hand("kim@initech.com", HOT)
+    other = raise_hand("kim@gmail.com", HOT)
+    assert keep["owner"] != other["owner"]
+    out = merge_leads(engine, keep["id"], "kim@gmail.com", "user:admin")
+    assert out["kept"]["owner"] == keep["owner"]
+    assert engine.show("kim@initech.com")["owner"] == keep["owner"]
+    open_jobs = rows(
+        engine,
+        "SELECT rep FROM sales_jobs WHERE lead_id = ? AND fired_at IS NULL",
+        [keep["id"]],
+    )
+    assert open_jobs == [(keep["owner"],)]

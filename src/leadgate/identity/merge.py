@@ -3,15 +3,16 @@
 One transaction. Every row that belongs to the other lead (events, stage history,
 qualification answers, assignments and their notes, opportunities, nurture, visitors,
 aliases - any table with a `lead_id`) moves to the kept lead; its attributes fill the
-kept lead's gaps; the owner is the kept lead's, or the other's when the kept lead has
-none; qualification answers of the kept lead win, the other's fill the criteria it has
-not answered. The kept lead's history is then derived again from the facts of both
-(`history.rederive`): the rules' moves follow from all the events, people's moves from
-both leads stay facts, and stored rows that no longer hold are voided by corrections,
-so the history stays a function of the facts. The other lead's row is deleted; its
-address (and its canonical key) becomes an alias of the kept lead, so later events
-and imports for it land there. `lead_merges` keeps who merged what, when, and the
-other lead as it was; a `lead.merged` webhook announces it.
+kept lead's gaps; the owner is the kept lead's (the other's pending SLA deadlines are
+closed), or the other's when the kept lead has none; qualification answers of the kept
+lead win, the other's fill the criteria it has not answered. The kept lead's history
+is then derived again from the facts of both (`history.rederive`): the rules' moves
+follow from all the events, people's moves from both leads stay facts, and stored
+rows that no longer hold are voided by corrections, so the history stays a function
+of the facts. The other lead's row is deleted; its address (and its canonical key)
+becomes an alias of the kept lead, so later events and imports for it land there.
+`lead_merges` keeps who merged what, when, and the other lead as it was; a
+`lead.merged` webhook announces it.
 
 Merging again (same pair, or the other address now an alias) changes nothing and
 answers `already: true`.
@@ -110,6 +111,7 @@ def merge_leads(
                 raise InputError("other", "a lead cannot be merged into itself")
             assert other.state.id is not None
             kid, oid = keep.state.id, other.state.id
+            repo_rows_of_other = repo.history_rows(oid)
             snapshot = {
                 "email": other.state.email,
                 "attributes": other.state.attributes,
@@ -118,7 +120,7 @@ def merge_leads(
                 "created_at": iso(other.state.created_at),
                 "history": [
                     {"from": r[1], "to": r[2], "at": iso(r[3]), "actor": r[4], "reason": r[5]}
-                    for r in repo.history_rows(oid)
+                    for r in repo_rows_of_other
                 ],
             }
             # Qualification: the other's answers go first, so the kept lead's (later
@@ -131,9 +133,17 @@ def merge_leads(
                     "WHERE lead_id = ?) WHERE lead_id = ?",
                     [oid, oid],
                 )
+            owner = keep.owner or other.owner
+            if "sales_jobs" in tables and keep.owner is not None:
+                # The kept lead's owner and SLA stay; the other's pending deadlines
+                # would breach a lead its rep no longer has.
+                repo.execute(
+                    "UPDATE sales_jobs SET fired_at = ?, outcome = 'merged', fired_by = 'merge' "
+                    "WHERE lead_id = ? AND fired_at IS NULL",
+                    [now, oid],
+                )
             for table in tables:
                 repo.execute(f"UPDATE {table} SET lead_id = ? WHERE lead_id = ?", [kid, oid])
-            owner = keep.owner or other.owner
             repo.execute(
                 "INSERT INTO lead_merges (kept_id, merged_id, merged_email, actor, at, snapshot) "
                 "VALUES (?,?,?,?,?,?)",
@@ -160,6 +170,18 @@ def merge_leads(
                 repo.execute("UPDATE leads SET created_at = ? WHERE id = ?", [lead.created_at, kid])
             ts = history.refresh_if_stale(engine, repo, proc, keep, now)
             ts += history.rederive(engine, repo, proc, keep, now, f"lead {oid} merged into it")
+            # The other lead's rows that the derivation voids were never this lead's
+            # history: listeners (the sales SLA, `lead.stage_corrected`) hear only of the
+            # kept lead's own rows.
+            theirs = [(r[1], r[2], r[3], r[4], r[5]) for r in repo_rows_of_other]
+            mine = []
+            for t in keep.voided:
+                key = (t.from_stage, t.to_stage, t.at, t.actor, t.reason)
+                if key in theirs:
+                    theirs.remove(key)
+                else:
+                    mine.append(t)
+            keep.voided = mine
             engine._commit(txn, proc, [(keep, ts, False)], now)
             merged = {"merged_id": oid, "merged_email": other.state.email, "by": actor}
             merged["at"] = iso(now)
