@@ -236,11 +236,19 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json([k.as_dict() for k in items])
             return
-        t = table("id", "name", "role", "prefix", "created", "status")
+        t = table("id", "name", "role", "prefix", "created", "status", "origins")
         for k in items:
             d = k.as_dict()
             status = "active" if k.revoked_at is None else f"revoked {d['revoked_at']}"
-            t.add_row(str(k.id), k.name, k.role, f"lg_{k.prefix}_…", d["created_at"], status)
+            t.add_row(
+                str(k.id),
+                k.name,
+                k.role,
+                f"lg_{k.prefix}_…",
+                d["created_at"],
+                status,
+                " ".join(k.origins) or "-",
+            )
         console.print(t)
 
     @keys.command("revoke")
