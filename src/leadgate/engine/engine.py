@@ -22,7 +22,6 @@ from leadgate.leads.derivation import TIME_ORDER, Move
 from leadgate.leads.processor import PREDICTED, LateEvents, LeadProcessor
 from leadgate.leads.record import LeadState
 from leadgate.lifecycle.stages import Transition
-from leadgate.playbook.identity_sections import IdentitySection
 from leadgate.playbook.loader import PlaybookError, bundled_playbook, load_playbook
 from leadgate.playbook.model import Playbook
 from leadgate.scoring.engagement import ADJUSTMENT
@@ -447,7 +446,7 @@ class Engine:
             if len(stored) < len(per_lead):
                 # Addresses with no lead of their own may be another spelling of one
                 # (an alias after a merge, the identity rules): their events go there.
-                per_lead = self._resolve(txn, per_lead, stored, rules)
+                per_lead = identity.regroup(self, txn, per_lead, stored, rules)
             fresh = [
                 LeadState(e, {}, min(ev.at for ev in evs))
                 for e, evs in per_lead.items()
@@ -479,7 +478,7 @@ class Engine:
             )
             # Identified events carrying a visitor id bring that visitor's anonymous
             # events onto the lead (once); those leads are derived again.
-            stitched = self._stitch(repo, per_lead, ids, now)
+            stitched = stitch.claim_for_batch(repo, per_lead, ids, now)
             for email, evs in per_lead.items():
                 s = stored[email]
                 lead = s.state
@@ -513,75 +512,9 @@ class Engine:
         by_id = {ev.id: ids[ev.email] for ev in batch} if want_ids else {}
         return stored_before, by_id
 
-    def _resolve(
-        self,
-        txn: _Txn,
-        per_lead: dict[str, list[EventIn]],
-        stored: dict[str, StoredLead],
-        rules: IdentitySection,
-    ) -> dict[str, list[EventIn]]:
-        """`per_lead` with the events of other spellings of a lead under its address
-        (events rewritten to it); `stored` gains the leads found that way."""
-        missing = [e for e in per_lead if e not in stored]
-        same = identity.resolve(txn.repo, missing, rules)
-        if not same:
-            return per_lead
-        wanted = sorted({p for p in same.values() if p not in stored and p not in per_lead})
-        stored.update(self._leads(txn, wanted))
-        out: dict[str, list[EventIn]] = {}
-        for email, evs in per_lead.items():
-            target = same.get(email, email)
-            for ev in evs:
-                ev.email = target
-            out.setdefault(target, []).extend(evs)
-        return out
-
-    def _stitch(
-        self,
-        repo: Repository,
-        per_lead: dict[str, list[EventIn]],
-        ids: dict[str, int | None],
-        now: float,
-    ) -> dict[int, int]:
-        """Claim the anonymous events of the visitors the batch's events name (see
-        `stitch`); returns the number stitched per lead id."""
-        visitors: dict[str, int] = {}
-        for email, evs in per_lead.items():
-            lead_id = ids[email]
-            for ev in evs:
-                if ev.properties and "visitor_id" in ev.properties and lead_id is not None:
-                    vid = stitch.visitor_of(ev.properties)
-                    if vid is not None:
-                        visitors[vid] = lead_id
-        return stitch.claim(repo, visitors, now) if visitors else {}
-
     def track(self, items: Sequence[tuple[str, str, str, float, dict[str, Any]]]) -> int:
-        """Browser events (id, visitor_id, type, at, properties): kept anonymous until
-        their visitor is identified, or recorded on the lead the visitor turned out to
-        be. Returns how many were new."""
-        now = self.clock()
-        known: list[EventIn] = []
-        with self._write() as txn:
-            repo = txn.repo
-            leads = stitch.leads_of_visitors(repo, sorted({i[1] for i in items}))
-            emails: dict[int, str] = {}
-            if leads:
-                lead_ids = sorted(set(leads.values()))
-                marks = ",".join("?" * len(lead_ids))
-                cur = repo.execute(f"SELECT id, email FROM leads WHERE id IN ({marks})", lead_ids)
-                emails = {int(r[0]): r[1] for r in cur.fetchall()}
-            anonymous = []
-            for eid, vid, typ, at, props in items:
-                lead_id = leads.get(vid)
-                if lead_id is not None and lead_id in emails:
-                    props = {**props, "visitor_id": vid}
-                    known.append(EventIn(eid, emails[lead_id], typ, at, props, dumps(props)))
-                else:
-                    anonymous.append((eid, vid, typ, at, now, dumps(props)))
-            new = stitch.store_anonymous(repo, anonymous)
-        if known:
-            new += sum(r.status == "accepted" for r in self.ingest(known, now))
-        return new
+        """Browser events of anonymous visitors (see `stitch.track`)."""
+        return stitch.track(self, items)
 
     def adjust(
         self, email: str, points: float, reason: str, actor: str, score: str = "engagement"

@@ -16,9 +16,14 @@ Ann, so v1's later page views go straight to her lead.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-from leadgate.store.repository import Repository
+from leadgate.ingest.validate import EventIn
+from leadgate.store.repository import Repository, dumps
+
+if TYPE_CHECKING:
+    from leadgate.engine.engine import Engine
 
 # A visitor id as the tracker makes it (or any caller): short, printable, no spaces.
 MAX_VISITOR_ID = 64
@@ -85,3 +90,51 @@ def store_anonymous(repo: Repository, rows: list[tuple[str, str, str, float, flo
         fresh,
     )
     return len(fresh)
+
+
+def claim_for_batch(
+    repo: Repository,
+    per_lead: Mapping[str, Sequence[EventIn]],
+    ids: Mapping[str, int | None],
+    now: float,
+) -> dict[int, int]:
+    """Claim the anonymous events of the visitors a batch's events name; returns the
+    number stitched per lead id (those leads are derived again)."""
+    visitors: dict[str, int] = {}
+    for email, evs in per_lead.items():
+        lead_id = ids[email]
+        for ev in evs:
+            if ev.properties and "visitor_id" in ev.properties and lead_id is not None:
+                vid = visitor_of(ev.properties)
+                if vid is not None:
+                    visitors[vid] = lead_id
+    return claim(repo, visitors, now) if visitors else {}
+
+
+def track(engine: Engine, items: Sequence[tuple[str, str, str, float, dict[str, Any]]]) -> int:
+    """Browser events (id, visitor_id, type, at, properties): kept anonymous until their
+    visitor is identified, or recorded on the lead the visitor turned out to be (through
+    `engine.ingest`). Returns how many were new."""
+    now = engine.clock()
+    known: list[EventIn] = []
+    with engine._write() as txn:
+        repo = txn.repo
+        leads = leads_of_visitors(repo, sorted({i[1] for i in items}))
+        emails: dict[int, str] = {}
+        if leads:
+            lead_ids = sorted(set(leads.values()))
+            marks = ",".join("?" * len(lead_ids))
+            cur = repo.execute(f"SELECT id, email FROM leads WHERE id IN ({marks})", lead_ids)
+            emails = {int(r[0]): r[1] for r in cur.fetchall()}
+        anonymous = []
+        for eid, vid, typ, at, props in items:
+            lead_id = leads.get(vid)
+            if lead_id is not None and lead_id in emails:
+                props = {**props, "visitor_id": vid}
+                known.append(EventIn(eid, emails[lead_id], typ, at, props, dumps(props)))
+            else:
+                anonymous.append((eid, vid, typ, at, now, dumps(props)))
+        new = store_anonymous(repo, anonymous)
+    if known:
+        new += sum(r.status == "accepted" for r in engine.ingest(known, now))
+    return new
