@@ -16,6 +16,9 @@ from leadgate.keys import ROLES, create_key
 
 from .receiver import Receiver
 
+# The origin the `browser` test key is bound to.
+ORIGIN = "https://www.acme.com"
+
 
 @dataclass
 class Api:
@@ -42,7 +45,10 @@ class Api:
 @pytest.fixture
 def api(engine: Engine) -> Iterator[Api]:
     app = create_app(engine=engine)
-    keys = {r: create_key(engine.db, r, f"{r}-test")[1] for r in ROLES}
+    keys = {
+        r: create_key(engine.db, r, f"{r}-test", origins=[ORIGIN] if r == "browser" else [])[1]
+        for r in ROLES
+    }
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(app, client, engine, keys)
 

@@ -1,9 +1,9 @@
 """Proof of who sees what: every route of the app's own /openapi.json, called by every
-role (admin, marketing, sales, ingest) and with no key, against one table.
+role (admin, marketing, sales, ingest, browser) and with no key, against one table.
 
 For each route the table says which roles may call it (the others get 403, no key 401)
 and which statuses an allowed call may answer. Every answer is checked for what it may
-carry: ingest and anonymous callers never see a lead (its attributes, scores, history,
+carry: ingest, browser and anonymous callers never see a lead (its attributes, scores, history,
 owner, email), nobody but admin sees a signing secret or an API key. A route missing
 from the table fails the test: a new route must say who may use it.
 """
@@ -29,7 +29,10 @@ STAGE = ("admin", "sales")
 MARKETING = ("admin", "marketing")
 ADMIN = ("admin",)
 WRITE = ("admin", "ingest")
-CALLERS: tuple[str | None, ...] = (None, "ingest", "sales", "marketing", "admin")
+BROWSER = ("browser",)
+CALLERS: tuple[str | None, ...] = (None, "browser", "ingest", "sales", "marketing", "admin")
+# The origin the matrix's browser key is bound to (every call sends it).
+ORIGIN = "https://www.acme.com"
 # Keys of a lead's view that only a read role may see, anywhere in an answer.
 LEAD_KEYS = {
     "attributes",
@@ -114,7 +117,16 @@ def _form_submit(role: str, w: World) -> dict[str, Any]:
     return {"json": {"ticket": _ticket(w), "answers": {"email": f"form-{role}@acme.com"}}}
 
 
+def _track(role: str, w: World) -> dict[str, Any]:
+    return {
+        "json": {"visitor_id": f"matrix-{role}", "events": [{"type": "page_view"}]},
+        "headers": {"Origin": ORIGIN},
+    }
+
+
 MATRIX: dict[tuple[str, str], Rule] = {
+    # The browser key's one route: anonymous page views, never a lead's data.
+    ("POST", "/api/v1/track"): Rule(BROWSER, _track, frozenset({202})),
     ("GET", "/healthz"): Rule(ALL, public=True),
     ("GET", "/readyz"): Rule(ALL, public=True),
     ("POST", "/api/v1/events"): Rule(
@@ -175,6 +187,13 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("PATCH", "/api/v1/leads/{lead_id}/opportunity"): Rule(
         STAGE, js({"amount": 2000}), frozenset({200, 404, 409})
     ),
+    ("GET", "/api/v1/accounts"): Rule(READ),
+    ("GET", "/api/v1/accounts/{domain}"): Rule(READ),
+    # Merging a lead into itself is refused past the role check (422); the matrix lead
+    # is the only one it may name without changing the world under the other rows.
+    ("POST", "/api/v1/leads/{lead_id}/merge"): Rule(
+        ADMIN, lambda r, w: {"json": {"other": w.lead_id}}, frozenset({422})
+    ),
     ("GET", "/api/v1/users"): Rule(ADMIN),
     ("POST", "/api/v1/users"): Rule(
         ADMIN, lambda r, w: {"json": {"name": f"user-{r}", "role": "marketing"}}
@@ -205,7 +224,10 @@ def world(sqlite_url: str, clock: Any) -> Iterator[World]:
     engine.ensure_playbook()
     engine.activate_playbook(bundled_playbook()[1] + MATRIX_FORM, "matrix.yaml")
     app = create_app(engine=engine)
-    keys = {r: create_key(db, r, f"{r}-matrix")[1] for r in ROLES}
+    keys = {
+        r: create_key(db, r, f"{r}-matrix", origins=[ORIGIN] if r == "browser" else [])[1]
+        for r in ROLES
+    }
     with TestClient(app, raise_server_exceptions=False) as client:
         w = World(client, keys, secrets=list(keys.values()))
         admin = {"Authorization": f"Bearer {keys['admin']}"}
@@ -254,6 +276,7 @@ def _call(w: World, method: str, path: str, rule: Rule, role: str | None) -> Any
         .replace("{key_id}", str(w.spare_key_id))
         .replace("{name}", "ann")
         .replace("{form}", "demo")
+        .replace("{domain}", LEAD_EMAIL.split("@")[1])
     )
     kw = rule.body(role or "anonymous", w)
     headers = dict(kw.pop("headers", {}))
@@ -293,7 +316,7 @@ def test_each_role_gets_exactly_what_the_matrix_allows(world: World) -> None:
                 ):
                     failures.append(f"{where}: an error that is not problem+json")
                 text = r.text
-                if role in (None, "ingest"):
+                if role in (None, "ingest", "browser"):
                     if SECRET_TITLE in text or LEAD_EMAIL in text:
                         failures.append(f"{where}: shows the lead")
                     body = r.json() if "json" in r.headers.get("content-type", "") else None

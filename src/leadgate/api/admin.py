@@ -299,8 +299,12 @@ class KeyIn(BaseModel):
     """A new API key."""
 
     model_config = ConfigDict(extra="forbid")
-    role: str = Field(description=" | ".join(ROLES), pattern="^(admin|marketing|sales|ingest)$")
+    role: str = Field(
+        description=" | ".join(ROLES), pattern="^(admin|marketing|sales|ingest|browser)$"
+    )
     name: str = Field(min_length=1, max_length=200)
+    # A browser key's allowed origins (required for it, refused for the others).
+    origins: list[str] = Field(default_factory=list, max_length=50)
 
 
 @router.get(
@@ -326,7 +330,7 @@ async def post_key(
     """The answer's `key` is the only time the secret is shown."""
     ctx = context(request)
     name = text_ok(body.name, "name")
-    made, secret = await ctx.write(create_key, ctx.db, body.role, name, actor(key))
+    made, secret = await ctx.write(create_key, ctx.db, body.role, name, actor(key), body.origins)
     return json_response({**made.as_dict(), "key": secret}, 201)
 
 

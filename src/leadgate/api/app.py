@@ -23,7 +23,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from leadgate import __version__
-from leadgate.api import admin, events, leads
+from leadgate.api import admin, events, leads, tracking
 from leadgate.api.access import AccessLog
 from leadgate.api.auth import ADMIN, MARKETING, READ_LEADS, STAGE, require_by_method
 from leadgate.api.background import DEFAULT_TICK_SECONDS, Ticker, stop_task
@@ -47,6 +47,8 @@ OPTIONAL_ROUTERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "leadgate.sales.http": (READ_LEADS, STAGE),
     "leadgate.users.http": (ADMIN, ADMIN),
     "leadgate.forms.admin_http": (ADMIN, ADMIN),
+    # Accounts are read like leads; merging two leads is an admin's act.
+    "leadgate.identity.http": (READ_LEADS, ADMIN),
 }
 
 
@@ -185,6 +187,9 @@ def create_app(
     # Routes are matched in order, one by one: the hottest (event posts) first.
     app.include_router(events.router, prefix=PREFIX, tags=["events"])
     app.include_router(leads.router, prefix=PREFIX, tags=["leads"])
+    # The browser's way in: the tracker script at the root, its events under /api/v1.
+    app.include_router(tracking.router, prefix=PREFIX, tags=["tracking"])
+    app.include_router(tracking.public)
     # /healthz and /readyz at the root (load balancers) and under /api/v1, where the
     # API docs list them.
     app.include_router(admin.health, tags=["health"])

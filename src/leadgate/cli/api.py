@@ -204,12 +204,19 @@ def register(app: typer.Typer) -> None:
     def keys_create(
         role: Annotated[str, typer.Option(help=" | ".join(ROLES))],
         name: Annotated[str, typer.Option(help="Who or what uses the key.")],
+        origin: Annotated[
+            list[str] | None,
+            typer.Option(
+                help="A browser key: a web origin it may be used from (repeat for several), "
+                "e.g. https://www.example.com."
+            ),
+        ] = None,
         db: DbOpt = None,
         as_json: JsonOpt = False,
     ) -> None:
         """Create a key and print it: the only time it is shown (only a hash is stored)."""
         database = open_engine(db, ensure_playbook=False).db
-        key, secret = create_key(database, role, name, actor_default())
+        key, secret = create_key(database, role, name, actor_default(), origin or [])
         if as_json:
             print_json({**key.as_dict(), "key": secret})
             return
@@ -229,11 +236,19 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json([k.as_dict() for k in items])
             return
-        t = table("id", "name", "role", "prefix", "created", "status")
+        t = table("id", "name", "role", "prefix", "created", "status", "origins")
         for k in items:
             d = k.as_dict()
             status = "active" if k.revoked_at is None else f"revoked {d['revoked_at']}"
-            t.add_row(str(k.id), k.name, k.role, f"lg_{k.prefix}_…", d["created_at"], status)
+            t.add_row(
+                str(k.id),
+                k.name,
+                k.role,
+                f"lg_{k.prefix}_…",
+                d["created_at"],
+                status,
+                " ".join(k.origins) or "-",
+            )
         console.print(t)
 
     @keys.command("revoke")

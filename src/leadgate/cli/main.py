@@ -30,7 +30,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
         "Create or upgrade the database and activate a playbook (the bundled one by default).",
     ),
     "playbook": (("playbook",), "Check, activate and inspect playbooks."),
-    "lead": (("leads",), "Add, import, inspect and list leads."),
+    "lead": (("leads", "identity"), "Add, import, inspect and list leads."),
     "event": (("leads",), "Record events (what leads did)."),
     "tick": (
         ("stages",),
@@ -104,6 +104,10 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
     "backtest": (
         ("analytics",),
         "Replay history under NEW and the active playbook; compare MQLs month by month.",
+    ),
+    "accounts": (
+        ("identity",),
+        "Accounts (company email domains, free-mail excluded), most engaged first.",
     ),
     "forms": (("forms",), "Lead-capture forms: list them, count refused submissions."),
     "users": (

@@ -20,8 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from leadgate.engine import identity
+from leadgate.leads.identity import has_rules
 from leadgate.leads.processor import LeadProcessor
-from leadgate.playbook.loader import load_playbook
+from leadgate.playbook.loader import PlaybookError, load_playbook
 from leadgate.playbook.model import Playbook
 from leadgate.store.repository import Repository
 
@@ -144,6 +146,14 @@ def activate(
     finally:
         engine.listeners.remove(counter)
     extras: dict[str, Any] = {}
+    try:
+        old_rules = load_playbook(active[1], "active").identity if active is not None else None
+    except PlaybookError:
+        old_rules = None  # stored before today's checks: take the rules as new
+    if has_rules(pb.identity) and pb.identity != old_rules:
+        # New identity rules: existing leads get their keys now, so a later spelling
+        # finds them (two that already share a key stay two leads: merge them).
+        extras["identity_keys"] = identity.backfill_keys(engine, pb.identity)
     for hook in activation_hooks(engine):
         extras.update(hook())
     return Activation(

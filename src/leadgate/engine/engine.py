@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from leadgate.engine import history, reading, rescore
+from leadgate.engine import history, identity, reading, rescore, stitch
 from leadgate.engine.errors import NoPlaybook, NotFound
 from leadgate.engine.txn import _LeadCache, _Txn, gc_paused
 from leadgate.ingest.validate import EventIn, InputError, check_email, iso
@@ -306,12 +306,29 @@ class Engine:
             repo = txn.repo
             proc = self._active(repo, txn)
             stored = self._leads(txn, list(merged))
+            rules = proc.playbook.identity
+            if len(stored) < len(merged):
+                # Another spelling of a known lead (an alias, the identity rules)
+                # updates that lead instead of making a second one.
+                same = identity.resolve(repo, [e for e in merged if e not in stored], rules)
+                if same:
+                    again: dict[str, tuple[dict[str, Any], float | None]] = {}
+                    for email, (attrs, created) in merged.items():
+                        target = same.get(email, email)
+                        if target in again:
+                            again[target][0].update(attrs)
+                        else:
+                            again[target] = (dict(attrs), created)
+                    merged = again
+                    stored.update(self._leads(txn, [e for e in merged if e not in stored]))
             fresh = [
                 LeadState(email, {}, created if created is not None else now)
                 for email, (_, created) in merged.items()
                 if email not in stored
             ]
             repo.insert_leads(fresh, now)
+            if fresh:
+                identity.record_keys(repo, fresh, rules, now)
             for lead in fresh:
                 stored[lead.email] = StoredLead(lead, None, now)
             changed: list[tuple[StoredLead, list[Transition], bool]] = []
@@ -425,12 +442,19 @@ class Engine:
                 else:
                     group.append(ev)
             stored = self._leads(txn, list(per_lead))
+            rules = proc.playbook.identity
+            if len(stored) < len(per_lead):
+                # Addresses with no lead of their own may be another spelling of one
+                # (an alias after a merge, the identity rules): their events go there.
+                per_lead = identity.regroup(self, txn, per_lead, stored, rules)
             fresh = [
                 LeadState(e, {}, min(ev.at for ev in evs))
                 for e, evs in per_lead.items()
                 if e not in stored
             ]
             repo.insert_leads(fresh, now)
+            if fresh:
+                identity.record_keys(repo, fresh, rules, now)
             for lead in fresh:
                 stored[lead.email] = StoredLead(lead, None, now)
             ids = {e: s.state.id for e, s in stored.items()}
@@ -452,6 +476,9 @@ class Engine:
                 if version is not None and version > 1
                 else None
             )
+            # Identified events carrying a visitor id bring that visitor's anonymous
+            # events onto the lead (once); those leads are derived again.
+            stitched = stitch.claim_for_batch(repo, per_lead, ids, now)
             for email, evs in per_lead.items():
                 s = stored[email]
                 lead = s.state
@@ -461,12 +488,16 @@ class Engine:
                 try:
                     if since is not None and min(ev.at for ev in evs) <= since:
                         raise LateEvents
+                    if lead.id in stitched:
+                        raise LateEvents
                     # In time order (the common case) the events are scored on top of the
                     # lead; otherwise this raises before the lead is changed.
                     ts += proc.apply_events(lead, evs, now)
                 except LateEvents:
                     first = min(evs, key=TIME_ORDER)
                     why = f"late event {first.id} at {iso(first.at)}"
+                    if lead.id in stitched:
+                        why = f"{stitched[lead.id]} events of its visitor stitched"
                     ts += history.rederive(self, repo, proc, s, now, why)
                 touched.append((s, ts, email in fresh_emails))
             for lead in fresh:
@@ -480,6 +511,10 @@ class Engine:
             )
         by_id = {ev.id: ids[ev.email] for ev in batch} if want_ids else {}
         return stored_before, by_id
+
+    def track(self, items: Sequence[tuple[str, str, str, float, dict[str, Any]]]) -> int:
+        """Browser events of anonymous visitors (see `stitch.track`)."""
+        return stitch.track(self, items)
 
     def adjust(
         self, email: str, points: float, reason: str, actor: str, score: str = "engagement"

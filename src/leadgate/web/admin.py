@@ -177,7 +177,13 @@ async def add_key(request: Request) -> Response:
     h = host(request)
     try:
         key, secret = await h.write(
-            create_key, h.db, field(form, "role", 20), field(form, "name", 200), viewer.user.actor
+            create_key,
+            h.db,
+            field(form, "role", 20),
+            field(form, "name", 200),
+            viewer.user.actor,
+            # A browser key's origins, separated by spaces (other roles leave it empty).
+            field(form, "origins", 2000).split(),
         )
     except InputError as exc:
         return await _page(request, viewer, 422, error=str(exc))

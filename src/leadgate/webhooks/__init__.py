@@ -39,6 +39,8 @@ EVENT_TYPES = (
     # Written by the sales workflow through `enqueue` (not by OutboxWriter).
     "lead.sla_breached",
     "lead.nurture_message",
+    # Written by `leadgate.identity.merge` through `enqueue`: two leads became one.
+    "lead.merged",
 )
 SIGNATURE_HEADER = "X-Leadgate-Signature"
 DELIVERY_HEADER = "X-Leadgate-Delivery"
