@@ -3,14 +3,14 @@ lead is known by (aliases and normalised keys), merges, and the origins a browse
 may be used from.
 
 Revision ID: 0011_identity
-Revises: 0009_users
+Revises: 0010_forms
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0011_identity"
-down_revision = "0009_users"
+down_revision = "0010_forms"
 branch_labels = None
 depends_on = None
 

@@ -3,14 +3,14 @@ of the same export updates its leads (even when an email changed there) and neve
 duplicates them.
 
 Revision ID: 0012_import
-Revises: 0009_users
+Revises: 0011_identity
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0012_import"
-down_revision = "0009_users"
+down_revision = "0011_identity"
 branch_labels = None
 depends_on = None
 
