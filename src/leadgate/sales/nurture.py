@@ -90,7 +90,15 @@ def _entry(track: NurtureTrack, segments: Mapping[str, Predicate]) -> Entry | No
     its `segment`, which sees the lead's state (`playbook.segments.lead_view`). None: any
     lead enters."""
     cond = compile_condition(track.if_) if track.if_ is not None else None
-    seg = segments[track.segment] if track.segment is not None else None  # checked to exist
+    seg = None
+    if track.segment is not None:
+        seg = segments.get(track.segment)
+        if seg is None:  # the playbook checks this; sections handed to install() may not
+            names = ", ".join(segments) or "none defined"
+            raise ValueError(
+                f"nurture track '{track.name}': unknown segment '{track.segment}' "
+                f"(segments: {names})"
+            )
     if cond is None and seg is None:
         return None
 
