@@ -63,6 +63,11 @@ def predicted_sql() -> str:
     return f"(CASE WHEN {v.kind} = 'number' THEN CAST({v.text} AS DOUBLE) END)"
 
 
+def predicted_expr(dialect: str) -> str:
+    """`predicted_sql` written for the store's engine (sqlite or postgres)."""
+    return _finish(predicted_sql(), dialect)
+
+
 _SCORES = {"fit": "l.fit", "engagement": "l.engagement", "total": "l.score"}
 
 
@@ -96,7 +101,10 @@ def segment_where(cond: Condition, dialect: str) -> str:
     """The segment as a never-NULL boolean SQL expression over `leads AS l`."""
     if dialect not in STORE_DIALECTS:
         raise ValueError(f"dialect must be one of {', '.join(STORE_DIALECTS)}, got {dialect!r}")
-    generic = _generic(cond)
+    return _finish(_generic(cond), dialect)
+
+
+def _finish(generic: str, dialect: str) -> str:
     out = sqlglot.transpile(generic, read="duckdb", write=dialect)[0]
     if dialect == "sqlite":
         # SQLite's LOWER folds ASCII only; the conditions fold case as str.casefold does.

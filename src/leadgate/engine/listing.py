@@ -27,8 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from leadgate.analytics.sqldialect import expand_placeholders
-from leadgate.analytics.sqlsegments import predicted_sql, segment_where
+from leadgate.analytics.sqlsegments import predicted_expr, segment_where
 from leadgate.ingest.validate import InputError, iso
 from leadgate.lifecycle.stages import STAGES
 from leadgate.playbook.model import FieldCondition
@@ -133,7 +132,7 @@ class _Sql:
 
 
 def _pred(db: Database) -> str:
-    return expand_placeholders(predicted_sql(), "sqlite" if db.is_sqlite else "postgres")
+    return predicted_expr("sqlite" if db.is_sqlite else "postgres").replace("%%", "%")
 
 
 def _key(db: Database, sort: str) -> tuple[list[str], bool]:
