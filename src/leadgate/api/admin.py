@@ -180,7 +180,7 @@ async def put_playbook(request: Request, key: ApiKey = Depends(require(*MARKETIN
 @router.get(
     "/reports/funnel",
     summary="Leads per stage, reached per stage, step conversion",
-    responses={200: {"description": "The funnel", "content": _OBJ}, **responses(400, 401, 403)},
+    responses={200: {"description": "The funnel", "content": _OBJ}, **responses(401, 403, 422)},
 )
 async def funnel(
     request: Request,
