@@ -131,3 +131,33 @@ def test_bad_cursors_and_filters_are_input_errors(engine: Engine) -> None:
         list_page(engine, LeadQuery(grade="E"))
     with pytest.raises(InputError, match="stage"):
         list_page(engine, LeadQuery(stage="won"))
+
+
+def test_search_follows_changes_to_a_lead(engine: Engine) -> None:
+    """The trigram index (SQLite: a table kept by triggers) follows edits."""
+    engine.upsert_leads([("ann@x.example", {"company": "Oldname Labs", "first_name": "Ann"}, None)])
+    engine.upsert_leads([("bo@x.example", {"company": "Other"}, None)])
+
+    def found(text: str) -> list[str]:
+        return [r["email"] for r in list_page(engine, LeadQuery(search=text, sort="email")).rows]
+
+    assert found("OLDNAME") == ["ann@x.example"] and found("ann lab") == ["ann@x.example"]
+    engine.upsert_leads([("ann@x.example", {"company": "Newname"}, None)])
+    assert found("oldname") == [] and found("newname") == ["ann@x.example"]
+    assert found("x.example") == ["ann@x.example", "bo@x.example"]
+    assert found('"quoted" ann') == [] and found("a%") == []
+
+
+def test_the_migration_indexes_the_text_search_reads() -> None:
+    import importlib.util
+    from pathlib import Path
+
+    import leadgate.store.migrations as migrations
+    from leadgate.engine.listing import SEARCH_FIELDS, SEARCH_TEXT_PG
+
+    path = Path(migrations.__path__[0]) / "versions" / "0014_lead_search.py"
+    spec = importlib.util.spec_from_file_location("m0014", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.PG_TEXT == SEARCH_TEXT_PG and mod._FIELDS == SEARCH_FIELDS

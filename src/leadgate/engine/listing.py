@@ -52,6 +52,10 @@ BANDS: dict[str, tuple[float | None, float | None]] = {
     "low": (None, 0.2),
 }
 SEARCH_FIELDS = ("first_name", "last_name", "name", "company")
+# The searched text as PostgreSQL's trigram index has it (migration 0014_lead_search).
+SEARCH_TEXT_PG = " || ' ' || ".join(
+    ["email"] + [f"COALESCE(CAST(attributes AS JSONB) ->> '{f}', '')" for f in SEARCH_FIELDS]
+)
 _COLS = (
     "l.id, l.email, l.stage, l.fit, l.engagement, l.score, l.fit_grade, l.engagement_grade, "
     "l.grade, l.owner, l.stage_at, l.created_at, l.updated_at, l.attributes"
@@ -210,16 +214,29 @@ def _filters(engine: Engine, q: LeadQuery, s: _Sql) -> None:
 
 def _search(db: Database, text: str, s: _Sql) -> None:
     words = text.split()[:5]
-    if not words:
-        return
-    if db.is_sqlite:
-        # SQLite's LIKE ignores the case of ASCII letters.
-        cols = ["l.email"] + [f"json_extract(l.attributes, '$.{f}')" for f in SEARCH_FIELDS]
-        op = "LIKE"
-    else:
-        cols = ["l.email"] + [f"(CAST(l.attributes AS JSONB) ->> '{f}')" for f in SEARCH_FIELDS]
-        op = "ILIKE"
     for w in words:
+        if db.is_sqlite:
+            # The trigram index (migration 0014) finds the candidates of a word of 3+
+            # characters; LIKE then decides (it ignores the case of ASCII letters).
+            if len(w) >= 3:
+                s.add(
+                    "l.id IN (SELECT rowid FROM lead_search WHERE lead_search MATCH ?)",
+                    '"' + w.replace('"', '""') + '"',
+                )
+            cols = ["l.email"] + [f"json_extract(l.attributes, '$.{f}')" for f in SEARCH_FIELDS]
+            op = "LIKE"
+        else:
+            # The candidates from the trigram index (migration 0014; the text spelled as
+            # the index spells it). OFFSET 0 keeps the planner from folding this into a
+            # walk of the sort's index that tests every lead: it guesses pg_trgm's
+            # selectivity at a flat 1%, and search terms are mostly rare.
+            s.add(
+                f"l.id IN (SELECT s.id FROM leads s WHERE ({SEARCH_TEXT_PG}) ILIKE ? "
+                "ESCAPE '\\' OFFSET 0)",
+                _like(w),
+            )
+            cols = ["l.email"] + [f"(CAST(l.attributes AS JSONB) ->> '{f}')" for f in SEARCH_FIELDS]
+            op = "ILIKE"
         s.add(
             "(" + " OR ".join(f"{c} {op} ? ESCAPE '\\'" for c in cols) + ")",
             *([_like(w)] * len(cols)),

@@ -1,6 +1,13 @@
-"""Indexes that serve the Leads list's seek pagination (leadgate.engine.listing): one per
-sort order, in the direction the list reads it, so `(key..., id) > (?, ..., ?)` starts
-where the last page ended instead of counting rows from the top.
+"""The Leads list at scale (leadgate.engine.listing): an index per sort order for seek
+pagination, and a trigram index for search by email, name or company.
+
+Sorts: each index is in the direction the list reads it, so a page starts where the last
+one ended instead of counting rows from the top; `-score` makes "best first" ascending.
+
+Search: SQLite keeps the searched text of each lead in an FTS5 table with the trigram
+tokenizer (`lead_search`, rowid = lead id), kept by triggers; PostgreSQL indexes the
+same text with pg_trgm (GIN), when the extension can be created (it is "trusted": a
+database owner may). Without it, search still works, by reading the table.
 
 Revision ID: 0014_lead_search
 Revises: 0009_users
@@ -13,19 +20,77 @@ down_revision = "0009_users"
 branch_labels = None
 depends_on = None
 
-# Expressions, not columns: `-score` makes "best first" an ascending key.
 _INDEXES = {
     "ix_leads_priority": "fit_grade, engagement_grade, (-score), created_at, id",
     "ix_leads_score_seek": "(-score), id",
     "ix_leads_recent": "updated_at, id",
 }
+# What search reads (kept equal to leadgate.engine.listing.SEARCH_TEXT_*; a test checks).
+_FIELDS = ("first_name", "last_name", "name", "company")
+SQLITE_TEXT = " || ' ' || ".join(
+    ["{t}.email"] + [f"COALESCE(json_extract({{t}}.attributes, '$.{f}'), '')" for f in _FIELDS]
+)
+PG_TEXT = " || ' ' || ".join(
+    ["email"] + [f"COALESCE(CAST(attributes AS JSONB) ->> '{f}', '')" for f in _FIELDS]
+)
 
 
 def upgrade() -> None:
     for name, cols in _INDEXES.items():
         op.execute(f"CREATE INDEX {name} ON leads ({cols})")
+    bind = op.get_bind()
+    if bind.dialect.name == "sqlite":
+        _sqlite_search()
+    else:
+        _pg_search(bind)
+
+
+def _sqlite_search() -> None:
+    op.execute("CREATE VIRTUAL TABLE lead_search USING fts5(body, tokenize='trigram')")
+    new = SQLITE_TEXT.format(t="new")
+    op.execute(
+        "CREATE TRIGGER lead_search_insert AFTER INSERT ON leads BEGIN "
+        f"INSERT INTO lead_search (rowid, body) VALUES (new.id, {new}); END"
+    )
+    # Only when the searched text can have changed: a lead row is written on every event.
+    op.execute(
+        "CREATE TRIGGER lead_search_update AFTER UPDATE OF email, attributes ON leads "
+        "WHEN old.email IS NOT new.email OR old.attributes IS NOT new.attributes BEGIN "
+        "DELETE FROM lead_search WHERE rowid = old.id; "
+        f"INSERT INTO lead_search (rowid, body) VALUES (new.id, {new}); END"
+    )
+    op.execute(
+        "CREATE TRIGGER lead_search_delete AFTER DELETE ON leads BEGIN "
+        "DELETE FROM lead_search WHERE rowid = old.id; END"
+    )
+    op.execute(
+        f"INSERT INTO lead_search (rowid, body) SELECT l.id, {SQLITE_TEXT.format(t='l')} "
+        "FROM leads l"
+    )
+
+
+def _pg_search(bind: object) -> None:
+    from sqlalchemy import text
+
+    can = bind.execute(  # type: ignore[attr-defined]
+        text(
+            "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') OR EXISTS "
+            "(SELECT 1 FROM pg_available_extension_versions WHERE name = 'pg_trgm' "
+            "AND (trusted OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)))"
+        )
+    ).scalar()
+    if not can:
+        return
+    op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    op.execute(f"CREATE INDEX ix_leads_search ON leads USING gin (({PG_TEXT}) gin_trgm_ops)")
 
 
 def downgrade() -> None:
     for name in _INDEXES:
         op.execute(f"DROP INDEX {name}")
+    if op.get_bind().dialect.name == "sqlite":
+        for t in ("insert", "update", "delete"):
+            op.execute(f"DROP TRIGGER IF EXISTS lead_search_{t}")
+        op.execute("DROP TABLE IF EXISTS lead_search")
+    else:
+        op.execute("DROP INDEX IF EXISTS ix_leads_search")
