@@ -725,11 +725,13 @@ def test_a_track_enrols_only_the_leads_of_its_segment(
     """`segment: NAME` in a track: the playbook's segment is part of its entry condition."""
     from leadgate.playbook.loader import bundled_playbook
 
-    text = bundled_playbook()[1] + (
+    text = bundled_playbook()[1].replace(
+        "\nsegments:\n",
         "\nsegments:\n  big_owned:\n    all:\n"
         "      - {field: company_size, op: gte, value: 1000}\n"
         "      - {field: owner, op: exists}\n"
-        "      - {score: fit, op: gte, value: 10}\n"
+        "      - {score: fit, op: gte, value: 10}\n",
+        1,
     )
     engine.activate_playbook(text, "test")
     track = {"name": "big", "segment": "big_owned", "steps": [{"wait_days": 10}]}
