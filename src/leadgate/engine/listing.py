@@ -52,10 +52,6 @@ BANDS: dict[str, tuple[float | None, float | None]] = {
     "low": (None, 0.2),
 }
 SEARCH_FIELDS = ("first_name", "last_name", "name", "company")
-# The searched text as PostgreSQL's trigram index has it (migration 0014_lead_search).
-SEARCH_TEXT_PG = " || ' ' || ".join(
-    ["email"] + [f"COALESCE(CAST(attributes AS JSONB) ->> '{f}', '')" for f in SEARCH_FIELDS]
-)
 _COLS = (
     "l.id, l.email, l.stage, l.fit, l.engagement, l.score, l.fit_grade, l.engagement_grade, "
     "l.grade, l.owner, l.stage_at, l.created_at, l.updated_at, l.attributes"
@@ -226,12 +222,12 @@ def _search(db: Database, text: str, s: _Sql) -> None:
             cols = ["l.email"] + [f"json_extract(l.attributes, '$.{f}')" for f in SEARCH_FIELDS]
             op = "LIKE"
         else:
-            # The candidates from the trigram index (migration 0014; the text spelled as
-            # the index spells it). OFFSET 0 keeps the planner from folding this into a
-            # walk of the sort's index that tests every lead: it guesses pg_trgm's
-            # selectivity at a flat 1%, and search terms are mostly rare.
+            # The candidates from the trigram index on `lead_search` (migration 0014).
+            # OFFSET 0 keeps the planner from folding this into a walk of the sort's
+            # index that tests every lead: it guesses pg_trgm's selectivity at a flat 1%,
+            # and search terms are mostly rare.
             s.add(
-                f"l.id IN (SELECT s.id FROM leads s WHERE ({SEARCH_TEXT_PG}) ILIKE ? "
+                "l.id IN (SELECT s.id FROM lead_search s WHERE s.body ILIKE ? "
                 "ESCAPE '\\' OFFSET 0)",
                 _like(w),
             )

@@ -4,10 +4,13 @@ pagination, and a trigram index for search by email, name or company.
 Sorts: each index is in the direction the list reads it, so a page starts where the last
 one ended instead of counting rows from the top; `-score` makes "best first" ascending.
 
-Search: SQLite keeps the searched text of each lead in an FTS5 table with the trigram
-tokenizer (`lead_search`, rowid = lead id), kept by triggers; PostgreSQL indexes the
-same text with pg_trgm (GIN), when the extension can be created (it is "trusted": a
-database owner may). Without it, search still works, by reading the table.
+Search: the searched text of each lead (email, first and last name, name, company) is
+kept in a table of its own, `lead_search`, by triggers that fire only when the email or
+the attributes change: a lead row is rewritten on every event, and an index on the text
+inside `leads` would be rewritten with it. SQLite: an FTS5 table with the trigram
+tokenizer (rowid = lead id). PostgreSQL: (id, body) with a pg_trgm GIN index on body,
+when the extension can be created (it is "trusted": a database owner may); without it,
+search still works, by reading that table.
 
 Revision ID: 0014_lead_search
 Revises: 0009_users
@@ -25,7 +28,7 @@ _INDEXES = {
     "ix_leads_score_seek": "(-score), id",
     "ix_leads_recent": "updated_at, id",
 }
-# What search reads (kept equal to leadgate.engine.listing.SEARCH_TEXT_*; a test checks).
+# What search reads (the fields of leadgate.engine.listing.SEARCH_FIELDS; a test checks).
 _FIELDS = ("first_name", "last_name", "name", "company")
 SQLITE_TEXT = " || ' ' || ".join(
     ["{t}.email"] + [f"COALESCE(json_extract({{t}}.attributes, '$.{f}'), '')" for f in _FIELDS]
@@ -72,6 +75,31 @@ def _sqlite_search() -> None:
 def _pg_search(bind: object) -> None:
     from sqlalchemy import text
 
+    op.execute("CREATE TABLE lead_search (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+    new = PG_TEXT.replace("email", "NEW.email").replace("attributes", "NEW.attributes")
+    op.execute(
+        "CREATE FUNCTION lead_search_sync() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "IF TG_OP = 'DELETE' THEN DELETE FROM lead_search WHERE id = OLD.id; RETURN NULL; "
+        "END IF; "
+        f"INSERT INTO lead_search (id, body) VALUES (NEW.id, {new}) "
+        "ON CONFLICT (id) DO UPDATE SET body = EXCLUDED.body; RETURN NULL; END $$"
+    )
+    op.execute(
+        "CREATE TRIGGER lead_search_insert AFTER INSERT ON leads FOR EACH ROW "
+        "EXECUTE FUNCTION lead_search_sync()"
+    )
+    # The WHEN is tested without calling the function: the rewrite of a lead on every
+    # event costs nothing here.
+    op.execute(
+        "CREATE TRIGGER lead_search_update AFTER UPDATE OF email, attributes ON leads "
+        "FOR EACH ROW WHEN (OLD.email IS DISTINCT FROM NEW.email OR "
+        "OLD.attributes IS DISTINCT FROM NEW.attributes) EXECUTE FUNCTION lead_search_sync()"
+    )
+    op.execute(
+        "CREATE TRIGGER lead_search_delete AFTER DELETE ON leads FOR EACH ROW "
+        "EXECUTE FUNCTION lead_search_sync()"
+    )
+    op.execute(f"INSERT INTO lead_search (id, body) SELECT id, {PG_TEXT} FROM leads")
     can = bind.execute(  # type: ignore[attr-defined]
         text(
             "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') OR EXISTS "
@@ -79,10 +107,9 @@ def _pg_search(bind: object) -> None:
             "AND (trusted OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)))"
         )
     ).scalar()
-    if not can:
-        return
-    op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-    op.execute(f"CREATE INDEX ix_leads_search ON leads USING gin (({PG_TEXT}) gin_trgm_ops)")
+    if can:
+        op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        op.execute("CREATE INDEX ix_lead_search_body ON lead_search USING gin (body gin_trgm_ops)")
 
 
 def downgrade() -> None:
@@ -93,4 +120,7 @@ def downgrade() -> None:
             op.execute(f"DROP TRIGGER IF EXISTS lead_search_{t}")
         op.execute("DROP TABLE IF EXISTS lead_search")
     else:
-        op.execute("DROP INDEX IF EXISTS ix_leads_search")
+        for t in ("insert", "update", "delete"):
+            op.execute(f"DROP TRIGGER IF EXISTS lead_search_{t} ON leads")
+        op.execute("DROP FUNCTION IF EXISTS lead_search_sync()")
+        op.execute("DROP TABLE IF EXISTS lead_search")
