@@ -2,19 +2,21 @@
 
 What the web app's Leads page, its CSV export and `leadgate lead list` read. A page is
 found by seeking, never by OFFSET: the cursor holds the sort key of the last row shown,
-and the next page starts after it with one row-value comparison that the sort's index
-(migration 0014_lead_search) serves, so page 20,000 costs what page 1 costs.
+and the next page starts right after it on the sort's index (migration
+0014_lead_search), so page 20,000 costs what page 1 costs.
 
     q = LeadQuery(stage="mql", search="acme", segment="hot_mqls", limit=50)
     page = list_page(engine, q)                  # page.rows, page.next (None at the end)
     list_page(engine, replace(q, after=page.next))
     for rows in iter_pages(engine, q, 1000): ... # every match, a page at a time (exports)
 
-Every sort is one direction over its whole key (`-score` is indexed as an expression),
-which is what lets `(k1, k2, id) > (?, ?, ?)` seek. Search is a case-insensitive substring
-of the email, first and last name, name or company (every word must be found); like a
-segment that few leads match, a rare search term reads many index entries per row it
-finds (docs/ui.md, "Leads at scale").
+Every sort is one direction over its whole key (`-score` is indexed as an expression);
+a page after a cursor is read as branches, each an equality prefix and one range on that
+index. Search is a case-insensitive substring of the email, first and last name, name or
+company (every word must be found); its candidates come from a trigram index on
+`lead_search` (SQLite FTS5, PostgreSQL pg_trgm). Other filters (source, predicted, a
+segment) test the leads along the sort's index until a page is full: cheap when many
+match, a long walk when few do (docs/ui.md, "Leads at scale").
 """
 
 from __future__ import annotations
