@@ -7,8 +7,11 @@ engine (`leadgate demo`'s loader), then on a copy: adds a sales user linked to t
 with the most open leads and an admin, signs both in, and times each page in-process
 (the ASGI app through Starlette's TestClient: the server's own time, no network),
 `--samples` requests per page, p50/p95 in ms. Targets (issue 14): p95 < 100 ms for every
-page, < 50 ms for the queue. Then it starts `leadgate serve` on the copy and times the
-first 200 of /login from the process start (target: 5 s).
+page, < 50 ms for the queue. The Leads list is timed as people use it: the first page, a
+page deep in the list (by its cursor), a search by a last name and by a company, filters
+(stage, grade + source, predicted band), a segment and the CSV export of a filtered list.
+Then it starts `leadgate serve` on the copy and times the first 200 of /login from the
+process start (target: 5 s). It prints the machine, its load and the data size first.
 
 Not a test: nothing here asserts a time. Run it on an idle machine.
 """
@@ -24,6 +27,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 from _common import machine, percentile
 from leadgate.engine.engine import Engine
@@ -111,6 +115,29 @@ def first_page(url: str) -> float:
         proc.wait(timeout=30)
 
 
+def _leads_samples(engine: Engine, n: int) -> tuple[str, str, str]:
+    """A cursor to the middle of the list (priority order), a last name and a company of
+    a lead picked at random: what the deep-page and search timings ask for."""
+    from leadgate.engine.listing import SORTS, encode_cursor
+
+    keys = ", ".join(SORTS["priority"][0])
+    with engine.db.read() as conn:
+        row = conn.exec_driver_sql(
+            f"SELECT {keys} FROM leads l ORDER BY {keys} LIMIT 1 OFFSET {n // 2}"
+        ).fetchone()
+        attrs = conn.exec_driver_sql(
+            f"SELECT attributes FROM leads WHERE id = {max(1, n // 3)}"
+        ).fetchone()
+    import orjson
+
+    a = orjson.loads(attrs[0]) if attrs else {}
+    return (
+        encode_cursor("priority", list(row)),
+        str(a.get("last_name") or "smith"),
+        str(a.get("company") or "acme"),
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--leads", type=int, default=100_000)
@@ -139,8 +166,15 @@ def main() -> None:
     with db.read() as conn:
         ids = [r[0] for r in conn.exec_driver_sql("SELECT id FROM leads").fetchall()]
     rng = random.Random(7)
+    deep, last_name, company = _leads_samples(engine, len(ids))
     print(machine())
-    print(f"{args.leads:,} leads, {args.events:,} events; {args.samples} requests per page")
+    load = os.getloadavg()
+    print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (1, 5, 15 min)")
+    size = sum(p.stat().st_size for p in OUT.glob("web-run.db*")) / 1e6
+    print(
+        f"{len(ids):,} leads, {args.events:,} events, store {size:,.0f} MB (SQLite); "
+        f"{args.samples} requests per page"
+    )
     print(f"{'page':<28}{'p50 ms':>10}{'p95 ms':>10}{'target':>10}")
     app = create_app(engine=engine)
     with TestClient(app) as rep_client, TestClient(app) as admin_client:
@@ -151,6 +185,15 @@ def main() -> None:
             ("/app/queue/rows (rep)", rep_client, "/app/queue/rows", 50),
             ("/app/queue (everyone)", admin_client, "/app/queue", 50),
             ("/app/leads/{id}", rep_client, lambda: f"/app/leads/{rng.choice(ids)}", 100),
+            ("/app/leads", rep_client, "/app/leads", 100),
+            ("/app/leads deep page", rep_client, f"/app/leads?after={deep}", 100),
+            ("/app/leads?q=last name", rep_client, f"/app/leads?q={quote(last_name)}", 100),
+            ("/app/leads?q=company", rep_client, f"/app/leads?q={quote(company)}", 100),
+            ("/app/leads?stage=mql", rep_client, "/app/leads?stage=mql", 100),
+            ("/app/leads?grade&source", rep_client, "/app/leads?grade=B&source=web", 100),
+            ("/app/leads?predicted=high", rep_client, "/app/leads?predicted=high", 100),
+            ("/app/leads?segment", rep_client, "/app/leads?segment=hot_mqls", 100),
+            ("/app/leads.csv?stage=sql", rep_client, "/app/leads.csv?stage=sql", 100),
             ("/app/funnel", admin_client, "/app/funnel", 100),
             ("/app/playbook", admin_client, "/app/playbook", 100),
             ("/app/model", admin_client, "/app/model", 100),

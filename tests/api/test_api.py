@@ -495,3 +495,14 @@ def test_a_write_lock_held_elsewhere_does_not_stop_the_server(api: Api) -> None:
         t.join(60)
     r = posted[0]
     assert r.status_code == 200 and r.json()["accepted"] == 1  # type: ignore[attr-defined]
+
+
+def test_funnel_report_of_a_segment(api: Api) -> None:
+    api.post(f"{V1}/events", json={"email": "d@corp.com", "type": "demo_request"})
+    api.post(f"{V1}/leads", json={"email": "e@corp.com", "company_size": 5000})
+    whole = api.get(f"{V1}/reports/funnel", role="marketing").json()
+    assert whole["total_leads"] == 2 and "segment" not in whole
+    f = api.get(f"{V1}/reports/funnel?segment=enterprise", role="marketing").json()
+    assert f["segment"] == "enterprise" and f["total_leads"] == 1 and f["current"]["lead"] == 1
+    body = assert_problem(api.get(f"{V1}/reports/funnel?segment=nope", role="marketing"), 422)
+    assert "no segment 'nope'" in str(body)

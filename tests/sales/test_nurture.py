@@ -717,3 +717,34 @@ def test_dead_mail_is_replayed_once_the_server_is_back(
     assert kinds(engine.show("dan@acme.com"))[-3:] == ["failed", "replayed", "sent"]
     assert s.replay_mail(None, "user:ops") == 0  # nothing dead left that may go
     assert s.mail_outbox() == {"pending": 0, "sent": 1, "dead": 1, "cancelled": 0}
+
+
+def test_a_track_enrols_only_the_leads_of_its_segment(
+    engine: Engine, raise_hand: Hand, smtp: SmtpServer
+) -> None:
+    """`segment: NAME` in a track: the playbook's segment is part of its entry condition."""
+    from leadgate.playbook.loader import bundled_playbook
+
+    text = bundled_playbook()[1].replace(
+        "\nsegments:\n",
+        "\nsegments:\n  big_owned:\n    all:\n"
+        "      - {field: company_size, op: gte, value: 1000}\n"
+        "      - {field: owner, op: exists}\n"
+        "      - {score: fit, op: gte, value: 10}\n",
+        1,
+    )
+    engine.activate_playbook(text, "test")
+    track = {"name": "big", "segment": "big_owned", "steps": [{"wait_days": 10}]}
+    setup(engine, smtp.port, [track])
+    to_nurture(engine, raise_hand, "a@big.com", "no budget yet", company_size=5000)
+    to_nurture(engine, raise_hand, "b@small.com", "no budget yet", company_size=20)
+    assert engine.show("a@big.com")["nurture"]["track"] == "big"
+    assert engine.show("b@small.com")["nurture"] is None
+
+
+def test_a_track_naming_an_unknown_segment_is_refused(engine: Engine) -> None:
+    """Sections handed to install() skip the playbook's check: the config build refuses."""
+    track = {"name": "big", "segment": "nope", "steps": [{"wait_days": 10}]}
+    s = install(engine, sections=sections(1, [track]))
+    with pytest.raises(ValueError, match="unknown segment 'nope'"):
+        s.config()

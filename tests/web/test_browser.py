@@ -270,6 +270,20 @@ def test_marketing_fixes_a_playbook_typo_sees_what_if_and_activates(
     assert "browser-" in page.get_by_role("row").filter(has_text="(active)").inner_text()
 
 
+def test_the_leads_form_searches_and_filters_by_segment(watched: Watched, site: Site) -> None:
+    page = watched.page
+    sign_in(watched, site, "olga")
+    page.goto(site.base + "/app/leads")
+    page.get_by_label("Search").fill("ACME")
+    page.get_by_label("Segment").select_option("hot_mqls")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url("**/app/leads?q=ACME&segment=hot_mqls**")
+    assert page.get_by_role("link", name="mia@acme.example").count() == 0  # fit grade D
+    page.get_by_label("Segment").select_option("")
+    page.get_by_role("button", name="Filter").click()
+    assert page.get_by_role("link", name="mia@acme.example").count() == 1
+
+
 def test_screenshots(watched: Watched, site: Site, request: pytest.FixtureRequest) -> None:
     """With LEADGATE_SCREENSHOTS=DIR, each page at 1280x800 into DIR (docs/ui/)."""
     import os
@@ -357,6 +371,7 @@ def test_every_page_passes_an_accessibility_scan(watched: Watched, site: Site) -
         "/app/playbook",
         "/app/model",
         "/app/leads",
+        "/app/leads?q=acme&segment=enterprise",
         "/app/admin",
         "/logout",
         "/app/no-such-page",

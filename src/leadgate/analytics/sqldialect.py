@@ -18,6 +18,9 @@ from leadgate.playbook.conditions import INF_RX, NUMBER_RX
 from leadgate.playbook.regex import to_dialect
 
 DIALECTS = ("duckdb", "postgres", "spark")
+# The store's own engine: only segment filters (leadgate.analytics.sqlsegments) are
+# written for it, with the lg_* functions of leadgate.store.sqlfunctions.
+SQLITE = "sqlite"
 # Every character Python's str.strip() removes (str.isspace over the BMP).
 _WS = "".join(chr(c) for c in range(0x10000) if chr(c).isspace())
 _WS_CLASS = "[" + "".join("\\" + ch if ch in "\\]^-" else ch for ch in _WS) + "]"
@@ -138,7 +141,46 @@ def _item_text(kind: str, text: str, dialect: str) -> str:
     )
 
 
+_SIMPLE_KEY = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+def _expand_sqlite(name: str, args: list[str]) -> str:
+    """SQLite's spelling: its JSON functions for plain keys, lg_* functions otherwise."""
+    simple = {
+        "LG_ORD": "{0}",
+        "LG_BLANK": "(lg_strip({0}) = '')",
+        "LG_TRIM": "lg_strip({0})",
+        "LG_NUM": "lg_num({0})",
+        "LG_RX": "lg_rx({0}, {1})",
+        "LG_AFTER_AT": "lg_after_at({0})",
+        "LG_ARRAY_HAS": "lg_array_has({0}, {1}, {2})",
+    }
+    if name in simple:
+        return simple[name].format(*args)
+    doc, key = args[0], _unlit(args[1])
+    if name not in ("LG_KIND", "LG_TEXT"):
+        raise ValueError(f"placeholder {name} has no SQLite spelling")
+    if not _SIMPLE_KEY.match(key):
+        return f"lg_{name[3:].lower()}({doc}, {args[1]})"
+    path = lit(f'$."{key}"')
+    t = f"json_type({doc}, {path})"
+    if name == "LG_KIND":
+        return (
+            f"(CASE {t} WHEN 'text' THEN 'string' WHEN 'null' THEN 'null' "
+            "WHEN 'true' THEN 'boolean' WHEN 'false' THEN 'boolean' WHEN 'integer' THEN "
+            "'number' WHEN 'real' THEN 'number' WHEN 'array' THEN 'array' "
+            "WHEN 'object' THEN 'object' ELSE 'missing' END)"
+        )
+    # Numbers stay numbers (a round trip through text would lose digits).
+    return (
+        f"(CASE {t} WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' "
+        f"ELSE json_extract({doc}, {path}) END)"
+    )
+
+
 def _expand(name: str, args: list[str], dialect: str) -> str:
+    if dialect == SQLITE:
+        return _expand_sqlite(name, args)
     quote, unquote = (spark_lit, _spark_unlit) if dialect == "spark" else (lit, _unlit)
     ws = quote(_WS)
     if name == "LG_ORD":

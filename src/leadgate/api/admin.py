@@ -180,13 +180,20 @@ async def put_playbook(request: Request, key: ApiKey = Depends(require(*MARKETIN
 @router.get(
     "/reports/funnel",
     summary="Leads per stage, reached per stage, step conversion",
-    responses={200: {"description": "The funnel", "content": _OBJ}, **responses(401, 403)},
+    responses={200: {"description": "The funnel", "content": _OBJ}, **responses(401, 403, 422)},
 )
-async def funnel(request: Request, key: ApiKey = Depends(require(*MARKETING))) -> Response:
-    """The funnel now."""
+async def funnel(
+    request: Request,
+    segment: Annotated[
+        str | None,
+        Query(max_length=100, description="Only the leads in this segment of the playbook"),
+    ] = None,
+    key: ApiKey = Depends(require(*MARKETING)),
+) -> Response:
+    """The funnel now (of one segment's leads, with `segment`)."""
     ctx = context(request)
     # funnel() fires due timers first: a write, so it queues with the other writes.
-    return json_response(await ctx.write(ctx.engine.funnel))
+    return json_response(await ctx.write(ctx.engine.funnel, segment))
 
 
 # -- webhooks ----------------------------------------------------------------------------

@@ -305,6 +305,14 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         limit: Annotated[int, typer.Option(min=1, max=100_000)] = 50,
+        segment: Annotated[
+            str | None,
+            typer.Option(help="Only the leads in this segment of the playbook (segments:)."),
+        ] = None,
+        csv_file: Annotated[
+            str | None,
+            typer.Option("--csv", help="Also write the list (email and the columns) to this CSV."),
+        ] = None,
         db: DbOpt = None,
         as_json: JsonOpt = False,
     ) -> None:
@@ -312,7 +320,7 @@ def register(app: typer.Typer) -> None:
         engine = open_engine(db)
         if stage is not None:
             stage = stage_name(stage)
-        rows = engine.list_leads(stage, grade, owner, min_score, limit, sort)
+        rows = engine.list_leads(stage, grade, owner, min_score, limit, sort, segment=segment)
         cols = _columns(fields)
         extra = [c for c in cols if c not in _ROW_KEYS]
         if extra:
@@ -321,6 +329,13 @@ def register(app: typer.Typer) -> None:
                 a = attrs.get(r["id"], {})
                 for c in extra:
                     r[c] = a.get(c)
+        if csv_file:
+            from leadgate import csvout
+
+            with open(csv_file, "w", encoding="utf-8", newline="") as fh:
+                w = csvout.writer(fh)
+                w.writerow(["email", *cols])
+                w.writerows([r["email"], *(r.get(_ROW_KEYS.get(c, c)) for c in cols)] for r in rows)
         if as_json:
             print_json(rows)
             return

@@ -70,12 +70,16 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option("--chart", help="Also draw a chart into this .png or .svg file."),
         ] = None,
+        segment: Annotated[
+            str | None,
+            typer.Option(help="Only the leads in this segment of the playbook (segments:)."),
+        ] = None,
     ) -> None:
         """Leads per stage and conversion between stages."""
         if chart and not chart.lower().endswith((".png", ".svg")):
             raise BadInput(f"--chart: file must end in .png or .svg, got '{chart}'")
         engine = open_engine(db)
-        data = engine.funnel()
+        data = engine.funnel(segment)
         if as_json:
             print_json(data)
         else:

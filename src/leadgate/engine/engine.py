@@ -624,13 +624,28 @@ class Engine:
         min_score: float | None = None,
         limit: int = 50,
         sort: str = "priority",
+        segment: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Leads filtered by stage/grade/owner, best first (see `reading.list_leads`)."""
-        return reading.list_leads(self, stage, grade, owner, min_score, limit, sort)
+        """Leads filtered by stage/grade/owner (and a playbook segment), best first (see
+        `reading.list_leads`; with a segment, `listing.list_page`, in the same order)."""
+        if segment is None:
+            return reading.list_leads(self, stage, grade, owner, min_score, limit, sort)
+        from leadgate.engine.listing import LeadQuery, list_page
 
-    def funnel(self) -> dict[str, Any]:
+        q = LeadQuery(stage, grade, owner, min_score, segment=segment, sort=sort, limit=limit)
+        keys = ("id", "email", "stage", "fit", "engagement", "score", "grade", "owner")
+        return [
+            {
+                **{k: r[k] for k in keys},
+                "stage_since": r["stage_since"],
+                "updated_at": r["updated_at"],
+            }
+            for r in list_page(self, q).rows
+        ]
+
+    def funnel(self, segment: str | None = None) -> dict[str, Any]:
         """Leads per stage now and ever reached, with conversion (see `reading.funnel`)."""
-        return reading.funnel(self)
+        return reading.funnel(self, segment)
 
     def rescore_all(
         self, progress: Callable[[int], None] | None = None, batch: int = 20_000

@@ -184,22 +184,37 @@ def list_leads(
     ]
 
 
-def funnel(engine: Engine) -> dict[str, Any]:
-    """Leads per stage now, leads that ever reached each funnel stage, and step conversion."""
+def funnel(engine: Engine, segment: str | None = None) -> dict[str, Any]:
+    """Leads per stage now, leads that ever reached each funnel stage, and step conversion.
+
+    With `segment` (a name in the playbook's `segments:`), only the leads in that segment
+    now count, selected in SQL (`leadgate.analytics.sqlsegments`)."""
     engine.tick()
-    with engine.db.read() as conn:
-        repo = Repository(engine.db, conn)
-        now_counts = dict(
-            repo.execute("SELECT stage, COUNT(*) FROM leads GROUP BY stage").fetchall()
+    seg, in_seg = "", ""
+    if segment is not None:
+        from leadgate.analytics.sqlsegments import segment_where
+        from leadgate.engine.listing import segment_condition
+
+        where = segment_where(
+            segment_condition(engine, segment), "sqlite" if engine.db.is_sqlite else "postgres"
         )
+        seg = f" WHERE {where}"
+        in_seg = f" WHERE lead_id IN (SELECT l.id FROM leads l WHERE {where})"
+    with engine.db.read() as conn:
+        # Raw driver SQL: a segment's literals may hold a `?` (no parameters here).
+        def q(sql: str) -> list[Any]:
+            return list(conn.exec_driver_sql(sql, ()).fetchall())
+
+        now_counts = dict(q(f"SELECT l.stage, COUNT(*) FROM leads l{seg} GROUP BY l.stage"))
         reached = dict(
-            repo.execute(
+            q(
                 "SELECT to_stage, COUNT(DISTINCT lead_id) FROM "
                 + EFFECTIVE_TRANSITIONS
+                + in_seg
                 + " GROUP BY to_stage"
-            ).fetchall()
+            )
         )
-        total = repo.execute("SELECT COUNT(*) FROM leads").fetchone()[0]
+        total = q(f"SELECT COUNT(*) FROM leads l{seg}")[0][0]
     reached["lead"] = total
     steps = []
     for a, b in zip(FUNNEL, FUNNEL[1:], strict=False):
@@ -213,7 +228,9 @@ def funnel(engine: Engine) -> dict[str, Any]:
                 "rate": round(nb / na, 4) if na else None,
             }
         )
+    out: dict[str, Any] = {"segment": segment} if segment is not None else {}
     return {
+        **out,
         "total_leads": total,
         "current": {s: now_counts.get(s, 0) for s in STAGES},
         "reached": {s: reached.get(s, 0) for s in (*FUNNEL, "nurture", "disqualified")},

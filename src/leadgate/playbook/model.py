@@ -30,6 +30,7 @@ from leadgate.playbook.sales_sections import (
     SlaSection,
     check_framework_names,
 )
+from leadgate.playbook.segments import check_segments
 from leadgate.qualification.frameworks import BUNDLED
 
 STAGES = ("lead", "mql", "sal", "sql", "sqo", "customer", "nurture", "disqualified")
@@ -246,6 +247,24 @@ class Playbook(_Strict):
     @classmethod
     def _browser_events(cls, v: list[str]) -> list[str]:
         return check_browser_events(v)
+    # Saved segments: named conditions over a lead's state (leadgate.playbook.segments).
+    segments: dict[str, Condition] = Field(default_factory=dict)
+
+    @field_validator("segments")
+    @classmethod
+    def _segments(cls, v: dict[str, Condition]) -> dict[str, Condition]:
+        return check_segments(v)
+
+    @model_validator(mode="after")
+    def _track_segments(self) -> Playbook:
+        for i, t in enumerate(self.nurture.tracks):
+            if t.segment is not None and t.segment not in self.segments:
+                names = ", ".join(self.segments) or "none defined"
+                raise ValueError(
+                    f"nurture.tracks[{i}].segment: unknown segment '{t.segment}'"
+                    f"{_suggest(t.segment, list(self.segments))} (segments: {names})"
+                )
+        return self
 
     @field_validator("frameworks")
     @classmethod

@@ -274,10 +274,12 @@ class NurtureStep(_Strict):
 class NurtureTrack(_Strict):
     """A segment (condition) and the timed steps its nurtured leads go through.
 
-    The condition sees the lead's fields plus `nurture_reason`, and its scores."""
+    The condition sees the lead's fields plus `nurture_reason`, and its scores. `segment`
+    names one of the playbook's `segments:`; the lead must be in it too."""
 
     name: str = Field(min_length=1)
     if_: Condition | None = Field(default=None, alias="if")
+    segment: str | None = Field(default=None, min_length=1)
     steps: list[NurtureStep] = Field(min_length=1)
     # On activation, also enrol the leads already in nurture that match and are in no
     # track (otherwise only leads entering nurture from now on are enrolled).

@@ -120,5 +120,5 @@ def build_config(
         handoff,
         pools,
         free,
-        Tracks(sections.nurture),
+        Tracks(sections.nurture, playbook.segments),
     )

@@ -19,14 +19,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from leadgate.ingest.columns import canonical
 from leadgate.ingest.validate import InputError, iso
-from leadgate.playbook.conditions import compile_condition
+from leadgate.playbook.base import Condition
+from leadgate.playbook.conditions import Predicate, compile_condition
+from leadgate.playbook.segments import compile_segments, lead_view
 from leadgate.sales.mail import MailSettings, Outgoing, header_text, send_all, settings_from
 from leadgate.sales.playbook_sections import (
     MessageTemplate,
@@ -65,6 +67,47 @@ class _Lead:
         f.setdefault("email_domain", self.email.rsplit("@", 1)[-1])
         f["nurture_reason"] = reason
         return f
+
+    def segment_view(self) -> tuple[dict[str, Any], Mapping[str, float | None]]:
+        """The lead as segments see it (`leadgate.playbook.segments.lead_view`)."""
+        return lead_view(
+            self.email,
+            self.attributes,
+            stage=self.stage,
+            grade=self.grade,
+            owner=self.owner,
+            fit=self.scores.get("fit"),
+            engagement=self.scores.get("engagement"),
+            total=self.scores.get("total"),
+        )
+
+
+Entry = Callable[["_Lead", Mapping[str, Any]], bool]
+
+
+def _entry(track: NurtureTrack, segments: Mapping[str, Predicate]) -> Entry | None:
+    """A track's entry test over (lead, its fields with `nurture_reason`): its `if` and
+    its `segment`, which sees the lead's state (`playbook.segments.lead_view`). None: any
+    lead enters."""
+    cond = compile_condition(track.if_) if track.if_ is not None else None
+    seg = None
+    if track.segment is not None:
+        seg = segments.get(track.segment)
+        if seg is None:  # the playbook checks this; sections handed to install() may not
+            names = ", ".join(segments) or "none defined"
+            raise ValueError(
+                f"nurture track '{track.name}': unknown segment '{track.segment}' "
+                f"(segments: {names})"
+            )
+    if cond is None and seg is None:
+        return None
+
+    def entry(lead: _Lead, fields: Mapping[str, Any]) -> bool:
+        if cond is not None and not cond(fields, lead.scores):
+            return False
+        return seg is None or seg(*lead.segment_view())
+
+    return entry
 
 
 def _chunks(ids: Sequence[int], n: int = 2000) -> list[list[int]]:
@@ -105,12 +148,11 @@ def _leads(repo: Repository, ids: Sequence[int], skip_locked: bool) -> dict[int,
 class Tracks:
     """The nurture section of one playbook version, with its conditions compiled."""
 
-    def __init__(self, section: NurtureSection):
+    def __init__(self, section: NurtureSection, segments: Mapping[str, Condition] | None = None):
         self.section = section
         self.by_name = {t.name: t for t in section.tracks}
-        self._preds = [
-            (t, compile_condition(t.if_) if t.if_ is not None else None) for t in section.tracks
-        ]
+        segs = compile_segments(segments or {})
+        self._preds = [(t, _entry(t, segs)) for t in section.tracks]
         # Whether any branch waits for an event (then new events may wake an enrolment).
         self.windowed = any(
             st.branch is not None and st.branch.within_days is not None
@@ -122,12 +164,12 @@ class Tracks:
         """The first track whose condition the lead meets."""
         fields = lead.fields(reason)
         for t, pred in self._preds:
-            if pred is None or pred(fields, lead.scores):
+            if pred is None or pred(lead, fields):
                 return t
         return None
 
     def predicate(self, name: str) -> Any:
-        """The compiled `if` of one track (None: every lead matches)."""
+        """The entry test of one track, over (lead, fields) (None: every lead matches)."""
         return next(p for t, p in self._preds if t.name == name)
 
     def mail_settings(self) -> MailSettings:
@@ -242,7 +284,7 @@ def enrol_existing(
             fields = lead.fields(lead.stage_reason)
             if any(str(fields.get(k, "")).strip().casefold() != v for k, v in want.items()):
                 continue
-            if pred is not None and not pred(fields, lead.scores):
+            if pred is not None and not pred(lead, fields):
                 continue
             n += 1
             if dry_run:

@@ -23,6 +23,8 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
+from leadgate.store import sqlfunctions
+
 DEFAULT_URL = "sqlite:///leadgate.db"
 # UPDATE … RETURNING (PostgreSQL; SQLite from 3.35): one round trip for the revision bump.
 _SQLITE_RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
@@ -327,6 +329,8 @@ def _sqlite_setup(engine: Engine, read_only: bool = False) -> None:
         cur.execute("PRAGMA wal_autocheckpoint=10000")
         cur.execute("PRAGMA journal_size_limit=67108864")
         cur.close()
+        # The functions segment filters need on SQLite (leadgate.store.sqlfunctions).
+        sqlfunctions.register(dbapi_conn)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:

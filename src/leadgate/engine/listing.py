@@ -1,0 +1,326 @@
+"""Lead lists at scale: filters, search, segments and seek pagination over the store.
+
+What the web app's Leads page, its CSV export and `leadgate lead list` read. A page is
+found by seeking, never by OFFSET: the cursor holds the sort key of the last row shown,
+and the next page starts right after it on the sort's index (migration
+0014_lead_search), so page 20,000 costs what page 1 costs.
+
+    q = LeadQuery(stage="mql", search="acme", segment="hot_mqls", limit=50)
+    page = list_page(engine, q)                  # page.rows, page.next (None at the end)
+    list_page(engine, replace(q, after=page.next))
+    for rows in iter_pages(engine, q, 1000): ... # every match, a page at a time (exports)
+
+Every sort is one direction over its whole key (`-score` is indexed as an expression);
+a page after a cursor is read as branches, each an equality prefix and one range on that
+index. Search is a case-insensitive substring of the email, first and last name, name or
+company (every word must be found); its candidates come from a trigram index on
+`lead_search` (SQLite FTS5, PostgreSQL pg_trgm). Other filters (source, predicted, a
+segment) test the leads along the sort's index until a page is full: cheap when many
+match, a long walk when few do (docs/ui.md, "Leads at scale").
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from leadgate.analytics.sqlsegments import predicted_expr, segment_where
+from leadgate.ingest.validate import InputError, iso
+from leadgate.lifecycle.stages import STAGES
+from leadgate.playbook.model import FieldCondition
+
+if TYPE_CHECKING:
+    from leadgate.engine.engine import Engine
+    from leadgate.store.database import Database
+
+# sort -> (key expressions, in one direction; descending?). `id` ends each key: a total order.
+SORTS: dict[str, tuple[tuple[str, ...], bool]] = {
+    "priority": (("l.fit_grade", "l.engagement_grade", "-l.score", "l.created_at", "l.id"), False),
+    "score": (("-l.score", "l.id"), False),
+    "recent": (("l.updated_at", "l.id"), True),
+    # The probability `leadgate predict` stored, highest first; leads without one last.
+    "predicted": (("{pred_key}", "l.id"), False),
+    "email": (("l.email", "l.id"), False),
+}
+# Predicted-conversion bands (of the stored probability); `none`: no prediction stored.
+BANDS: dict[str, tuple[float | None, float | None]] = {
+    "high": (0.5, None),
+    "medium": (0.2, 0.5),
+    "low": (None, 0.2),
+}
+SEARCH_FIELDS = ("first_name", "last_name", "name", "company")
+_COLS = (
+    "l.id, l.email, l.stage, l.fit, l.engagement, l.score, l.fit_grade, l.engagement_grade, "
+    "l.grade, l.owner, l.stage_at, l.created_at, l.updated_at, l.attributes"
+)
+_NO_PREDICTION = 1e300  # the sort key of a lead without a prediction: after every -p
+
+
+@dataclass(frozen=True, slots=True)
+class LeadQuery:
+    """What a list shows: filters (all optional, combined with AND), order, page."""
+
+    stage: str | None = None
+    grade: str | None = None
+    owner: str | None = None
+    min_score: float | None = None
+    source: str | None = None
+    search: str | None = None
+    predicted: str | None = None  # a band: high, medium, low, none
+    min_predicted: float | None = None
+    segment: str | None = None
+    sort: str = "priority"
+    limit: int = 50
+    after: str | None = None  # the cursor of the previous page
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    rows: list[dict[str, Any]]
+    next: str | None
+
+
+def _grade(grade: str) -> tuple[str, str]:
+    g = grade.strip().upper()
+    if len(g) == 1 and g in "ABCD":
+        return "l.fit_grade", g
+    if len(g) == 1 and g in "1234":
+        return "l.engagement_grade", g
+    if len(g) == 2 and g[0] in "ABCD" and g[1] in "1234":
+        return "l.grade", g
+    raise InputError("grade", f"'{grade}' is not a grade (A-D, 1-4 or e.g. B2)")
+
+
+def _like(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+class _Sql:
+    """A statement under construction: filters with `?` parameters, and fragments (compiled
+    segments) spliced in after the driver's parameter style is applied, as their literals
+    may hold a `?` or a `%`."""
+
+    def __init__(self, db: Database):
+        self.db = db
+        self.dialect = "sqlite" if db.is_sqlite else "postgres"
+        self.where: list[str] = []
+        self.params: list[Any] = []
+        self.fragments: list[str] = []
+
+    def add(self, sql: str, *params: Any) -> None:
+        self.where.append(sql)
+        self.params.extend(params)
+
+    def add_fragment(self, sql: str) -> None:
+        self.where.append(f"<<{len(self.fragments)}>>")
+        self.fragments.append(sql)
+
+    def select(self, head: str, extra: list[str], tail: str) -> str:
+        """`head WHERE filters AND extra tail`, still with `?` and fragment markers."""
+        where = self.where + extra
+        return head + (" WHERE " + " AND ".join(where) if where else "") + tail
+
+    def finish(self, sql: str) -> str:
+        sql = self.db.param(sql)
+        for i, frag in enumerate(self.fragments):
+            sql = sql.replace(f"<<{i}>>", f"({frag})")
+        return sql
+
+
+def _pred(db: Database) -> str:
+    return predicted_expr("sqlite" if db.is_sqlite else "postgres").replace("%%", "%")
+
+
+def _key(db: Database, sort: str) -> tuple[list[str], bool]:
+    keys, desc = SORTS[sort]
+    pred_key = f"COALESCE(-{_pred(db)}, {_NO_PREDICTION!r})"
+    return [k.replace("{pred_key}", pred_key) for k in keys], desc
+
+
+def encode_cursor(sort: str, values: list[Any]) -> str:
+    """An opaque cursor: the sort and the key of the last row shown."""
+    return base64.urlsafe_b64encode(orjson.dumps([sort, *values])).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: str) -> list[Any]:
+    """The key values in a cursor made for `sort`; InputError when it is not one."""
+    try:
+        data = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError):
+        raise InputError("after", "not a cursor of this list (start from the first page)") from None
+    keys = SORTS[sort][0]
+    if not isinstance(data, list) or len(data) != len(keys) + 1 or data[0] != sort:
+        raise InputError("after", "not a cursor for this sort order (start from the first page)")
+    values = data[1:]
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, str | int | float):
+            raise InputError("after", "not a cursor of this list (start from the first page)")
+    return values
+
+
+def segment_condition(engine: Engine, name: str) -> Any:
+    """The active playbook's segment `name`; InputError naming the segments when unknown."""
+    segments = engine.processor().playbook.segments
+    if name not in segments:
+        names = ", ".join(segments) or "the active playbook defines none"
+        raise InputError("segment", f"no segment '{name}' (segments: {names})")
+    return segments[name]
+
+
+def _filters(engine: Engine, q: LeadQuery, s: _Sql) -> None:
+    if q.stage:
+        stage = q.stage.strip().lower()
+        if stage not in STAGES:
+            raise InputError("stage", f"unknown stage '{q.stage}' (one of {', '.join(STAGES)})")
+        s.add("l.stage = ?", stage)
+    if q.grade:
+        col, g = _grade(q.grade)
+        s.add(f"{col} = ?", g)
+    if q.owner:
+        s.add("l.owner = ?", q.owner)
+    if q.min_score is not None:
+        s.add("l.score >= ?", q.min_score)
+    if q.source:
+        # The playbook's own `eq`: any case, blanks around ignored.
+        cond = FieldCondition(field="source", op="eq", value=q.source)
+        s.add_fragment(segment_where(cond, s.dialect))
+    if q.predicted:
+        band = q.predicted.strip().lower()
+        if band == "none":
+            s.add(f"{_pred(engine.db)} IS NULL")
+        elif band in BANDS:
+            lo, hi = BANDS[band]
+            if lo is not None:
+                s.add(f"{_pred(engine.db)} >= ?", lo)
+            if hi is not None:
+                s.add(f"{_pred(engine.db)} < ?", hi)
+        else:
+            raise InputError("predicted", f"one of {', '.join([*BANDS, 'none'])}")
+    if q.min_predicted is not None:
+        s.add(f"{_pred(engine.db)} >= ?", q.min_predicted)
+    if q.search:
+        _search(engine.db, q.search, s)
+    if q.segment:
+        s.add_fragment(segment_where(segment_condition(engine, q.segment), s.dialect))
+
+
+def _search(db: Database, text: str, s: _Sql) -> None:
+    words = text.split()[:5]
+    for w in words:
+        if db.is_sqlite:
+            # The trigram index (migration 0014) finds the candidates of a word of 3+
+            # characters; LIKE then decides (it ignores the case of ASCII letters).
+            if len(w) >= 3:
+                s.add(
+                    "l.id IN (SELECT rowid FROM lead_search WHERE lead_search MATCH ?)",
+                    '"' + w.replace('"', '""') + '"',
+                )
+            cols = ["l.email"] + [f"json_extract(l.attributes, '$.{f}')" for f in SEARCH_FIELDS]
+            op = "LIKE"
+        else:
+            # The candidates from the trigram index on `lead_search` (migration 0014).
+            # OFFSET 0 keeps the planner from folding this into a walk of the sort's
+            # index that tests every lead: it guesses pg_trgm's selectivity at a flat 1%,
+            # and search terms are mostly rare.
+            s.add(
+                "l.id IN (SELECT s.id FROM lead_search s WHERE s.body ILIKE ? "
+                "ESCAPE '\\' OFFSET 0)",
+                _like(w),
+            )
+            cols = ["l.email"] + [f"(CAST(l.attributes AS JSONB) ->> '{f}')" for f in SEARCH_FIELDS]
+            op = "ILIKE"
+        s.add(
+            "(" + " OR ".join(f"{c} {op} ? ESCAPE '\\'" for c in cols) + ")",
+            *([_like(w)] * len(cols)),
+        )
+
+
+def _row(r: Any) -> dict[str, Any]:
+    try:
+        attrs = orjson.loads(r[13]) if r[13] else {}
+    except orjson.JSONDecodeError:
+        attrs = {}
+    pred = attrs.get("predicted")
+    return {
+        "id": r[0],
+        "email": r[1],
+        "stage": r[2],
+        "fit": r[3],
+        "engagement": r[4],
+        "score": r[5],
+        "fit_grade": r[6],
+        "engagement_grade": r[7],
+        "grade": r[8],
+        "owner": r[9],
+        "stage_since": iso(r[10]),
+        "created_at": iso(r[11]),
+        "updated_at": iso(r[12]),
+        "first_name": attrs.get("first_name"),
+        "last_name": attrs.get("last_name"),
+        "company": attrs.get("company"),
+        "source": attrs.get("source"),
+        "predicted": (
+            float(pred) if isinstance(pred, int | float) and not isinstance(pred, bool) else None
+        ),
+        "attributes": attrs,
+    }
+
+
+def list_page(engine: Engine, q: LeadQuery, tick: bool = True) -> Page:
+    """One page of the list and the cursor of the next (None at the end).
+
+    `tick` fires due timers first (a write), so stages are as of now."""
+    if q.sort not in SORTS:
+        raise InputError("sort", f"one of {', '.join(SORTS)}")
+    if not 1 <= q.limit <= 100_000:
+        raise InputError("limit", "between 1 and 100000")
+    if tick:
+        engine.tick()
+    db = engine.db
+    s = _Sql(db)
+    _filters(engine, q, s)
+    keys, desc = _key(db, q.sort)
+    direction = " DESC" if desc else ""
+    n = int(q.limit) + 1
+    head = f"SELECT {_COLS}, {', '.join(f'{k} AS k{i}' for i, k in enumerate(keys))} FROM leads l"
+    inner = f" ORDER BY {', '.join(k + direction for k in keys)} LIMIT {n}"
+    if not q.after:
+        sql, params = s.select(head, [], inner), list(s.params)
+    else:
+        # After the cursor (x1..xn): the rows with k1 past x1, those with k1 = x1 and k2
+        # past x2, ... Each branch is an equality prefix and one range on the sort's index,
+        # which SQLite and PostgreSQL both seek (a row-value comparison over expressions
+        # SQLite would scan from the top); the branches are merged in order.
+        values = decode_cursor(q.after, q.sort)
+        past = "<" if desc else ">"
+        branches, params = [], []
+        for i in range(len(keys)):
+            extra = [f"{k} = ?" for k in keys[:i]] + [f"{keys[i]} {past} ?"]
+            branches.append(f"SELECT * FROM ({s.select(head, extra, inner)}) AS b{i}")
+            params += [*s.params, *values[: i + 1]]
+        outer = ", ".join(f"k{i}{direction}" for i in range(len(keys)))
+        sql = " UNION ALL ".join(branches) + f" ORDER BY {outer} LIMIT {n}"
+    sql = s.finish(sql)
+    with db.read() as conn:
+        rows = conn.exec_driver_sql(sql, tuple(params)).fetchall()
+    more = len(rows) > q.limit
+    rows = rows[: q.limit]
+    nxt = encode_cursor(q.sort, list(rows[-1][14:])) if more and rows else None
+    return Page([_row(r) for r in rows], nxt)
+
+
+def iter_pages(engine: Engine, q: LeadQuery, size: int = 1000) -> Iterator[list[dict[str, Any]]]:
+    """Every lead of the list, `size` at a time (the export: memory stays one page)."""
+    page = list_page(engine, replace(q, limit=size, after=q.after))
+    while True:
+        if page.rows:
+            yield page.rows
+        if page.next is None:
+            return
+        page = list_page(engine, replace(q, limit=size, after=page.next), tick=False)
