@@ -39,6 +39,11 @@ EVENT_TYPES = (
     # Written by the sales workflow through `enqueue` (not by OutboxWriter).
     "lead.sla_breached",
     "lead.nurture_message",
+    # Written by the sales workflow whenever a lead's owner changes (routing, handoff,
+    # reassignment, escalation), in the transaction of the change.
+    "lead.assigned",
+    # Written by `leadgate.privacy.erase`: a person's data was erased (no address in it).
+    "person.erased",
 )
 SIGNATURE_HEADER = "X-Leadgate-Signature"
 DELIVERY_HEADER = "X-Leadgate-Delivery"
