@@ -46,6 +46,7 @@ OPTIONAL_ROUTERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "leadgate.analytics.http": (MARKETING, MARKETING),
     "leadgate.sales.http": (READ_LEADS, STAGE),
     "leadgate.users.http": (ADMIN, ADMIN),
+    "leadgate.privacy.http": (ADMIN, ADMIN),
 }
 
 

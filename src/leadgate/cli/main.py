@@ -12,7 +12,7 @@ from leadgate import __version__
 from leadgate.cli import leads, playbook, reports, stages
 from leadgate.cli.common import DbOpt, handle_errors, open_engine, set_root_db
 
-PLUGGED_IN = ("demo", "predictive", "api", "sales", "analytics", "users")
+PLUGGED_IN = ("demo", "predictive", "api", "sales", "analytics", "users", "privacy")
 
 app = typer.Typer(
     name="leadgate",

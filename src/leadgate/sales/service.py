@@ -1189,6 +1189,7 @@ class Sales:
             # An absence that ended or capacity that freed up may let a rep take them.
             with self.engine.db.write() as conn:
                 routed = self._route_unowned(Repository(self.engine.db, conn), now)
+        erased = self._retention(now)
         steps = queued = 0
         while True:
             with self.engine.db.write() as conn:
@@ -1215,11 +1216,25 @@ class Sales:
             "sla_breached": breached,
             "reassigned": reassigned,
             "routed": routed,
+            "erased": erased,
             "nurture_steps": steps,
             "messages_queued": queued,
             "messages_sent": mail.sent,
             "messages_failed": mail.failed + mail.dead,
         }
+
+    def _retention(self, now: float) -> int:
+        """The playbook's `retention:` (leadgate.privacy.retention), at most once an hour
+        per process: finding the inactive leads reads the stages it names."""
+        from leadgate.privacy.retention import RETENTION_EVERY, apply_retention
+
+        last = getattr(self, "_retention_at", None)
+        if last is not None and now - last < RETENTION_EVERY:
+            return 0
+        self._retention_at = now
+        if self.engine.processor().playbook.retention is None:
+            return 0
+        return int(apply_retention(self.engine)["count"])
 
     def _fire_due(
         self, repo: Repository, now: float, worker: str, limit: int
