@@ -92,3 +92,18 @@ def test_unowned_mqls_are_routed_when_a_rep_comes_back(
     assert engine.show("a@acme.com")["owner"] is None
     s.set_away("anna", None)
     assert engine.show("a@acme.com")["owner"] == "anna"
+
+
+def test_the_tick_routes_unowned_mqls_once_an_absence_ends(
+    engine: Engine, raise_hand: Hand, clock: Any
+) -> None:
+    s = install(engine)
+    s.add_rep("anna", "bdr", **ALWAYS)
+    s.set_away("anna", clock() + 86400)
+    raise_hand("a@acme.com", HOT)
+    assert s.tick()["routed"] == 0  # still away
+    assert engine.show("a@acme.com")["owner"] is None
+    clock.advance(2 * 86400)
+    assert s.tick()["routed"] == 1
+    assert engine.show("a@acme.com")["owner"] == "anna"
+    assert s.tick()["routed"] == 0

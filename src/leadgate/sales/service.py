@@ -1182,7 +1182,13 @@ class Sales:
         with self.engine.db.read() as conn:
             waiting = (
                 Repository(self.engine.db, conn)
-                .execute("SELECT 1 FROM leads WHERE owner IS NULL AND stage = 'mql' LIMIT 1")
+                .execute(
+                    # Only when a BDR is in (not away): else the write would find no one.
+                    "SELECT 1 FROM leads WHERE owner IS NULL AND stage = 'mql' AND EXISTS "
+                    "(SELECT 1 FROM sales_reps WHERE role = 'bdr' AND active = ? AND "
+                    "(away_until IS NULL OR away_until <= ?)) LIMIT 1",
+                    [True, now],
+                )
                 .fetchone()
             )
         if waiting is not None:
