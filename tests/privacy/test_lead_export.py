@@ -50,7 +50,8 @@ def _store(url: str, nasty: bool = True) -> None:
     )
 
 
-def test_every_format_holds_every_lead_with_attributes_and_scores(sqlite_url: str) -> None:
+def test_every_format_holds_every_lead_with_attributes_and_scores(db_url: str) -> None:
+    sqlite_url = db_url  # both backends
     _store(sqlite_url)
     db = Database(sqlite_url)
     buf = io.StringIO()
