@@ -164,6 +164,8 @@ def check_fields(fields: Sequence[str] | None) -> list[str] | None:
 
 
 def _cell(value: Any) -> Any:
+    if value.__class__ is str or value.__class__ is int:  # most cells: as they are
+        return value
     if value is None:
         return ""
     if isinstance(value, bool):
