@@ -74,6 +74,12 @@ def test_person_commands(sqlite_url: str) -> None:
     assert orjson.loads(out)["pseudonym"].endswith("@erased.invalid")
     code, out, _ = run("person", "export", "ana@acme.com", "--db", sqlite_url)
     assert orjson.loads(out)["suppressed"] is True
+    code, _, err = run("lead", "add", "--email", "ana@acme.com", "--db", sqlite_url)
+    assert code == 2 and "suppressed" in err
+    code, _, err = run(
+        "event", "add", "--email", "ana@acme.com", "--type", "page_view", "--db", sqlite_url
+    )
+    assert code == 2 and "suppressed" in err
     code, _, err = run("person", "export", "nobody@acme.com", "--db", sqlite_url)
     assert code == 2 and "no lead" in err
     code, out, _ = run("person", "consent", "ana@acme.com", "--reason", "form", "--db", sqlite_url)
