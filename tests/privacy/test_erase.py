@@ -152,6 +152,26 @@ def test_suppressed_until_consent(engine: Engine, clock: Any) -> None:
     assert engine.upsert_leads([("gone@acme.com", {"x": 1}, None)]) == (1, 0, 0)
 
 
+def test_short_names_go_as_whole_words(engine: Engine) -> None:
+    engine.upsert_leads([("jo@acme.com", {"first_name": "Jo", "last_name": "Null"}, None)])
+    engine.adjust("jo@acme.com", 5, "Jo asked for a demo; Joanna is her boss", "rep")
+    engine.adjust("jo@acme.com", -2, "null points from Null", "rep")
+    out = erase_person(engine, "jo@acme.com", "request", "admin")
+    with engine.db.read() as conn:
+        repo = Repository(engine.db, conn)
+        props = [
+            orjson.loads(r[0])["reason"]
+            for r in repo.execute(
+                "SELECT properties FROM events WHERE lead_id = ? ORDER BY occurred_at",
+                [out["lead_id"]],
+            ).fetchall()
+        ]
+    assert props[0] == "[erased] asked for a demo; Joanna is her boss"
+    # The lead still reads (its engagement state is valid JSON) with the same score.
+    shown = [r for r in engine.list_leads(limit=5) if r["email"] == out["pseudonym"]]
+    assert shown and shown[0]["score"] == 3
+
+
 def test_erase_needs_a_reason(engine: Engine) -> None:
     engine.upsert_leads([("a@acme.com", {}, None)])
     with pytest.raises(InputError, match="reason"):

@@ -32,6 +32,7 @@ from leadgate.ingest.validate import InputError, check_email, iso
 from leadgate.playbook.loader import PlaybookError, load_playbook
 from leadgate.privacy import registry, suppression
 from leadgate.privacy.registry import IDENTIFIERS, REPORTED, Person
+from leadgate.scoring.engagement import ADJUSTMENT
 from leadgate.scoring.fit import email_domain
 from leadgate.store.repository import Repository, dumps, loads
 from leadgate.webhooks import enqueue as enqueue_webhook
@@ -122,6 +123,8 @@ def _tokens(p: Person, events: Iterable[dict[str, Any]]) -> None:
     its local part, every value it removes."""
     local = p.email.split("@", 1)[0]
     p.add_tokens([p.email, quote(p.email, safe=""), local])
+    # Names and other identifiers, word by word: "met Al at the fair" loses "Al".
+    p.add_words(v for k, v in p.attributes.items() if k in IDENTIFIERS and k != "email")
     removed = [v for k, v in p.attributes.items() if k not in p.kept]
     for props in events:
         removed.extend(v for k, v in props.items() if k not in p.kept)
@@ -191,7 +194,9 @@ def erase_person(
             props = [
                 loads(r[0])
                 for r in repo.execute(
-                    "SELECT properties FROM events WHERE lead_id = ?", [p.lead_id]
+                    # Adjustments keep their reason, cut word by word (registry.py).
+                    "SELECT properties FROM events WHERE lead_id = ? AND type <> ?",
+                    [p.lead_id, ADJUSTMENT],
                 ).fetchall()
             ]
             _tokens(p, props)

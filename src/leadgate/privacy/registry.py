@@ -86,12 +86,16 @@ class Person:
     kept: frozenset[str] = frozenset()
     # Strings to cut out of free text: the address, its local part, every removed value.
     tokens: list[str] = field(default_factory=list)
+    # Short names ("Al", "Jo") cut out as whole words only, so other words keep theirs.
+    words: list[str] = field(default_factory=list)
     pseudonym: str = ""
     # Event ids that carried a personal string, and what they are called now.
     renamed: dict[str, str] = field(default_factory=dict)
     # Builds the replacement id for an event id (a keyed hash, see erase.py).
     rename: Callable[[str], str] = str
-    _pattern: re.Pattern[str] | None = field(default=None, repr=False)
+    _pattern: tuple[re.Pattern[str], re.Pattern[str] | None] | None = field(
+        default=None, repr=False
+    )
 
     def add_tokens(self, values: Iterable[Any]) -> None:
         """Remember strings to cut out of free text (long enough, not kept values)."""
@@ -107,15 +111,37 @@ class Person:
         self.tokens.sort(key=len, reverse=True)
         self._pattern = None
 
-    def scrub(self, text: str | None) -> str | None:
-        """Text with every personal string replaced by [erased] (case-insensitive)."""
-        if not text or not self.tokens:
+    def add_words(self, values: Iterable[Any]) -> None:
+        """Remember identifiers (names) to cut out as whole words, however short."""
+        for v in values:
+            if isinstance(v, str):
+                s = v.strip()
+                if len(s) >= MIN_TOKEN:
+                    self.add_tokens([s])
+                # Letters only: digits would cut numbers out of JSON ("30" in 30.0).
+                for w in re.findall(r"[^\W\d_]{2,}", s):
+                    # JSON's own words stay: payloads are scrubbed as text.
+                    if w not in self.words and w.lower() not in ("null", "true", "false"):
+                        self.words.append(w)
+        self.words.sort(key=len, reverse=True)
+        self._pattern = None
+
+    def scrub(self, text: str | None, words: bool = True) -> str | None:
+        """Text with every personal string replaced by [erased] (case-insensitive);
+        `words=False` leaves short names alone (for JSON we parse back: a name like
+        "Null" must not cut through the syntax)."""
+        if not text or not (self.tokens or (words and self.words)):
             return text
-        pat = self._pattern
-        if pat is None:
-            pat = re.compile("|".join(re.escape(t) for t in self.tokens), re.IGNORECASE)
-            self._pattern = pat
-        return pat.sub(ERASED, text)
+        pats = self._pattern
+        if pats is None:
+            parts = [re.escape(t) for t in self.tokens]
+            only = re.compile("|".join(parts), re.IGNORECASE) if parts else None
+            if self.words:
+                parts.append(r"\b(?:" + "|".join(re.escape(w) for w in self.words) + r")\b")
+            pats = (re.compile("|".join(parts), re.IGNORECASE), only)
+            self._pattern = pats
+        pat = pats[0] if words else pats[1]
+        return text if pat is None else pat.sub(ERASED, text)
 
     def scrub_json(self, value: Any) -> Any:
         """A JSON value with every personal string cut out of its texts."""
@@ -264,7 +290,7 @@ def _erase_lead(repo: Repository, p: Person, now: float) -> int:
         # The engagement state names the last event scored (its order key).
         state = state.replace(orjson.dumps(old).decode(), orjson.dumps(new).decode())
     # Adjustments are kept by their label ("manual: <reason>"), cut as their events are.
-    state = p.scrub(state)
+    state = p.scrub(state, words=False)
     repo.execute(
         "UPDATE leads SET email = ?, attributes = ?, stage_reason = ?, score_state = ? "
         "WHERE id = ?",
