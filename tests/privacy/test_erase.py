@@ -176,3 +176,32 @@ def test_erase_needs_a_reason(engine: Engine) -> None:
     engine.upsert_leads([("a@acme.com", {}, None)])
     with pytest.raises(InputError, match="reason"):
         erase_person(engine, "a@acme.com", " ", "admin")
+
+
+def test_models_trained_on_the_person_are_removed(engine: Engine, tmp_path: Any) -> None:
+    import io
+
+    import joblib
+
+    def blob(obj: Any) -> bytes:
+        buf = io.BytesIO()
+        joblib.dump(obj, buf, compress=3)  # compressed, as the product saves them
+        return buf.getvalue()
+
+    engine.upsert_leads([("zed@acme.com", {"company": "Zyxwvut Holdings"}, None)])
+    with engine.db.write() as conn:
+        repo = Repository(engine.db, conn)
+        for mid, version, vocab in (("m-a", 1, ["Zyxwvut Holdings", "Acme"]), ("m-b", 2, ["Acme"])):
+            repo.execute(
+                "INSERT INTO predictive_models (id, version, created_at, kind, source, card, "
+                "artifact) VALUES (?,?,?,?,?,?,?)",
+                [mid, version, 0.0, "gbm", "store", "{}", blob({"vocab": vocab})],
+            )
+    on_disk = tmp_path / "models" / "m-c"
+    on_disk.mkdir(parents=True)
+    (on_disk / "model.joblib").write_bytes(blob({"vocab": ["zyxwvut holdings"]}))
+    out = erase_person(engine, "zed@acme.com", "request", "admin", models_dir=tmp_path / "models")
+    assert sorted(out["models_removed"]) == ["m-a", "m-c"]
+    with engine.db.read() as conn:
+        left = Repository(engine.db, conn).execute("SELECT id FROM predictive_models").fetchall()
+    assert [r[0] for r in left] == ["m-b"] and not on_disk.exists()
