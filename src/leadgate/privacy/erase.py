@@ -16,6 +16,7 @@ values are neither in free pages nor in the log.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import secrets
@@ -61,13 +62,20 @@ def read_fields(repo: Repository) -> set[str]:
     """Every attribute or event property a stored playbook version reads (a condition's
     `field`): what a replay of the history needs."""
     out: set[str] = set()
-    for (text,) in repo.execute("SELECT yaml FROM playbooks").fetchall():
-        try:
-            pb = load_playbook(text, "stored playbook")
-        except PlaybookError:
-            continue
-        _walk_fields(pb.model_dump(mode="json"), out)
+    for sha, text in repo.execute("SELECT sha256, yaml FROM playbooks").fetchall():
+        fields = _FIELDS.get(sha)
+        if fields is None:
+            # Versions never change: each text is read once per process (retention
+            # erases many leads in a row).
+            found: set[str] = set()
+            with contextlib.suppress(PlaybookError):
+                _walk_fields(load_playbook(text, "stored playbook").model_dump(mode="json"), found)
+            fields = _FIELDS[sha] = frozenset(found)
+        out |= fields
     return out
+
+
+_FIELDS: dict[str, frozenset[str]] = {}
 
 
 def kept_fields(repo: Repository) -> frozenset[str]:
