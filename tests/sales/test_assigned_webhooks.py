@@ -108,3 +108,17 @@ def test_the_tick_routes_unowned_mqls_once_an_absence_ends(
     assert (out["routed"], out["reassigned"]) == (1, 0)
     assert engine.show("a@acme.com")["owner"] == "anna"
     assert s.tick()["routed"] == 0
+
+
+def test_the_owner_is_announced_whatever_order_the_hooks_were_installed_in(
+    engine: Engine, raise_hand: Hand
+) -> None:
+    engine.listeners.append(OutboxWriter())  # before the sales workflow this time
+    s = install(engine)
+    s.add_rep("anna", "bdr", **ALWAYS)
+    add_subscription(
+        engine.db, "http://127.0.0.1:9/hook", "lead.stage_changed", None, "t", allow_private=True
+    )
+    raise_hand("vp@acme.com", HOT)
+    to_mql = [p for p in _payloads(engine, "lead.stage_changed") if p["to"] == "mql"]
+    assert [p["owner"] for p in to_mql] == ["anna"]

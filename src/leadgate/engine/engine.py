@@ -193,7 +193,9 @@ class Engine:
             )
         for s, _, _ in items:
             s.voided = []
-        for listener in self.listeners:
+        # Listeners marked `late` (the webhook outbox) run after the others, so what they
+        # announce includes what the others did in this transaction (routing's owner).
+        for listener in sorted(self.listeners, key=lambda f: getattr(f, "late", False)):
             listener(repo, changes, now)
         if txn is not None:
             for s, ts, _ in items:

@@ -211,6 +211,9 @@ class OutboxWriter:
     transaction that made the change. `on_written` is told when rows were added (the
     delivery loop in the same process wakes up instead of waiting for its next poll)."""
 
+    # Run after the engine's other listeners: routing sets the owner it announces.
+    late = True
+
     def __init__(self, on_written: Callable[[], None] | None = None):
         self.on_written = on_written
 
