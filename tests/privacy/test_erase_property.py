@@ -162,7 +162,7 @@ def _sqlite_bytes(path: Path) -> Any:
 
 
 @settings(
-    max_examples=4,
+    max_examples=10,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -201,7 +201,7 @@ def _pg_dump(url: str) -> Any:
 
 
 @settings(
-    max_examples=2,
+    max_examples=3,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
