@@ -56,6 +56,7 @@ def _fuzz(op: Any, strategy: Any, auth: dict[str, str], failures: list[str]) -> 
         elif resp.status_code >= 400:
             ctype = resp.headers.get("content-type", [""])[0]
             assert ctype == "application/problem+json", (op.label, resp.text)
-        assert "Traceback" not in resp.text
+        # As bytes: an answer may be binary (GET /leads/export?format=parquet).
+        assert b"Traceback" not in resp.content
 
     run()

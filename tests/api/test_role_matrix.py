@@ -213,6 +213,13 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("OPTIONS", "/f/{form}/start"): Rule(ALL, public=True),
     ("OPTIONS", "/f/{form}/next"): Rule(ALL, public=True),
     ("OPTIONS", "/f/{form}/submit"): Rule(ALL, public=True),
+    ("GET", "/api/v1/leads/export"): Rule(READ),
+    # {email} is the matrix lead: everything held about it, admin only.
+    ("GET", "/api/v1/people/{email}/export"): Rule(ADMIN),
+    # Erasure goes last in the table's order for admin; a second admin call finds no
+    # lead and only suppresses again (200).
+    ("POST", "/api/v1/people/{email}/erase"): Rule(ADMIN, js({"reason": "matrix"})),
+    ("POST", "/api/v1/people/{email}/consent"): Rule(ADMIN, js({"reason": "matrix"})),
 }
 
 
@@ -237,6 +244,8 @@ def world(sqlite_url: str, clock: Any) -> Iterator[World]:
             json={"email": LEAD_EMAIL, "job_title": SECRET_TITLE, "company_size": 300},
         ).json()
         w.lead_id = lead["id"]
+        # The person the /people routes export and erase (not the matrix lead).
+        client.post("/api/v1/leads", headers=admin, json={"email": "someone-else@acme.com"})
         client.post(
             "/api/v1/events", headers=admin, json={"email": LEAD_EMAIL, "type": "demo_request"}
         )
@@ -277,6 +286,7 @@ def _call(w: World, method: str, path: str, rule: Rule, role: str | None) -> Any
         .replace("{name}", "ann")
         .replace("{form}", "demo")
         .replace("{domain}", LEAD_EMAIL.split("@")[1])
+        .replace("{email}", "someone-else@acme.com")
     )
     kw = rule.body(role or "anonymous", w)
     headers = dict(kw.pop("headers", {}))

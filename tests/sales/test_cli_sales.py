@@ -180,6 +180,8 @@ def test_scheduler_once(db: list[str]) -> None:
         "jobs_fired": 0,
         "sla_breached": 0,
         "reassigned": 0,
+        "routed": 0,
+        "erased": 0,
         "nurture_steps": 0,
         "messages_queued": 0,
         "messages_sent": 0,

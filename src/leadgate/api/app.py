@@ -49,6 +49,7 @@ OPTIONAL_ROUTERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "leadgate.forms.admin_http": (ADMIN, ADMIN),
     # Accounts are read like leads; merging two leads is an admin's act.
     "leadgate.identity.http": (READ_LEADS, ADMIN),
+    "leadgate.privacy.http": (ADMIN, ADMIN),
 }
 
 

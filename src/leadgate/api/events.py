@@ -230,8 +230,13 @@ async def post_events(request: Request, key: ApiKey = Depends(require(*WRITE_LEA
         events, index, rejected = await ctx.read(parse_items, items, now, emails)
     results = await ctx.ingest(events, now)
     out: list[dict[str, Any] | None] = [None] * len(items)
-    accepted = duplicate = 0
+    accepted = duplicate = refused = 0
     for pos, r in zip(index, results, strict=True):
+        if r.status == "rejected":
+            # Valid, but refused by the engine: an erased (suppressed) person's address.
+            refused += 1
+            out[pos] = {"index": pos, "id": r.id, "status": "rejected", "error": r.error}
+            continue
         if r.status == "accepted":
             accepted += 1
         else:
@@ -251,7 +256,7 @@ async def post_events(request: Request, key: ApiKey = Depends(require(*WRITE_LEA
     payload = {
         "accepted": accepted,
         "duplicate": duplicate,
-        "rejected": len(rejected),
+        "rejected": len(rejected) + refused,
         "items": out,
     }
     return Response(orjson.dumps(payload), 200, media_type="application/json")

@@ -35,6 +35,7 @@ from leadgate.ingest.validate import (
 )
 from leadgate.keys import ApiKey
 from leadgate.lifecycle.stages import STAGES, stage_name
+from leadgate.privacy.suppression import REFUSED as SUPPRESSED
 
 router = APIRouter()
 LeadId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The lead's id.")]
@@ -150,9 +151,12 @@ async def upsert_lead(
     ctx = context(request)
     email = check_email(text_ok(body.email, "email"))
     attrs, created_at = _attributes(body, ctx.engine.clock())
+    refused: list[str] = []
     created, _, _ = await ctx.write(
-        ctx.engine.upsert_leads, [(email, attrs, created_at)], actor(key), small=True
+        ctx.engine.upsert_leads, [(email, attrs, created_at)], actor(key), refused, small=True
     )
+    if refused:
+        raise ApiProblem(409, "email: " + SUPPRESSED, "suppressed")
     status = 201 if created else 200
     if key.role not in READ_LEADS:
         lead_id: int | None
@@ -284,6 +288,55 @@ async def _email_of(ctx: ApiContext, lead_id: int) -> str:
     if due is not None and due <= ctx.engine.clock():
         await ctx.write(ctx.engine.tick)
     return str(email)
+
+
+_EXPORT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "jsonl": "application/x-ndjson",
+    "parquet": "application/vnd.apache.parquet",
+}
+
+
+@router.get(
+    "/leads/export",
+    summary="Every lead with every attribute, scores, stage, owner, predicted (streamed)",
+    responses={
+        200: {
+            "description": "CSV, JSON Lines or Parquet, streamed in chunks",
+            "content": {t: {} for t in _EXPORT_TYPES.values()},
+        },
+        **responses(400, 401, 403, 422),
+    },
+)
+async def export_leads(
+    request: Request,
+    format: Annotated[Literal["csv", "jsonl", "parquet"], Query()] = "csv",
+    fields: Annotated[
+        str | None,
+        Query(max_length=5000, description="Comma-separated lead columns or attribute names"),
+    ] = None,
+    stage: Annotated[StageName | None, Query()] = None,
+    owner: Annotated[str | None, Query(max_length=200)] = None,
+    since: Annotated[
+        str | None, Query(max_length=64, description="Created at or after (ISO 8601)")
+    ] = None,
+    key: ApiKey = Depends(require(*READ_LEADS)),
+) -> Response:
+    """The whole store (or the filtered part) as a file, read a chunk at a time by id so
+    the server's memory stays flat; see `leadgate lead export`."""
+    from starlette.responses import StreamingResponse
+
+    from leadgate.export.leads import ExportFilter, check_fields, iter_export
+
+    ctx = context(request)
+    start = parse_time(text_ok(since, "since"), "since", 1e18) if since else None
+    cols = check_fields(text_ok(fields, "fields").split(",")) if fields is not None else None
+    f = ExportFilter(stage, text_ok(owner, "owner") if owner else None, start)
+    return StreamingResponse(
+        iter_export(ctx.db, format, f, cols),
+        media_type=_EXPORT_TYPES[format],
+        headers={"Content-Disposition": f'attachment; filename="leads.{format}"'},
+    )
 
 
 @router.get(

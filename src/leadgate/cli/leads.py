@@ -28,6 +28,7 @@ from leadgate.ingest.formats import DATE_ORDERS, DECIMALS
 from leadgate.ingest.leads_file import LeadImportOptions, import_leads
 from leadgate.ingest.validate import EventIn, check_email, parse_event, parse_time
 from leadgate.lifecycle.stages import stage_name
+from leadgate.privacy.suppression import REFUSED as SUPPRESSED
 from leadgate.store.repository import Repository, loads
 
 
@@ -163,7 +164,10 @@ def register(app: typer.Typer) -> None:
         before = _attributes_of(engine, norm) if clears else {}
         cleared = {k: before[k] for k in clears if before.get(k) is not None}
         attrs.update(dict.fromkeys(cleared))
-        created, updated, _ = engine.upsert_leads([(norm, attrs, None)], actor=who)
+        refused: list[str] = []
+        created, updated, _ = engine.upsert_leads([(norm, attrs, None)], who, refused)
+        if refused:
+            raise BadInput(f"--email: {norm} is {SUPPRESSED}")
         if cleared:
             _audit_clears(engine, norm, cleared, who)
         data = engine.show(norm)
@@ -400,6 +404,8 @@ def register(app: typer.Typer) -> None:
             now,
         )
         [result] = engine.ingest([ev], now)
+        if result.status == "rejected":
+            raise BadInput(f"--email: {ev.email}: {result.error}")
         data = engine.show(ev.email)
         if as_json:
             print_json({"event": {"id": result.id, "status": result.status}, "lead": data})

@@ -30,7 +30,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
         "Create or upgrade the database and activate a playbook (the bundled one by default).",
     ),
     "playbook": (("playbook",), "Check, activate and inspect playbooks."),
-    "lead": (("leads", "identity"), "Add, import, inspect and list leads."),
+    "lead": (("leads", "identity", "privacy"), "Add, import, inspect and list leads."),
     "event": (("leads",), "Record events (what leads did)."),
     "tick": (
         ("stages",),
@@ -108,6 +108,10 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
     "accounts": (
         ("identity",),
         "Accounts (company email domains, free-mail excluded), most engaged first.",
+    ),
+    "person": (
+        ("privacy",),
+        "A person's rights: what we hold on them (export), erasure, consent, retention.",
     ),
     "forms": (("forms",), "Lead-capture forms: list them, count refused submissions."),
     "users": (

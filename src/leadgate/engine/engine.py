@@ -24,6 +24,7 @@ from leadgate.leads.record import LeadState
 from leadgate.lifecycle.stages import Transition
 from leadgate.playbook.loader import PlaybookError, bundled_playbook, load_playbook
 from leadgate.playbook.model import Playbook
+from leadgate.privacy import suppression
 from leadgate.scoring.engagement import ADJUSTMENT
 from leadgate.store.database import Database
 from leadgate.store.repository import ConcurrentEvents, Repository, StoredLead, dumps
@@ -192,7 +193,9 @@ class Engine:
             )
         for s, _, _ in items:
             s.voided = []
-        for listener in self.listeners:
+        # Listeners marked `late` (the webhook outbox) run after the others, so what they
+        # announce includes what the others did in this transaction (routing's owner).
+        for listener in sorted(self.listeners, key=lambda f: getattr(f, "late", False)):
             listener(repo, changes, now)
         if txn is not None:
             for s, ts, _ in items:
@@ -286,12 +289,17 @@ class Engine:
     # -- leads ----------------------------------------------------------------
 
     def upsert_leads(
-        self, items: Sequence[tuple[str, dict[str, Any], float | None]], actor: str = "import"
+        self,
+        items: Sequence[tuple[str, dict[str, Any], float | None]],
+        actor: str = "import",
+        refused: list[str] | None = None,
     ) -> tuple[int, int, int]:
         """Create or update leads by email: (email, attributes, created_at or None).
 
         Returns (created, updated, unchanged). Attribute changes re-score fit and may
         make an MQL; identical values change nothing (so a re-import is a no-op).
+        An address on the suppression list (an erased person) is not created: it is
+        appended to `refused` when given, and counted in none of the three.
         """
         now = self.clock()
         merged: dict[str, tuple[dict[str, Any], float | None]] = {}
@@ -321,6 +329,10 @@ class Engine:
                             again[target] = (dict(attrs), created)
                     merged = again
                     stored.update(self._leads(txn, [e for e in merged if e not in stored]))
+            for email in suppression.refused(repo, [e for e in merged if e not in stored]):
+                del merged[email]
+                if refused is not None:
+                    refused.append(email)
             fresh = [
                 LeadState(email, {}, created if created is not None else now)
                 for email, (_, created) in merged.items()
@@ -387,15 +399,22 @@ class Engine:
                 results.append(ItemResult(i, ev.id, "accepted"))
         if not batch:
             return results
-        stored_before, lead_ids = self._ingest(batch, now)
+        refused: set[str] = set()
+        stored_before, lead_ids = self._ingest(batch, now, refused=refused)
         for r in results:
             if r.status == "accepted" and r.id in stored_before:
                 r.status = "duplicate"
+            if r.status == "accepted" and items[r.index].email in refused:
+                r.status, r.error = "rejected", "email: " + suppression.REFUSED
             r.lead_id = lead_ids.get(r.id or "")
         return results
 
-    def ingest_counts(self, items: Sequence[EventIn], now: float | None = None) -> tuple[int, int]:
-        """As `ingest`, for callers that need only (accepted, duplicates): file imports."""
+    def ingest_counts(
+        self, items: Sequence[EventIn], now: float | None = None, refused: set[str] | None = None
+    ) -> tuple[int, int]:
+        """As `ingest`, for callers that need only (accepted, duplicates): file imports.
+        Events of suppressed addresses are not stored: their addresses go into `refused`
+        when given, and the events are counted in neither number."""
         now = self.clock() if now is None else now
         batch: list[EventIn] = []
         seen: set[str] = set()
@@ -405,20 +424,29 @@ class Engine:
                 batch.append(ev)
         if not batch:
             return 0, len(items)
-        stored_before, _ = self._ingest(batch, now, want_ids=False)
-        accepted = len(batch) - len(stored_before)
-        return accepted, len(items) - accepted
+        out: set[str] = set()
+        stored_before, _ = self._ingest(batch, now, want_ids=False, refused=out)
+        dropped = sum(1 for ev in items if ev.email in out) if out else 0
+        if refused is not None:
+            refused.update(out)
+        accepted = len(batch) - len(stored_before) - sum(1 for ev in batch if ev.email in out)
+        return accepted, len(items) - accepted - dropped
 
     def _ingest(
-        self, batch: list[EventIn], now: float, want_ids: bool = True
+        self,
+        batch: list[EventIn],
+        now: float,
+        want_ids: bool = True,
+        refused: set[str] | None = None,
     ) -> tuple[set[str], dict[str, int | None]]:
         """Events with distinct ids in, one transaction.
 
         Returns (the ids that were stored before, so not scored again; lead id per event id).
+        The addresses of suppressed people are added to `refused`, their events dropped.
         """
         for attempt in range(1, 4):
             try:
-                return self._ingest_once(batch, now, want_ids)
+                return self._ingest_once(batch, now, want_ids, refused)
             except ConcurrentEvents:
                 # PostgreSQL: another writer stored some of these ids (for another lead)
                 # while this batch was scored; rolled back, so run it again, which will
@@ -428,7 +456,7 @@ class Engine:
         raise AssertionError("unreachable")
 
     def _ingest_once(
-        self, batch: list[EventIn], now: float, want_ids: bool
+        self, batch: list[EventIn], now: float, want_ids: bool, refused: set[str] | None = None
     ) -> tuple[set[str], dict[str, int | None]]:
         with gc_paused, self._write() as txn:
             repo = txn.repo
@@ -447,6 +475,14 @@ class Engine:
                 # Addresses with no lead of their own may be another spelling of one
                 # (an alias after a merge, the identity rules): their events go there.
                 per_lead = identity.regroup(self, txn, per_lead, stored, rules)
+            gone = suppression.refused(repo, [e for e in per_lead if e not in stored])
+            if gone:
+                # Erased people stay erased: their events are not stored.
+                for e in gone:
+                    del per_lead[e]
+                batch = [ev for ev in batch if ev.email not in gone]
+                if refused is not None:
+                    refused.update(gone)
             fresh = [
                 LeadState(e, {}, min(ev.at for ev in evs))
                 for e, evs in per_lead.items()

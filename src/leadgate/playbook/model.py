@@ -223,6 +223,26 @@ class Stages(_Strict):
         return out
 
 
+class Retention(_Strict):
+    """`retention:` - erase leads inactive (no event, no move, no edit) for longer than
+    `erase_inactive_after_days` while in one of `stages` (see docs/privacy.md)."""
+
+    erase_inactive_after_days: int = Field(ge=1)
+    stages: list[str] = Field(min_length=1)
+
+    @field_validator("stages")
+    @classmethod
+    def _stages(cls, v: list[str]) -> list[str]:
+        out = []
+        for s in v:
+            key = s.strip().lower() if isinstance(s, str) else s
+            if key not in STAGES:
+                raise ValueError(f"unknown stage '{s}'{_suggest(key, STAGES)}")
+            if key not in out:
+                out.append(key)
+        return out
+
+
 class Playbook(_Strict):
     """A whole playbook. Immutable once loaded; activate a new version to change it."""
 
@@ -247,6 +267,7 @@ class Playbook(_Strict):
     @classmethod
     def _browser_events(cls, v: list[str]) -> list[str]:
         return check_browser_events(v)
+
     # Saved segments: named conditions over a lead's state (leadgate.playbook.segments).
     segments: dict[str, Condition] = Field(default_factory=dict)
 
@@ -265,6 +286,9 @@ class Playbook(_Strict):
                     f"{_suggest(t.segment, list(self.segments))} (segments: {names})"
                 )
         return self
+
+    # People's rights: erasure of inactive leads (leadgate.privacy.retention).
+    retention: Retention | None = None
 
     @field_validator("frameworks")
     @classmethod

@@ -163,6 +163,8 @@ class _Session:
     owners: list[tuple[str | None, int]] = field(default_factory=list)
     assignments: list[tuple[Any, ...]] = field(default_factory=list)
     accounts: dict[str, tuple[str, int, float]] = field(default_factory=dict)
+    # `lead.assigned` webhooks, queued with the owners they announce.
+    announced: list[tuple[str, int, dict[str, Any]]] = field(default_factory=list)
 
 
 class Sales:
@@ -250,6 +252,7 @@ class Sales:
                 f"INSERT INTO sales_reps ({_REP_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 [name, role, team, email, timezone, hours, days, capacity, weight, None, True, now],
             )
+            self._route_unowned(repo, now)
         return self.rep(name)
 
     def update_rep(
@@ -329,6 +332,8 @@ class Sales:
                 raise NotFound(f"no rep named '{name}'")
             ts = None if until is None else _parse_until(until, r.timezone or "UTC", now)
             repo.execute("UPDATE sales_reps SET away_until = ? WHERE name = ?", [ts, name])
+            if ts is None or ts <= now:
+                self._route_unowned(repo, now)
         return self.rep(name)
 
     # -- routing --------------------------------------------------------------------
@@ -395,9 +400,11 @@ class Sales:
             "ON CONFLICT (domain) DO NOTHING",
             [(d, *v) for d, v in s.accounts.items()],
         )
+        enqueue_webhook(repo, s.announced, now)
         s.owners.clear()
         s.assignments.clear()
         s.accounts.clear()
+        s.announced.clear()
         repo.executemany(
             "UPDATE sales_pool_state SET state = ?, updated_at = ? WHERE pool = ?",
             [(dumps(s.states[p].to_json()), now, p) for p in sorted(s.dirty)],
@@ -484,6 +491,28 @@ class Sales:
             now,
         )
         domain = company_domain(email, cfg.free_domains) if role == "bdr" else None
+        if rep != previous:
+            announce = (
+                "lead.assigned",
+                lead_id,
+                {
+                    "lead_id": lead_id,
+                    "email": email,
+                    "owner": rep,
+                    "previous": previous,
+                    "role": role,
+                    "pool": row[4],
+                    "strategy": row[5],
+                    "explanation": row[6],
+                    "actor": actor,
+                    "reason": reason,
+                    "at": iso(now),
+                },
+            )
+            if s is None:
+                enqueue_webhook(repo, [announce], now)
+            else:
+                s.announced.append(announce)
         if s is None:
             repo.execute("UPDATE leads SET owner = ? WHERE id = ?", [rep, lead_id])
             repo.execute(
@@ -620,6 +649,9 @@ class Sales:
                     None,
                     now,
                 )
+            # The webhooks written after this listener (OutboxWriter runs last) announce
+            # the owner this transaction gave, not the one the lead had before.
+            c.owner = d.rep
             self._start_sla(repo, cfg, s, c.lead_id, d.rep, now)
         for c in to_handoff:
             lead = infos[c.lead_id]
@@ -643,6 +675,7 @@ class Sales:
                     notes,
                     explanation=f"handed to {r.name}, named by hand",
                 )
+                c.owner = r.name
                 continue
             d = self._decide(cfg, s, repo, lead, "ae", now)
             self._assign(
@@ -661,6 +694,7 @@ class Sales:
                 notes,
                 explanation=None if d.rep else d.explanation + "; stays with " + str(c.owner),
             )
+            c.owner = d.rep if d.rep else c.owner
         self._flush(s, repo, now)
 
     def _handoff_notes(self, repo: Repository, cfg: SalesConfig, lead_id: int) -> str:
@@ -1093,6 +1127,49 @@ class Sales:
             email = lead_row.state.email
         return self.engine.show(email)
 
+    def _route_unowned(self, repo: Repository, now: float, limit: int = 500) -> int:
+        """Route MQLs left without an owner (no rep could take them when they arrived),
+        now that one may: called in the transaction that added a rep, brought one back
+        from away, and by the scheduler tick (capacity freed, an absence that ended).
+        The lead's acceptance SLA starts again with its new owner. Returns how many."""
+        rows = repo.execute(
+            "SELECT id FROM leads WHERE owner IS NULL AND stage = 'mql' ORDER BY id LIMIT ?",
+            [limit],
+        ).fetchall()
+        if not rows:
+            return 0
+        cfg = self.config(repo)
+        s = self._session(repo)
+        if not any(r.active and r.role == "bdr" for r in s.reps.values()):
+            return 0
+        infos = _lead_infos(repo, [int(r[0]) for r in rows])
+        routed: list[tuple[int, str]] = []
+        for lid in sorted(infos):
+            lead = infos[lid]
+            d = self._decide(cfg, s, repo, lead, "bdr", now)
+            if d.rep is None:
+                continue
+            self._assign(
+                repo,
+                s,
+                cfg,
+                lid,
+                lead.email,
+                None,
+                d.rep,
+                "bdr",
+                d,
+                "rule:routing",
+                "a rep became available",
+                now,
+            )
+            routed.append((lid, d.rep))
+        self._close_slas(repo, [(lid, "routed") for lid, _ in routed], now)
+        for lid, rep in routed:
+            self._start_sla(repo, cfg, s, lid, rep, now)
+        self._flush(s, repo, now)
+        return len(routed)
+
     # -- scheduler ------------------------------------------------------------------
 
     def tick(
@@ -1130,6 +1207,24 @@ class Sales:
             reassigned += r
             if not full or done == 0:
                 break
+        routed = 0
+        with self.engine.db.read() as conn:
+            waiting = (
+                Repository(self.engine.db, conn)
+                .execute(
+                    # Only when a BDR is in (not away): else the write would find no one.
+                    "SELECT 1 FROM leads WHERE owner IS NULL AND stage = 'mql' AND EXISTS "
+                    "(SELECT 1 FROM sales_reps WHERE role = 'bdr' AND active = ? AND "
+                    "(away_until IS NULL OR away_until <= ?)) LIMIT 1",
+                    [True, now],
+                )
+                .fetchone()
+            )
+        if waiting is not None:
+            # An absence that ended or capacity that freed up may let a rep take them.
+            with self.engine.db.write() as conn:
+                routed = self._route_unowned(Repository(self.engine.db, conn), now)
+        erased = self._retention(now)
         steps = queued = 0
         while True:
             with self.engine.db.write() as conn:
@@ -1155,11 +1250,26 @@ class Sales:
             "jobs_fired": fired,
             "sla_breached": breached,
             "reassigned": reassigned,
+            "routed": routed,
+            "erased": erased,
             "nurture_steps": steps,
             "messages_queued": queued,
             "messages_sent": mail.sent,
             "messages_failed": mail.failed + mail.dead,
         }
+
+    def _retention(self, now: float) -> int:
+        """The playbook's `retention:` (leadgate.privacy.retention), at most once an hour
+        per process: finding the inactive leads reads the stages it names."""
+        from leadgate.privacy.retention import RETENTION_EVERY, apply_retention
+
+        last = getattr(self, "_retention_at", None)
+        if last is not None and now - last < RETENTION_EVERY:
+            return 0
+        self._retention_at = now
+        if self.engine.processor().playbook.retention is None:
+            return 0
+        return int(apply_retention(self.engine)["count"])
 
     def _fire_due(
         self, repo: Repository, now: float, worker: str, limit: int

@@ -41,6 +41,11 @@ EVENT_TYPES = (
     "lead.nurture_message",
     # Written by `leadgate.identity.merge` through `enqueue`: two leads became one.
     "lead.merged",
+    # Written by the sales workflow whenever a lead's owner changes (routing, handoff,
+    # reassignment, escalation), in the transaction of the change.
+    "lead.assigned",
+    # Written by `leadgate.privacy.erase`: a person's data was erased (no address in it).
+    "person.erased",
 )
 SIGNATURE_HEADER = "X-Leadgate-Signature"
 DELIVERY_HEADER = "X-Leadgate-Delivery"
@@ -207,6 +212,9 @@ class OutboxWriter:
     """An `engine.listeners` hook: one outbox row per (subscription, event), in the
     transaction that made the change. `on_written` is told when rows were added (the
     delivery loop in the same process wakes up instead of waiting for its next poll)."""
+
+    # Run after the engine's other listeners: routing sets the owner it announces.
+    late = True
 
     def __init__(self, on_written: Callable[[], None] | None = None):
         self.on_written = on_written

@@ -13,13 +13,13 @@ when the extension can be created (it is "trusted": a database owner may); witho
 search still works, by reading that table.
 
 Revision ID: 0014_lead_search
-Revises: 0009_users
+Revises: 0013_privacy
 """
 
 from alembic import op
 
 revision = "0014_lead_search"
-down_revision = "0009_users"
+down_revision = "0013_privacy"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,104 @@
+"""The suppression list: addresses of erased people, kept as keyed hashes, so no way in
+(imports, events, the API, forms) brings a person back until they consent again.
+
+A hash is HMAC-SHA256 of the normalised address under a random secret made once per
+store (`app_secrets` row `privacy-suppression`): the same address always gives the
+same hash in one store, and the list alone (a dump, a backup) gives no address back,
+not even by hashing a list of guessed addresses, without the secret.
+
+Example:
+    >>> h = address_hash("k" * 32, "Ana@Example.com ")
+    >>> h == address_hash("k" * 32, "ana@example.com")
+    True
+
+The engine calls `refused(repo, emails)` for the leads a transaction would create
+(`Engine.upsert_leads`, `Engine.ingest`): every way in goes through one of those.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterable, Sequence
+
+from leadgate.store.repository import Repository
+
+SECRET_NAME = "privacy-suppression"
+# Why a suppressed address is refused, as callers show it.
+REFUSED = (
+    "suppressed: this person asked to be erased; record their consent "
+    "(`leadgate person consent EMAIL`) before adding them again"
+)
+
+
+def normalise(email: str) -> str:
+    """The form hashed: trimmed and lower-cased (as `check_email` stores addresses)."""
+    return email.strip().lower()
+
+
+def address_hash(secret: str, email: str) -> str:
+    """HMAC-SHA256 (hex) of the normalised address."""
+    return hmac.new(secret.encode(), normalise(email).encode(), hashlib.sha256).hexdigest()
+
+
+def stored_secret(repo: Repository) -> str | None:
+    """The store's suppression key, or None while no one was ever erased."""
+    row = repo.execute("SELECT value FROM app_secrets WHERE name = ?", [SECRET_NAME]).fetchone()
+    return None if row is None else str(row[0])
+
+
+def secret(repo: Repository, now: float) -> str:
+    """The store's suppression key, made in the caller's write transaction if missing."""
+    value = stored_secret(repo)
+    if value is None:
+        value = secrets.token_urlsafe(48)
+        repo.execute(
+            "INSERT INTO app_secrets (name, value, created_at) VALUES (?,?,?)",
+            [SECRET_NAME, value, now],
+        )
+    return value
+
+
+def suppress(repo: Repository, email: str, audit_id: int | None, now: float) -> str:
+    """Put an address on the list (idempotent); returns its hash."""
+    h = address_hash(secret(repo, now), email)
+    repo.execute(
+        "INSERT INTO privacy_suppressions (hash, audit_id, created_at) VALUES (?,?,?) "
+        "ON CONFLICT (hash) DO NOTHING",
+        [h, audit_id, now],
+    )
+    return h
+
+
+def lift(repo: Repository, email: str) -> bool:
+    """Take an address off the list (the person consented again); whether it was on it."""
+    key = stored_secret(repo)
+    if key is None:
+        return False
+    cur = repo.execute(
+        "DELETE FROM privacy_suppressions WHERE hash = ?", [address_hash(key, email)]
+    )
+    return bool(cur.rowcount)
+
+
+def refused(repo: Repository, emails: Iterable[str]) -> set[str]:
+    """Which of these addresses are suppressed. One primary-key lookup when the store
+    never erased anyone (no key yet), one IN query otherwise."""
+    wanted: Sequence[str] = list(emails)
+    if not wanted:
+        return set()
+    key = stored_secret(repo)
+    if key is None:
+        return set()
+    by_hash = {address_hash(key, e): e for e in wanted}
+    out: set[str] = set()
+    hashes = list(by_hash)
+    for i in range(0, len(hashes), 500):
+        chunk = hashes[i : i + 500]
+        marks = ",".join("?" * len(chunk))
+        rows = repo.execute(
+            f"SELECT hash FROM privacy_suppressions WHERE hash IN ({marks})", chunk
+        ).fetchall()
+        out.update(by_hash[r[0]] for r in rows)
+    return out
