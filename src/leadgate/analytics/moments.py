@@ -151,7 +151,9 @@ def moments_sql(pb: Playbook, until: float) -> str:
     elif monotone(st.mql.when):
         rec = (
             f"(e > COALESCE(MAX(e) OVER ({w} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), "
-            f"CAST('-inf' AS DOUBLE)) - {dbl(2 * slack)} AND e >= {dbl(eng_min - slack)})"
+            f"CAST('-inf' AS DOUBLE)) - {dbl(2 * slack)}"
+            + ("" if eng_min == -math.inf else f" AND e >= {dbl(eng_min - slack)}")
+            + ")"
         )
     else:
         rec = "TRUE"

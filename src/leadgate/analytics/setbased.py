@@ -133,7 +133,7 @@ def walk(
             if c:
                 if loaded != r[0] - 1:
                     load(r[0] - 1)
-                ev = Event(r[1], r[2], r[3], _tallies(r))
+                ev = Event(r[1], r[2], r[3], _tallies(r))  # type: ignore[arg-type]
                 note(proc.apply_events(lead, [ev], r[3], rescore=False))
                 loaded = r[0]
         if pos and loaded != rows[pos - 1][0]:
@@ -161,7 +161,7 @@ def _read_moments(con: Any, sql: str) -> dict[int, list[Row]]:
     cols = [tab.column(i).to_pylist() for i in range(tab.num_columns)]
     out: dict[int, list[Row]] = {}
     for lid, *rest in zip(*cols, strict=True):
-        out.setdefault(lid, []).append(tuple(rest))  # type: ignore[arg-type]
+        out.setdefault(lid, []).append(tuple(rest))
     return out
 
 

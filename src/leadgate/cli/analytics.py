@@ -169,11 +169,25 @@ def register(app: typer.Typer) -> None:
         out: Annotated[
             Path | None, typer.Option("--out", help="Directory for results (JSON, CSV, charts).")
         ] = None,
-        workers: Annotated[int | None, typer.Option("--workers", help="Processes.")] = None,
+        workers: Annotated[
+            int | None, typer.Option("--workers", help="Processes (with --exact).")
+        ] = None,
+        exact: Annotated[
+            bool, typer.Option("--exact", help="Replay every lead in Python (slow; the oracle).")
+        ] = False,
+        verify: Annotated[
+            int,
+            typer.Option(
+                "--verify", help="Leads also replayed exactly to check the result (0: none)."
+            ),
+        ] = 1000,
         db: DbOpt = None,
         as_json: JsonOpt = False,
     ) -> None:
-        """Replay history under NEW and the active playbook; compare MQLs month by month."""
+        """Replay history under NEW and the active playbook; compare MQLs month by month.
+
+        Scores are computed set-based and the stage moves by the lifecycle; a sample of
+        leads (--verify) is replayed exactly too: any disagreement fails (exit 1)."""
         from leadgate.analytics import service
 
         if not new.is_file():
@@ -209,16 +223,29 @@ def register(app: typer.Typer) -> None:
                     end,
                     progress=progress,
                     workers=workers,
+                    exact=exact,
+                    verify=verify,
                 )
         except KeyboardInterrupt:
             typer.echo("interrupted: nothing saved", err=True)
             raise typer.Exit(code=130) from None
+        except service.VerificationFailed as exc:
+            if as_json:
+                print_json({**exc.result.to_dict(), "error": str(exc)})
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(code=1) from None
         target = out or Path("backtests") / service.stamp()
         save_backtest(res, target)
         if as_json:
             print_json({**res.to_dict(), "saved_to": str(target)})
             return
         print_backtest(res)
+        m = res.meta
+        if m.get("method") == "set-based":
+            console.print(
+                f"verified: {m['verified_leads']:,} sampled leads replayed exactly, "
+                f"{m['disagreements']} disagreements"
+            )
         console.print(f"saved to {target}/ (summary.json, monthly.csv, changed.csv, mqls.png)")
 
 
