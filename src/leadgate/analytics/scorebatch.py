@@ -79,9 +79,9 @@ def _duckdb(
     res: dict[str, Any] = {"engine": "duckdb", "leads": scores.num_rows}
     res["out"] = _write(scores, out, out_table)
     if candidates:
-        con.execute("CREATE TEMP TABLE moves (lead_id BIGINT, \"at\" DOUBLE)")
+        con.execute('CREATE TEMP TABLE moves (lead_id BIGINT, "at" DOUBLE)')
         q = (
-            "SELECT lead_id, t AS \"at\", etype AS event_type, "
+            'SELECT lead_id, t AS "at", etype AS event_type, '
             "CASE WHEN hand THEN 'hand_raiser' ELSE 'mql_rule' END AS why "
             f"FROM ({moments_sql(pb, as_of)}) AS m WHERE rec OR hand ORDER BY lead_id, t"
         )
