@@ -177,7 +177,8 @@ def moments_sql(pb: Playbook, until: float) -> str:
         )
     parts.append(f"f AS (SELECT *, {dip} AS dip FROM f0)")
     parts.append(
-        "g AS MATERIALIZED (SELECT *, LEAD(cand) OVER (PARTITION BY lead_id ORDER BY seq) AS nxc FROM "
+        "g AS MATERIALIZED (SELECT *, LEAD(cand) OVER (PARTITION BY lead_id ORDER BY seq) "
+        "AS nxc FROM "
         "(SELECT *, (seq = 1 OR rec OR dip OR hand OR NOT isfinite(e)) AS cand FROM f) AS c)"
     )
     parts.append(
