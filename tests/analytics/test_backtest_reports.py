@@ -259,6 +259,22 @@ def test_http_router(sqlite_url: str, clock: Any) -> None:
         _, text = bundled_playbook()
         r = c.post("/api/v1/backtest", json={"playbook": text})
         assert r.status_code == 200 and r.json()["changed"] == []
+        meta = r.json()["meta"]
+        assert meta["method"] == "set-based" and meta["disagreements"] == 0
+        assert meta["verified_leads"] > 0
+        r = c.post("/api/v1/backtest", json={"playbook": text, "exact": True})
+        assert r.status_code == 200 and r.json()["meta"]["method"] == "exact"
+        r = c.post("/api/v1/backtest", json={"playbook": text, "verify": -1})
+        assert r.status_code == 422
+        from leadgate.analytics import setbased
+
+        real = setbased.walk
+        setbased.walk = lambda *a: [t + 1 for t in real(*a)]  # type: ignore[assignment]
+        try:
+            r = c.post("/api/v1/backtest", json={"playbook": text})
+        finally:
+            setbased.walk = real
+        assert r.status_code == 500 and "verification failed" in r.text
         r = c.post("/api/v1/backtest", json={"playbook": "name: x\nfit: {rules: 3}\n"})
         assert r.status_code == 422 and "fit" in r.text
         r = c.post("/api/v1/backtest", json={"playbook": text, "from": "nope"})
