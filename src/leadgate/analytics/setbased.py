@@ -65,15 +65,21 @@ def snapshot_processor(text: str, name: str) -> LeadProcessor:
     return proc
 
 
-# A row: (seq, eid, etype, t, rec, dip, hand, counts, values now)
-Row = tuple[int, str, str, float, bool, bool, bool, list[Any], list[Any]]
+# A row: (seq, eid, etype, t, rec, dip, hand, t0, n0..nK, c0..cK) (moments.moments_sql).
+Row = tuple[Any, ...]
 
 
-def _tallies(row: Row) -> dict[int, Tally]:
+def _tallies(row: Row, rules: EngagementRules) -> dict[int, Tally]:
+    """Each rule's state after the row's event, as a `Tally` anchored at its moment."""
     out = {}
-    t = row[3]
-    for i, (n, v) in enumerate(zip(row[7], row[8], strict=True)):
+    t, t0 = row[3], row[7]
+    hl = rules.half_life
+    k = 1.0 if hl is None else 2.0 ** (-(t - t0) / hl)
+    nr = len(rules.rules)
+    for i in range(nr):
+        n = row[8 + i]
         if n:
+            v = rules.rules[i].points * row[8 + nr + i] * k
             if not math.isfinite(v):
                 raise NeedsExact  # decay over too many half-lives for one sum
             out[i] = Tally(n, v, t)
@@ -103,7 +109,7 @@ def walk(
             if k is None:
                 raise NeedsExact
             r = rows[k]
-            st.rules, st.last_at, st.last_id = _tallies(r), r[3], r[1]
+            st.rules, st.last_at, st.last_id = _tallies(r, proc.rules), r[3], r[1]
         st.memo = st.floor = st.ceiling = None
         loaded = seq
 
@@ -133,7 +139,7 @@ def walk(
             if c:
                 if loaded != r[0] - 1:
                     load(r[0] - 1)
-                ev = Event(r[1], r[2], r[3], _tallies(r))  # type: ignore[arg-type]
+                ev = Event(r[1], r[2], r[3], _tallies(r, proc.rules))  # type: ignore[arg-type]
                 note(proc.apply_events(lead, [ev], r[3], rescore=False))
                 loaded = r[0]
         if pos and loaded != rows[pos - 1][0]:
