@@ -259,6 +259,25 @@ def test_http_router(sqlite_url: str, clock: Any) -> None:
         _, text = bundled_playbook()
         r = c.post("/api/v1/backtest", json={"playbook": text})
         assert r.status_code == 200 and r.json()["changed"] == []
+        assert r.json()["meta"]["method"] == "exact"  # the default (docs/analytics.md)
+        r = c.post("/api/v1/backtest", json={"playbook": text, "exact": False})
+        assert r.status_code == 200 and r.json()["changed"] == []
+        meta = r.json()["meta"]
+        assert meta["method"] == "set-based" and meta["disagreements"] == 0
+        assert meta["verified_leads"] > 0
+        r = c.post("/api/v1/backtest", json={"playbook": text, "exact": True})
+        assert r.status_code == 200 and r.json()["meta"]["method"] == "exact"
+        r = c.post("/api/v1/backtest", json={"playbook": text, "exact": False, "verify": -1})
+        assert r.status_code == 422
+        from leadgate.analytics import setbased
+
+        real = setbased.walk
+        setbased.walk = lambda *a: [t + 1 for t in real(*a)]  # type: ignore[assignment]
+        try:
+            r = c.post("/api/v1/backtest", json={"playbook": text, "exact": False})
+        finally:
+            setbased.walk = real
+        assert r.status_code == 500 and "verification failed" in r.text
         r = c.post("/api/v1/backtest", json={"playbook": "name: x\nfit: {rules: 3}\n"})
         assert r.status_code == 422 and "fit" in r.text
         r = c.post("/api/v1/backtest", json={"playbook": text, "from": "nope"})
@@ -340,3 +359,43 @@ def test_the_mql_rule_with_unknowns_is_false_only_when_it_must_be() -> None:
     assert tri({"country": "US"}, 10.0, 50.0) is None  # total may reach 80 or not
     assert tri({"country": "US"}, 10.0, 69.0) is None  # total < 80 for sure: not(...) holds
     assert tri({"country": "US"}, 10.0, 20.0) is False  # engagement never reaches 30
+
+
+def test_cli_backtest_verifies_and_fails_on_a_disagreement(
+    sqlite_url: str, tmp_path: Path, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from leadgate.analytics import setbased
+    from leadgate.cli.main import app
+    from leadgate.store.database import Database
+
+    engine = Engine(Database(sqlite_url), clock)
+    engine.ensure_playbook()
+    _history(engine, clock)
+    _, text = bundled_playbook()
+    new = tmp_path / "new.yaml"
+    new.write_text(text.replace("value: 30}]}", "value: 45}]}"), encoding="utf-8")
+    base = ["backtest", str(new), "--db", sqlite_url, "--out", str(tmp_path / "bt")]
+    r = runner.invoke(app, [*base, "--json"])
+    assert r.exit_code == 0 and json.loads(r.output)["meta"]["method"] == "exact"
+    base.append("--set-based")
+    r = runner.invoke(app, [*base, "--verify", "50", "--json"])
+    assert r.exit_code == 0, r.output
+    fast = json.loads(r.output)
+    assert fast["meta"]["method"] == "set-based" and fast["meta"]["disagreements"] == 0
+    assert fast["meta"]["verified_leads"] > 0
+    r = runner.invoke(app, [*base, "--exact", "--workers", "1", "--json"])
+    exact = json.loads(r.output)
+    assert exact["meta"]["method"] == "exact"
+    assert (exact["months"], exact["totals"], exact["changed"]) == (
+        fast["months"],
+        fast["totals"],
+        fast["changed"],
+    )
+    r = runner.invoke(app, [*base, "--verify", "50"])
+    assert r.exit_code == 0 and "0 disagreements" in r.output
+    real = setbased.walk
+    monkeypatch.setattr(setbased, "walk", lambda *a: [t + 1 for t in real(*a)])
+    r = runner.invoke(app, [*base, "--verify", "1000"])
+    assert r.exit_code == 1 and "verification failed" in r.output
+    r = runner.invoke(app, [*base, "--verify", "-1"])
+    assert r.exit_code == 2 and "verify" in r.output

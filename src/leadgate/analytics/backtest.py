@@ -185,28 +185,36 @@ class RangeHistory:
         return out
 
 
-def read_range(paths: tuple[str, ...], lo: int, hi: int, until: float) -> RangeHistory:
-    """Read one lead-id range of the exported history (events up to `until`)."""
+def read_range(
+    paths: tuple[str, ...], lo: int, hi: int, until: float, ids: list[int] | None = None
+) -> RangeHistory:
+    """Read one lead-id range of the exported history (events up to `until`); with `ids`,
+    only those leads (lo and hi are then ignored)."""
     import duckdb
 
     con = duckdb.connect()
     con.execute("SET threads = 1")
+    args: list[Any]
+    if ids is None:
+        cond, args = "{c} >= ? AND {c} < ?", [lo, hi]
+    else:
+        cond, args = "{c} IN (SELECT unnest(?::BIGINT[]))", [ids]
     leads = con.execute(
         f"SELECT id, email, attributes, created_at FROM read_parquet('{paths[0]}') "
-        "WHERE id >= ? AND id < ? ORDER BY id",
-        [lo, hi],
+        f"WHERE {cond.format(c='id')} ORDER BY id",
+        args,
     ).fetchall()
     ev = con.sql(
         f"SELECT lead_id, id, type, occurred_at, properties FROM read_parquet('{paths[1]}') "
-        "WHERE lead_id >= ? AND lead_id < ? AND occurred_at <= ? "
+        f"WHERE {cond.format(c='lead_id')} AND occurred_at <= ? "
         "ORDER BY lead_id, occurred_at, id",
-        params=[lo, hi, until],
+        params=[*args, until],
     ).to_arrow_table()
     tr = con.execute(
         f"SELECT lead_id, \"at\", to_stage, actor FROM read_parquet('{paths[2]}') "
-        "WHERE lead_id >= ? AND lead_id < ? AND actor NOT LIKE 'rule:%' AND \"at\" <= ? "
+        f"WHERE {cond.format(c='lead_id')} AND actor NOT LIKE 'rule:%' AND \"at\" <= ? "
         'ORDER BY lead_id, "at"',
-        [lo, hi, until],
+        [*args, until],
     ).fetchall()
     con.close()
     moves: dict[int, list[tuple[float, str, str, str | None]]] = {}
@@ -238,10 +246,23 @@ def read_range(paths: tuple[str, ...], lo: int, hi: int, until: float) -> RangeH
 def _run_range(args: tuple[Any, ...]) -> dict[int, tuple[list[float], list[float], int]]:
     """Worker: replay leads with lo <= id < hi under both playbooks."""
     paths, old_text, new_text, lo, hi, until = args
+    return _replay_range(read_range(paths, lo, hi, until), old_text, new_text, until)
+
+
+def run_ids(
+    paths: tuple[str, ...], old_text: str, new_text: str, ids: list[int], until: float
+) -> dict[int, tuple[list[float], list[float], int]]:
+    """The exact replay of the leads `ids` (in one process): the set-based backtest's
+    oracle and its fallback."""
+    return _replay_range(read_range(paths, 0, 0, until, ids), old_text, new_text, until)
+
+
+def _replay_range(
+    h: RangeHistory, old_text: str, new_text: str, until: float
+) -> dict[int, tuple[list[float], list[float], int]]:
     old = _processor(old_text, "old")
     new = _processor(new_text, "new")
     props_types = old.rules.property_types | new.rules.property_types
-    h = read_range(paths, lo, hi, until)
     types, ats, starts, moves = h.types, h.ats, h.spans, h.moves
     out: dict[int, tuple[list[float], list[float], int]] = {}
     for lid, email, attrs_text, created in h.leads:

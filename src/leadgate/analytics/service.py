@@ -47,6 +47,20 @@ def active_text(engine: Engine) -> str:
     return active[1]
 
 
+class VerificationFailed(RuntimeError):
+    """The set-based backtest disagreed with the exact replay on sampled leads; `result`
+    is what it computed (not to be trusted)."""
+
+    def __init__(self, result: BacktestResult):
+        m = result.meta
+        super().__init__(
+            f"verification failed: {m['disagreements']} of {m['verified_leads']} sampled "
+            "leads got other MQL moments than the exact replay; run with --exact and "
+            "report this"
+        )
+        self.result = result
+
+
 def backtest(
     engine: Engine,
     new_text: str,
@@ -55,8 +69,18 @@ def backtest(
     end: float | None = None,
     progress: Callable[[int, int], None] | None = None,
     workers: int | None = None,
+    exact: bool = True,
+    verify: int = 1000,
 ) -> BacktestResult:
-    """Replay the store's history under a new playbook and the active one (or `against`)."""
+    """Replay the store's history under a new playbook and the active one (or `against`).
+
+    `exact` (the default) replays every lead in Python (`workers` processes). `exact=False`
+    is the set-based path (scores in DuckDB, stage moves by the Python lifecycle) with
+    `verify` leads also replayed exactly, raising VerificationFailed if any disagrees.
+    The set-based path gives the same answers but is not yet faster (docs/benchmarks.md,
+    issue 17), so it is opt-in until it is."""
+    if verify < 0:
+        raise InputError("verify", "must be 0 or more")
     load_playbook(new_text, "new playbook")
     old_text = against_text if against_text is not None else active_text(engine)
     load_playbook(old_text, "--against playbook")
@@ -64,15 +88,21 @@ def backtest(
         raise InputError("to", "must be after --from")
     with tempfile.TemporaryDirectory(prefix="leadgate-bt-") as tmp:
         exp = export_store(engine.db, Path(tmp))
-        res = run_backtest(
-            (exp.leads, exp.events, exp.transitions),
-            old_text,
-            new_text,
-            start,
-            end if end is not None else engine.clock(),
-            workers=workers,
-            progress=progress,
+        paths = (exp.leads, exp.events, exp.transitions)
+        until = end if end is not None else engine.clock()
+        if exact:
+            res = run_backtest(
+                paths, old_text, new_text, start, until, workers=workers, progress=progress
+            )
+            res.meta["method"] = "exact"
+            return res
+        from leadgate.analytics.setbased import run_setbased
+
+        res = run_setbased(
+            paths, old_text, new_text, start, until, verify=verify, progress=progress
         )
+    if res.meta.get("disagreements"):
+        raise VerificationFailed(res)
     return res
 
 

@@ -86,6 +86,26 @@ __all__ = [
 ]
 
 
+def scored_ctes(
+    pb: Playbook, events: str, as_of: float
+) -> tuple[list[tuple[str, str, bool]], bool]:
+    """The CTEs up to `sc(lead_id, r, eid, t)`: every (event, rule) that scores, caps and
+    rolling windows applied (and `ev`, the events read, with `adj` material), and whether
+    they are recursive. The set-based backtest builds each event's state from them."""
+    eng = pb.engagement
+    rules = eng.rules
+    hl = eng.half_life_days * DAY if eng.half_life_days else None
+    as_of_sql = dbl(as_of)
+    types = sorted({r.event for r in rules} | {ADJUSTMENT})
+    ctes: list[tuple[str, str, bool]] = []
+    scored, rolling = _scored(pb, ctes, as_of_sql, types, hl, events)
+    if scored:
+        ctes.append(("sc", " UNION ALL ".join(scored), False))
+    else:
+        ctes.append(("sc", "SELECT lead_id, 0 AS r, eid, t FROM ev WHERE FALSE", False))
+    return ctes, rolling
+
+
 def _build(pb: Playbook, leads: str, events: str, as_of: float) -> str:
     eng = pb.engagement
     rules = eng.rules
@@ -99,6 +119,64 @@ def _build(pb: Playbook, leads: str, events: str, as_of: float) -> str:
         return f"POW(CAST(2 AS DOUBLE), -({as_of_sql} - {t}) / {dbl(hl)})"
 
     ctes: list[tuple[str, str, bool]] = []  # (name, body, materialized)
+    scored, rolling_any = _scored(pb, ctes, as_of_sql, types, hl, events)
+    contribs: list[str] = []
+    if scored:
+        ctes.append(("sc", " UNION ALL ".join(scored), False))
+        points = {i: dbl(r.points) for i, r in enumerate(rules)}
+        agg = "SUM(" + decay("t") + ")" if hl is not None else "CAST(COUNT(*) AS DOUBLE)"
+        ctes.append(
+            (
+                "pr",
+                f"SELECT lead_id, r, {agg} AS s FROM sc GROUP BY lead_id, r",
+                False,
+            )
+        )
+        ctes.append(("prv", f"SELECT lead_id, {_case_r(points)} * s AS x FROM pr", True))
+        contribs.append(f"SELECT lead_id, {round2('x')} AS c FROM prv")
+
+    _adjustments(ctes, contribs, eng.adjustments.decay, decay, hl)
+    ctes.append(("ce", " UNION ALL ".join(contribs), False))
+    ctes.append(("eg", "SELECT lead_id, SUM(c) AS x FROM ce GROUP BY lead_id", True))
+
+    fit_terms = ["CAST(0 AS DOUBLE)"]
+    attrs = Columns("l.attributes", "a", lead_field)
+    for fr in pb.fit.rules:
+        fit_terms.append(
+            f"(CASE WHEN {condition_sql(fr.if_, attrs)} THEN {dbl(round(fr.points, 2))} "
+            "ELSE CAST(0 AS DOUBLE) END)"
+        )
+    ctes.append(("la", f"SELECT l.id, l.attributes{attrs.select()} FROM {leads} AS l", True))
+    ctes.append(
+        (
+            "fl",
+            f"SELECT l.id AS lead_id, ({' + '.join(fit_terms)}) AS fx FROM la AS l",
+            True,
+        )
+    )
+    ctes.append(
+        (
+            "sx",
+            "SELECT fl.lead_id, fl.fx + COALESCE(adjf.x, CAST(0 AS DOUBLE)) AS fx, "
+            "COALESCE(eg.x, CAST(0 AS DOUBLE)) AS ex FROM fl "
+            "LEFT JOIN adjf ON adjf.lead_id = fl.lead_id LEFT JOIN eg ON eg.lead_id = fl.lead_id",
+            True,
+        )
+    )
+    return _grades(pb, ctes, recursive=rolling_any)
+
+
+def _scored(
+    pb: Playbook,
+    ctes: list[tuple[str, str, bool]],
+    as_of_sql: str,
+    types: list[str],
+    hl: float | None,
+    events: str = "events",
+) -> tuple[list[str], bool]:
+    """Append the CTEs that pick the scoring (event, rule) pairs; the SELECTs of
+    `(lead_id, r, eid, t)` to union, and whether a rolling window needs recursion."""
+    rules = pb.engagement.rules
     ctes.append(
         (
             "ev",
@@ -163,18 +241,18 @@ def _build(pb: Playbook, leads: str, events: str, as_of: float) -> str:
     rolling = [i for i, k in kinds.items() if k == "rolling"]
     order = "ORDER BY t, LG_ORD(eid)"
     if plain:
-        scored.append(f"SELECT lead_id, r, t FROM m WHERE r IN ({', '.join(map(str, plain))})")
+        scored.append(f"SELECT lead_id, r, eid, t FROM m WHERE r IN ({', '.join(map(str, plain))})")
     if capped:
         caps = {i: str(rules[i].max_per_lead) for i in capped}
         ctes.append(
             (
                 "mc",
-                "SELECT lead_id, r, t, ROW_NUMBER() OVER (PARTITION BY lead_id, r "
+                "SELECT lead_id, r, eid, t, ROW_NUMBER() OVER (PARTITION BY lead_id, r "
                 f"{order}) AS rn FROM m WHERE r IN ({', '.join(map(str, capped))})",
                 False,
             )
         )
-        scored.append(f"SELECT lead_id, r, t FROM mc WHERE rn <= {_case_r(caps)}")
+        scored.append(f"SELECT lead_id, r, eid, t FROM mc WHERE rn <= {_case_r(caps)}")
     if rolling:
         width = {i: dbl(rules[i].max_per_days.days * DAY) for i in rolling}  # type: ignore[union-attr]
         count = {i: str(rules[i].max_per_days.count) for i in rolling}  # type: ignore[union-attr]
@@ -236,62 +314,22 @@ def _build(pb: Playbook, leads: str, events: str, as_of: float) -> str:
             ctes.append(
                 (
                     "rn",
-                    "SELECT lead_id, r, t, ROW_NUMBER() OVER (PARTITION BY lead_id, r "
+                    "SELECT lead_id, r, eid, t, ROW_NUMBER() OVER (PARTITION BY lead_id, r "
                     f"{order}) AS k FROM rw",
                     False,
                 )
             )
-            scored.append(f"SELECT lead_id, r, t FROM rn WHERE k <= {_case_r(lead_caps, '-1')}")
             scored.append(
-                f"SELECT lead_id, r, t FROM rw WHERE r NOT IN ({', '.join(map(str, lead_caps))})"
+                f"SELECT lead_id, r, eid, t FROM rn WHERE k <= {_case_r(lead_caps, '-1')}"
+            )
+            scored.append(
+                "SELECT lead_id, r, eid, t FROM rw "
+                f"WHERE r NOT IN ({', '.join(map(str, lead_caps))})"
             )
         else:
-            scored.append("SELECT lead_id, r, t FROM rw")
+            scored.append("SELECT lead_id, r, eid, t FROM rw")
 
-    contribs: list[str] = []
-    if scored:
-        ctes.append(("sc", " UNION ALL ".join(scored), False))
-        points = {i: dbl(r.points) for i, r in enumerate(rules)}
-        agg = "SUM(" + decay("t") + ")" if hl is not None else "CAST(COUNT(*) AS DOUBLE)"
-        ctes.append(
-            (
-                "pr",
-                f"SELECT lead_id, r, {agg} AS s FROM sc GROUP BY lead_id, r",
-                False,
-            )
-        )
-        ctes.append(("prv", f"SELECT lead_id, {_case_r(points)} * s AS x FROM pr", True))
-        contribs.append(f"SELECT lead_id, {round2('x')} AS c FROM prv")
-
-    _adjustments(ctes, contribs, eng.adjustments.decay, decay, hl)
-    ctes.append(("ce", " UNION ALL ".join(contribs), False))
-    ctes.append(("eg", "SELECT lead_id, SUM(c) AS x FROM ce GROUP BY lead_id", True))
-
-    fit_terms = ["CAST(0 AS DOUBLE)"]
-    attrs = Columns("l.attributes", "a", lead_field)
-    for fr in pb.fit.rules:
-        fit_terms.append(
-            f"(CASE WHEN {condition_sql(fr.if_, attrs)} THEN {dbl(round(fr.points, 2))} "
-            "ELSE CAST(0 AS DOUBLE) END)"
-        )
-    ctes.append(("la", f"SELECT l.id, l.attributes{attrs.select()} FROM {leads} AS l", True))
-    ctes.append(
-        (
-            "fl",
-            f"SELECT l.id AS lead_id, ({' + '.join(fit_terms)}) AS fx FROM la AS l",
-            True,
-        )
-    )
-    ctes.append(
-        (
-            "sx",
-            "SELECT fl.lead_id, fl.fx + COALESCE(adjf.x, CAST(0 AS DOUBLE)) AS fx, "
-            "COALESCE(eg.x, CAST(0 AS DOUBLE)) AS ex FROM fl "
-            "LEFT JOIN adjf ON adjf.lead_id = fl.lead_id LEFT JOIN eg ON eg.lead_id = fl.lead_id",
-            True,
-        )
-    )
-    return _grades(pb, ctes, recursive=bool(rolling))
+    return scored, bool(rolling)
 
 
 def compile_scoring(

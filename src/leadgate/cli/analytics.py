@@ -80,8 +80,9 @@ def _report_group(app: typer.Typer) -> typer.Typer:
 
 
 def register(app: typer.Typer) -> None:
-    """Add `backtest`, `advise-threshold` and the analytics reports under `report`."""
+    """Add `backtest`, `score-batch`, `advise-threshold` and the reports under `report`."""
     report = _report_group(app)
+    _register_score_batch(app)
 
     def simple(name: str, doc: str) -> None:
         @report.command(name, help=doc)
@@ -169,11 +170,32 @@ def register(app: typer.Typer) -> None:
         out: Annotated[
             Path | None, typer.Option("--out", help="Directory for results (JSON, CSV, charts).")
         ] = None,
-        workers: Annotated[int | None, typer.Option("--workers", help="Processes.")] = None,
+        workers: Annotated[
+            int | None, typer.Option("--workers", help="Processes (with --exact).")
+        ] = None,
+        exact: Annotated[
+            bool,
+            typer.Option(
+                "--exact/--set-based",
+                help="Replay every lead in Python (the default, the oracle), or compute scores "
+                "set-based in DuckDB with the lifecycle in Python, checked by --verify "
+                "(same answers; not yet faster).",
+            ),
+        ] = True,
+        verify: Annotated[
+            int,
+            typer.Option(
+                "--verify", help="Leads also replayed exactly to check the result (0: none)."
+            ),
+        ] = 1000,
         db: DbOpt = None,
         as_json: JsonOpt = False,
     ) -> None:
-        """Replay history under NEW and the active playbook; compare MQLs month by month."""
+        """Replay history under NEW and the active playbook; compare MQLs month by month.
+
+        Every lead is replayed in Python; with --set-based the scores are computed in DuckDB
+        and only the stage moves by the lifecycle, and a sample of leads (--verify) is
+        replayed exactly too: any disagreement fails (exit 1)."""
         from leadgate.analytics import service
 
         if not new.is_file():
@@ -209,17 +231,106 @@ def register(app: typer.Typer) -> None:
                     end,
                     progress=progress,
                     workers=workers,
+                    exact=exact,
+                    verify=verify,
                 )
         except KeyboardInterrupt:
             typer.echo("interrupted: nothing saved", err=True)
             raise typer.Exit(code=130) from None
+        except service.VerificationFailed as exc:
+            if as_json:
+                print_json({**exc.result.to_dict(), "error": str(exc)})
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(code=1) from None
         target = out or Path("backtests") / service.stamp()
         save_backtest(res, target)
         if as_json:
             print_json({**res.to_dict(), "saved_to": str(target)})
             return
         print_backtest(res)
+        m = res.meta
+        if m.get("method") == "set-based":
+            console.print(
+                f"verified: {m['verified_leads']:,} sampled leads replayed exactly, "
+                f"{m['disagreements']} disagreements"
+            )
         console.print(f"saved to {target}/ (summary.json, monthly.csv, changed.csv, mqls.png)")
+
+
+def _register_score_batch(app: typer.Typer) -> None:
+    @app.command("score-batch")
+    @handle_errors
+    def score_batch(
+        leads: Annotated[
+            str, typer.Option("--leads", help="Leads: Parquet/CSV file (a table with postgres).")
+        ],
+        events: Annotated[
+            str, typer.Option("--events", help="Events: Parquet/CSV file (a table with postgres).")
+        ],
+        out: Annotated[
+            str,
+            typer.Option(
+                "--out", help="Parquet path (a directory with spark) or postgresql:// URL."
+            ),
+        ],
+        engine: Annotated[
+            str, typer.Option("--engine", help="duckdb, postgres or spark.")
+        ] = "duckdb",
+        playbook_file: Annotated[
+            Path | None,
+            typer.Option("--playbook", help="Playbook YAML (default: the bundled one)."),
+        ] = None,
+        as_of: Annotated[
+            str | None, typer.Option("--as-of", help="Score as of this day (default: now).")
+        ] = None,
+        source: Annotated[
+            str | None, typer.Option("--source", help="postgresql:// URL holding the tables.")
+        ] = None,
+        out_table: Annotated[
+            str, typer.Option("--out-table", help="Table written when --out is a URL.")
+        ] = "lead_scores",
+        candidates: Annotated[
+            str | None,
+            typer.Option(
+                "--candidates", help="Also write the candidate MQL moments here (duckdb)."
+            ),
+        ] = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Score every lead with the compiled playbook where the data lives (no store)."""
+        import time as _time
+
+        from leadgate.analytics import service
+        from leadgate.analytics.scorebatch import score_batch as run
+        from leadgate.playbook.loader import bundled_playbook, load_playbook
+
+        if playbook_file is None:
+            pb = bundled_playbook()[0]
+        elif not playbook_file.is_file():
+            raise BadInput(f"--playbook: no such file: {playbook_file}")
+        else:
+            pb = load_playbook(playbook_file.read_text(encoding="utf-8"), str(playbook_file))
+        when = service.parse_day(as_of, "as-of")
+        if candidates and engine != "duckdb":
+            raise BadInput("--candidates: only with --engine duckdb")
+        res = run(
+            pb,
+            engine,
+            leads,
+            events,
+            out,
+            when if when is not None else _time.time(),
+            source=source,
+            out_table=out_table,
+            candidates=candidates,
+        )
+        if as_json:
+            print_json(res)
+            return
+        console.print(f"scored {res['leads']:,} leads with {res['engine']}: {res['out']}")
+        if "candidates" in res:
+            c = res["candidates"]
+            console.print(f"candidate MQL moments: {c['rows']:,} rows in {c['out']}")
 
 
 def save_backtest(res: Any, target: Path) -> None:

@@ -1,0 +1,313 @@
+"""The set-based backtest: scores in DuckDB, stage decisions in the one Python lifecycle.
+
+`run_setbased(paths, old_text, new_text, ...)` gives the same `BacktestResult` as
+`backtest.run_backtest` (the exact replay, kept as the oracle and as `--exact`):
+
+1. `moments.moments_sql` computes, for every event, the lead's engagement state after it
+   and flags the rows where a stage can move (see there);
+2. `walk` feeds `LeadProcessor` only those rows, each carrying the state SQL computed
+   (`SnapshotRules.apply` loads it instead of scoring the event): every stage decision
+   is the processor's own. A lead whose path leaves what the flags cover (it enters
+   nurture, whose cooldown timer reads the engagement at a moment no row marks; it comes
+   back to `lead`; it has manual adjustments; a value overflows) is replayed exactly;
+3. `verify` replays a random sample of leads through the exact path and counts the leads
+   whose MQL moments differ. The CLI and HTTP fail on a non-zero count.
+
+Example:
+    >>> from leadgate.analytics.moments import monotone
+    >>> monotone(None)
+    True
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from leadgate.analytics import backtest as bt
+from leadgate.analytics.moments import moments_sql
+from leadgate.leads import LeadProcessor, LeadState
+from leadgate.leads.processor import AUTOMATIC_STAGES
+from leadgate.lifecycle.stages import IllegalTransition
+from leadgate.playbook.loader import load_playbook
+from leadgate.scoring.engagement import ADJUSTMENT, EngagementRules, EngagementState, Event, Tally
+
+Runs = dict[int, tuple[list[float], list[float], int]]
+Move = tuple[float, str, str, str | None]
+
+
+class SnapshotRules(EngagementRules):
+    """The playbook's engagement rules, except that `apply` loads the state SQL computed
+    for the event (its `properties`: rule position -> `Tally`) instead of scoring it.
+    Totals, bounds and crossings are the inherited ones."""
+
+    def apply(self, state: EngagementState, ev: Any) -> bool:
+        state.last_at, state.last_id = ev.at, ev.id
+        state.rules = dict(ev.properties)
+        state.memo = state.floor = state.ceiling = None
+        return True
+
+
+class NeedsExact(Exception):
+    """This lead's path leaves what the flagged rows cover: replay it exactly."""
+
+
+def snapshot_processor(text: str, name: str) -> LeadProcessor:
+    """A processor whose engagement comes from SQL's per-event states."""
+    pb = load_playbook(text, name)
+    proc = LeadProcessor(pb)
+    proc.rules = SnapshotRules(pb.engagement)
+    return proc
+
+
+# A row: (seq, eid, etype, t, rec, dip, hand, t0, n0..nK, c0..cK) (moments.moments_sql).
+Row = tuple[Any, ...]
+
+
+def _tallies(row: Row, rules: EngagementRules) -> dict[int, Tally]:
+    """Each rule's state after the row's event, as a `Tally` anchored at its moment."""
+    out = {}
+    t, t0 = row[3], row[7]
+    hl = rules.half_life
+    k = 1.0 if hl is None else 2.0 ** (-(t - t0) / hl)
+    nr = len(rules.rules)
+    for i in range(nr):
+        n = row[8 + i]
+        if n:
+            v = rules.rules[i].points * row[8 + nr + i] * k
+            if not math.isfinite(v):
+                raise NeedsExact  # decay over too many half-lives for one sum
+            out[i] = Tally(n, v, t)
+    return out
+
+
+def walk(
+    proc: LeadProcessor, lead: LeadState, rows: list[Row], moves: list[Move], until: float
+) -> list[float]:
+    """The lead's MQL moments under `proc`, from its flagged rows and people's moves (as
+    `backtest.replay_lead` would find them from all its events). Raises NeedsExact."""
+    by_seq = {r[0]: k for k, r in enumerate(rows)}
+    st = lead.engagement_state
+    out: list[float] = []
+    pos = 0
+    loaded = 0
+    left_lead = False
+    gate = proc.mql_tri is not None and proc.mql_tri(proc.fields(lead), proc.fit(lead), math.inf)
+    rec_counts = gate is not False and proc.mql_tri is not None
+
+    def load(seq: int) -> None:
+        nonlocal loaded
+        if seq == 0:
+            st.rules, st.last_at, st.last_id = {}, -math.inf, ""
+        else:
+            k = by_seq.get(seq)
+            if k is None:
+                raise NeedsExact
+            r = rows[k]
+            st.rules, st.last_at, st.last_id = _tallies(r, proc.rules), r[3], r[1]
+        st.memo = st.floor = st.ceiling = None
+        loaded = seq
+
+    def note(ts: list[Any]) -> None:
+        nonlocal left_lead
+        out.extend(t.at for t in ts if t.to_stage == "mql")
+        if lead.stage != "lead":
+            left_lead = True
+
+    def feed(until_t: float) -> None:
+        nonlocal pos, loaded
+        n = len(rows)
+        while pos < n and rows[pos][3] <= until_t:
+            r = rows[pos]
+            pos += 1
+            stage = lead.stage
+            if stage == "lead":
+                if left_lead:
+                    raise NeedsExact
+                c = r[0] == 1 or r[6] or (r[4] and rec_counts)
+            elif stage == "mql":
+                c = r[5] and lead.exit_armed and proc.exit_at is not None
+            elif stage == "nurture":
+                raise NeedsExact
+            else:
+                c = False
+            if c:
+                if loaded != r[0] - 1:
+                    load(r[0] - 1)
+                ev = Event(r[1], r[2], r[3], _tallies(r, proc.rules))  # type: ignore[arg-type]
+                note(proc.apply_events(lead, [ev], r[3], rescore=False))
+                loaded = r[0]
+        if pos and loaded != rows[pos - 1][0]:
+            load(rows[pos - 1][0])
+
+    for at, to, actor, reason in moves:
+        feed(at)
+        try:
+            ts = proc.advance(lead, at, rescore=False)
+            ts.append(proc.set_stage(lead, to, actor, reason, at, rescore=False))
+        except IllegalTransition:
+            continue
+        note(ts)
+    if lead.stage not in AUTOMATIC_STAGES:
+        return out
+    if lead.stage == "nurture":
+        raise NeedsExact
+    feed(until)
+    note(proc.advance(lead, until, rescore=False))
+    return out
+
+
+def _read_moments(con: Any, sql: str) -> dict[int, list[Row]]:
+    tab = con.sql(sql).to_arrow_table()
+    cols = [tab.column(i).to_pylist() for i in range(tab.num_columns)]
+    out: dict[int, list[Row]] = {}
+    for lid, *rest in zip(*cols, strict=True):
+        out.setdefault(lid, []).append(tuple(rest))
+    return out
+
+
+def run_setbased(
+    paths: tuple[Path, Path, Path],
+    old_text: str,
+    new_text: str,
+    start: float | None = None,
+    end: float | None = None,
+    verify: int = 1000,
+    seed: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> bt.BacktestResult:
+    """The backtest of `backtest.run_backtest`, set-based (module docstring); `verify`
+    leads are replayed exactly too and `meta` says how many disagree."""
+    import duckdb
+
+    procs = [snapshot_processor(old_text, "old playbook"), snapshot_processor(new_text, "new")]
+    until = float(end) if end is not None else math.inf
+    sql_until = until if until != math.inf else 1e300
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"CREATE VIEW events AS SELECT * FROM read_parquet('{paths[1]}')")
+    con.execute(
+        'CREATE VIEW moves AS SELECT DISTINCT lead_id, "at" AS at '
+        f"FROM read_parquet('{paths[2]}') "
+        f"WHERE actor NOT LIKE 'rule:%' AND \"at\" <= {sql_until!r}"
+    )
+    n_leads = con.execute(f"SELECT COUNT(*) FROM read_parquet('{paths[0]}')").fetchone()[0]  # type: ignore[index]
+    adjusted = {
+        r[0]
+        for r in con.execute(
+            f"SELECT DISTINCT lead_id FROM events WHERE type = '{ADJUSTMENT}'"
+        ).fetchall()
+    }
+    moves: dict[int, list[Move]] = {}
+    for lid, at, to, actor in con.execute(
+        f"SELECT lead_id, \"at\", to_stage, actor FROM read_parquet('{paths[2]}') "
+        f'WHERE actor NOT LIKE \'rule:%\' AND "at" <= {sql_until!r} ORDER BY lead_id, "at"'
+    ).fetchall():
+        moves.setdefault(lid, []).append((at, to, actor, None))
+    rows_by = [_read_moments(con, moments_sql(p.playbook, sql_until)) for p in procs]
+    if progress:
+        progress(1, 3)
+    wanted = (set(rows_by[0]) | set(rows_by[1]) | set(moves)) - adjusted
+    leads = _lead_rows(con, paths[0], wanted)
+    results: Runs = {}
+    exact: set[int] = set(adjusted)
+    for lid in sorted(wanted):
+        info = leads.get(lid)
+        if info is None:
+            continue
+        email, attrs, created = info
+        mv = moves.get(lid, [])
+        runs: list[list[float]] = []
+        try:
+            for k, proc in enumerate(procs):
+                lead = LeadState(email, dict(attrs), created, id=lid)
+                rows = rows_by[k].get(lid, [])
+                reason_moves: list[Move] = [
+                    (t, to, a, bt._reason(proc, lead, to)) for t, to, a, _ in mv
+                ]
+                runs.append(walk(proc, lead, rows, reason_moves, until))
+        except NeedsExact:
+            exact.add(lid)
+            continue
+        if runs[0] or runs[1]:
+            rows0 = rows_by[0].get(lid) or rows_by[1].get(lid)
+            first = rows0[0][3] if rows0 and rows0[0][0] == 1 else created
+            results[lid] = (runs[0], runs[1], int(first))
+    if progress:
+        progress(2, 3)
+    if exact:
+        results.update(exact_runs(paths, old_text, new_text, exact, until))
+    checked, differ = verify_sample(paths, old_text, new_text, results, verify, until, seed)
+    if progress:
+        progress(3, 3)
+    outcomes = bt._outcomes(con, paths)
+    res = bt._compare(results, outcomes, {}, con, paths, start, end, int(n_leads or 0))
+    res.meta.update(
+        {
+            "method": "set-based",
+            "replayed_exactly": len(exact),
+            "verified_leads": checked,
+            "disagreements": differ,
+        }
+    )
+    con.close()
+    return res
+
+
+def _lead_rows(
+    con: Any, path: Path, ids: set[int]
+) -> dict[int, tuple[str, Mapping[str, Any], float]]:
+    if not ids:
+        return {}
+    rows = con.execute(
+        f"SELECT id, email, attributes, created_at FROM read_parquet('{path}') "
+        "WHERE id IN (SELECT unnest(?::BIGINT[]))",
+        [sorted(ids)],
+    ).fetchall()
+    return {
+        lid: (email, orjson.loads(attrs) if attrs else {}, created)
+        for lid, email, attrs, created in rows
+    }
+
+
+def exact_runs(
+    paths: tuple[Path, Path, Path], old_text: str, new_text: str, ids: set[int], until: float
+) -> Runs:
+    """The exact replay (`backtest`) of these leads only."""
+    if not ids:
+        return {}
+    str_paths = tuple(str(p) for p in paths)
+    return bt.run_ids(str_paths, old_text, new_text, sorted(ids), until)
+
+
+def verify_sample(
+    paths: tuple[Path, Path, Path],
+    old_text: str,
+    new_text: str,
+    results: Runs,
+    n: int,
+    until: float,
+    seed: int | None = None,
+) -> tuple[int, int]:
+    """(leads checked, leads whose MQL moments differ from the exact replay's)."""
+    if n <= 0:
+        return 0, 0
+    import duckdb
+
+    con = duckdb.connect()
+    ids = [r[0] for r in con.execute(f"SELECT id FROM read_parquet('{paths[0]}')").fetchall()]
+    con.close()
+    rng = random.Random(seed)
+    sample = set(ids) if len(ids) <= n else set(rng.sample(ids, n))
+    oracle = exact_runs(paths, old_text, new_text, sample, until)
+    differ = 0
+    for lid in sample:
+        a, b = results.get(lid), oracle.get(lid)
+        if (a and (a[0], a[1])) != (b and (b[0], b[1])):
+            differ += 1
+    return len(sample), differ

@@ -1,0 +1,207 @@
+"""The set-based backtest sees what the exact replay sees (issue 17's decision).
+
+The exact replay (`run_backtest`, every event through `LeadProcessor`) is the oracle: for
+random playbooks (decay or none, caps, rolling windows, negative points, MQL rules that
+rise with engagement and rules that do not, hand-raisers, exit lines, cooldowns) and
+random histories (ties in time, people's moves, manual adjustments), the set-based
+backtest gives the same months, totals and changed leads. Its run-time verification
+counts a disagreement it is shown, and the CLI fails on it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from leadgate.analytics import setbased
+from leadgate.analytics.backtest import run_backtest
+from leadgate.analytics.batch import EVENT_SCHEMA, LEAD_SCHEMA, TRANSITION_SCHEMA
+from leadgate.analytics.setbased import run_setbased, verify_sample
+
+T0 = 1_700_000_000.0
+DAY = 86400.0
+TYPES = ["view", "click", "download", "demo", "other"]
+
+
+def _yaml(draw: st.DrawFn) -> str:
+    rules = []
+    for i in range(draw(st.integers(1, 4))):
+        r: dict[str, Any] = {
+            "event": draw(st.sampled_from(TYPES[:4])),
+            "points": draw(st.sampled_from([5.0, 10.0, 2.5, 0.35, -4.0, 20.0, 12.345])),
+            "name": f"r{i}",
+        }
+        if draw(st.integers(0, 2)) == 0:
+            r["max_per_lead"] = draw(st.integers(1, 3))
+        if draw(st.integers(0, 3)) == 0:
+            r["max_per_days"] = {
+                "count": draw(st.integers(1, 2)),
+                "days": draw(st.sampled_from([1, 7])),
+            }
+        if draw(st.integers(0, 3)) == 0:
+            r["if"] = {"field": "url", "op": "contains", "value": "/pricing"}
+        rules.append(r)
+    need = draw(st.sampled_from([5, 10, 15, 25]))
+    when = draw(
+        st.sampled_from(
+            [
+                {"score": "engagement", "op": "gte", "value": need},
+                {
+                    "all": [
+                        {"score": "fit", "op": "gte", "value": 10},
+                        {"score": "engagement", "op": "gt", "value": need},
+                    ]
+                },
+                {"score": "total", "op": "gte", "value": need + 10},
+                {"not": {"score": "engagement", "op": "lt", "value": need}},
+                {
+                    "any": [
+                        {"field": "vip", "op": "eq", "value": True},
+                        {"score": "engagement", "op": "gte", "value": need},
+                    ]
+                },
+            ]
+        )
+    )
+    pb = {
+        "name": "random",
+        "fit": {
+            "rules": [
+                {"name": "big", "if": {"field": "size", "op": "gt", "value": 100}, "points": 10}
+            ]
+        },
+        "engagement": {
+            "half_life_days": draw(st.sampled_from([None, 1, 7, 30])),
+            "rules": rules,
+            "adjustments": {"decay": draw(st.booleans())},
+        },
+        "stages": {
+            "mql": {"when": when, "hand_raisers": draw(st.sampled_from([[], ["demo"]]))},
+            "recycle": {
+                "cooldown_days": draw(st.sampled_from([1, 5, 30])),
+                "mql_exit_engagement": draw(st.sampled_from([None, 3, need / 2])),
+            },
+        },
+    }
+    return json.dumps(pb)  # JSON is YAML
+
+
+@st.composite
+def cases(draw: st.DrawFn) -> tuple[str, str, list[Any], list[Any], list[Any]]:
+    leads, events, moves = [], [], []
+    for lid in range(1, draw(st.integers(1, 8)) + 1):
+        attrs = {"size": draw(st.sampled_from([5, 500])), "vip": draw(st.booleans())}
+        leads.append(
+            (lid, f"p{lid}@acme.io", json.dumps(attrs), T0 - DAY, None, None, None, None, None)
+        )
+        t = T0
+        for k in range(draw(st.integers(0, 30))):
+            t += draw(st.sampled_from([0, 1, 3600, 86399, 86400, 2 * 86400, 9 * 86400, 40 * 86400]))
+            typ = draw(st.sampled_from([*TYPES, "manual_adjustment"] if k % 7 == 6 else TYPES))
+            props: dict[str, Any] = {}
+            if typ == "view":
+                props["url"] = draw(st.sampled_from(["/pricing", "/blog"]))
+            if typ == "manual_adjustment":
+                props = {
+                    "points": 7,
+                    "reason": "call",
+                    "score": draw(st.sampled_from(["fit", "engagement"])),
+                }
+            eid = draw(st.sampled_from(["a", "b", "B"])) + f"{lid}.{k}"
+            events.append((eid, lid, typ, t, json.dumps(props)))
+        if draw(st.integers(0, 2)) == 0:
+            mt = T0 + draw(st.integers(0, 200)) * DAY / 2
+            for to in draw(
+                st.sampled_from([["sal"], ["sal", "sql"], ["nurture"], ["mql"], ["disqualified"]])
+            ):
+                moves.append((lid, "x", to, mt, "rep@x.io"))
+                mt += DAY
+    return _yaml(draw), _yaml(draw), leads, events, moves
+
+
+def _write(
+    tmp: Path, leads: list[Any], events: list[Any], moves: list[Any]
+) -> tuple[Path, Path, Path]:
+    paths = (tmp / "leads.parquet", tmp / "events.parquet", tmp / "transitions.parquet")
+    for path, rows, schema in zip(
+        paths, (leads, events, moves), (LEAD_SCHEMA, EVENT_SCHEMA, TRANSITION_SCHEMA), strict=True
+    ):
+        cols = list(zip(*rows, strict=True)) if rows else [[] for _ in schema]
+        pq.write_table(
+            pa.Table.from_arrays(
+                [pa.array(list(c), type=f.type) for c, f in zip(cols, schema, strict=True)],
+                schema=schema,
+            ),
+            path,
+        )
+    return paths
+
+
+def _seen(res: Any) -> Any:
+    return res.months, res.totals, res.changed
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    derandomize=True,
+    phases=[Phase.explicit, Phase.generate],  # no shrinking: each example runs DuckDB
+)
+@given(case=cases())
+def test_set_based_equals_exact(case: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
+    old, new, leads, events, moves = case
+    paths = _write(tmp_path_factory.mktemp("bt"), leads, events, moves)
+    end = T0 + 400 * DAY
+    for start in (None, T0 + 20 * DAY):
+        exact = run_backtest(paths, old, new, start, end, workers=1)
+        fast = run_setbased(paths, old, new, start, end, verify=0)
+        assert _seen(fast) == _seen(exact)
+    # Everything the walk returned agrees lead by lead with the oracle.
+    res = run_setbased(paths, old, new, None, end, verify=len(leads))
+    assert res.meta["disagreements"] == 0
+    assert res.meta["verified_leads"] == len(leads)
+
+
+def _demo(tmp: Path) -> tuple[tuple[Path, Path, Path], str, str]:
+    leads = [
+        (i, f"p{i}@acme.io", '{"size": 500}', T0, None, None, None, None, None)
+        for i in range(1, 41)
+    ]
+    events = [
+        (f"e{i}.{k}", i, "download", T0 + k * (i % 5 + 1) * DAY, "{}")
+        for i in range(1, 41)
+        for k in range(8)
+    ]
+    pb = {
+        "name": "t",
+        "engagement": {"half_life_days": 10, "rules": [{"event": "download", "points": 10}]},
+        "stages": {"mql": {"when": {"score": "engagement", "op": "gte", "value": 25}}},
+    }
+    strict = json.loads(json.dumps(pb))
+    strict["stages"]["mql"]["when"]["value"] = 35
+    return _write(tmp, leads, events, []), json.dumps(pb), json.dumps(strict)
+
+
+def test_verification_counts_a_disagreement(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths, old, new = _demo(tmp_path)
+    res = run_setbased(paths, old, new, None, T0 + 100 * DAY, verify=40)
+    assert res.meta["disagreements"] == 0 and res.totals["mqls_old"] > 0
+    real = setbased.walk
+
+    def late(*a: Any) -> list[float]:  # a walk that finds each MQL a second late
+        return [t + 1 for t in real(*a)]
+
+    monkeypatch.setattr(setbased, "walk", late)
+    bad = run_setbased(paths, old, new, None, T0 + 100 * DAY, verify=40)
+    assert bad.meta["disagreements"] > 0
+    assert verify_sample(paths, old, new, {}, 0, T0 + 100 * DAY) == (0, 0)
