@@ -114,6 +114,10 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
         "A person's rights: what we hold on them (export), erasure, consent, retention.",
     ),
     "forms": (("forms",), "Lead-capture forms: list them, count refused submissions."),
+    "score-batch": (
+        ("analytics",),
+        "Score every lead with the compiled playbook where the data lives (no store).",
+    ),
     "users": (
         ("users",),
         "People who sign in to the web app: add, list, disable, reset-password.",
