@@ -10,7 +10,15 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from leadgate import csvout
-from leadgate.cli.common import DbOpt, JsonOpt, console, handle_errors, open_engine, print_json
+from leadgate.cli.common import (
+    DbOpt,
+    JsonOpt,
+    command_group,
+    console,
+    handle_errors,
+    open_engine,
+    print_json,
+)
 from leadgate.cli.errors import BadInput
 from leadgate.cli.tables import fmt, percent, table
 from leadgate.ingest.validate import iso
@@ -70,18 +78,9 @@ def emit(rep: Any, as_json: bool, csv_file: str | None, chart: str | None) -> No
         save_chart(rep, chart)
 
 
-def _report_group(app: typer.Typer) -> typer.Typer:
-    for info in app.registered_groups:
-        if info.name == "report" and info.typer_instance is not None:
-            return info.typer_instance
-    group = typer.Typer(help="Funnel and conversion reports.", no_args_is_help=True)
-    app.add_typer(group, name="report")
-    return group
-
-
 def register(app: typer.Typer) -> None:
     """Add `backtest`, `score-batch`, `advise-threshold` and the reports under `report`."""
-    report = _report_group(app)
+    report = command_group(app, "report", "Funnel and conversion reports.")
     _register_score_batch(app)
 
     def simple(name: str, doc: str) -> None:

@@ -46,6 +46,20 @@ def set_root_db(url: str | None) -> None:
     _root_db["url"] = url
 
 
+def command_group(app: typer.Typer, name: str, help: str) -> typer.Typer:
+    """The group `name` of `app`, made (with `help`) if no module registered it yet.
+
+    Several modules add commands to one group (`lead`, `report`), and a module may be
+    registered alone (leadgate.cli.main loads only the modules a command needs).
+    """
+    for info in app.registered_groups:
+        if info.name == name and info.typer_instance is not None:
+            return info.typer_instance
+    group = typer.Typer(help=help, no_args_is_help=True)
+    app.add_typer(group, name=name)
+    return group
+
+
 def actor_default() -> str:
     """Who the CLI acts as: $LEADGATE_ACTOR, else the login name."""
     try:

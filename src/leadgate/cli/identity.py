@@ -10,6 +10,7 @@ from leadgate.cli.common import (
     DbOpt,
     JsonOpt,
     actor_default,
+    command_group,
     console,
     handle_errors,
     open_engine,
@@ -20,20 +21,9 @@ from leadgate.identity.accounts import list_accounts, show_account
 from leadgate.identity.merge import merge_leads
 
 
-def _group(app: typer.Typer, name: str) -> typer.Typer:
-    for g in app.registered_groups:
-        if g.name == name and g.typer_instance is not None:
-            return g.typer_instance
-    # Registered alone (leadgate.cli.main loads only the modules a command needs, and
-    # tests/cli/test_startup.py registers each module on its own): a group of its own.
-    group = typer.Typer(no_args_is_help=True)
-    app.add_typer(group, name=name)
-    return group
-
-
 def register(app: typer.Typer) -> None:
     """Add `lead merge` to the `lead` group, and `accounts`."""
-    lead = _group(app, "lead")
+    lead = command_group(app, "lead", "Add, import, inspect and list leads.")
 
     @lead.command("merge")
     @handle_errors

@@ -21,6 +21,7 @@ from leadgate.cli.common import (
     DbOpt,
     JsonOpt,
     actor_default,
+    command_group,
     err_console,
     handle_errors,
     open_engine,
@@ -31,18 +32,9 @@ from leadgate.export.leads import FORMATS, IMPORTABLE, ExportFilter, attribute_n
 from leadgate.export.leads import export_leads as write_leads
 
 
-def _lead_group(app: typer.Typer) -> typer.Typer:
-    for group in app.registered_groups:
-        if group.name == "lead" and group.typer_instance is not None:
-            return group.typer_instance
-    lead = typer.Typer(help="Leads.", no_args_is_help=True)
-    app.add_typer(lead, name="lead")
-    return lead
-
-
 def register(app: typer.Typer) -> None:
     """Add `lead export` and the `person` group."""
-    lead = _lead_group(app)
+    lead = command_group(app, "lead", "Add, import, inspect and list leads.")
 
     @lead.command("export")
     @handle_errors
