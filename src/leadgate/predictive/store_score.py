@@ -106,8 +106,11 @@ def train_store(
     include_leaky: list[str] | tuple[str, ...] = (),
     exclude: list[str] | tuple[str, ...] = (),
     compare_playbook: bool = True,
+    exclude_drifting: bool = False,
 ) -> StoreTrainResult:
-    """Train on the store's leads with a known outcome and save the model in the store."""
+    """Train on the store's leads with a known outcome and save the model in the store.
+    The rows' time order (their cut-offs) is always known here, so evaluation is rolling
+    origin and the card carries a drift report."""
     now = float(engine.clock())
     tables = read_tables(engine.db)
     data = training_data(
@@ -132,6 +135,8 @@ def train_store(
         kind=kind,
         seed=seed,
         include_leaky=include_leaky,
+        time_ordered_rows=True,
+        exclude_drifting=exclude_drifting,
         source=f"store {engine.db.url.split('://')[0]}: {data.spec.cutoff} cut-off, "
         f"{data.spec.horizon_days:g}-day horizon",
     )
