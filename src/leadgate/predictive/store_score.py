@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from leadgate.predictive import metrics as mx
 from leadgate.predictive.dataset import DatasetError
 from leadgate.predictive.models import ModelKind
 from leadgate.predictive.store_data import (
@@ -145,7 +144,7 @@ def train_store(
         started = _time.perf_counter()
         rows = result.rows
         scores = playbook_scores(engine, tables, data.lead_ids[rows], data.cutoffs[rows])
-        m = mx.evaluate(result.y, scores)
+        m = result.evaluate(scores)
         m["brier"] = float("nan")  # points, not a probability
         card.baselines["playbook"] = m
         result.scores["playbook"] = scores

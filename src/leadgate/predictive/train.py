@@ -68,11 +68,27 @@ class TrainResult:
     y: np.ndarray
     scores: dict[str, np.ndarray]
     seconds: float
+    #: The evaluation fold of each of ``rows``; with time order every metric is the mean
+    #: over folds (see :func:`~leadgate.predictive.metrics.evaluate_by_fold`).
+    folds: np.ndarray | None = None
+    per_fold: bool = False
+
+    def evaluate(self, p: np.ndarray) -> dict[str, float]:
+        """Metrics of out-of-sample scores ``p`` (aligned with ``rows``), computed as the
+        card's are."""
+        out: dict[str, float] = _evaluator(self.y, self.folds, self.per_fold)(p)
+        return out
 
     @property
     def card(self) -> ModelCard:
         """The model card."""
         return self.model.card
+
+
+def _evaluator(y: np.ndarray, folds: np.ndarray | None, per_fold: bool) -> Any:
+    if per_fold and folds is not None:
+        return lambda p: mx.evaluate_by_fold(y, p, folds)
+    return lambda p: mx.evaluate(y, p)
 
 
 def baseline_models(kinds: dict[str, ColumnKind]) -> dict[str, OdooNaiveBayes]:
@@ -182,6 +198,9 @@ def train_dataset(
     scores: dict[str, np.ndarray] = {kind: cmp.scores[main]}
     scores.update({k: v for k, v in cmp.scores.items() if k != kind})
     rows, y_eval = cmp.rows, cmp.y
+    # With time order a lead competes with the leads of its own period: metrics per fold,
+    # averaged (the choice uses the same per-fold AUCs).
+    evaluate = _evaluator(y_eval, cmp.folds, ordered)
     if compare:
         for name, proto in baseline_models(kinds).items():
             _, scores[name] = oos_scores(
@@ -190,7 +209,7 @@ def train_dataset(
     if drift and drift["flagged"]:
         drift["auc_lost_without_flagged"] = _drift_cost(
             ds, kinds_with if exclude_drifting else kinds, drift["flagged"], main, the_plan, seed,
-            removed=exclude_drifting, auc=mx.evaluate(y_eval, scores[kind])["roc_auc"],
+            removed=exclude_drifting, auc=evaluate(scores[kind])["roc_auc"], per_fold=ordered,
         )  # fmt: skip
 
     # The final model sees every row, in time order when there is one.
@@ -200,8 +219,12 @@ def train_dataset(
     final.fit(X_all.iloc[order].reset_index(drop=True), ds.y[order])
 
     p = scores[kind]
-    metrics = mx.evaluate(y_eval, p)
-    ci = mx.bootstrap_auc_ci(y_eval, p, seed=seed)
+    metrics = evaluate(p)
+    ci = (
+        mx.bootstrap_fold_auc_ci(y_eval, p, cmp.folds, seed=seed)
+        if ordered
+        else mx.bootstrap_auc_ci(y_eval, p, seed=seed)
+    )
     v, statement = verdict(metrics["roc_auc"], ci, cmp.folds_of(main))
     if not ordered:
         statement += (
@@ -227,16 +250,14 @@ def train_dataset(
         validation=the_plan.description,
         metrics=metrics,
         auc_ci=ci,
-        baselines={
-            name: mx.evaluate(y_eval, s) for name, s in scores.items() if name.startswith("odoo_nb")
-        },
+        baselines={name: evaluate(s) for name, s in scores.items() if name.startswith("odoo_nb")},
         calibration=mx.calibration_table(y_eval, p).to_dict("records"),
         gains=mx.gains_table(y_eval, p).to_dict("records"),
         params={
             **getattr(final, "params", {}),
             "chosen": main,
             "alternatives": {
-                name: mx.evaluate(y_eval, s)
+                name: evaluate(s)
                 for name, s in scores.items()
                 if name != kind and not name.startswith("odoo_nb")
             },
@@ -266,6 +287,8 @@ def train_dataset(
         y=y_eval,
         scores=scores,
         seconds=_time.perf_counter() - started,
+        folds=cmp.folds,
+        per_fold=ordered,
     )
 
 
@@ -279,6 +302,7 @@ def _drift_cost(
     *,
     removed: bool,
     auc: float,
+    per_fold: bool,
 ) -> dict[str, Any]:
     """The chosen model's out-of-sample AUC with and without the flagged features, on the
     same folds (one more evaluation: with them when they were removed, else without)."""
@@ -291,7 +315,7 @@ def _drift_cost(
         return {"auc_with": auc, "auc_without": None, "lost": None}
     X = coerce_features(ds.X, other_kinds)
     other = compare_models(X, ds.y, other_kinds, the_plan, seed=seed, candidates=(main,))
-    other_auc = mx.evaluate(other.y, other.scores[main])["roc_auc"]
+    other_auc = _evaluator(other.y, other.folds, per_fold)(other.scores[main])["roc_auc"]
     auc_with, auc_without = (other_auc, auc) if removed else (auc, other_auc)
     return {
         "model": main,
