@@ -115,7 +115,9 @@ def test_time_ordered_rows_without_the_flag_are_not_evaluated_on_random_folds() 
 
 def test_x_education_random_split_not_below_default_models() -> None:
     """Reported: on a random split of X Education (leaky columns removed) auto landed at
-    the logistic model's level, 0.006 below a default HistGradientBoosting."""
+    the logistic model's level, 0.006 below a default HistGradientBoosting. Not reproduced
+    here: on this split (and seeds 1, 2) the previous auto chose the GBM and passed too
+    (0.867 vs 0.866), so this test guards the target rather than reproducing the miss."""
     ds = pub.x_education(_root("x_education_leads")).dataset
     s = stratified_holdout(ds.y, 0.25, seed=0)
     train, test = _rows(ds, s.train), _rows(ds, s.test)
