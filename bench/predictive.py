@@ -2,6 +2,12 @@
 
     .venv/bin/python bench/predictive.py [--datasets DIR] [--seed 0] [--charts docs/predictive]
                                          [--skip-timing] [--json results.json]
+    .venv/bin/python bench/predictive.py --vs-defaults [--seeds 0,1,2] [--cuts 0.6,0.75,0.9]
+                                         [--only uci_bank_marketing,...]
+
+``--vs-defaults`` (issue 18's target, see bench/_predictive_splits.py): leadgate auto vs
+the best of a default LogisticRegression and a default HistGradientBoosting, trained on
+the same rows, on several random and time-ordered splits per data set; one row per split.
 
 For each public data set (../shared/datasets or $LEADGATE_DATASETS): leaky columns are
 excluded (detector + the data set's documented post-outcome columns), then leadgate's
@@ -260,6 +266,28 @@ def table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def vs_defaults_main(sets: dict[str, pub.PublicSet], args: argparse.Namespace) -> None:
+    """``--vs-defaults``: every data set, every split, ours vs the best default."""
+    from _predictive_splits import table as splits_table
+    from _predictive_splits import vs_defaults
+
+    seeds = tuple(int(s) for s in args.seeds.split(","))
+    cuts = tuple(float(c) for c in args.cuts.split(","))
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    print(f"leadgate auto vs sklearn defaults; started {started}; load {_load()}", flush=True)
+    rows = []
+    for ps in sets.values():
+        rows += vs_defaults(ps, seeds, cuts, args.seed)
+    print(f"\nload average at the end {_load()}\n")
+    print(splits_table(rows))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_bytes(
+            orjson.dumps({"machine": machine(), "started": started, "rows": rows},
+                         option=orjson.OPT_INDENT_2)
+        )  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--datasets", default=None, help="data sets folder")
@@ -276,6 +304,15 @@ def main() -> None:
         help="demo store size for the store timing (0: skip)",
     )
     ap.add_argument("--json", default=None, help="also write the results as JSON here")
+    ap.add_argument(
+        "--vs-defaults",
+        action="store_true",
+        help="only: leadgate auto vs default LogisticRegression / HistGradientBoosting on "
+        "several random and time-ordered splits per data set (see bench/_predictive_splits.py)",
+    )
+    ap.add_argument("--seeds", default="0,1,2", help="random splits for --vs-defaults")
+    ap.add_argument("--cuts", default="0.6,0.75,0.9", help="time cut points for --vs-defaults")
+    ap.add_argument("--only", default=None, help="comma-separated data set names")
     args = ap.parse_args()
     Path(args.charts).mkdir(parents=True, exist_ok=True)
     root = pub.datasets_root(args.datasets)
@@ -284,6 +321,11 @@ def main() -> None:
     print(f"predictive scoring benchmark | {machine()}")
     print(f"data sets: {root}; seed {args.seed}\n")
     sets = pub.load_all(root)
+    if args.only:
+        sets = {k: v for k, v in sets.items() if k in args.only.split(",")}
+    if args.vs_defaults:
+        vs_defaults_main(sets, args)
+        return
     results = []
     if args.timing_only:
         sets = {k: v for k, v in sets.items() if k == "uci_bank_marketing"}

@@ -108,3 +108,39 @@ def test_bad_input_exits_2(
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+
+
+def test_train_reports_choice_and_drift_and_excludes_drifting(
+    app: typer.Typer, files: dict[str, Path]
+) -> None:
+    d = files["dir"]
+    frame = leads(500, seed=3).sort_values("created").reset_index(drop=True)
+    frame["running_total"] = (frame.index // 2) * 2.0  # a counter: time-like
+    frame.to_csv(d / "counter.csv", index=False)
+    common = ["--csv", str(d / "counter.csv"), "--target", "converted", "--id", "lead_id"]
+    models = ["--models-dir", str(d / "models")]
+    code, out, err = run(app, "train", *common, "--time", "created", "--json", *models)
+    assert code == 0, err
+    info = orjson.loads(out)
+    assert info["chosen"] == info["choice"]["chosen"]
+    assert info["alternatives"][info["chosen"]] == info["metrics"]
+    assert "running_total" in info["drift"]["flagged"] and not info["excluded_drifting"]
+    code, out, err = run(
+        app, "train", *common, "--time", "created", "--exclude-drifting", "--json", *models
+    )
+    assert code == 0, err
+    info = orjson.loads(out)
+    assert "running_total" in info["excluded_drifting"]
+    assert "running_total" not in info["features"]
+    # The human output names the flagged features and the AUC without them.
+    code, out, err = run(app, "train", *common, "--time", "created", *models)
+    assert code == 0, err
+    assert "running_total" in out and "Drifting or time-like" in out
+    # Without a time column these rows still look time-ordered (the counter gives it away).
+    code, out, err = run(app, "train", *common, "--exclude-drifting", "--json", *models)
+    assert code == 0, err
+    assert "taken to be in time order" in orjson.loads(out)["validation"]
+    # Rows in random order and no time: nothing to measure drift on; one-line error, exit 2.
+    shuffled = ["--csv", str(files["train"]), "--target", "converted", "--id", "lead_id"]
+    code, out, err = run(app, "train", *shuffled, "--exclude-drifting", *models)
+    assert code == 2 and "time order" in err

@@ -100,6 +100,9 @@ def train_summary(result: Any, model_id: str, path: Path) -> dict[str, Any]:
         "dropped": card["dropped"],
         "params": params,
         "seconds": round(result.seconds, 2),
+        "choice": card.get("choice", {}),
+        "drift": card.get("drift", {}),
+        "excluded_drifting": card.get("excluded_drifting", {}),
     }
 
 
@@ -112,6 +115,8 @@ def print_train(summary: dict[str, Any]) -> None:
         f"{summary['target']}={summary['positive_label']}; {summary['validation']}"
     )
     t = table("model", "ROC AUC", "PR AUC", "lift@10%", "conv@10%", "Brier", title="Out-of-sample")
+    # The first row is the chosen model's own out-of-sample result (the same numbers as its
+    # own row below): the verdict is about that model.
     rows = [(f"leadgate {summary['kind']} ({chosen})", summary["metrics"])]
     rows += [(f"leadgate {k}", m) for k, m in summary["alternatives"].items()]
     rows += [(k, m) for k, m in summary["baselines"].items()]
@@ -125,8 +130,17 @@ def print_train(summary: dict[str, Any]) -> None:
             _num(m.get("brier")),
         )
     console.print(t)
+    choice = summary.get("choice") or {}
+    if choice.get("fold_auc"):
+        f = table("model", "ROC AUC per fold", "gap to best", title="Choice: " + choice["rule"])
+        for k, aucs in choice["fold_auc"].items():
+            mark = " (chosen)" if k == choice["chosen"] else ""
+            f.add_row(k + mark, ", ".join(_num(a) for a in aucs), _num(choice["gap_to_best"][k], 4))
+        console.print(f)
+        console.print(f"noise (standard error of the paired fold differences): {choice['noise']}")
     style = "bold red" if summary["verdict"] != "usable" else "green"
     console.print(f"[{style}]{summary['statement']}[/{style}]")
+    print_drift(summary)
     if summary["excluded_leaky"]:
         x = table("column", "why", title="Excluded as leaky (keep with --include-leaky COL)")
         for col, reasons in summary["excluded_leaky"].items():
@@ -136,6 +150,26 @@ def print_train(summary: dict[str, Any]) -> None:
         console.print("kept although flagged as leaky: " + ", ".join(summary["included_leaky"]))
     if summary["dropped"]:
         console.print("dropped: " + ", ".join(f"{c} ({r})" for c, r in summary["dropped"].items()))
+
+
+def print_drift(summary: dict[str, Any]) -> None:
+    """The drift report's flagged features and what removing them costs."""
+    drift = summary.get("drift") or {}
+    if drift.get("flagged"):
+        cost = drift.get("auc_lost_without_flagged") or {}
+        d = table(
+            "feature",
+            "why",
+            title=f"Drifting or time-like ({drift['slices']}); without them the model's ROC AUC "
+            f"goes {_num(cost.get('auc_with'))} -> {_num(cost.get('auc_without'))}",
+        )
+        for col in drift["flagged"]:
+            d.add_row(col, "; ".join(drift["features"][col]["reasons"]))
+        console.print(d)
+        if not summary.get("excluded_drifting"):
+            console.print("train again with --exclude-drifting to leave them out")
+    if summary.get("excluded_drifting"):
+        console.print("excluded as drifting: " + ", ".join(summary["excluded_drifting"]))
 
 
 def register(app: typer.Typer) -> None:
@@ -170,6 +204,13 @@ def register(app: typer.Typer) -> None:
             bool,
             typer.Option("--rows-in-time-order", help="Rows are in time order (no time column)."),
         ] = False,
+        exclude_drifting: Annotated[
+            bool,
+            typer.Option(
+                "--exclude-drifting",
+                help="Leave out the features the drift report flags (needs time order).",
+            ),
+        ] = False,
         kind: Annotated[str, typer.Option("--kind", help="auto, gbm or logistic.")] = "auto",
         seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
         models_dir_opt: ModelsDirOpt = None,
@@ -184,7 +225,16 @@ def register(app: typer.Typer) -> None:
             if target or id_column or time_column or positive or rows_in_time_order:
                 fail("--target/--id/--time/--positive/--rows-in-time-order need --csv FILE")
             _train_store(
-                db, kind, seed, cutoff, window_days, horizon_days, include_leaky, exclude, as_json
+                db,
+                kind,
+                seed,
+                cutoff,
+                window_days,
+                horizon_days,
+                include_leaky,
+                exclude,
+                as_json,
+                exclude_drifting=exclude_drifting,
             )
             return
         if not target:
@@ -211,6 +261,7 @@ def register(app: typer.Typer) -> None:
                 include_leaky=include_leaky or (),
                 time_ordered_rows=rows_in_time_order,
                 source=str(csv),
+                exclude_drifting=exclude_drifting,
             )
         except DatasetError as exc:
             fail(str(exc))
@@ -349,6 +400,8 @@ def _train_store(
     include_leaky: list[str] | None,
     exclude: list[str] | None,
     as_json: bool,
+    *,
+    exclude_drifting: bool = False,
 ) -> None:
     if kind not in ("auto", "gbm", "logistic"):
         fail(f"--kind must be auto, gbm or logistic, not {kind!r}")
@@ -367,6 +420,7 @@ def _train_store(
                 horizon_days=horizon_days,
                 include_leaky=include_leaky or (),
                 exclude=exclude or (),
+                exclude_drifting=exclude_drifting,
             )
         )
     except DatasetError as exc:

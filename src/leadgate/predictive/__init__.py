@@ -5,11 +5,17 @@ The library is a set of small modules, one concept each:
 - :mod:`~leadgate.predictive.dataset` — read CSVs robustly, type columns, binary target;
 - :mod:`~leadgate.predictive.leakage` — flag post-outcome ("leaky") columns, with reasons;
 - :mod:`~leadgate.predictive.features` — encode frames for trees and for the linear model;
-- :mod:`~leadgate.predictive.models` — calibrated gradient boosting, regularised logistic;
+- :mod:`~leadgate.predictive.models` — calibrated gradient boosting, regularised logistic,
+  their blend, and ``auto``;
 - :mod:`~leadgate.predictive.naive_bayes` — the Odoo-style naive Bayes baseline;
-- :mod:`~leadgate.predictive.validation` — time-ordered or stratified evaluation splits;
+- :mod:`~leadgate.predictive.validation` — rolling-origin or stratified evaluation splits;
+- :mod:`~leadgate.predictive.select` — candidates on the same folds, the simplest within
+  the noise of the best;
+- :mod:`~leadgate.predictive.drift` — features that move over time, time-like features;
+- :mod:`~leadgate.predictive.defaults` — scikit-learn default models (benchmark reference);
 - :mod:`~leadgate.predictive.metrics` — ROC/PR AUC, lift, Brier, calibration, gains, charts;
-- :mod:`~leadgate.predictive.card` — the model card and its "no signal" verdict;
+- :mod:`~leadgate.predictive.card` — the model card and its verdict (usable, unstable,
+  no signal);
 - :mod:`~leadgate.predictive.train` — training end to end (``train_dataset``, ``train_csv``);
 - :mod:`~leadgate.predictive.score` — scoring frames and CSVs;
 - :mod:`~leadgate.predictive.explain` — top factors behind one prediction;
@@ -41,6 +47,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 _WHERE = {
     "NO_SIGNAL": "card",
+    "UNSTABLE": "card",
+    "USABLE": "card",
     "ModelCard": "card",
     "Dataset": "dataset",
     "DatasetError": "dataset",
@@ -49,6 +57,7 @@ _WHERE = {
     "read_csv": "dataset",
     "Explanation": "explain",
     "explain": "explain",
+    "drift_report": "drift",
     "LeakageReport": "leakage",
     "detect_leakage": "leakage",
     "ModelNotFound": "persist",

@@ -1,8 +1,20 @@
 """The model card: what a trained model was fed, how it was tested, and whether to use it.
 
-A card is a plain JSON-ready record stored next to the model. Its ``verdict`` is
-``"usable"`` or ``"no signal: do not use"``: the latter when the out-of-sample ROC AUC is
-below 0.55 or its bootstrap 95% confidence interval includes 0.5.
+A card is a plain JSON-ready record stored next to the model. Its ``verdict`` follows
+from the chosen model's own out-of-sample numbers, which are also its "auto" row:
+
+- ``"no signal: do not use"`` when the ROC AUC is below 0.55 or its bootstrap 95%
+  confidence interval includes 0.5;
+- ``"unstable"`` when the evaluation folds (later time slices, with time order) disagree
+  with that: usable overall but a fold below 0.55, or no signal overall but a fold clearly
+  above chance on its own: the model works in some periods and not in others (see
+  docs/predictive.md for what to do);
+- ``"usable"`` otherwise.
+
+Example::
+
+    verdict(0.71, (0.68, 0.74), [{"auc": 0.52, "positives": 90, "negatives": 900}])
+    # -> ("unstable", "Unstable: ...")
 """
 
 from __future__ import annotations
@@ -11,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 NO_SIGNAL = "no signal: do not use"
+UNSTABLE = "unstable"
 USABLE = "usable"
 MIN_AUC = 0.55
 
@@ -45,6 +58,12 @@ class ModelCard:
     params: dict[str, Any] = field(default_factory=dict)
     verdict: str = ""
     statement: str = ""
+    #: How ``auto`` chose: rule, per-fold ROC AUC of every candidate, gaps, noise.
+    choice: dict[str, Any] = field(default_factory=dict)
+    #: Drift between the oldest and newest rows (empty without time order).
+    drift: dict[str, Any] = field(default_factory=dict)
+    #: Features left out by ``--exclude-drifting``, with the reasons.
+    excluded_drifting: dict[str, list[str]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (NaN becomes None)."""
@@ -87,6 +106,25 @@ class ModelCard:
             lines += [f"  - `{c}`: {'; '.join(r)}" for c, r in self.included_leaky.items()]
         if self.dropped:
             lines.append("- dropped: " + ", ".join(f"`{c}` ({r})" for c, r in self.dropped.items()))
+        if self.choice:
+            fa = self.choice.get("fold_auc", {})
+            lines.append(
+                f"- chosen: {self.choice.get('chosen')} (best {self.choice.get('best')}, noise "
+                f"{_f(self.choice.get('noise'), 4)}); ROC AUC per fold:"
+            )
+            lines += [f"  - {k}: {', '.join(_f(a) for a in v)}" for k, v in fa.items()]
+        if self.drift.get("flagged"):
+            cost = self.drift.get("auc_lost_without_flagged", {})
+            lines.append(
+                f"- drifting or time-like ({self.drift.get('slices')}); the model loses "
+                f"{_f(cost.get('lost'))} ROC AUC without them:"
+            )
+            lines += [
+                f"  - `{c}`: {'; '.join(self.drift['features'][c]['reasons'])}"
+                for c in self.drift["flagged"]
+            ]
+        if self.excluded_drifting:
+            lines.append("- excluded as drifting: " + ", ".join(self.excluded_drifting))
         if self.baselines:
             lines.append("- baselines on the same split:")
             lines += [
@@ -119,12 +157,45 @@ def _clean(obj: Any) -> Any:
     return obj
 
 
-def verdict(auc: float, ci: tuple[float, float]) -> tuple[str, str]:
-    """``(verdict, statement)`` from the out-of-sample AUC and its 95% CI."""
+def fold_is_strong(auc: float, positives: int, negatives: int) -> bool:
+    """A fold that beats chance on its own: AUC ≥ 0.55 and its 95% interval (Hanley-McNeil
+    standard error) above 0.5."""
+    if auc != auc or positives < 1 or negatives < 1:
+        return False
+    q1, q2 = auc / (2 - auc), 2 * auc * auc / (1 + auc)
+    var = (
+        auc * (1 - auc) + (positives - 1) * (q1 - auc * auc) + (negatives - 1) * (q2 - auc * auc)
+    ) / (positives * negatives)
+    return auc >= MIN_AUC and auc - 1.96 * max(var, 0.0) ** 0.5 > 0.5
+
+
+def verdict(
+    auc: float,
+    ci: tuple[float, float],
+    folds: list[dict[str, float]] | None = None,
+) -> tuple[str, str]:
+    """``(verdict, statement)`` from the out-of-sample AUC, its 95% CI and the same model's
+    evaluation folds (``{"auc", "positives", "negatives"}`` each).
+
+    Unstable: the folds disagree with the overall figure — usable overall but some fold
+    below 0.55, or no signal overall but some fold clearly above chance on its own."""
     lo, hi = ci
     if auc != auc:
         return NO_SIGNAL, "The AUC could not be computed (one class only in the test data)."
-    if auc < MIN_AUC or (lo == lo and lo <= 0.5 <= hi):
+    ok = [f for f in (folds or []) if f["auc"] == f["auc"]]
+    per_fold = ", ".join(f"{f['auc']:.3f}" for f in ok)
+    no_signal = auc < MIN_AUC or (lo == lo and lo <= 0.5 <= hi)
+    weak = [f for f in ok if f["auc"] < MIN_AUC]
+    strong = [f for f in ok if fold_is_strong(f["auc"], int(f["positives"]), int(f["negatives"]))]
+    if (no_signal and strong) or (not no_signal and weak):
+        return (
+            UNSTABLE,
+            f"Unstable: out-of-sample ROC AUC {auc:.3f} (95% CI {lo:.3f}-{hi:.3f}) overall, but "
+            f"the evaluation folds disagree (per fold: {per_fold}; {len(weak)} of {len(ok)} "
+            f"below {MIN_AUC}): it ranks leads in some periods and not in others. Read the "
+            "drift report and the per-fold AUCs before use (docs/predictive.md).",
+        )
+    if no_signal:
         return (
             NO_SIGNAL,
             f"No signal: do not use. Out-of-sample ROC AUC {auc:.3f} (95% CI {lo:.3f}-{hi:.3f})"

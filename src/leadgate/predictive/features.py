@@ -6,9 +6,13 @@ same columns to
 - an *ordinal* matrix for gradient boosting: numbers as they are (missing stays NaN), each
   categorical column as integer codes of its frequent values, rare and unseen values in one
   shared "other" code; the tree model handles those codes natively (no one-hot);
-- a *design* matrix for the logistic model: numbers clipped to their 1st-99th percentiles,
-  imputed with the median, standardised, plus a missing-value indicator; categories one-hot
-  over the same frequent values with "other" and "missing" columns (sparse).
+- a *design* matrix for the logistic model: numbers clipped one training range beyond the
+  training range (an absurd new value cannot swamp the score, yet a value that drifts past
+  what training saw — an interest rate that keeps falling — still moves it, as a linear
+  model should; percentile clipping here cost 0.015 ROC AUC on the bank's future rows and
+  flattened spiky columns such as ``pdays`` to a constant), imputed with the median,
+  standardised, plus a missing-value indicator; categories one-hot over the same
+  frequent values with "other" and "missing" columns (sparse).
 
 A categorical column with many values (more than ``high_cardinality`` distinct ones, e.g.
 landing pages) keeps most of its values in "other"; when the encoder is fitted with the
@@ -32,6 +36,10 @@ from leadgate.predictive.dataset import ColumnKind, coerce_features
 
 OTHER = "(other)"
 MISSING = "(missing)"
+
+
+#: Clip fence of the design matrix, in training ranges beyond the training range.
+FENCE = 1.0
 
 
 @dataclass
@@ -158,7 +166,9 @@ class FeatureEncoder:
                 v = v[~np.isnan(v)]
                 if v.size == 0:
                     v = np.zeros(1)
-                lo, hi = np.percentile(v, [1, 99])
+                vmin, vmax = float(v.min()), float(v.max())
+                reach = FENCE * (vmax - vmin)
+                lo, hi = vmin - reach, vmax + reach
                 self.clips[col] = (float(lo), float(hi))
                 med = float(np.median(v))
                 self.medians[col] = med

@@ -1,8 +1,12 @@
-"""The two leadgate models: calibrated gradient boosting and a regularised logistic model.
+"""The leadgate models: calibrated gradient boosting, a regularised logistic model, their
+blend, and ``auto`` (the simplest of the three within the noise of the best).
 
-Both take a typed feature frame (see :mod:`leadgate.predictive.dataset`), learn their own
+All take a typed feature frame (see :mod:`leadgate.predictive.dataset`), learn their own
 :class:`~leadgate.predictive.features.FeatureEncoder` and return the probability of the
-positive outcome with ``predict_proba``. Both are deterministic for a given seed.
+positive outcome with ``predict_proba``. All are deterministic for a given seed::
+
+    m = make_model("auto", kinds, seed=0, time_ordered=True).fit(X, y)
+    m.params["chosen"], m.predict_proba(X_new)
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ PARALLEL_ROWS = 50_000
 #: From this many rows the GBM calibrates on a hold-out instead of cross-validation.
 HOLDOUT_CALIBRATION_ROWS = 50_000
 
-ModelKind = Literal["auto", "gbm", "logistic", "naive_bayes"]
+ModelKind = Literal["auto", "gbm", "logistic", "blend", "naive_bayes"]
 
 
 class Scorer(Protocol):
@@ -192,10 +196,15 @@ class LogisticModel:
             minority = int(min(y.sum(), len(y) - y.sum()))
             folds = max(2, min(3, minority))
             cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.seed)
+            splits = list(cv.split(np.zeros(len(y)), y))
+            if len(y) >= HOLDOUT_CALIBRATION_ROWS:
+                # 50k+ rows: one fold's hold-out picks C as well as three, at a third of the
+                # cost (rolling-origin evaluation fits this model once per fold).
+                splits = splits[:1]
             losses = []
             for c in self.Cs:
                 loss = 0.0
-                for tr, te in cv.split(np.zeros(len(y)), y):
+                for tr, te in splits:
                     m = self._make(c).fit(D[tr], y[tr])
                     loss += log_loss(y[te], m.predict_proba(D[te])[:, 1], labels=[0, 1])
                 losses.append(loss)
@@ -219,24 +228,57 @@ class LogisticModel:
 
 
 @dataclass
-class AutoModel:
-    """Picks gradient boosting or the logistic model by ROC AUC on an inner validation
-    slice of the training rows, then refits the winner on all of them.
+class BlendModel:
+    """The mean of the calibrated GBM's and the logistic model's probabilities: the trees'
+    interactions with the linear model's extrapolation, for data where neither wins."""
 
-    The inner slice is the latest 25% when ``time_ordered`` (the caller passes rows in time
-    order; drifting data often favours the linear model, which extrapolates), otherwise a
-    stratified random 25%. Ties go to gradient boosting.
+    kinds: dict[str, ColumnKind]
+    seed: int = 0
+    kind: str = "blend"
+    parts: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def encoder(self) -> FeatureEncoder | None:
+        """The GBM's encoder (its typical row serves the explanations)."""
+        gbm = self.parts.get("gbm")
+        return None if gbm is None else gbm.encoder
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> BlendModel:
+        """Fit both models on the same rows."""
+        self.parts = {
+            "logistic": LogisticModel(self.kinds, seed=self.seed).fit(X, y),
+            "gbm": GBMModel(self.kinds, seed=self.seed).fit(X, y),
+        }
+        self.params = {k: m.params for k, m in self.parts.items()}
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Mean of the two calibrated probabilities."""
+        assert self.parts, "fit first"
+        both = self.parts["logistic"].predict_proba(X) + self.parts["gbm"].predict_proba(X)
+        return np.asarray(both, dtype=float) / 2
+
+
+@dataclass
+class AutoModel:
+    """Chooses among the logistic model, the calibrated GBM and their blend on folds of
+    its training rows (:mod:`leadgate.predictive.select`: the simplest within the noise of
+    the best), then refits the choice on every row.
+
+    The folds are rolling-origin when ``time_ordered`` (the caller passes rows in time
+    order: drifting data often favours the linear model, which extrapolates), otherwise
+    stratified K-fold. With ``pick`` set the choice is already made (``train_dataset``
+    compares the candidates on its own evaluation folds) and only that model is fitted.
     """
 
     kinds: dict[str, ColumnKind]
     seed: int = 0
     time_ordered: bool = False
+    pick: str | None = None
     kind: str = "auto"
     chosen: Any = None
     params: dict[str, Any] = field(default_factory=dict)
-    #: Models already fitted on exactly the rows ``fit`` gets (by kind): the winner is
-    #: taken from here instead of being refitted. Cleared after ``fit``.
-    candidates: dict[str, Any] | None = None
 
     @property
     def encoder(self) -> FeatureEncoder | None:
@@ -244,30 +286,28 @@ class AutoModel:
         return None if self.chosen is None else self.chosen.encoder
 
     def fit(self, X: pd.DataFrame, y: np.ndarray) -> AutoModel:
-        """Choose on the inner slice, refit the winner on every row."""
-        from sklearn.metrics import roc_auc_score
-
-        from leadgate.predictive.validation import stratified_holdout
+        """Choose on inner folds (unless ``pick``), refit the choice on every row."""
+        from leadgate.predictive.select import compare
+        from leadgate.predictive.validation import Plan, rolling_origin, stratified_kfold
 
         y = np.asarray(y, dtype=int)
-        n = len(y)
-        if self.time_ordered:
-            cut = int(n * 0.75)
-            tr, va = np.arange(cut), np.arange(cut, n)
-        else:
-            s = stratified_holdout(y, 0.25, self.seed)
-            tr, va = s.train, s.test
-        aucs: dict[str, float] = {}
-        if y[tr].min() != y[tr].max() and y[va].min() != y[va].max():
-            Xtr, Xva = X.iloc[tr].reset_index(drop=True), X.iloc[va].reset_index(drop=True)
-            for k in ("gbm", "logistic"):
-                m = make_model(k, self.kinds, self.seed).fit(Xtr, y[tr])
-                aucs[k] = float(roc_auc_score(y[va], m.predict_proba(Xva)))
-        pick = "logistic" if aucs and aucs["logistic"] > aucs["gbm"] else "gbm"
-        ready = (self.candidates or {}).get(pick)
-        self.candidates = None
-        self.chosen = ready or make_model(pick, self.kinds, self.seed).fit(X, y)  # type: ignore[arg-type]
-        self.params = {"chosen": pick, "inner_auc": aucs, **self.chosen.params}
+        pick, choice = self.pick, {}
+        if pick is None:
+            n = len(y)
+            minority = int(min(y.sum(), n - y.sum()))
+            if minority < 10:
+                pick = "logistic"
+            else:
+                splits = (
+                    rolling_origin(None, n)
+                    if self.time_ordered
+                    else stratified_kfold(y, 5 if n <= 20_000 else 3, self.seed)
+                )
+                cmp = compare(X, y, self.kinds, Plan("time", splits, ""), seed=self.seed)
+                pick, choice = cmp.chosen, cmp.summary()
+        self.chosen = make_model(pick, self.kinds, self.seed).fit(X, y)  # type: ignore[arg-type]
+        self.params = {"chosen": pick, **({"choice": choice} if choice else {})}
+        self.params.update(self.chosen.params)
         return self
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
@@ -287,8 +327,10 @@ def make_model(
         return GBMModel(kinds, seed=seed)
     if kind == "logistic":
         return LogisticModel(kinds, seed=seed)
+    if kind == "blend":
+        return BlendModel(kinds, seed=seed)
     if kind == "naive_bayes":
         from leadgate.predictive.naive_bayes import OdooNaiveBayes
 
         return OdooNaiveBayes(kinds)
-    raise ValueError(f"unknown model kind {kind!r} (auto, gbm, logistic, naive_bayes)")
+    raise ValueError(f"unknown model kind {kind!r} (auto, gbm, logistic, blend, naive_bayes)")

@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from leadgate.predictive import metrics as mx
 from leadgate.predictive.dataset import DatasetError
 from leadgate.predictive.models import ModelKind
 from leadgate.predictive.store_data import (
@@ -106,8 +105,11 @@ def train_store(
     include_leaky: list[str] | tuple[str, ...] = (),
     exclude: list[str] | tuple[str, ...] = (),
     compare_playbook: bool = True,
+    exclude_drifting: bool = False,
 ) -> StoreTrainResult:
-    """Train on the store's leads with a known outcome and save the model in the store."""
+    """Train on the store's leads with a known outcome and save the model in the store.
+    The rows' time order (their cut-offs) is always known here, so evaluation is rolling
+    origin and the card carries a drift report."""
     now = float(engine.clock())
     tables = read_tables(engine.db)
     data = training_data(
@@ -132,6 +134,8 @@ def train_store(
         kind=kind,
         seed=seed,
         include_leaky=include_leaky,
+        time_ordered_rows=True,
+        exclude_drifting=exclude_drifting,
         source=f"store {engine.db.url.split('://')[0]}: {data.spec.cutoff} cut-off, "
         f"{data.spec.horizon_days:g}-day horizon",
     )
@@ -140,7 +144,7 @@ def train_store(
         started = _time.perf_counter()
         rows = result.rows
         scores = playbook_scores(engine, tables, data.lead_ids[rows], data.cutoffs[rows])
-        m = mx.evaluate(result.y, scores)
+        m = result.evaluate(scores)
         m["brier"] = float("nan")  # points, not a probability
         card.baselines["playbook"] = m
         result.scores["playbook"] = scores

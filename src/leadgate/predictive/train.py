@@ -18,9 +18,12 @@ import pandas as pd
 from leadgate.predictive import metrics as mx
 from leadgate.predictive.card import ModelCard, verdict
 from leadgate.predictive.dataset import ColumnKind, Dataset, DatasetError, coerce_features, load_csv
+from leadgate.predictive.drift import drift_report, rows_look_time_ordered
 from leadgate.predictive.leakage import LeakageReport, detect_leakage
 from leadgate.predictive.models import ModelKind, make_model
 from leadgate.predictive.naive_bayes import OdooNaiveBayes
+from leadgate.predictive.select import CANDIDATES
+from leadgate.predictive.select import compare as compare_models
 from leadgate.predictive.validation import Plan, out_of_sample, plan, time_order
 
 FORMAT_VERSION = 1
@@ -65,11 +68,27 @@ class TrainResult:
     y: np.ndarray
     scores: dict[str, np.ndarray]
     seconds: float
+    #: The evaluation fold of each of ``rows``; with time order every metric is the mean
+    #: over folds (see :func:`~leadgate.predictive.metrics.evaluate_by_fold`).
+    folds: np.ndarray | None = None
+    per_fold: bool = False
+
+    def evaluate(self, p: np.ndarray) -> dict[str, float]:
+        """Metrics of out-of-sample scores ``p`` (aligned with ``rows``), computed as the
+        card's are."""
+        out: dict[str, float] = _evaluator(self.y, self.folds, self.per_fold)(p)
+        return out
 
     @property
     def card(self) -> ModelCard:
         """The model card."""
         return self.model.card
+
+
+def _evaluator(y: np.ndarray, folds: np.ndarray | None, per_fold: bool) -> Any:
+    if per_fold and folds is not None:
+        return lambda p: mx.evaluate_by_fold(y, p, folds)
+    return lambda p: mx.evaluate(y, p)
 
 
 def baseline_models(kinds: dict[str, ColumnKind]) -> dict[str, OdooNaiveBayes]:
@@ -104,18 +123,22 @@ def train_dataset(
     time_ordered_rows: bool = False,
     compare: bool = True,
     source: str = "",
+    exclude_drifting: bool = False,
 ) -> TrainResult:
     """Train a model on closed leads and describe it in a card.
 
     1. flag leaky columns (:func:`~leadgate.predictive.leakage.detect_leakage`) and drop
        them unless named in ``include_leaky``;
-    2. evaluate out of sample: a time-ordered split when ``ds.time`` is set or
-       ``time_ordered_rows`` is true, stratified K-fold otherwise; with ``compare`` the
-       Odoo naive Bayes baselines (both empty variants) and the other leadgate models are
-       scored on the same split;
-    3. fit the final model on every row;
-    4. fill the card: data range, features, exclusions with reasons, metrics, AUC bootstrap
-       CI, calibration and gains tables, verdict ("no signal: do not use" when warranted).
+    2. with time order (``ds.time`` or ``time_ordered_rows``): the drift report
+       (:mod:`~leadgate.predictive.drift`); ``exclude_drifting`` drops its flagged features;
+    3. evaluate out of sample: rolling origin with time order, stratified K-fold otherwise;
+       the candidates (logistic, GBM, blend) on the same folds, ``auto`` choosing the
+       simplest within the noise of the best (:mod:`~leadgate.predictive.select`); with
+       ``compare`` the Odoo naive Bayes baselines (both empty variants) on the same folds;
+    4. fit the final model (the chosen one for ``auto``) on every row;
+    5. fill the card: data range, features, exclusions with reasons, the chosen model's
+       own out-of-sample metrics, AUC bootstrap CI, per-fold AUCs, calibration and gains,
+       drift, and a verdict that follows from those numbers.
 
     Raises :class:`~leadgate.predictive.dataset.DatasetError` for unusable input.
     """
@@ -135,45 +158,79 @@ def train_dataset(
     kinds = {c: k for c, k in ds.kinds.items() if c not in leakage.excluded}
     if not kinds:
         raise DatasetError("no usable feature column left after excluding leaky/id/constant ones")
-    the_plan = plan(ds.y, time=ds.time, time_ordered_rows=time_ordered_rows, seed=seed)
-
-    ordered = the_plan.kind == "time"
-    scores: dict[str, np.ndarray] = {}
-    X_all = coerce_features(ds.X, kinds)
-    others = [o for o in ("gbm", "logistic") if o != kind] if compare else []
-
-    def fit_predict(tr: np.ndarray, te: np.ndarray) -> np.ndarray:
-        Xtr, Xte = X_all.iloc[tr].reset_index(drop=True), X_all.iloc[te].reset_index(drop=True)
-        fitted = {o: make_model(o, kinds, seed).fit(Xtr, ds.y[tr]) for o in others}  # type: ignore[arg-type]
-        main = make_model(kind, kinds, seed, time_ordered=ordered)
-        if kind == "auto":
-            # The compared models are exactly what auto would refit on these rows: reuse.
-            main.candidates = fitted
-        main.fit(Xtr, ds.y[tr])
-        return np.column_stack(
-            [main.predict_proba(Xte), *(fitted[o].predict_proba(Xte) for o in others)]
+    looks_ordered = None
+    if ds.time is None and not time_ordered_rows:
+        # Rows exported in time order are common (CRM exports by creation): a random K-fold
+        # on them trains on the future. When the first and last rows differ that clearly,
+        # evaluate as time-ordered and say so.
+        looks_ordered = rows_look_time_ordered(ds.X, kinds, seed)
+    the_plan = plan(
+        ds.y, time=ds.time, time_ordered_rows=time_ordered_rows or bool(looks_ordered), seed=seed
+    )
+    if looks_ordered:
+        the_plan.description += (
+            f" (no time column given, but the first and last rows differ clearly: adversarial"
+            f" ROC AUC {looks_ordered:.2f}, so the rows are taken to be in time order)"
         )
+    ordered = the_plan.kind == "time"
+    order = time_order(ds.time, ds.n_rows) if ordered else np.arange(ds.n_rows)
+    drift: dict[str, Any] = {}
+    excluded_drifting: dict[str, list[str]] = {}
+    kinds_with = kinds
+    if ordered:
+        drift = drift_report(ds.X, ds.y, kinds, order)
+    if exclude_drifting:
+        if not ordered:
+            raise DatasetError(
+                "--exclude-drifting needs time order: a --time column or --rows-in-time-order"
+            )
+        excluded_drifting = {c: drift["features"][c]["reasons"] for c in drift["flagged"]}
+        kinds = {c: k for c, k in kinds.items() if c not in excluded_drifting}
+        if not kinds:
+            raise DatasetError("every feature drifts: nothing left with --exclude-drifting")
 
-    rows, P = out_of_sample(fit_predict, the_plan, ds.n_rows)
-    scores[kind] = P[:, 0]
-    for j, other in enumerate(others):
-        scores[other] = P[:, j + 1]
+    X_all = coerce_features(ds.X, kinds)
+    candidates = CANDIDATES if (kind == "auto" or compare) else (kind,)
+    cmp = compare_models(X_all, ds.y, kinds, the_plan, seed=seed, candidates=candidates)
+    main = cmp.chosen if kind == "auto" else kind
+    if kind != "auto":
+        cmp.chosen = main  # a fixed kind is not a choice: the card reports that kind
+    scores: dict[str, np.ndarray] = {kind: cmp.scores[main]}
+    scores.update({k: v for k, v in cmp.scores.items() if k != kind})
+    rows, y_eval = cmp.rows, cmp.y
+    # With time order a lead competes with the leads of its own period: metrics per fold,
+    # averaged (the choice uses the same per-fold AUCs).
+    evaluate = _evaluator(y_eval, cmp.folds, ordered)
     if compare:
         for name, proto in baseline_models(kinds).items():
             _, scores[name] = oos_scores(
                 ds, kinds, the_plan, lambda p=proto: OdooNaiveBayes(kinds, empty=p.empty)
             )
-    y_eval = ds.y[rows]
+    if drift and drift["flagged"]:
+        drift["auc_lost_without_flagged"] = _drift_cost(
+            ds, kinds_with if exclude_drifting else kinds, drift["flagged"], main, the_plan, seed,
+            removed=exclude_drifting, auc=evaluate(scores[kind])["roc_auc"], per_fold=ordered,
+        )  # fmt: skip
 
     # The final model sees every row, in time order when there is one.
-    order = time_order(ds.time, ds.n_rows) if ordered else np.arange(ds.n_rows)
     final = make_model(kind, kinds, seed, time_ordered=ordered)
-    final.fit(coerce_features(ds.X, kinds).iloc[order].reset_index(drop=True), ds.y[order])
+    if kind == "auto":
+        final.pick = main  # chosen on the evaluation folds above: the card's model
+    final.fit(X_all.iloc[order].reset_index(drop=True), ds.y[order])
 
     p = scores[kind]
-    metrics = mx.evaluate(y_eval, p)
-    ci = mx.bootstrap_auc_ci(y_eval, p, seed=seed)
-    v, statement = verdict(metrics["roc_auc"], ci)
+    metrics = evaluate(p)
+    ci = (
+        mx.bootstrap_fold_auc_ci(y_eval, p, cmp.folds, seed=seed)
+        if ordered
+        else mx.bootstrap_auc_ci(y_eval, p, seed=seed)
+    )
+    v, statement = verdict(metrics["roc_auc"], ci, cmp.folds_of(main))
+    if not ordered:
+        statement += (
+            " Evaluated on random folds (no time order known): the estimate may be optimistic"
+            " if leads drift over time; give a time column or --rows-in-time-order."
+        )
     card = ModelCard(
         kind=kind,
         seed=seed,
@@ -185,7 +242,7 @@ def train_dataset(
         time_column=ds.time_column,
         rows=ds.n_rows,
         positive_rate=ds.positive_rate,
-        data_range=_data_range(ds, time_ordered_rows),
+        data_range=_data_range(ds, time_ordered_rows or bool(looks_ordered)),
         features=dict(kinds),
         excluded_leaky={c: leakage.flags[c] for c in leakage.excluded},
         included_leaky={c: leakage.flags[c] for c in leakage.included},
@@ -193,15 +250,14 @@ def train_dataset(
         validation=the_plan.description,
         metrics=metrics,
         auc_ci=ci,
-        baselines={
-            name: mx.evaluate(y_eval, s) for name, s in scores.items() if name.startswith("odoo_nb")
-        },
+        baselines={name: evaluate(s) for name, s in scores.items() if name.startswith("odoo_nb")},
         calibration=mx.calibration_table(y_eval, p).to_dict("records"),
         gains=mx.gains_table(y_eval, p).to_dict("records"),
         params={
             **getattr(final, "params", {}),
+            "chosen": main,
             "alternatives": {
-                name: mx.evaluate(y_eval, s)
+                name: evaluate(s)
                 for name, s in scores.items()
                 if name != kind and not name.startswith("odoo_nb")
             },
@@ -209,6 +265,9 @@ def train_dataset(
         },
         verdict=v,
         statement=statement,
+        choice=cmp.summary(),
+        drift=drift,
+        excluded_drifting=excluded_drifting,
     )
     model = LeadModel(
         kind=kind,
@@ -228,7 +287,42 @@ def train_dataset(
         y=y_eval,
         scores=scores,
         seconds=_time.perf_counter() - started,
+        folds=cmp.folds,
+        per_fold=ordered,
     )
+
+
+def _drift_cost(
+    ds: Dataset,
+    kinds: dict[str, ColumnKind],
+    flagged: list[str],
+    main: str,
+    the_plan: Plan,
+    seed: int,
+    *,
+    removed: bool,
+    auc: float,
+    per_fold: bool,
+) -> dict[str, Any]:
+    """The chosen model's out-of-sample AUC with and without the flagged features, on the
+    same folds (one more evaluation: with them when they were removed, else without)."""
+    if removed:
+        other_kinds, auc_without = kinds, auc
+    else:
+        other_kinds = {c: k for c, k in kinds.items() if c not in flagged}
+        auc_without = float("nan")
+    if not other_kinds:
+        return {"auc_with": auc, "auc_without": None, "lost": None}
+    X = coerce_features(ds.X, other_kinds)
+    other = compare_models(X, ds.y, other_kinds, the_plan, seed=seed, candidates=(main,))
+    other_auc = _evaluator(other.y, other.folds, per_fold)(other.scores[main])["roc_auc"]
+    auc_with, auc_without = (other_auc, auc) if removed else (auc, other_auc)
+    return {
+        "model": main,
+        "auc_with": round(auc_with, 4),
+        "auc_without": round(auc_without, 4),
+        "lost": round(auc_with - auc_without, 4),
+    }
 
 
 def train_csv(
@@ -243,6 +337,8 @@ def train_csv(
     kind: ModelKind = "auto",
     seed: int = 0,
     compare: bool = True,
+    time_ordered_rows: bool = False,
+    exclude_drifting: bool = False,
 ) -> TrainResult:
     """Read a CSV of closed leads and :func:`train_dataset` on it."""
     ds = load_csv(
@@ -260,6 +356,8 @@ def train_csv(
         include_leaky=include_leaky,
         compare=compare,
         source=str(path),
+        time_ordered_rows=time_ordered_rows,
+        exclude_drifting=exclude_drifting,
     )
 
 

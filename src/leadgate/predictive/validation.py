@@ -1,8 +1,16 @@
 """Honest evaluation splits.
 
 Lead data drifts (campaigns, seasons, collection windows), so when rows have a time — or
-are known to be in time order — the model is trained on the past and tested on a later
-slice. Otherwise stratified K-fold gives out-of-fold predictions for every row.
+are known to be in time order — the model is evaluated the way it is used: *rolling
+origin*, several folds each trained on every earlier row and tested on the next slice.
+Otherwise stratified K-fold gives out-of-fold predictions for every row (and the card
+says that estimate may be optimistic under drift).
+
+Example::
+
+    p = plan(y, time_ordered_rows=True)      # 4 folds: train on the past, test on the next slice
+    rows, scores = out_of_sample(fit_predict, p, len(y))
+    folds = fold_labels(p, rows)             # which fold each evaluated row came from
 """
 
 from __future__ import annotations
@@ -74,6 +82,44 @@ def stratified_kfold(y: np.ndarray, folds: int = 5, seed: int = 0) -> list[Split
     return [Split(tr, te) for tr, te in cv.split(np.zeros(len(y)), y)]
 
 
+#: Rolling origin: folds, and the share of the oldest rows only ever used for training.
+ROLLING_FOLDS = 4
+ROLLING_FIRST_TRAIN = 0.4
+
+
+def rolling_origin(
+    time: pd.Series | np.ndarray | None,
+    n: int,
+    folds: int = ROLLING_FOLDS,
+    first_train: float = ROLLING_FIRST_TRAIN,
+) -> list[Split]:
+    """Rolling-origin folds: the oldest ``first_train`` share of rows trains the first fold,
+    the rest is cut into ``folds`` consecutive slices; fold i trains on every row before
+    slice i (in time order) and tests on slice i. Each test row is later than its training
+    rows, as a model trained today meets next month's leads."""
+    order = time_order(time, n)
+    start = round(n * first_train)
+    edges = np.linspace(start, n, folds + 1).round().astype(int)
+    return [
+        Split(train=order[: edges[i]], test=np.sort(order[edges[i] : edges[i + 1]]))
+        for i in range(folds)
+        if edges[i + 1] > edges[i]
+    ]
+
+
+def fold_labels(the_plan: Plan, rows: np.ndarray, chunks: int = 5, seed: int = 0) -> np.ndarray:
+    """The fold each of ``rows`` (as returned by :func:`out_of_sample`) was tested in. A
+    single hold-out is cut into ``chunks`` random groups, so its noise can still be read
+    from the spread between groups."""
+    label = np.full(int(rows.max()) + 1 if len(rows) else 0, -1)
+    for i, s in enumerate(the_plan.splits):
+        label[s.test] = i
+    out: np.ndarray = label[rows]
+    if len(the_plan.splits) == 1:
+        out = np.random.default_rng(seed).permutation(len(rows)) % chunks
+    return out
+
+
 #: Above this many rows without time, one stratified hold-out instead of K folds.
 HOLDOUT_ROWS = 50_000
 
@@ -87,33 +133,37 @@ def plan(
     test_fraction: float = 0.25,
     seed: int = 0,
 ) -> Plan:
-    """The evaluation plan: a time split when there is a time column (or the rows are in
+    """The evaluation plan: rolling origin when there is a time column (or the rows are in
     time order), otherwise stratified K-fold (5 folds up to 20k rows, 3 above, a single
     stratified hold-out above 50k rows to bound the cost: 25% of 50k+ rows is a big
     enough test slice)."""
     n = len(y)
     if time is not None or time_ordered_rows:
-        s = time_split(time, n, test_fraction)
+        splits = rolling_origin(time, n)
         what = "time column" if time is not None else "row order"
+        tested = sum(len(s.test) for s in splits)
         return Plan(
             "time",
-            [s],
-            f"time-ordered split by {what}: train on the earliest {len(s.train):,} rows, "
-            f"test on the latest {len(s.test):,}",
+            splits,
+            f"time-ordered rolling-origin evaluation by {what}: {len(splits)} folds, each "
+            f"trained on every earlier row and tested on the next slice ({tested:,} latest "
+            f"rows tested, first fold trained on the earliest {len(splits[0].train):,})",
         )
     if n > HOLDOUT_ROWS:
         s = stratified_holdout(y, test_fraction, seed)
         return Plan(
             "stratified_holdout",
             [s],
-            f"stratified hold-out: {len(s.train):,} train / {len(s.test):,} test rows",
+            f"stratified hold-out: {len(s.train):,} train / {len(s.test):,} test rows "
+            "(random: may be optimistic if the data drifts over time)",
         )
     k = folds or (5 if n <= 20_000 else 3)
     splits = stratified_kfold(y, k, seed)
     return Plan(
         "stratified_kfold",
         splits,
-        f"stratified {len(splits)}-fold cross-validation (out-of-fold predictions, {n:,} rows)",
+        f"stratified {len(splits)}-fold cross-validation (out-of-fold predictions, {n:,} rows; "
+        "random folds: may be optimistic if the data drifts over time)",
     )
 
 
