@@ -154,13 +154,16 @@ class LazyCommands(TyperGroup):
         modules, summary = COMMANDS[cmd_name]
         if self.listing:
             # The root's help lists names and summaries only: nothing to import.
-            return TyperCommand(cmd_name, help=summary)
+            return TyperCommand(cmd_name, help=summary, short_help=summary)
         return registered(modules).get_command(ctx, cmd_name)
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
+        # Plain (click's) layout for the root's help: Rich's help renderer and its
+        # Markdown parser cost more than the rest of `leadgate --help` together. A
+        # command's own help keeps Rich's layout.
         self.listing = True
         try:
-            super().format_help(ctx, formatter)
+            super(TyperGroup, self).format_help(ctx, formatter)
         finally:
             self.listing = False
 

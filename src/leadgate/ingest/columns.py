@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import phonenumbers
-
 from leadgate.ingest.countries import country_code
 from leadgate.ingest.formats import ColumnFormat, number_vote, parse_number
 from leadgate.ingest.money import split_money
@@ -91,6 +89,9 @@ def typed_value(field: str, raw: str, country: str | None = None) -> Any:
     if field == "country":
         return country_code(value) or value
     if field == "phone":
+        # Imported when a phone is typed, not by every command that reads a lead.
+        import phonenumbers
+
         try:
             region = country_code(country) if country else None
             num = phonenumbers.parse(value, region)
