@@ -5,6 +5,13 @@ BIN    := $(VENV)/bin
 
 .PHONY: install run demo test lint typecheck pytest bench clean serve
 
+# Every `make` target starts several Python processes (`make run`: the demo, the key, the
+# user, the server; `make test`: servers and CLI runs in subprocesses). With
+# PYTHONDONTWRITEBYTECODE set in the environment each of them compiles every module it
+# imports again (~2 s of a CLI start on a loaded machine instead of ~0.1 s); letting the
+# first one write the bytecode cache under .venv/ and src/ (both git-ignored) saves that.
+unexport PYTHONDONTWRITEBYTECODE
+
 # Installing is most of a first `make run`, so it is done by uv from uv.lock (the versions
 # CI and every `make` install; pyproject.toml keeps the lower bounds): seconds instead of a
 # minute of pip. uv itself is one pip install into the venv; pip does the whole job when uv
