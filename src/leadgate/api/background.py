@@ -121,10 +121,10 @@ class Ticker:
         return out
 
     async def _mail(self, sales: Any) -> tuple[int, int]:
-        """The nurture mail outbox, as `nurture.deliver_mail` sends it, but with the claim
+        """The nurture mail outbox, as `nurture_mail.deliver_mail` sends it, but with the claim
         and the record as writes of their own and the SMTP conversation in a plain
         thread: a slow mail server must not hold the API's SQLite write turn."""
-        from leadgate.sales import nurture
+        from leadgate.sales import nurture_mail
         from leadgate.sales.mail import send_all
 
         tracks = (await in_thread(sales.config)).tracks
@@ -138,7 +138,7 @@ class Ticker:
         while True:
             claimed = await self.run_write(
                 functools.partial(
-                    nurture.claim_mail,
+                    nurture_mail.claim_mail,
                     self.engine.db,
                     self.worker,
                     now,
@@ -152,7 +152,7 @@ class Ticker:
             results = await in_thread(functools.partial(send_all, settings, claimed))
             c = await self.run_write(
                 functools.partial(
-                    nurture.record_mail, self.engine.db, self.worker, results, settings, now
+                    nurture_mail.record_mail, self.engine.db, self.worker, results, settings, now
                 )
             )
             sent += c.sent

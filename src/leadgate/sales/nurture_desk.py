@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from leadgate.sales import nurture
+from leadgate.sales import nurture, nurture_mail
 from leadgate.sales.base import SalesBase
 from leadgate.store.repository import Repository
 
@@ -73,9 +73,9 @@ class NurtureDesk(SalesBase):
 
     def replay_mail(self, message_id: str | None = None, actor: str = "cli") -> int:
         """Queue dead nurture e-mail again (all, or one by id); see
-        `nurture.replay_dead_mail`. Returns how many were queued."""
+        `nurture_mail.replay_dead_mail`. Returns how many were queued."""
         now = self.engine.clock()
         with self.engine.db.write() as conn:
-            return nurture.replay_dead_mail(
+            return nurture_mail.replay_dead_mail(
                 Repository(self.engine.db, conn), now, actor, message_id
             )

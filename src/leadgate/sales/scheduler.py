@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from leadgate.ingest.validate import iso
-from leadgate.sales import nurture
+from leadgate.sales import nurture_mail, nurture_steps
 from leadgate.sales.base import NOTICE_SLA, SLA_KIND, LeadInfo, _lead_infos
 from leadgate.sales.routing import Routing
 from leadgate.store.repository import Repository, dumps, loads
@@ -78,15 +78,15 @@ class Scheduler(Routing):
             with self.engine.db.write() as conn:
                 repo = Repository(self.engine.db, conn)
                 cfg = self.config(repo)
-                c, full = nurture.fire_due(repo, cfg.tracks, now, limit)
+                c, full = nurture_steps.fire_due(repo, cfg.tracks, now, limit)
             steps += c.steps
             queued += c.queued
             if not full or c.fired == 0:
                 break
-        mail = nurture.MailCounts()
+        mail = nurture_mail.MailCounts()
         if deliver:
             tracks = self.config().tracks
-            mail = nurture.deliver_mail(
+            mail = nurture_mail.deliver_mail(
                 self.engine.db,
                 tracks.mail_settings(),
                 worker,
