@@ -1,13 +1,22 @@
-"""Shared helpers for bench scripts: machine line, throwaway databases, percentiles."""
+"""Shared helpers for bench scripts: machine line, throwaway databases, percentiles, a
+real `leadgate serve` to drive over HTTP.
+
+    with serve(url, "--no-deliver", log=Path(d) / "server.log") as (base, pid):
+        httpx.get(f"{base}/readyz")
+"""
 
 from __future__ import annotations
 
 import os
 import platform
+import signal
+import socket
 import sqlite3
+import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,6 +27,8 @@ sys.path.append(str(Path(__file__).resolve().parent.parent / "tests"))
 # runs on a fresh clone; $LEADGATE_BENCH_OUT puts it elsewhere (a bigger disk, a test).
 OUT = Path(os.environ.get("LEADGATE_BENCH_OUT") or Path(__file__).resolve().parent / "out")
 OUT.mkdir(parents=True, exist_ok=True)
+# The `leadgate` command of the Python running the bench (the checkout's venv).
+LEADGATE = str(Path(sys.executable).parent / "leadgate")
 
 
 def machine() -> str:
@@ -109,3 +120,63 @@ def peak_rss_mb() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def free_port() -> int:
+    """A port of 127.0.0.1 nobody listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serve(
+    db_url: str,
+    *flags: str,
+    log: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 60,
+) -> Iterator[tuple[str, int]]:
+    """`leadgate serve --db URL --port P *flags` on a free port of 127.0.0.1, in a process
+    group of its own (its workers included). Yields (base URL, pid) once GET /readyz
+    answers 200; afterwards stops the whole group (SIGTERM, SIGKILL after 20 s). The
+    server's stderr (its access log) goes to `log`, whose end is quoted if it does not
+    start within `timeout` seconds; without `log` it is dropped."""
+    import httpx  # here: most benches never start a server
+
+    port = free_port()
+    err = log.open("w") if log else None
+    try:
+        proc = subprocess.Popen(
+            [LEADGATE, "serve", "--db", db_url, "--port", str(port), *flags],
+            stdout=subprocess.DEVNULL,
+            stderr=err or subprocess.DEVNULL,
+            start_new_session=True,
+            env=None if env is None else dict(env),
+        )
+    finally:
+        if err:
+            err.close()  # the server has its own copy
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + timeout
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.time() > deadline:
+                tail = ":\n" + log.read_text()[-2000:] if log else ""
+                raise SystemExit("leadgate serve did not start" + tail)
+            time.sleep(0.1)
+        yield base, proc.pid
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(20)
+        except ProcessLookupError:
+            pass  # it had already exited (did not start): the error above says why
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)

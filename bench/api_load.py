@@ -17,10 +17,6 @@ import asyncio
 import itertools
 import os
 import random
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Awaitable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -29,11 +25,10 @@ from pathlib import Path
 import httpx
 import orjson
 
-from _common import machine, percentile, postgres_url, processes_cpu
+from _common import machine, percentile, postgres_url, processes_cpu, serve
 from leadgate.keys import create_key
 from leadgate.store.database import Database
 
-LEADGATE = str(Path(sys.executable).parent / "leadgate")
 TYPES = ["page_view", "page_view", "page_view", "email_click", "webinar_attended",
          "whitepaper_download", "newsletter_signup", "demo_request"]  # fmt: skip
 N_LEADS = 20_000
@@ -45,49 +40,18 @@ def server_cpu(pgid: int) -> float:
     return processes_cpu(lambda _, fields: int(fields[2]) == pgid)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def server(db_url: str, workers: int) -> Iterator[tuple[str, dict[str, str], int]]:
     db = Database(db_url)
     db.migrate()
     _, key = create_key(db, "admin", "bench")
     db.dispose()
-    port = free_port()
-    proc = subprocess.Popen(
-        [LEADGATE, "serve", "--db", db_url, "--port", str(port), "--workers", str(workers)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError("leadgate serve did not start")
-            time.sleep(0.1)
+    with serve(db_url, "--workers", str(workers)) as (base, pid):
         yield (
             base,
             {"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
-            proc.pid,
+            pid,
         )
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
 
 
 _lines: list[bytes] = []

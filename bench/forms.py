@@ -22,9 +22,6 @@ import asyncio
 import gzip
 import os
 import re
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,13 +29,12 @@ from pathlib import Path
 import httpx
 import orjson
 
-from _common import machine, percentile
+from _common import machine, percentile, serve
 from leadgate.engine.engine import Engine
 from leadgate.playbook.loader import bundled_playbook
 from leadgate.store.database import Database
 
 REPO = Path(__file__).resolve().parent.parent
-LEADGATE = str(Path(sys.executable).parent / "leadgate")
 FORM = """
 forms:
   bench:
@@ -65,14 +61,6 @@ forms:
             consent: {text: I agree to be contacted., version: v1}
 """
 ACCESS = re.compile(r"POST /f/bench/submit (\d+) ([0-9.]+) ms")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def answers(i: int) -> dict[str, object]:
@@ -138,32 +126,10 @@ def main() -> None:
         engine.ensure_playbook()
         engine.activate_playbook(bundled_playbook()[1] + FORM, "bench.yaml")
         db.dispose()
-        port = free_port()
         log = Path(d) / "server.log"
-        with log.open("w") as err:
-            proc = subprocess.Popen(
-                [LEADGATE, "serve", "--db", url, "--port", str(port), "--no-deliver"],
-                stdout=subprocess.DEVNULL,
-                stderr=err,
-                start_new_session=True,
-                env={**os.environ, "LEADGATE_TICK": "0"},
-            )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.time() + 60
-            while True:
-                try:
-                    if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if proc.poll() is not None or time.time() > deadline:
-                    raise SystemExit("leadgate serve did not start:\n" + log.read_text()[-2000:])
-                time.sleep(0.1)
+        env = {**os.environ, "LEADGATE_TICK": "0"}
+        with serve(url, "--no-deliver", log=log, env=env) as (base, _):
             client_ms, statuses = asyncio.run(drive(base, args.rate, n))
-        finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(20)
         server_ms = [float(m.group(2)) for m in ACCESS.finditer(log.read_text())]
     size = sizes()
     result = {

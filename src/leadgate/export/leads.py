@@ -23,39 +23,31 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from sqlalchemy import Float, Integer
 
 from leadgate import csvout
 from leadgate.ingest.validate import InputError, iso
 from leadgate.leads.processor import PREDICTED
 from leadgate.store.database import Database
 from leadgate.store.repository import Repository
+from leadgate.store.schema import LEAD_EXPORTED_COLUMNS, leads
 
 FORMATS = ("csv", "jsonl", "parquet")
-# The lead's own columns, in file order; attributes follow.
-COLUMNS = (
-    "id",
-    "email",
-    "created_at",
-    "updated_at",
-    "stage",
-    "stage_at",
-    "stage_reason",
-    "owner",
-    "fit",
-    "engagement",
-    "score",
-    "fit_grade",
-    "engagement_grade",
-    "grade",
-    PREDICTED,
-    "playbook_version",
-)
+# The lead's own columns, in file order; attributes follow. `predicted` (an attribute the
+# predictive model writes) stands among them, before `playbook_version`, as it always has.
+_AT = LEAD_EXPORTED_COLUMNS.index("playbook_version")
+COLUMNS = (*LEAD_EXPORTED_COLUMNS[:_AT], PREDICTED, *LEAD_EXPORTED_COLUMNS[_AT:])
 # What the importer reads back as the same lead (plus every attribute).
 IMPORTABLE = ("email", "created_at")
-_SQL_COLS = (
-    "id, email, created_at, updated_at, stage, stage_at, stage_reason, owner, fit, "
-    "engagement, score, fit_grade, engagement_grade, grade, playbook_version, attributes"
-)
+_SQL_COLS = ", ".join((*LEAD_EXPORTED_COLUMNS, "attributes"))
+# Times are epoch seconds in the store, named `..._at`; files have them in ISO 8601.
+_TIMES = frozenset(c for c in LEAD_EXPORTED_COLUMNS if c.endswith("_at"))
+# Parquet's numeric columns, from the table's types; the rest (times included) are text.
+_NUMERIC = {
+    c: "int" if isinstance(leads.c[c].type, Integer) else "float"
+    for c in LEAD_EXPORTED_COLUMNS
+    if c not in _TIMES and isinstance(leads.c[c].type, Integer | Float)
+} | {PREDICTED: "float"}
 CHUNK = 2_000
 
 
@@ -131,26 +123,14 @@ def iter_leads(db: Database, f: ExportFilter, chunk: int = CHUNK) -> Iterator[di
     """Each lead as a dict: its columns (times as ISO 8601) and `attributes`."""
     for rows in _chunks(db, _SQL_COLS, f, chunk):
         for r in rows:
-            attrs = orjson.loads(r[15]) if r[15] else {}
-            yield {
-                "id": r[0],
-                "email": r[1],
-                "created_at": iso(r[2]),
-                "updated_at": iso(r[3]),
-                "stage": r[4],
-                "stage_at": iso(r[5]),
-                "stage_reason": r[6],
-                "owner": r[7],
-                "fit": r[8],
-                "engagement": r[9],
-                "score": r[10],
-                "fit_grade": r[11],
-                "engagement_grade": r[12],
-                "grade": r[13],
-                PREDICTED: attrs.pop(PREDICTED, None),
-                "playbook_version": r[14],
-                "attributes": attrs,
-            }
+            attrs = orjson.loads(r[-1]) if r[-1] else {}
+            own = dict(zip(LEAD_EXPORTED_COLUMNS, r, strict=False))  # r[-1]: attributes
+            for c in _TIMES:
+                own[c] = iso(own[c])
+            own[PREDICTED] = attrs.pop(PREDICTED, None)
+            lead = {c: own[c] for c in COLUMNS}
+            lead["attributes"] = attrs
+            yield lead
 
 
 def check_fields(fields: Sequence[str] | None) -> list[str] | None:
@@ -269,11 +249,8 @@ def _parquet(
     cols = list(fields) if fields else [*COLUMNS, "attributes"]
 
     def typ(c: str) -> Any:
-        if c in ("id", "playbook_version"):
-            return pa.int64()
-        if c in ("fit", "engagement", "score", PREDICTED):
-            return pa.float64()
-        return pa.string()
+        kind = _NUMERIC.get(c)
+        return pa.int64() if kind == "int" else pa.float64() if kind == "float" else pa.string()
 
     schema = pa.schema([(c, typ(c)) for c in cols])
     sink = _Sink()

@@ -33,6 +33,7 @@ from leadgate.ingest.validate import iso
 from leadgate.privacy.person import ERASED, IDENTIFIERS, REPORTED, Person
 from leadgate.scoring.engagement import ADJUSTMENT
 from leadgate.store.repository import Repository, dumps, loads
+from leadgate.store.schema import LEAD_EXPORTED_COLUMNS, leads
 
 # Tables that hold nothing about a person (or only ids and times): checked by the tests.
 NOT_PERSONAL = frozenset(
@@ -133,34 +134,24 @@ def LeadTable(
 # -- the lead itself ----------------------------------------------------------------
 
 
+# The lead's own columns as `person export` shows them: the exported ones and the
+# attributes, in the table's order (schema.LEAD_EXPORTED_COLUMNS says which and why);
+# `str`: SQLAlchemy names are a str subclass, which orjson refuses as a key.
+_LEAD_COLS = [
+    str(c.name) for c in leads.columns if c.name in {*LEAD_EXPORTED_COLUMNS, "attributes"}
+]
+_LEAD_TIMES = [c for c in _LEAD_COLS if c.endswith("_at")]  # epoch seconds → ISO 8601
+
+
 def _export_lead(repo: Repository, p: Person) -> Any:
     [row] = rows(
         repo,
-        "SELECT id, email, attributes, created_at, updated_at, stage, stage_at, stage_reason, "
-        "owner, fit, engagement, score, fit_grade, engagement_grade, grade, playbook_version "
-        "FROM leads WHERE id = ?",
+        f"SELECT {', '.join(_LEAD_COLS)} FROM leads WHERE id = ?",
         [p.lead_id],
-        [
-            "id",
-            "email",
-            "attributes",
-            "created_at",
-            "updated_at",
-            "stage",
-            "stage_at",
-            "stage_reason",
-            "owner",
-            "fit",
-            "engagement",
-            "score",
-            "fit_grade",
-            "engagement_grade",
-            "grade",
-            "playbook_version",
-        ],
+        _LEAD_COLS,
     )
     row["attributes"] = loads(row["attributes"])
-    return _times(row, "created_at", "updated_at", "stage_at")
+    return _times(row, *_LEAD_TIMES)
 
 
 def _erase_lead(repo: Repository, p: Person, now: float) -> int:

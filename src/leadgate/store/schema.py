@@ -59,6 +59,38 @@ leads = Table(
     Index("ix_leads_next_due_at", "next_due_at"),
 )
 
+# What exports show of a lead (`lead export` / GET /leads/export, and `person export`):
+# these columns of `leads`, in this order (the file order), besides its attributes. One
+# list, so a column added to the table is decided on once; every other column is in
+# LEAD_COLUMNS_NOT_EXPORTED with the reason, and tests/privacy/test_lead_columns.py fails
+# when a column of `leads` is in neither or an export leaves one out.
+LEAD_EXPORTED_COLUMNS = (
+    "id",
+    "email",
+    "created_at",
+    "updated_at",
+    "stage",
+    "stage_at",
+    "stage_reason",
+    "owner",
+    "fit",
+    "engagement",
+    "score",
+    "fit_grade",
+    "engagement_grade",
+    "grade",
+    "playbook_version",
+)
+LEAD_COLUMNS_NOT_EXPORTED: dict[str, str] = {
+    "attributes": "exported as the attributes themselves (a CSV column each, an object in "
+    "JSON Lines, Parquet and `person export`), not as the stored JSON text",
+    "scored_at": "the engine's bookkeeping: when the scores were last computed",
+    "score_state": "the scoring engine's replay state, rebuilt from the events exported",
+    "exit_armed": "the engine's bookkeeping for the MQL exit rule",
+    "timer_spent_at": "the engine's bookkeeping: the stage timer already acted on",
+    "next_due_at": "the scheduler's next look at the lead",
+}
+
 events = Table(
     "events",
     metadata,

@@ -211,6 +211,17 @@ async def _page(
     )
 
 
+async def _refused(
+    request: Request, viewer: Viewer, lead_id: int, exc: Exception, **kw: Any
+) -> Response:
+    """The lead page again, as it is now, with why a change was refused: 409 when the
+    stage graph or the framework forbids it, 422 for a field to correct (`kw`: what the
+    form should show again)."""
+    _, lead, acts = await _load(request, lead_id)
+    status = 409 if isinstance(exc, IllegalTransition) else 422
+    return await _page(request, viewer, lead, acts, status, error=str(exc), **kw)
+
+
 @r.get("/app/leads/{lead_id}")
 async def lead_page(request: Request, lead_id: LeadId) -> Response:
     """The lead as of now."""
@@ -249,15 +260,7 @@ async def move(request: Request, lead_id: LeadId) -> Response:
             text = f"{reason}: {detail}" if reason and detail else (reason or detail or None)
             await h.write(h.engine.set_stage, email, chosen.target, text, actor, small=True)
     except (IllegalTransition, InputError) as exc:
-        _, lead, acts = await _load(request, lead_id)
-        return await _page(
-            request,
-            viewer,
-            lead,
-            acts,
-            409 if isinstance(exc, IllegalTransition) else 422,
-            error=str(exc),
-        )
+        return await _refused(request, viewer, lead_id, exc)
     return RedirectResponse(f"/app/leads/{lead_id}", 303)
 
 
@@ -287,8 +290,7 @@ async def qualify(request: Request, lead_id: LeadId) -> Response:
     try:
         await h.write(sales_of(h.engine).qualify, lead_id, answers, notes, viewer.user.actor)
     except (QualificationError, InputError) as exc:
-        _, lead, acts = await _load(request, lead_id)
-        return await _page(request, viewer, lead, acts, 422, error=str(exc))
+        return await _refused(request, viewer, lead_id, exc)
     return RedirectResponse(f"/app/leads/{lead_id}#qualification-h", 303)
 
 
@@ -305,8 +307,7 @@ async def note(request: Request, lead_id: LeadId) -> Response:
     except NotFound:
         raise WebError(404, "Not found", f"There is no lead with id {lead_id}.") from None
     except InputError as exc:
-        _, lead, acts = await _load(request, lead_id)
-        return await _page(request, viewer, lead, acts, 422, error=str(exc))
+        return await _refused(request, viewer, lead_id, exc)
     return RedirectResponse(f"/app/leads/{lead_id}#timeline-h", 303)
 
 
@@ -337,14 +338,6 @@ async def opportunity(request: Request, lead_id: LeadId) -> Response:
             viewer.user.actor,
         )
     except (IllegalTransition, InputError) as exc:
-        _, lead, acts = await _load(request, lead_id)
-        return await _page(
-            request,
-            viewer,
-            lead,
-            acts,
-            409 if isinstance(exc, IllegalTransition) else 422,
-            error=str(exc),
-            opp_form={k: field(form, k, 40) for k in ("amount", "currency", "close_date")},
-        )
+        opp_form = {k: field(form, k, 40) for k in ("amount", "currency", "close_date")}
+        return await _refused(request, viewer, lead_id, exc, opp_form=opp_form)
     return RedirectResponse(f"/app/leads/{lead_id}", 303)
