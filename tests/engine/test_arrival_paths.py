@@ -14,6 +14,7 @@ the same leads, events, stitched visitors and effective stage histories.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import FakeClock, _postgres_url
+from leadgate.engine.arrivals import arrivals
 from leadgate.engine.engine import Engine
 from leadgate.identity.merge import merge_leads
 from leadgate.ingest.validate import EventIn, check_email
@@ -300,3 +302,48 @@ def test_one_mix_of_every_case_on_both_backends(backend: str, tmp_path: Path) ->
     finally:
         for eng in engines:
             eng.db.dispose()
+
+
+def test_the_step_answers_per_address(set_up: Engine) -> None:
+    """`arrivals` itself: each incoming address is its lead, another spelling of one,
+    refused (erased) or new; and the visitors a batch's events name."""
+    eng = set_up
+    incoming = [
+        check_email(a)
+        for a in (
+            "KEEP@acme.com",
+            "Other@ACME.com",
+            "J.Doe+News@GMAIL.com",
+            "Gone@Acme.com",
+            "n.ew@gmail.com",
+            "new+x@gmail.com",
+            "fresh@acme.com",
+        )
+    ]
+    with eng._write() as txn:
+        proc = eng._active(txn.repo, txn)
+        who = arrivals(eng, txn, incoming, proc.playbook.identity)
+        assert who.same == {
+            "other@acme.com": "keep@acme.com",
+            "j.doe+news@gmail.com": "j.doe@gmail.com",
+            "new+x@gmail.com": "n.ew@gmail.com",
+        }
+        assert who.refused == {"gone@acme.com"}
+        assert who.new == ["n.ew@gmail.com", "fresh@acme.com"]
+        assert set(who.stored) == {"keep@acme.com", "j.doe@gmail.com"}
+        events = {"keep@acme.com": [_event("x", "keep@acme.com", "page_view", T0, "v1")]}
+        assert who.visitors(events) == {"v1": who.stored["keep@acme.com"].state.id}
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def set_up(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """The set-up store (merged, erased, visitors) on each backend."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'one.db'}"
+        Database(url).migrate()
+    else:
+        url = _postgres_url()
+    eng = _engine(url)
+    _set_up(eng)
+    yield eng
+    eng.db.dispose()

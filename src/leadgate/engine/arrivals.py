@@ -16,8 +16,8 @@ Then, for events, `Arrivals.visitors` names the anonymous visitors the batch ide
 
 Example: with `other@acme.com` merged into `keep@acme.com` and `gone@acme.com` erased,
 `arrivals(engine, txn, ["other@acme.com", "gone@acme.com", "new@acme.com"])` answers
-`lead_of("other@acme.com") == "keep@acme.com"`, `refused == {"gone@acme.com"}` and
-`new == ["new@acme.com"]`.
+`same == {"other@acme.com": "keep@acme.com"}` (with keep@acme.com's lead in `stored`),
+`refused == {"gone@acme.com"}` and `new == ["new@acme.com"]`.
 """
 
 from __future__ import annotations
@@ -63,10 +63,6 @@ class Arrivals:
         self.new = new
         self._rules = rules
 
-    def lead_of(self, address: str) -> str:
-        """The address of the lead an incoming address is (check `refused` first)."""
-        return self.same.get(address, address)
-
     def gather(self, per_address: dict[str, V], join: Callable[[V, V], None]) -> dict[str, V]:
         """Items keyed by incoming address, keyed by lead address instead, in arrival
         order: the items of two spellings of one lead are `join`ed (the second into the
@@ -97,8 +93,8 @@ class Arrivals:
         return fresh
 
     def visitors(self, per_lead: Mapping[str, Sequence[EventIn]]) -> dict[str, int]:
-        """The anonymous visitors these events identify: visitor id → lead id (a later
-        event's lead wins, as the last word on who the visitor is)."""
+        """The anonymous visitors these events identify: visitor id → lead id (when the
+        events of two leads name one visitor, the lead later in the batch's order)."""
         out: dict[str, int] = {}
         for email, evs in per_lead.items():
             lead_id = self.stored[email].state.id
