@@ -141,7 +141,7 @@ def activate(
         n = engine.rescore_all(progress)
     except Exception:
         # All or nothing: a version whose rescore failed is not left active.
-        engine._withdraw(version, active)
+        withdraw(engine, version, active)
         raise
     finally:
         engine.listeners.remove(counter)
@@ -165,3 +165,37 @@ def activate(
         moves=dict(counter.moves.most_common()),
         extras=extras,
     )
+
+
+def withdraw(engine: Engine, version: int, previous: tuple[int, str] | None) -> None:
+    """Make `version`, whose rescore failed, inactive again.
+
+    The rescore commits in batches, so a failure may come after some leads were
+    saved under `version`. If none were (the usual case: a bad playbook fails on
+    its first lead), the version's row is deleted and nothing happened. Otherwise
+    the previous playbook is activated again as a new version (versions are
+    history) and every lead is rescored under it.
+    """
+    engine._active_version = None
+    engine._processors.pop(version, None)
+    with engine.db.write() as conn:
+        repo = Repository(engine.db, conn)
+        used = repo.execute(
+            "SELECT 1 FROM leads WHERE playbook_version = ? UNION ALL "
+            "SELECT 1 FROM transitions WHERE playbook_version = ? LIMIT 1",
+            [version, version],
+        ).fetchone()
+        if used is None:
+            repo.execute("DELETE FROM playbooks WHERE version = ?", [version])
+            return
+        if previous is None:
+            return  # nothing to go back to: the store had no playbook before
+        try:
+            old = load_playbook(previous[1], f"playbook v{previous[0]}")
+        except PlaybookError:
+            return  # stored before today's checks: going back to it would fail too
+        repo.add_playbook(
+            old.name, previous[1], f"leadgate: rollback of v{version}", engine.clock()
+        )
+    engine._active_version = None
+    engine.rescore_all()

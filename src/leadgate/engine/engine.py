@@ -3,31 +3,47 @@
 This is where I/O meets the pure core. Everything a lead goes through -
 events, edits, adjustments, manual moves, timers - passes through
 `LeadProcessor`, so the CLI, HTTP and a replay behave the same.
+
+`Engine` holds what the use cases share (the write transaction and its lead cache, the
+active playbook's processor, `_commit` and the listeners); the use cases live by
+concept: what comes in (`intake.py`: events, lead records, adjustments; who an
+address is in `arrivals.py`), what else moves a lead (`moves.py`: people's moves,
+timers), playbooks (`activation.py`), history (`history.py`), reading (`reading.py`,
+`listing.py`) and the rescore (`rescore.py`).
+
+Example:
+    engine = Engine(Database("sqlite:///leadgate.db"))
+    engine.ensure_playbook()
+    engine.ingest([EventIn("e1", "ann@acme.com", "demo_request", time.time())])
+    engine.show("ann@acme.com")["stage"]  # "mql": a hand-raiser
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
-from leadgate.engine import history, identity, reading, rescore, stitch
+from leadgate.engine import history, intake, moves, reading, rescore, stitch
+from leadgate.engine.changes import (
+    Clock,
+    ItemResult,
+    LeadChange,
+    Listener,
+    ShowExtra,
+    StageGuard,
+)
 from leadgate.engine.errors import NoPlaybook, NotFound
 from leadgate.engine.txn import _LeadCache, _Txn, gc_paused
-from leadgate.ingest.validate import EventIn, InputError, check_email, iso
-from leadgate.leads.derivation import TIME_ORDER, Move
-from leadgate.leads.processor import PREDICTED, LateEvents, LeadProcessor
-from leadgate.leads.record import LeadState
+from leadgate.ingest.validate import EventIn, check_email
+from leadgate.leads.derivation import Move
+from leadgate.leads.processor import LeadProcessor
 from leadgate.lifecycle.stages import Transition
-from leadgate.playbook.loader import PlaybookError, bundled_playbook, load_playbook
+from leadgate.playbook.loader import bundled_playbook, load_playbook
 from leadgate.playbook.model import Playbook
-from leadgate.privacy import suppression
-from leadgate.scoring.engagement import ADJUSTMENT
 from leadgate.store.database import Database
-from leadgate.store.repository import ConcurrentEvents, Repository, StoredLead, dumps
+from leadgate.store.repository import Repository, StoredLead
 
 __all__ = [
     "Clock",
@@ -45,46 +61,6 @@ __all__ = [
 
 # Leads kept in memory between write transactions (about 1.5 KB each).
 LEAD_CACHE_SIZE = 100_000
-
-
-@dataclass(slots=True)
-class ItemResult:
-    """What happened to one item of a batch."""
-
-    index: int
-    id: str | None
-    status: str  # accepted | duplicate | rejected
-    error: str | None = None
-    lead_id: int | None = None
-
-
-@dataclass(slots=True)
-class LeadChange:
-    """What one transaction did to one lead: handed to listeners (webhook outbox, routing)."""
-
-    lead_id: int
-    email: str
-    created: bool
-    transitions: list[Transition]
-    score_before: float | None
-    score_after: float
-    grade_before: str | None
-    grade_after: str
-    owner: str | None
-    # Rows of the stored history a re-derivation voided (a late event changed what the
-    # rules did from their moment on); `transitions` then holds the derived rows that
-    # replace them. Announced as `lead.stage_corrected`.
-    voided: list[Transition] = field(default_factory=list)
-
-
-Clock = Callable[[], float]
-# Called inside the transaction that made the changes, so what they write
-# (an outbox row, an assignment) commits or rolls back with them.
-Listener = Callable[[Repository, list[LeadChange], float], None]
-# May refuse a manual move (raise IllegalTransition), e.g. SAL → SQL before BANT passes.
-StageGuard = Callable[[Repository, StoredLead, str, float], None]
-# Adds keys to `show` output (owner details, SLA, qualification...).
-ShowExtra = Callable[[Repository, dict[str, Any]], None]
 
 
 class Engine:
@@ -245,7 +221,8 @@ class Engine:
         """Validate, store as the next version, and rescore every lead under it; a text
         identical to the active one keeps its version (`activate` says so, and what the
         rescore changed). Returns (version, playbook, leads rescored). All or nothing:
-        when the rescore fails, the new version is not left active (see `_withdraw`)
+        when the rescore fails, the new version is not left active (see
+        `activation.withdraw`)
         and the error is raised again.
         """
         from leadgate.engine.activation import activate
@@ -253,40 +230,7 @@ class Engine:
         a = activate(self, text, source, actor, progress)
         return a.version, a.playbook, a.rescored
 
-    def _withdraw(self, version: int, previous: tuple[int, str] | None) -> None:
-        """Make `version`, whose rescore failed, inactive again.
-
-        The rescore commits in batches, so a failure may come after some leads were
-        saved under `version`. If none were (the usual case: a bad playbook fails on
-        its first lead), the version's row is deleted and nothing happened. Otherwise
-        the previous playbook is activated again as a new version (versions are
-        history) and every lead is rescored under it.
-        """
-        self._active_version = None
-        self._processors.pop(version, None)
-        with self.db.write() as conn:
-            repo = Repository(self.db, conn)
-            used = repo.execute(
-                "SELECT 1 FROM leads WHERE playbook_version = ? UNION ALL "
-                "SELECT 1 FROM transitions WHERE playbook_version = ? LIMIT 1",
-                [version, version],
-            ).fetchone()
-            if used is None:
-                repo.execute("DELETE FROM playbooks WHERE version = ?", [version])
-                return
-            if previous is None:
-                return  # nothing to go back to: the store had no playbook before
-            try:
-                old = load_playbook(previous[1], f"playbook v{previous[0]}")
-            except PlaybookError:
-                return  # stored before today's checks: going back to it would fail too
-            repo.add_playbook(
-                old.name, previous[1], f"leadgate: rollback of v{version}", self.clock()
-            )
-        self._active_version = None
-        self.rescore_all()
-
-    # -- leads ----------------------------------------------------------------
+    # -- what comes in (intake.py) -------------------------------------------
 
     def upsert_leads(
         self,
@@ -301,84 +245,7 @@ class Engine:
         An address on the suppression list (an erased person) is not created: it is
         appended to `refused` when given, and counted in none of the three.
         """
-        now = self.clock()
-        merged: dict[str, tuple[dict[str, Any], float | None]] = {}
-        for email, attrs, created in items:
-            prev = merged.get(email)
-            if prev:
-                prev[0].update(attrs)
-            else:
-                merged[email] = (dict(attrs), created)
-        created_n = updated_n = 0
-        with gc_paused, self._write() as txn:
-            repo = txn.repo
-            proc = self._active(repo, txn)
-            stored = self._leads(txn, list(merged))
-            rules = proc.playbook.identity
-            if len(stored) < len(merged):
-                # Another spelling of a known lead (an alias, the identity rules)
-                # updates that lead instead of making a second one.
-                same = identity.resolve(repo, [e for e in merged if e not in stored], rules)
-                if same:
-                    again: dict[str, tuple[dict[str, Any], float | None]] = {}
-                    for email, (attrs, created) in merged.items():
-                        target = same.get(email, email)
-                        if target in again:
-                            again[target][0].update(attrs)
-                        else:
-                            again[target] = (dict(attrs), created)
-                    merged = again
-                    stored.update(self._leads(txn, [e for e in merged if e not in stored]))
-            for email in suppression.refused(repo, [e for e in merged if e not in stored]):
-                del merged[email]
-                if refused is not None:
-                    refused.append(email)
-            fresh = [
-                LeadState(email, {}, created if created is not None else now)
-                for email, (_, created) in merged.items()
-                if email not in stored
-            ]
-            repo.insert_leads(fresh, now)
-            if fresh:
-                identity.record_keys(repo, fresh, rules, now)
-            for lead in fresh:
-                stored[lead.email] = StoredLead(lead, None, now)
-            changed: list[tuple[StoredLead, list[Transition], bool]] = []
-            new_emails = {lead.email for lead in fresh}
-            for email, (attrs, _) in merged.items():
-                s = stored[email]
-                ts = history.refresh_if_stale(self, repo, proc, s, now)
-                before = dict(s.state.attributes)
-                lead = s.state
-                has_history = (
-                    lead.engagement_state.last_at != -math.inf or lead.settled_at != -math.inf
-                )
-                if (
-                    lead.id is not None
-                    and has_history
-                    and any(lead.attributes.get(k) != v for k, v in attrs.items() if k != PREDICTED)
-                ):
-                    # Attributes are what we know of the person, whenever we learnt it:
-                    # importing the contact list after its history must give the history
-                    # it would have had the other way round, so it is derived again.
-                    # (Not `predicted`: a model's estimate is made at a moment, and
-                    # counts from then on, like an event.)
-                    lead.attributes.update(attrs)
-                    ts += history.rederive(self, repo, proc, s, now, "attributes changed")
-                else:
-                    ts += proc.update_attributes(lead, attrs, now)
-                if s.state.card is None:
-                    proc.rescore(s.state, now)
-                if email in new_emails or s.state.attributes != before or ts:
-                    changed.append((s, ts, email in new_emails))
-                    if email in new_emails:
-                        created_n += 1
-                    else:
-                        updated_n += 1
-            self._commit(txn, proc, changed, now)
-        return created_n, updated_n, len(merged) - created_n - updated_n
-
-    # -- events ---------------------------------------------------------------
+        return intake.upsert_leads(self, items, refused)
 
     def ingest(self, items: Sequence[EventIn], now: float | None = None) -> list[ItemResult]:
         """Store and score a batch of validated events, in one transaction.
@@ -386,28 +253,7 @@ class Engine:
         A repeated id (in the batch or stored before) is acknowledged as `duplicate`
         and not scored again. An unknown email creates the lead.
         """
-        now = self.clock() if now is None else now
-        results: list[ItemResult] = []
-        batch: list[EventIn] = []
-        seen: set[str] = set()
-        for i, ev in enumerate(items):
-            if ev.id in seen:
-                results.append(ItemResult(i, ev.id, "duplicate"))
-            else:
-                seen.add(ev.id)
-                batch.append(ev)
-                results.append(ItemResult(i, ev.id, "accepted"))
-        if not batch:
-            return results
-        refused: set[str] = set()
-        stored_before, lead_ids = self._ingest(batch, now, refused=refused)
-        for r in results:
-            if r.status == "accepted" and r.id in stored_before:
-                r.status = "duplicate"
-            if r.status == "accepted" and items[r.index].email in refused:
-                r.status, r.error = "rejected", "email: " + suppression.REFUSED
-            r.lead_id = lead_ids.get(r.id or "")
-        return results
+        return intake.ingest(self, items, self.clock() if now is None else now)
 
     def ingest_counts(
         self, items: Sequence[EventIn], now: float | None = None, refused: set[str] | None = None
@@ -415,138 +261,13 @@ class Engine:
         """As `ingest`, for callers that need only (accepted, duplicates): file imports.
         Events of suppressed addresses are not stored: their addresses go into `refused`
         when given, and the events are counted in neither number."""
-        now = self.clock() if now is None else now
-        batch: list[EventIn] = []
-        seen: set[str] = set()
-        for ev in items:
-            if ev.id not in seen:
-                seen.add(ev.id)
-                batch.append(ev)
-        if not batch:
-            return 0, len(items)
-        out: set[str] = set()
-        stored_before, _ = self._ingest(batch, now, want_ids=False, refused=out)
-        dropped = sum(1 for ev in items if ev.email in out) if out else 0
-        if refused is not None:
-            refused.update(out)
-        accepted = len(batch) - len(stored_before) - sum(1 for ev in batch if ev.email in out)
-        return accepted, len(items) - accepted - dropped
-
-    def _ingest(
-        self,
-        batch: list[EventIn],
-        now: float,
-        want_ids: bool = True,
-        refused: set[str] | None = None,
-    ) -> tuple[set[str], dict[str, int | None]]:
-        """Events with distinct ids in, one transaction.
-
-        Returns (the ids that were stored before, so not scored again; lead id per event id).
-        The addresses of suppressed people are added to `refused`, their events dropped.
-        """
-        for attempt in range(1, 4):
-            try:
-                return self._ingest_once(batch, now, want_ids, refused)
-            except ConcurrentEvents:
-                # PostgreSQL: another writer stored some of these ids (for another lead)
-                # while this batch was scored; rolled back, so run it again, which will
-                # find them stored.
-                if attempt == 3:
-                    raise
-        raise AssertionError("unreachable")
+        return intake.ingest_counts(self, items, self.clock() if now is None else now, refused)
 
     def _ingest_once(
         self, batch: list[EventIn], now: float, want_ids: bool, refused: set[str] | None = None
     ) -> tuple[set[str], dict[str, int | None]]:
-        with gc_paused, self._write() as txn:
-            repo = txn.repo
-            proc = self._active(repo, txn)
-            # One pass groups the batch by lead (in arrival order; scoring sorts by time).
-            per_lead: dict[str, list[EventIn]] = {}
-            for ev in batch:
-                group = per_lead.get(ev.email)
-                if group is None:
-                    per_lead[ev.email] = [ev]
-                else:
-                    group.append(ev)
-            stored = self._leads(txn, list(per_lead))
-            rules = proc.playbook.identity
-            if len(stored) < len(per_lead):
-                # Addresses with no lead of their own may be another spelling of one
-                # (an alias after a merge, the identity rules): their events go there.
-                per_lead = identity.regroup(self, txn, per_lead, stored, rules)
-            gone = suppression.refused(repo, [e for e in per_lead if e not in stored])
-            if gone:
-                # Erased people stay erased: their events are not stored.
-                for e in gone:
-                    del per_lead[e]
-                batch = [ev for ev in batch if ev.email not in gone]
-                if refused is not None:
-                    refused.update(gone)
-            fresh = [
-                LeadState(e, {}, min(ev.at for ev in evs))
-                for e, evs in per_lead.items()
-                if e not in stored
-            ]
-            repo.insert_leads(fresh, now)
-            if fresh:
-                identity.record_keys(repo, fresh, rules, now)
-            for lead in fresh:
-                stored[lead.email] = StoredLead(lead, None, now)
-            ids = {e: s.state.id for e, s in stored.items()}
-            rows = [(ev.id, ids[ev.email], ev.type, ev.at, now, ev.properties_json) for ev in batch]
-            stored_before = repo.insert_new_events(rows)  # type: ignore[arg-type]
-            if stored_before:
-                per_lead = {
-                    e: kept
-                    for e, evs in per_lead.items()
-                    if (kept := [ev for ev in evs if ev.id not in stored_before])
-                }
-            touched: list[tuple[StoredLead, list[Transition], bool]] = []
-            fresh_emails = {lead.email for lead in fresh}
-            version = proc.version
-            # Events up to the active version's activation count under an older version
-            # (when there is one): such events are late whatever the lead has seen.
-            since = (
-                history.activated_at(self, repo, proc)
-                if version is not None and version > 1
-                else None
-            )
-            # Identified events carrying a visitor id bring that visitor's anonymous
-            # events onto the lead (once); those leads are derived again.
-            stitched = stitch.claim_for_batch(repo, per_lead, ids, now)
-            for email, evs in per_lead.items():
-                s = stored[email]
-                lead = s.state
-                ts = []
-                if lead.playbook_version not in (None, version):
-                    ts = history.refresh_if_stale(self, repo, proc, s, now)
-                try:
-                    if since is not None and min(ev.at for ev in evs) <= since:
-                        raise LateEvents
-                    if lead.id in stitched:
-                        raise LateEvents
-                    # In time order (the common case) the events are scored on top of the
-                    # lead; otherwise this raises before the lead is changed.
-                    ts += proc.apply_events(lead, evs, now)
-                except LateEvents:
-                    first = min(evs, key=TIME_ORDER)
-                    why = f"late event {first.id} at {iso(first.at)}"
-                    if lead.id in stitched:
-                        why = f"{stitched[lead.id]} events of its visitor stitched"
-                    ts += history.rederive(self, repo, proc, s, now, why)
-                touched.append((s, ts, email in fresh_emails))
-            for lead in fresh:
-                if lead.card is None:  # created, but every event was a duplicate
-                    proc.rescore(lead, now)
-                    touched.append((stored[lead.email], [], True))
-            self._commit(txn, proc, touched, now, attributes=False)
-            # Read but unchanged (every event a duplicate): still what the store holds.
-            txn.keep.extend(
-                s for e, s in stored.items() if e not in per_lead and e not in fresh_emails
-            )
-        by_id = {ev.id: ids[ev.email] for ev in batch} if want_ids else {}
-        return stored_before, by_id
+        """One try at a batch of events with distinct ids (see `intake.ingest_once`)."""
+        return intake.ingest_once(self, batch, now, want_ids, refused)
 
     def track(self, items: Sequence[tuple[str, str, str, float, dict[str, Any]]]) -> int:
         """Browser events of anonymous visitors (see `stitch.track`)."""
@@ -556,43 +277,13 @@ class Engine:
         self, email: str, points: float, reason: str, actor: str, score: str = "engagement"
     ) -> dict[str, Any]:
         """A manual adjustment, stored as an event of its own (audited, explained)."""
-        if score not in ("fit", "engagement"):
-            raise InputError("score", "must be fit or engagement")
-        if not reason.strip():
-            raise InputError("reason", "an adjustment needs a reason")
-        email = check_email(email)
-        now = self.clock()
-        with self.db.read() as conn:
-            if Repository(self.db, conn).lead_by_email(email) is None:
-                raise NotFound(f"no lead with email {email}")
-        props = {"points": points, "reason": reason.strip(), "actor": actor, "score": score}
-        ev = EventIn(f"adj-{time.time_ns()}-{email}", email, ADJUSTMENT, now, props, dumps(props))
-        self.ingest([ev], now)
-        return self.show(email)
+        return intake.adjust(self, email, points, reason, actor, score)
 
-    # -- stages ---------------------------------------------------------------
+    # -- what else moves a lead (moves.py) -------------------------------------
 
     def set_stage(self, email: str, to: str, reason: str | None, actor: str) -> Transition:
         """A person moves a lead; IllegalTransition (with the allowed targets) if not allowed."""
-        email = check_email(email)
-        now = self.clock()
-        with self._write() as txn:
-            repo, proc, s = self._one_lead(txn, email)
-            moves = history.refresh_if_stale(self, repo, proc, s, now)
-            moves += proc.advance(s.state, now, rescore=False)
-            for guard in self.stage_guards:
-                guard(repo, s, to, now)
-            t = proc.set_stage(s.state, to, actor, reason, now)
-            moves.append(t)
-            if s.state.engagement_state.last_at > now:
-                # Events dated after this moment (within the clock skew) were scored
-                # already: the move goes before them, so the history is derived again.
-                fact = Move(to, now, actor, reason)
-                moves = history.rederive(
-                    self, repo, proc, s, now, "a move before stored events", [fact]
-                )
-            self._commit(txn, proc, [(s, moves, False)], now, attributes=False)
-        return t
+        return moves.set_stage(self, check_email(email), to, reason, actor)
 
     def _one_lead(self, txn: _Txn, email: str) -> tuple[Repository, LeadProcessor, StoredLead]:
         """The lead a write use case works on (locked), with the active processor."""
@@ -604,43 +295,7 @@ class Engine:
 
     def tick(self, now: float | None = None, limit: int = 10_000) -> int:
         """Fire due timers (decay exits, cooldown ends). Cost follows what is due, not the store."""
-        now = self.clock() if now is None else now
-        moved = 0
-        while True:
-            with self.db.read() as conn:
-                # Nothing due is the common case: answer it without taking the write lock.
-                # In index order: PostgreSQL's generic plan for a bare `LIMIT 1` reads
-                # every lead (215 ms at 1M leads; with the ORDER BY, 0.03 ms).
-                due = Repository(self.db, conn).execute(
-                    "SELECT 1 FROM leads WHERE next_due_at <= ? ORDER BY next_due_at LIMIT 1",
-                    [now],
-                )
-                if due.fetchone() is None:
-                    return moved
-            with self._write() as txn:
-                repo = txn.repo
-                proc = self._active(repo, txn)
-                cur = repo.execute(
-                    "SELECT email FROM leads WHERE next_due_at <= ? ORDER BY next_due_at LIMIT ?",
-                    [now, limit],
-                )
-                emails = [r[0] for r in cur.fetchall()]
-                if not emails:
-                    return moved
-                stored = self._leads(txn, emails)
-                items = []
-                for s in stored.values():
-                    ts = history.refresh_if_stale(self, repo, proc, s, now)
-                    ts += proc.advance(s.state, now, rescore=True)
-                    items.append((s, ts, False))
-                    moved += len(ts)
-                self._commit(txn, proc, items, now, attributes=False)
-            if len(emails) < limit:
-                return moved
-
-    # -- reading --------------------------------------------------------------
-
-    # -- whole-store work -----------------------------------------------------
+        return moves.tick(self, self.clock() if now is None else now, limit)
 
     # -- history, reading, rescoring (their own modules) ----------------------
 

@@ -16,15 +16,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from leadgate.ingest.validate import EventIn
 from leadgate.leads.identity import canonical_email
 from leadgate.leads.record import LeadState
 from leadgate.playbook.identity_sections import IdentitySection
-from leadgate.store.repository import Repository, StoredLead
+from leadgate.store.repository import Repository
 
 if TYPE_CHECKING:
     from leadgate.engine.engine import Engine
-    from leadgate.engine.txn import _Txn
 
 _CHUNK = 500
 
@@ -140,27 +138,3 @@ def backfill_keys(engine: Engine, rules: IdentitySection, batch: int = 5000) -> 
                     [(k, lid, "canonical", engine.clock()) for k, lid in fresh.items()],
                 )
                 added += len(fresh)
-
-
-def regroup(
-    engine: Engine,
-    txn: _Txn,
-    per_lead: dict[str, list[EventIn]],
-    stored: dict[str, StoredLead],
-    rules: IdentitySection,
-) -> dict[str, list[EventIn]]:
-    """A batch's events by lead address, with the events of other spellings of a lead
-    under its address (events rewritten to it); `stored` gains the leads found so."""
-    missing = [e for e in per_lead if e not in stored]
-    same = resolve(txn.repo, missing, rules)
-    if not same:
-        return per_lead
-    wanted = sorted({p for p in same.values() if p not in stored and p not in per_lead})
-    stored.update(engine._leads(txn, wanted))
-    out: dict[str, list[EventIn]] = {}
-    for email, evs in per_lead.items():
-        target = same.get(email, email)
-        for ev in evs:
-            ev.email = target
-        out.setdefault(target, []).extend(evs)
-    return out

@@ -92,25 +92,6 @@ def store_anonymous(repo: Repository, rows: list[tuple[str, str, str, float, flo
     return len(fresh)
 
 
-def claim_for_batch(
-    repo: Repository,
-    per_lead: Mapping[str, Sequence[EventIn]],
-    ids: Mapping[str, int | None],
-    now: float,
-) -> dict[int, int]:
-    """Claim the anonymous events of the visitors a batch's events name; returns the
-    number stitched per lead id (those leads are derived again)."""
-    visitors: dict[str, int] = {}
-    for email, evs in per_lead.items():
-        lead_id = ids[email]
-        for ev in evs:
-            if ev.properties and "visitor_id" in ev.properties and lead_id is not None:
-                vid = visitor_of(ev.properties)
-                if vid is not None:
-                    visitors[vid] = lead_id
-    return claim(repo, visitors, now) if visitors else {}
-
-
 def track(engine: Engine, items: Sequence[tuple[str, str, str, float, dict[str, Any]]]) -> int:
     """Browser events (id, visitor_id, type, at, properties): kept anonymous until their
     visitor is identified, or recorded on the lead the visitor turned out to be (through

@@ -12,7 +12,8 @@ Example:
     True
 
 The engine calls `refused(repo, emails)` for the leads a transaction would create
-(`Engine.upsert_leads`, `Engine.ingest`): every way in goes through one of those.
+(`engine/arrivals.py`, which `Engine.upsert_leads` and `Engine.ingest` both ask):
+every way in goes through one of those.
 """
 
 from __future__ import annotations

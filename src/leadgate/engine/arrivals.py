@@ -1,0 +1,129 @@
+"""Who each address arriving in a batch is: the one step every way in goes through.
+
+Events (`Engine.ingest`) and lead records (`Engine.upsert_leads`) bring addresses. Inside
+the batch's write transaction, `arrivals(engine, txn, addresses)` answers for each one,
+in this order:
+
+1. its own lead (read from the lead cache or the store, locked);
+2. else another spelling of a lead (`identity.resolve`): the alias a merge left, a key
+   of the playbook's `identity:` rules, or an earlier new spelling in the same batch;
+3. else, if the person asked to be erased (`privacy.suppression`), refused: nothing of
+   theirs is stored, so they do not come back;
+4. else new: `Arrivals.create` makes the lead.
+
+Then, for events, `Arrivals.visitors` names the anonymous visitors the batch identifies
+(a `visitor_id` on an event), whose events `stitch.claim` brings onto the lead.
+
+Example: with `other@acme.com` merged into `keep@acme.com` and `gone@acme.com` erased,
+`arrivals(engine, txn, ["other@acme.com", "gone@acme.com", "new@acme.com"])` answers
+`same == {"other@acme.com": "keep@acme.com"}` (with keep@acme.com's lead in `stored`),
+`refused == {"gone@acme.com"}` and `new == ["new@acme.com"]`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, TypeVar
+
+from leadgate.engine import identity
+from leadgate.engine.stitch import visitor_of
+from leadgate.ingest.validate import EventIn
+from leadgate.leads.record import LeadState
+from leadgate.playbook.identity_sections import IdentitySection
+from leadgate.privacy import suppression
+from leadgate.store.repository import StoredLead
+
+if TYPE_CHECKING:
+    from leadgate.engine.engine import Engine
+    from leadgate.engine.txn import _Txn
+
+V = TypeVar("V")
+
+
+class Arrivals:
+    """The answer for one batch's addresses (see the module)."""
+
+    __slots__ = ("_rules", "new", "refused", "same", "stored")
+
+    def __init__(
+        self,
+        stored: dict[str, StoredLead],
+        same: dict[str, str],
+        refused: set[str],
+        new: list[str],
+        rules: IdentitySection,
+    ):
+        # The leads that exist, by their address (`create` adds the new ones).
+        self.stored = stored
+        # Incoming addresses that are another spelling of a lead: → the lead's address.
+        self.same = same
+        # Lead addresses of erased people: nothing of theirs is stored.
+        self.refused = refused
+        # Lead addresses to create, in arrival order.
+        self.new = new
+        self._rules = rules
+
+    def gather(self, per_address: dict[str, V], join: Callable[[V, V], None]) -> dict[str, V]:
+        """Items keyed by incoming address, keyed by lead address instead, in arrival
+        order: the items of two spellings of one lead are `join`ed (the second into the
+        first), and those of refused addresses dropped."""
+        if not self.same and not self.refused:
+            return per_address
+        out: dict[str, V] = {}
+        for address, item in per_address.items():
+            target = self.same.get(address, address)
+            if target in self.refused:
+                continue
+            have = out.get(target)
+            if have is None:
+                out[target] = item
+            else:
+                join(have, item)
+        return out
+
+    def create(self, txn: _Txn, first_seen: Callable[[str], float], now: float) -> list[LeadState]:
+        """Store the new leads (created at `first_seen(address)`) and their identity keys;
+        they join `stored`. Returns them."""
+        fresh = [LeadState(e, {}, first_seen(e)) for e in self.new]
+        txn.repo.insert_leads(fresh, now)
+        if fresh:
+            identity.record_keys(txn.repo, fresh, self._rules, now)
+        for lead in fresh:
+            self.stored[lead.email] = StoredLead(lead, None, now)
+        return fresh
+
+    def visitors(self, per_lead: Mapping[str, Sequence[EventIn]]) -> dict[str, int]:
+        """The anonymous visitors these events identify: visitor id → lead id (when the
+        events of two leads name one visitor, the lead later in the batch's order)."""
+        out: dict[str, int] = {}
+        for email, evs in per_lead.items():
+            lead_id = self.stored[email].state.id
+            for ev in evs:
+                if ev.properties and "visitor_id" in ev.properties and lead_id is not None:
+                    vid = visitor_of(ev.properties)
+                    if vid is not None:
+                        out[vid] = lead_id
+        return out
+
+
+def arrivals(
+    engine: Engine, txn: _Txn, addresses: Sequence[str], rules: IdentitySection
+) -> Arrivals:
+    """Who each of a batch's (distinct, normalised) addresses is (see the module)."""
+    stored = engine._leads(txn, addresses)
+    same: dict[str, str] = {}
+    leads: Sequence[str] = addresses
+    if len(stored) < len(addresses):
+        # Addresses with no lead of their own may be another spelling of one.
+        same = identity.resolve(txn.repo, [e for e in addresses if e not in stored], rules)
+        if same:
+            # The leads they are, unless read already or new in this batch.
+            incoming = set(addresses)
+            wanted = sorted({p for p in same.values() if p not in stored and p not in incoming})
+            stored.update(engine._leads(txn, wanted))
+            leads = list(dict.fromkeys(same.get(e, e) for e in addresses))
+    missing = [e for e in leads if e not in stored]
+    # Erased people stay erased: checked only for leads a batch would create.
+    refused = suppression.refused(txn.repo, missing)
+    new = [e for e in missing if e not in refused] if refused else missing
+    return Arrivals(stored, same, refused, new, rules)

@@ -1,0 +1,60 @@
+"""What the use cases hand back, and the hooks other packages plug into them.
+
+`ItemResult` is one event's fate in a batch (`Engine.ingest`); `LeadChange` what one
+transaction did to one lead, handed to the listeners (the webhook outbox, routing)
+inside that transaction. Example: a listener
+
+    def count(repo: Repository, changes: list[LeadChange], now: float) -> None:
+        stats["moved"] += sum(bool(c.transitions) for c in changes)
+
+appended to `engine.listeners` sees every lead each later transaction changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from leadgate.lifecycle.stages import Transition
+from leadgate.store.repository import Repository, StoredLead
+
+
+@dataclass(slots=True)
+class ItemResult:
+    """What happened to one item of a batch."""
+
+    index: int
+    id: str | None
+    status: str  # accepted | duplicate | rejected
+    error: str | None = None
+    lead_id: int | None = None
+
+
+@dataclass(slots=True)
+class LeadChange:
+    """What one transaction did to one lead: handed to listeners (webhook outbox, routing)."""
+
+    lead_id: int
+    email: str
+    created: bool
+    transitions: list[Transition]
+    score_before: float | None
+    score_after: float
+    grade_before: str | None
+    grade_after: str
+    owner: str | None
+    # Rows of the stored history a re-derivation voided (a late event changed what the
+    # rules did from their moment on); `transitions` then holds the derived rows that
+    # replace them. Announced as `lead.stage_corrected`.
+    voided: list[Transition] = field(default_factory=list)
+
+
+Clock = Callable[[], float]
+# Called inside the transaction that made the changes, so what they write
+# (an outbox row, an assignment) commits or rolls back with them.
+Listener = Callable[[Repository, list[LeadChange], float], None]
+# May refuse a manual move (raise IllegalTransition), e.g. SAL → SQL before BANT passes.
+StageGuard = Callable[[Repository, StoredLead, str, float], None]
+# Adds keys to `show` output (owner details, SLA, qualification...).
+ShowExtra = Callable[[Repository, dict[str, Any]], None]
