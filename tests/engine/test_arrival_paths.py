@@ -347,3 +347,32 @@ def set_up(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     _set_up(eng)
     yield eng
     eng.db.dispose()
+
+
+def test_an_erased_person_does_not_come_back_under_another_spelling(set_up: Engine) -> None:
+    """`ne.ver@gmail.com` was erased under rules that make `never+x@gmail.com` the same
+    mailbox: neither an event nor a record of that spelling makes a lead, and once it is
+    refused the erased address cannot attach to it either. A consent lifts both."""
+    from leadgate.privacy.erase import consent
+
+    eng = set_up
+    out = eng.ingest([_event("o1", "never+x@gmail.com", "page_view", NOW - DAY)])
+    assert out[0].status == "rejected"
+    refused: list[str] = []
+    eng.upsert_leads([("never+x@gmail.com", {"job_title": "VP"}, NOW - DAY)], refused=refused)
+    assert refused == ["never+x@gmail.com"]
+    # The other spelling first, the erased address after it, in one batch.
+    out = eng.ingest(
+        [
+            _event("o2", "never+y@gmail.com", "page_view", NOW - DAY),
+            _event("o3", "ne.ver@gmail.com", "page_view", NOW - DAY),
+        ]
+    )
+    assert [r.status for r in out] == ["rejected", "rejected"]
+    emails = {email for _, email, _ in _leads(eng)}
+    assert not {"never+x@gmail.com", "never+y@gmail.com", "ne.ver@gmail.com"} & emails
+
+    assert consent(eng, "ne.ver@gmail.com", "signed up again", "test")
+    out = eng.ingest([_event("o4", "never+x@gmail.com", "page_view", NOW - DAY)])
+    assert out[0].status == "accepted"
+    assert "never+x@gmail.com" in {email for _, email, _ in _leads(eng)}

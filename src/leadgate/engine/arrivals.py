@@ -7,8 +7,9 @@ in this order:
 1. its own lead (read from the lead cache or the store, locked);
 2. else another spelling of a lead (`identity.resolve`): the alias a merge left, a key
    of the playbook's `identity:` rules, or an earlier new spelling in the same batch;
-3. else, if the person asked to be erased (`privacy.suppression`), refused: nothing of
-   theirs is stored, so they do not come back;
+3. refused, if the person asked to be erased (`privacy.suppression`: the address or its
+   canonical key is on the list) and it is not the address of a lead of its own:
+   nothing of theirs is stored, so they do not come back under another spelling either;
 4. else new: `Arrivals.create` makes the lead.
 
 Then, for events, `Arrivals.visitors` names the anonymous visitors the batch identifies
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, TypeVar
 from leadgate.engine import identity
 from leadgate.engine.stitch import visitor_of
 from leadgate.ingest.validate import EventIn
+from leadgate.leads.identity import canonical_email, has_rules
 from leadgate.leads.record import LeadState
 from leadgate.playbook.identity_sections import IdentitySection
 from leadgate.privacy import suppression
@@ -123,7 +125,15 @@ def arrivals(
             stored.update(engine._leads(txn, wanted))
             leads = list(dict.fromkeys(same.get(e, e) for e in addresses))
     missing = [e for e in leads if e not in stored]
-    # Erased people stay erased: checked only for leads a batch would create.
-    refused = suppression.refused(txn.repo, missing)
-    new = [e for e in missing if e not in refused] if refused else missing
+    # Erased people stay erased: checked for the leads a batch would create and for the
+    # other spellings that would land on a lead, by address and by canonical key (an
+    # address with a lead of its own was not suppressed when the lead was made).
+    canonical = (lambda e: canonical_email(e, rules)) if has_rules(rules) else None
+    refused = suppression.refused(txn.repo, [*missing, *same], canonical)
+    if refused:
+        for address in [a for a in same if a in refused]:
+            del same[address]  # its items keep its address and are dropped with it
+        new = [e for e in missing if e not in refused]
+    else:
+        new = missing
     return Arrivals(stored, same, refused, new, rules)

@@ -28,8 +28,9 @@ from urllib.parse import quote
 import orjson
 
 from leadgate.engine.engine import Engine
-from leadgate.engine.errors import NotFound
+from leadgate.engine.errors import NoPlaybook, NotFound
 from leadgate.ingest.validate import InputError, check_email, iso
+from leadgate.leads.identity import canonical_email
 from leadgate.playbook.loader import PlaybookError, load_playbook
 from leadgate.privacy import registry, suppression
 from leadgate.privacy.registry import IDENTIFIERS, REPORTED, Person
@@ -163,6 +164,18 @@ def _strings(values: Iterable[Any]) -> list[str]:
     return out
 
 
+def other_forms(engine: Engine, email: str) -> list[str]:
+    """The address's canonical key under the active playbook's `identity:` rules, when it
+    differs: what the suppression list holds with the address, so no other spelling of
+    the person (`never+x@gmail.com` for `ne.ver@gmail.com`) brings them back."""
+    try:
+        rules = engine.processor().playbook.identity
+    except NoPlaybook:
+        return []
+    key = canonical_email(email, rules)
+    return [key] if key != email else []
+
+
 def erase_person(
     engine: Engine,
     email: str,
@@ -181,6 +194,7 @@ def erase_person(
     now = engine.clock()
     db = engine.db
     summary: dict[str, int] = {}
+    forms = other_forms(engine, email)
     with db.write() as conn:
         repo = Repository(db, conn)
         if db.is_sqlite:
@@ -230,7 +244,7 @@ def erase_person(
             ],
         ).fetchone()
         audit_id = int(row[0])
-        suppression.suppress(repo, email, audit_id, now)
+        suppression.suppress(repo, email, audit_id, now, also=forms)
         data = {
             "lead_id": p.lead_id if p else None,
             "pseudonym": p.pseudonym if p else None,
@@ -302,9 +316,10 @@ def consent(engine: Engine, email: str, reason: str, actor: str) -> bool:
     if not reason or not reason.strip():
         raise InputError("reason", "say where the consent was given")
     now = engine.clock()
+    forms = other_forms(engine, email)
     with engine.db.write() as conn:
         repo = Repository(engine.db, conn)
-        lifted = suppression.lift(repo, email)
+        lifted = suppression.lift(repo, email, also=forms)
         if lifted:
             repo.execute(
                 "INSERT INTO privacy_audit (action, lead_id, pseudonym, actor, reason, at, "

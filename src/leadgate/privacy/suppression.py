@@ -11,9 +11,11 @@ Example:
     >>> h == address_hash("k" * 32, "ana@example.com")
     True
 
-The engine calls `refused(repo, emails)` for the leads a transaction would create
-(`engine/arrivals.py`, which `Engine.upsert_leads` and `Engine.ingest` both ask):
-every way in goes through one of those.
+The engine calls `refused(repo, emails, canonical)` for the leads a transaction would
+create and for the other spellings that would land on an existing lead
+(`engine/arrivals.py`, which `Engine.upsert_leads` and `Engine.ingest` both ask): every
+way in goes through one of those. An erasure suppresses the address and its canonical key
+under the playbook's `identity:` rules at that moment; a consent lifts both.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from leadgate.store.repository import Repository
 
@@ -61,38 +63,56 @@ def secret(repo: Repository, now: float) -> str:
     return value
 
 
-def suppress(repo: Repository, email: str, audit_id: int | None, now: float) -> str:
-    """Put an address on the list (idempotent); returns its hash."""
-    h = address_hash(secret(repo, now), email)
-    repo.execute(
+def suppress(
+    repo: Repository, email: str, audit_id: int | None, now: float, also: Iterable[str] = ()
+) -> str:
+    """Put an address on the list (idempotent), and `also` the other forms of it that must
+    stay out with it (its canonical key under the playbook's `identity:` rules, so
+    `never+x@gmail.com` does not bring back an erased `ne.ver@gmail.com`); returns the
+    address's hash."""
+    key = secret(repo, now)
+    h = address_hash(key, email)
+    repo.executemany(
         "INSERT INTO privacy_suppressions (hash, audit_id, created_at) VALUES (?,?,?) "
         "ON CONFLICT (hash) DO NOTHING",
-        [h, audit_id, now],
+        [(x, audit_id, now) for x in dict.fromkeys([h, *(address_hash(key, a) for a in also)])],
     )
     return h
 
 
-def lift(repo: Repository, email: str) -> bool:
-    """Take an address off the list (the person consented again); whether it was on it."""
+def lift(repo: Repository, email: str, also: Iterable[str] = ()) -> bool:
+    """Take an address (and `also` its other forms, as `suppress` put them) off the list:
+    the person consented again. Whether any of them was on it."""
     key = stored_secret(repo)
     if key is None:
         return False
-    cur = repo.execute(
-        "DELETE FROM privacy_suppressions WHERE hash = ?", [address_hash(key, email)]
-    )
-    return bool(cur.rowcount)
+    n = 0
+    for a in dict.fromkeys([email, *also]):
+        cur = repo.execute(
+            "DELETE FROM privacy_suppressions WHERE hash = ?", [address_hash(key, a)]
+        )
+        n += cur.rowcount or 0
+    return n > 0
 
 
-def refused(repo: Repository, emails: Iterable[str]) -> set[str]:
-    """Which of these addresses are suppressed. One primary-key lookup when the store
-    never erased anyone (no key yet), one IN query otherwise."""
+def refused(
+    repo: Repository, emails: Iterable[str], canonical: Callable[[str], str] | None = None
+) -> set[str]:
+    """Which of these addresses are suppressed: by the address itself or, with
+    `canonical`, by its canonical key (another spelling of an erased person). One
+    primary-key lookup when the store never erased anyone (no key yet), one IN query
+    otherwise."""
     wanted: Sequence[str] = list(emails)
     if not wanted:
         return set()
     key = stored_secret(repo)
     if key is None:
         return set()
-    by_hash = {address_hash(key, e): e for e in wanted}
+    by_hash: dict[str, list[str]] = {}
+    for e in wanted:
+        forms = [e] if canonical is None else list(dict.fromkeys([e, canonical(e)]))
+        for f in forms:
+            by_hash.setdefault(address_hash(key, f), []).append(e)
     out: set[str] = set()
     hashes = list(by_hash)
     for i in range(0, len(hashes), 500):
@@ -101,5 +121,6 @@ def refused(repo: Repository, emails: Iterable[str]) -> set[str]:
         rows = repo.execute(
             f"SELECT hash FROM privacy_suppressions WHERE hash IN ({marks})", chunk
         ).fetchall()
-        out.update(by_hash[r[0]] for r in rows)
+        for r in rows:
+            out.update(by_hash[r[0]])
     return out
