@@ -55,6 +55,7 @@ NOT_FOR_LEAD_SHOW = (
     "leadgate.ingest.sniff",
     "leadgate.ingest.columns",
     "leadgate.identity.merge",
+    "leadgate.store.schema",
     "charset_normalizer",
     "pycountry",
     "dateutil",

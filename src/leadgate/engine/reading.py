@@ -15,7 +15,6 @@ from leadgate.leads.record import normalize_email
 from leadgate.lifecycle.stages import FUNNEL, STAGES, allowed_targets
 from leadgate.store.database import Database
 from leadgate.store.repository import Repository, StoredLead
-from leadgate.store.schema import EFFECTIVE_TRANSITIONS
 
 if TYPE_CHECKING:
     from leadgate.engine.engine import Engine
@@ -194,6 +193,10 @@ def funnel(engine: Engine, segment: str | None = None) -> dict[str, Any]:
 
     With `segment` (a name in the playbook's `segments:`), only the leads in that segment
     now count, selected in SQL (`leadgate.analytics.sqlsegments`)."""
+    # The tables' definitions (SQLAlchemy Table objects) are for migrations and a few
+    # reports: `lead show`, which imports this module, reads none (issue 17).
+    from leadgate.store.schema import EFFECTIVE_TRANSITIONS
+
     engine.tick()
     seg, in_seg = "", ""
     if segment is not None:
