@@ -48,7 +48,8 @@ NOT_FOR_LEAD_SHOW = (
     "matplotlib",
     # What other commands need (issue 17, item 1): the file importers and their report,
     # CRM columns and countries, loose dates, phone numbers, form tickets, passwords,
-    # merges. And the address syntax check: a stored address was checked when stored.
+    # merges, the SQLAlchemy table definitions (migrations and reports). And the address
+    # syntax check: a stored address was checked when it was stored.
     "leadgate.cli.import_report",
     "leadgate.ingest.files",
     "leadgate.ingest.leads_file",
