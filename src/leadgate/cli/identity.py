@@ -17,8 +17,6 @@ from leadgate.cli.common import (
     print_json,
 )
 from leadgate.cli.tables import table
-from leadgate.identity.accounts import list_accounts, show_account
-from leadgate.identity.merge import merge_leads
 
 
 def register(app: typer.Typer) -> None:
@@ -36,6 +34,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Merge OTHER into KEEP: one person, one lead (OTHER's address becomes an alias)."""
         engine = open_engine(db)
+        from leadgate.identity.merge import merge_leads
+
         out = merge_leads(engine, keep, other, actor or actor_default())
         if as_json:
             print_json(out)
@@ -61,6 +61,8 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
     ) -> None:
         """Accounts (company email domains, free-mail excluded), most engaged first."""
+        from leadgate.identity.accounts import list_accounts, show_account
+
         engine = open_engine(db)
         if domain is not None:
             one = show_account(engine, domain)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
@@ -19,17 +19,15 @@ from leadgate.cli.common import (
     print_json,
 )
 from leadgate.cli.errors import BadInput
-from leadgate.cli.import_report import print_report, with_progress
 from leadgate.cli.tables import percent, table
-from leadgate.engine.engine import Engine, NotFound
-from leadgate.ingest.columns import canonical, typed_value
-from leadgate.ingest.files import ingest_events
-from leadgate.ingest.formats import DATE_ORDERS, DECIMALS
-from leadgate.ingest.leads_file import LeadImportOptions, import_leads
-from leadgate.ingest.validate import EventIn, check_email, parse_event, parse_time
-from leadgate.lifecycle.stages import stage_name
-from leadgate.privacy.suppression import REFUSED as SUPPRESSED
-from leadgate.store.repository import Repository, loads
+
+if TYPE_CHECKING:
+    from leadgate.engine.engine import Engine
+
+# Start-up time (issue 17): `lead show` runs through this module, so what only another
+# command needs (the file importers and their report, CRM columns, countries, the
+# suppression list...) is imported inside that command. tests/cli/test_startup.py checks
+# which modules `lead show` may not load.
 
 
 def _pairs(values: list[str], option: str) -> dict[str, str]:
@@ -59,6 +57,8 @@ FIELD_CLEARED = "field_cleared"
 
 
 def _attributes_of(engine: Engine, email: str) -> dict[str, Any]:
+    from leadgate.engine.engine import NotFound
+
     try:
         return dict(engine.show(email)["attributes"])
     except NotFound:
@@ -67,6 +67,8 @@ def _attributes_of(engine: Engine, email: str) -> dict[str, Any]:
 
 def _audit_clears(engine: Engine, email: str, cleared: dict[str, Any], actor: str) -> None:
     """One `field_cleared` event per cleared field: who cleared what, and what it was."""
+    from leadgate.ingest.validate import EventIn
+
     now = engine.clock()
     events = []
     for k, was in cleared.items():
@@ -93,6 +95,8 @@ _DEFAULT_COLUMNS = ["stage", "grade", "fit", "engagement", "score", "since"]
 
 
 def _columns(fields: str | None) -> list[str]:
+    from leadgate.ingest.columns import canonical
+
     if fields is None:
         return list(_DEFAULT_COLUMNS)
     cols = [canonical(f) for f in fields.split(",") if f.strip()]
@@ -113,6 +117,8 @@ def _cell(v: Any, column: str) -> str:
 
 def _attributes_by_id(engine: Engine, ids: list[int]) -> dict[int, dict[str, Any]]:
     """The stored fields of these leads, read in chunks."""
+    from leadgate.store.repository import Repository, loads
+
     out: dict[int, dict[str, Any]] = {}
     with engine.db.read() as conn:
         repo = Repository(engine.db, conn)
@@ -145,6 +151,10 @@ def register(app: typer.Typer) -> None:
 
         An empty value (`--set country=`) clears the field; the clear is recorded as a
         `field_cleared` event (who, which field, the old value)."""
+        from leadgate.ingest.columns import canonical, typed_value
+        from leadgate.ingest.validate import check_email
+        from leadgate.privacy.suppression import REFUSED as SUPPRESSED
+
         norm = check_email(email)
         raw = _pairs(set_, "--set")
         country = raw.get("country")
@@ -220,6 +230,10 @@ def register(app: typer.Typer) -> None:
         Only a bad email rejects a row; a bad optional value is skipped (in the rejects
         file with its line and column). Number and date formats are decided per column
         from the whole file and printed."""
+        from leadgate.cli.import_report import print_report, with_progress
+        from leadgate.ingest.formats import DATE_ORDERS, DECIMALS
+        from leadgate.ingest.leads_file import LeadImportOptions, import_leads
+
         if date_order is not None and date_order.strip().lower() not in DATE_ORDERS:
             raise BadInput(f"--date-order: '{date_order}' is not one of dmy, mdy, ymd")
         if decimal is not None and decimal.strip() not in DECIMALS:
@@ -321,6 +335,8 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
     ) -> None:
         """Leads, best first."""
+        from leadgate.lifecycle.stages import stage_name
+
         engine = open_engine(db)
         if stage is not None:
             stage = stage_name(stage)
@@ -389,6 +405,8 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
     ) -> None:
         """Record one event and show the lead's new score and stage."""
+        from leadgate.ingest.validate import parse_event, parse_time
+
         engine = open_engine(db)
         now = engine.clock()
         if at is not None:
@@ -436,6 +454,9 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
     ) -> None:
         """Load events from a file; bad lines are reported by number and the rest land."""
+        from leadgate.cli.import_report import print_report, with_progress
+        from leadgate.ingest.files import ingest_events
+
         engine = open_engine(db)
         report = with_progress(
             file, as_json, lambda p: ingest_events(engine, file, rejects, batch_size, p, window)

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from leadgate.cli.common import (
     DbOpt,
@@ -91,6 +90,8 @@ def register(app: typer.Typer) -> None:
             fh = open(out, mode, encoding=enc, newline=None if binary else "")  # noqa: SIM115
         else:
             fh = sys.stdout.buffer if binary else sys.stdout
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
         try:
             with Progress(
                 "export",

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 from leadgate.engine.errors import NotFound
 from leadgate.ingest.validate import InputError, check_email, iso
 from leadgate.leads.processor import LeadProcessor
+from leadgate.leads.record import normalize_email
 from leadgate.lifecycle.stages import FUNNEL, STAGES, allowed_targets
 from leadgate.store.database import Database
 from leadgate.store.repository import Repository, StoredLead
-from leadgate.store.schema import EFFECTIVE_TRANSITIONS
 
 if TYPE_CHECKING:
     from leadgate.engine.engine import Engine
@@ -26,14 +26,18 @@ def show(engine: Engine, email: str) -> dict[str, Any]:
     One read transaction, unless a timer of the lead is due: then `tick` fires it
     first and the lead is read again.
     """
-    email = check_email(email)
+    raw = email
+    # A stored address was checked when it was stored: the syntax check (and its
+    # library's import, most of a `lead show`'s own time) is for addresses not found.
+    email = normalize_email(raw)
     now = engine.clock()
     for attempt in range(2):
         with engine.db.read() as conn:
             repo = Repository(engine.db, conn)
             proc = engine._active(repo)
-            s = repo.lead_by_email(email)
+            s = repo.lead_by_email(email) if email else None
             if s is None:
+                email = check_email(raw)
                 raise NotFound(f"no lead with email {email}")
             lead = s.state
             due = lead.next_due_at is not None and lead.next_due_at <= now
@@ -189,6 +193,10 @@ def funnel(engine: Engine, segment: str | None = None) -> dict[str, Any]:
 
     With `segment` (a name in the playbook's `segments:`), only the leads in that segment
     now count, selected in SQL (`leadgate.analytics.sqlsegments`)."""
+    # The tables' definitions (SQLAlchemy Table objects) are for migrations and a few
+    # reports: `lead show`, which imports this module, reads none (issue 17).
+    from leadgate.store.schema import EFFECTIVE_TRANSITIONS
+
     engine.tick()
     seg, in_seg = "", ""
     if segment is not None:

@@ -18,9 +18,6 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-import phonenumbers
-import pycountry
-
 from leadgate.ingest.validate import InputError, check_email
 from leadgate.playbook.conditions import as_number
 from leadgate.playbook.forms_section import FormField
@@ -82,6 +79,10 @@ def _country(field: FormField, value: str) -> str:
 @lru_cache(maxsize=4096)
 def _country_code(value: str) -> str | None:
     # pycountry's lookup scans every name: the same few answers repeat, so remember them.
+    # Imported here, as phonenumbers below: `lead show` loads this module and reads no
+    # answer (start-up time, issue 17).
+    import pycountry
+
     try:
         return str(pycountry.countries.lookup(value).alpha_2)
     except LookupError:
@@ -89,6 +90,8 @@ def _country_code(value: str) -> str | None:
 
 
 def _phone(field: FormField, value: str, region: str | None) -> str:
+    import phonenumbers
+
     try:
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException:

@@ -23,10 +23,9 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.exc import IntegrityError
 
 from leadgate.engine.engine import Engine, NoPlaybook
@@ -46,7 +45,12 @@ from leadgate.playbook.forms_section import Form
 from leadgate.playbook.loader import load_playbook
 from leadgate.playbook.model import Playbook
 from leadgate.store.repository import Repository
-from leadgate.users import Users
+
+if TYPE_CHECKING:
+    from itsdangerous import URLSafeSerializer
+
+# itsdangerous and the users' module (Argon2) are imported where tickets are signed:
+# `lead show` installs the forms' hook and signs nothing (start-up time, issue 17).
 
 # A ticket older than this is refused (the visitor reloads the form).
 TICKET_MAX_AGE = 24 * 3600.0
@@ -152,6 +156,8 @@ class Forms:
 
     def _key(self) -> str:
         if self._secret is None:
+            from leadgate.users import Users
+
             self._secret = Users(self.engine.db, clock=self.engine.clock).secret("forms")
         return self._secret
 
@@ -161,6 +167,8 @@ class Forms:
         ).hexdigest()
 
     def signer(self, salt: str) -> URLSafeSerializer:
+        from itsdangerous import URLSafeSerializer
+
         return URLSafeSerializer(self._key(), salt=salt)
 
     def ticket(self, name: str) -> str:
@@ -172,6 +180,8 @@ class Forms:
 
     def open_ticket(self, name: str, token: Any) -> Ticket:
         """The ticket, if it is this form's, signed by us and fresh; FormError otherwise."""
+        from itsdangerous import BadSignature
+
         try:
             raw = self.signer("form-ticket").loads(token) if isinstance(token, str) else None
         except BadSignature:

@@ -14,8 +14,6 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from dateutil import parser as dateparser
-from email_validator import EmailNotValidError, validate_email
 
 from leadgate.leads.record import normalize_email
 from leadgate.scoring.engagement import ADJUSTMENT
@@ -63,6 +61,10 @@ _SIMPLE_LOCAL = re.compile(r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_
 
 @lru_cache(maxsize=65_536)
 def _domain_ok(domain: str) -> bool:
+    # email-validator is imported on the first address checked: its tables cost tens of
+    # milliseconds, and `lead show` of a stored address checks none (issue 17).
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         validate_email(f"x@{domain}", check_deliverability=False)
     except EmailNotValidError:
@@ -83,6 +85,8 @@ def check_email(raw: str) -> str:
     local, at, domain = email.rpartition("@")
     if at and len(local) <= 64 and _SIMPLE_LOCAL.fullmatch(local) and _domain_ok(domain):
         return email
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         validate_email(email, check_deliverability=False)
     except EmailNotValidError as exc:
@@ -116,6 +120,10 @@ def parse_time(value: Any, field: str, now: float) -> float:
         try:
             dt = datetime.fromisoformat(text)
         except ValueError:
+            # dateutil only for what fromisoformat cannot read: every command imports
+            # this module, few read a loose date (start-up time, issue 17).
+            from dateutil import parser as dateparser
+
             try:
                 dt = dateparser.isoparse(text)
             except (ValueError, OverflowError):

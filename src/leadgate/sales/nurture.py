@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from leadgate.ingest.columns import canonical
 from leadgate.ingest.validate import InputError, iso
 from leadgate.playbook.base import Condition
 from leadgate.playbook.conditions import Predicate, compile_condition
@@ -263,6 +262,10 @@ def enrol_existing(
         raise InputError("track", f"no nurture track '{track_name}' (tracks: {names})")
     pred = tracks.predicate(track.name)
     # Field names as imports store them ('Country' is country), values in any case.
+    # (The import's column module loads pycountry and dateutil: imported here, when a
+    # track is enrolled, not by every command that opens the sales workflow.)
+    from leadgate.ingest.columns import canonical
+
     want = {canonical(k): str(v).strip().casefold() for k, v in segment.items()}
     entered = {
         int(r[0]): float(r[1])
