@@ -27,8 +27,7 @@ from leadgate.cli.common import (
     print_json,
 )
 from leadgate.cli.errors import BadInput
-from leadgate.export.leads import FORMATS, IMPORTABLE, ExportFilter, attribute_names, count
-from leadgate.export.leads import export_leads as write_leads
+from leadgate.export import FORMATS
 
 
 def register(app: typer.Typer) -> None:
@@ -75,6 +74,8 @@ def register(app: typer.Typer) -> None:
         # Imported here: the analytics stack (DuckDB, pyarrow) is not for every `lead`
         # command's start-up (tests/cli/test_startup.py).
         from leadgate.analytics.service import parse_day
+        from leadgate.export.leads import IMPORTABLE, ExportFilter, attribute_names, count
+        from leadgate.export.leads import export_leads as write_leads
 
         f = ExportFilter(stage, owner, parse_day(since, "since"))
         cols = [c for c in fields.split(",")] if fields is not None else None

@@ -26,13 +26,13 @@ import orjson
 from sqlalchemy import Float, Integer
 
 from leadgate import csvout
+from leadgate.export import FORMATS
 from leadgate.ingest.validate import InputError, iso
 from leadgate.leads.processor import PREDICTED
 from leadgate.store.database import Database
 from leadgate.store.repository import Repository
 from leadgate.store.schema import LEAD_EXPORTED_COLUMNS, leads
 
-FORMATS = ("csv", "jsonl", "parquet")
 # The lead's own columns, in file order; attributes follow. `predicted` (an attribute the
 # predictive model writes) stands among them, before `playbook_version`, as it always has.
 _AT = LEAD_EXPORTED_COLUMNS.index("playbook_version")
