@@ -35,8 +35,12 @@ from leadgate.store.repository import Repository, StoredLead
 
 if TYPE_CHECKING:
     from leadgate.engine.engine import Engine
+    from leadgate.engine.rescore_set import RescoreReport
 
 METHODS = ("set", "per-lead")
+# Where the engine keeps its last set-based rescore's report (like the activation hooks:
+# the engine class itself knows nothing of it).
+LAST_REPORT = "_leadgate_last_rescore"
 # How many leads the set-based path replays through the per-lead path to check itself.
 DEFAULT_VERIFY = 1000
 
@@ -107,13 +111,21 @@ def rescore_all(
     `method`: "set" (module docstring; `verify` leads checked, see
     `rescore_set.RescoreMismatch`) or "per-lead".
     """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    setattr(engine, LAST_REPORT, None)
     if method == "set":
         from leadgate.engine.rescore_set import rescore_set
 
-        return rescore_set(engine, progress, batch, verify, seed).leads
-    if method != "per-lead":
-        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+        report = rescore_set(engine, progress, batch, verify, seed)
+        setattr(engine, LAST_REPORT, report)
+        return report.leads
     return rescore_per_lead(engine, progress, batch)
+
+
+def last_report(engine: Engine) -> RescoreReport | None:
+    """What the engine's last set-based rescore did (None after a per-lead one)."""
+    return getattr(engine, LAST_REPORT, None)
 
 
 def rescore_per_lead(

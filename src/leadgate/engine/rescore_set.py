@@ -85,9 +85,10 @@ class RescoreReport:
     verified: int = 0
     disagreements: int = 0
 
-    def as_dict(self) -> dict[str, int]:
-        """The JSON keys `leadgate rescore --json` adds."""
-        return asdict(self)
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON keys `leadgate rescore --json` (and `playbook activate --json`, under
+        `rescore`) add."""
+        return {"method": "set", **asdict(self)}
 
     def line(self) -> str:
         """One line for people."""
@@ -123,6 +124,8 @@ def rescore_set(
                 break
             page = [_row_to_lead(r) for r in rows]
             stored_grades = {r[0]: (r[17], r[18]) for r in rows}
+            # The sampled leads' rows as read, for the per-lead path to start from.
+            fresh = {r[0]: r for r in rows if r[0] in sample}
             del rows
             last_id = page[-1].state.id  # type: ignore[assignment]
             vs.learn(engine, page)
@@ -137,7 +140,7 @@ def rescore_set(
                 (settled if settle(vs, s, events, now) else others).append(s)
             checked = [s for s in settled if s.state.id in sample]
             if checked:
-                differ = _verify(engine, repo, vs, checked, now, events)
+                differ = _verify(engine, repo, vs, checked, fresh, now, events)
                 report.verified += len(checked)
                 report.disagreements += len(differ)
                 if differ:
@@ -242,16 +245,16 @@ def _verify(
     repo: Repository,
     vs: Versions,
     checked: list[StoredLead],
+    rows: Mapping[int, Sequence[Any]],
     now: float,
     events: Mapping[int, list[Event]],
 ) -> list[int]:
-    """The ids among `checked` whose per-lead result (read again from the store, as
-    the per-lead path reads it) differs from the set-based one or moves a stage."""
+    """The ids among `checked` whose per-lead result (from the row as read, as the
+    per-lead path reads it) differs from the set-based one or moves a stage."""
     differ = []
     for s in checked:
         assert s.state.id is not None
-        fresh = repo.lead_by_id(s.state.id)
-        assert fresh is not None
+        fresh = _row_to_lead(rows[s.state.id])
         ts = rescore_one(engine, repo, vs, fresh, now, events)
         if ts or stored_values(fresh) != stored_values(s):
             differ.append(s.state.id)
