@@ -37,11 +37,13 @@ from __future__ import annotations
 
 import math
 import random
+from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from leadgate.engine.rescore import (
+    _NO_PROPS,
     DEFAULT_VERIFY,
     Versions,
     events_by_lead,
@@ -49,8 +51,15 @@ from leadgate.engine.rescore import (
     versions,
 )
 from leadgate.engine.txn import gc_paused
-from leadgate.scoring.engagement import Event
-from leadgate.store.repository import _LEAD_COLS, Repository, StoredLead, _row_to_lead, dump_state
+from leadgate.scoring.engagement import ADJUSTMENT, Event
+from leadgate.store.repository import (
+    _LEAD_COLS,
+    Repository,
+    StoredLead,
+    _row_to_lead,
+    dump_state,
+    loads,
+)
 
 if TYPE_CHECKING:
     from leadgate.engine.engine import Engine, LeadChange
@@ -129,18 +138,15 @@ def rescore_set(
             del rows
             last_id = page[-1].state.id  # type: ignore[assignment]
             vs.learn(engine, page)
-            events = (
-                events_by_lead(repo, page[0].state.id, last_id, vs.proc.rules.property_types)  # type: ignore[arg-type]
-                if any(vs.needs_events(s) for s in page)
-                else {}
-            )
+            replay = any(vs.needs_events(s) for s in page)
+            events = scoring_events(repo, page[0].state.id, last_id, vs) if replay else {}  # type: ignore[arg-type]
             settled: list[StoredLead] = []
             others: list[StoredLead] = []
             for s in page:
                 (settled if settle(vs, s, events, now) else others).append(s)
             checked = [s for s in settled if s.state.id in sample]
             if checked:
-                differ = _verify(engine, repo, vs, checked, fresh, now, events)
+                differ = _verify(engine, repo, vs, checked, fresh, now, replay)
                 report.verified += len(checked)
                 report.disagreements += len(differ)
                 if differ:
@@ -247,18 +253,52 @@ def _verify(
     checked: list[StoredLead],
     rows: Mapping[int, Sequence[Any]],
     now: float,
-    events: Mapping[int, list[Event]],
+    replay: bool,
 ) -> list[int]:
-    """The ids among `checked` whose per-lead result (from the row as read, as the
-    per-lead path reads it) differs from the set-based one or moves a stage."""
+    """The ids among `checked` whose per-lead result (from the row as read and, when
+    events are replayed, every event of the lead, as the per-lead path reads them)
+    differs from the set-based one or moves a stage."""
     differ = []
+    types = vs.proc.rules.property_types
     for s in checked:
-        assert s.state.id is not None
-        fresh = _row_to_lead(rows[s.state.id])
+        lid = s.state.id
+        assert lid is not None
+        fresh = _row_to_lead(rows[lid])
+        events = events_by_lead(repo, lid, lid, types) if replay else {}
         ts = rescore_one(engine, repo, vs, fresh, now, events)
         if ts or stored_values(fresh) != stored_values(s):
-            differ.append(s.state.id)
+            differ.append(lid)
     return differ
+
+
+def scoring_events(repo: Repository, lo: int, hi: int, vs: Versions) -> dict[int, list[Event]]:
+    """The events of leads lo..hi a replay under the active rules needs: those of a type
+    some rule scores (or an adjustment), and each lead's last event.
+
+    Any other event only moves the state's (last_at, last_id) when applied, so leaving it
+    out changes nothing but that, and the lead's last event puts it back. The state is
+    the one `rescore.events_by_lead` gives (the verification replays those)."""
+    rules = vs.proc.rules
+    scoring = frozenset(rules.by_type) | {ADJUSTMENT}
+    props = sorted(rules.property_types)
+    cur = repo.execute(
+        "SELECT lead_id, id, type, occurred_at, CASE WHEN type IN "
+        f"({','.join('?' * len(props))}) THEN properties END FROM events "
+        "WHERE lead_id BETWEEN ? AND ?",
+        [*props, lo, hi],
+    )
+    out: dict[int, list[Event]] = defaultdict(list)
+    last: dict[int, Event] = {}
+    for lid, eid, typ, at, p in cur.fetchall():
+        if typ in scoring:
+            out[lid].append(Event(eid, typ, at, loads(p) if p is not None else _NO_PROPS))
+        else:
+            k = last.get(lid)
+            if k is None or at > k.at or (at == k.at and eid > k.id):
+                last[lid] = Event(eid, typ, at, _NO_PROPS)
+    for lid, ev in last.items():
+        out[lid].append(ev)
+    return out
 
 
 def _write_settled(
