@@ -205,9 +205,12 @@ def settle(vs: Versions, s: StoredLead, events: Mapping[int, list[Event]], now: 
     if stage == "lead" and proc.mql_tri is not None:
         # The rule is checked at the activation only: a lead's stage has no timer,
         # and only an event (none comes in a rescore) raises a hand.
-        eng = proc.engagement(lead, since)
-        if not math.isfinite(eng) or (
-            proc.mql_tri(proc.fields(lead), proc.fit(lead), eng + 0.01) is not False
+        fields, fit = proc.fields(lead), proc.fit(lead)
+        # Fields and fit alone settle most leads (the rule's gate), as in `_evaluate`;
+        # the engagement only when they do not.
+        if proc.mql_tri(fields, fit, math.inf) is not False and (
+            not math.isfinite(eng := proc.engagement(lead, since))
+            or proc.mql_tri(fields, fit, eng + 0.01) is not False
         ):
             (
                 lead.engagement_state,
@@ -288,16 +291,16 @@ def scoring_events(repo: Repository, lo: int, hi: int, vs: Versions) -> dict[int
         [*props, lo, hi],
     )
     out: dict[int, list[Event]] = defaultdict(list)
-    last: dict[int, Event] = {}
+    last: dict[int, tuple[float, str, str]] = {}
     for lid, eid, typ, at, p in cur.fetchall():
         if typ in scoring:
             out[lid].append(Event(eid, typ, at, loads(p) if p is not None else _NO_PROPS))
         else:
             k = last.get(lid)
-            if k is None or at > k.at or (at == k.at and eid > k.id):
-                last[lid] = Event(eid, typ, at, _NO_PROPS)
-    for lid, ev in last.items():
-        out[lid].append(ev)
+            if k is None or (at, eid) > k[:2]:
+                last[lid] = (at, eid, typ)
+    for lid, (at, eid, typ) in last.items():
+        out[lid].append(Event(eid, typ, at, _NO_PROPS))
     return out
 
 
