@@ -367,3 +367,40 @@ def test_the_report_counts_both_halves(engine: Engine, clock: FakeClock) -> None
     assert rep.leads == 12 == rep.set_based + rep.per_lead
     assert rep.verified <= 5 and rep.disagreements == 0
     assert "12 leads" in rep.line()
+
+
+def test_a_disagreement_after_a_committed_page_rolls_back_to_the_old_playbook(
+    engine: Engine, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages of 4 leads: the first is written under the new version, the second's check
+    fails; the old playbook comes back as the next version, rescored per lead (the
+    rollback must not fail the way the set-based path did)."""
+    import leadgate.engine.rescore_set as rs
+
+    build(engine, clock, seed=3, n_leads=10, n_events=40)
+    before = snapshot(engine.db)
+    real = rs.settle
+
+    def off_after_the_first_page(*args: Any) -> bool:
+        ok = real(*args)
+        if ok and args[1].state.id > 4:
+            card = args[1].state.card
+            card.engagement = round(card.engagement + 0.01, 2)
+        return ok
+
+    monkeypatch.setattr(rs, "settle", off_after_the_first_page)
+    monkeypatch.setattr(Engine.rescore_all, "__defaults__", (None, 4))
+    with pytest.raises(RescoreMismatch):
+        engine.activate_playbook(changed(webinar=25), "new.yaml", "ana")
+    after = snapshot(engine.db)
+    versions = [v[0] for v in after["playbooks"]]
+    assert len(versions) == 3 and after["playbooks"][2][2] == after["playbooks"][0][2]
+    cols = ("fit", "engagement", "score", "grade", "stage", "playbook_version")
+    with engine.db.read() as conn:
+        rows = (
+            Repository(engine.db, conn)
+            .execute(f"SELECT {', '.join(cols)} FROM leads ORDER BY id")
+            .fetchall()
+        )
+    assert {r[-1] for r in rows} == {versions[2]}
+    assert len(rows) == len(before["leads"])

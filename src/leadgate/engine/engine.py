@@ -288,7 +288,9 @@ class Engine:
                 old.name, previous[1], f"leadgate: rollback of v{version}", self.clock()
             )
         self._active_version = None
-        self.rescore_all()
+        # The path with nothing to verify: a rollback must not fail the way the
+        # set-based rescore it may be undoing did.
+        self.rescore_all(method="per-lead")
 
     # -- leads ----------------------------------------------------------------
 
