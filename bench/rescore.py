@@ -3,7 +3,7 @@ the storage floor of bench/floors.py (every lead read and written back, no scori
 measured in the same run on the same store.
 
 .venv/bin/python bench/rescore.py [--events 1000000] [--leads 100000]
-    [--method set|per-lead|both] [--runs 1]
+    [--method set|per-lead|both] [--runs 1] [--pg]
 
 Each run starts from a fresh copy of the store. `--method both` alternates the set-based
 path (engine/rescore_set.py, the default) and the per-lead path, so both see the same load;
@@ -34,6 +34,7 @@ def main() -> None:
     ap.add_argument("--leads", type=int, default=100_000)
     ap.add_argument("--method", choices=("set", "per-lead", "both"), default="both")
     ap.add_argument("--runs", type=int, default=1, help="runs of each change and path")
+    ap.add_argument("--pg", action="store_true", help="also on a throwaway PostgreSQL cluster")
     args = ap.parse_args()
     src = store(args.leads, args.events)
     _, text = bundled_playbook()
@@ -73,6 +74,42 @@ def main() -> None:
                 engine.db.dispose()
     for p in OUT.glob("rescore.db*"):
         p.unlink()
+    if args.pg:
+        pg(args, changes, methods)
+
+
+def pg(args: argparse.Namespace, changes: dict[str, str], methods: tuple[str, ...]) -> None:
+    """The same changes on a throwaway PostgreSQL cluster: one store, so each activation
+    starts from the one before (a change, then back, then the change again, ...)."""
+    from _common import postgres_url
+    from floors import postgres_cpu
+    from ingest import events_file
+    from leadgate.ingest.files import ingest_events
+
+    _, base = bundled_playbook()
+    with postgres_url(None) as url:
+        if url is None:
+            print("PostgreSQL: no server")
+            return
+        engine = Engine(open_database(url))
+        engine.ensure_playbook()
+        ingest_events(engine, events_file(args.leads, args.events), batch_size=100_000)
+        print(f"PostgreSQL (client + server CPU), {args.events:,} events over {args.leads:,} leads")
+        for what, changed in changes.items():
+            for _ in range(args.runs):
+                for method in methods:
+                    engine.rescore_method = method
+                    for text in (changed, base):
+                        t, c = time.perf_counter(), time.process_time() + postgres_cpu()
+                        _, _, n = engine.activate_playbook(text, "bench.yaml", "bench")
+                        secs = time.perf_counter() - t
+                        cpu = time.process_time() + postgres_cpu() - c
+                        print(
+                            f"{what:42s} {method:8s}: {n:,} leads in {secs:.2f} s, "
+                            f"{n / cpu:,.0f} per CPU-s ({cpu:.2f} CPU-s), "
+                            f"load {os.getloadavg()[0]:.1f}"
+                        )
+        engine.db.dispose()
 
 
 if __name__ == "__main__":
