@@ -117,16 +117,20 @@ def ingest_floor(work: Path) -> None:
         print(f"  {label:50s}: {len(data) / secs:>9,.0f} rows/s ({secs:.2f} s)")
 
 
-def rescore_floor(work: Path) -> None:
-    """Every lead read and written back in one transaction, no scoring."""
+def rescore_floor(
+    work: Path, leads: int = 100_000, events: int = 1_000_000
+) -> tuple[int, float, float]:
+    """Every lead read and written back in one transaction, no scoring. Returns the first
+    variant's (leads, wall seconds, CPU seconds): the floor bench/rescore.py compares with."""
     db = work / "rescore.db"
-    shutil.copyfile(store(100_000, 1_000_000), db)
+    shutil.copyfile(store(leads, events), db)
+    first: tuple[int, float, float] | None = None
     for label, cols in {
         "engagement, score, score_state": ("engagement", "score", "score_state"),
         "engagement, score (state kept)": ("engagement", "score"),
     }.items():
         conn = connect(db)
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         conn.execute("BEGIN IMMEDIATE")
         rows = conn.execute("SELECT id, score_state, engagement, fit FROM leads").fetchall()
         out = []
@@ -137,9 +141,15 @@ def rescore_floor(work: Path) -> None:
         sets = ", ".join(f"{c} = ?" for c in cols)
         conn.executemany(f"UPDATE leads SET {sets} WHERE id = ?", out)
         conn.execute("COMMIT")
-        secs = time.perf_counter() - t
+        secs, cpu = time.perf_counter() - t, time.process_time() - cpu
         conn.close()
-        print(f"  writes {label:43s}: {len(rows) / secs:>9,.0f} leads/s ({len(rows):,} leads)")
+        first = first or (len(rows), secs, cpu)
+        print(
+            f"  writes {label:43s}: {len(rows) / secs:>9,.0f} leads/s, "
+            f"{len(rows) / cpu:,.0f} per CPU-s ({len(rows):,} leads)"
+        )
+    assert first is not None
+    return first
 
 
 def api_store(url: str) -> None:

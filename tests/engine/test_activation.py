@@ -49,14 +49,15 @@ def _versions(engine: Engine) -> list[tuple[Any, ...]]:
 
 
 def _break_rescore(monkeypatch: pytest.MonkeyPatch, after: int) -> None:
-    """Rescoring under the playbook named BROKEN fails once `after` leads were rescored."""
+    """Rescoring under the playbook named BROKEN fails once `after` leads were rescored
+    (leads, not calls: the set-based rescore scores its verified leads twice)."""
     real = LeadProcessor.rescore
-    seen = [0]
+    seen: set[str] = set()
 
     def rescore(self: LeadProcessor, lead: Any, as_of: float) -> None:
         if self.playbook.name == BROKEN:
-            seen[0] += 1
-            if seen[0] > after:
+            seen.add(lead.email)
+            if len(seen) > after:
                 raise RuntimeError("rescore failed on purpose")
         real(self, lead, as_of)
 

@@ -69,11 +69,39 @@ def register(app: typer.Typer) -> None:
 
     @app.command("rescore")
     @handle_errors
-    def rescore(db: DbOpt = None, as_json: JsonOpt = False) -> None:
-        """Replay every lead under the active playbook."""
+    def rescore(
+        db: DbOpt = None,
+        as_json: JsonOpt = False,
+        per_lead: Annotated[
+            bool,
+            typer.Option(
+                "--per-lead", help="Every lead through the lifecycle (not set-based where it can)."
+            ),
+        ] = False,
+        verify: Annotated[
+            int,
+            typer.Option(
+                min=0, help="Leads of the set-based path checked against the per-lead path."
+            ),
+        ] = 1000,
+    ) -> None:
+        """Replay every lead under the active playbook.
+
+        Set-based where no stage can move, with `--verify N` leads (default 1,000) checked
+        against the per-lead path; any disagreement fails the command (exit 1)."""
+        from leadgate.engine.rescore import last_report
+        from leadgate.engine.rescore_set import RescoreMismatch
+
         engine = open_engine(db)
-        n = engine.rescore_all()
+        try:
+            n = engine.rescore_all(method="per-lead" if per_lead else "set", verify=verify)
+        except RescoreMismatch as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(code=1) from None
+        report = last_report(engine)
         if as_json:
-            print_json({"rescored": n})
+            print_json({"rescored": n, **(report.as_dict() if report else {"method": "per-lead"})})
+        elif report is not None:
+            typer.echo(report.line())
         else:
             typer.echo(f"rescored {n} leads")

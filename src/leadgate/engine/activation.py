@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from leadgate.engine import identity
+from leadgate.engine import identity, rescore
 from leadgate.leads.identity import has_rules
 from leadgate.leads.processor import LeadProcessor
 from leadgate.playbook.loader import PlaybookError, load_playbook
@@ -72,10 +72,20 @@ class Activation:
             f"; enrolled {n:,} leads already in nurture in track '{t}' (retroactive)"
             for t, n in self.extras.get("nurture_enrolled", {}).items()
         )
+        check = self.extras.get("rescore") or {}
+        verified = (
+            f"; {check['set_based']:,} set-based, {check['verified']:,} of them checked "
+            f"against the per-lead path: {check['disagreements']:,} disagreements"
+            if check.get("set_based")
+            else ""
+        )
         return (
             f"activated '{self.playbook.name}' as version {self.version}; rescored "
             f"{self.rescored:,} leads: {self.score_changed:,} changed score, "
-            f"{self.stage_changed:,} changed stage" + (f" ({moves})" if moves else "") + enrolled
+            f"{self.stage_changed:,} changed stage"
+            + (f" ({moves})" if moves else "")
+            + enrolled
+            + verified
         )
 
 
@@ -146,6 +156,8 @@ def activate(
     finally:
         engine.listeners.remove(counter)
     extras: dict[str, Any] = {}
+    report = rescore.last_report(engine)
+    extras["rescore"] = report.as_dict() if report is not None else {"method": "per-lead"}
     try:
         old_rules = load_playbook(active[1], "active").identity if active is not None else None
     except PlaybookError:
@@ -198,4 +210,6 @@ def withdraw(engine: Engine, version: int, previous: tuple[int, str] | None) -> 
             old.name, previous[1], f"leadgate: rollback of v{version}", engine.clock()
         )
     engine._active_version = None
-    engine.rescore_all()
+    # The path with nothing to verify: a rollback must not fail the way the set-based
+    # rescore it may be undoing did.
+    engine.rescore_all(method="per-lead")

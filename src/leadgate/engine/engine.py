@@ -66,6 +66,10 @@ LEAD_CACHE_SIZE = 100_000
 class Engine:
     """leadgate's use cases over one database."""
 
+    # How `rescore_all` (and so `activate_playbook`) rescores: "set" or "per-lead"
+    # (engine/rescore.py); set it on an engine to choose.
+    rescore_method = "set"
+
     def __init__(self, db: Database, clock: Clock = time.time):
         self.db = db
         self.clock = clock
@@ -339,10 +343,16 @@ class Engine:
         return reading.funnel(self, segment)
 
     def rescore_all(
-        self, progress: Callable[[int], None] | None = None, batch: int = 20_000
+        self,
+        progress: Callable[[int], None] | None = None,
+        batch: int = 20_000,
+        *,
+        method: str | None = None,
+        verify: int = rescore.DEFAULT_VERIFY,
     ) -> int:
-        """Rescore every lead under the active playbook (see `rescore.rescore_all`)."""
-        return rescore.rescore_all(self, progress, batch)
+        """Rescore every lead under the active playbook (see `rescore.rescore_all`);
+        `method` None: `self.rescore_method`."""
+        return rescore.rescore_all(self, progress, batch, method or self.rescore_method, verify)
 
 
 def iter_chunks(items: Iterable[Any], n: int) -> Iterable[list[Any]]:

@@ -5,40 +5,135 @@ lead's history would have it (`LeadProcessor.take_over`): time runs to the activ
 under the old rules, then the engagement is carried over (points-only changes) or
 replayed, and the rules are checked again there. Leads are walked by id in pages, each
 page one transaction.
+
+Two paths give the same stored results (tests/engine/test_rescore_paths.py compares the
+stores row by row): `per-lead` runs every lead through the lifecycle as above; `set`
+(`rescore_set`, the default) writes the leads whose stage cannot move in one set-based
+statement per page and sends only the others through the lifecycle, checking a random
+sample against this path at run time. Example:
+
+    >>> from leadgate.engine.rescore import METHODS
+    >>> METHODS
+    ('set', 'per-lead')
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from leadgate.engine import history
 from leadgate.engine.txn import gc_paused
+from leadgate.leads.processor import LeadProcessor
+from leadgate.lifecycle.stages import Transition
 from leadgate.playbook.loader import PlaybookError
-from leadgate.scoring.engagement import Event
-from leadgate.store.repository import Repository
+from leadgate.scoring.engagement import EngagementState, Event
+from leadgate.store.repository import Repository, StoredLead
 
 if TYPE_CHECKING:
     from leadgate.engine.engine import Engine
+    from leadgate.engine.rescore_set import RescoreReport
+
+METHODS = ("set", "per-lead")
+# Where the engine keeps its last set-based rescore's report (like the activation hooks:
+# the engine class itself knows nothing of it).
+LAST_REPORT = "_leadgate_last_rescore"
+# How many leads the set-based path replays through the per-lead path to check itself.
+DEFAULT_VERIFY = 1000
+
+
+@dataclass
+class Versions:
+    """What the rescore knows of the versions its leads were scored under."""
+
+    proc: LeadProcessor
+    since: float
+    # version -> how to carry its engagement states over (None: replay the events)
+    carry: dict[int, dict[int, tuple[int, float]] | None]
+    # version -> whether its fit section is the active one's
+    same_fit: dict[int, bool]
+
+    def learn(self, engine: Engine, page: list[StoredLead]) -> None:
+        """Look at the versions of a page's leads not seen before."""
+        proc = self.proc
+        for s in page:
+            v = s.state.playbook_version
+            if v is not None and v not in self.carry:
+                try:
+                    old = engine.processor(v) if v != proc.version else proc
+                except PlaybookError:
+                    # Stored before today's checks (`points: .nan`): nothing to carry
+                    # over from it, so its leads are replayed from events.
+                    self.carry[v], self.same_fit[v] = None, False
+                    continue
+                self.carry[v] = proc.rules.carry_over(old.rules)
+                self.same_fit[v] = old.playbook.fit == proc.playbook.fit
+
+    def needs_events(self, s: StoredLead) -> bool:
+        """Whether the lead's new engagement state is replayed from its events."""
+        v = s.state.playbook_version
+        return v is None or self.carry.get(v) is None
+
+    def state(self, s: StoredLead, events: Mapping[int, list[Event]]) -> EngagementState:
+        """The lead's engagement state under the active version, up to the activation."""
+        lead = s.state
+        assert lead.playbook_version is not None
+        mapping = self.carry.get(lead.playbook_version)
+        if mapping is not None:
+            return self.proc.rules.carried(lead.engagement_state, mapping)
+        return self.proc.rules.replay(events.get(lead.id, ()))  # type: ignore[arg-type]
+
+
+def versions(engine: Engine) -> Versions:
+    """The active processor and when it took over."""
+    proc = engine.processor()
+    with engine.db.read() as conn:
+        since = history.activated_at(engine, Repository(engine.db, conn), proc)
+    return Versions(proc, since, {}, {})
 
 
 def rescore_all(
-    engine: Engine, progress: Callable[[int], None] | None = None, batch: int = 20_000
+    engine: Engine,
+    progress: Callable[[int], None] | None = None,
+    batch: int = 20_000,
+    method: str = "set",
+    verify: int = DEFAULT_VERIFY,
+    seed: int | None = None,
 ) -> int:
     """Rescore every lead under the active playbook (after a playbook change).
 
     When the engagement rules differ from the previous version's only in points, each
     lead's engagement state is carried over without reading its events; otherwise
     every lead's events are replayed. Fit is recomputed only if the fit section changed.
+    `method`: "set" (module docstring; `verify` leads checked, see
+    `rescore_set.RescoreMismatch`) or "per-lead".
     """
-    proc = engine.processor()
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    setattr(engine, LAST_REPORT, None)
+    if method == "set":
+        from leadgate.engine.rescore_set import rescore_set
+
+        report = rescore_set(engine, progress, batch, verify, seed)
+        setattr(engine, LAST_REPORT, report)
+        return report.leads
+    return rescore_per_lead(engine, progress, batch)
+
+
+def last_report(engine: Engine) -> RescoreReport | None:
+    """What the engine's last set-based rescore did (None after a per-lead one)."""
+    return getattr(engine, LAST_REPORT, None)
+
+
+def rescore_per_lead(
+    engine: Engine, progress: Callable[[int], None] | None = None, batch: int = 20_000
+) -> int:
+    """Every lead through the lifecycle (`rescore_one`), a page per transaction."""
+    vs = versions(engine)
     now = engine.clock()
-    with engine.db.read() as conn:
-        since = history.activated_at(engine, Repository(engine.db, conn), proc)
-    carry: dict[int, dict[int, tuple[int, float]] | None] = {}
-    same_fit: dict[int, bool] = {}
     n = 0
     last_id = 0
     while True:
@@ -48,61 +143,14 @@ def rescore_all(
             if not page:
                 return n
             last_id = page[-1].state.id  # type: ignore[assignment]
-            for s in page:
-                v = s.state.playbook_version
-                if v is not None and v not in carry:
-                    try:
-                        old = engine.processor(v) if v != proc.version else proc
-                    except PlaybookError:
-                        # Stored before today's checks (`points: .nan`): nothing to
-                        # carry over from it, so its leads are replayed from events.
-                        carry[v], same_fit[v] = None, False
-                        continue
-                    carry[v] = proc.rules.carry_over(old.rules)
-                    same_fit[v] = old.playbook.fit == proc.playbook.fit
-            replay = any(
-                s.state.playbook_version is None or carry.get(s.state.playbook_version) is None
-                for s in page
-            )
+            vs.learn(engine, page)
             events = (
-                _events_by_lead(repo, page[0].state.id, last_id, proc.rules.property_types)  # type: ignore[arg-type]
-                if replay
+                events_by_lead(repo, page[0].state.id, last_id, vs.proc.rules.property_types)  # type: ignore[arg-type]
+                if any(vs.needs_events(s) for s in page)
                 else {}
             )
-            items = []
-            for s in page:
-                lead = s.state
-                v = lead.playbook_version
-                if v == proc.version:
-                    # Reached by the new version already (an event or a move since
-                    # the activation took it over).
-                    ts = proc.advance(lead, now, rescore=False)
-                elif v is None or lead.engagement_state.last_at > since or lead.settled_at > since:
-                    ts = history.rederive(
-                        engine, repo, proc, s, now, "a playbook version took over"
-                    )
-                else:
-                    # The new version takes over at its activation, as a derivation
-                    # of the lead's history would have it.
-                    mapping = carry.get(v)
-                    state = (
-                        proc.rules.carried(lead.engagement_state, mapping)
-                        if mapping is not None
-                        else proc.rules.replay(events.get(lead.id, ()))  # type: ignore[arg-type]
-                    )
-                    ts = proc.take_over(
-                        lead,
-                        history.loadable(engine, v) or proc,
-                        state,
-                        since,
-                        # Stored with the lead: when the old rules' next timer is due.
-                        lead.next_due_at,
-                        same_fit[v],
-                    )
-                    ts += proc.advance(lead, now, rescore=False)
-                proc.rescore(lead, now)
-                items.append((s, ts, False))
-            engine._commit(txn, proc, items, now, attributes=False)
+            items = [(s, rescore_one(engine, repo, vs, s, now, events), False) for s in page]
+            engine._commit(txn, vs.proc, items, now, attributes=False)
             # A whole-store walk would push the recently active leads out of the
             # cache; what it read is freed here, before the collector runs again.
             txn.evict.extend(s.state.email for s in page)
@@ -114,7 +162,42 @@ def rescore_all(
             progress(done)
 
 
-def _events_by_lead(
+def rescore_one(
+    engine: Engine,
+    repo: Repository,
+    vs: Versions,
+    s: StoredLead,
+    now: float,
+    events: Mapping[int, list[Event]],
+) -> list[Transition]:
+    """One lead through the lifecycle under the active version; its transitions."""
+    proc, since = vs.proc, vs.since
+    lead = s.state
+    v = lead.playbook_version
+    if v == proc.version:
+        # Reached by the new version already (an event or a move since the activation
+        # took it over).
+        ts = proc.advance(lead, now, rescore=False)
+    elif v is None or lead.engagement_state.last_at > since or lead.settled_at > since:
+        ts = history.rederive(engine, repo, proc, s, now, "a playbook version took over")
+    else:
+        # The new version takes over at its activation, as a derivation of the lead's
+        # history would have it.
+        ts = proc.take_over(
+            lead,
+            history.loadable(engine, v) or proc,
+            vs.state(s, events),
+            since,
+            # Stored with the lead: when the old rules' next timer is due.
+            lead.next_due_at,
+            vs.same_fit[v],
+        )
+        ts += proc.advance(lead, now, rescore=False)
+    proc.rescore(lead, now)
+    return ts
+
+
+def events_by_lead(
     repo: Repository, lo: int, hi: int, property_types: frozenset[str]
 ) -> dict[int, list[Event]]:
     """The events of leads lo..hi, properties decoded only where scoring reads them."""

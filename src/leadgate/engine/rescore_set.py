@@ -1,0 +1,392 @@
+"""The rescore after a playbook change, set-based where no stage can move.
+
+"SQL scores, Python decides" (issue 17): a lead whose stage cannot move when the new
+version takes over gets its new engagement state, scores and grades written by one
+statement per page (on SQLite one prepared UPDATE run over the page, on PostgreSQL a COPY
+into a temporary table and one UPDATE ... FROM it), with no lifecycle, no transitions
+and no history reads. Every other lead goes through the lifecycle exactly as the
+per-lead path runs it (`rescore.rescore_one`).
+
+"Cannot move" is decided conservatively from what `LeadProcessor.take_over` would do;
+anything in doubt goes through the lifecycle. A lead settles here only when
+
+- it was scored under an older version that still loads, saw no event and no person's
+  move since the activation (otherwise its history is derived again), entered its stage
+  before the activation and has no timer stored (`next_due_at` is NULL: the old rules'
+  time has nothing to do up to the activation);
+- and its stage is past the automatic ones (SAL and on, lost, disqualified: only a
+  person moves them), or `mql` with no armed exit under the new rules (nothing decays
+  it out), or `lead` where the new MQL rule is surely false at the activation: the
+  rule's three-valued form (`LeadProcessor.mql_tri`) answers False with the lead's
+  fields, new fit and its new engagement there (plus a cent, for the rounding of the
+  total) as the bound. Nurture (its cooldown timer) always goes through the lifecycle.
+
+The new engagement state and scores come from the core itself (`EngagementRules.carried`
+or `replay`, then `LeadProcessor.rescore`), so the stored rows are those of the per-lead
+path bit for bit. A random sample of the settled leads (`verify`, default 1,000) is run
+through the per-lead path too, before its page is written; any difference raises
+`RescoreMismatch`, so nothing of that page is stored and `playbook activate` withdraws
+the version.
+
+Example:
+    >>> RescoreReport(leads=3, set_based=2, per_lead=1).line()
+    'rescored 3 leads (2 set-based, 1 through the lifecycle); verified 0: 0 disagreements'
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from leadgate.engine.rescore import (
+    _NO_PROPS,
+    DEFAULT_VERIFY,
+    Versions,
+    rescore_one,
+    versions,
+)
+from leadgate.engine.txn import gc_paused
+from leadgate.scoring.engagement import ADJUSTMENT, Event
+from leadgate.store.repository import (
+    _LEAD_COLS,
+    Repository,
+    StoredLead,
+    _row_to_lead,
+    dump_state,
+    loads,
+)
+
+if TYPE_CHECKING:
+    from leadgate.engine.engine import Engine, LeadChange
+
+# What the settled leads' statement writes: the columns a take-over changes when the
+# stage stays. The score and grade columns are indexed (stage and score, priority, score
+# seek), so leads whose score and grades stay as stored get a statement without them.
+_KEEP_COLS = ("updated_at", "fit", "engagement", "scored_at", "playbook_version", "score_state")
+_SCORE_COLS = (*_KEEP_COLS, "score", "fit_grade", "engagement_grade", "grade")
+
+
+class RescoreMismatch(RuntimeError):
+    """The set-based rescore and the per-lead path disagree on sampled leads."""
+
+    def __init__(self, report: RescoreReport, ids: Sequence[int]):
+        super().__init__(
+            f"set-based rescore disagrees with the per-lead path on {len(ids)} of "
+            f"{report.verified} verified leads (ids {', '.join(map(str, ids[:10]))}); "
+            "nothing of their page was stored"
+        )
+        self.report = report
+        self.ids = list(ids)
+
+
+@dataclass
+class RescoreReport:
+    """What a set-based rescore did."""
+
+    leads: int = 0
+    set_based: int = 0
+    per_lead: int = 0
+    verified: int = 0
+    disagreements: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON keys `leadgate rescore --json` (and `playbook activate --json`, under
+        `rescore`) add."""
+        return {"method": "set", **asdict(self)}
+
+    def line(self) -> str:
+        """One line for people."""
+        return (
+            f"rescored {self.leads:,} leads ({self.set_based:,} set-based, {self.per_lead:,} "
+            f"through the lifecycle); verified {self.verified:,}: "
+            f"{self.disagreements:,} disagreements"
+        )
+
+
+def rescore_set(
+    engine: Engine,
+    progress: Callable[[int], None] | None = None,
+    batch: int = 20_000,
+    verify: int = DEFAULT_VERIFY,
+    seed: int | None = None,
+) -> RescoreReport:
+    """Rescore every lead under the active playbook (module docstring)."""
+    vs = versions(engine)
+    now = engine.clock()
+    sample = _sample(engine, verify, seed)
+    report = RescoreReport()
+    last_id = 0
+    while True:
+        with gc_paused, engine._write() as txn:
+            repo = txn.repo
+            rows = repo.execute(
+                f"SELECT {_LEAD_COLS}, fit_grade, engagement_grade FROM leads WHERE id > ? "
+                f"ORDER BY id LIMIT ?{'' if engine.db.is_sqlite else ' FOR UPDATE'}",
+                [last_id, batch],
+            ).fetchall()
+            if not rows:
+                break
+            page = [_row_to_lead(r) for r in rows]
+            stored_grades = {r[0]: (r[17], r[18]) for r in rows}
+            # The sampled leads' rows as read, for the per-lead path to start from.
+            fresh = {r[0]: r for r in rows if r[0] in sample}
+            del rows
+            last_id = page[-1].state.id  # type: ignore[assignment]
+            vs.learn(engine, page)
+            replay = any(vs.needs_events(s) for s in page)
+            events = scoring_events(repo, page[0].state.id, last_id, vs) if replay else {}  # type: ignore[arg-type]
+            settled: list[StoredLead] = []
+            others: list[StoredLead] = []
+            for s in page:
+                (settled if settle(vs, s, events, now) else others).append(s)
+            checked = [s for s in settled if s.state.id in sample]
+            if checked:
+                differ = _verify(engine, repo, vs, checked, fresh, now, replay)
+                report.verified += len(checked)
+                report.disagreements += len(differ)
+                if differ:
+                    raise RescoreMismatch(report, differ)
+            _write_settled(repo, settled, stored_grades, now)
+            items = [(s, rescore_one(engine, repo, vs, s, now, events), False) for s in others]
+            engine._commit(txn, vs.proc, items, now, attributes=False)
+            if engine.listeners and settled:
+                _tell(engine, repo, settled, now)
+            txn.evict.extend(s.state.email for s in page)
+            txn.keep.clear()
+            report.set_based += len(settled)
+            report.per_lead += len(others)
+            done = len(page)
+            del items, events, page, settled, others
+        report.leads += done
+        if progress:
+            progress(done)
+    return report
+
+
+def settle(vs: Versions, s: StoredLead, events: Mapping[int, list[Event]], now: float) -> bool:
+    """Take the lead over under the active version and rescore it, if its stage surely
+    cannot move (module docstring); otherwise leave it as read and answer False."""
+    proc, since = vs.proc, vs.since
+    lead = s.state
+    v = lead.playbook_version
+    stage = lead.stage
+    if (
+        v is None
+        or v == proc.version
+        or lead.next_due_at is not None
+        or lead.engagement_state.last_at > since
+        or lead.settled_at > since
+        or lead.stage_at > since
+        or stage == "nurture"
+        or (stage == "mql" and lead.exit_armed and proc.exit_at is not None)
+    ):
+        return False
+    kept = (
+        lead.engagement_state,
+        lead.settled_at,
+        lead.fit_cache,
+        lead.fields_cache,
+        lead.fit_lines_cache,
+        lead.mql_gate_cache,
+        lead.playbook_version,
+    )
+    # What `LeadProcessor.take_over` does to a lead whose stage stays.
+    lead.engagement_state = vs.state(s, events)
+    if not vs.same_fit[v]:
+        lead.fit_cache = lead.fields_cache = lead.fit_lines_cache = None
+    lead.mql_gate_cache = None
+    lead.playbook_version = proc.version
+    lead.settled_at = max(lead.settled_at, since)
+    if stage == "lead" and proc.mql_tri is not None:
+        # The rule is checked at the activation only: a lead's stage has no timer,
+        # and only an event (none comes in a rescore) raises a hand.
+        fields, fit = proc.fields(lead), proc.fit(lead)
+        # Fields and fit alone settle most leads (the rule's gate), as in `_evaluate`;
+        # the engagement only when they do not.
+        if proc.mql_tri(fields, fit, math.inf) is not False and (
+            not math.isfinite(eng := proc.engagement(lead, since))
+            or proc.mql_tri(fields, fit, eng + 0.01) is not False
+        ):
+            (
+                lead.engagement_state,
+                lead.settled_at,
+                lead.fit_cache,
+                lead.fields_cache,
+                lead.fit_lines_cache,
+                lead.mql_gate_cache,
+                lead.playbook_version,
+            ) = kept
+            return False
+    proc.rescore(lead, now)
+    return True
+
+
+def stored_values(s: StoredLead) -> tuple[Any, ...]:
+    """What saving the lead writes (bar `updated_at`), to compare two paths' results."""
+    lead = s.state
+    card = lead.card
+    assert card is not None
+    return (
+        card.fit,
+        card.engagement,
+        round(card.fit + card.engagement, 2),
+        card.fit_grade,
+        card.engagement_grade,
+        card.as_of,
+        lead.playbook_version,
+        dump_state(lead.engagement_state, lead.settled_at),
+        lead.exit_armed,
+        lead.timer_spent_at,
+        lead.stage,
+        lead.stage_at,
+        lead.stage_reason,
+        lead.next_due_at,
+    )
+
+
+def _verify(
+    engine: Engine,
+    repo: Repository,
+    vs: Versions,
+    checked: list[StoredLead],
+    rows: Mapping[int, Sequence[Any]],
+    now: float,
+    replay: bool,
+) -> list[int]:
+    """The ids among `checked` whose per-lead result (from the row as read and, when
+    events are replayed, every event of the lead, as the per-lead path reads them)
+    differs from the set-based one or moves a stage."""
+    differ = []
+    ids = [s.state.id for s in checked]
+    events = _events_of(repo, ids, vs.proc.rules.property_types) if replay else {}  # type: ignore[arg-type]
+    for s in checked:
+        lid = s.state.id
+        assert lid is not None
+        fresh = _row_to_lead(rows[lid])
+        ts = rescore_one(engine, repo, vs, fresh, now, events)
+        if ts or stored_values(fresh) != stored_values(s):
+            differ.append(lid)
+    return differ
+
+
+def _events_of(
+    repo: Repository, ids: Sequence[int], property_types: frozenset[str]
+) -> dict[int, list[Event]]:
+    """Every event of these leads, as `rescore.events_by_lead` reads them (one query
+    per 500 leads, not one per lead: on PostgreSQL each is a round trip)."""
+    out: dict[int, list[Event]] = defaultdict(list)
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        cur = repo.execute(
+            "SELECT lead_id, id, type, occurred_at, properties FROM events "
+            f"WHERE lead_id IN ({','.join('?' * len(chunk))})",
+            chunk,
+        )
+        for lid, eid, typ, at, props in cur.fetchall():
+            out[lid].append(
+                Event(eid, typ, at, loads(props) if typ in property_types else _NO_PROPS)
+            )
+    return out
+
+
+def scoring_events(repo: Repository, lo: int, hi: int, vs: Versions) -> dict[int, list[Event]]:
+    """The events of leads lo..hi a replay under the active rules needs: those of a type
+    some rule scores (or an adjustment), and each lead's last event.
+
+    Any other event only moves the state's (last_at, last_id) when applied, so leaving it
+    out changes nothing but that, and the lead's last event puts it back. The state is
+    the one `rescore.events_by_lead` gives (the verification replays those)."""
+    rules = vs.proc.rules
+    scoring = frozenset(rules.by_type) | {ADJUSTMENT}
+    props = sorted(rules.property_types)
+    cur = repo.execute(
+        "SELECT lead_id, id, type, occurred_at, CASE WHEN type IN "
+        f"({','.join('?' * len(props))}) THEN properties END FROM events "
+        "WHERE lead_id BETWEEN ? AND ?",
+        [*props, lo, hi],
+    )
+    out: dict[int, list[Event]] = defaultdict(list)
+    last: dict[int, tuple[float, str, str]] = {}
+    for lid, eid, typ, at, p in cur.fetchall():
+        if typ in scoring:
+            out[lid].append(Event(eid, typ, at, loads(p) if p is not None else _NO_PROPS))
+        else:
+            k = last.get(lid)
+            if k is None or (at, eid) > k[:2]:
+                last[lid] = (at, eid, typ)
+    for lid, (at, eid, typ) in last.items():
+        out[lid].append(Event(eid, typ, at, _NO_PROPS))
+    return out
+
+
+def _write_settled(
+    repo: Repository,
+    settled: list[StoredLead],
+    stored_grades: Mapping[int | None, tuple[str, str]],
+    now: float,
+) -> None:
+    """The settled leads' rows, in one statement for those whose score and grades stay
+    and one for the others."""
+    keep: list[tuple[Any, ...]] = []
+    moved: list[tuple[Any, ...]] = []
+    for s in settled:
+        lead = s.state
+        card = lead.card
+        assert card is not None
+        fit, eng = card.fit, card.engagement
+        head = (
+            now,
+            fit,
+            eng,
+            card.as_of,
+            lead.playbook_version,
+            dump_state(lead.engagement_state, lead.settled_at),
+        )
+        score = round(fit + eng, 2)
+        grades = (card.fit_grade, card.engagement_grade)
+        if score == s.score_before and grades == stored_grades[lead.id]:
+            keep.append((*head, lead.id))
+        else:
+            moved.append((*head, score, *grades, card.fit_grade + card.engagement_grade, lead.id))
+    repo._update_leads(_KEEP_COLS, keep)
+    repo._update_leads(_SCORE_COLS, moved)
+
+
+def _tell(engine: Engine, repo: Repository, settled: list[StoredLead], now: float) -> None:
+    """The engine's listeners hear of the settled leads as of any rescored lead."""
+    from leadgate.engine.engine import LeadChange
+
+    changes: list[LeadChange] = []
+    for s in settled:
+        card = s.state.card
+        assert card is not None and s.state.id is not None
+        changes.append(
+            LeadChange(
+                s.state.id,
+                s.state.email,
+                False,
+                [],
+                s.score_before,
+                card.total,
+                s.grade_before,
+                card.grade,
+                s.owner,
+            )
+        )
+    for listener in sorted(engine.listeners, key=lambda f: getattr(f, "late", False)):
+        listener(repo, changes, now)
+
+
+def _sample(engine: Engine, n: int, seed: int | None) -> set[int]:
+    """`n` lead ids drawn at random (all of them when there are fewer)."""
+    if n <= 0:
+        return set()
+    with engine.db.read() as conn:
+        ids = [r[0] for r in Repository(engine.db, conn).execute("SELECT id FROM leads")]
+    if len(ids) <= n:
+        return set(ids)
+    return set(random.Random(seed).sample(ids, n))
