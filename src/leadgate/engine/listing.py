@@ -14,9 +14,11 @@ Every sort is one direction over its whole key (`-score` is indexed as an expres
 a page after a cursor is read as branches, each an equality prefix and one range on that
 index. Search is a case-insensitive substring of the email, first and last name, name or
 company (every word must be found); its candidates come from a trigram index on
-`lead_search` (SQLite FTS5, PostgreSQL pg_trgm). Other filters (source, predicted, a
-segment) test the leads along the sort's index until a page is full: cheap when many
-match, a long walk when few do (docs/ui.md, "Leads at scale").
+`lead_search` (SQLite FTS5, PostgreSQL pg_trgm). The source and the predicted band are
+columns the store keeps from the attributes (migration 0015_lead_filters), each indexed
+before the priority key, so they seek their first page in the default order. A segment
+tests the leads along the sort's index until a page is full: cheap when many match, a
+long walk when few do (docs/ui.md, "Leads at scale").
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from leadgate.analytics.sqlsegments import predicted_expr, segment_where
+from leadgate.analytics.sqlsegments import segment_where
 from leadgate.ingest.validate import InputError, iso
 from leadgate.lifecycle.stages import STAGES
 from leadgate.playbook.model import FieldCondition
@@ -54,6 +56,11 @@ BANDS: dict[str, tuple[float | None, float | None]] = {
     "low": (None, 0.2),
 }
 SEARCH_FIELDS = ("first_name", "last_name", "name", "company")
+# `leads.source_key` holds this many characters of the source (migration 0015; a test
+# checks): a longer one is found by its first characters, then tested in full.
+SOURCE_KEY_CHARS = 200
+# The predicted probability as the store keeps it (migration 0015), NULL when none.
+_PRED = "l.predicted"
 _COLS = (
     "l.id, l.email, l.stage, l.fit, l.engagement, l.score, l.fit_grade, l.engagement_grade, "
     "l.grade, l.owner, l.stage_at, l.created_at, l.updated_at, l.attributes"
@@ -133,14 +140,14 @@ class _Sql:
         return sql
 
 
-def _pred(db: Database) -> str:
-    return predicted_expr("sqlite" if db.is_sqlite else "postgres").replace("%%", "%")
+def _pred_key() -> str:
+    # Written as migration 0015 indexes it: SQLite matches an index expression by its text.
+    return f"COALESCE(-{_PRED}, {_NO_PREDICTION!r})"
 
 
-def _key(db: Database, sort: str) -> tuple[list[str], bool]:
+def _key(sort: str) -> tuple[list[str], bool]:
     keys, desc = SORTS[sort]
-    pred_key = f"COALESCE(-{_pred(db)}, {_NO_PREDICTION!r})"
-    return [k.replace("{pred_key}", pred_key) for k in keys], desc
+    return [k.replace("{pred_key}", _pred_key()) for k in keys], desc
 
 
 def encode_cursor(sort: str, values: list[Any]) -> str:
@@ -187,23 +194,22 @@ def _filters(engine: Engine, q: LeadQuery, s: _Sql) -> None:
     if q.min_score is not None:
         s.add("l.score >= ?", q.min_score)
     if q.source:
-        # The playbook's own `eq`: any case, blanks around ignored.
-        cond = FieldCondition(field="source", op="eq", value=q.source)
-        s.add_fragment(segment_where(cond, s.dialect))
+        # The playbook's own `eq` (any case, blanks around ignored), on the column the
+        # store keeps: the source stripped and case-folded, its first SOURCE_KEY_CHARS.
+        key = q.source.strip().casefold()
+        s.add("l.source_key = ?", key[:SOURCE_KEY_CHARS])
+        if len(key) >= SOURCE_KEY_CHARS:
+            cond = FieldCondition(field="source", op="eq", value=q.source)
+            s.add_fragment(segment_where(cond, s.dialect))
     if q.predicted:
         band = q.predicted.strip().lower()
-        if band == "none":
-            s.add(f"{_pred(engine.db)} IS NULL")
-        elif band in BANDS:
-            lo, hi = BANDS[band]
-            if lo is not None:
-                s.add(f"{_pred(engine.db)} >= ?", lo)
-            if hi is not None:
-                s.add(f"{_pred(engine.db)} < ?", hi)
-        else:
+        if band != "none" and band not in BANDS:
             raise InputError("predicted", f"one of {', '.join([*BANDS, 'none'])}")
+        s.add("l.predicted_band = ?", band)
     if q.min_predicted is not None:
-        s.add(f"{_pred(engine.db)} >= ?", q.min_predicted)
+        # The second test follows from the first; it lets the plan seek the predicted
+        # sort's index (a key of -p is at most -x when p is at least x).
+        s.add(f"{_PRED} >= ? AND {_pred_key()} <= ?", q.min_predicted, -q.min_predicted)
     if q.search:
         _search(engine.db, q.search, s)
     if q.segment:
@@ -282,10 +288,22 @@ def list_page(engine: Engine, q: LeadQuery, tick: bool = True) -> Page:
         raise InputError("limit", "between 1 and 100000")
     if tick:
         engine.tick()
+    sql, params = statement(engine, q)
+    with engine.db.read() as conn:
+        rows = conn.exec_driver_sql(sql, tuple(params)).fetchall()
+    more = len(rows) > q.limit
+    rows = rows[: q.limit]
+    nxt = encode_cursor(q.sort, list(rows[-1][14:])) if more and rows else None
+    return Page([_row(r) for r in rows], nxt)
+
+
+def statement(engine: Engine, q: LeadQuery) -> tuple[str, list[Any]]:
+    """The SQL of one page, ready for the driver, and its parameters (one row more than
+    the page: whether a next one exists). Tests read its plan."""
     db = engine.db
     s = _Sql(db)
     _filters(engine, q, s)
-    keys, desc = _key(db, q.sort)
+    keys, desc = _key(q.sort)
     direction = " DESC" if desc else ""
     n = int(q.limit) + 1
     head = f"SELECT {_COLS}, {', '.join(f'{k} AS k{i}' for i, k in enumerate(keys))} FROM leads l"
@@ -306,13 +324,7 @@ def list_page(engine: Engine, q: LeadQuery, tick: bool = True) -> Page:
             params += [*s.params, *values[: i + 1]]
         outer = ", ".join(f"k{i}{direction}" for i in range(len(keys)))
         sql = " UNION ALL ".join(branches) + f" ORDER BY {outer} LIMIT {n}"
-    sql = s.finish(sql)
-    with db.read() as conn:
-        rows = conn.exec_driver_sql(sql, tuple(params)).fetchall()
-    more = len(rows) > q.limit
-    rows = rows[: q.limit]
-    nxt = encode_cursor(q.sort, list(rows[-1][14:])) if more and rows else None
-    return Page([_row(r) for r in rows], nxt)
+    return s.finish(sql), params
 
 
 def iter_pages(engine: Engine, q: LeadQuery, size: int = 1000) -> Iterator[list[dict[str, Any]]]:

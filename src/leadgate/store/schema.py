@@ -55,6 +55,11 @@ leads = Table(
     Column("exit_armed", Boolean, nullable=False, default=False),
     Column("timer_spent_at", Float),
     Column("next_due_at", Float),
+    # Kept by triggers from `attributes` (migration 0015_lead_filters): what the Leads
+    # list filters and sorts by, indexed. Never written by leadgate's own statements.
+    Column("source_key", Text),
+    Column("predicted", Float),
+    Column("predicted_band", String(6), nullable=False, server_default="none"),
     Index("ix_leads_stage_score", "stage", "score"),
     Index("ix_leads_next_due_at", "next_due_at"),
 )
