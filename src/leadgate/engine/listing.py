@@ -32,7 +32,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from leadgate.analytics.sqlsegments import segment_where
-from leadgate.ingest.validate import InputError, iso
+from leadgate.engine.summary import SUMMARY_WIDTH, summary, summary_columns
+from leadgate.ingest.validate import InputError
 from leadgate.lifecycle.stages import STAGES
 from leadgate.playbook.model import FieldCondition
 
@@ -61,10 +62,10 @@ SEARCH_FIELDS = ("first_name", "last_name", "name", "company")
 SOURCE_KEY_CHARS = 200
 # The predicted probability as the store keeps it (migration 0015), NULL when none.
 _PRED = "l.predicted"
-_COLS = (
-    "l.id, l.email, l.stage, l.fit, l.engagement, l.score, l.fit_grade, l.engagement_grade, "
-    "l.grade, l.owner, l.stage_at, l.created_at, l.updated_at, l.attributes"
-)
+# The summary row (engine.summary), then the attributes; the sort key follows (k0, k1...).
+_COLS = f"{summary_columns('l')}, l.attributes"
+_ATTRS = SUMMARY_WIDTH
+_KEY = SUMMARY_WIDTH + 1
 _NO_PREDICTION = 1e300  # the sort key of a lead without a prediction: after every -p
 
 
@@ -249,24 +250,12 @@ def _search(db: Database, text: str, s: _Sql) -> None:
 
 def _row(r: Any) -> dict[str, Any]:
     try:
-        attrs = orjson.loads(r[13]) if r[13] else {}
+        attrs = orjson.loads(r[_ATTRS]) if r[_ATTRS] else {}
     except orjson.JSONDecodeError:
         attrs = {}
     pred = attrs.get("predicted")
     return {
-        "id": r[0],
-        "email": r[1],
-        "stage": r[2],
-        "fit": r[3],
-        "engagement": r[4],
-        "score": r[5],
-        "fit_grade": r[6],
-        "engagement_grade": r[7],
-        "grade": r[8],
-        "owner": r[9],
-        "stage_since": iso(r[10]),
-        "created_at": iso(r[11]),
-        "updated_at": iso(r[12]),
+        **summary(r),
         "first_name": attrs.get("first_name"),
         "last_name": attrs.get("last_name"),
         "company": attrs.get("company"),
@@ -293,7 +282,7 @@ def list_page(engine: Engine, q: LeadQuery, tick: bool = True) -> Page:
         rows = conn.exec_driver_sql(sql, tuple(params)).fetchall()
     more = len(rows) > q.limit
     rows = rows[: q.limit]
-    nxt = encode_cursor(q.sort, list(rows[-1][14:])) if more and rows else None
+    nxt = encode_cursor(q.sort, list(rows[-1][_KEY:])) if more and rows else None
     return Page([_row(r) for r in rows], nxt)
 
 
