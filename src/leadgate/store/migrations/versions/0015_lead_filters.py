@@ -16,9 +16,12 @@ that fire only when the attributes change (a lead row is rewritten on every even
 
 Indexes: one on each filter column, and `(COALESCE(-predicted, 1e+300), id)` for the
 `predicted` sort (the literal is written as listing writes it: SQLite matches an index
-expression by its text). None holds the score: every event rewrites a lead's score, and
-on SQLite an index on a column the UPDATE does not set costs that write nothing (the
-priority key after the filter column was 1.5-2x the time of a lead's write-back).
+expression by its text). On SQLite the filter indexes hold the column alone: an index
+on no column an UPDATE sets costs that write nothing, and every event rewrites a lead's
+score (the priority key after the filter column made a lead's write-back 1.5-2x slower).
+On PostgreSQL every index gets an entry at each write of a lead anyway (the score is
+indexed, so no update is HOT), so they hold the priority sort's key after the column:
+a filter seeks its first page in the default order whatever the data's correlations.
 
 SQLite calls `lg_lower`/`lg_strip` here, which every leadgate connection registers
 (leadgate.store.sqlfunctions); a tool writing the attributes of leads without them gets
@@ -48,6 +51,10 @@ _INDEXES = {
     "ix_leads_predicted_band": "predicted_band",
     "ix_leads_predicted_seek": "(COALESCE(-predicted, 1e+300)), id",
 }
+_PG_AFTER = {  # PostgreSQL: the priority sort's key after the filter column
+    "ix_leads_source_key": ", fit_grade, engagement_grade, (-score), created_at, id",
+    "ix_leads_predicted_band": ", fit_grade, engagement_grade, (-score), created_at, id",
+}
 
 
 def _band(p: str) -> str:
@@ -75,12 +82,13 @@ def upgrade() -> None:
     op.add_column(
         "leads", sa.Column("predicted_band", sa.String(6), nullable=False, server_default="none")
     )
-    if op.get_bind().dialect.name == "sqlite":
-        _sqlite()
-    else:
+    pg = op.get_bind().dialect.name != "sqlite"
+    if pg:
         _postgres()
+    else:
+        _sqlite()
     for name, cols in _INDEXES.items():
-        op.execute(f"CREATE INDEX {name} ON leads ({cols})")
+        op.execute(f"CREATE INDEX {name} ON leads ({cols}{_PG_AFTER.get(name, '') if pg else ''})")
 
 
 def _sqlite() -> None:
