@@ -56,6 +56,13 @@ def store(n_leads: int, n_events: int) -> Path:
         db.dispose()
         tmp.rename(path)
         print(f"built {path.name} in {time.perf_counter() - t0:.0f} s")
+    # A store cached by an older leadgate gets the newer migrations (once: they are kept).
+    db = Database(f"sqlite:///{path}")
+    if not db.schema_current():
+        t0 = time.perf_counter()
+        db.migrate()
+        print(f"migrated {path.name} in {time.perf_counter() - t0:.1f} s")
+    db.dispose()
     return path
 
 

@@ -13,7 +13,8 @@ from typing import Any
 
 import orjson
 
-from leadgate.ingest.validate import InputError, iso
+from leadgate.engine.summary import SUMMARY_INDEX, summary, summary_columns
+from leadgate.ingest.validate import InputError
 from leadgate.store.database import Database
 from leadgate.store.repository import Repository
 
@@ -30,10 +31,7 @@ SORTS: dict[str, list[tuple[str, bool]]] = {
     "recent": [("updated_at", False), ("id", False)],
     "created": [("id", True)],
 }
-_LIST_COLS = (
-    "id, email, stage, fit, engagement, score, fit_grade, engagement_grade, grade, owner, "
-    "stage_at, created_at, updated_at"
-)
+_LIST_COLS = summary_columns()
 
 
 LEAD_REF_SQL = "SELECT email, next_due_at FROM leads WHERE id = ?"
@@ -173,24 +171,7 @@ def list_page(db: Database, f: LeadFilter) -> tuple[list[dict[str, Any]], str | 
         rows = Repository(db, conn).execute(sql, params).fetchall()
     more = len(rows) > f.limit
     rows = rows[: f.limit]
-    items = [
-        {
-            "id": r[0],
-            "email": r[1],
-            "stage": r[2],
-            "fit": r[3],
-            "engagement": r[4],
-            "score": r[5],
-            "fit_grade": r[6],
-            "engagement_grade": r[7],
-            "grade": r[8],
-            "owner": r[9],
-            "stage_since": iso(r[10]),
-            "created_at": iso(r[11]),
-            "updated_at": iso(r[12]),
-        }
-        for r in rows
-    ]
+    items = [summary(r) for r in rows]
     next_cursor = None
     if more and items:
         last = items[-1]
@@ -198,8 +179,8 @@ def list_page(db: Database, f: LeadFilter) -> tuple[list[dict[str, Any]], str | 
             "fit_grade": last["fit_grade"],
             "engagement_grade": last["engagement_grade"],
             "score": last["score"],
-            "created_at": rows[-1][11],
-            "updated_at": rows[-1][12],
+            "created_at": rows[-1][SUMMARY_INDEX["created_at"]],
+            "updated_at": rows[-1][SUMMARY_INDEX["updated_at"]],
             "id": last["id"],
         }
         next_cursor = encode_cursor(f.sort, [key[c] for c, _ in cols])

@@ -55,6 +55,11 @@ leads = Table(
     Column("exit_armed", Boolean, nullable=False, default=False),
     Column("timer_spent_at", Float),
     Column("next_due_at", Float),
+    # Kept by triggers from `attributes` (migration 0015_lead_filters): what the Leads
+    # list filters and sorts by, indexed. Never written by leadgate's own statements.
+    Column("source_key", Text),
+    Column("predicted", Float),
+    Column("predicted_band", String(6), nullable=False, server_default="none"),
     Index("ix_leads_stage_score", "stage", "score"),
     Index("ix_leads_next_due_at", "next_due_at"),
 )
@@ -89,6 +94,12 @@ LEAD_COLUMNS_NOT_EXPORTED: dict[str, str] = {
     "exit_armed": "the engine's bookkeeping for the MQL exit rule",
     "timer_spent_at": "the engine's bookkeeping: the stage timer already acted on",
     "next_due_at": "the scheduler's next look at the lead",
+    "source_key": "a copy of the `source` attribute (trimmed, lower-cased) kept by a trigger "
+    "for the Leads list's index; the attribute itself is exported",
+    "predicted": "a copy of the `predicted` attribute kept by a trigger for the Leads list's "
+    "index; exported as the `predicted` column, from the attribute",
+    "predicted_band": "the band (high/medium/low/none) of `predicted`, kept by a trigger for "
+    "the Leads list's filter",
 }
 
 events = Table(
