@@ -321,10 +321,8 @@ class Engine:
         sort: str = "priority",
         segment: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Leads filtered by stage/grade/owner (and a playbook segment), best first (see
-        `reading.list_leads`; with a segment, `listing.list_page`, in the same order)."""
-        if segment is None:
-            return reading.list_leads(self, stage, grade, owner, min_score, limit, sort)
+        """Leads filtered by stage/grade/owner (and a playbook segment), best first: the
+        first page of the web app's Leads list (`listing.list_page`), these keys of it."""
         from leadgate.engine.listing import LeadQuery, list_page
 
         q = LeadQuery(stage, grade, owner, min_score, segment=segment, sort=sort, limit=limit)

@@ -9,11 +9,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from leadgate.engine.errors import NotFound
-from leadgate.ingest.validate import InputError, check_email, iso
+from leadgate.ingest.validate import check_email, iso
 from leadgate.leads.processor import LeadProcessor
 from leadgate.leads.record import normalize_email
 from leadgate.lifecycle.stages import FUNNEL, STAGES, allowed_targets
-from leadgate.store.database import Database
 from leadgate.store.repository import Repository, StoredLead
 
 if TYPE_CHECKING:
@@ -118,76 +117,6 @@ def _show_dict(
     }
 
 
-def list_leads(
-    engine: Engine,
-    stage: str | None = None,
-    grade: str | None = None,
-    owner: str | None = None,
-    min_score: float | None = None,
-    limit: int = 50,
-    sort: str = "priority",
-) -> list[dict[str, Any]]:
-    """Leads filtered by stage/grade/owner, best first (grade, then score, then oldest)."""
-    if stage is not None and stage not in STAGES:
-        raise InputError("stage", f"unknown stage '{stage}' (one of {', '.join(STAGES)})")
-    engine.tick()
-    where: list[str] = []
-    params: list[Any] = []
-    if stage:
-        where.append("stage = ?")
-        params.append(stage)
-    if grade:
-        g = grade.upper()
-        if len(g) == 1 and g in "ABCD":
-            where.append("fit_grade = ?")
-        elif len(g) == 1 and g in "1234":
-            where.append("engagement_grade = ?")
-        elif len(g) == 2:
-            where.append("grade = ?")
-        else:
-            raise InputError("grade", f"'{grade}' is not a grade (A-D, 1-4 or e.g. B2)")
-        params.append(g)
-    if owner:
-        where.append("owner = ?")
-        params.append(owner)
-    if min_score is not None:
-        where.append("score >= ?")
-        params.append(min_score)
-    order = {
-        "priority": "fit_grade ASC, engagement_grade ASC, score DESC, created_at ASC, id ASC",
-        "score": "score DESC, id ASC",
-        "recent": "updated_at DESC, id DESC",
-        # The probability `leadgate predict` stored; leads without one last.
-        "predicted": f"{_predicted_sql(engine.db)} DESC NULLS LAST, id ASC",
-    }.get(sort)
-    if order is None:
-        raise InputError("sort", "one of priority, score, recent, predicted")
-    sql = (
-        "SELECT id, email, stage, fit, engagement, score, grade, owner, stage_at, updated_at "
-        "FROM leads"
-        + (" WHERE " + " AND ".join(where) if where else "")
-        + f" ORDER BY {order} LIMIT ?"
-    )
-    params.append(limit)
-    with engine.db.read() as conn:
-        rows = Repository(engine.db, conn).execute(sql, params).fetchall()
-    return [
-        {
-            "id": r[0],
-            "email": r[1],
-            "stage": r[2],
-            "fit": r[3],
-            "engagement": r[4],
-            "score": r[5],
-            "grade": r[6],
-            "owner": r[7],
-            "stage_since": iso(r[8]),
-            "updated_at": iso(r[9]),
-        }
-        for r in rows
-    ]
-
-
 def funnel(engine: Engine, segment: str | None = None) -> dict[str, Any]:
     """Leads per stage now, leads that ever reached each funnel stage, and step conversion.
 
@@ -244,16 +173,3 @@ def funnel(engine: Engine, segment: str | None = None) -> dict[str, Any]:
         "reached": {s: reached.get(s, 0) for s in (*FUNNEL, "nurture", "disqualified")},
         "conversion": steps,
     }
-
-
-def _predicted_sql(db: Database) -> str:
-    """The stored `predicted` attribute as a number (NULL when absent or not a number)."""
-    if db.is_sqlite:
-        return (
-            "(CASE WHEN json_type(attributes, '$.predicted') IN ('real', 'integer') "
-            "THEN json_extract(attributes, '$.predicted') END)"
-        )
-    return (
-        "(CASE WHEN jsonb_typeof(CAST(attributes AS jsonb) -> 'predicted') = 'number' "
-        "THEN CAST(CAST(attributes AS jsonb) ->> 'predicted' AS double precision) END)"
-    )
