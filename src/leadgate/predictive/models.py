@@ -171,12 +171,14 @@ class GBMModel:
         data, 57 distinct values for 10,000 leads). The steps are kept, and leads on one
         step are ordered by the booster's score with a weight of 1e-6: the ranking is the
         booster's, the probabilities move by at most 1e-6."""
-        with _threads(len(M)):
-            p = np.asarray(self.estimator.predict_proba(M)[:, 1], dtype=float)
         if self.method_used != "isotonic":
-            return p
+            with _threads(len(M)):
+                return np.asarray(self.estimator.predict_proba(M)[:, 1], dtype=float)
+        # One booster pass (scoring 1M leads runs it once): the isotonic steps applied to
+        # the booster's score are what predict_proba would return.
         raw = self.booster_scores(M)
-        return np.asarray(p * (1 - TIE_BREAK) + TIE_BREAK / (1 + np.exp(-raw)), dtype=float)
+        step = np.clip(self.estimator.calibrated_classifiers_[0].calibrators[0].predict(raw), 0, 1)
+        return np.asarray(step * (1 - TIE_BREAK) + TIE_BREAK / (1 + np.exp(-raw)), dtype=float)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated probability of the positive outcome per row."""
