@@ -24,6 +24,7 @@ from leadgate.predictive.store_data import (
     cutoffs,
     feature_frame,
     read_tables,
+    scoring_frame,
     training_data,
 )
 from leadgate.predictive.store_models import list_models, load_model
@@ -282,3 +283,35 @@ def test_suggest_points_says_when_the_outcomes_support_no_points(
     load_demo(engine, n_leads=4000, n_events=80_000, seed=3)
     with pytest.raises(DatasetError, match="support no points: 12 of 1,591 leads converted"):
         suggest_points(engine)
+
+
+def test_notes_and_opportunity_updates_are_not_engagement(engine: Engine) -> None:
+    """A rep's note or an opportunity edit is stored as an event on the lead; counting it
+    would score a lead on what sales wrote about it, not on what the lead did."""
+    from leadgate.ingest.validate import EventIn
+    from leadgate.sales.activity import add_note
+
+    now = engine.clock()
+    engine.upsert_leads([("a@example.com", {"country": "US"}, None)])
+    engine.upsert_leads([("b@example.com", {"country": "US"}, None)])
+    engine.ingest(
+        [
+            EventIn("pv-a", "a@example.com", "page_view", now - 60),
+            EventIn("pv-b", "b@example.com", "page_view", now - 60),
+            EventIn("opp-b", "b@example.com", "opportunity_updated", now - 30),
+        ],
+        now,
+    )
+    lead_b = int(engine.show("b@example.com")["id"])
+    add_note(engine, lead_b, "Called, back on Monday", "user:anna")
+    add_note(engine, lead_b, "Sent the quote", "user:anna")
+    for ids in (None, [lead_b]):
+        tables = read_tables(engine.db, ids)
+        assert set(tables.events["type"]) == {"page_view"}
+    spec = StoreSpec(window_days=7.0, event_types=["page_view", "note", "opportunity_updated"])
+    frame = scoring_frame(read_tables(engine.db), spec, engine.clock())
+    # Control: both leads did the same thing, so their engagement is the same.
+    assert frame.loc[lead_b, "events_total"] == 1
+    assert frame["events_total"].tolist() == [1, 1]
+    assert frame.loc[lead_b, "events: note"] == 0
+    assert frame.loc[lead_b, "events: opportunity_updated"] == 0

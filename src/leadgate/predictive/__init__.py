@@ -10,7 +10,7 @@ The library is a set of small modules, one concept each:
 - :mod:`~leadgate.predictive.naive_bayes` — the Odoo-style naive Bayes baseline;
 - :mod:`~leadgate.predictive.validation` — rolling-origin or stratified evaluation splits;
 - :mod:`~leadgate.predictive.select` — candidates on the same folds, the simplest within
-  the noise of the best;
+  the noise of the best (time-ordered folds) or the best (exchangeable folds);
 - :mod:`~leadgate.predictive.drift` — features that move over time, time-like features;
 - :mod:`~leadgate.predictive.defaults` — scikit-learn default models (benchmark reference);
 - :mod:`~leadgate.predictive.metrics` — ROC/PR AUC, lift, Brier, calibration, gains, charts;

@@ -1,5 +1,6 @@
 """The leadgate models: calibrated gradient boosting, a regularised logistic model, their
-blend, and ``auto`` (the simplest of the three within the noise of the best).
+blend, and ``auto`` (on time-ordered rows the simplest of the three within the noise of
+the best, otherwise the best; see :mod:`leadgate.predictive.select`).
 
 All take a typed feature frame (see :mod:`leadgate.predictive.dataset`), learn their own
 :class:`~leadgate.predictive.features.FeatureEncoder` and return the probability of the
@@ -29,6 +30,9 @@ from leadgate.predictive.features import FeatureEncoder
 PARALLEL_ROWS = 50_000
 #: From this many rows the GBM calibrates on a hold-out instead of cross-validation.
 HOLDOUT_CALIBRATION_ROWS = 50_000
+
+#: Weight of the booster's own score in an isotonically calibrated probability (ties).
+TIE_BREAK = 1e-6
 
 ModelKind = Literal["auto", "gbm", "logistic", "blend", "naive_bayes"]
 
@@ -153,10 +157,28 @@ class GBMModel:
         }
         return self
 
-    def predict_matrix(self, M: np.ndarray) -> np.ndarray:
-        """Probabilities from an already encoded ordinal matrix."""
+    def booster_scores(self, M: np.ndarray) -> np.ndarray:
+        """The booster's own score (log-odds, before calibration) of an ordinal matrix."""
+        booster = self.estimator.calibrated_classifiers_[0].estimator
         with _threads(len(M)):
-            return np.asarray(self.estimator.predict_proba(M)[:, 1], dtype=float)
+            return np.asarray(booster.decision_function(M), dtype=float).ravel()
+
+    def predict_matrix(self, M: np.ndarray) -> np.ndarray:
+        """Probabilities from an already encoded ordinal matrix.
+
+        Isotonic calibration is a step function: it gives every lead on one step the same
+        probability, and those ties lose ranking (ROC AUC 0.8007 -> 0.7997 on the bank
+        data, 57 distinct values for 10,000 leads). The steps are kept, and leads on one
+        step are ordered by the booster's score with a weight of 1e-6: the ranking is the
+        booster's, the probabilities move by at most 1e-6."""
+        if self.method_used != "isotonic":
+            with _threads(len(M)):
+                return np.asarray(self.estimator.predict_proba(M)[:, 1], dtype=float)
+        # One booster pass (scoring 1M leads runs it once): the isotonic steps applied to
+        # the booster's score are what predict_proba would return.
+        raw = self.booster_scores(M)
+        step = np.clip(self.estimator.calibrated_classifiers_[0].calibrators[0].predict(raw), 0, 1)
+        return np.asarray(step * (1 - TIE_BREAK) + TIE_BREAK / (1 + np.exp(-raw)), dtype=float)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated probability of the positive outcome per row."""
@@ -263,8 +285,9 @@ class BlendModel:
 @dataclass
 class AutoModel:
     """Chooses among the logistic model, the calibrated GBM and their blend on folds of
-    its training rows (:mod:`leadgate.predictive.select`: the simplest within the noise of
-    the best), then refits the choice on every row.
+    its training rows (:mod:`leadgate.predictive.select`: on time-ordered folds the
+    simplest within the noise of the best, otherwise the best), then refits the choice on
+    every row.
 
     The folds are rolling-origin when ``time_ordered`` (the caller passes rows in time
     order: drifting data often favours the linear model, which extrapolates), otherwise
@@ -298,12 +321,16 @@ class AutoModel:
             if minority < 10:
                 pick = "logistic"
             else:
-                splits = (
-                    rolling_origin(None, n)
+                inner = (
+                    Plan("time", rolling_origin(None, n), "rolling origin")
                     if self.time_ordered
-                    else stratified_kfold(y, 5 if n <= 20_000 else 3, self.seed)
+                    else Plan(
+                        "stratified_kfold",
+                        stratified_kfold(y, 5 if n <= 20_000 else 3, self.seed),
+                        "stratified K-fold",
+                    )
                 )
-                cmp = compare(X, y, self.kinds, Plan("time", splits, ""), seed=self.seed)
+                cmp = compare(X, y, self.kinds, inner, seed=self.seed)
                 pick, choice = cmp.chosen, cmp.summary()
         self.chosen = make_model(pick, self.kinds, self.seed).fit(X, y)  # type: ignore[arg-type]
         self.params = {"chosen": pick, **({"choice": choice} if choice else {})}

@@ -16,7 +16,8 @@ Features, computed only from what happened at or before the cut-off:
   check of :mod:`~leadgate.predictive.leakage` (near-perfect single-column AUC, names
   such as "status" or "quality") is what guards against fields a rep fills in later, and
   the ``predicted`` attribute that ``leadgate predict`` writes is never a feature;
-- engagement: events with ``occurred_at <= cut-off``: the count per event type (the
+- engagement: events with ``occurred_at <= cut-off`` (not notes and opportunity edits,
+  :data:`NOT_ENGAGEMENT_EVENTS`: what sales did, not the lead): the count per event type (the
   ``max_event_types`` most frequent types at training), all events, events in the 7 and
   30 days before the cut-off, distinct types, days since the first and the last event;
 - ``age_days``: the lead's age at the cut-off.
@@ -55,6 +56,11 @@ TARGET = "converted"
 NOT_FEATURES = frozenset(
     {PREDICTED_ATTRIBUTE, "email", "first_name", "last_name", "name", "full_name", "phone"}
 )
+#: Event types that record what sales did, not what the lead did: a rep's note
+#: (``leadgate.sales.activity.NOTE_EVENT``) and an opportunity edit (kept as an event by the
+#: sales workflow). Counting them would score a lead on the attention it got; they are
+#: never read as engagement, neither for training nor for scoring.
+NOT_ENGAGEMENT_EVENTS = ("note", "opportunity_updated")
 EVENT_PREFIX = "events: "
 ENGAGEMENT_COLUMNS = (
     "events_total",
@@ -108,8 +114,13 @@ def read_tables_in(repo: Repository, lead_ids: Sequence[int] | None = None) -> S
         "SELECT id, email, attributes, created_at, stage FROM leads" + where.format(col="id"),
         params,
     ).fetchall()
+    skip = ",".join("?" * len(NOT_ENGAGEMENT_EVENTS))
+    ewhere = (
+        where.format(col="lead_id") + " AND" if where else " WHERE"
+    ) + f" type NOT IN ({skip})"
     erows = repo.execute(
-        "SELECT lead_id, type, occurred_at FROM events" + where.format(col="lead_id"), params
+        "SELECT lead_id, type, occurred_at FROM events" + ewhere,
+        [*params, *NOT_ENGAGEMENT_EVENTS],
     ).fetchall()
     trows = repo.execute(
         f"SELECT lead_id, to_stage, at FROM {EFFECTIVE_TRANSITIONS}" + where.format(col="lead_id"),

@@ -133,7 +133,8 @@ def train_dataset(
        (:mod:`~leadgate.predictive.drift`); ``exclude_drifting`` drops its flagged features;
     3. evaluate out of sample: rolling origin with time order, stratified K-fold otherwise;
        the candidates (logistic, GBM, blend) on the same folds, ``auto`` choosing the
-       simplest within the noise of the best (:mod:`~leadgate.predictive.select`); with
+       simplest within the noise of the best on time-ordered folds, the best otherwise
+       (:mod:`~leadgate.predictive.select`); with
        ``compare`` the Odoo naive Bayes baselines (both empty variants) on the same folds;
     4. fit the final model (the chosen one for ``auto``) on every row;
     5. fill the card: data range, features, exclusions with reasons, the chosen model's
