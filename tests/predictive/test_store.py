@@ -286,8 +286,9 @@ def test_suggest_points_says_when_the_outcomes_support_no_points(
 
 
 def test_notes_and_opportunity_updates_are_not_engagement(engine: Engine) -> None:
-    """A rep's note or an opportunity edit is stored as an event on the lead; counting it
-    would score a lead on what sales wrote about it, not on what the lead did."""
+    """A rep's note, an opportunity edit, points added by hand and a cleared field are
+    stored as events on the lead; counting them would score a lead on what sales did
+    about it, not on what the lead did."""
     from leadgate.ingest.validate import EventIn
     from leadgate.sales.activity import add_note
 
@@ -299,9 +300,11 @@ def test_notes_and_opportunity_updates_are_not_engagement(engine: Engine) -> Non
             EventIn("pv-a", "a@example.com", "page_view", now - 60),
             EventIn("pv-b", "b@example.com", "page_view", now - 60),
             EventIn("opp-b", "b@example.com", "opportunity_updated", now - 30),
+            EventIn("clr-b", "b@example.com", "field_cleared", now - 20),
         ],
         now,
     )
+    engine.adjust("b@example.com", 25.0, "great call", "user:anna")
     lead_b = int(engine.show("b@example.com")["id"])
     add_note(engine, lead_b, "Called, back on Monday", "user:anna")
     add_note(engine, lead_b, "Sent the quote", "user:anna")

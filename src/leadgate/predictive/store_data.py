@@ -56,11 +56,14 @@ TARGET = "converted"
 NOT_FEATURES = frozenset(
     {PREDICTED_ATTRIBUTE, "email", "first_name", "last_name", "name", "full_name", "phone"}
 )
-#: Event types that record what sales did, not what the lead did: a rep's note
-#: (``leadgate.sales.activity.NOTE_EVENT``) and an opportunity edit (kept as an event by the
-#: sales workflow). Counting them would score a lead on the attention it got; they are
-#: never read as engagement, neither for training nor for scoring.
-NOT_ENGAGEMENT_EVENTS = ("note", "opportunity_updated")
+#: Event types that record what sales or data upkeep did, not what the lead did: a rep's
+#: note (``leadgate.sales.activity.NOTE_EVENT``), an opportunity edit (kept as an event by
+#: the sales workflow), points added by hand (``manual_adjustment``: a person's judgement,
+#: often made after talking to the lead, so counting it leaks the outcome) and a cleared
+#: field (``field_cleared``, an audit record). Counting them would score a lead on the
+#: attention it got; they are never read as engagement, neither for training nor for
+#: scoring.
+NOT_ENGAGEMENT_EVENTS = ("note", "opportunity_updated", "manual_adjustment", "field_cleared")
 EVENT_PREFIX = "events: "
 ENGAGEMENT_COLUMNS = (
     "events_total",
