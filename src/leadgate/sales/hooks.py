@@ -15,6 +15,7 @@ from typing import Any
 from leadgate.engine.engine import LeadChange, NotFound
 from leadgate.ingest.validate import iso
 from leadgate.lifecycle.stages import IllegalTransition, allowed_targets
+from leadgate.routing.core import Decision
 from leadgate.sales import nurture
 from leadgate.sales.base import _PENDING_AE, _PENDING_OPP, SLA_KIND, _lead_infos
 from leadgate.sales.config import SalesConfig
@@ -107,30 +108,16 @@ class EngineHooks(Routing, Qualifying, Opportunities):
             c.owner = d.rep
             self._start_sla(repo, cfg, s, c.lead_id, d.rep, now)
         for c in to_handoff:
-            lead = infos[c.lead_id]
             named = _PENDING_AE.get()
-            notes = self._handoff_notes(repo, cfg, c.lead_id)
+            ae: Decision | None = None
             if named:
-                r = s.reps[named]
-                self._assign(
-                    repo,
-                    s,
-                    cfg,
-                    c.lead_id,
-                    c.email,
-                    c.owner,
-                    r.name,
-                    "ae",
-                    None,
-                    "rule:handoff",
-                    None,
-                    now,
-                    notes,
-                    explanation=f"handed to {r.name}, named by hand",
-                )
-                c.owner = r.name
-                continue
-            d = self._decide(cfg, s, repo, lead, "ae", now)
+                rep: str | None = s.reps[named].name
+                why: str | None = f"handed to {rep}, named by hand"
+            else:
+                ae = self._decide(cfg, s, repo, infos[c.lead_id], "ae", now)
+                rep = ae.rep if ae.rep else c.owner
+                why = None if ae.rep else ae.explanation + "; stays with " + str(c.owner)
+            notes = self._handoff_notes(repo, cfg, c.lead_id)
             self._assign(
                 repo,
                 s,
@@ -138,16 +125,16 @@ class EngineHooks(Routing, Qualifying, Opportunities):
                 c.lead_id,
                 c.email,
                 c.owner,
-                d.rep if d.rep else c.owner,
+                rep,
                 "ae",
-                d,
+                ae,
                 "rule:handoff",
                 None,
                 now,
                 notes,
-                explanation=None if d.rep else d.explanation + "; stays with " + str(c.owner),
+                explanation=why,
             )
-            c.owner = d.rep if d.rep else c.owner
+            c.owner = rep
         self._flush(s, repo, now)
 
     def _handoff_notes(self, repo: Repository, cfg: SalesConfig, lead_id: int) -> str:

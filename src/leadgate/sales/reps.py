@@ -44,16 +44,9 @@ class RepDesk(Routing):
             raise InputError("role", f"'{role}' is not a role: one of {', '.join(ROLES)}")
         if email is not None:
             email = check_email(email)
-        if capacity is not None and capacity < 1:
-            raise InputError("capacity", "must be at least 1 (omit it for no limit)")
         if weight <= 0:
             raise InputError("weight", "must be above 0")
-        try:
-            if timezone is not None:
-                zone(timezone)
-            BusinessCalendar.build(timezone or "UTC", days or "mon-fri", hours or "09:00-17:00")
-        except CalendarError as exc:
-            raise InputError(exc.field, exc.message) from None
+        _check_schedule(timezone, capacity, hours, days)
         now = self.engine.clock()
         with self.engine.db.write() as conn:
             repo = Repository(self.engine.db, conn)
@@ -82,14 +75,7 @@ class RepDesk(Routing):
     ) -> dict[str, Any]:
         """Set a rep's time zone, capacity (None: no limit) and working hours and days
         (None: the defaults, 09:00-17:00 mon-fri), checked as `add_rep` checks them."""
-        if capacity is not None and capacity < 1:
-            raise InputError("capacity", "must be at least 1 (omit it for no limit)")
-        try:
-            if timezone is not None:
-                zone(timezone)
-            BusinessCalendar.build(timezone or "UTC", days or "mon-fri", hours or "09:00-17:00")
-        except CalendarError as exc:
-            raise InputError(exc.field, exc.message) from None
+        _check_schedule(timezone, capacity, hours, days)
         with self.engine.db.write() as conn:
             repo = Repository(self.engine.db, conn)
             if name not in self._reps(repo):
@@ -168,3 +154,18 @@ def _parse_until(value: str | float | date, tz: str, now: float) -> float:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=zone(tz))
     return dt.timestamp()
+
+
+def _check_schedule(
+    timezone: str | None, capacity: int | None, hours: str | None, days: str | None
+) -> None:
+    """A rep's capacity, time zone and working hours and days, as a calendar would read
+    them (None: no limit, UTC, 09:00-17:00, mon-fri); InputError names the bad field."""
+    if capacity is not None and capacity < 1:
+        raise InputError("capacity", "must be at least 1 (omit it for no limit)")
+    try:
+        if timezone is not None:
+            zone(timezone)
+        BusinessCalendar.build(timezone or "UTC", days or "mon-fri", hours or "09:00-17:00")
+    except CalendarError as exc:
+        raise InputError(exc.field, exc.message) from None
