@@ -30,7 +30,7 @@ from typing import Any
 import orjson
 
 from leadgate.analytics import backtest as bt
-from leadgate.analytics.moments import moments_sql
+from leadgate.analytics.setmoments import EventCols, moment_rows
 from leadgate.leads import LeadProcessor, LeadState
 from leadgate.leads.processor import AUTOMATIC_STAGES
 from leadgate.lifecycle.stages import IllegalTransition
@@ -162,15 +162,6 @@ def walk(
     return out
 
 
-def _read_moments(con: Any, sql: str) -> dict[int, list[Row]]:
-    tab = con.sql(sql).to_arrow_table()
-    cols = [tab.column(i).to_pylist() for i in range(tab.num_columns)]
-    out: dict[int, list[Row]] = {}
-    for lid, *rest in zip(*cols, strict=True):
-        out.setdefault(lid, []).append(tuple(rest))
-    return out
-
-
 def run_setbased(
     paths: tuple[Path, Path, Path],
     old_text: str,
@@ -191,40 +182,50 @@ def run_setbased(
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     con.execute(f"CREATE VIEW events AS SELECT * FROM read_parquet('{paths[1]}')")
-    con.execute(
-        'CREATE VIEW moves AS SELECT DISTINCT lead_id, "at" AS at '
-        f"FROM read_parquet('{paths[2]}') "
-        f"WHERE actor NOT LIKE 'rule:%' AND \"at\" <= {sql_until!r}"
-    )
     n_leads = con.execute(f"SELECT COUNT(*) FROM read_parquet('{paths[0]}')").fetchone()[0]  # type: ignore[index]
-    adjusted = {
-        r[0]
-        for r in con.execute(
-            f"SELECT DISTINCT lead_id FROM events WHERE type = '{ADJUSTMENT}'"
-        ).fetchall()
-    }
     moves: dict[int, list[Move]] = {}
     for lid, at, to, actor in con.execute(
         f"SELECT lead_id, \"at\", to_stage, actor FROM read_parquet('{paths[2]}') "
         f'WHERE actor NOT LIKE \'rule:%\' AND "at" <= {sql_until!r} ORDER BY lead_id, "at"'
     ).fetchall():
         moves.setdefault(lid, []).append((at, to, actor, None))
-    rows_by = [_read_moments(con, moments_sql(p.playbook, sql_until)) for p in procs]
+    ev = EventCols.read(con, sql_until, {lid: [m[0] for m in mv] for lid, mv in moves.items()})
+    counts = ev.type_counts()
+    adj_code = ev.types.index(ADJUSTMENT) if ADJUSTMENT in ev.types else -1
+    adjusted = set(counts.leads[counts.of(adj_code) > 0].tolist()) if adj_code >= 0 else set()
+    # The exact replay's own pruning (`backtest.can_move`): a lead no playbook can make an
+    # MQL is not walked at all. Most are ruled out here on their event counts alone.
+    maybe = [counts.maybe(proc, moves) - adjusted for proc in procs]
+    leads = _lead_rows(con, paths[0], maybe[0] | maybe[1])
+    keep: list[set[int]] = []
+    for proc, ids in zip(procs, maybe, strict=True):
+        ok = set()
+        for lid in ids:
+            info = leads.get(lid)
+            if info is None:
+                continue
+            mv = moves.get(lid, [])
+            lead = LeadState(info[0], dict(info[1]), info[2], id=lid)
+            human_mql = any(to == "mql" for _, to, _, _ in mv)
+            if bt.can_move(proc, lead, counts.mapping(lid), bool(mv), human_mql):
+                ok.add(lid)
+        keep.append(ok)
+    rows_by = [
+        moment_rows(con, ev, p.playbook, sql_until, ids) for p, ids in zip(procs, keep, strict=True)
+    ]
     if progress:
         progress(1, 3)
-    wanted = (set(rows_by[0]) | set(rows_by[1]) | set(moves)) - adjusted
-    leads = _lead_rows(con, paths[0], wanted)
     results: Runs = {}
     exact: set[int] = set(adjusted)
-    for lid in sorted(wanted):
-        info = leads.get(lid)
-        if info is None:
-            continue
-        email, attrs, created = info
+    for lid in sorted(keep[0] | keep[1]):
+        email, attrs, created = leads[lid]
         mv = moves.get(lid, [])
         runs: list[list[float]] = []
         try:
             for k, proc in enumerate(procs):
+                if lid not in keep[k]:
+                    runs.append([])
+                    continue
                 lead = LeadState(email, dict(attrs), created, id=lid)
                 rows = rows_by[k].get(lid, [])
                 reason_moves: list[Move] = [
@@ -235,9 +236,8 @@ def run_setbased(
             exact.add(lid)
             continue
         if runs[0] or runs[1]:
-            rows0 = rows_by[0].get(lid) or rows_by[1].get(lid)
-            first = rows0[0][3] if rows0 and rows0[0][0] == 1 else created
-            results[lid] = (runs[0], runs[1], int(first))
+            first = counts.first_at(lid)
+            results[lid] = (runs[0], runs[1], int(created if first is None else first))
     if progress:
         progress(2, 3)
     if exact:
