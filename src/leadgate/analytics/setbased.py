@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import random
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -171,10 +172,14 @@ def run_setbased(
     verify: int = 1000,
     seed: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    phases: dict[str, float] | None = None,
 ) -> bt.BacktestResult:
     """The backtest of `backtest.run_backtest`, set-based (module docstring); `verify`
-    leads are replayed exactly too and `meta` says how many disagree."""
+    leads are replayed exactly too and `meta` says how many disagree. `phases`, when
+    given, receives the CPU seconds of each step (bench/backtest.py prints them)."""
     import duckdb
+
+    clock = _Phases(phases)
 
     procs = [snapshot_processor(old_text, "old playbook"), snapshot_processor(new_text, "new")]
     until = float(end) if end is not None else math.inf
@@ -190,6 +195,7 @@ def run_setbased(
     ).fetchall():
         moves.setdefault(lid, []).append((at, to, actor, None))
     ev = EventCols.read(con, sql_until, {lid: [m[0] for m in mv] for lid, mv in moves.items()})
+    clock("read")
     counts = ev.type_counts()
     adj_code = ev.types.index(ADJUSTMENT) if ADJUSTMENT in ev.types else -1
     adjusted = set(counts.leads[counts.of(adj_code) > 0].tolist()) if adj_code >= 0 else set()
@@ -198,27 +204,56 @@ def run_setbased(
     maybe = [counts.maybe(proc, moves) - adjusted for proc in procs]
     leads = _lead_rows(con, paths[0], maybe[0] | maybe[1])
     keep: list[set[int]] = []
-    for proc, ids in zip(procs, maybe, strict=True):
+    # The lead a playbook is asked about is the one it walks: its fields and fit are
+    # computed once, and once for both playbooks when their fit sections are the same.
+    states: list[dict[int, LeadState]] = [{}, {}]
+    asked: dict[int, LeadState] = {}
+    same_fit = procs[0].playbook.fit == procs[1].playbook.fit
+    where = counts.index()
+    no_events = bt.engagement_bound  # a lead with moves only: the bound of no events
+    fits = FitCache()
+    for k, (proc, ids) in enumerate(zip(procs, maybe, strict=True)):
+        hand, bound = counts.hand_and_bound(proc)
+        hand_l, bound_l = hand.tolist(), bound.tolist()
+        empty_bound = no_events(proc.playbook, {})
         ok = set()
-        for lid in ids:
+        for lid in sorted(ids):
             info = leads.get(lid)
             if info is None:
                 continue
             mv = moves.get(lid, [])
             lead = LeadState(info[0], dict(info[1]), info[2], id=lid)
-            human_mql = any(to == "mql" for _, to, _, _ in mv)
-            if bt.can_move(proc, lead, counts.mapping(lid), bool(mv), human_mql):
+            other = asked.get(lid) if k == 1 and same_fit else None
+            if k == 0:
+                asked[lid] = lead
+            elif other is not None:
+                lead.fields_cache = other.fields_cache
+                lead.fit_lines_cache = other.fit_lines_cache
+            # `backtest.can_move`, on the counts' columns.
+            i = where.get(lid)
+            if any(to == "mql" for _, to, _, _ in mv) or (i is not None and hand_l[i]):
+                movable = True
+            elif proc.playbook.stages.mql.when is None:
+                movable = False
+            else:
+                if lead.fit_lines_cache is None:
+                    fits.fill(proc, lead)
+                b = empty_bound if i is None else bound_l[i]
+                movable = bt.rule_may_hold(proc, lead, b)
+            if movable:
                 ok.add(lid)
+                states[k][lid] = lead
         keep.append(ok)
-    rows_by = [
-        moment_rows(con, ev, p.playbook, sql_until, ids) for p, ids in zip(procs, keep, strict=True)
-    ]
+    clock("prune")
+    rows_by = []
+    for p, ids in zip(procs, keep, strict=True):
+        rows_by.append(moment_rows(con, ev, p.playbook, sql_until, ids, clock))
     if progress:
         progress(1, 3)
     results: Runs = {}
     exact: set[int] = set(adjusted)
     for lid in sorted(keep[0] | keep[1]):
-        email, attrs, created = leads[lid]
+        created = leads[lid][2]
         mv = moves.get(lid, [])
         runs: list[list[float]] = []
         try:
@@ -226,7 +261,7 @@ def run_setbased(
                 if lid not in keep[k]:
                     runs.append([])
                     continue
-                lead = LeadState(email, dict(attrs), created, id=lid)
+                lead = states[k][lid]
                 rows = rows_by[k].get(lid, [])
                 reason_moves: list[Move] = [
                     (t, to, a, bt._reason(proc, lead, to)) for t, to, a, _ in mv
@@ -238,11 +273,14 @@ def run_setbased(
         if runs[0] or runs[1]:
             first = counts.first_at(lid)
             results[lid] = (runs[0], runs[1], int(created if first is None else first))
+    clock("walk")
     if progress:
         progress(2, 3)
     if exact:
         results.update(exact_runs(paths, old_text, new_text, exact, until))
+    clock("fallback")
     checked, differ = verify_sample(paths, old_text, new_text, results, verify, until, seed)
+    clock("verify")
     if progress:
         progress(3, 3)
     outcomes = bt._outcomes(con, paths)
@@ -257,6 +295,77 @@ def run_setbased(
     )
     con.close()
     return res
+
+
+_MISSING = object()
+
+
+class FitCache:
+    """Fit lines by the values of the fields the fit rules read: leads with the same
+    title, size, country and email domain match the same rules (as the DuckDB query
+    evaluates fit once per distinct combination). Leads whose values cannot be a key
+    (lists, objects) are computed one by one."""
+
+    def __init__(self) -> None:
+        self.by: dict[tuple[int, tuple[Any, ...]], list[tuple[str, float]]] = {}
+        self.names: dict[int, list[str] | None] = {}
+
+    def fill(self, proc: LeadProcessor, lead: LeadState) -> None:
+        names = self.names.get(id(proc), ())
+        if names == ():
+            names = self.names[id(proc)] = _fit_fields(proc)
+        if names is None:
+            return
+        fields = proc.fields(lead)
+        try:
+            key = (
+                id(proc),
+                tuple((type(v), v) for v in (fields.get(n, _MISSING) for n in names)),
+            )
+            hash(key)
+        except TypeError:
+            return
+        lines = self.by.get(key)
+        if lines is None:
+            lines = self.by[key] = proc.fit_lines(lead)
+        lead.fit_lines_cache = lines
+
+
+def _fit_fields(proc: LeadProcessor) -> list[str] | None:
+    """The top-level fields the fit rules read, or None when one is not a plain field
+    test (then nothing is cached)."""
+    from leadgate.playbook.model import AllCondition, AnyCondition, FieldCondition
+
+    out: set[str] = set()
+
+    def visit(c: Any) -> bool:
+        if isinstance(c, FieldCondition):
+            out.add(str(c.field).split(".")[0])
+            return True
+        if isinstance(c, AllCondition):
+            return all(visit(x) for x in c.all)
+        if isinstance(c, AnyCondition):
+            return all(visit(x) for x in c.any)
+        return False
+
+    if not all(visit(r.if_) for r in proc.playbook.fit.rules):
+        return None
+    return sorted(out)
+
+
+class _Phases:
+    """CPU seconds since the last call, added up under a name (nothing when not asked)."""
+
+    def __init__(self, out: dict[str, float] | None) -> None:
+        self.out = out
+        self.t = time.process_time()
+
+    def __call__(self, name: str) -> None:
+        if self.out is None:
+            return
+        now = time.process_time()
+        self.out[name] = self.out.get(name, 0.0) + now - self.t
+        self.t = now
 
 
 def _lead_rows(
