@@ -31,7 +31,7 @@ from typing import Any
 import orjson
 
 from leadgate.analytics import backtest as bt
-from leadgate.analytics.setmoments import EventCols, moment_rows
+from leadgate.analytics.setmoments import EventCols, LeadRows, moments
 from leadgate.leads import LeadProcessor, LeadState
 from leadgate.leads.processor import AUTOMATIC_STAGES
 from leadgate.lifecycle.stages import IllegalTransition
@@ -66,21 +66,19 @@ def snapshot_processor(text: str, name: str) -> LeadProcessor:
     return proc
 
 
-# A row: (seq, eid, etype, t, rec, dip, hand, t0, n0..nK, c0..cK) (moments.moments_sql).
-Row = tuple[Any, ...]
-
-
-def _tallies(row: Row, rules: EngagementRules) -> dict[int, Tally]:
-    """Each rule's state after the row's event, as a `Tally` anchored at its moment."""
+def _tallies(lv: LeadRows, g: int, rules: EngagementRules) -> dict[int, Tally]:
+    """Each rule's state after row g, as a `Tally` anchored at its moment."""
+    m = lv.m
+    t = float(m.ev.t[g])
+    t0 = float(m.ev.t[lv.a])
+    k = 1.0 if m.hl is None else 2.0 ** (-(t - t0) / m.hl)
     out = {}
-    t, t0 = row[3], row[7]
-    hl = rules.half_life
-    k = 1.0 if hl is None else 2.0 ** (-(t - t0) / hl)
-    nr = len(rules.rules)
-    for i in range(nr):
-        n = row[8 + i]
+    ns = m.counts[g].tolist()
+    cs = m.c[g].tolist()
+    for i, rule in enumerate(rules.rules):
+        n = ns[i]
         if n:
-            v = rules.rules[i].points * row[8 + nr + i] * k
+            v = rule.points * cs[i] * k
             if not math.isfinite(v):
                 raise NeedsExact  # decay over too many half-lives for one sum
             out[i] = Tally(n, v, t)
@@ -88,31 +86,36 @@ def _tallies(row: Row, rules: EngagementRules) -> dict[int, Tally]:
 
 
 def walk(
-    proc: LeadProcessor, lead: LeadState, rows: list[Row], moves: list[Move], until: float
+    proc: LeadProcessor, lead: LeadState, lv: LeadRows | None, moves: list[Move], until: float
 ) -> list[float]:
-    """The lead's MQL moments under `proc`, from its flagged rows and people's moves (as
-    `backtest.replay_lead` would find them from all its events). Raises NeedsExact."""
-    by_seq = {r[0]: k for k, r in enumerate(rows)}
+    """The lead's MQL moments under `proc`, from its candidate rows and people's moves (as
+    `backtest.replay_lead` would find them from all its events). Raises NeedsExact.
+
+    Which rows the processor is fed, by the lead's stage: in `lead`, its first event,
+    hand-raisers and new highs where the MQL rule may hold (any row where it may hold
+    once the lead has left `lead` and come back); in `mql`, the rows near or below the
+    exit line; in nurture, hand-raisers, and after the cooldown the rows where the rule
+    may hold. The cooldown's end is fired with the state of the last event before it,
+    as `apply_events` fires it before the first event at or after it."""
     st = lead.engagement_state
     out: list[float] = []
-    pos = 0
-    loaded = 0
+    a = lv.a if lv is not None else 0
+    cands = lv.cands if lv is not None else []
+    loaded = a - 1
+    k = 0
     left_lead = False
     gate = proc.mql_tri is not None and proc.mql_tri(proc.fields(lead), proc.fit(lead), math.inf)
-    rec_counts = gate is not False and proc.mql_tri is not None
+    rule_counts = gate is not False and proc.mql_tri is not None
 
-    def load(seq: int) -> None:
+    def load(g: int) -> None:
         nonlocal loaded
-        if seq == 0:
+        if g < a or lv is None:
             st.rules, st.last_at, st.last_id = {}, -math.inf, ""
         else:
-            k = by_seq.get(seq)
-            if k is None:
-                raise NeedsExact
-            r = rows[k]
-            st.rules, st.last_at, st.last_id = _tallies(r, proc.rules), r[3], r[1]
+            eid, _, t = lv.event(g)
+            st.rules, st.last_at, st.last_id = _tallies(lv, g, proc.rules), t, eid
         st.memo = st.floor = st.ceiling = None
-        loaded = seq
+        loaded = g
 
     def note(ts: list[Any]) -> None:
         nonlocal left_lead
@@ -120,31 +123,53 @@ def walk(
         if lead.stage != "lead":
             left_lead = True
 
+    def timer(limit: float) -> None:
+        """Nurture's cooldown end, when due at or before `limit`."""
+        while lead.stage == "nurture":
+            due = proc.next_due(lead)
+            if due is None or due > limit:
+                return
+            if lv is not None:
+                g = lv.last_before(due)
+                if loaded != g:
+                    load(g)
+            stage = lead.stage
+            note(proc.advance(lead, due, rescore=False))
+            if lead.stage == stage:
+                return
+
     def feed(until_t: float) -> None:
-        nonlocal pos, loaded
-        n = len(rows)
-        while pos < n and rows[pos][3] <= until_t:
-            r = rows[pos]
-            pos += 1
+        nonlocal k, loaded
+        n = len(cands)
+        while k < n and cands[k][1] <= until_t:
+            g, t, first, rec, dip, hand, may, bad = cands[k]
+            k += 1
+            if bad:
+                raise NeedsExact  # a sum too large for a double: the exact replay
+            if lead.stage == "nurture":
+                timer(t)
             stage = lead.stage
             if stage == "lead":
-                if left_lead:
-                    raise NeedsExact
-                c = r[0] == 1 or r[6] or (r[4] and rec_counts)
+                c = first or hand or (rule_counts and (may if left_lead else rec))
             elif stage == "mql":
-                c = r[5] and lead.exit_armed and proc.exit_at is not None
+                c = dip and lead.exit_armed and proc.exit_at is not None
             elif stage == "nurture":
-                raise NeedsExact
+                c = hand or (rule_counts and may and t >= lead.stage_at + proc.cooldown)
             else:
                 c = False
             if c:
-                if loaded != r[0] - 1:
-                    load(r[0] - 1)
-                ev = Event(r[1], r[2], r[3], _tallies(r, proc.rules))  # type: ignore[arg-type]
-                note(proc.apply_events(lead, [ev], r[3], rescore=False))
-                loaded = r[0]
-        if pos and loaded != rows[pos - 1][0]:
-            load(rows[pos - 1][0])
+                assert lv is not None
+                if loaded != g - 1:
+                    load(g - 1)
+                eid, etype, _ = lv.event(g)
+                ev = Event(eid, etype, t, _tallies(lv, g, proc.rules))  # type: ignore[arg-type]
+                note(proc.apply_events(lead, [ev], t, rescore=False))
+                loaded = g
+        timer(until_t)
+        if lv is not None:
+            g = lv.last_before(until_t, inclusive=True)
+            if loaded != g:
+                load(g)
 
     for at, to, actor, reason in moves:
         feed(at)
@@ -156,8 +181,6 @@ def walk(
         note(ts)
     if lead.stage not in AUTOMATIC_STAGES:
         return out
-    if lead.stage == "nurture":
-        raise NeedsExact
     feed(until)
     note(proc.advance(lead, until, rescore=False))
     return out
@@ -245,9 +268,10 @@ def run_setbased(
                 states[k][lid] = lead
         keep.append(ok)
     clock("prune")
-    rows_by = []
-    for p, ids in zip(procs, keep, strict=True):
-        rows_by.append(moment_rows(con, ev, p.playbook, sql_until, ids, clock))
+    rows_by = [
+        moments(con, ev, p.playbook, sql_until, ids, clock)
+        for p, ids in zip(procs, keep, strict=True)
+    ]
     if progress:
         progress(1, 3)
     results: Runs = {}
@@ -262,7 +286,7 @@ def run_setbased(
                     runs.append([])
                     continue
                 lead = states[k][lid]
-                rows = rows_by[k].get(lid, [])
+                rows = rows_by[k].lead(lid)
                 reason_moves: list[Move] = [
                     (t, to, a, bt._reason(proc, lead, to)) for t, to, a, _ in mv
                 ]

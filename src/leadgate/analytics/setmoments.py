@@ -270,21 +270,65 @@ def _greedy(t: np.ndarray, starts: np.ndarray, count: int, days: float) -> np.nd
     return ok
 
 
-def moment_rows(
+@dataclass
+class LeadRows:
+    """One lead's rows under one playbook, for `setbased.walk`: its candidate rows as
+    (row, t, first, rec, dip, hand, may, bad) in time order, and any row's state on
+    demand (`tallies`), read from the columns (nothing else is copied into Python)."""
+
+    m: Moments
+    a: int  # the lead's first row
+    b: int  # past its last
+    cands: list[tuple[int, float, bool, bool, bool, bool, bool, bool]]
+
+    def last_before(self, t: float, inclusive: bool = False) -> int:
+        """The last row before `t` (at or before, `inclusive`); a - 1 when none."""
+        side = "right" if inclusive else "left"
+        return self.a + int(np.searchsorted(self.m.ev.t[self.a : self.b], t, side)) - 1
+
+    def event(self, g: int) -> tuple[str, str, float]:
+        ev = self.m.ev
+        return str(ev.eid[g].as_py()), ev.types[int(ev.type_code[g])], float(ev.t[g])
+
+
+@dataclass
+class Moments:
+    """Each event's engagement state under one playbook (module docstring), on columns:
+    per rule the count (`counts`) and the sum of weights (`c`, weights 2^((t - t0)/h)
+    from the lead's first event t0), and the flags."""
+
+    ev: EventCols
+    counts: np.ndarray
+    c: np.ndarray
+    hl: float | None
+    spans: dict[int, tuple[int, int]]
+    cands: dict[int, list[tuple[int, float, bool, bool, bool, bool, bool, bool]]]
+
+    def lead(self, lid: int) -> LeadRows | None:
+        span = self.spans.get(lid)
+        if span is None:
+            return None
+        return LeadRows(self, span[0], span[1], self.cands.get(lid, []))
+
+
+def moments(
     con: Any,
     ev: EventCols,
     pb: Playbook,
     until: float,
     keep: set[int],
     clock: Callable[[str], None] = lambda _: None,
-) -> dict[int, list[Row]]:
-    """The flagged rows (module docstring) of the leads in `keep`, by lead."""
+) -> Moments:
+    """The states and flags of the leads in `keep` (flags: `moments.moments_sql`, and
+    `may`: the MQL rule may hold at this engagement, which a lead back in `lead` or out
+    of nurture's cooldown needs, not only new highs)."""
     rules = pb.engagement.rules
     nr = len(rules)
     hl = pb.engagement.half_life_days * DAY if pb.engagement.half_life_days else None
     n = len(ev.lead)
+    empty = Moments(ev, np.zeros((0, 0), dtype=np.int32), np.zeros((0, 0)), hl, {}, {})
     if n == 0 or not keep:
-        return {}
+        return empty
     lead, t, gs = ev.lead, ev.t, ev.gs
     idx = np.arange(n)
     seq = idx - gs + 1
@@ -292,30 +336,32 @@ def moment_rows(
     pos, r = _pairs(con, ev, pb, until)
     clock("pairs")
     w = np.zeros((n, max(nr, 1)))
-    if len(pos):
-        w[pos, r] = 1.0 if hl is None else np.power(2.0, dt[pos] / hl)
-    k = np.zeros((n, max(nr, 1)), dtype=np.int64)
+    with np.errstate(over="ignore"):
+        if len(pos):
+            w[pos, r] = 1.0 if hl is None else np.power(2.0, dt[pos] / hl)
+    k = np.zeros((n, max(nr, 1)), dtype=np.int32)
     if len(pos):
         k[pos, r] = 1
     points = np.array([float(x.points) for x in rules] or [0.0])
-    pw = w @ points if nr else np.zeros(n)
-    grouped = pd.DataFrame(np.column_stack([w, pw])).groupby(gs, sort=False).cumsum()
-    cums = grouped.to_numpy()
+    with np.errstate(invalid="ignore", over="ignore"):
+        pw = w @ points if nr else np.zeros(n)
+        cums = pd.DataFrame(np.column_stack([w, pw])).groupby(gs, sort=False).cumsum().to_numpy()
+    del w
     c, cp = cums[:, :nr], cums[:, nr]
     # Counts are whole numbers: a global cumsum less the lead's offset is exact.
-    kc = np.cumsum(k, axis=0)
-    counts = kc - kc[gs] + k[gs]
+    kc = np.cumsum(k, axis=0, dtype=np.int64)
+    counts = (kc - kc[gs] + k[gs]).astype(np.int32)
+    del kc, k
     decay = np.ones(n) if hl is None else np.power(2.0, -dt / hl)
     with np.errstate(invalid="ignore", over="ignore"):
         e = cp * decay
         e_pre = (cp - pw) * decay
-    last = np.ones(n, dtype=bool)
-    last[:-1] = lead[1:] != lead[:-1]
     slack = 0.005 * (nr + 1) + _NEAR
     st = pb.stages
     eng_min = _engagement_floor(st.mql.when)
     if st.mql.when is None or eng_min == math.inf:
         rec = np.zeros(n, dtype=bool)
+        may = rec
     elif monotone(st.mql.when):
         # The highest engagement before each row of its lead (-inf at the first).
         prev = pd.Series(e).groupby(gs, sort=False).cummax().to_numpy()
@@ -323,11 +369,10 @@ def moment_rows(
         before[1:] = prev[:-1]
         before[seq == 1] = -np.inf
         with np.errstate(invalid="ignore"):
-            rec = e > before - 2 * slack
-            if eng_min != -math.inf:
-                rec &= e >= eng_min - slack
+            may = np.ones(n, dtype=bool) if eng_min == -math.inf else e >= eng_min - slack
+            rec = (e > before - 2 * slack) & may
     else:
-        rec = np.ones(n, dtype=bool)
+        rec = may = np.ones(n, dtype=bool)
     hands = sorted(st.mql.hand_raisers)
     hcodes = [i for i, x in enumerate(ev.types) if x in hands]
     hand = np.isin(ev.type_code, hcodes) if hcodes else np.zeros(n, dtype=bool)
@@ -343,42 +388,33 @@ def moment_rows(
         with np.errstate(invalid="ignore"):
             low = (e < room) | ((seq > 1) & (e_pre < room))
         dip = low & ((seq >= poss) | moved)
-    cand = (seq == 1) | rec | dip | hand | ~np.isfinite(e)
-    nxc = np.zeros(n, dtype=bool)
-    nxc[:-1] = cand[1:] & ~last[:-1]
-    sel = cand | last | nxc
-    # The last row at or before each of people's moves: the state the move starts from.
-    for lid, ats in ev.moves.items():
-        if lid not in keep:
-            continue
-        a = np.searchsorted(lead, lid, "left")
-        b = np.searchsorted(lead, lid, "right")
-        if a == b:
-            continue
-        j = a + np.searchsorted(t[a:b], np.asarray(ats), "right") - 1
-        sel[j[j >= a]] = True
+    bad = ~np.isfinite(e)
+    first = seq == 1
     keep_arr = np.fromiter(keep, dtype=np.int64, count=len(keep))
-    sel &= np.isin(lead, keep_arr)
-    rows_at = np.flatnonzero(sel)
+    kept = np.isin(lead, keep_arr)
+    at = np.flatnonzero((first | rec | dip | hand | may | bad) & kept)
     clock("states")
-    if not len(rows_at):
-        return {}
-    cols: list[list[Any]] = [
-        seq[rows_at].tolist(),
-        ev.eid.take(rows_at).to_pylist(),
-        [ev.types[x] for x in ev.type_code[rows_at].tolist()],
-        t[rows_at].tolist(),
-        rec[rows_at].tolist(),
-        dip[rows_at].tolist(),
-        hand[rows_at].tolist(),
-        t[gs[rows_at]].tolist(),
+    cols = [
+        at.tolist(),
+        t[at].tolist(),
+        first[at].tolist(),
+        rec[at].tolist(),
+        dip[at].tolist(),
+        hand[at].tolist(),
+        may[at].tolist(),
+        bad[at].tolist(),
     ]
-    cols += [counts[rows_at, i].tolist() for i in range(nr)]
-    cols += [c[rows_at, i].tolist() for i in range(nr)]
     rows = list(zip(*cols, strict=True))
+    cands: dict[int, list[Any]] = {}
+    if len(at):
+        lids = lead[at]
+        cuts = np.flatnonzero(np.diff(lids)) + 1
+        bounds = np.concatenate(([0], cuts, [len(lids)])).tolist()
+        firsts = lids[bounds[:-1]].tolist()
+        cands = {lid: rows[a:b] for lid, a, b in zip(firsts, bounds[:-1], bounds[1:], strict=True)}
+    starts = np.flatnonzero(first & kept)
+    ends = np.searchsorted(lead, lead[starts], "right")
+    pairs = zip(starts.tolist(), ends.tolist(), strict=True)
+    spans = dict(zip(lead[starts].tolist(), pairs, strict=True))
     clock("rows")
-    lids = lead[rows_at]
-    cuts = np.flatnonzero(np.diff(lids)) + 1
-    bounds = np.concatenate(([0], cuts, [len(lids)])).tolist()
-    firsts = lids[bounds[:-1]].tolist()
-    return {lid: rows[a:b] for lid, a, b in zip(firsts, bounds[:-1], bounds[1:], strict=True)}
+    return Moments(ev, counts, c, hl, spans, cands)
