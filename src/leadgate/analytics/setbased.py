@@ -91,12 +91,13 @@ def walk(
     """The lead's MQL moments under `proc`, from its candidate rows and people's moves (as
     `backtest.replay_lead` would find them from all its events). Raises NeedsExact.
 
-    Which rows the processor is fed, by the lead's stage: in `lead`, its first event,
-    hand-raisers and new highs where the MQL rule may hold (any row where it may hold
-    once the lead has left `lead` and come back); in `mql`, the rows near or below the
-    exit line; in nurture, hand-raisers, and after the cooldown the rows where the rule
-    may hold. The cooldown's end is fired with the state of the last event before it,
-    as `apply_events` fires it before the first event at or after it."""
+    Which rows the processor is fed, by the lead's stage: in `lead`, its first event
+    when it predates the lead's creation, hand-raisers and new highs where the MQL rule
+    may hold (any row where it may hold once the lead has left `lead` and come back); in
+    `mql`, the rows near or below the exit line; in nurture, hand-raisers, and after the
+    cooldown the rows where the rule may hold. The cooldown's end is fired with the
+    state of the last event before it, as `apply_events` fires it before the first event
+    at or after it."""
     st = lead.engagement_state
     out: list[float] = []
     a = lv.a if lv is not None else 0
@@ -150,7 +151,13 @@ def walk(
                 timer(t)
             stage = lead.stage
             if stage == "lead":
-                c = first or hand or (rule_counts and (may if left_lead else rec))
+                # The first event matters by itself only when it comes before the
+                # lead's creation (`apply_events` then dates the lead from it).
+                c = (
+                    (first and t < lead.stage_at)
+                    or hand
+                    or (rule_counts and (may if left_lead else rec))
+                )
             elif stage == "mql":
                 c = dip and lead.exit_armed and proc.exit_at is not None
             elif stage == "nurture":

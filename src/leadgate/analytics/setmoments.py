@@ -241,7 +241,9 @@ def _greedy_one(t: np.ndarray, ok: np.ndarray, a: int, b: int, w: list[float], d
     ok[hits] = True
 
 
-def _greedy(t: np.ndarray, starts: np.ndarray, count: int, days: float) -> np.ndarray:
+def _greedy(
+    t: np.ndarray, starts: np.ndarray, count: int, days: float, few: int = _FEW
+) -> np.ndarray:
     """Which events of each group (rows starts[g].. in time order) a rolling window of
     `count` per `days` scores, greedily in order."""
     n = len(t)
@@ -254,7 +256,7 @@ def _greedy(t: np.ndarray, starts: np.ndarray, count: int, days: float) -> np.nd
     ok = np.zeros(n, dtype=bool)
     for j in range(int(sz[0]) if len(sz) else 0):
         act = int(np.searchsorted(-sz, -j, "left"))  # groups longer than j come first
-        if act <= _FEW:
+        if act <= few:
             # A handful of long histories (a bot's 30,000 clicks) left: one by one,
             # not a numpy step per event.
             for g in range(act):
