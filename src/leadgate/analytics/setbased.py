@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import bisect
 import math
 import random
 import time
@@ -102,21 +103,28 @@ def walk(
     out: list[float] = []
     a = lv.a if lv is not None else 0
     cands = lv.cands if lv is not None else []
-    loaded = a - 1
-    k = 0
+    may_list: list[int] | None = None
+    loaded = a - 1  # the row whose state `st` holds (a - 1: none yet)
+    want = a - 1  # the row whose state `st` should hold (loaded on first use)
+    last = a - 1  # the last row considered
+    k = km = 0
     left_lead = False
     gate = proc.mql_tri is not None and proc.mql_tri(proc.fields(lead), proc.fit(lead), math.inf)
     rule_counts = gate is not False and proc.mql_tri is not None
 
     def load(g: int) -> None:
-        nonlocal loaded
+        nonlocal loaded, want
         if g < a or lv is None:
             st.rules, st.last_at, st.last_id = {}, -math.inf, ""
         else:
             eid, _, t = lv.event(g)
             st.rules, st.last_at, st.last_id = _tallies(lv, g, proc.rules), t, eid
         st.memo = st.floor = st.ceiling = None
-        loaded = g
+        loaded = want = g
+
+    def sync() -> None:
+        if loaded != want:
+            load(want)
 
     def note(ts: list[Any]) -> None:
         nonlocal left_lead
@@ -131,25 +139,41 @@ def walk(
             if due is None or due > limit:
                 return
             if lv is not None:
-                g = lv.last_before(due)
-                if loaded != g:
-                    load(g)
+                load(lv.last_before(due))
             stage = lead.stage
             note(proc.advance(lead, due, rescore=False))
             if lead.stage == stage:
                 return
 
     def feed(until_t: float) -> None:
-        nonlocal k, loaded
+        nonlocal k, km, loaded, want, last, may_list
         n = len(cands)
-        while k < n and cands[k][1] <= until_t:
-            g, t, first, rec, dip, hand, may, bad = cands[k]
-            k += 1
+        while True:
+            row = cands[k] if k < n else None
+            stage = lead.stage
+            if (
+                lv is not None
+                and rule_counts
+                and (stage == "nurture" or (stage == "lead" and left_lead))
+            ):
+                # Rows where the rule may hold, between the candidates.
+                if may_list is None:
+                    may_list = lv.may_rows()
+                km = bisect.bisect_right(may_list, last, km)
+                if km < len(may_list) and (row is None or may_list[km] < row[0]):
+                    g = may_list[km]
+                    row = (g, float(lv.m.ev.t[g]), False, False, False, False, True, False)
+            if row is None or row[1] > until_t:
+                break
+            g, t, first, rec, dip, hand, may, bad = row
+            if k < n and cands[k][0] == g:
+                k += 1
+            last = g
             if bad:
                 raise NeedsExact  # a sum too large for a double: the exact replay
-            if lead.stage == "nurture":
+            if stage == "nurture":
                 timer(t)
-            stage = lead.stage
+                stage = lead.stage
             if stage == "lead":
                 # The first event matters by itself only when it comes before the
                 # lead's creation (`apply_events` then dates the lead from it).
@@ -171,15 +195,14 @@ def walk(
                 eid, etype, _ = lv.event(g)
                 ev = Event(eid, etype, t, _tallies(lv, g, proc.rules))  # type: ignore[arg-type]
                 note(proc.apply_events(lead, [ev], t, rescore=False))
-                loaded = g
+                loaded = want = g
         timer(until_t)
         if lv is not None:
-            g = lv.last_before(until_t, inclusive=True)
-            if loaded != g:
-                load(g)
+            want = lv.last_before(until_t, inclusive=True)
 
     for at, to, actor, reason in moves:
         feed(at)
+        sync()
         try:
             ts = proc.advance(lead, at, rescore=False)
             ts.append(proc.set_stage(lead, to, actor, reason, at, rescore=False))
@@ -189,7 +212,9 @@ def walk(
     if lead.stage not in AUTOMATIC_STAGES:
         return out
     feed(until)
-    note(proc.advance(lead, until, rescore=False))
+    if lead.stage in ("mql", "nurture"):  # only these have timers (`advance`)
+        sync()
+        note(proc.advance(lead, until, rescore=False))
     return out
 
 

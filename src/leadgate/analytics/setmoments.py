@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -65,6 +65,7 @@ class EventCols:
     eid: Any
     gs: np.ndarray  # each row's lead's first row
     moves: dict[int, list[float]]
+    eids: list[str] = field(default_factory=list)  # `eid` as strings, when walked
 
     @classmethod
     def read(cls, con: Any, until: float, moves: dict[int, list[float]]) -> EventCols:
@@ -290,7 +291,12 @@ class LeadRows:
 
     def event(self, g: int) -> tuple[str, str, float]:
         ev = self.m.ev
-        return str(ev.eid[g].as_py()), ev.types[int(ev.type_code[g])], float(ev.t[g])
+        return ev.eids[g], ev.types[int(ev.type_code[g])], float(ev.t[g])
+
+    def may_rows(self) -> list[int]:
+        """The lead's rows where the MQL rule may hold (`moments`), only asked for by a
+        lead in nurture or back in `lead`."""
+        return (np.flatnonzero(self.m.may[self.a : self.b]) + self.a).tolist()
 
 
 @dataclass
@@ -303,6 +309,7 @@ class Moments:
     counts: np.ndarray
     c: np.ndarray
     hl: float | None
+    may: np.ndarray
     spans: dict[int, tuple[int, int]]
     cands: dict[int, list[tuple[int, float, bool, bool, bool, bool, bool, bool]]]
 
@@ -328,7 +335,8 @@ def moments(
     nr = len(rules)
     hl = pb.engagement.half_life_days * DAY if pb.engagement.half_life_days else None
     n = len(ev.lead)
-    empty = Moments(ev, np.zeros((0, 0), dtype=np.int32), np.zeros((0, 0)), hl, {}, {})
+    no = np.zeros(0, dtype=bool)
+    empty = Moments(ev, np.zeros((0, 0), dtype=np.int32), np.zeros((0, 0)), hl, no, {}, {})
     if n == 0 or not keep:
         return empty
     lead, t, gs = ev.lead, ev.t, ev.gs
@@ -394,7 +402,8 @@ def moments(
     first = seq == 1
     keep_arr = np.fromiter(keep, dtype=np.int64, count=len(keep))
     kept = np.isin(lead, keep_arr)
-    at = np.flatnonzero((first | rec | dip | hand | may | bad) & kept)
+    # Rows where only `may` holds are read when a walk asks (`LeadRows.may_rows`).
+    at = np.flatnonzero((first | rec | dip | hand | bad) & kept)
     clock("states")
     cols = [
         at.tolist(),
@@ -419,4 +428,6 @@ def moments(
     pairs = zip(starts.tolist(), ends.tolist(), strict=True)
     spans = dict(zip(lead[starts].tolist(), pairs, strict=True))
     clock("rows")
-    return Moments(ev, counts, c, hl, spans, cands)
+    if not ev.eids:
+        ev.eids = ev.eid.to_pylist()
+    return Moments(ev, counts, c, hl, may, spans, cands)
