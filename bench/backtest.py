@@ -120,7 +120,14 @@ def main() -> None:
 
         phases: dict[str, float] = {}
         res = run_setbased(
-            paths, old, new, T_END - 365 * 86400, T_END, verify=a.verify, phases=phases
+            paths,
+            old,
+            new,
+            T_END - 365 * 86400,
+            T_END,
+            verify=a.verify,
+            phases=phases,
+            workers=a.workers,
         )
         print("CPU-s by step: " + ", ".join(f"{k} {v:.2f}" for k, v in phases.items()))
     took = time.perf_counter() - t

@@ -99,7 +99,14 @@ def backtest(
         from leadgate.analytics.setbased import run_setbased
 
         res = run_setbased(
-            paths, old_text, new_text, start, until, verify=verify, progress=progress
+            paths,
+            old_text,
+            new_text,
+            start,
+            until,
+            verify=verify,
+            progress=progress,
+            workers=workers,
         )
     if res.meta.get("disagreements"):
         raise VerificationFailed(res)

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import bisect
 import math
+import multiprocessing
+import os
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -218,6 +220,43 @@ def walk(
     return out
 
 
+# What forked walkers read: set by `run_setbased` just before it forks, cleared after.
+_WALK: dict[str, Any] = {}
+_FORK_MIN = 2000  # fewer leads walk faster than a pool starts
+
+
+def _walk_leads(ids: list[int]) -> tuple[Runs, set[int]]:
+    """Walk these leads under both playbooks (`_WALK`): their MQL moments, and the leads
+    the exact replay has to take."""
+    w = _WALK
+    procs, keep, states, rows_by = w["procs"], w["keep"], w["states"], w["rows_by"]
+    moves, leads, counts, until = w["moves"], w["leads"], w["counts"], w["until"]
+    results: Runs = {}
+    exact: set[int] = set()
+    for lid in ids:
+        created = leads[lid][2]
+        mv = moves.get(lid, [])
+        runs: list[list[float]] = []
+        try:
+            for k, proc in enumerate(procs):
+                if lid not in keep[k]:
+                    runs.append([])
+                    continue
+                lead = states[k][lid]
+                rows = rows_by[k].lead(lid)
+                reason_moves: list[Move] = [
+                    (t, to, a, bt._reason(proc, lead, to)) for t, to, a, _ in mv
+                ]
+                runs.append(walk(proc, lead, rows, reason_moves, until))
+        except NeedsExact:
+            exact.add(lid)
+            continue
+        if runs[0] or runs[1]:
+            first = counts.first_at(lid)
+            results[lid] = (runs[0], runs[1], int(created if first is None else first))
+    return results, exact
+
+
 def run_setbased(
     paths: tuple[Path, Path, Path],
     old_text: str,
@@ -228,10 +267,12 @@ def run_setbased(
     seed: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     phases: dict[str, float] | None = None,
+    workers: int | None = None,
 ) -> bt.BacktestResult:
     """The backtest of `backtest.run_backtest`, set-based (module docstring); `verify`
     leads are replayed exactly too and `meta` says how many disagree. `phases`, when
-    given, receives the CPU seconds of each step (bench/backtest.py prints them)."""
+    given, receives the CPU seconds of each step (bench/backtest.py prints them).
+    `workers` processes walk the leads (default: up to 2, the cores' count)."""
     import duckdb
 
     clock = _Phases(phases)
@@ -306,29 +347,34 @@ def run_setbased(
     ]
     if progress:
         progress(1, 3)
+    ids = sorted(keep[0] | keep[1])
+    _WALK.update(
+        procs=procs, keep=keep, states=states, rows_by=rows_by, moves=moves, leads=leads,
+        counts=counts, until=until,
+    )  # fmt: skip
+    try:
+        n_proc = workers if workers is not None else min(os.cpu_count() or 1, 2)
+        if n_proc > 1 and len(ids) >= _FORK_MIN and hasattr(os, "fork"):
+            # The walks are independent: forked workers read the columns the parent
+            # computed (copy-on-write) and send back only MQL moments.
+            pool = multiprocessing.get_context("fork").Pool(n_proc)
+            try:
+                parts = pool.map(_walk_leads, [ids[i::n_proc] for i in range(n_proc)])
+                pool.close()
+            except BaseException:
+                pool.terminate()
+                raise
+            finally:
+                pool.join()
+        else:
+            parts = [_walk_leads(ids)]
+    finally:
+        _WALK.clear()
     results: Runs = {}
     exact: set[int] = set(adjusted)
-    for lid in sorted(keep[0] | keep[1]):
-        created = leads[lid][2]
-        mv = moves.get(lid, [])
-        runs: list[list[float]] = []
-        try:
-            for k, proc in enumerate(procs):
-                if lid not in keep[k]:
-                    runs.append([])
-                    continue
-                lead = states[k][lid]
-                rows = rows_by[k].lead(lid)
-                reason_moves: list[Move] = [
-                    (t, to, a, bt._reason(proc, lead, to)) for t, to, a, _ in mv
-                ]
-                runs.append(walk(proc, lead, rows, reason_moves, until))
-        except NeedsExact:
-            exact.add(lid)
-            continue
-        if runs[0] or runs[1]:
-            first = counts.first_at(lid)
-            results[lid] = (runs[0], runs[1], int(created if first is None else first))
+    for got, failed in parts:
+        results.update(got)
+        exact |= failed
     clock("walk")
     if progress:
         progress(2, 3)
@@ -414,12 +460,19 @@ class _Phases:
 
     def __init__(self, out: dict[str, float] | None) -> None:
         self.out = out
-        self.t = time.process_time()
+        self.t = self.cpu() if out is not None else 0.0
+
+    @staticmethod
+    def cpu() -> float:
+        import resource  # POSIX; only a benchmark asks for the figures
+
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return time.process_time() + kids.ru_utime + kids.ru_stime
 
     def __call__(self, name: str) -> None:
         if self.out is None:
             return
-        now = time.process_time()
+        now = self.cpu()
         self.out[name] = self.out.get(name, 0.0) + now - self.t
         self.t = now
 

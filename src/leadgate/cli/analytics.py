@@ -170,7 +170,7 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option("--out", help="Directory for results (JSON, CSV, charts).")
         ] = None,
         workers: Annotated[
-            int | None, typer.Option("--workers", help="Processes (with --exact).")
+            int | None, typer.Option("--workers", help="Processes that replay (or walk) leads.")
         ] = None,
         exact: Annotated[
             bool,
