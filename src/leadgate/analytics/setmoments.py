@@ -311,6 +311,9 @@ class Moments:
     hl: float | None
     may: np.ndarray
     spans: dict[int, tuple[int, int]]
+    # Leads with a row where the rule may turn true (a new high) or a hand is raised:
+    # without one (and without people's moves) a lead never leaves `lead`.
+    live: set[int]
     cands: dict[int, list[tuple[int, float, bool, bool, bool, bool, bool, bool]]]
 
     def lead(self, lid: int) -> LeadRows | None:
@@ -336,7 +339,7 @@ def moments(
     hl = pb.engagement.half_life_days * DAY if pb.engagement.half_life_days else None
     n = len(ev.lead)
     no = np.zeros(0, dtype=bool)
-    empty = Moments(ev, np.zeros((0, 0), dtype=np.int32), np.zeros((0, 0)), hl, no, {}, {})
+    empty = Moments(ev, np.zeros((0, 0), dtype=np.int32), np.zeros((0, 0)), hl, no, {}, set(), {})
     if n == 0 or not keep:
         return empty
     lead, t, gs = ev.lead, ev.t, ev.gs
@@ -430,4 +433,5 @@ def moments(
     clock("rows")
     if not ev.eids:
         ev.eids = ev.eid.to_pylist()
-    return Moments(ev, counts, c, hl, may, spans, cands)
+    live = set(np.unique(lead[(rec | hand) & kept]).tolist())
+    return Moments(ev, counts, c, hl, may, spans, live, cands)
