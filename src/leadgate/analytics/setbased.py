@@ -350,7 +350,7 @@ def run_setbased(
     ]
     if progress:
         progress(1, 3)
-    ids = sorted(keep[0] | keep[1])
+    walked = sorted(keep[0] | keep[1])
     _WALK.update(
         procs=procs, keep=keep, states=states, rows_by=rows_by, moves=moves, leads=leads,
         counts=counts, until=until,
@@ -359,7 +359,7 @@ def run_setbased(
         # One by default: on this 2-core machine, shared, forked walkers cost more CPU
         # (12.9 against 9.8 CPU-s at 100k leads / 2M events) and gained no wall time.
         n_proc = workers if workers is not None else 1
-        if n_proc > 1 and len(ids) >= _FORK_MIN and hasattr(os, "fork"):
+        if n_proc > 1 and len(walked) >= _FORK_MIN and hasattr(os, "fork"):
             # The walks are independent: forked workers read the columns the parent
             # computed (copy-on-write) and send back only MQL moments.
             # Frozen: the children's collector would otherwise visit (and so copy) every
@@ -368,7 +368,7 @@ def run_setbased(
             pool = multiprocessing.get_context("fork").Pool(n_proc)
             gc.unfreeze()
             try:
-                parts = pool.map(_walk_leads, [ids[i::n_proc] for i in range(n_proc)])
+                parts = pool.map(_walk_leads, [walked[i::n_proc] for i in range(n_proc)])
                 pool.close()
             except BaseException:
                 pool.terminate()
@@ -376,7 +376,7 @@ def run_setbased(
             finally:
                 pool.join()
         else:
-            parts = [_walk_leads(ids)]
+            parts = [_walk_leads(walked)]
     finally:
         _WALK.clear()
     results: Runs = {}

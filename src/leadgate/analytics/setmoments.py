@@ -286,8 +286,9 @@ class LeadRows:
 
     def last_before(self, t: float, inclusive: bool = False) -> int:
         """The last row before `t` (at or before, `inclusive`); a - 1 when none."""
-        side = "right" if inclusive else "left"
-        return self.a + int(np.searchsorted(self.m.ev.t[self.a : self.b], t, side)) - 1
+        ts = self.m.ev.t[self.a : self.b]
+        at = np.searchsorted(ts, t, "right") if inclusive else np.searchsorted(ts, t, "left")
+        return self.a + int(at) - 1
 
     def event(self, g: int) -> tuple[str, str, float]:
         ev = self.m.ev
