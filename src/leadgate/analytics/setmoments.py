@@ -286,13 +286,13 @@ class LeadRows:
 
     def last_before(self, t: float, inclusive: bool = False) -> int:
         """The last row before `t` (at or before, `inclusive`); a - 1 when none."""
-        ts = self.m.ev.t[self.a : self.b]
+        ts = self.m.t[self.a : self.b]
         at = np.searchsorted(ts, t, "right") if inclusive else np.searchsorted(ts, t, "left")
         return self.a + int(at) - 1
 
     def event(self, g: int) -> tuple[str, str, float]:
-        ev = self.m.ev
-        return ev.eids[g], ev.types[int(ev.type_code[g])], float(ev.t[g])
+        ev, j = self.m.ev, int(self.m.rows[g])
+        return ev.eids[j], ev.types[int(ev.type_code[j])], float(ev.t[j])
 
     def may_rows(self) -> list[int]:
         """The lead's rows where the MQL rule may hold (`moments`), only asked for by a
@@ -307,6 +307,8 @@ class Moments:
     from the lead's first event t0), and the flags."""
 
     ev: EventCols
+    rows: np.ndarray  # each of these rows' index in `ev` (only the kept leads' rows)
+    t: np.ndarray  # each row's time
     counts: np.ndarray
     c: np.ndarray
     hl: float | None
@@ -340,15 +342,31 @@ def moments(
     hl = pb.engagement.half_life_days * DAY if pb.engagement.half_life_days else None
     n = len(ev.lead)
     no = np.zeros(0, dtype=bool)
-    empty = Moments(ev, np.zeros((0, 0), dtype=np.int32), np.zeros((0, 0)), hl, no, {}, set(), {})
+    i0 = np.zeros(0, dtype=np.int64)
+    no_counts = np.zeros((0, 0), dtype=np.int32)
+    empty = Moments(ev, i0, np.zeros(0), no_counts, np.zeros((0, 0)), hl, no, {}, set(), {})
     if n == 0 or not keep:
         return empty
-    lead, t, gs = ev.lead, ev.t, ev.gs
+    pos, r = _pairs(con, ev, pb, until)
+    clock("pairs")
+    # Only the kept leads' rows from here on (whole leads, so each stays contiguous):
+    # the state columns are rows x rules.
+    keep_arr = np.fromiter(keep, dtype=np.int64, count=len(keep))
+    rows_at = np.flatnonzero(np.isin(ev.lead, keep_arr))
+    back = np.full(n, -1, dtype=np.int64)
+    back[rows_at] = np.arange(len(rows_at))
+    pos = back[pos]
+    r = r[pos >= 0]
+    pos = pos[pos >= 0]
+    n = len(rows_at)
+    if n == 0:
+        return empty
+    lead, t = ev.lead[rows_at], ev.t[rows_at]
+    type_code = ev.type_code[rows_at]
+    gs = seg_starts(lead)
     idx = np.arange(n)
     seq = idx - gs + 1
     dt = t - t[gs]
-    pos, r = _pairs(con, ev, pb, until)
-    clock("pairs")
     w = np.zeros((n, max(nr, 1)))
     with np.errstate(over="ignore"):
         if len(pos):
@@ -389,7 +407,7 @@ def moments(
         rec = may = np.ones(n, dtype=bool)
     hands = sorted(st.mql.hand_raisers)
     hcodes = [i for i, x in enumerate(ev.types) if x in hands]
-    hand = np.isin(ev.type_code, hcodes) if hcodes else np.zeros(n, dtype=bool)
+    hand = np.isin(type_code, hcodes) if hcodes else np.zeros(n, dtype=bool)
     line = st.recycle.mql_exit_engagement
     if line is None:
         dip = np.zeros(n, dtype=bool)
@@ -404,10 +422,8 @@ def moments(
         dip = low & ((seq >= poss) | moved)
     bad = ~np.isfinite(e)
     first = seq == 1
-    keep_arr = np.fromiter(keep, dtype=np.int64, count=len(keep))
-    kept = np.isin(lead, keep_arr)
     # Rows where only `may` holds are read when a walk asks (`LeadRows.may_rows`).
-    at = np.flatnonzero((first | rec | dip | hand | bad) & kept)
+    at = np.flatnonzero(first | rec | dip | hand | bad)
     clock("states")
     cols = [
         at.tolist(),
@@ -427,12 +443,12 @@ def moments(
         bounds = np.concatenate(([0], cuts, [len(lids)])).tolist()
         firsts = lids[bounds[:-1]].tolist()
         cands = {lid: rows[a:b] for lid, a, b in zip(firsts, bounds[:-1], bounds[1:], strict=True)}
-    starts = np.flatnonzero(first & kept)
+    starts = np.flatnonzero(first)
     ends = np.searchsorted(lead, lead[starts], "right")
     pairs = zip(starts.tolist(), ends.tolist(), strict=True)
     spans = dict(zip(lead[starts].tolist(), pairs, strict=True))
     clock("rows")
     if not ev.eids:
         ev.eids = ev.eid.to_pylist()
-    live = set(np.unique(lead[(rec | hand) & kept]).tolist())
-    return Moments(ev, counts, c, hl, may, spans, live, cands)
+    live = set(np.unique(lead[rec | hand]).tolist())
+    return Moments(ev, rows_at, t, counts, c, hl, may, spans, live, cands)

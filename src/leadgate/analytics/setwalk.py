@@ -57,8 +57,8 @@ def snapshot_processor(text: str, name: str) -> LeadProcessor:
 def _tallies(lv: LeadRows, g: int, rules: EngagementRules) -> dict[int, Tally]:
     """Each rule's state after row g, as a `Tally` anchored at its moment."""
     m = lv.m
-    t = float(m.ev.t[g])
-    t0 = float(m.ev.t[lv.a])
+    t = float(m.t[g])
+    t0 = float(m.t[lv.a])
     k = 1.0 if m.hl is None else 2.0 ** (-(t - t0) / m.hl)
     out = {}
     ns = m.counts[g].tolist()
@@ -149,7 +149,7 @@ def walk(
                 km = bisect.bisect_right(may_list, last, km)
                 if km < len(may_list) and (row is None or may_list[km] < row[0]):
                     g = may_list[km]
-                    row = (g, float(lv.m.ev.t[g]), False, False, False, False, True, False)
+                    row = (g, float(lv.m.t[g]), False, False, False, False, True, False)
             if row is None or row[1] > until_t:
                 break
             g, t, first, rec, dip, hand, may, bad = row
@@ -189,7 +189,10 @@ def walk(
 
     for at, to, actor, reason in moves:
         feed(at)
-        sync()
+        if lead.stage in ("mql", "nurture") or to == "mql":
+            # Only a timer (mql, nurture) or a move to MQL (its exit line) reads the
+            # engagement here; otherwise the state is loaded when something does.
+            sync()
         try:
             ts = proc.advance(lead, at, rescore=False)
             ts.append(proc.set_stage(lead, to, actor, reason, at, rescore=False))
