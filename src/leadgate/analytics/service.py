@@ -77,8 +77,8 @@ def backtest(
     By default the set-based path (scores in DuckDB, stage moves by the Python lifecycle)
     with `verify` leads also replayed exactly, raising VerificationFailed if any
     disagrees: it costs less CPU than the replay at 100k leads / 2M events (2-17% in
-    back-to-back pairs, docs/benchmarks.md, issue 17). `exact=True` replays every lead in Python (`workers`
-    processes): the oracle."""
+    back-to-back pairs, docs/benchmarks.md, issue 17). `exact=True` replays every lead
+    in Python (`workers` processes): the oracle."""
     if verify < 0:
         raise InputError("verify", "must be 0 or more")
     load_playbook(new_text, "new playbook")
