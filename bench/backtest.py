@@ -118,7 +118,18 @@ def main() -> None:
     else:
         from leadgate.analytics.setbased import run_setbased
 
-        res = run_setbased(paths, old, new, T_END - 365 * 86400, T_END, verify=a.verify)
+        phases: dict[str, float] = {}
+        res = run_setbased(
+            paths,
+            old,
+            new,
+            T_END - 365 * 86400,
+            T_END,
+            verify=a.verify,
+            phases=phases,
+            workers=a.workers,
+        )
+        print("CPU-s by step: " + ", ".join(f"{k} {v:.2f}" for k, v in phases.items()))
     took = time.perf_counter() - t
     target = 1.5 if a.events <= 2_000_000 else 10.0
     print(

@@ -259,7 +259,8 @@ def test_http_router(sqlite_url: str, clock: Any) -> None:
         _, text = bundled_playbook()
         r = c.post("/api/v1/backtest", json={"playbook": text})
         assert r.status_code == 200 and r.json()["changed"] == []
-        assert r.json()["meta"]["method"] == "exact"  # the default (docs/analytics.md)
+        # The default is the verified set-based path (issue 17, docs/analytics.md).
+        assert r.json()["meta"]["method"] == "set-based"
         r = c.post("/api/v1/backtest", json={"playbook": text, "exact": False})
         assert r.status_code == 200 and r.json()["changed"] == []
         meta = r.json()["meta"]
@@ -275,9 +276,13 @@ def test_http_router(sqlite_url: str, clock: Any) -> None:
         setbased.walk = lambda *a: [t + 1 for t in real(*a)]  # type: ignore[assignment]
         try:
             r = c.post("/api/v1/backtest", json={"playbook": text, "exact": False})
+            assert r.status_code == 500 and "verification failed" in r.text
+            r = c.post("/api/v1/backtest", json={"playbook": text})  # the default too
+            assert r.status_code == 500 and "verification failed" in r.text
+            r = c.post("/api/v1/backtest", json={"playbook": text, "exact": True})
+            assert r.status_code == 200  # the exact replay does not walk
         finally:
             setbased.walk = real
-        assert r.status_code == 500 and "verification failed" in r.text
         r = c.post("/api/v1/backtest", json={"playbook": "name: x\nfit: {rules: 3}\n"})
         assert r.status_code == 422 and "fit" in r.text
         r = c.post("/api/v1/backtest", json={"playbook": text, "from": "nope"})
@@ -376,7 +381,9 @@ def test_cli_backtest_verifies_and_fails_on_a_disagreement(
     new.write_text(text.replace("value: 30}]}", "value: 45}]}"), encoding="utf-8")
     base = ["backtest", str(new), "--db", sqlite_url, "--out", str(tmp_path / "bt")]
     r = runner.invoke(app, [*base, "--json"])
-    assert r.exit_code == 0 and json.loads(r.output)["meta"]["method"] == "exact"
+    # The default is the verified set-based path; --set-based stays accepted (a no-op).
+    assert r.exit_code == 0 and json.loads(r.output)["meta"]["method"] == "set-based"
+    default = json.loads(r.output)
     base.append("--set-based")
     r = runner.invoke(app, [*base, "--verify", "50", "--json"])
     assert r.exit_code == 0, r.output
@@ -387,6 +394,11 @@ def test_cli_backtest_verifies_and_fails_on_a_disagreement(
     exact = json.loads(r.output)
     assert exact["meta"]["method"] == "exact"
     assert (exact["months"], exact["totals"], exact["changed"]) == (
+        fast["months"],
+        fast["totals"],
+        fast["changed"],
+    )
+    assert (default["months"], default["totals"], default["changed"]) == (
         fast["months"],
         fast["totals"],
         fast["changed"],

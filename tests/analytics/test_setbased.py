@@ -205,3 +205,13 @@ def test_verification_counts_a_disagreement(
     bad = run_setbased(paths, old, new, None, T0 + 100 * DAY, verify=40)
     assert bad.meta["disagreements"] > 0
     assert verify_sample(paths, old, new, {}, 0, T0 + 100 * DAY) == (0, 0)
+
+
+def test_forked_walkers_give_what_one_process_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths, old, new = _demo(tmp_path)
+    one = run_setbased(paths, old, new, None, T0 + 100 * DAY, verify=0, workers=1)
+    monkeypatch.setattr(setbased, "_FORK_MIN", 0)
+    two = run_setbased(paths, old, new, None, T0 + 100 * DAY, verify=0, workers=2)
+    assert _seen(two) == _seen(one) and one.totals["mqls_old"] > 0

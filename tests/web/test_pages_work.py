@@ -376,6 +376,27 @@ def test_what_if_lists_the_leads_that_change_and_activate_counts_them(
     assert "1 lead(s) change stage (0 become MQLs, 1 no longer do)" in r.text
 
 
+def test_what_if_shows_a_failed_verification_as_a_problem(
+    client: TestClient, team: Team, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What if runs the verified set-based backtest (the default, issue 17): a
+    disagreement with the exact replay is an error on the page, never a result."""
+    from leadgate.analytics import setbased
+    from leadgate.analytics.service import active_text
+
+    sign_in(client, "olga")
+    csrf = field(client.get("/app/playbook").text, "csrf")
+    text = active_text(team.engine).replace("name: ", "name: web-", 1)
+    team.engine.clock.advance(60)  # type: ignore[attr-defined]
+    r = client.post("/app/playbook", data={"csrf": csrf, "action": "whatif", "yaml": text})
+    assert r.status_code == 200 and "MQLs per month" in r.text
+    real = setbased.walk
+    monkeypatch.setattr(setbased, "walk", lambda *a: [t + 1 for t in real(*a)])
+    r = client.post("/app/playbook", data={"csrf": csrf, "action": "whatif", "yaml": text})
+    assert r.status_code == 500 and "verification failed" in r.text
+    assert "MQLs per month" not in r.text
+
+
 def test_the_funnel_keeps_its_reports_a_minute_and_says_so(client: TestClient, team: Team) -> None:
     sign_in(client, "olga")
     assert "late-source" not in client.get("/app/funnel").text

@@ -92,6 +92,12 @@ def can_move(
     if ADJUSTMENT in types:
         return True  # a fit adjustment changes fit mid-history
     bound = engagement_bound(proc.playbook, types) if isinstance(types, Mapping) else math.inf
+    return rule_may_hold(proc, lead, bound)
+
+
+def rule_may_hold(proc: LeadProcessor, lead: LeadState, bound: float) -> bool:
+    """`can_move`'s last test: the MQL rule (which exists) is not false for this lead at
+    every engagement up to `bound`."""
     tri = proc.mql_tri
     assert tri is not None  # compiled whenever the rule exists
     # The bound alone often rules the lead out: then its fields and fit (regexes) are

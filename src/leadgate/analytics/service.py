@@ -69,16 +69,16 @@ def backtest(
     end: float | None = None,
     progress: Callable[[int, int], None] | None = None,
     workers: int | None = None,
-    exact: bool = True,
+    exact: bool = False,
     verify: int = 1000,
 ) -> BacktestResult:
     """Replay the store's history under a new playbook and the active one (or `against`).
 
-    `exact` (the default) replays every lead in Python (`workers` processes). `exact=False`
-    is the set-based path (scores in DuckDB, stage moves by the Python lifecycle) with
-    `verify` leads also replayed exactly, raising VerificationFailed if any disagrees.
-    The set-based path gives the same answers but is not yet faster (docs/benchmarks.md,
-    issue 17), so it is opt-in until it is."""
+    By default the set-based path (scores in DuckDB, stage moves by the Python lifecycle)
+    with `verify` leads also replayed exactly, raising VerificationFailed if any
+    disagrees: it costs less CPU than the replay at 100k leads / 2M events (2-17% in
+    back-to-back pairs, docs/benchmarks.md, issue 17). `exact=True` replays every lead
+    in Python (`workers` processes): the oracle."""
     if verify < 0:
         raise InputError("verify", "must be 0 or more")
     load_playbook(new_text, "new playbook")
@@ -99,7 +99,14 @@ def backtest(
         from leadgate.analytics.setbased import run_setbased
 
         res = run_setbased(
-            paths, old_text, new_text, start, until, verify=verify, progress=progress
+            paths,
+            old_text,
+            new_text,
+            start,
+            until,
+            verify=verify,
+            progress=progress,
+            workers=workers,
         )
     if res.meta.get("disagreements"):
         raise VerificationFailed(res)

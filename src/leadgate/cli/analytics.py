@@ -170,17 +170,17 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option("--out", help="Directory for results (JSON, CSV, charts).")
         ] = None,
         workers: Annotated[
-            int | None, typer.Option("--workers", help="Processes (with --exact).")
+            int | None, typer.Option("--workers", help="Processes that replay (or walk) leads.")
         ] = None,
         exact: Annotated[
             bool,
             typer.Option(
                 "--exact/--set-based",
-                help="Replay every lead in Python (the default, the oracle), or compute scores "
-                "set-based in DuckDB with the lifecycle in Python, checked by --verify "
-                "(same answers; not yet faster).",
+                help="Replay every lead in Python (the oracle), or (the default; --set-based "
+                "says so explicitly) compute scores set-based in DuckDB with the lifecycle in "
+                "Python, checked by --verify.",
             ),
-        ] = True,
+        ] = False,
         verify: Annotated[
             int,
             typer.Option(
@@ -192,9 +192,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Replay history under NEW and the active playbook; compare MQLs month by month.
 
-        Every lead is replayed in Python; with --set-based the scores are computed in DuckDB
-        and only the stage moves by the lifecycle, and a sample of leads (--verify) is
-        replayed exactly too: any disagreement fails (exit 1)."""
+        Scores are computed set-based in DuckDB and only the stage moves by the lifecycle,
+        and a sample of leads (--verify) is replayed exactly too: any disagreement fails
+        (exit 1). --exact replays every lead in Python (--workers processes)."""
         from leadgate.analytics import service
 
         if not new.is_file():

@@ -124,12 +124,16 @@ async def playbook_action(request: Request) -> Response:
     if action == "check":
         return await _page(request, viewer, 200, text, valid=True, warnings=pb.warnings())
     if action in ("whatif", "activate") and form.get("confirm") != "1":
-        from leadgate.analytics.service import backtest
+        from leadgate.analytics.service import VerificationFailed, backtest
 
         try:
             result = await h.read(backtest, h.engine, text)
         except InputError as exc:
             return await _page(request, viewer, 422, text, problems=[str(exc)])
+        except VerificationFailed as exc:
+            # The set-based answer disagreed with the exact replay on sampled leads: shown
+            # as a problem, never as a result.
+            return await _page(request, viewer, 500, text, problems=[str(exc)])
         return await _page(
             request,
             viewer,
