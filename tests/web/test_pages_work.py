@@ -379,10 +379,15 @@ def test_what_if_lists_the_leads_that_change_and_activate_counts_them(
 def test_what_if_shows_a_failed_verification_as_a_problem(
     client: TestClient, team: Team, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """What if runs the verified set-based backtest (the default, issue 17): a
+    """What if on the verified set-based backtest (the service's `exact=False`): a
     disagreement with the exact replay is an error on the page, never a result."""
-    from leadgate.analytics import setbased
+    from leadgate.analytics import service, setbased
     from leadgate.analytics.service import active_text
+
+    real_backtest = service.backtest
+    monkeypatch.setattr(
+        service, "backtest", lambda *a, **k: real_backtest(*a, **{**k, "exact": False})
+    )
 
     sign_in(client, "olga")
     csrf = field(client.get("/app/playbook").text, "csrf")

@@ -176,11 +176,11 @@ def register(app: typer.Typer) -> None:
             bool,
             typer.Option(
                 "--exact/--set-based",
-                help="Replay every lead in Python (the oracle), or (the default; --set-based "
-                "says so explicitly) compute scores set-based in DuckDB with the lifecycle in "
-                "Python, checked by --verify.",
+                help="Replay every lead in Python (the default, the oracle), or compute "
+                "scores set-based in DuckDB with the lifecycle in Python, checked by --verify "
+                "(less CPU, ~4x the memory: docs/analytics.md).",
             ),
-        ] = False,
+        ] = True,
         verify: Annotated[
             int,
             typer.Option(
@@ -192,9 +192,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Replay history under NEW and the active playbook; compare MQLs month by month.
 
-        Scores are computed set-based in DuckDB and only the stage moves by the lifecycle,
-        and a sample of leads (--verify) is replayed exactly too: any disagreement fails
-        (exit 1). --exact replays every lead in Python (--workers processes)."""
+        Every lead is replayed in Python (--workers processes). With --set-based the scores
+        are computed in DuckDB and only the stage moves by the lifecycle, and a sample of
+        leads (--verify) is replayed exactly too: any disagreement fails (exit 1)."""
         from leadgate.analytics import service
 
         if not new.is_file():
