@@ -6,6 +6,7 @@ ones lead); then by grade (fit A before B, engagement 1 before 2); then by score
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,9 +22,13 @@ def _span(seconds: float) -> str:
     return f"{s / 86400:.1f} days"
 
 
-def rank(rows: Sequence[Sequence[Any]], now: float) -> list[dict[str, Any]]:
+def rank(
+    rows: Sequence[Sequence[Any]], now: float, limit: int | None = None
+) -> list[dict[str, Any]]:
     """Rows (id, email, stage, owner, grade, fit_grade, engagement_grade, score, stage_at,
-    sla_due_at) → the queue, best first, each with its position and reason."""
+    sla_due_at) → the queue, best first, each with its position and reason; the first
+    `limit` (None: all). Only those are described: the whole team's queue holds thousands
+    of open leads and a page shows 200."""
 
     def key(r: Sequence[Any]) -> tuple[Any, ...]:
         due = r[9] if r[2] == "mql" else None
@@ -37,8 +42,9 @@ def rank(rows: Sequence[Sequence[Any]], now: float) -> list[dict[str, Any]]:
             r[0],
         )
 
+    ranked = heapq.nsmallest(limit, rows, key=key) if limit is not None else sorted(rows, key=key)
     out = []
-    for pos, r in enumerate(sorted(rows, key=key), 1):
+    for pos, r in enumerate(ranked, 1):
         due = r[9] if r[2] == "mql" else None
         grade = f"grade {r[4]}, score {r[7]:g}"
         if due is not None:

@@ -60,4 +60,4 @@ class Sales(RepDesk, EngineHooks, Scheduler, NurtureDesk):
                 f"FROM leads l WHERE {where}",
                 params,
             ).fetchall()
-        return rank(rows, now)[:limit]
+        return rank(rows, now, limit)
