@@ -280,11 +280,15 @@ def compile_tri(cond: Condition) -> Tri:
             def bounded(
                 fields: Mapping[str, Any] | None, fit: float | None, eng_max: float
             ) -> bool | None:
+                # The engine checks scores rounded to cents (engagement, then the total of
+                # fit and engagement), and rounding never lowers the largest of them: the
+                # bound is rounded the same way (1.875 of engagement shows as 1.88).
+                top = round(eng_max, 2)
                 if on_total:
                     if fit is None:
                         return None
-                    eng_max += fit
-                return False if eng_max < need else None
+                    top = round(fit + top, 2)
+                return False if top < need else None
 
             return bounded
         return lambda fields, fit, eng_max: None
