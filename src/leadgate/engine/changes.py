@@ -49,6 +49,24 @@ class LeadChange:
     # replace them. Announced as `lead.stage_corrected`.
     voided: list[Transition] = field(default_factory=list)
 
+    @classmethod
+    def of(cls, s: StoredLead, transitions: list[Transition], created: bool) -> LeadChange:
+        """The change of a lead just saved (its card holds the new score and grade)."""
+        card = s.state.card
+        assert card is not None and s.state.id is not None
+        return cls(
+            s.state.id,
+            s.state.email,
+            created,
+            transitions,
+            None if created else s.score_before,
+            card.total,
+            None if created else s.grade_before,
+            card.grade,
+            s.owner,
+            s.voided,
+        )
+
 
 Clock = Callable[[], float]
 # Called inside the transaction that made the changes, so what they write
@@ -58,3 +76,12 @@ Listener = Callable[[Repository, list[LeadChange], float], None]
 StageGuard = Callable[[Repository, StoredLead, str, float], None]
 # Adds keys to `show` output (owner details, SLA, qualification...).
 ShowExtra = Callable[[Repository, dict[str, Any]], None]
+
+
+def notify(
+    listeners: list[Listener], repo: Repository, changes: list[LeadChange], now: float
+) -> None:
+    """Call the listeners; those marked `late` (the webhook outbox) run after the others, so
+    what they announce includes what the others did in this transaction (routing's owner)."""
+    for listener in sorted(listeners, key=lambda f: getattr(f, "late", False)):
+        listener(repo, changes, now)

@@ -33,6 +33,7 @@ from leadgate.engine.changes import (
     Listener,
     ShowExtra,
     StageGuard,
+    notify,
 )
 from leadgate.engine.errors import NoPlaybook, NotFound
 from leadgate.engine.txn import _LeadCache, _Txn, gc_paused
@@ -153,30 +154,10 @@ class Engine:
             [(s.state.id, t) for s, ts, _ in items for t in ts],  # type: ignore[misc]
             proc.version,
         )
-        changes: list[LeadChange] = []
-        for s, ts, created in items if self.listeners else ():
-            card = s.state.card
-            assert card is not None and s.state.id is not None
-            changes.append(
-                LeadChange(
-                    s.state.id,
-                    s.state.email,
-                    created,
-                    ts,
-                    None if created else s.score_before,
-                    card.total,
-                    None if created else s.grade_before,
-                    card.grade,
-                    s.owner,
-                    s.voided,
-                )
-            )
+        changes = [LeadChange.of(s, ts, created) for s, ts, created in items if self.listeners]
         for s, _, _ in items:
             s.voided = []
-        # Listeners marked `late` (the webhook outbox) run after the others, so what they
-        # announce includes what the others did in this transaction (routing's owner).
-        for listener in sorted(self.listeners, key=lambda f: getattr(f, "late", False)):
-            listener(repo, changes, now)
+        notify(self.listeners, repo, changes, now)
         if txn is not None:
             for s, ts, _ in items:
                 s.updated_at = now

@@ -20,7 +20,7 @@ sample against this path at run time. Example:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -201,17 +201,25 @@ def events_by_lead(
     repo: Repository, lo: int, hi: int, property_types: frozenset[str]
 ) -> dict[int, list[Event]]:
     """The events of leads lo..hi, properties decoded only where scoring reads them."""
-    from leadgate.store.repository import loads
-
     out: dict[int, list[Event]] = defaultdict(list)
     cur = repo.execute(
         "SELECT lead_id, id, type, occurred_at, properties FROM events "
         "WHERE lead_id BETWEEN ? AND ?",
         [lo, hi],
     )
-    for lid, eid, typ, at, props in cur.fetchall():
-        out[lid].append(Event(eid, typ, at, loads(props) if typ in property_types else _NO_PROPS))
+    add_events(out, cur.fetchall(), property_types)
     return out
+
+
+def add_events(
+    out: dict[int, list[Event]], rows: Sequence[Any], property_types: frozenset[str]
+) -> None:
+    """Rows (lead_id, id, type, occurred_at, properties) as each lead's events, properties
+    decoded only where scoring reads them."""
+    from leadgate.store.repository import loads
+
+    for lid, eid, typ, at, props in rows:
+        out[lid].append(Event(eid, typ, at, loads(props) if typ in property_types else _NO_PROPS))
 
 
 _NO_PROPS: Mapping[str, Any] = MappingProxyType({})

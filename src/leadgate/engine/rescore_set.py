@@ -42,10 +42,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from leadgate.engine.changes import LeadChange, notify
 from leadgate.engine.rescore import (
     _NO_PROPS,
     DEFAULT_VERIFY,
     Versions,
+    add_events,
     rescore_one,
     versions,
 )
@@ -61,7 +63,7 @@ from leadgate.store.repository import (
 )
 
 if TYPE_CHECKING:
-    from leadgate.engine.engine import Engine, LeadChange
+    from leadgate.engine.engine import Engine
 
 # What the settled leads' statement writes: the columns a take-over changes when the
 # stage stays. The score and grade columns are indexed (stage and score, priority, score
@@ -286,10 +288,7 @@ def _events_of(
             f"WHERE lead_id IN ({','.join('?' * len(chunk))})",
             chunk,
         )
-        for lid, eid, typ, at, props in cur.fetchall():
-            out[lid].append(
-                Event(eid, typ, at, loads(props) if typ in property_types else _NO_PROPS)
-            )
+        add_events(out, cur.fetchall(), property_types)
     return out
 
 
@@ -358,27 +357,7 @@ def _write_settled(
 
 def _tell(engine: Engine, repo: Repository, settled: list[StoredLead], now: float) -> None:
     """The engine's listeners hear of the settled leads as of any rescored lead."""
-    from leadgate.engine.engine import LeadChange
-
-    changes: list[LeadChange] = []
-    for s in settled:
-        card = s.state.card
-        assert card is not None and s.state.id is not None
-        changes.append(
-            LeadChange(
-                s.state.id,
-                s.state.email,
-                False,
-                [],
-                s.score_before,
-                card.total,
-                s.grade_before,
-                card.grade,
-                s.owner,
-            )
-        )
-    for listener in sorted(engine.listeners, key=lambda f: getattr(f, "late", False)):
-        listener(repo, changes, now)
+    notify(engine.listeners, repo, [LeadChange.of(s, [], False) for s in settled], now)
 
 
 def _sample(engine: Engine, n: int, seed: int | None) -> set[int]:
