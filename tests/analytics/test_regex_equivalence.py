@@ -123,3 +123,13 @@ def test_spark_runs_portable_regexes_as_python_does() -> None:
         spark.stop()
     wrong = [(rows[i][3], rows[i][1], want[i]) for i in range(len(rows)) if got[i] != want[i]]
     assert not wrong, wrong[:10]
+
+
+@pytest.mark.parametrize("pattern", ["\\B", "(?i)\\B", "a|\\B", "\\b\\B"])
+def test_duckdb_finds_no_place_inside_a_character(pattern: str) -> None:
+    # Found by the property above: RE2 searches from every byte, and between the three
+    # UTF-8 bytes of the Kelvin sign both sides are "not a word character", so a
+    # leading \B matched in 'aKa', where Python (and a reader of characters) finds no
+    # place without a boundary.
+    texts = ["a\u212aa", "A\u212ab", "x\u017fx", "aé", "é", "", "ab"]
+    assert _duckdb(duckdb.connect(), pattern, texts) == _python(pattern, texts)

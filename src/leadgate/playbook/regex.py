@@ -325,6 +325,9 @@ _ANCHORS = {
     # Java's $ also matches before a final line terminator, \b follows Unicode (JDK 17).
     "spark": {"start": "^", "end": "\\z", "word": _LOOK_WORD, "nonword": _LOOK_NONWORD},
 }
+# What \B is written as for RE2, and what makes an RE2 match start between characters.
+_NONWORD_SPELLED = "\\B"
+_AT_A_CHARACTER = "(?:\\A|(?s:.))"
 _OUTSIDE_ESCAPE = frozenset(".^$|?*+()[]{}\\")
 _INSIDE_ESCAPE = frozenset("\\]^-[&")
 _CONTROL_OUT = {9: "\\t", 10: "\\n", 13: "\\r", 12: "\\f"}
@@ -381,7 +384,15 @@ def to_dialect(pattern: str, dialect: str) -> str:
     """
     if dialect not in DIALECTS:
         raise ValueError(f"dialect must be one of {', '.join(DIALECTS)}")
-    return _wrap_groups(_Parser(pattern).parse(), dialect)
+    out = _wrap_groups(_Parser(pattern).parse(), dialect)
+    if dialect == "duckdb" and _NONWORD_SPELLED in out:
+        # RE2 searches from every byte, and inside a character of several UTF-8 bytes
+        # both sides are "not a word character": a leading \B matched in 'aKa' (the
+        # Kelvin sign) where no engine that reads characters finds a place. A match
+        # that starts at the text's start or after one whole character is one that
+        # starts between characters.
+        out = f"{_AT_A_CHARACTER}(?:{out})"
+    return out
 
 
 def check(pattern: str) -> None:
