@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from leadgate.leads.derivation import is_absorbed
 from leadgate.lifecycle.stages import Transition
 from leadgate.store.repository import Repository, StoredLead
 
@@ -54,17 +55,19 @@ class LeadChange:
         """The change of a lead just saved (its card holds the new score and grade)."""
         card = s.state.card
         assert card is not None and s.state.id is not None
+        # Absorbed moves (from == to, `leads.derivation`) are stored facts, not moves:
+        # no webhook, SLA or routing for them.
         return cls(
             s.state.id,
             s.state.email,
             created,
-            transitions,
+            [t for t in transitions if not is_absorbed(t)],
             None if created else s.score_before,
             card.total,
             None if created else s.grade_before,
             card.grade,
             s.owner,
-            s.voided,
+            [t for t in s.voided if not is_absorbed(t)],
         )
 
 

@@ -9,7 +9,9 @@ they arrived in.
 `derive` plays the facts in time order through the same `LeadProcessor` methods the
 live path uses (events one by one, `advance` for time, `record_move` for people), so
 an in-order live run and a derivation cannot differ. At one instant, events count
-before a version taking over, and both before a person's move.
+before a version taking over, and both before a person's move. A person's move to the
+stage the lead is already in is absorbed: kept as a fact (a row `from == to` that no
+reader shows, see `is_absorbed`), changing nothing.
 
 Example: webinar (+20) 91 days ago and a trial (+25) yesterday, half-life 30 days,
 MQL at 40: derived, the lead stays a `lead` (the webinar was worth 2.5 by then). An
@@ -59,6 +61,12 @@ class Era:
 
     since: float
     proc: LeadProcessor
+
+
+def is_absorbed(t: Transition) -> bool:
+    """A person's move the derivation absorbed (from == to): a stored fact, not a move
+    anyone sees (history, reports, webhooks and listeners leave it out)."""
+    return t.from_stage == t.to_stage
 
 
 def is_automatic(actor: str) -> bool:
@@ -134,7 +142,16 @@ def derive(
         else:
             move: Move = item  # type: ignore[assignment]
             out += proc.advance(lead, at, rescore=False)
-            out.append(proc.record_move(lead, move))
+            if move.to == lead.stage:
+                # Absorbed: the lead is already there (a rep's `mql` in the second a
+                # hand-raiser made the MQL, events counting first; live, the move would
+                # have been refused). It changes nothing and no reader shows it, but it
+                # stays a fact: an earlier move recorded later can make it a real move
+                # again (`mql` after a `nurture` that came in late).
+                lead.settled_at = max(lead.settled_at, move.at)
+                out.append(Transition(move.to, move.to, move.at, move.actor, move.reason))
+            else:
+                out.append(proc.record_move(lead, move))
     flush()
     out += proc.advance(lead, now, rescore=False)
     if rescore:

@@ -12,15 +12,17 @@ import math
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import Connection
 
 from leadgate.leads.record import LeadState
 from leadgate.lifecycle.stages import Transition
 from leadgate.scoring.engagement import EngagementState, Event, Tally
 from leadgate.store.database import PENDING_KEY, Database
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 _LEAD_COLS = (
     "id, email, attributes, created_at, stage, stage_at, stage_reason, exit_armed, "
@@ -178,10 +180,12 @@ def _chunks(items: Sequence[Any], n: int = _CHUNK) -> Iterator[Sequence[Any]]:
 class Repository:
     """Statements over one connection (inside a transaction the caller owns)."""
 
-    def __init__(self, db: Database, conn: Connection):
+    def __init__(self, db: Database, conn: Connection | None, raw: Any = None):
+        """Over a SQLAlchemy connection, or (conn None) over the driver's own connection
+        `raw` (`Database.read_raw`: reads only)."""
         self.db = db
         self.conn = conn
-        self._raw = conn.connection.driver_connection
+        self._raw = raw if conn is None else conn.connection.driver_connection
         # The events COPY running in the background (PostgreSQL), and what it raised.
         self._pending: threading.Thread | None = None
         self._pending_error: BaseException | None = None
@@ -509,6 +513,7 @@ class Repository:
             # end of the transaction, wait for it first.
             self._copy_in("lg_events_in", _EVENTS_IN, _EVENT_COLS, new)
             self._pending = threading.Thread(target=self._move_events, name="leadgate-events")
+            assert self.conn is not None, "a write needs the transaction's connection"
             self.conn.info[PENDING_KEY] = self.wait
             self._pending.start()
         return stored
@@ -550,7 +555,8 @@ class Repository:
         if worker is None:
             return
         self._pending = None
-        self.conn.info.pop(PENDING_KEY, None)
+        if self.conn is not None:
+            self.conn.info.pop(PENDING_KEY, None)
         worker.join()
         error, self._pending_error = self._pending_error, None
         if error is not None:
@@ -595,11 +601,13 @@ class Repository:
 
     def history(self, lead_id: int) -> list[tuple[Any, ...]]:
         """A lead's stage history as it stands (from, to, at, actor, reason,
-        playbook_version), oldest first: voided rows and corrections left out."""
-        return [r[1:] for r in self.history_rows(lead_id)]
+        playbook_version), oldest first: voided rows, corrections and absorbed moves
+        (from == to, see `leads.derivation`) left out."""
+        return [r[1:] for r in self.history_rows(lead_id) if r[1] != r[2]]
 
     def history_rows(self, lead_id: int) -> list[tuple[Any, ...]]:
-        """As `history`, each row led by its id."""
+        """The rows of `history` and the absorbed moves (the facts a re-derivation reads),
+        each led by its id."""
         cur = self.execute(
             "SELECT id, from_stage, to_stage, at, actor, reason, playbook_version "
             "FROM transitions WHERE lead_id = ? AND voids IS NULL AND id NOT IN "
@@ -622,16 +630,19 @@ class Repository:
         )
         rows = cur.fetchall()
         fixes = [r for r in rows if r[7] is not None]
+        # Absorbed moves (from == to) are facts no reader shows, nor their voiding.
         if not fixes:
-            return [tuple(r[1:7]) for r in rows], []
+            return [tuple(r[1:7]) for r in rows if r[1] != r[2]], []
         by_id = {r[0]: r for r in rows}
         voided = {r[7] for r in fixes}
-        history = [tuple(r[1:7]) for r in rows if r[7] is None and r[0] not in voided]
+        history = [
+            tuple(r[1:7]) for r in rows if r[7] is None and r[0] not in voided and r[1] != r[2]
+        ]
         fixes.sort(key=lambda r: r[0])
         corr = [
             (f[7], by_id[f[7]][1], by_id[f[7]][2], by_id[f[7]][3], f[4], f[5], f[3])
             for f in fixes
-            if f[7] in by_id
+            if f[7] in by_id and by_id[f[7]][1] != by_id[f[7]][2]
         ]
         return history, corr
 

@@ -145,6 +145,6 @@ store_revision = Table(
 # by one. Corrections are rare (late events that change a lead's automatic moves), so
 # the subquery is small. Use as a table: f"SELECT ... FROM {EFFECTIVE_TRANSITIONS} ..."
 EFFECTIVE_TRANSITIONS = (
-    "(SELECT * FROM transitions WHERE voids IS NULL AND id NOT IN "
+    "(SELECT * FROM transitions WHERE voids IS NULL AND from_stage <> to_stage AND id NOT IN "
     "(SELECT voids FROM transitions WHERE voids IS NOT NULL)) AS transitions"
 )
