@@ -37,6 +37,10 @@ HEAVY = (
 )
 # Not for reading one lead either: the store is opened, nothing is migrated or analysed.
 NOT_FOR_LEAD_SHOW = (
+    # An SQLite file is read through the driver's own connection (Database.read_raw):
+    # SQLAlchemy was a fifth of the command's start-up.
+    "sqlalchemy",
+    "asyncio",
     "alembic",
     "pandas",
     "numpy",

@@ -76,8 +76,6 @@ def open_engine(db: str | None, ensure_playbook: bool = True, *, create: bool = 
     empty file. A store that cannot be written opens read-only (reads work, writes are
     refused with ReadOnlyStore, one line naming the file).
     """
-    from sqlalchemy.exc import OperationalError
-
     from leadgate.engine.engine import Engine, NoPlaybook
     from leadgate.forms.service import install as install_forms
     from leadgate.predictive.hooks import install as install_predictive
@@ -91,8 +89,16 @@ def open_engine(db: str | None, ensure_playbook: bool = True, *, create: bool = 
             database.require_store()
         if not database.schema_current():
             database.migrate()
-    except OperationalError as exc:
-        raise DatabaseError(f"--db: cannot open {database.shown}: {first_line(exc.orig)}") from None
+    except Exception as exc:
+        # Only a store SQLAlchemy opened raises its OperationalError, and then it is
+        # loaded: importing it up front would cost `lead show` on SQLite its start-up.
+        from sqlalchemy.exc import OperationalError
+
+        if isinstance(exc, OperationalError):
+            raise DatabaseError(
+                f"--db: cannot open {database.shown}: {first_line(exc.orig)}"
+            ) from None
+        raise
     engine = Engine(database)
     # `lead show` carries the stored conversion probability and its factors.
     install_predictive(engine)

@@ -185,8 +185,8 @@ class Engine:
         """The compiled active playbook (or a given version), cached per version."""
         if version is not None and version in self._processors:
             return self._processors[version]
-        with self.db.read() as conn:
-            repo = Repository(self.db, conn)
+        with self.db.read_raw() as raw:
+            repo = Repository(self.db, None, raw)
             if version is None:
                 return self._active(repo)
             text = repo.playbook_version(version)

@@ -31,8 +31,10 @@ def show(engine: Engine, email: str) -> dict[str, Any]:
     email = normalize_email(raw)
     now = engine.clock()
     for attempt in range(2):
-        with engine.db.read() as conn:
-            repo = Repository(engine.db, conn)
+        # The driver's connection: on an SQLite file a one-shot `lead show` then never
+        # imports SQLAlchemy (issue 17); a server reads through its pool as before.
+        with engine.db.read_raw() as dbapi:
+            repo = Repository(engine.db, None, dbapi)
             proc = engine._active(repo)
             s = repo.lead_by_email(email) if email else None
             if s is None:

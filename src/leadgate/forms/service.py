@@ -26,7 +26,6 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy.exc import IntegrityError
 
 from leadgate.engine.engine import Engine, NoPlaybook
 from leadgate.forms.answers import FormError
@@ -353,6 +352,10 @@ class Forms:
         email_hash: str,
         now: float,
     ) -> dict[str, Any]:
+        # Here, not at the top: `lead show` loads this module (its consents) and must not
+        # pay for SQLAlchemy (issue 17); a submission writes, so it is loaded by now.
+        from sqlalchemy.exc import IntegrityError
+
         engine = self.engine
         before = known.stage if known.lead_id is not None else None
         props: dict[str, Any] = {"form": name, "answers": sub.answers}

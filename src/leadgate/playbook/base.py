@@ -137,7 +137,7 @@ def _suggest_op(word: str, ops: tuple[str, ...]) -> str:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     @field_validator("*")
     @classmethod

@@ -16,14 +16,13 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
-
 from leadgate.store import sqlfunctions
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Engine
 
 DEFAULT_URL = "sqlite:///leadgate.db"
 # UPDATE … RETURNING (PostgreSQL; SQLite from 3.35): one round trip for the revision bump.
@@ -32,6 +31,20 @@ REVISION_KEY = "leadgate_revision"
 # conn.info key: a callable that waits for work still running on the connection.
 PENDING_KEY = "leadgate_pending"
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# A plain SQLite file URL (`sqlite:///leads.db`, `sqlite:////srv/leads.db`): its path is
+# what follows the third slash, as SQLAlchemy's URL parser reads it (tests/store checks
+# the two agree). Such a store opens without importing SQLAlchemy, a fifth of a read-only
+# command's start-up (issue 17); anything else (a query string, %-escapes, PostgreSQL)
+# goes through SQLAlchemy's parser.
+_PLAIN_SQLITE = re.compile(r"sqlite:///([^?%@#]+)")
+
+
+def plain_sqlite_path(url: str) -> Path | None:
+    """The file of a plain SQLite file URL, else None (see `_PLAIN_SQLITE`)."""
+    found = _PLAIN_SQLITE.fullmatch(url)
+    if found is None or found.group(1) == ":memory:":
+        return None
+    return Path(found.group(1))
 
 
 class DatabaseError(ValueError):
@@ -53,6 +66,11 @@ def first_line(error: object) -> str:
 
 def sqlite_path(url: str) -> Path | None:
     """The file behind an SQLite URL (None: in memory, or not SQLite)."""
+    plain = plain_sqlite_path(url)
+    if plain is not None:
+        return plain
+    from sqlalchemy.engine import make_url
+
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None
@@ -61,6 +79,8 @@ def sqlite_path(url: str) -> Path | None:
 
 def display_url(url: str) -> str:
     """The URL as a user typed it, without a password."""
+    from sqlalchemy.engine import make_url
+
     shown = make_url(url).render_as_string(hide_password=True)
     return shown.replace("postgresql+psycopg://", "postgresql://", 1)
 
@@ -94,6 +114,11 @@ def resolve_url(url: str | None) -> str:
         url = "postgresql://" + url[len("postgres://") :]
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    if plain_sqlite_path(url) is not None:
+        return url
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -112,15 +137,29 @@ class Database:
         self.url = resolve_url(url)
         # Whether the store has the revision counter (a store not migrated yet has not).
         self._has_revision = False
-        self.dialect = make_url(self.url).get_backend_name()
+        self._echo = echo
+        plain = plain_sqlite_path(self.url)
+        if plain is not None:
+            self.dialect = "sqlite"
+        else:
+            from sqlalchemy.engine import make_url
+
+            self.dialect = make_url(self.url).get_backend_name()
         self.is_sqlite = self.dialect == "sqlite"
-        self.path = sqlite_path(self.url) if self.is_sqlite else None
+        self.path = plain or (sqlite_path(self.url) if self.is_sqlite else None)
         # Decided once, at opening: a store that cannot be written is opened read-only,
         # so reads work and a write is refused in one line (see `write`).
         self.read_only = (
             self.path is not None and self.path.exists() and _sqlite_unwritable(self.path)
         )
-        kwargs: dict[str, Any] = {"echo": echo, "future": True}
+
+    @functools.cached_property
+    def engine(self) -> Engine:
+        """SQLAlchemy's engine (its pool), made on first use: `lead show` on an SQLite
+        file reads through `read_raw` and never needs it."""
+        from sqlalchemy import create_engine
+
+        kwargs: dict[str, Any] = {"echo": self._echo, "future": True}
         if self.is_sqlite:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
             if self.read_only and self.path is not None:
@@ -130,9 +169,10 @@ class Database:
                 )
         else:
             kwargs["pool_pre_ping"] = True
-        self.engine: Engine = create_engine(self.url, **kwargs)
+        engine = create_engine(self.url, **kwargs)
         if self.is_sqlite:
-            _sqlite_setup(self.engine, read_only=self.read_only)
+            _sqlite_setup(engine, read_only=self.read_only)
+        return engine
 
     @property
     def shown(self) -> str:
@@ -143,26 +183,40 @@ class Database:
         """True when leadgate's tables are there. Changes nothing: a missing SQLite file is
         not created, and an existing one is only read."""
         if self.is_sqlite and self.path is not None:
-            if not self.path.exists():
-                return False
-            try:
-                con = sqlite3.connect(_sqlite_readonly_uri(self.path), uri=True)
-                try:
-                    names = {
-                        r[0]
-                        for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-                    }
-                finally:
-                    con.close()
-            except sqlite3.DatabaseError as exc:
-                raise DatabaseError(f"--db: cannot open {self.path}: {exc}") from None
+            names, _ = self._peek()
             return {"leads", "alembic_version"} <= names
+        from sqlalchemy import inspect
+        from sqlalchemy.exc import OperationalError
+
         try:
             with self.engine.connect() as conn:
                 found = inspect(conn)
                 return found.has_table("leads") and found.has_table("alembic_version")
         except OperationalError as exc:
             raise DatabaseError(f"--db: cannot open {self.shown}: {first_line(exc.orig)}") from None
+
+    def _peek(self) -> tuple[set[str], set[str]]:
+        """An SQLite file's table names and migration revisions, read without writing
+        (nor creating) anything and without SQLAlchemy. A missing file has neither."""
+        assert self.path is not None
+        if not self.path.exists():
+            return set(), set()
+        try:
+            con = sqlite3.connect(_sqlite_readonly_uri(self.path), uri=True)
+            try:
+                names = {
+                    r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+                }
+                versions = (
+                    {r[0] for r in con.execute("SELECT version_num FROM alembic_version")}
+                    if "alembic_version" in names
+                    else set()
+                )
+            finally:
+                con.close()
+        except sqlite3.DatabaseError as exc:
+            raise DatabaseError(f"--db: cannot open {self.path}: {exc}") from None
+        return names, versions
 
     def require_store(self) -> None:
         """Raise NoStore unless leadgate's tables are there (only `init` creates them)."""
@@ -217,6 +271,8 @@ class Database:
         if not self.is_sqlite:
             return None
         if not self._has_revision:
+            from sqlalchemy import inspect
+
             if not inspect(conn).has_table("store_revision"):
                 return None
             self._has_revision = True
@@ -242,6 +298,36 @@ class Database:
         """A read transaction."""
         with self.engine.connect() as conn, conn.begin():
             yield conn
+
+    @contextmanager
+    def read_raw(self) -> Iterator[Any]:
+        """A read transaction on the driver's own connection (`?` placeholders through
+        `param`), for readers that need nothing of SQLAlchemy's (`lead show`).
+
+        An SQLite file whose engine is not made yet gets a connection of its own, set up
+        as the pool's are, and closed after: a one-shot command (`leadgate lead show`)
+        then never imports SQLAlchemy. Otherwise (a server, PostgreSQL, memory) it is
+        one of the pool's connections.
+        """
+        if not self.is_sqlite or self.path is None or "engine" in self.__dict__:
+            with self.read() as conn:
+                yield conn.connection.driver_connection
+            return
+        if self.read_only:
+            con = sqlite3.connect(
+                _sqlite_readonly_uri(self.path), uri=True, check_same_thread=False, timeout=30
+            )
+        else:
+            con = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+        try:
+            _sqlite_configure(con, self.read_only)
+            con.execute("BEGIN")
+            try:
+                yield con
+            finally:
+                con.execute("ROLLBACK")
+        finally:
+            con.close()
 
     def param(self, sql: str) -> str:
         """Write raw SQL with `?` placeholders; this gives the driver's style."""
@@ -270,6 +356,11 @@ class Database:
 
     def schema_current(self) -> bool:
         """True when every migration has run."""
+        if self.path is not None:
+            _, current = self._peek()
+            return current == migration_heads()
+        from sqlalchemy import inspect, text
+
         with self.engine.connect() as conn:
             if not inspect(conn).has_table("alembic_version"):
                 return False
@@ -279,7 +370,8 @@ class Database:
 
     def dispose(self) -> None:
         """Close every pooled connection."""
-        self.engine.dispose()
+        if "engine" in self.__dict__:
+            self.engine.dispose()
 
 
 @functools.cache
@@ -310,27 +402,34 @@ def _settle(conn: Connection) -> None:
         pending()
 
 
+def _sqlite_configure(dbapi_conn: Any, read_only: bool) -> None:
+    """Every SQLite connection of ours: the pool's, and `read_raw`'s own."""
+    # Let SQLAlchemy (or `read_raw`), not the sqlite3 module, decide when transactions begin.
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    if not read_only:  # the mode is stored in the file: a reader does not set it
+        cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    # A bigger page cache than the 2 MB default: a batch touches lead rows all over
+    # the table, and re-reading those pages from the OS cost ~1 us per row.
+    cur.execute("PRAGMA cache_size=-65536")
+    # Checkpoint every ~40 MB of WAL instead of ~4 MB: a batch dirties pages all over
+    # the leads table, and copying them back after every commit cost ~15% of ingest.
+    cur.execute("PRAGMA wal_autocheckpoint=10000")
+    cur.execute("PRAGMA journal_size_limit=67108864")
+    cur.close()
+    # The functions segment filters need on SQLite (leadgate.store.sqlfunctions).
+    sqlfunctions.register(dbapi_conn)
+
+
 def _sqlite_setup(engine: Engine, read_only: bool = False) -> None:
+    from sqlalchemy import event
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
-        dbapi_conn.isolation_level = None
-        cur = dbapi_conn.cursor()
-        if not read_only:  # the mode is stored in the file: a reader does not set it
-            cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
-        # A bigger page cache than the 2 MB default: a batch touches lead rows all over
-        # the table, and re-reading those pages from the OS cost ~1 us per row.
-        cur.execute("PRAGMA cache_size=-65536")
-        # Checkpoint every ~40 MB of WAL instead of ~4 MB: a batch dirties pages all over
-        # the leads table, and copying them back after every commit cost ~15% of ingest.
-        cur.execute("PRAGMA wal_autocheckpoint=10000")
-        cur.execute("PRAGMA journal_size_limit=67108864")
-        cur.close()
-        # The functions segment filters need on SQLite (leadgate.store.sqlfunctions).
-        sqlfunctions.register(dbapi_conn)
+        _sqlite_configure(dbapi_conn, read_only)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:

@@ -24,7 +24,6 @@ rule, for receivers on an intranet and for tests:
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import os
 import socket
@@ -144,6 +143,10 @@ def check_target(url: str, allow_private: bool | None = None) -> str:
 
 async def system_resolver(host: str, port: int) -> list[str]:
     """Every address of `host` (getaddrinfo, in the loop's executor)."""
+    # Imported here: it runs inside a loop, so asyncio is loaded; a command that only
+    # opens the engine (`lead show`) would pay ~20 ms for it at the top (issue 17).
+    import asyncio
+
     infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return [str(info[4][0]) for info in infos]
 
