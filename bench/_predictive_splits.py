@@ -79,6 +79,8 @@ def vs_defaults(
                 "n_train": len(s.train),
                 "n_test": len(s.test),
                 "chosen": ours.params["chosen"],
+                # Why: the rule, per-fold AUCs, gaps, noise, blend weight (JSON only).
+                "choice": ours.params.get("choice", {}),
                 "ours": auc,
                 **ref,
                 "margin": auc - best,

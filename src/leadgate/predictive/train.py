@@ -217,6 +217,9 @@ def train_dataset(
     final = make_model(kind, kinds, seed, time_ordered=ordered)
     if kind == "auto":
         final.pick = main  # chosen on the evaluation folds above: the card's model
+        final.blend_weight = cmp.blend_weight
+    elif kind == "blend":
+        final.weight = cmp.blend_weight  # the weight of the card's blend row
     final.fit(X_all.iloc[order].reset_index(drop=True), ds.y[order])
 
     p = scores[kind]
