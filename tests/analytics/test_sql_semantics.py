@@ -37,6 +37,11 @@ CASES: list[tuple[dict[str, Any], Any, bool]] = [
     ({"op": "eq", "value": 123}, "١٢٣", False),
     ({"op": "eq", "value": 123}, "123", True),
     ({"op": "ne", "value": 123}, "١٢٣", True),
+    # Text compares stripped and case-folded; a boolean option reads yes/true/1 as true.
+    ({"op": "eq", "value": "VP Sales"}, "  vp SALES ", True),
+    ({"op": "in", "value": ["x", "Head of IT"]}, "HEAD OF IT", True),
+    ({"op": "ne", "value": "vp"}, " VP", False),
+    ({"op": "eq", "value": True}, " Yes ", True),
     ({"op": "in", "value": [123, "x"]}, "１２３", False),
     ({"op": "between", "value": [100, 200]}, "１２３", False),
     ({"op": "lt", "value": 100}, "nan", False),

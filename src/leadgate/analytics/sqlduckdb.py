@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from leadgate.analytics.sqlconditions import (
     Columns,
+    StagedColumns,
     condition_sql,
     lead_field,
 )
@@ -214,7 +215,7 @@ def build_duckdb(pb: Playbook, leads: str, events: str, as_of: float) -> str:
     # Three stages: the raw JSON fields (each parsed once), the fields as rules see them
     # (email, email_domain derived), then the rules on distinct combinations.
     rawf = Columns("l.attributes", "r")
-    attrs = Columns("l.attributes", "a", lambda k: lead_field(k, rawf, "l.em_at"), lists=True)
+    attrs = StagedColumns("l.attributes", "a", lambda k: lead_field(k, rawf, "l.em_at"), lists=True)
     fit_terms = ["CAST(0 AS DOUBLE)"]
     for fr in pb.fit.rules:
         fit_terms.append(
@@ -254,7 +255,15 @@ def build_duckdb(pb: Playbook, leads: str, events: str, as_of: float) -> str:
                 False,
             )
         )
-        ctes.append(("fv", f"SELECT ids, ({' + '.join(fit_terms)}) AS fx FROM fd", False))
+        # Each field's derived values once per combination, then the rules on them.
+        ctes.append(
+            (
+                "fv",
+                f"SELECT ids, ({' + '.join(fit_terms)}) AS fx FROM "
+                f"(SELECT *{attrs.stage(' + '.join(fit_terms))} FROM fd) AS fd",
+                False,
+            )
+        )
         ctes.append(("fl", "SELECT UNNEST(ids) AS lead_id, fx FROM fv", False))
     else:
         ctes.append(("fl", f"SELECT id AS lead_id, {' + '.join(fit_terms)} AS fx FROM la", False))
