@@ -84,13 +84,15 @@ def _prefilter(cond: Condition | None, doc: str) -> str | None:
 #   interchangeable: no tie-break by id is needed, and "the first N" of a per-lead cap are
 #   the N smallest times. Rules without a rolling window are one single-pass pivot
 #   (SUM / MIN / MIN(t, N) with FILTER) over all events, grouped by lead;
-# - rolling windows: one sort per rule; segments of at most `count` events score whole
-#   (grouped), only the rest is walked (as in the portable query), all rules in one
-#   recursive CTE;
-# - fit conditions are evaluated once per distinct combination of the fields they read;
+# - rolling windows: one sort per rule, one window over all leads ordered by (lead,
+#   time); segments of at most `count` events score whole (grouped), only the rest is
+#   walked (as in the portable query), all rules in one recursive CTE;
+# - fit conditions are evaluated once per distinct combination of the fields they read,
+#   each field's derived values (number, text...) computed once (`StagedColumns`);
 # - JSON properties are parsed only on rows of event types whose rules read them, each
 #   read field once, and not at all on rows a cheap exact test of the raw text rules out
-#   (`_prefilter`, for `contains`);
+#   (`_prefilter`, for `contains`); rule conditions on properties once per distinct
+#   properties text (`_by_text`);
 # - cents are rounded in stages (`round2_staged`) and CTEs read once are not
 #   materialized: planning and copying cost a noticeable share on small inputs.
 
