@@ -1,6 +1,7 @@
 """Batch rescoring: the compiled playbook in DuckDB vs a hand-written pandas implementation.
 
     .venv/bin/python bench/rescore_sql.py [--leads 1000000] [--events 20000000] [--peer 5000000]
+    .venv/bin/python bench/rescore_sql.py --full-runs 0   # only the 5M-event peer comparison
 
 Synthesizes leads/events/transitions as Parquet with numpy/pyarrow (cached under bench/out/),
 rescores every lead with the bundled playbook (fit, capped, rolling-capped and decayed
@@ -271,7 +272,15 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=20_000_000)
     ap.add_argument("--peer", type=int, default=5_000_000)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument(
+        "--full-runs",
+        type=int,
+        default=None,
+        help="runs of the rescore over all the data (default: --runs; 0 skips it and "
+        "measures only the peer comparison on the first --peer events)",
+    )
     a = ap.parse_args()
+    full_runs = a.runs if a.full_runs is None else a.full_runs
     t = time.perf_counter()
     d = synthesize(a.leads, a.events)
     print(f"machine: {machine()}")
@@ -281,16 +290,17 @@ def main() -> None:
     sql = compile_scoring(pb, T_END, "duckdb")
     times, cpus = [], []
     print(load_average())
-    for _ in range(a.runs):
+    for _ in range(full_runs):
         t, c = time.perf_counter(), _cpu()
         tbl = con.sql(sql).to_arrow_table()
         times.append(time.perf_counter() - t)
         cpus.append(_cpu() - c)
-    print(
-        f"duckdb rescore {tbl.num_rows:,} leads / {a.events:,} events: "
-        f"median {statistics.median(times):.2f} s wall, {statistics.median(cpus):.2f} s CPU "
-        f"(runs {', '.join(f'{x:.2f}' for x in times)}); {load_average()}"
-    )
+    if full_runs:
+        print(
+            f"duckdb rescore {tbl.num_rows:,} leads / {a.events:,} events: "
+            f"median {statistics.median(times):.2f} s wall, {statistics.median(cpus):.2f} s CPU "
+            f"(runs {', '.join(f'{x:.2f}' for x in times)}); {load_average()}"
+        )
     # The peer comparison on the first --peer events (whole leads: events are sorted by
     # lead) and on the leads they belong to.
     slice_path = OUT / f"events-slice-{a.events}-{a.peer}.parquet"

@@ -37,6 +37,11 @@ CASES: list[tuple[dict[str, Any], Any, bool]] = [
     ({"op": "eq", "value": 123}, "١٢٣", False),
     ({"op": "eq", "value": 123}, "123", True),
     ({"op": "ne", "value": 123}, "١٢٣", True),
+    # Text compares stripped and case-folded; a boolean option reads yes/true/1 as true.
+    ({"op": "eq", "value": "VP Sales"}, "  vp SALES ", True),
+    ({"op": "in", "value": ["x", "Head of IT"]}, "HEAD OF IT", True),
+    ({"op": "ne", "value": "vp"}, " VP", False),
+    ({"op": "eq", "value": True}, " Yes ", True),
     ({"op": "in", "value": [123, "x"]}, "１２３", False),
     ({"op": "between", "value": [100, 200]}, "１２３", False),
     ({"op": "lt", "value": 100}, "nan", False),
@@ -215,3 +220,20 @@ def test_spark_agrees() -> None:
             _check(_reference(pb), _bits(got, len(pb.fit.rules)), pb)
     finally:
         spark.stop()
+
+
+def test_duckdb_agrees_reading_fields_together() -> None:
+    """The same cases when a query reads several fields: DuckDB then takes every field's
+    kind and text from one parse of the document (`Columns.parse_once`, lists of JSON
+    types and texts) instead of one JSON call per field."""
+    leads = [(i + 1, f"p{i}@x.io", {"f": v, "g": v}) for i, v in enumerate(VALUES)]
+    lr, er = as_rows(leads, [])
+    for pb in _playbooks():
+        data = pb.model_dump(by_alias=True, exclude_none=True)
+        for k, rule in enumerate(data["fit"]["rules"]):
+            rule["if"]["field"] = "fg"[k % 2]
+        both = Playbook.model_validate(data)
+        ref = _bits(engine_scores(both, leads, [], 0.0), len(both.fit.rules))
+        sql = compile_scoring(both, 0.0, "duckdb")
+        assert "JSON_EXTRACT_STRING(l.attributes, [" in sql
+        _check(ref, _bits(duckdb_scores(sql, lr, er), len(both.fit.rules)), both)

@@ -252,8 +252,10 @@ def _expand(name: str, args: list[str], dialect: str) -> str:
         if dialect == "postgres":
             return f"SUBSTRING({args[0]} FROM {rx})"
         return f"REGEXP_EXTRACT({args[0]}, {rx}, 1)"
-    if name == "LG_JKIND":
-        t = f"JSON_TYPE({args[0]})"
+    if name in ("LG_JKIND", "LG_TKIND"):
+        # LG_JKIND: the kind of a JSON value; LG_TKIND: of a value whose DuckDB JSON type
+        # name is given (JSON_TYPE(doc, [paths]) reads several from one parse).
+        t = f"JSON_TYPE({args[0]})" if name == "LG_JKIND" else args[0]
         return (
             f"(CASE {t} WHEN 'VARCHAR' THEN 'string' WHEN 'NULL' THEN 'null' "
             "WHEN 'BOOLEAN' THEN 'boolean' WHEN 'ARRAY' THEN 'array' WHEN 'OBJECT' THEN 'object' "
