@@ -112,8 +112,12 @@ class Replayed:
         return st
 
 
-def replay_page(repo: Repository, lo: int, hi: int, rules: EngagementRules) -> Replayed:
-    """Every lead lo..hi's state under `rules` after all its events (module docstring)."""
+def replay_page(
+    repo: Repository, lo: int, hi: int, rules: EngagementRules, scan: bool = False
+) -> Replayed:
+    """Every lead lo..hi's state under `rules` after all its events (module docstring).
+    `scan`: SQLite reads the whole events table rather than through its lead index."""
+    events = "events NOT INDEXED" if scan else "events"
     by_type = rules.by_type
     if_only = sorted(t for t, rs in by_type.items() if all(r.test is not None for r in rs))
     text_types = sorted({t for t, rs in by_type.items() if any(r.test is not None for r in rs)})
@@ -124,7 +128,7 @@ def replay_page(repo: Repository, lo: int, hi: int, rules: EngagementRules) -> R
     params: list[Any] = list(plain)
     if if_only:
         texts = repo.execute(
-            f"SELECT DISTINCT type, properties FROM events WHERE lead_id BETWEEN ? AND ? "
+            f"SELECT DISTINCT type, properties FROM {events} WHERE lead_id BETWEEN ? AND ? "
             f"AND type IN ({_marks(if_only)})",
             [lo, hi, *if_only],
         ).fetchall()
@@ -144,7 +148,7 @@ def replay_page(repo: Repository, lo: int, hi: int, rules: EngagementRules) -> R
     with_text = [*text_types, ADJUSTMENT]
     cur = repo.execute(
         f"SELECT lead_id, type, occurred_at, CASE WHEN type IN ({_marks(with_text)}) THEN "
-        f"properties END, CASE WHEN type = ? THEN id END FROM events "
+        f"properties END, CASE WHEN type = ? THEN id END FROM {events} "
         f"WHERE lead_id BETWEEN ? AND ? AND ({' OR '.join(where)})",
         [*with_text, ADJUSTMENT, lo, hi, *params],
     )

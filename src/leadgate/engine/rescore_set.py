@@ -117,6 +117,8 @@ def rescore_set(
     vs = versions(engine)
     now = engine.clock()
     sample = _sample(engine, verify, seed)
+    with engine.db.read() as conn:
+        total = Repository(engine.db, conn).execute("SELECT COUNT(*) FROM leads").fetchone()[0]
     report = RescoreReport()
     last_id = 0
     while True:
@@ -138,7 +140,16 @@ def rescore_set(
             vs.learn(engine, page)
             replay = any(vs.needs_events(s) for s in page)
             events: Events = (
-                replay_page(repo, page[0].state.id, last_id, vs.proc.rules)  # type: ignore[arg-type]
+                replay_page(
+                    repo,
+                    page[0].state.id,  # type: ignore[arg-type]
+                    last_id,
+                    vs.proc.rules,
+                    # SQLite reads a page of half the leads or more faster by scanning
+                    # the events than by their (lead, time) index: 0.07 against 0.15
+                    # CPU-s for 400k events.
+                    scan=engine.db.is_sqlite and 2 * len(page) >= total,
+                )
                 if replay
                 else {}
             )
