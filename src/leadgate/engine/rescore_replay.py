@@ -29,7 +29,7 @@ Example:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from leadgate.scoring.engagement import (
@@ -123,7 +123,7 @@ def replay_page(
     text_types = sorted({t for t, rs in by_type.items() if any(r.test is not None for r in rs)})
     plain = sorted((set(by_type) - set(if_only)) | {ADJUSTMENT})
     # Which rules each distinct property text passes, per type (None: not looked at yet).
-    passes: dict[tuple[str, str], tuple[_Rule, ...]] = {}
+    passes: dict[tuple[str, str], tuple[int, ...]] = {}
     where = [f"type IN ({_marks(plain)})"]
     params: list[Any] = list(plain)
     if if_only:
@@ -146,30 +146,39 @@ def replay_page(
             where.append(f"type IN ({_marks(if_only)})")
             params += if_only
     with_text = [*text_types, ADJUSTMENT]
+    # The type as a small number (no string made per row); the adjustments last.
+    types = sorted(by_type)
+    adj = len(types)
+    positions = [tuple(r.position for r in by_type[t]) for t in types]
     cur = repo.execute(
-        f"SELECT lead_id, type, occurred_at, CASE WHEN type IN ({_marks(with_text)}) THEN "
+        f"SELECT lead_id, CASE type {' '.join(f'WHEN ? THEN {i}' for i in range(adj))} "
+        f"ELSE {adj} END, occurred_at, CASE WHEN type IN ({_marks(with_text)}) THEN "
         f"properties END, CASE WHEN type = ? THEN id END FROM {events} "
         f"WHERE lead_id BETWEEN ? AND ? AND ({' OR '.join(where)})",
-        [*with_text, ADJUSTMENT, lo, hi, *params],
+        [*types, *with_text, ADJUSTMENT, lo, hi, *params],
     )
-    # (lead, rule position) -> matching times; each lead's rules by first match.
-    times: dict[tuple[int, int], list[float]] = defaultdict(list)
+    # lead * k + rule position -> matching times (an int key: no tuple made per row).
+    k = len(rules.rules)
+    times: dict[int, list[float]] = defaultdict(list)
     adjustments: dict[int, list[Event]] = defaultdict(list)
-    for lid, typ, at, text, eid in cur.fetchall():
-        if typ == ADJUSTMENT:
-            adjustments[lid].append(Event(eid, typ, at, loads(text)))
-            continue
+    for lid, c, at, text, eid in cur.fetchall():
         if text is None:
-            matched: Iterable[_Rule] = by_type[typ]
+            ps = positions[c]
+        elif c == adj:
+            adjustments[lid].append(Event(eid, ADJUSTMENT, at, loads(text)))
+            continue
         else:
+            typ = types[c]
             known = passes.get((typ, text))
             if known is None:
                 known = passes[typ, text] = _passing(by_type[typ], text)
-            matched = known
-        for rule in matched:
-            times[lid, rule.position].append(at)
+            ps = known
+        base = lid * k
+        for p in ps:
+            times[base + p].append(at)
     tallies: dict[int, list[tuple[float, int, Compact]]] = defaultdict(list)
-    for (lid, pos), ats in times.items():
+    for key, ats in times.items():
+        lid, pos = divmod(key, k)
         ats.sort()
         t = rule_tally(rules, rules.rules[pos], ats)
         tallies[lid].append((ats[0], pos, (pos, t.count, t.value, t.anchor, t.window)))
@@ -193,10 +202,10 @@ def replay_page(
     )
 
 
-def _passing(rules: Sequence[_Rule], text: str) -> tuple[_Rule, ...]:
-    """The rules (of one type) an event with these properties matches."""
+def _passing(rules: Sequence[_Rule], text: str) -> tuple[int, ...]:
+    """The positions of the rules (of one type) an event with these properties matches."""
     props = loads(text)
-    return tuple(r for r in rules if r.test is None or r.test(props))
+    return tuple(r.position for r in rules if r.test is None or r.test(props))
 
 
 def _marks(values: Sequence[Any]) -> str:
