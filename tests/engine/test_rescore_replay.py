@@ -27,6 +27,7 @@ from leadgate.store.repository import Repository, dump_state, loads
 TYPES = ("a", "b", "c")
 URLS = ("/pricing", "/PRICING/x", "/blog", None)
 START = 1_780_000_000.0
+PREFIX = "eZ\u00e9\u20ac"  # event ids: ASCII and not
 
 
 @pytest.fixture(scope="module")
@@ -128,9 +129,9 @@ def test_the_replay_stores_what_the_core_replay_stores(
             repo.execute(
                 "INSERT INTO events (id, lead_id, type, occurred_at, received_at, "
                 "properties) VALUES (?,?,?,?,?,?)",
-                # Ids in an order unlike time's: ties are broken by id.
+                # Ids in an order unlike time's (and not all ASCII): ties are broken by id.
                 [
-                    f"e{(k * 7919) % 1000:03d}",
+                    f"{PREFIX[k % 4]}{(k * 7919) % 1000:03d}",
                     lead + 1,
                     typ,
                     START + at,
