@@ -29,7 +29,7 @@ Example:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from leadgate.scoring.engagement import (
@@ -50,31 +50,53 @@ DISTINCT_LIMIT = 2_000
 Compact = tuple[int, int, float, float, list[float]]
 
 
-def rule_tally(rules: EngagementRules, rule: _Rule, ats: Sequence[float]) -> Tally:
-    """One rule's tally after its matching events at `ats` (ascending): what
-    `EngagementRules.apply` leaves, operation for operation."""
+def rule_tally(rules: EngagementRules, rule: _Rule, ats: list[float]) -> Tally:
+    """One rule's tally after its matching events at `ats`: what `EngagementRules.apply`
+    leaves, operation for operation (`rule_tallies` for one group)."""
+    _, t, _ = next(rule_tallies(rules, rule, {0: ats}))
+    return Tally(t[1], t[2], t[3], t[4])
+
+
+def rule_tallies(
+    rules: EngagementRules, rule: _Rule, groups: Mapping[int, list[float]]
+) -> Iterator[tuple[int, Compact, float]]:
+    """(lead, tally, first match) for each lead's matching times of one rule (sorted
+    here, in place): `EngagementRules.apply`'s arithmetic with the rule's constants
+    bound once, not an object and a call per event."""
     hl = rules.half_life
     mpl, wc, ws, pts = rule.max_per_lead, rule.window_count, rule.window_seconds, rule.points
-    count = 0
-    value = 0.0
-    anchor = ats[0]  # the tally is made at the first matching event
-    w: list[float] = []
-    for at in ats:
-        if mpl is not None and count >= mpl:
-            break  # capped for good: apply changes nothing from here on
-        if wc is not None:
-            start = at - ws
-            while w and w[0] <= start:
-                w.pop(0)
-            if len(w) >= wc:
-                continue
-            w.append(at)
-        count += 1
-        dt = at - anchor
-        # `EngagementRules.decay`, inlined: 1.0, or Python's float pow (libm).
-        value = value * (1.0 if hl is None or dt <= 0 else float(2.0 ** (-dt / hl))) + pts
-        anchor = at
-    return Tally(count, value, anchor, w)
+    pos = rule.position
+    plain = mpl is None and wc is None
+    for lid, ats in groups.items():
+        ats.sort()
+        value = 0.0
+        anchor = first = ats[0]  # the tally is made at the first matching event
+        w: list[float] = []
+        if plain:
+            # No cap: every event scores.
+            for at in ats:
+                dt = at - anchor
+                # `EngagementRules.decay`, inlined: 1.0, or Python's float pow (libm).
+                value = value * (1.0 if hl is None or dt <= 0 else 2.0 ** (-dt / hl)) + pts
+                anchor = at
+            count = len(ats)
+        else:
+            count = 0
+            for at in ats:
+                if mpl is not None and count >= mpl:
+                    break  # capped for good: apply changes nothing from here on
+                if wc is not None:
+                    start = at - ws
+                    while w and w[0] <= start:
+                        w.pop(0)
+                    if len(w) >= wc:
+                        continue
+                    w.append(at)
+                count += 1
+                dt = at - anchor
+                value = value * (1.0 if hl is None or dt <= 0 else 2.0 ** (-dt / hl)) + pts
+                anchor = at
+        yield lid, (pos, count, value, anchor, w), first
 
 
 class Replayed:
@@ -157,9 +179,8 @@ def replay_page(
         f"WHERE lead_id BETWEEN ? AND ? AND ({' OR '.join(where)})",
         [*types, *with_text, ADJUSTMENT, lo, hi, *params],
     )
-    # lead * k + rule position -> matching times (an int key: no tuple made per row).
-    k = len(rules.rules)
-    times: dict[int, list[float]] = defaultdict(list)
+    # rule position -> lead -> matching times.
+    times: list[dict[int, list[float]]] = [defaultdict(list) for _ in rules.rules]
     adjustments: dict[int, list[Event]] = defaultdict(list)
     for lid, c, at, text, eid in cur.fetchall():
         if text is None:
@@ -173,15 +194,13 @@ def replay_page(
             if known is None:
                 known = passes[typ, text] = _passing(by_type[typ], text)
             ps = known
-        base = lid * k
         for p in ps:
-            times[base + p].append(at)
+            times[p][lid].append(at)
+    # Each lead's tallies with their first match, to put them in the state's order.
     tallies: dict[int, list[tuple[float, int, Compact]]] = defaultdict(list)
-    for key, ats in times.items():
-        lid, pos = divmod(key, k)
-        ats.sort()
-        t = rule_tally(rules, rules.rules[pos], ats)
-        tallies[lid].append((ats[0], pos, (pos, t.count, t.value, t.anchor, t.window)))
+    for rule in rules.rules:
+        for lid, t, first in rule_tallies(rules, rule, times[rule.position]):
+            tallies[lid].append((first, rule.position, t))
     ordered: dict[int, list[Compact]] = {}
     ambiguous: list[int] = []
     for lid, ts in tallies.items():
