@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from leadgate.engine.rescore_replay import replay_page, rule_tally
-from leadgate.playbook.model import EngagementSection
+from leadgate.playbook.model import EngagementRule, EngagementSection
 from leadgate.scoring.engagement import DAY, EngagementRules, Event
 from leadgate.store.database import Database
 from leadgate.store.repository import Repository, dump_state, loads
@@ -172,3 +172,44 @@ def test_a_tally_is_the_core_apply_operation_for_operation(seed: int) -> None:
     state = eng.replay([Event(f"e{i:04d}", "a", at, {}) for i, at in enumerate(ats)])
     for r in eng.rules:
         assert rule_tally(eng, r, ats) == state.rules[r.position]
+
+
+def test_a_rule_on_manual_adjustments_scores_nothing_as_in_the_core(store: Any) -> None:
+    """The playbook model refuses such a rule; built around it, the replay still does
+    what `apply` does (the adjustment adjusts, the rule never scores)."""
+    odd = EngagementRule.model_construct(
+        event="manual_adjustment",
+        points=5.0,
+        if_=None,
+        max_per_lead=None,
+        max_per_days=None,
+        name="odd",
+    )
+    base = EngagementSection.model_validate(
+        {"half_life_days": 7, "rules": [{"event": "a", "points": 1}]}
+    )
+    eng = EngagementRules(base.model_copy(update={"rules": [odd, *base.rules]}))
+    db = store()
+    events = [
+        ("e1", "manual_adjustment", START + 5, '{"points":3,"reason":"call"}'),
+        ("e2", "a", START + 6, "{}"),
+    ]
+    with db.write() as conn:
+        repo = Repository(db, conn)
+        repo.execute(
+            "INSERT INTO leads (id, email, attributes, created_at, stage, stage_at, "
+            "updated_at, score_state, fit, engagement, score, fit_grade, "
+            "engagement_grade, grade, scored_at, exit_armed) "
+            "VALUES (1,'p@x.com','{}',?,'lead',?,?,'{}',0,0,0,'C','3','C3',?,?)",
+            [START, START, START, START, False],
+        )
+        for eid, typ, at, props in events:
+            repo.execute(
+                "INSERT INTO events (id, lead_id, type, occurred_at, received_at, "
+                "properties) VALUES (?,1,?,?,?,?)",
+                [eid, typ, at, START, props],
+            )
+        got = replay_page(repo, 1, 1, eng).state(1)
+    want = eng.replay([Event(e, t, at, loads(p)) for e, t, at, p in events])
+    assert dump_state(got) == dump_state(want)
+    assert list(got.rules) == [1] and got.adjustments

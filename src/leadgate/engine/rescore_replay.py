@@ -140,7 +140,9 @@ def replay_page(
     """Every lead lo..hi's state under `rules` after all its events (module docstring).
     `scan`: SQLite reads the whole events table rather than through its lead index."""
     events = "events NOT INDEXED" if scan else "events"
-    by_type = rules.by_type
+    # A rule may not score manual adjustments (the playbook model refuses it; `apply`
+    # adjusts before it looks at rules): should one get here, it scores nothing.
+    by_type = {t: rs for t, rs in rules.by_type.items() if t != ADJUSTMENT}
     if_only = sorted(t for t, rs in by_type.items() if all(r.test is not None for r in rs))
     text_types = sorted({t for t, rs in by_type.items() if any(r.test is not None for r in rs)})
     plain = sorted((set(by_type) - set(if_only)) | {ADJUSTMENT})
