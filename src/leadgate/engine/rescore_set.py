@@ -21,10 +21,13 @@ anything in doubt goes through the lifecycle. A lead settles here only when
   fields, new fit and its new engagement there (plus a cent, for the rounding of the
   total) as the bound. Nurture (its cooldown timer) always goes through the lifecycle.
 
-The new engagement state and scores come from the core itself (`EngagementRules.carried`
-or `replay`, then `LeadProcessor.rescore`), so the stored rows are those of the per-lead
-path bit for bit. A random sample of the settled leads (`verify`, default 1,000) is run
-through the per-lead path too, before its page is written; any difference raises
+The new engagement state comes from the core (`EngagementRules.carried`) or, when events
+are replayed, from `rescore_replay.replay_page` (the core's arithmetic one rule at a time,
+tested against `EngagementRules.replay` bit for bit); the scores from
+`LeadProcessor.rescore`. So the stored rows are those of the per-lead path bit for bit.
+A random sample of the settled leads (`verify`, default 1,000) is run through the
+per-lead path too (its events read in full and replayed by the core), before its page
+is written; any difference raises
 `RescoreMismatch`, so nothing of that page is stored and `playbook activate` withdraws
 the version.
 
