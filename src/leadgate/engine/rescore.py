@@ -26,6 +26,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from leadgate.engine import history
+from leadgate.engine.rescore_replay import Replayed
 from leadgate.engine.txn import gc_paused
 from leadgate.leads.processor import LeadProcessor
 from leadgate.lifecycle.stages import Transition
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
     from leadgate.engine.rescore_set import RescoreReport
 
 METHODS = ("set", "per-lead")
+# A page's events by lead, or the set-based path's replayed states.
+Events = Mapping[int, list[Event]] | Replayed
 # Where the engine keeps its last set-based rescore's report (like the activation hooks:
 # the engine class itself knows nothing of it).
 LAST_REPORT = "_leadgate_last_rescore"
@@ -77,13 +80,17 @@ class Versions:
         v = s.state.playbook_version
         return v is None or self.carry.get(v) is None
 
-    def state(self, s: StoredLead, events: Mapping[int, list[Event]]) -> EngagementState:
-        """The lead's engagement state under the active version, up to the activation."""
+    def state(self, s: StoredLead, events: Events) -> EngagementState:
+        """The lead's engagement state under the active version, up to the activation:
+        carried over, or replayed from its events (or taken from the set-based path's
+        replay, `rescore_replay.Replayed`)."""
         lead = s.state
         assert lead.playbook_version is not None
         mapping = self.carry.get(lead.playbook_version)
         if mapping is not None:
             return self.proc.rules.carried(lead.engagement_state, mapping)
+        if isinstance(events, Replayed):
+            return events.state(lead.id)  # type: ignore[arg-type]
         return self.proc.rules.replay(events.get(lead.id, ()))  # type: ignore[arg-type]
 
 
@@ -168,7 +175,7 @@ def rescore_one(
     vs: Versions,
     s: StoredLead,
     now: float,
-    events: Mapping[int, list[Event]],
+    events: Events,
 ) -> list[Transition]:
     """One lead through the lifecycle under the active version; its transitions."""
     proc, since = vs.proc, vs.since
