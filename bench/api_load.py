@@ -281,17 +281,23 @@ def _floor_line(rows: list[list[str]]) -> str:
 
     tail = load_lines(events_file(20_000, 200_000), 150_000, 200_000)
     batches = [tail[i : i + 1000] for i in range(0, len(tail), 1000)]
+    cpu: list[float] = []
     with _tmpdir() as d:
-        floor = batch_floor_sqlite(Path(d), batches)
-    got = [
-        float(r[4].replace(",", ""))
-        for r in rows
-        if r[0] == "SQLite" and r[2] == "batch 1,000, 8 in flight"
-    ]
-    share = ", ".join(f"{g / floor:.0%}" for g in got)
+        floor = batch_floor_sqlite(Path(d), batches, cpu)
+    mine = [r for r in rows if r[0] == "SQLite" and r[2] == "batch 1,000, 8 in flight"]
+    share = ", ".join(f"{float(r[4].replace(',', '')) / floor:.0%}" for r in mine)
+    # The same comparison by CPU time, which other jobs on a shared machine stretch far less
+    # than the wall clock (the floor and the batches run minutes apart, at different loads):
+    # events per CPU-second of the floor's loop against events per CPU-second of the whole
+    # server process (1,000 events a request).
+    floor_cpu = sum(len(b) for b in batches) / cpu[0]
+    by_cpu = ", ".join(
+        f"{1e6 / float(r[8]):,.0f} = {1e6 / float(r[8]) / floor_cpu:.0%}" for r in mine
+    )
     return (
         f"storage floor, SQLite, 1,000-event transactions: {floor:,.0f} events/s; "
-        f"8 clients over HTTP reached {share} of it (target >= 60%)"
+        f"8 clients over HTTP reached {share} of it (target >= 60%); per CPU-second: "
+        f"floor {floor_cpu:,.0f} events, server {by_cpu}"
     )
 
 

@@ -216,3 +216,26 @@ def test_replay_one_delivery(api: Api, receiver: Receiver) -> None:
     deliver_once(api)
     got = receiver.snapshot()
     assert [g.headers["x-leadgate-delivery"] for g in got] == [did, did]
+
+
+def _revision(api: Api) -> int:
+    with api.engine.db.read() as conn:
+        return int(conn.exec_driver_sql("SELECT rev FROM store_revision").scalar_one())
+
+
+def test_an_idle_delivery_poll_writes_nothing(api: Api, receiver: Receiver) -> None:
+    """The delivery loop polls every second; a poll that finds nothing due must not open a
+    write transaction: each one bumps the store revision, and the engine then reads every
+    lead of the next event batch from the store again instead of from its cache."""
+    if not api.engine.db.is_sqlite:
+        pytest.skip("PostgreSQL stores keep no revision (and no lead cache)")
+    subscribe(api, receiver.url, ["lead.created"])
+    api.post(f"{V1}/events", json={"email": "idle@corp.com", "type": "page_view"})
+    now = time.time()
+    assert len(claim(api.engine.db, "w1", now, 10, lease=30)) == 1
+    before = _revision(api)
+    assert claim(api.engine.db, "w2", now, 10, lease=30) == []  # leased: nothing due
+    assert claim(api.engine.db, "w2", now + 31, 10, lease=30) != []  # lease over: due again
+    assert _revision(api) == before + 1
+    assert claim(api.engine.db, "w3", now + 31, 10, lease=30) == []
+    assert _revision(api) == before + 1

@@ -83,16 +83,27 @@ class Claimed:
     secret: str
 
 
+_DUE = (
+    "SELECT o.id FROM webhook_outbox o JOIN webhook_subscriptions s "
+    "ON s.id = o.subscription_id WHERE o.status = 'pending' AND o.next_attempt_at <= ? "
+    "AND (o.claimed_until IS NULL OR o.claimed_until < ?) AND s.active = ? "
+    "ORDER BY o.next_attempt_at, o.created_at LIMIT ?"
+)
+
+
 def claim(db: Database, worker: str, now: float, limit: int, lease: float) -> list[Claimed]:
-    """Take up to `limit` due rows for `worker` (one transaction; no other worker gets them)."""
+    """Take up to `limit` due rows for `worker` (one transaction; no other worker gets them).
+
+    Nothing due (the usual poll) is found in a read transaction: a write transaction
+    every poll would bump the store revision each second, and the engine would then read
+    every lead of the next event batch from the store instead of its cache (issue 17).
+    The write transaction looks again, so a row claimed meanwhile is not taken twice."""
+    with db.read() as conn:
+        if not Repository(db, conn).execute(_DUE, [now, now, True, 1]).fetchall():
+            return []
     with db.write() as conn:
         repo = Repository(db, conn)
-        due = (
-            "SELECT o.id FROM webhook_outbox o JOIN webhook_subscriptions s "
-            "ON s.id = o.subscription_id WHERE o.status = 'pending' AND o.next_attempt_at <= ? "
-            "AND (o.claimed_until IS NULL OR o.claimed_until < ?) AND s.active = ? "
-            "ORDER BY o.next_attempt_at, o.created_at LIMIT ?"
-        )
+        due = _DUE
         if not db.is_sqlite:
             # Concurrent claimers skip each other's rows instead of waiting on them.
             due += " FOR UPDATE OF o SKIP LOCKED"
