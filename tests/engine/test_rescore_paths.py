@@ -448,3 +448,20 @@ def test_a_disagreement_after_a_committed_page_rolls_back_to_the_old_playbook(
         )
     assert {r[-1] for r in rows} == {versions[2]}
     assert len(rows) == len(before["leads"])
+
+
+def test_a_playbook_without_event_rules_rescores_the_same_on_both_paths(
+    template: Path, tmp_path: Path
+) -> None:
+    """No engagement rule on any event type (only manual adjustments count): the
+    replay's query had a CASE without a WHEN (found by tests/identity in CI)."""
+    import yaml
+
+    doc = yaml.safe_load(changed(half_life=7))
+    doc["engagement"]["rules"] = []
+    text = yaml.safe_dump(doc)
+    try:
+        load_playbook(text, "new.yaml")
+    except PlaybookError as exc:
+        pytest.fail(str(exc))  # the bundled playbook changed shape
+    same_on_both_paths(template, tmp_path, 3, text, n_leads=6, n_events=80, quiet=True)

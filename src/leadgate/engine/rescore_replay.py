@@ -174,9 +174,14 @@ def replay_page(
     types = sorted(by_type)
     adj = len(types)
     positions = [tuple(r.position for r in by_type[t]) for t in types]
+    # No rule on an event type (only manual adjustments count): a CASE needs a WHEN.
+    kind = (
+        f"CASE type {' '.join(f'WHEN ? THEN {i}' for i in range(adj))} ELSE {adj} END"
+        if types
+        else str(adj)
+    )
     cur = repo.execute(
-        f"SELECT lead_id, CASE type {' '.join(f'WHEN ? THEN {i}' for i in range(adj))} "
-        f"ELSE {adj} END, occurred_at, CASE WHEN type IN ({_marks(with_text)}) THEN "
+        f"SELECT lead_id, {kind}, occurred_at, CASE WHEN type IN ({_marks(with_text)}) THEN "
         f"properties END, CASE WHEN type = ? THEN id END FROM {events} "
         f"WHERE lead_id BETWEEN ? AND ? AND ({' OR '.join(where)})",
         [*types, *with_text, ADJUSTMENT, lo, hi, *params],
