@@ -184,6 +184,19 @@ def rescore_set(
     return report
 
 
+# What the take-over below changes on a lead, put back when the rule may move it (the
+# lead then goes through the lifecycle from its stored state).
+_TAKE_OVER_FIELDS = (
+    "engagement_state",
+    "settled_at",
+    "fit_cache",
+    "fields_cache",
+    "fit_lines_cache",
+    "mql_gate_cache",
+    "playbook_version",
+)
+
+
 def settle(vs: Versions, s: StoredLead, events: Events, now: float) -> bool:
     """Take the lead over under the active version and rescore it, if its stage surely
     cannot move (module docstring); otherwise leave it as read and answer False."""
@@ -202,15 +215,7 @@ def settle(vs: Versions, s: StoredLead, events: Events, now: float) -> bool:
         or (stage == "mql" and lead.exit_armed and proc.exit_at is not None)
     ):
         return False
-    kept = (
-        lead.engagement_state,
-        lead.settled_at,
-        lead.fit_cache,
-        lead.fields_cache,
-        lead.fit_lines_cache,
-        lead.mql_gate_cache,
-        lead.playbook_version,
-    )
+    kept = [getattr(lead, name) for name in _TAKE_OVER_FIELDS]
     # What `LeadProcessor.take_over` does to a lead whose stage stays.
     lead.engagement_state = vs.state(s, events)
     if not vs.same_fit[v]:
@@ -228,15 +233,8 @@ def settle(vs: Versions, s: StoredLead, events: Events, now: float) -> bool:
             not math.isfinite(eng := proc.engagement(lead, since))
             or proc.mql_tri(fields, fit, eng + 0.01) is not False
         ):
-            (
-                lead.engagement_state,
-                lead.settled_at,
-                lead.fit_cache,
-                lead.fields_cache,
-                lead.fit_lines_cache,
-                lead.mql_gate_cache,
-                lead.playbook_version,
-            ) = kept
+            for name, value in zip(_TAKE_OVER_FIELDS, kept, strict=True):
+                setattr(lead, name, value)
             return False
     proc.rescore(lead, now)
     return True
