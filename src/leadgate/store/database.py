@@ -32,10 +32,10 @@ REVISION_KEY = "leadgate_revision"
 PENDING_KEY = "leadgate_pending"
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # A plain SQLite file URL (`sqlite:///leads.db`, `sqlite:////srv/leads.db`): its path is
-# what follows the third slash, as SQLAlchemy's URL parser reads it (tests/store checks
-# the two agree). Such a store opens without importing SQLAlchemy, a fifth of a read-only
-# command's start-up (issue 17); anything else (a query string, %-escapes, PostgreSQL)
-# goes through SQLAlchemy's parser.
+# what follows the third slash, as SQLAlchemy's URL parser reads it (a property in
+# tests/engine/test_read_raw.py holds the two to agree). Such a store opens without
+# importing SQLAlchemy, a fifth of a read-only command's start-up (issue 17); anything
+# else (a query string, %-escapes, PostgreSQL) goes through SQLAlchemy's parser.
 _PLAIN_SQLITE = re.compile(r"sqlite:///([^?%@#]+)")
 
 
@@ -138,15 +138,14 @@ class Database:
         # Whether the store has the revision counter (a store not migrated yet has not).
         self._has_revision = False
         self._echo = echo
-        plain = plain_sqlite_path(self.url)
-        if plain is not None:
+        if plain_sqlite_path(self.url) is not None:
             self.dialect = "sqlite"
         else:
             from sqlalchemy.engine import make_url
 
             self.dialect = make_url(self.url).get_backend_name()
         self.is_sqlite = self.dialect == "sqlite"
-        self.path = plain or (sqlite_path(self.url) if self.is_sqlite else None)
+        self.path = sqlite_path(self.url) if self.is_sqlite else None
         # Decided once, at opening: a store that cannot be written is opened read-only,
         # so reads work and a write is refused in one line (see `write`).
         self.read_only = (
