@@ -150,10 +150,18 @@ def register(app: typer.Typer) -> None:
             print_json(out)
             return
         rows = sum(out["rows"].values())
-        typer.echo(
-            f"erased: {rows} row(s) changed; the lead is now {out['pseudonym'] or '(none held)'}"
-            f"; the address is suppressed (audit #{out['audit_id']})"
-        )
+        if out["lead_id"] is None:
+            typer.echo(
+                f"erased: {rows} row(s) changed; the lead is now (none held)"
+                f"; the address is suppressed (audit #{out['audit_id']})"
+            )
+        else:
+            # Which lead the address is (its own, or the one it is another spelling of).
+            typer.echo(
+                f"erased: lead #{out['lead_id']} ({out['resolved_by']}), {rows} row(s) "
+                f"changed; the lead is now {out['pseudonym']}"
+            )
+            typer.echo(f"suppressed: {', '.join(out['spellings'])} (audit #{out['audit_id']})")
         for m in out["models_removed"]:
             typer.echo(f"model {m} was trained on this person's data: removed, train again")
 
