@@ -18,7 +18,8 @@ from leadgate.identity.merge import merge_leads
 from leadgate.ingest.validate import parse_event
 from leadgate.keys import create_key
 from leadgate.playbook.loader import bundled_playbook
-from leadgate.privacy.erase import consent, erase_person
+from leadgate.privacy import suppression
+from leadgate.privacy.erase import consent, erase_person, export_person
 from leadgate.store.database import Database
 from leadgate.store.repository import Repository
 from tests.privacy.test_erase import _dump
@@ -53,6 +54,11 @@ def test_erasing_an_alias_erases_the_lead_it_resolves_to(engine: Engine, clock: 
     # The alias is who the engine files events under keep@'s lead.
     [r] = engine.ingest([_ev("other@acme.com", "a1", clock())])
     assert r.lead_id == keep
+
+    held = export_person(engine, "other@acme.com")  # art. 15 by the alias: the same person
+    assert held["lead"]["id"] == keep and held["resolved_by"] == "alias"
+    assert held["lead"]["attributes"]["first_name"] == "Kasimir"
+    assert set(held["spellings"]) == {"other@acme.com", "keep@acme.com"}
 
     out = erase_person(engine, "other@acme.com", "art. 17 #9", "admin")
     assert out["lead_id"] == keep and out["pseudonym"].endswith("@erased.invalid")
@@ -161,3 +167,14 @@ def test_http_erase_of_an_alias(db_url: str, clock: Any) -> None:
         r = c.post("/api/v1/leads", headers=ingest, json={"email": "keep@acme.com"})
         assert r.status_code == 409
     db.dispose()
+
+
+def test_an_alias_erased_before_still_leads_to_the_person(engine: Engine, clock: Any) -> None:
+    # What the old erasure left: the alias suppressed, the person's lead untouched. The
+    # alias's events are refused, but asking again erases the person.
+    keep = _merged(engine)
+    with engine.db.write() as conn:
+        suppression.suppress(Repository(engine.db, conn), "other@acme.com", None, clock())
+    out = erase_person(engine, "other@acme.com", "art. 17 again", "admin")
+    assert out["lead_id"] == keep and out["resolved_by"] == "alias"
+    assert "kasimir" not in _dump(engine).lower()

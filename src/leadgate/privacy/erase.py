@@ -101,9 +101,14 @@ def export_person(engine: Engine, email: str, actor: str = "cli") -> dict[str, A
     whether the address is suppressed. The export itself is audited."""
     email = check_email(email)
     now = engine.clock()
+    rules = identity_rules(engine)
     with engine.db.write() as conn:
         repo = Repository(engine.db, conn)
-        s = repo.lead_by_email(email)
+        # The person the address is, as erasure finds them: an alias or an identity
+        # spelling exports the lead it resolves to.
+        s, resolved_by = person_of(repo, email, rules)
+        if s is not None and is_pseudonym(s.state.email):
+            s, resolved_by = None, None
         out: dict[str, Any] = {
             "email": email,
             "exported_at": iso(now),
@@ -115,7 +120,11 @@ def export_person(engine: Engine, email: str, actor: str = "cli") -> dict[str, A
             # An erased person: all we hold is the keyed hash of their address.
             out["held"] = "only a keyed hash of this address (on the suppression list)"
             return out
-        p = Person(s.state.id, email, dict(s.state.attributes))
+        spellings = spellings_of(repo, email, s)
+        out["resolved_by"] = resolved_by
+        out["spellings"] = spellings
+        p = Person(s.state.id, s.state.email, dict(s.state.attributes))
+        p.spellings = [a for a in spellings if a != p.email]
         for src in registry.present(repo):
             out[src.name] = src.export(repo, p)
         repo.execute(
