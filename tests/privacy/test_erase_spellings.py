@@ -178,3 +178,24 @@ def test_an_alias_erased_before_still_leads_to_the_person(engine: Engine, clock:
     out = erase_person(engine, "other@acme.com", "art. 17 again", "admin")
     assert out["lead_id"] == keep and out["resolved_by"] == "alias"
     assert "kasimir" not in _dump(engine).lower()
+
+
+def test_a_key_that_is_another_leads_address_is_not_erased(engine: Engine, clock: Any) -> None:
+    # Two leads made before the rules; adding them records j.doe@'s key jdoe@gmail.com,
+    # which is the other lead's own address. Erasing j.doe@ must leave that person alone.
+    engine.upsert_leads([("j.doe@gmail.com", {"first_name": "Jolanda"}, None)])
+    engine.upsert_leads([("jdoe@gmail.com", {"first_name": "Jacinta"}, None)])
+    _, text = bundled_playbook()
+    engine.activate_playbook(text + RULES, "pb.yaml", "t")
+    from leadgate.engine.identity import backfill_keys
+
+    backfill_keys(engine, engine.processor().playbook.identity)
+    out = erase_person(engine, "j.doe@gmail.com", "art. 17 #14", "admin")
+    assert out["resolved_by"] == "own lead" and "jdoe@gmail.com" not in out["spellings"]
+    assert engine.show("jdoe@gmail.com")["attributes"]["first_name"] == "Jacinta"
+    [r] = engine.ingest([_ev("jdoe@gmail.com", "k1", clock())])
+    assert r.status == "accepted"
+    # Not even her address's hash went on the list: erasing her later and her consent
+    # again work as for anyone.
+    with engine.db.read() as conn:
+        assert not suppression.refused(Repository(engine.db, conn), ["jdoe@gmail.com"])

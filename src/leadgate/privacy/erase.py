@@ -202,6 +202,14 @@ def spellings_of(repo: Repository, email: str, lead: StoredLead | None) -> list[
             "SELECT merged_email FROM lead_merges WHERE kept_id = ? ORDER BY id",
         ):
             out.extend(str(r[0]) for r in repo.execute(sql, [lead.state.id]).fetchall())
+        # A key recorded before another lead took that address as its own (rules added
+        # later) is that other person's address: not theirs to erase or suppress.
+        others = {
+            e
+            for e, other in repo.leads_by_email(out[1:]).items()
+            if other.state.id != lead.state.id
+        }
+        out = [a for a in out if a not in others]
     return [a for a in dict.fromkeys(out) if a and not is_pseudonym(a)]
 
 
@@ -238,6 +246,11 @@ def erase_person(
         spellings = spellings_of(repo, email, s)
         # Each spelling and its key under the rules: no way back under any of them.
         forms = [f for a in spellings for f in (a, canonical_email(a, rules)) if f != email]
+        # Never another lead's own address (a key shared with someone the rules came to
+        # fold only after both leads existed): that person is not erased.
+        mine = None if s is None else s.state.id
+        theirs = {e for e, o in repo.leads_by_email(forms).items() if o.state.id != mine}
+        forms = [f for f in dict.fromkeys(forms) if f not in theirs]
         p: Person | None = None
         if s is not None and s.state.id is not None:
             p = Person(s.state.id, s.state.email, dict(s.state.attributes))
