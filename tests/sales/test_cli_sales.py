@@ -182,6 +182,7 @@ def test_scheduler_once(db: list[str]) -> None:
         "reassigned": 0,
         "routed": 0,
         "erased": 0,
+        "visitor_events_purged": 0,
         "nurture_steps": 0,
         "messages_queued": 0,
         "messages_sent": 0,

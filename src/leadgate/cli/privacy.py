@@ -1,11 +1,13 @@
 """`leadgate lead export` (every lead out, streamed) and `leadgate person
-export|erase|consent|retention` (a person's rights: GDPR art. 15, 17, 21).
+export|erase|consent|retention|purge-visitors` (a person's rights: GDPR art. 15, 17,
+21, and the retention of anonymous browser events).
 
     $ leadgate lead export --format csv --stage mql --out mqls.csv
     $ leadgate person export ana@acme.com > ana.json
     $ leadgate person erase ana@acme.com --reason "art. 17 request #42"
     $ leadgate person consent ana@acme.com --reason "signed up again, form 2026-06-01"
     $ leadgate person retention --dry-run
+    $ leadgate person purge-visitors --dry-run
 """
 
 from __future__ import annotations
@@ -150,10 +152,18 @@ def register(app: typer.Typer) -> None:
             print_json(out)
             return
         rows = sum(out["rows"].values())
-        typer.echo(
-            f"erased: {rows} row(s) changed; the lead is now {out['pseudonym'] or '(none held)'}"
-            f"; the address is suppressed (audit #{out['audit_id']})"
-        )
+        if out["lead_id"] is None:
+            typer.echo(
+                f"erased: {rows} row(s) changed; the lead is now (none held)"
+                f"; the address is suppressed (audit #{out['audit_id']})"
+            )
+        else:
+            # Which lead the address is (its own, or the one it is another spelling of).
+            typer.echo(
+                f"erased: lead #{out['lead_id']} ({out['resolved_by']}), {rows} row(s) "
+                f"changed; the lead is now {out['pseudonym']}"
+            )
+            typer.echo(f"suppressed: {', '.join(out['spellings'])} (audit #{out['audit_id']})")
         for m in out["models_removed"]:
             typer.echo(f"model {m} was trained on this person's data: removed, train again")
 
@@ -190,7 +200,10 @@ def register(app: typer.Typer) -> None:
             print_json(report)
             return
         if report["policy"] is None:
-            typer.echo("the playbook has no retention: section; nothing to do")
+            typer.echo(
+                "the playbook has no retention: policy for leads "
+                "(erase_inactive_after_days, stages); nothing to do"
+            )
             return
         verb = "would erase" if dry_run else "erased"
         typer.echo(
@@ -199,3 +212,27 @@ def register(app: typer.Typer) -> None:
         )
         for item in report["leads"][:50]:
             typer.echo(f"  #{item['id']} {item['stage']} last active {item['last_active']}")
+
+    @person.command("purge-visitors")
+    @handle_errors
+    def person_purge_visitors(
+        dry_run: Annotated[
+            bool, typer.Option("--dry-run", help="Count what would be deleted; change nothing.")
+        ] = False,
+        db: DbOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Delete anonymous browser events (visitors never identified) older than the
+        playbook's `retention.anonymous_events_days` (90 by default) now; the scheduler
+        does it every hour. Nothing of a lead is touched."""
+        from leadgate.privacy.visitors import purge_visitor_events
+
+        report = purge_visitor_events(open_engine(db), dry_run=dry_run)
+        if as_json:
+            print_json(report)
+            return
+        verb = "would delete" if dry_run else "deleted"
+        typer.echo(
+            f"{verb} {report['events']} anonymous event(s) of {report['visitors']} visitor(s) "
+            f"received before {report['cutoff']} (kept {report['days']} days)"
+        )

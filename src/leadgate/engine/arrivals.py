@@ -12,6 +12,9 @@ in this order:
    nothing of theirs is stored, so they do not come back under another spelling either;
 4. else new: `Arrivals.create` makes the lead.
 
+Steps 1 and 2 are `known`; erasure asks them too (`person_of`), so erasing an address
+erases the lead the engine would file its events under, and no other.
+
 Then, for events, `Arrivals.visitors` names the anonymous visitors the batch identifies
 (a `visitor_id` on an event), whose events `stitch.claim` brings onto the lead.
 
@@ -33,7 +36,7 @@ from leadgate.leads.identity import canonical_email, has_rules
 from leadgate.leads.record import LeadState
 from leadgate.playbook.identity_sections import IdentitySection
 from leadgate.privacy import suppression
-from leadgate.store.repository import StoredLead
+from leadgate.store.repository import Repository, StoredLead
 
 if TYPE_CHECKING:
     from leadgate.engine.engine import Engine
@@ -108,22 +111,64 @@ class Arrivals:
         return out
 
 
-def arrivals(
-    engine: Engine, txn: _Txn, addresses: Sequence[str], rules: IdentitySection
-) -> Arrivals:
-    """Who each of a batch's (distinct, normalised) addresses is (see the module)."""
-    stored = engine._leads(txn, addresses)
+def known(
+    lookup: Callable[[Sequence[str]], dict[str, StoredLead]],
+    repo: Repository,
+    addresses: Sequence[str],
+    rules: IdentitySection,
+) -> tuple[dict[str, StoredLead], dict[str, str]]:
+    """Steps 1 and 2: the leads of their own (`lookup` reads them, locked), and for the
+    other addresses, the address of the lead they are another spelling of. Suppression
+    (step 3) is not asked here: erasure asks this too, to find whom an address is."""
+    stored = lookup(addresses)
     same: dict[str, str] = {}
-    leads: Sequence[str] = addresses
     if len(stored) < len(addresses):
         # Addresses with no lead of their own may be another spelling of one.
-        same = identity.resolve(txn.repo, [e for e in addresses if e not in stored], rules)
+        same = identity.resolve(repo, [e for e in addresses if e not in stored], rules)
         if same:
             # The leads they are, unless read already or new in this batch.
             incoming = set(addresses)
             wanted = sorted({p for p in same.values() if p not in stored and p not in incoming})
-            stored.update(engine._leads(txn, wanted))
-            leads = list(dict.fromkeys(same.get(e, e) for e in addresses))
+            stored.update(lookup(wanted))
+    return stored, same
+
+
+def person_of(
+    repo: Repository, address: str, rules: IdentitySection
+) -> tuple[StoredLead | None, str | None]:
+    """The lead the engine files `address`'s events under (steps 1 and 2 of `arrivals`,
+    whether or not the address is suppressed), and how: "own lead", "alias" (a merge
+    left it), "identity key" (the `identity:` rules fold it, or a key recorded for the
+    lead), or (None, None) when the engine would make a new lead for it.
+
+    Example: with other@acme.com merged into keep@acme.com,
+    `person_of(repo, "other@acme.com", rules)` is (keep@acme.com's lead, "alias").
+    """
+    stored, same = known(
+        lambda emails: repo.leads_by_email(emails, lock=True), repo, [address], rules
+    )
+    own = stored.get(address)
+    if own is not None:
+        return own, "own lead"
+    target = same.get(address)
+    lead = stored.get(target) if target is not None else None
+    if lead is None:
+        return None, None
+    row = repo.execute(
+        "SELECT kind FROM lead_identities WHERE address = ? AND lead_id = ?",
+        [address, lead.state.id],
+    ).fetchone()
+    return lead, "alias" if row is not None and row[0] == "alias" else "identity key"
+
+
+def arrivals(
+    engine: Engine, txn: _Txn, addresses: Sequence[str], rules: IdentitySection
+) -> Arrivals:
+    """Who each of a batch's (distinct, normalised) addresses is (see the module)."""
+    stored, same = known(lambda emails: engine._leads(txn, emails), txn.repo, addresses, rules)
+    leads: Sequence[str] = addresses
+    if same:
+        leads = list(dict.fromkeys(same.get(e, e) for e in addresses))
     missing = [e for e in leads if e not in stored]
     # Erased people stay erased: checked for the leads a batch would create and for the
     # other spellings that would land on a lead, by address and by canonical key (an

@@ -223,12 +223,19 @@ class Stages(_Strict):
         return out
 
 
+# Days an anonymous browser event (a visitor nobody identified) is kept when the playbook
+# says nothing else (`retention.anonymous_events_days`; docs/privacy.md).
+ANONYMOUS_EVENTS_DAYS = 90
+
+
 class Retention(_Strict):
     """`retention:` - erase leads inactive (no event, no move, no edit) for longer than
-    `erase_inactive_after_days` while in one of `stages` (see docs/privacy.md)."""
+    `erase_inactive_after_days` while in one of `stages`; delete anonymous browser events
+    older than `anonymous_events_days` (see docs/privacy.md)."""
 
-    erase_inactive_after_days: int = Field(ge=1)
-    stages: list[str] = Field(min_length=1)
+    erase_inactive_after_days: int | None = Field(default=None, ge=1)
+    stages: list[str] = Field(default_factory=list)
+    anonymous_events_days: int = Field(default=ANONYMOUS_EVENTS_DAYS, ge=1)
 
     @field_validator("stages")
     @classmethod
@@ -241,6 +248,17 @@ class Retention(_Strict):
             if key not in out:
                 out.append(key)
         return out
+
+    @model_validator(mode="after")
+    def _erase_needs_stages(self) -> Retention:
+        # The lead part is optional (a playbook may set only the anonymous events' days),
+        # but half of it means nothing.
+        if (self.erase_inactive_after_days is None) != (not self.stages):
+            raise ValueError(
+                "erase_inactive_after_days and stages go together: name both "
+                "(erase leads inactive that long in those stages) or neither"
+            )
+        return self
 
 
 class Playbook(_Strict):

@@ -27,16 +27,18 @@ from urllib.parse import quote
 
 import orjson
 
+from leadgate.engine.arrivals import person_of
 from leadgate.engine.engine import Engine
 from leadgate.engine.errors import NoPlaybook, NotFound
 from leadgate.ingest.validate import InputError, check_email, iso
 from leadgate.leads.identity import canonical_email
+from leadgate.playbook.identity_sections import IdentitySection
 from leadgate.playbook.loader import PlaybookError, load_playbook
 from leadgate.privacy import registry, suppression
 from leadgate.privacy.registry import IDENTIFIERS, REPORTED, Person
 from leadgate.scoring.engagement import ADJUSTMENT
 from leadgate.scoring.fit import email_domain
-from leadgate.store.repository import Repository, dumps, loads
+from leadgate.store.repository import Repository, StoredLead, dumps, loads
 from leadgate.webhooks import enqueue as enqueue_webhook
 
 PSEUDONYM_DOMAIN = "erased.invalid"
@@ -99,9 +101,14 @@ def export_person(engine: Engine, email: str, actor: str = "cli") -> dict[str, A
     whether the address is suppressed. The export itself is audited."""
     email = check_email(email)
     now = engine.clock()
+    rules = identity_rules(engine)
     with engine.db.write() as conn:
         repo = Repository(engine.db, conn)
-        s = repo.lead_by_email(email)
+        # The person the address is, as erasure finds them: an alias or an identity
+        # spelling exports the lead it resolves to.
+        s, resolved_by = person_of(repo, email, rules)
+        if s is not None and is_pseudonym(s.state.email):
+            s, resolved_by = None, None
         out: dict[str, Any] = {
             "email": email,
             "exported_at": iso(now),
@@ -113,7 +120,11 @@ def export_person(engine: Engine, email: str, actor: str = "cli") -> dict[str, A
             # An erased person: all we hold is the keyed hash of their address.
             out["held"] = "only a keyed hash of this address (on the suppression list)"
             return out
-        p = Person(s.state.id, email, dict(s.state.attributes))
+        spellings = spellings_of(repo, email, s)
+        out["resolved_by"] = resolved_by
+        out["spellings"] = spellings
+        p = Person(s.state.id, s.state.email, dict(s.state.attributes))
+        p.spellings = [a for a in spellings if a != p.email]
         for src in registry.present(repo):
             out[src.name] = src.export(repo, p)
         repo.execute(
@@ -130,8 +141,8 @@ def export_person(engine: Engine, email: str, actor: str = "cli") -> dict[str, A
 def _tokens(p: Person, events: Iterable[dict[str, Any]]) -> None:
     """The strings erasure cuts out of free text: the address (as typed and URL-encoded),
     its local part, every value it removes."""
-    local = p.email.split("@", 1)[0]
-    p.add_tokens([p.email, quote(p.email, safe=""), local])
+    for address in [p.email, *p.spellings]:
+        p.add_tokens([address, quote(address, safe=""), address.split("@", 1)[0]])
     # Names and other identifiers, word by word: "met Al at the fair" loses "Al".
     p.add_words(v for k, v in p.attributes.items() if k in IDENTIFIERS and k != "email")
     removed = [v for k, v in p.attributes.items() if k not in p.kept]
@@ -164,16 +175,42 @@ def _strings(values: Iterable[Any]) -> list[str]:
     return out
 
 
+def identity_rules(engine: Engine) -> IdentitySection:
+    """The active playbook's `identity:` rules (none without a playbook)."""
+    try:
+        return engine.processor().playbook.identity
+    except NoPlaybook:
+        return IdentitySection()
+
+
 def other_forms(engine: Engine, email: str) -> list[str]:
     """The address's canonical key under the active playbook's `identity:` rules, when it
     differs: what the suppression list holds with the address, so no other spelling of
     the person (`never+x@gmail.com` for `ne.ver@gmail.com`) brings them back."""
-    try:
-        rules = engine.processor().playbook.identity
-    except NoPlaybook:
-        return []
-    key = canonical_email(email, rules)
+    key = canonical_email(email, identity_rules(engine))
     return [key] if key != email else []
+
+
+def spellings_of(repo: Repository, email: str, lead: StoredLead | None) -> list[str]:
+    """Every address recorded for the person: the one asked about, the lead's own, the
+    aliases and identity keys pointing at the lead, and the addresses merged into it."""
+    out = [email]
+    if lead is not None and lead.state.id is not None:
+        out.append(lead.state.email)
+        for sql in (
+            "SELECT address FROM lead_identities WHERE lead_id = ? ORDER BY address",
+            "SELECT merged_email FROM lead_merges WHERE kept_id = ? ORDER BY id",
+        ):
+            out.extend(str(r[0]) for r in repo.execute(sql, [lead.state.id]).fetchall())
+        # A key recorded before another lead took that address as its own (rules added
+        # later) is that other person's address: not theirs to erase or suppress.
+        others = {
+            e
+            for e, other in repo.leads_by_email(out[1:]).items()
+            if other.state.id != lead.state.id
+        }
+        out = [a for a in out if a not in others]
+    return [a for a in dict.fromkeys(out) if a and not is_pseudonym(a)]
 
 
 def erase_person(
@@ -194,20 +231,34 @@ def erase_person(
     now = engine.clock()
     db = engine.db
     summary: dict[str, int] = {}
-    forms = other_forms(engine, email)
+    rules = identity_rules(engine)
     with db.write() as conn:
         repo = Repository(db, conn)
         if db.is_sqlite:
             # Deleted and overwritten cells are zeroed, not left in free space.
             conn.exec_driver_sql("PRAGMA secure_delete = ON")
-        s = repo.lead_by_email(email, lock=True)
+        # The person is whom the engine files this address's events under: its own lead,
+        # or the lead it is an alias or identity spelling of (the one step every way in
+        # takes), never a lead the rules would not file it on.
+        s, resolved_by = person_of(repo, email, rules)
+        if s is not None and is_pseudonym(s.state.email):
+            s, resolved_by = None, None  # an erased person: nothing left but the list
+        spellings = spellings_of(repo, email, s)
+        # Each spelling and its key under the rules: no way back under any of them.
+        forms = [f for a in spellings for f in (a, canonical_email(a, rules)) if f != email]
+        # Never another lead's own address (a key shared with someone the rules came to
+        # fold only after both leads existed): that person is not erased.
+        mine = None if s is None else s.state.id
+        theirs = {e for e, o in repo.leads_by_email(forms).items() if o.state.id != mine}
+        forms = [f for f in dict.fromkeys(forms) if f not in theirs]
         p: Person | None = None
         if s is not None and s.state.id is not None:
-            p = Person(s.state.id, email, dict(s.state.attributes))
+            p = Person(s.state.id, s.state.email, dict(s.state.attributes))
+            p.spellings = [a for a in spellings if a != p.email]
             p.kept = kept_fields(repo)
             if "email_domain" in p.kept and "email_domain" not in p.attributes:
                 # Conditions read the domain from the address, which goes: keep it as a field.
-                p.attributes["email_domain"] = email_domain(email)
+                p.attributes["email_domain"] = email_domain(p.email)
             key = suppression.secret(repo, now)
             p.pseudonym = f"erased-{secrets.token_hex(8)}@{PSEUDONYM_DOMAIN}"
             p.rename = lambda eid: (
@@ -227,7 +278,9 @@ def erase_person(
             sources.sort(key=lambda src: src.name != "events")
             for src in sources:
                 summary[src.name] = src.erase(repo, p, now)
-        clean_reason = reason.strip().replace(email, registry.ERASED)
+        clean_reason = reason.strip()
+        for a in spellings:
+            clean_reason = clean_reason.replace(a, registry.ERASED)
         if p is not None:
             clean_reason = p.scrub(clean_reason) or clean_reason
         row = repo.execute(
@@ -258,7 +311,16 @@ def erase_person(
     if db.is_sqlite:
         checkpoint(engine)
     removed = _drop_models(engine, p, models_dir) if p is not None else []
-    return {**data, "reason": clean_reason, "rows": summary, "models_removed": removed}
+    return {
+        **data,
+        "reason": clean_reason,
+        "rows": summary,
+        "models_removed": removed,
+        # For whoever asked (never in the audit or the webhook): which lead, found how,
+        # and the addresses now erased and suppressed with it.
+        "resolved_by": resolved_by,
+        "spellings": spellings,
+    }
 
 
 def checkpoint(engine: Engine) -> None:

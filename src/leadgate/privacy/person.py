@@ -71,6 +71,9 @@ class Person:
     # Short names ("Al", "Jo") cut out as whole words only, so other words keep theirs.
     words: list[str] = field(default_factory=list)
     pseudonym: str = ""
+    # Other addresses of the person (aliases a merge left, identity spellings, the one
+    # an erasure was asked for): cut out wherever the lead's own address is.
+    spellings: list[str] = field(default_factory=list)
     # Event ids that carried a personal string, and what they are called now.
     renamed: dict[str, str] = field(default_factory=dict)
     # Builds the replacement id for an event id (a keyed hash, see erase.py).
@@ -78,6 +81,11 @@ class Person:
     _pattern: tuple[re.Pattern[str], re.Pattern[str] | None] | None = field(
         default=None, repr=False
     )
+
+    @property
+    def addresses(self) -> list[str]:
+        """The lead's address first, then its other spellings."""
+        return [self.email, *self.spellings]
 
     def add_tokens(self, values: Iterable[Any]) -> None:
         """Remember strings to cut out of free text (long enough, not kept values)."""
@@ -139,7 +147,7 @@ class Person:
         """A kept value (JSON) with only the address cut out (a URL that carried it):
         names and other strings stay, so the field reads as it did for the rules."""
         if isinstance(value, str):
-            for form in (self.email, quote(self.email, safe="")):
+            for form in (f for a in self.addresses for f in (a, quote(a, safe=""))):
                 value = re.sub(re.escape(form), ERASED, value, flags=re.IGNORECASE)
             return value
         if isinstance(value, dict):

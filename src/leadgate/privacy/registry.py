@@ -236,12 +236,14 @@ def _erase_webhooks(repo: Repository, p: Person, now: float) -> int:
     # Deliveries about the lead (sent or not) go: their payloads are copies of its data.
     n = int(repo.execute("DELETE FROM webhook_outbox WHERE lead_id = ?", [p.lead_id]).rowcount)
     # Others that quote the address (a webhook about another lead naming this one).
-    cur = repo.execute(
-        "SELECT id, payload, last_error FROM webhook_outbox "
-        "WHERE payload LIKE ? OR last_error LIKE ?",
-        [f"%{p.email}%", f"%{p.email}%"],
-    )
-    for did, payload, err in cur.fetchall():
+    found = []
+    for address in p.addresses:
+        found += repo.execute(
+            "SELECT id, payload, last_error FROM webhook_outbox "
+            "WHERE payload LIKE ? OR last_error LIKE ?",
+            [f"%{address}%", f"%{address}%"],
+        ).fetchall()
+    for did, payload, err in {r[0]: r for r in found}.values():
         repo.execute(
             "UPDATE webhook_outbox SET payload = ?, last_error = ? WHERE id = ?",
             [p.scrub(payload), p.scrub(err), did],
@@ -318,32 +320,33 @@ def _erase_merges(repo: Repository, p: Person, now: float) -> int:
     return int(repo.execute("DELETE FROM lead_merges WHERE kept_id = ?", [p.lead_id]).rowcount)
 
 
-def _rejections_hash(repo: Repository, p: Person) -> str | None:
-    """The forms' keyed hash of the person's address (leadgate.forms.service), if the
-    store has the forms' secret: refused submissions are filed under it."""
+def _rejections_hashes(repo: Repository, p: Person) -> list[str]:
+    """The forms' keyed hashes of the person's addresses (leadgate.forms.service), if the
+    store has the forms' secret: refused submissions are filed under them."""
     row = repo.execute("SELECT value FROM app_secrets WHERE name = ?", ["forms"]).fetchone()
     if row is None:
-        return None
-    message = f"email\x1f{p.email}".encode()
-    return hmac.new(str(row[0]).encode(), message, hashlib.sha256).hexdigest()
+        return []
+    key = str(row[0]).encode()
+    return [
+        hmac.new(key, f"email\x1f{a}".encode(), hashlib.sha256).hexdigest() for a in p.addresses
+    ]
 
 
 def _export_rejections(repo: Repository, p: Person) -> Any:
-    h = _rejections_hash(repo, p)
-    if h is None:
-        return []
     cols = ["form", "reason", "at"]
-    found = rows(
-        repo, "SELECT form, reason, at FROM form_rejections WHERE email_hash = ?", [h], cols
-    )
+    found = []
+    for h in _rejections_hashes(repo, p):
+        found += rows(
+            repo, "SELECT form, reason, at FROM form_rejections WHERE email_hash = ?", [h], cols
+        )
     return [_times(r, "at") for r in found]
 
 
 def _erase_rejections(repo: Repository, p: Person, now: float) -> int:
-    h = _rejections_hash(repo, p)
-    if h is None:
-        return 0
-    return int(repo.execute("DELETE FROM form_rejections WHERE email_hash = ?", [h]).rowcount)
+    return sum(
+        int(repo.execute("DELETE FROM form_rejections WHERE email_hash = ?", [h]).rowcount)
+        for h in _rejections_hashes(repo, p)
+    )
 
 
 def _export_search(repo: Repository, p: Person) -> Any:

@@ -8,7 +8,9 @@ too long, in the stages it names, through the same erasure as a person's request
 A lead is inactive since the latest of: its creation, its last stage move, its last
 event. The scheduler applies the policy (at most once an hour, `RETENTION_EVERY`);
 `leadgate person retention --dry-run` lists who would go without changing anything.
-Each erasure is audited with action `retention` and actor `retention:scheduler`.
+(The section's `anonymous_events_days`, for anonymous browser events, is
+`leadgate.privacy.visitors`.) Each erasure is audited with action `retention` and
+actor `retention:scheduler`.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ def due(
 ) -> tuple[dict[str, Any] | None, float, list[dict[str, Any]]]:
     """(policy, cutoff, leads the policy would erase now), oldest activity first."""
     policy = engine.processor().playbook.retention
-    if policy is None:
+    if policy is None or policy.erase_inactive_after_days is None:
+        # No lead part (a playbook may set only `anonymous_events_days`).
         return None, 0.0, []
     cutoff = engine.clock() - policy.erase_inactive_after_days * DAY
     marks = ",".join("?" * len(policy.stages))

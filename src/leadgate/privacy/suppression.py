@@ -81,17 +81,25 @@ def suppress(
 
 
 def lift(repo: Repository, email: str, also: Iterable[str] = ()) -> bool:
-    """Take an address (and `also` its other forms, as `suppress` put them) off the list:
-    the person consented again. Whether any of them was on it."""
+    """Take an address (and `also` its other forms, as `suppress` put them) off the list,
+    with every other spelling the same erasure put on it (its aliases, the lead's own
+    address): the person consented again. Whether any of them was on it."""
     key = stored_secret(repo)
     if key is None:
         return False
     n = 0
+    audits: set[int] = set()
     for a in dict.fromkeys([email, *also]):
-        cur = repo.execute(
-            "DELETE FROM privacy_suppressions WHERE hash = ?", [address_hash(key, a)]
-        )
+        h = address_hash(key, a)
+        row = repo.execute(
+            "SELECT audit_id FROM privacy_suppressions WHERE hash = ?", [h]
+        ).fetchone()
+        if row is not None and row[0] is not None:
+            audits.add(int(row[0]))
+        cur = repo.execute("DELETE FROM privacy_suppressions WHERE hash = ?", [h])
         n += cur.rowcount or 0
+    for audit_id in sorted(audits):
+        repo.execute("DELETE FROM privacy_suppressions WHERE audit_id = ?", [audit_id])
     return n > 0
 
 

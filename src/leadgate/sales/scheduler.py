@@ -1,5 +1,6 @@
 """The scheduler's tick: the engine's timers, SLA deadlines (breach, escalation,
-reassignment), MQLs waiting for a rep, retention, nurture steps, the mail outbox; and the
+reassignment), MQLs waiting for a rep, retention (inactive leads, old anonymous browser
+events), nurture steps, the mail outbox; and the
 notices it leaves for the webhook engine. Each due job fires once however many workers
 tick (SKIP LOCKED on PostgreSQL).
 """
@@ -73,6 +74,7 @@ class Scheduler(Routing):
             with self.engine.db.write() as conn:
                 routed = self._route_unowned(Repository(self.engine.db, conn), now)
         erased = self._retention(now)
+        purged = self._purge_visitors(now)
         steps = queued = 0
         while True:
             with self.engine.db.write() as conn:
@@ -100,6 +102,7 @@ class Scheduler(Routing):
             "reassigned": reassigned,
             "routed": routed,
             "erased": erased,
+            "visitor_events_purged": purged,
             "nurture_steps": steps,
             "messages_queued": queued,
             "messages_sent": mail.sent,
@@ -118,6 +121,17 @@ class Scheduler(Routing):
         if self.engine.processor().playbook.retention is None:
             return 0
         return int(apply_retention(self.engine)["count"])
+
+    def _purge_visitors(self, now: float) -> int:
+        """Anonymous browser events past `retention.anonymous_events_days`
+        (leadgate.privacy.visitors), at most once an hour per process."""
+        from leadgate.privacy.visitors import PURGE_EVERY, purge_visitor_events
+
+        last = getattr(self, "_purged_at", None)
+        if last is not None and now - last < PURGE_EVERY:
+            return 0
+        self._purged_at = now
+        return int(purge_visitor_events(self.engine, now=now)["events"])
 
     def _fire_due(
         self, repo: Repository, now: float, worker: str, limit: int
