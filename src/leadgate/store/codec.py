@@ -1,0 +1,67 @@
+"""How rows hold JSON documents and a lead's engagement state.
+
+`dumps`/`loads` are the store's JSON (sorted keys, so equal documents compare equal);
+`dump_state`/`load_lead_state` the compact array a lead row keeps its engagement state in.
+
+Example:
+    >>> dumps({"b": 1, "a": [1, 2]})
+    '{"a":[1,2],"b":1}'
+    >>> load_state(dump_state(load_state("{}"))).rules
+    {}
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import orjson
+
+from leadgate.scoring.engagement import EngagementState, Tally
+
+
+def dumps(obj: Any) -> str:
+    """Compact JSON text (orjson) with sorted keys, so equal documents compare equal."""
+    return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def loads(text: str | bytes | None) -> Any:
+    """Inverse of `dumps`; None and empty give {}."""
+    return orjson.loads(text) if text else {}
+
+
+def dump_state(st: EngagementState, settled_at: float = -math.inf) -> str:
+    """A lead's engagement state as stored: a JSON array, cheaper both ways than the
+    keyed form of `EngagementState.to_json` (which `load_state` still reads). The
+    lead's `settled_at` rides along as a sixth item when it is set."""
+    data = [
+        None if st.last_at == -math.inf else st.last_at,
+        st.last_id,
+        [[k, t.count, t.value, t.anchor, t.window] for k, t in st.rules.items()],
+        st.adjustments,
+        st.fit_adjustments,
+    ]
+    if settled_at != -math.inf:
+        data.append(settled_at)
+    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def load_state(text: str | bytes | None) -> EngagementState:
+    """Inverse of `dump_state`; also reads the keyed form and the empty `{}`."""
+    return load_lead_state(text)[0]
+
+
+def load_lead_state(text: str | bytes | None) -> tuple[EngagementState, float]:
+    """(engagement state, settled_at) as `dump_state` wrote them."""
+    data = orjson.loads(text) if text else None
+    if not isinstance(data, list):
+        return EngagementState.from_json(data), -math.inf
+    t, last_id, rules, adjustments, fit_adjustments = data[:5]
+    state = EngagementState(
+        -math.inf if t is None else float(t),
+        last_id,
+        {k: Tally(c, float(v), float(a), w) for k, c, v, a, w in rules},
+        adjustments,
+        fit_adjustments,
+    )
+    return state, float(data[5]) if len(data) > 5 else -math.inf

@@ -1,0 +1,114 @@
+"""The statements under every repository: one connection (inside a transaction the
+caller owns), `?` placeholders on both backends, and PostgreSQL's COPY into temporary
+tables, which the lead and event writers share.
+
+The hot paths (batch ingest) use the driver's `executemany` through SQLAlchemy's
+connection, one statement per batch rather than per row: on SQLite that is the
+difference between ~80k and 110k+ events/s (see PERFORMANCE-NOTES).
+
+Example (any repository):
+    with db.read() as conn:
+        Statements(db, conn).execute("SELECT COUNT(*) FROM leads").fetchone()
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from leadgate.store.database import PENDING_KEY, Database
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+_CHUNK = 900
+# Below this many rows PostgreSQL gets plain statements: the temp-table path costs three
+# extra statements (create, empty, COPY), which is most of a single-event request.
+_SMALL_BATCH = 64
+
+
+def _column_types(ddl: str) -> dict[str, str]:
+    """Column name -> type of a temp table's DDL (binary COPY sends each value in its
+    type's own wire format, so it must know them)."""
+    return {name: kind for name, kind in (part.split(" ") for part in ddl.split(", "))}
+
+
+def _chunks(items: Sequence[Any], n: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), n):
+        yield items[i : i + n]
+
+
+class Statements:
+    """Statements over one connection (inside a transaction the caller owns)."""
+
+    def __init__(self, db: Database, conn: Connection | None, raw: Any = None):
+        """Over a SQLAlchemy connection, or (conn None) over the driver's own connection
+        `raw` (`Database.read_raw`: reads only)."""
+        self.db = db
+        self.conn = conn
+        self._raw = raw if conn is None else conn.connection.driver_connection
+        # The events COPY running in the background (PostgreSQL), and what it raised.
+        self._pending: threading.Thread | None = None
+        self._pending_error: BaseException | None = None
+
+    def _cur(self) -> Any:
+        if self._pending is not None:
+            self.wait()
+        return self._raw.cursor()  # type: ignore[union-attr]
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """Run one raw statement (`?` placeholders) and return the cursor."""
+        cur = self._cur()
+        cur.execute(self.db.param(sql), tuple(params))
+        return cur
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one raw statement for many rows."""
+        if rows:
+            cur = self._cur()
+            cur.executemany(self.db.param(sql), rows)
+            cur.close()
+
+    def _copy_in(
+        self,
+        table: str,
+        ddl: str,
+        cols: Sequence[str],
+        rows: Iterable[Sequence[Any]],
+        cur: Any = None,
+    ) -> None:
+        """PostgreSQL: `rows` into an (emptied) temporary table of this session."""
+        cur = cur or self._cur()
+        # IF NOT EXISTS each time: a rolled-back transaction takes the table with it.
+        cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} ({ddl}) ON COMMIT DELETE ROWS")
+        cur.execute(f"DELETE FROM {table}")
+        self._copy_rows(cur, table, cols, _column_types(ddl), rows)
+
+    @staticmethod
+    def _copy_rows(
+        cur: Any,
+        table: str,
+        cols: Sequence[str],
+        types: dict[str, str],
+        rows: Iterable[Sequence[Any]],
+    ) -> None:
+        """PostgreSQL: COPY `rows` into `table` in the binary format: the server parses
+        no float or integer text, and psycopg packs each value in C."""
+        with cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types([types[c] for c in cols])
+            for row in rows:
+                copy.write_row(row)
+
+    def wait(self) -> None:
+        """Let the events COPY running in the background finish; raise what it met."""
+        worker = self._pending
+        if worker is None:
+            return
+        self._pending = None
+        if self.conn is not None:
+            self.conn.info.pop(PENDING_KEY, None)
+        worker.join()
+        error, self._pending_error = self._pending_error, None
+        if error is not None:
+            raise error
