@@ -314,8 +314,8 @@ class Moments:
     hl: float | None
     may: np.ndarray
     spans: dict[int, tuple[int, int]]
-    # Leads with a row where the rule may turn true (a new high) or a hand is raised:
-    # without one (and without people's moves) a lead never leaves `lead`.
+    # Leads with a row where the rule may turn true (a new high) or a hand is raised (or
+    # a sum too large to tell): without one, no rule or hand makes the lead an MQL.
     live: set[int]
     cands: dict[int, list[tuple[int, float, bool, bool, bool, bool, bool, bool]]]
 
@@ -450,5 +450,7 @@ def moments(
     clock("rows")
     if not ev.eids:
         ev.eids = ev.eid.to_pylist()
-    live = set(np.unique(lead[rec | hand]).tolist())
+    # `bad` too: a sum beyond a double is no proof the rule never holds (its walk
+    # raises NeedsExact and the lead is replayed exactly).
+    live = set(np.unique(lead[rec | hand | bad]).tolist())
     return Moments(ev, rows_at, t, counts, c, hl, may, spans, live, cands)
