@@ -66,6 +66,10 @@ class EventCols:
     gs: np.ndarray  # each row's lead's first row
     moves: dict[int, list[float]]
     eids: list[str] = field(default_factory=list)  # `eid` as strings, when walked
+    # `_pairs` by what decides them (the matching query and each rule's caps): two
+    # playbooks that differ in points, thresholds or stages match the same pairs, and
+    # the second one reads them here (half the step at 20k / 400k).
+    pairs: dict[Any, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     @classmethod
     def read(cls, con: Any, until: float, moves: dict[int, list[float]]) -> EventCols:
@@ -193,6 +197,22 @@ def _pairs(con: Any, ev: EventCols, pb: Playbook, until: float) -> tuple[np.ndar
         + ", ".join(parts)
         + " SELECT q.pos, m.r FROM m JOIN lg_evo AS q ON q.lead_id = m.lead_id AND q.id = m.eid"
     )
+    caps = tuple(
+        (
+            r.max_per_lead,
+            None if r.max_per_days is None else (r.max_per_days.count, r.max_per_days.days),
+        )
+        for r in rules
+    )
+    key = (sql, caps)
+    got = ev.pairs.get(key)
+    if got is None:
+        got = ev.pairs[key] = _capped(con, ev, rules, sql)
+    return got
+
+
+def _capped(con: Any, ev: EventCols, rules: Any, sql: str) -> tuple[np.ndarray, np.ndarray]:
+    """`_pairs` computed: the matching query run, the caps applied."""
     tab = con.sql(expand_placeholders(sql, "duckdb")).to_arrow_table()
     pos = tab.column(0).to_numpy().astype(np.int64, copy=False)
     r = tab.column(1).to_numpy().astype(np.int64, copy=False)
