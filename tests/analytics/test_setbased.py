@@ -249,3 +249,34 @@ def test_two_playbooks_share_pairs_only_when_they_match_and_cap_alike(
     exact = run_backtest(paths, old, new, None, end, workers=1)
     assert _seen(fast) == _seen(exact)
     assert fast.totals["mqls_old"] != fast.totals["mqls_new"]
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    derandomize=True,
+    phases=[Phase.explicit, Phase.generate],
+)
+@given(case=cases(), factor=st.sampled_from([0.5, 2.0, -1.0]), hands=st.booleans())
+def test_a_points_change_shares_the_columns_and_still_equals_exact(
+    case: Any, factor: float, hands: bool, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # The usual what-if: the same rules with other points (and hand-raisers), so both
+    # playbooks share pairs and running sums (`setmoments._Base`) over the leads either
+    # keeps, while each walks its own.
+    old, _, leads, events, moves = case
+    pb = json.loads(old)
+    for r in pb["engagement"]["rules"]:
+        r["points"] = r["points"] * factor
+    if hands:
+        pb["stages"]["mql"]["hand_raisers"] = (
+            [] if pb["stages"]["mql"]["hand_raisers"] else ["demo"]
+        )
+    new = json.dumps(pb)
+    paths = _write(tmp_path_factory.mktemp("bt"), leads, events, moves)
+    end = T0 + 400 * DAY
+    exact = run_backtest(paths, old, new, None, end, workers=1)
+    fast = run_setbased(paths, old, new, None, end, verify=len(leads))
+    assert _seen(fast) == _seen(exact)
+    assert fast.meta["disagreements"] == 0
