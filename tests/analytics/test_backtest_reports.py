@@ -17,6 +17,7 @@ from leadgate.engine.engine import Engine
 from leadgate.ingest.validate import EventIn
 from leadgate.playbook.loader import bundled_playbook
 from leadgate.store.repository import Repository
+from leadgate.store.schema import EFFECTIVE_TRANSITIONS
 
 DAY = 86400.0
 runner = CliRunner()
@@ -90,7 +91,8 @@ def _stored_mqls(engine: Engine) -> dict[int, list[float]]:
         rows = (
             Repository(engine.db, conn)
             .execute(
-                "SELECT lead_id, at FROM transitions WHERE to_stage = 'mql' ORDER BY lead_id, at"
+                f"SELECT lead_id, at FROM {EFFECTIVE_TRANSITIONS} WHERE to_stage = 'mql' "
+                "ORDER BY lead_id, at"
             )
             .fetchall()
         )

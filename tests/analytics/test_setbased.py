@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from leadgate.analytics import setbased
+from leadgate.analytics import setbased, setmoments
 from leadgate.analytics.backtest import run_backtest
 from leadgate.analytics.batch import EVENT_SCHEMA, LEAD_SCHEMA, TRANSITION_SCHEMA
 from leadgate.analytics.setbased import run_setbased, verify_sample
@@ -215,3 +215,68 @@ def test_forked_walkers_give_what_one_process_gives(
     monkeypatch.setattr(setbased, "_FORK_MIN", 0)
     two = run_setbased(paths, old, new, None, T0 + 100 * DAY, verify=0, workers=2)
     assert _seen(two) == _seen(one) and one.totals["mqls_old"] > 0
+
+
+@pytest.mark.parametrize(
+    ("change", "queries"),
+    [
+        ({"points": 4}, 1),  # points and thresholds: the same pairs, matched once
+        ({"max_per_lead": 3}, 2),  # other caps: other pairs
+        ({"max_per_days": {"count": 1, "days": 7}}, 2),
+    ],
+)
+def test_two_playbooks_share_pairs_only_when_they_match_and_cap_alike(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: dict[str, Any], queries: int
+) -> None:
+    paths, old, _ = _demo(tmp_path)
+    pb = json.loads(old)
+    pb["engagement"]["rules"][0]["max_per_lead"] = 4
+    old = json.dumps(pb)
+    pb["engagement"]["rules"][0].update(change)
+    pb["stages"]["mql"]["when"]["value"] = 30
+    new = json.dumps(pb)
+    real = setmoments._capped
+    calls: list[int] = []
+
+    def counted(*a: Any) -> Any:
+        calls.append(1)
+        return real(*a)
+
+    monkeypatch.setattr(setmoments, "_capped", counted)
+    end = T0 + 100 * DAY
+    fast = run_setbased(paths, old, new, None, end, verify=0)
+    assert len(calls) == queries
+    exact = run_backtest(paths, old, new, None, end, workers=1)
+    assert _seen(fast) == _seen(exact)
+    assert fast.totals["mqls_old"] != fast.totals["mqls_new"]
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    derandomize=True,
+    phases=[Phase.explicit, Phase.generate],
+)
+@given(case=cases(), factor=st.sampled_from([0.5, 2.0, -1.0]), hands=st.booleans())
+def test_a_points_change_shares_the_columns_and_still_equals_exact(
+    case: Any, factor: float, hands: bool, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # The usual what-if: the same rules with other points (and hand-raisers), so both
+    # playbooks share pairs and running sums (`setmoments._Base`) over the leads either
+    # keeps, while each walks its own.
+    old, _, leads, events, moves = case
+    pb = json.loads(old)
+    for r in pb["engagement"]["rules"]:
+        r["points"] = r["points"] * factor
+    if hands:
+        pb["stages"]["mql"]["hand_raisers"] = (
+            [] if pb["stages"]["mql"]["hand_raisers"] else ["demo"]
+        )
+    new = json.dumps(pb)
+    paths = _write(tmp_path_factory.mktemp("bt"), leads, events, moves)
+    end = T0 + 400 * DAY
+    exact = run_backtest(paths, old, new, None, end, workers=1)
+    fast = run_setbased(paths, old, new, None, end, verify=len(leads))
+    assert _seen(fast) == _seen(exact)
+    assert fast.meta["disagreements"] == 0

@@ -408,7 +408,9 @@ def run_backtest(
 def _outcomes(con: Any, paths: tuple[Path, Path, Path]) -> dict[int, dict[str, float]]:
     rows = con.execute(
         f"SELECT lead_id, to_stage, MIN(\"at\") FROM read_parquet('{paths[2]}') "
-        f"WHERE to_stage IN ({', '.join(repr(s) for s in _OUTCOMES)}) GROUP BY lead_id, to_stage"
+        f"WHERE to_stage IN ({', '.join(repr(s) for s in _OUTCOMES)}) "
+        # An absorbed move (from == to) is no arrival; the lead was there already.
+        "AND from_stage IS DISTINCT FROM to_stage GROUP BY lead_id, to_stage"
     ).fetchall()
     out: dict[int, dict[str, float]] = {}
     for lid, stage, at in rows:

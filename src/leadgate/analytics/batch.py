@@ -7,7 +7,9 @@ the same columns work too:
 
 - leads: id, email, attributes (JSON text) [, created_at, stage, owner, fit, engagement, score]
 - events: id, lead_id, type, occurred_at (epoch seconds), properties (JSON text)
-- transitions: lead_id, from_stage, to_stage, at, actor
+- transitions: lead_id, from_stage, to_stage, at, actor (the export keeps people's
+  absorbed moves, rows from_stage == to_stage, for the backtest; the `transitions` view
+  of `connect`, which reports read, leaves them out)
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ from leadgate.analytics.sqlcompile import compile_scoring
 from leadgate.ingest.validate import MAX_READABLE_TIME
 from leadgate.playbook.model import Playbook
 from leadgate.store.database import Database
-from leadgate.store.schema import EFFECTIVE_TRANSITIONS
 
 LEAD_SCHEMA = pa.schema(
     [
@@ -60,6 +61,16 @@ TRANSITION_SCHEMA = pa.schema(
 )
 
 
+# The stage history as it stands (`store.schema.EFFECTIVE_TRANSITIONS`) with people's absorbed moves
+# (from == to, `leads.derivation.is_absorbed`): they are facts a backtest replays (under
+# a playbook where the lead is not yet in that stage they are real moves), and the
+# `transitions` view of `connect` leaves them out again for the reports.
+TRANSITION_FACTS = (
+    "(SELECT * FROM transitions WHERE voids IS NULL AND id NOT IN "
+    "(SELECT voids FROM transitions WHERE voids IS NOT NULL)) AS transitions"
+)
+
+
 # A damaged time (1e17, NaN) stored before the input bounds existed would make every
 # DuckDB report fail on TO_TIMESTAMP: a lead's is exported as NULL (the lead still
 # counts), a damaged event or transition is left out (migration 0008 repairs them).
@@ -81,8 +92,7 @@ _QUERIES = {
         EVENT_SCHEMA,
     ),
     "transitions": (
-        f"SELECT lead_id, from_stage, to_stage, at, actor FROM {EFFECTIVE_TRANSITIONS} "
-        f"WHERE at {_SANE}",
+        f"SELECT lead_id, from_stage, to_stage, at, actor FROM {TRANSITION_FACTS} WHERE at {_SANE}",
         TRANSITION_SCHEMA,
     ),
 }
@@ -158,10 +168,12 @@ def connect(
     con.execute(f"CREATE VIEW leads AS SELECT * FROM {_reader(leads)}")
     con.execute(f"CREATE VIEW events AS SELECT * FROM {_reader(events)}")
     if transitions is not None:
-        # `at` is a keyword in DuckDB: the view calls it ts.
+        # `at` is a keyword in DuckDB: the view calls it ts. Absorbed moves (from ==
+        # to) are facts, not moves: no report counts them (an `mql -> mql` would be a
+        # second MQL case in the SLA report).
         con.execute(
             'CREATE VIEW transitions AS SELECT lead_id, from_stage, to_stage, "at" AS ts, '
-            f"actor FROM {_reader(transitions)}"
+            f"actor FROM {_reader(transitions)} WHERE from_stage IS DISTINCT FROM to_stage"
         )
     return con
 

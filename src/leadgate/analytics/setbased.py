@@ -36,7 +36,7 @@ from typing import Any
 import orjson
 
 from leadgate.analytics import backtest as bt
-from leadgate.analytics.setmoments import EventCols, moments
+from leadgate.analytics.setmoments import EventCols, match_key, moments
 from leadgate.analytics.setwalk import (
     FitCache,
     Move,
@@ -68,12 +68,16 @@ def _walk_leads(ids: list[int]) -> tuple[Runs, set[int]]:
     for lid in ids:
         created = leads[lid][2]
         mv = moves.get(lid, [])
+        to_mql = any(to == "mql" for _, to, _, _ in mv)
         runs: list[list[float]] = []
         try:
             for k, proc in enumerate(procs):
-                if lid not in keep[k] or (not mv and lid not in rows_by[k].live):
-                    # No new high where the rule may hold, no hand raised, nobody moved
-                    # it: the lead stays a lead (walking it would say so).
+                if lid not in keep[k] or (not to_mql and lid not in rows_by[k].live):
+                    # No row where the rule may hold (the first such row is a new high,
+                    # so `live` has every lead with one), no hand raised: the lifecycle's
+                    # two automatic ways into MQL never open, and no person moved it to
+                    # MQL. People's other moves make no MQL (`backtest.can_move`), so
+                    # walking it would find none; a fifth of the walks at 20k / 400k.
                     runs.append([])
                     continue
                 lead = states[k][lid]
@@ -175,10 +179,18 @@ def run_setbased(
                 states[k][lid] = lead
         keep.append(ok)
     clock("prune")
+    # Two playbooks that match, cap and decay alike (a points or threshold what-if) have
+    # the same weights, counts and running sums: computed once, over the leads either
+    # keeps (a walk still goes by its own playbook's `keep`).
+    pbs = [p.playbook for p in procs]
+    alike = match_key(pbs[0], sql_until) == match_key(pbs[1], sql_until) and (
+        pbs[0].engagement.half_life_days == pbs[1].engagement.half_life_days
+    )
+    rows_for = [keep[0] | keep[1]] * 2 if alike else keep
     rows_by = [
-        moments(con, ev, p.playbook, sql_until, ids, clock)
-        for p, ids in zip(procs, keep, strict=True)
+        moments(con, ev, pb, sql_until, ids, clock) for pb, ids in zip(pbs, rows_for, strict=True)
     ]
+    ev.base = None  # the weights matrix is no longer needed
     if progress:
         progress(1, 3)
     walked = sorted(keep[0] | keep[1])
