@@ -47,6 +47,8 @@ ID, EMAIL, ATTRS, CREATED, STAGE, STAGE_AT, REASON, ARMED, STATE, VERSION = rang
 SPENT, DUE, OWNER, UPDATED, SCORE, GRADE, FIT, FIT_GRADE, ENG_GRADE = range(10, 19)
 
 _NEG_INF = -math.inf
+# At most this many MQL verdicts remembered (`RowSettler.mql`).
+_VERDICTS = 100_000
 # A rule's tally in the stored state's array: [position, count, value, anchor, window].
 Rule = list[Any]
 
@@ -68,6 +70,10 @@ class LazyFields(Mapping[str, Any]):
             lead = LeadState(email=row[EMAIL], attributes=loads(row[ATTRS]), created_at=0.0)
             self._fields = self._proc.fields(lead)
         return self._fields
+
+    def unread(self) -> bool:
+        """Whether no field was asked for yet."""
+        return self._fields is None
 
     def __getitem__(self, key: str) -> Any:
         return self._load()[key]
@@ -122,6 +128,27 @@ class RowSettler:
         self.tri = proc.mql_tri
         self.exit_at = proc.exit_at
         self.version = proc.version
+        # (fit, engagement bound) -> the MQL rule's verdict, for the verdicts reached
+        # without reading a field (`mql`).
+        self.verdicts: dict[tuple[float, float], bool | None] = {}
+
+    def mql(self, fields: LazyFields, fit: float, bound: float) -> bool | None:
+        """`LeadProcessor.mql_tri`, remembered by (fit, bound) when it read no field.
+
+        The rule is a function of (fields, fit, bound) and nothing else: a call that
+        reads no field follows a path that only fit and bound chose, so any fields give
+        the same verdict there. (A rule that reads one reads it on every call with that
+        fit and bound, and is never remembered.)
+        """
+        key = (fit, bound)
+        verdicts = self.verdicts
+        if key in verdicts:
+            return verdicts[key]
+        assert self.tri is not None
+        verdict = self.tri(fields, fit, bound)
+        if fields.unread() and len(verdicts) < _VERDICTS:
+            verdicts[key] = verdict
+        return verdict
 
     def settle(self, row: Sequence[Any], events: Events) -> tuple[Any, ...] | None:
         """The settled lead's stored values (`rescore_set.stored_values`' order), or None
@@ -153,19 +180,20 @@ class RowSettler:
         mapping = vs.carry.get(v)
         rules: list[Rule]
         if mapping is not None:
-            # `EngagementRules.carried` on `load_lead_state`'s floats.
+            # `EngagementRules.carried` on `load_lead_state`'s floats (the windows are
+            # this row's own lists, written out below and never changed: no copies).
             old = {e[0]: e for e in data[2]}
             rules = []
             for new, (pos, factor) in mapping.items():
                 e = old.get(pos)
                 if e is not None:
-                    rules.append([new, e[1], float(e[2]) * factor, float(e[3]), list(e[4])])
+                    rules.append([new, e[1], float(e[2]) * factor, float(e[3]), e[4]])
             last_id, adjustments, fit_adjustments = data[1], data[3], data[4]
         elif isinstance(events, Replayed):
             lid = row[ID]
             if lid in events.exact or lid in events.adjustments:
                 return None
-            rules = [[p, c, val, a, list(w)] for p, c, val, a, w in events.tallies.get(lid, ())]
+            rules = [[p, c, val, a, w] for p, c, val, a, w in events.tallies.get(lid, ())]
             last = events.last.get(lid)
             last_at, last_id = last if last is not None else (_NEG_INF, "")
             adjustments, fit_adjustments = {}, {}
@@ -176,9 +204,9 @@ class RowSettler:
         if stage == "lead" and tri is not None:
             # `rescore_set.settle`'s test: the rule surely false at the activation.
             fields = LazyFields(self.proc, row)
-            if tri(fields, fit, math.inf) is not False and (
+            if self.mql(fields, fit, math.inf) is not False and (
                 not math.isfinite(eng := total_of(rules, adjustments, hl, since))
-                or tri(fields, fit, eng + 0.01) is not False
+                or self.mql(fields, fit, eng + 0.01) is not False
             ):
                 return None
         now = self.now
