@@ -50,7 +50,7 @@ _NEG_INF = -math.inf
 # At most this many MQL verdicts remembered (`RowSettler.mql`).
 _VERDICTS = 100_000
 # A rule's tally in the stored state's array: [position, count, value, anchor, window].
-Rule = list[Any]
+Rule = Sequence[Any]
 
 
 class LazyFields(Mapping[str, Any]):
@@ -92,7 +92,7 @@ class LazyFields(Mapping[str, Any]):
 
 
 def total_of(
-    rules: list[Rule], adjustments: Mapping[str, Any], hl: float | None, at: float
+    rules: Sequence[Rule], adjustments: Mapping[str, Any], hl: float | None, at: float
 ) -> float:
     """`EngagementRules.total` over a state's stored arrays: each rule's value decayed to
     `at` (Python's float `**`) and rounded to cents, in the state's order, then the
@@ -178,7 +178,7 @@ class RowSettler:
         if last_at > since or settled_at > since:
             return None
         mapping = vs.carry.get(v)
-        rules: list[Rule]
+        rules: Sequence[Rule]
         if mapping is not None:
             # `EngagementRules.carried` on `load_lead_state`'s floats (the windows are
             # this row's own lists, written out below and never changed: no copies).
@@ -193,7 +193,8 @@ class RowSettler:
             lid = row[ID]
             if lid in events.exact or lid in events.adjustments:
                 return None
-            rules = [[p, c, val, a, w] for p, c, val, a, w in events.tallies.get(lid, ())]
+            # The page's tallies as they are (orjson writes a tuple as an array).
+            rules = events.tallies.get(lid, [])
             last = events.last.get(lid)
             last_at, last_id = last if last is not None else (_NEG_INF, "")
             adjustments, fit_adjustments = {}, {}
