@@ -24,7 +24,9 @@ anything in doubt goes through the lifecycle. A lead settles here only when
 The new engagement state comes from the core (`EngagementRules.carried`) or, when events
 are replayed, from `rescore_replay.replay_page` (the core's arithmetic one rule at a time,
 tested against `EngagementRules.replay` bit for bit); the scores from
-`LeadProcessor.rescore`. So the stored rows are those of the per-lead path bit for bit.
+`LeadProcessor.rescore`; for most leads (those that keep their stored fit) the same is
+done on the row's data without a lead object (`rescore_rows.RowSettler`, the core's
+arithmetic and grading). So the stored rows are those of the per-lead path bit for bit.
 A random sample of the settled leads (`verify`, default 1,000) is run through the
 per-lead path too (its events read in full and replayed by the core), before its page
 is written; any difference raises
