@@ -91,6 +91,8 @@ def test_a_rule_on_a_field_reads_the_fields_and_is_never_remembered(
     clock.advance(3 * DAY)
     _, settler = _compare(engine, ON_A_FIELD.replace("points: 20}", "points: 21}", 1))
     assert settler.verdicts == {}
+    with pytest.raises(orjson.JSONDecodeError):  # this rule reads the attributes
+        settler.mql((1, "a@b.com", "{not json"), 41.37, math.inf)
 
 
 def test_a_rule_on_scores_alone_decodes_no_attributes(engine: Engine, clock: FakeClock) -> None:
@@ -98,8 +100,12 @@ def test_a_rule_on_scores_alone_decodes_no_attributes(engine: Engine, clock: Fak
     clock.advance(3 * DAY)
     _, settler = _compare(engine, changed(webinar=25))
     assert settler.verdicts  # remembered: no field was read
+    # Attributes that are not JSON: decoding them would raise.
+    assert (41.37, math.inf) not in settler.verdicts
+    assert settler.mql((1, "a@b.com", "{not json"), 41.37, math.inf) is None
+    assert settler.verdicts[41.37, math.inf] is None
     fields = LazyFields(settler.proc, (1, "a@b.com", '{"country": "US"}'))
-    assert settler.mql(fields, 40.0, math.inf) is None and fields.unread()
+    assert fields.unread()
     assert dict(fields) == {"country": "US", "email": "a@b.com", "email_domain": "b.com"}
 
 

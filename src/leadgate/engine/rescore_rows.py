@@ -47,7 +47,7 @@ ID, EMAIL, ATTRS, CREATED, STAGE, STAGE_AT, REASON, ARMED, STATE, VERSION = rang
 SPENT, DUE, OWNER, UPDATED, SCORE, GRADE, FIT, FIT_GRADE, ENG_GRADE = range(10, 19)
 
 _NEG_INF = -math.inf
-# At most this many MQL verdicts remembered (`RowSettler.mql`).
+# At most this many MQL verdicts (and grades) remembered (`RowSettler.mql`).
 _VERDICTS = 100_000
 # A rule's tally in the stored state's array: [position, count, value, anchor, window].
 Rule = Sequence[Any]
@@ -131,9 +131,30 @@ class RowSettler:
         # (fit, engagement bound) -> the MQL rule's verdict, for the verdicts reached
         # without reading a field (`mql`).
         self.verdicts: dict[tuple[float, float], bool | None] = {}
+        self._fit_grades: dict[float, str] = {}
+        self._eng_grades: dict[float, str] = {}
 
-    def mql(self, fields: LazyFields, fit: float, bound: float) -> bool | None:
-        """`LeadProcessor.mql_tri`, remembered by (fit, bound) when it read no field.
+    def fit_grade(self, fit: float) -> str:
+        """`grade_fit` under the active version, remembered by score."""
+        grade = self._fit_grades.get(fit)
+        if grade is None:
+            grade = grade_fit(fit, self.fit_grades)
+            if len(self._fit_grades) < _VERDICTS:
+                self._fit_grades[fit] = grade
+        return grade
+
+    def eng_grade(self, eng: float) -> str:
+        """`grade_engagement` under the active version, remembered by score."""
+        grade = self._eng_grades.get(eng)
+        if grade is None:
+            grade = grade_engagement(eng, self.eng_grades)
+            if len(self._eng_grades) < _VERDICTS:
+                self._eng_grades[eng] = grade
+        return grade
+
+    def mql(self, row: Sequence[Any], fit: float, bound: float) -> bool | None:
+        """`LeadProcessor.mql_tri` on the row's lead (its fields decoded only if the
+        rule reads one), remembered by (fit, bound) when it read no field.
 
         The rule is a function of (fields, fit, bound) and nothing else: a call that
         reads no field follows a path that only fit and bound chose, so any fields give
@@ -145,6 +166,7 @@ class RowSettler:
         if key in verdicts:
             return verdicts[key]
         assert self.tri is not None
+        fields = LazyFields(self.proc, row)
         verdict = self.tri(fields, fit, bound)
         if fields.unread() and len(verdicts) < _VERDICTS:
             verdicts[key] = verdict
@@ -201,15 +223,17 @@ class RowSettler:
         else:
             return None
         hl = self.hl
-        tri = self.tri
-        if stage == "lead" and tri is not None:
-            # `rescore_set.settle`'s test: the rule surely false at the activation.
-            fields = LazyFields(self.proc, row)
-            if self.mql(fields, fit, math.inf) is not False and (
+        # `rescore_set.settle`'s test: the MQL rule surely false at the activation.
+        if (
+            stage == "lead"
+            and self.tri is not None
+            and self.mql(row, fit, math.inf) is not False
+            and (
                 not math.isfinite(eng := total_of(rules, adjustments, hl, since))
-                or self.mql(fields, fit, eng + 0.01) is not False
-            ):
-                return None
+                or self.mql(row, fit, eng + 0.01) is not False
+            )
+        ):
+            return None
         now = self.now
         eng = total_of(rules, adjustments, hl, now)
         settled = max(settled_at, since)
@@ -221,8 +245,8 @@ class RowSettler:
             fit,
             eng,
             round(fit + eng, 2),
-            grade_fit(fit, self.fit_grades),
-            grade_engagement(eng, self.eng_grades),
+            self.fit_grade(fit),
+            self.eng_grade(eng),
             now,
             self.version,
             orjson.dumps(state, option=orjson.OPT_SORT_KEYS).decode(),
