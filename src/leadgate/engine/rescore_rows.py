@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -47,6 +48,7 @@ ID, EMAIL, ATTRS, CREATED, STAGE, STAGE_AT, REASON, ARMED, STATE, VERSION = rang
 SPENT, DUE, OWNER, UPDATED, SCORE, GRADE, FIT, FIT_GRADE, ENG_GRADE = range(10, 19)
 
 _NEG_INF = -math.inf
+_FIRST = itemgetter(0)
 # At most this many MQL verdicts (and grades) remembered (`RowSettler.mql`).
 _VERDICTS = 100_000
 # A rule's tally in the stored state's array: [position, count, value, anchor, window].
@@ -132,7 +134,22 @@ class RowSettler:
         # without reading a field (`mql`).
         self.verdicts: dict[tuple[float, float], bool | None] = {}
         self._fit_grades: dict[float, str] = {}
+        self._inverse: dict[int, dict[int, tuple[int, float]] | None] = {}
         self._eng_grades: dict[float, str] = {}
+
+    def inverse(self, v: int) -> dict[int, tuple[int, float]] | None:
+        """Version `v`'s carry-over (`EngagementRules.carry_over`) from its side: old
+        position -> (new position, factor); None when its leads are replayed."""
+        if v not in self._inverse:
+            if v not in self.vs.carry:
+                return None  # not learned yet (`Versions.learn_versions`): nothing kept
+            mapping = self.vs.carry[v]
+            self._inverse[v] = (
+                None
+                if mapping is None
+                else {pos: (new, factor) for new, (pos, factor) in mapping.items()}
+            )
+        return self._inverse[v]
 
     def fit_grade(self, fit: float) -> str:
         """`grade_fit` under the active version, remembered by score."""
@@ -199,17 +216,19 @@ class RowSettler:
         settled_at = float(data[5]) if len(data) > 5 else _NEG_INF
         if last_at > since or settled_at > since:
             return None
-        mapping = vs.carry.get(v)
+        inverse = self.inverse(v)
         rules: Sequence[Rule]
-        if mapping is not None:
-            # `EngagementRules.carried` on `load_lead_state`'s floats (the windows are
-            # this row's own lists, written out below and never changed: no copies).
-            old = {e[0]: e for e in data[2]}
-            rules = []
-            for new, (pos, factor) in mapping.items():
-                e = old.get(pos)
-                if e is not None:
-                    rules.append([new, e[1], float(e[2]) * factor, float(e[3]), e[4]])
+        if inverse is not None:
+            # `EngagementRules.carried` on `load_lead_state`'s floats: the old tallies the
+            # new rules map, in the new rules' order (the windows are this row's own
+            # lists, written out below and never changed: no copies).
+            carried = []
+            for pos, count, value, anchor, window in data[2]:
+                to = inverse.get(pos)
+                if to is not None:
+                    carried.append([to[0], count, float(value) * to[1], float(anchor), window])
+            carried.sort(key=_FIRST)
+            rules = carried
             last_id, adjustments, fit_adjustments = data[1], data[3], data[4]
         elif isinstance(events, Replayed):
             lid = row[ID]
