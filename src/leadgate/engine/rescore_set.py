@@ -356,12 +356,13 @@ def _write_rows(
     the others: (row, `stored_values`) pairs."""
     keep: list[tuple[Any, ...]] = []
     moved: list[tuple[Any, ...]] = []
-    for r, (fit, eng, score, fg, eg, as_of, version, state, *_) in settled:
-        head = (now, fit, eng, as_of, version, state)
+    for r, v in settled:
+        # (fit, engagement, score, fit grade, engagement grade, as of, version, state, ...)
+        score, fg, eg = v[2], v[3], v[4]
         if score == r[SCORE] and fg == r[FIT_GRADE] and eg == r[ENG_GRADE]:
-            keep.append((*head, r[0]))
+            keep.append((now, v[0], v[1], v[5], v[6], v[7], r[0]))
         else:
-            moved.append((*head, score, fg, eg, fg + eg, r[0]))
+            moved.append((now, v[0], v[1], v[5], v[6], v[7], score, fg, eg, fg + eg, r[0]))
     repo._update_leads(_KEEP_COLS, keep)
     repo._update_leads(_SCORE_COLS, moved)
 
@@ -380,7 +381,8 @@ def _tell(
         LeadChange(r[0], r[EMAIL], False, [], r[SCORE], v[2], r[GRADE], v[3] + v[4], r[OWNER])
         for r, v in by_row
     ]
-    changes.sort(key=lambda c: c.lead_id)
+    if settled:  # the rows' changes alone are in id order already
+        changes.sort(key=lambda c: c.lead_id)
     notify(engine.listeners, repo, changes, now)
 
 
