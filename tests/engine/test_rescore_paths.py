@@ -14,7 +14,7 @@ import contextlib
 import random
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -376,25 +376,41 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def off_by_a_cent(monkeypatch: pytest.MonkeyPatch, which: Callable[[int], bool]) -> None:
+    """The set-based results of the leads `which` picks a cent off in engagement, on
+    both of its ways to settle a lead (from the row, and as a lead object)."""
+    import leadgate.engine.rescore_set as rs
+    from leadgate.engine.rescore_rows import RowSettler
+
+    real = rs.settle
+
+    def settle(*args: Any) -> bool:
+        ok = real(*args)
+        if ok and which(args[1].state.id):
+            card = args[1].state.card
+            card.engagement = round(card.engagement + 0.01, 2)
+        return ok
+
+    real_row = RowSettler.settle
+
+    def settle_row(self: RowSettler, row: Any, events: Any) -> tuple[Any, ...] | None:
+        values = real_row(self, row, events)
+        if values is not None and which(row[0]):
+            values = (values[0], round(values[1] + 0.01, 2), *values[2:])
+        return values
+
+    monkeypatch.setattr(rs, "settle", settle)
+    monkeypatch.setattr(RowSettler, "settle", settle_row)
+
+
 def test_a_disagreement_fails_the_rescore_and_stores_nothing_of_its_page(
     engine: Engine, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The run-time check can fail: a set-based result a cent off is caught, the page
     is not written, and the activation leaves the old version active."""
-    import leadgate.engine.rescore_set as rs
-
     build(engine, clock, seed=3, n_leads=10, n_events=40)
     before = snapshot(engine.db)
-    real = rs.settle
-
-    def off_by_a_cent(*args: Any) -> bool:
-        ok = real(*args)
-        if ok:
-            card = args[1].state.card
-            card.engagement = round(card.engagement + 0.01, 2)
-        return ok
-
-    monkeypatch.setattr(rs, "settle", off_by_a_cent)
+    off_by_a_cent(monkeypatch, lambda lid: True)
     with pytest.raises(RescoreMismatch, match="disagrees with the per-lead path"):
         engine.activate_playbook(changed(webinar=25), "new.yaml", "ana")
     after = snapshot(engine.db)
@@ -419,20 +435,9 @@ def test_a_disagreement_after_a_committed_page_rolls_back_to_the_old_playbook(
     """Pages of 4 leads: the first is written under the new version, the second's check
     fails; the old playbook comes back as the next version, rescored per lead (the
     rollback must not fail the way the set-based path did)."""
-    import leadgate.engine.rescore_set as rs
-
     build(engine, clock, seed=3, n_leads=10, n_events=40)
     before = snapshot(engine.db)
-    real = rs.settle
-
-    def off_after_the_first_page(*args: Any) -> bool:
-        ok = real(*args)
-        if ok and args[1].state.id > 4:
-            card = args[1].state.card
-            card.engagement = round(card.engagement + 0.01, 2)
-        return ok
-
-    monkeypatch.setattr(rs, "settle", off_after_the_first_page)
+    off_by_a_cent(monkeypatch, lambda lid: lid > 4)
     monkeypatch.setattr(Engine.rescore_all, "__defaults__", (None, 4))
     with pytest.raises(RescoreMismatch):
         engine.activate_playbook(changed(webinar=25), "new.yaml", "ana")

@@ -61,9 +61,12 @@ class Versions:
 
     def learn(self, engine: Engine, page: list[StoredLead]) -> None:
         """Look at the versions of a page's leads not seen before."""
+        self.learn_versions(engine, {s.state.playbook_version for s in page})
+
+    def learn_versions(self, engine: Engine, seen: set[int | None]) -> None:
+        """Look at these versions (None: a lead never scored) if not seen before."""
         proc = self.proc
-        for s in page:
-            v = s.state.playbook_version
+        for v in seen:
             if v is not None and v not in self.carry:
                 try:
                     old = engine.processor(v) if v != proc.version else proc
@@ -75,10 +78,13 @@ class Versions:
                 self.carry[v] = proc.rules.carry_over(old.rules)
                 self.same_fit[v] = old.playbook.fit == proc.playbook.fit
 
+    def replays(self, v: int | None) -> bool:
+        """Whether a lead scored under version `v` has its new state replayed."""
+        return v is None or self.carry.get(v) is None
+
     def needs_events(self, s: StoredLead) -> bool:
         """Whether the lead's new engagement state is replayed from its events."""
-        v = s.state.playbook_version
-        return v is None or self.carry.get(v) is None
+        return self.replays(s.state.playbook_version)
 
     def state(self, s: StoredLead, events: Events) -> EngagementState:
         """The lead's engagement state under the active version, up to the activation:

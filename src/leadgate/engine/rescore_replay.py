@@ -188,21 +188,27 @@ def replay_page(
     )
     # rule position -> lead -> matching times.
     times: list[dict[int, list[float]]] = [defaultdict(list) for _ in rules.rules]
+    # Where a kind's events go (the maps of its rules' times), and for the types read
+    # with their text, where each distinct text's go: no lookup by position per row.
+    plain_to = [tuple(times[p] for p in ps) for ps in positions]
+    text_to: list[dict[str, tuple[dict[int, list[float]], ...]]] = [{} for _ in types]
     adjustments: dict[int, list[Event]] = defaultdict(list)
     for lid, c, at, text, eid in cur.fetchall():
         if text is None:
-            ps = positions[c]
+            to = plain_to[c]
         elif c == adj:
             adjustments[lid].append(Event(eid, ADJUSTMENT, at, loads(text)))
             continue
         else:
-            typ = types[c]
-            known = passes.get((typ, text))
-            if known is None:
-                known = passes[typ, text] = _passing(by_type[typ], text)
-            ps = known
-        for p in ps:
-            times[p][lid].append(at)
+            to = text_to[c].get(text)
+            if to is None:
+                typ = types[c]
+                known = passes.get((typ, text))
+                if known is None:
+                    known = passes[typ, text] = _passing(by_type[typ], text)
+                to = text_to[c][text] = tuple(times[p] for p in known)
+        for d in to:
+            d[lid].append(at)
     # Each lead's tallies with their first match, to put them in the state's order.
     tallies: dict[int, list[tuple[float, int, Compact]]] = defaultdict(list)
     for rule in rules.rules:
@@ -211,8 +217,9 @@ def replay_page(
     ordered: dict[int, list[Compact]] = {}
     ambiguous: list[int] = []
     for lid, ts in tallies.items():
-        ts.sort()
-        if any(a[0] == b[0] for a, b in zip(ts, ts[1:], strict=False)):
+        if len(ts) > 1:
+            ts.sort()
+        if len(ts) > 1 and any(a[0] == b[0] for a, b in zip(ts, ts[1:], strict=False)):
             # Two rules first matched at one moment: by one event (position order) or
             # by two (their ids' order) is not known here.
             ambiguous.append(lid)

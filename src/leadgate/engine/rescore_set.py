@@ -24,7 +24,9 @@ anything in doubt goes through the lifecycle. A lead settles here only when
 The new engagement state comes from the core (`EngagementRules.carried`) or, when events
 are replayed, from `rescore_replay.replay_page` (the core's arithmetic one rule at a time,
 tested against `EngagementRules.replay` bit for bit); the scores from
-`LeadProcessor.rescore`. So the stored rows are those of the per-lead path bit for bit.
+`LeadProcessor.rescore`; for most leads (those that keep their stored fit) the same is
+done on the row's data without a lead object (`rescore_rows.RowSettler`, the core's
+arithmetic and grading). So the stored rows are those of the per-lead path bit for bit.
 A random sample of the settled leads (`verify`, default 1,000) is run through the
 per-lead path too (its events read in full and replayed by the core), before its page
 is written; any difference raises
@@ -53,9 +55,19 @@ from leadgate.engine.rescore import (
     versions,
 )
 from leadgate.engine.rescore_replay import events_of, replay_page
+from leadgate.engine.rescore_rows import (
+    EMAIL,
+    ENG_GRADE,
+    FIT_GRADE,
+    GRADE,
+    OWNER,
+    ROW_COLS,
+    SCORE,
+    VERSION,
+    RowSettler,
+)
 from leadgate.engine.txn import gc_paused
 from leadgate.store.repository import (
-    _LEAD_COLS,
     Repository,
     StoredLead,
     _row_to_lead,
@@ -123,61 +135,79 @@ def rescore_set(
     with engine.db.read() as conn:
         total = Repository(engine.db, conn).execute("SELECT COUNT(*) FROM leads").fetchone()[0]
     report = RescoreReport()
+    rows_settler = RowSettler(vs, now)
     last_id = 0
     while True:
         with gc_paused, engine._write() as txn:
             repo = txn.repo
             rows = repo.execute(
-                f"SELECT {_LEAD_COLS}, fit_grade, engagement_grade FROM leads WHERE id > ? "
+                f"SELECT {ROW_COLS} FROM leads WHERE id > ? "
                 f"ORDER BY id LIMIT ?{'' if engine.db.is_sqlite else ' FOR UPDATE'}",
                 [last_id, batch],
             ).fetchall()
             if not rows:
                 break
-            page = [_row_to_lead(r) for r in rows]
-            stored_grades = {r[0]: (r[17], r[18]) for r in rows}
-            # The sampled leads' rows as read, for the per-lead path to start from.
-            fresh = {r[0]: r for r in rows if r[0] in sample}
-            del rows
-            last_id = page[-1].state.id  # type: ignore[assignment]
-            vs.learn(engine, page)
-            replay = any(vs.needs_events(s) for s in page)
+            first_id, last_id = rows[0][0], rows[-1][0]
+            vs.learn_versions(engine, {r[VERSION] for r in rows})
+            replay = any(vs.replays(r[VERSION]) for r in rows)
             events: Events = (
                 replay_page(
                     repo,
-                    page[0].state.id,  # type: ignore[arg-type]
+                    first_id,
                     last_id,
                     vs.proc.rules,
                     # SQLite reads a page of half the leads or more faster by scanning
                     # the events than by their (lead, time) index: 0.07 against 0.15
                     # CPU-s for 400k events.
-                    scan=engine.db.is_sqlite and 2 * len(page) >= total,
+                    scan=engine.db.is_sqlite and 2 * len(rows) >= total,
                 )
                 if replay
                 else {}
             )
+            # Most leads settle straight from their row (`rescore_rows`); the others
+            # are read into leads and settle here or go through the lifecycle.
+            by_row: list[tuple[Sequence[Any], tuple[Any, ...]]] = []
+            rest: list[Sequence[Any]] = []
+            settle_row = rows_settler.settle
+            for r in rows:
+                values = settle_row(r, events)
+                if values is None:
+                    rest.append(r)
+                else:
+                    by_row.append((r, values))
+            page = [_row_to_lead(r) for r in rest]
+            stored_grades = {r[0]: (r[FIT_GRADE], r[ENG_GRADE]) for r in rest}
+            # The sampled leads' rows as read, for the per-lead path to start from.
+            fresh = {r[0]: r for r in rows if r[0] in sample}
+            emails = [r[EMAIL] for r in rows]
+            del rows, rest
             settled: list[StoredLead] = []
             others: list[StoredLead] = []
             for s in page:
                 (settled if settle(vs, s, events, now) else others).append(s)
-            checked = [s for s in settled if s.state.id in sample]
-            if checked:
-                differ = _verify(engine, repo, vs, checked, fresh, now, replay)
-                report.verified += len(checked)
+            expected = {r[0]: values for r, values in by_row if r[0] in sample}
+            for s in settled:
+                if s.state.id in sample:
+                    expected[s.state.id] = stored_values(s)
+            if expected:
+                differ = _verify(engine, repo, vs, expected, fresh, now, replay)
+                report.verified += len(expected)
                 report.disagreements += len(differ)
                 if differ:
                     raise RescoreMismatch(report, differ)
             _write_settled(repo, settled, stored_grades, now)
+            _write_rows(repo, by_row, now)
             items = [(s, rescore_one(engine, repo, vs, s, now, events), False) for s in others]
             engine._commit(txn, vs.proc, items, now, attributes=False)
-            if engine.listeners and settled:
-                _tell(engine, repo, settled, now)
-            txn.evict.extend(s.state.email for s in page)
+            if engine.listeners and (settled or by_row):
+                _tell(engine, repo, settled, by_row, now)
+            txn.evict.extend(emails)
             txn.keep.clear()
-            report.set_based += len(settled)
+            n_settled = len(settled) + len(by_row)
+            report.set_based += n_settled
             report.per_lead += len(others)
-            done = len(page)
-            del items, events, page, settled, others
+            done = n_settled + len(others)
+            del items, events, page, settled, others, by_row
         report.leads += done
         if progress:
             progress(done)
@@ -267,23 +297,21 @@ def _verify(
     engine: Engine,
     repo: Repository,
     vs: Versions,
-    checked: list[StoredLead],
+    expected: Mapping[int, tuple[Any, ...]],
     rows: Mapping[int, Sequence[Any]],
     now: float,
     replay: bool,
 ) -> list[int]:
-    """The ids among `checked` whose per-lead result (from the row as read and, when
-    events are replayed, every event of the lead, as the per-lead path reads them)
-    differs from the set-based one or moves a stage."""
+    """The ids among `expected` (lead id -> its set-based `stored_values`) whose
+    per-lead result (from the row as read and, when events are replayed, every event of
+    the lead, as the per-lead path reads them) differs or moves a stage."""
     differ = []
-    ids = [s.state.id for s in checked]
-    events = events_of(repo, ids, vs.proc.rules.property_types) if replay else {}  # type: ignore[arg-type]
-    for s in checked:
-        lid = s.state.id
-        assert lid is not None
+    ids = list(expected)
+    events = events_of(repo, ids, vs.proc.rules.property_types) if replay else {}
+    for lid in ids:
         fresh = _row_to_lead(rows[lid])
         ts = rescore_one(engine, repo, vs, fresh, now, events)
-        if ts or stored_values(fresh) != stored_values(s):
+        if ts or stored_values(fresh) != expected[lid]:
             differ.append(lid)
     return differ
 
@@ -321,9 +349,41 @@ def _write_settled(
     repo._update_leads(_SCORE_COLS, moved)
 
 
-def _tell(engine: Engine, repo: Repository, settled: list[StoredLead], now: float) -> None:
-    """The engine's listeners hear of the settled leads as of any rescored lead."""
-    notify(engine.listeners, repo, [LeadChange.of(s, [], False) for s in settled], now)
+def _write_rows(
+    repo: Repository, settled: list[tuple[Sequence[Any], tuple[Any, ...]]], now: float
+) -> None:
+    """The leads settled from their rows (`rescore_rows`), as `_write_settled` writes
+    the others: (row, `stored_values`) pairs."""
+    keep: list[tuple[Any, ...]] = []
+    moved: list[tuple[Any, ...]] = []
+    for r, v in settled:
+        # (fit, engagement, score, fit grade, engagement grade, as of, version, state, ...)
+        score, fg, eg = v[2], v[3], v[4]
+        if score == r[SCORE] and fg == r[FIT_GRADE] and eg == r[ENG_GRADE]:
+            keep.append((now, v[0], v[1], v[5], v[6], v[7], r[0]))
+        else:
+            moved.append((now, v[0], v[1], v[5], v[6], v[7], score, fg, eg, fg + eg, r[0]))
+    repo._update_leads(_KEEP_COLS, keep)
+    repo._update_leads(_SCORE_COLS, moved)
+
+
+def _tell(
+    engine: Engine,
+    repo: Repository,
+    settled: list[StoredLead],
+    by_row: list[tuple[Sequence[Any], tuple[Any, ...]]],
+    now: float,
+) -> None:
+    """The engine's listeners hear of the settled leads as of any rescored lead (in the
+    order of their ids, whichever way they settled)."""
+    changes = [LeadChange.of(s, [], False) for s in settled]
+    changes += [
+        LeadChange(r[0], r[EMAIL], False, [], r[SCORE], v[2], r[GRADE], v[3] + v[4], r[OWNER])
+        for r, v in by_row
+    ]
+    if settled:  # the rows' changes alone are in id order already
+        changes.sort(key=lambda c: c.lead_id)
+    notify(engine.listeners, repo, changes, now)
 
 
 def _sample(engine: Engine, n: int, seed: int | None) -> set[int]:
