@@ -68,6 +68,14 @@ NOT_FOR_LEAD_SHOW = (
     "itsdangerous",
     "argon2",
     "email_validator",
+    # Typer's pydantic converters: text and flags go through leadgate.cli.plain_params.
+    "typer._adapters",
+    # Nurture templates and mail: imported when a playbook has a template or a message
+    # is sent, not by the sales workflow's settings every command loads.
+    "jinja2",
+    "leadgate.playbook.templates",
+    "smtplib",
+    "ssl",
 )
 
 

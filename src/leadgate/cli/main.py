@@ -21,6 +21,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from leadgate import __version__
 from leadgate.cli.common import DbOpt, set_root_db
+from leadgate.cli.plain_params import plain
 
 # Command name -> (the modules of leadgate.cli that register it, in order; its one-line help).
 # A module exposes `register(app)`. `report` is one group two modules add to.
@@ -155,7 +156,13 @@ class LazyCommands(TyperGroup):
         if self.listing:
             # The root's help lists names and summaries only: nothing to import.
             return TyperCommand(cmd_name, help=summary, short_help=summary)
-        return registered(modules).get_command(ctx, cmd_name)
+        # Typer's pydantic converters are not needed for text and flags (plain_params).
+        command = registered(modules).get_command(ctx, cmd_name)
+        return None if command is None else plain(command, ctx)
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        plain(self, ctx)  # the root's --db, --version and --help (plain_params)
+        return super().parse_args(ctx, args)
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
         # Plain (click's) layout for the root's help: Rich's help renderer and its
