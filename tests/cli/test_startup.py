@@ -76,6 +76,8 @@ NOT_FOR_LEAD_SHOW = (
     "leadgate.playbook.templates",
     "smtplib",
     "ssl",
+    # Webhook targets (addresses, DNS) are checked when a subscription is made.
+    "leadgate.webhooks.targets",
 )
 
 
