@@ -1,9 +1,9 @@
 """Plain text and flag parameters without pydantic: what Typer 0.29 would build for them.
 
 Typer 0.29 converts every parameter's value through a pydantic TypeAdapter, built on
-first use: `leadgate --db URL lead show EMAIL` built four (--db twice, EMAIL, --help)
-and imported `typer._adapters`, pydantic's validators and its plugin loader to do so,
-~0.03-0.06 CPU-s of a command whose target is 0.35 s (issue 17). For a `str` or a
+first use: `leadgate --db URL lead show EMAIL` built one for --db, EMAIL and each level's
+--help, and imported `typer._adapters` and pydantic's validators to do so, ~0.03-0.06
+CPU-s of a command whose target is 0.35 s (issue 17). For a `str` or a
 `bool` parameter the adapter hands a value that already has that type back unchanged,
 so `plain(command)` gives such parameters a converter that does the same without the
 adapter, and falls back to Typer's own for anything else (bytes, a non-bool flag
@@ -14,7 +14,7 @@ value, a parser, a file, a choice). Every other type keeps Typer's converter.
 
 It relies on two Typer internals (`_TyperParameter._runtime_param` and
 `typer._coercion.RuntimeParam`); on a Typer without them it changes nothing, and
-tests/cli/test_startup.py says so.
+tests/cli/test_plain_params.py fails to say so.
 """
 
 from __future__ import annotations
