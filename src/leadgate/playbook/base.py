@@ -295,9 +295,10 @@ Condition = Annotated[
         ),
     ),
 ]
-AllCondition.model_rebuild()
-AnyCondition.model_rebuild()
-NotCondition.model_rebuild()
+# No model_rebuild() here: with defer_build, the condition models resolve `Condition`
+# when their validator is first needed (by then it is defined), and building them now
+# cost every process that imports the playbook ~10-20 ms, including `lead show`
+# (issue 17; tests/sales/test_unvalidated_defaults.py validates each one on its own).
 
 
 def _reads_scores(cond: Any) -> bool:

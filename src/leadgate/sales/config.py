@@ -18,8 +18,10 @@ from leadgate.sla.calendar import BusinessCalendar
 
 _KEYS = ("routing", "sla", "frameworks", "nurture")
 # With no routing section, MQLs rotate among every BDR and SQLs among every AE.
-DEFAULT_BDR_POOL = Pool(name="bdrs", role="bdr")
-DEFAULT_AE_POOL = Pool(name="aes", role="ae")
+# Valid as written, so not validated: validating builds Pool's validator at import, for
+# every command (issue 17). tests/sales test_default_pools_are_what_validation_makes.
+DEFAULT_BDR_POOL = Pool.model_construct(name="bdrs", role="bdr")
+DEFAULT_AE_POOL = Pool.model_construct(name="aes", role="ae")
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,11 @@ def sections_of(playbook: Playbook, raw_yaml: str | None = None) -> SalesSection
     model does not know is refused at load time); it stays for existing callers.
     """
     del raw_yaml
-    return SalesSections(**{k: getattr(playbook, k) for k in _KEYS})
+    # Built without validating again: each section is the playbook's, validated when it
+    # loaded (the frameworks' names by the same check_framework_names). Validating would
+    # build SalesSections' own validator first, a cost every command that opens the store
+    # paid (`lead show`: ~8 ms of its start-up, issue 17).
+    return SalesSections.model_construct(**{k: getattr(playbook, k) for k in _KEYS})
 
 
 def _rules(rules: list[RouteRule]) -> list[RoutingRule]:

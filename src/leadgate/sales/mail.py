@@ -18,15 +18,19 @@ from __future__ import annotations
 
 import os
 import re
-import smtplib
-import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from email import errors
-from email.message import EmailMessage
-from email.utils import formatdate
+from typing import TYPE_CHECKING
 
 from leadgate.sales.playbook_sections import SmtpSettings
+
+if TYPE_CHECKING:
+    import smtplib
+    from email.message import EmailMessage
+
+# smtplib, ssl and email are imported by the functions that send: every command that
+# opens the store loads this module (the sales workflow's settings), `lead show` too,
+# and ssl alone is a good part of its start-up (issue 17).
 
 
 @dataclass(frozen=True)
@@ -127,6 +131,9 @@ def header_text(value: str) -> str:
 
 
 def _message(s: MailSettings, m: Outgoing) -> EmailMessage:
+    from email.message import EmailMessage
+    from email.utils import formatdate
+
     msg = EmailMessage()
     msg["From"] = header_text(s.sender or "")
     msg["To"] = header_text(m.to)
@@ -143,6 +150,9 @@ def _message(s: MailSettings, m: Outgoing) -> EmailMessage:
 def send_all(s: MailSettings, messages: Sequence[Outgoing]) -> list[SendResult]:
     """Send over one SMTP session. A connection failure fails every message (to retry);
     a 5xx refusal of one recipient fails that message for good."""
+    import smtplib
+    import ssl
+
     if not messages:
         return []
     try:
@@ -172,6 +182,9 @@ def send_all(s: MailSettings, messages: Sequence[Outgoing]) -> list[SendResult]:
 
 
 def _send_one(client: smtplib.SMTP, s: MailSettings, m: Outgoing) -> SendResult:
+    import smtplib
+    from email import errors
+
     try:
         message = _message(s, m)
     except (ValueError, TypeError, IndexError, errors.MessageError) as exc:

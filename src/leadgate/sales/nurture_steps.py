@@ -29,7 +29,6 @@ from leadgate.sales.playbook_sections import (
     NurtureTrack,
     SendStep,
 )
-from leadgate.sales.templates import TemplateProblem, render
 from leadgate.store.repository import Repository
 from leadgate.webhooks import enqueue as enqueue_webhook
 
@@ -232,6 +231,10 @@ def _send(
         tpl = templates[send.template]
         subject_t = subject_t if subject_t is not None else tpl.subject
         body_t = body_t if body_t is not None else tpl.body
+    # Jinja2 comes with the first step to render, not with every command that opens the
+    # store (`lead show` loads this module through the sales workflow; issue 17).
+    from leadgate.sales.templates import TemplateProblem, render
+
     ctx = _context(lead, track, reason)
     try:
         # One header line: a CR or any other line break from a lead's attribute would

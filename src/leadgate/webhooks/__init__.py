@@ -25,7 +25,6 @@ import orjson
 from leadgate.ingest.validate import InputError, iso
 from leadgate.store.database import Database
 from leadgate.store.repository import Repository
-from leadgate.webhooks.targets import check_target
 
 if TYPE_CHECKING:
     from leadgate.engine.engine import LeadChange
@@ -151,6 +150,10 @@ def add_subscription(
 
     The URL must reach public addresses only (`webhooks.targets`) unless `allow_private`
     (default: $LEADGATE_ALLOW_PRIVATE_WEBHOOKS=1)."""
+    # Imported here: every command that opens the store loads this module (its outbox
+    # writer), only a subscription checks a target (issue 17: `lead show`'s start-up).
+    from leadgate.webhooks.targets import check_target
+
     url = check_target(check_url(url), allow_private)
     evs = check_events(events)
     if secret is not None:
