@@ -21,10 +21,9 @@ from leadgate.playbook.conditions import (
     compile_tri,
     uses_scores,
 )
-from leadgate.playbook.model import AllCondition, Condition, Playbook
+from leadgate.playbook.model import AllCondition, Condition, Playbook, ScoreCondition
 from leadgate.scoring.engagement import ADJUSTMENT, EngagementState, EventLike
 from leadgate.scoring.fit import email_domain
-from leadgate.scoring.grades import grade_engagement, grade_fit
 from leadgate.scoring.scorecard import ScoreCard, Scorer
 
 DAY = 86400.0
@@ -66,6 +65,12 @@ class LeadProcessor:
         self.hand_raisers = frozenset(st.mql.hand_raisers)
         self.cooldown = st.recycle.cooldown_days * DAY
         self.exit_at = st.recycle.mql_exit_engagement
+        # The rest of the rule when it is one `engagement gte/gt N`: its three-valued
+        # test against a bound is `round(bound, 2) < N` (see compile_tri), inline.
+        self._rest_need = _engagement_need(rest)
+        # The grade thresholds in the order `grade_fit`/`grade_engagement` try them.
+        self._fit_grades = tuple((g, playbook.fit.grades[g]) for g in ("A", "B", "C"))
+        self._eng_grades = tuple((g, playbook.engagement.grades[g]) for g in ("1", "2", "3"))
 
     # -- scores -----------------------------------------------------------------
 
@@ -82,7 +87,7 @@ class LeadProcessor:
     def fit_lines(self, lead: LeadState) -> list[tuple[str, float]]:
         """The fit rules that match the lead (cached with its fields)."""
         if lead.fit_lines_cache is None:
-            lead.fit_lines_cache = self.scorer.fit_rules.contributions(self.fields(lead))
+            lead.fit_lines_cache = self.scorer.fit_rules.lines(self.fields(lead))
         return lead.fit_lines_cache
 
     def fit(self, lead: LeadState) -> float:
@@ -110,20 +115,26 @@ class LeadProcessor:
         The card kept here has no explanation: storing a lead needs only the numbers,
         and `Scorer.card` builds the explanation when someone asks for it.
         """
-        pb = self.playbook
-        fit = self.fit(lead)
-        eng = self.engagement(lead, as_of)
-        lead.card = ScoreCard(
-            fit=fit,
-            engagement=eng,
-            fit_grade=grade_fit(fit, pb.fit.grades),
-            engagement_grade=grade_engagement(eng, pb.engagement.grades),
-            explanation=(),
-            as_of=as_of,
-            playbook_version=self.version,
-        )
-        lead.playbook_version = self.version
-        lead.next_due_at = self.next_due(lead)
+        fit = lead.fit_cache
+        if fit is None:
+            fit = self.fit(lead)
+        eng = self.rules.total(lead.engagement_state, as_of)
+        # grade_fit and grade_engagement, inline (once per lead per batch).
+        fg = "D"
+        for g, line in self._fit_grades:
+            if fit >= line:
+                fg = g
+                break
+        eg = "4"
+        for g, line in self._eng_grades:
+            if eng >= line:
+                eg = g
+                break
+        version = self.version
+        lead.card = ScoreCard(fit, eng, fg, eg, (), as_of, version)
+        lead.playbook_version = version
+        # Only these stages have timers (`next_due`).
+        lead.next_due_at = self.next_due(lead) if lead.stage in _TIMED_STAGES else None
 
     # -- events -----------------------------------------------------------------
 
@@ -146,9 +157,12 @@ class LeadProcessor:
         `rescore=False` leaves the lead's card as it was (a replay that keeps only the
         transitions): no rule reads the card, so the moves are the same.
         """
-        new = sorted(events, key=TIME_ORDER)
-        if not new:
-            return []
+        if type(events) is list and len(events) == 1:
+            new = events  # nothing to sort (most leads of a batch have one event)
+        else:
+            new = sorted(events, key=TIME_ORDER)
+            if not new:
+                return []
         out: list[Transition] = []
         st = lead.engagement_state
         first = new[0]
@@ -165,14 +179,30 @@ class LeadProcessor:
             rules = self.rules
             apply, may_lower, exit_at = rules.apply, rules.may_lower, self.exit_at
             at_least = rules.at_least
+            hand_raisers = self.hand_raisers
             for ev in new:
-                if lead.stage in _TIMED_STAGES:  # only these have timers to fire
+                stage = lead.stage
+                if stage in _TIMED_STAGES:  # only these have timers to fire
                     out += self.advance(lead, ev.at, rescore=False)
+                    stage = lead.stage
                 before = st.memo
                 apply(st, ev)
-                if ev.type == ADJUSTMENT and ev.properties.get("score") == "fit":
+                etype = ev.type
+                if etype == ADJUSTMENT and ev.properties.get("score") == "fit":
                     lead.fit_cache = lead.fields_cache = lead.fit_lines_cache = None
-                if lead.stage in AUTOMATIC_STAGES:
+                if stage == "lead" and etype not in hand_raisers:
+                    # `_evaluate`'s first answer, inline: the rule's fields-and-fit part,
+                    # decided for these very fields and fit by this processor, fails.
+                    gate = lead.mql_gate_cache
+                    if (
+                        gate is not None
+                        and not gate[3]
+                        and gate[2] is self
+                        and gate[0] is lead.fields_cache
+                        and gate[1] == lead.fit_cache
+                    ):
+                        continue
+                if stage in AUTOMATIC_STAGES:
                     if (
                         lead.stage == "mql"
                         and exit_at is not None
@@ -352,8 +382,10 @@ class LeadProcessor:
         ref = max(st.last_at, lead.stage_at)
         start = math.floor(ref) + 1.0
 
+        total_at = rules.total_at(st)
+
         def below(t: float) -> bool:
-            return rules.total(st, t) < line
+            return total_at(t) < line
 
         # Totals at later moments would move the state's floor, ceiling and memo there
         # (making them useless for the checks at earlier moments): keep them as they are.
@@ -447,8 +479,13 @@ class LeadProcessor:
             if tri is not None:
                 # A ceiling of the engagement often settles it without computing any rule.
                 bound = self.rules.at_most(lead.engagement_state, at)
-                if bound != math.inf and tri(fields, self.fit(lead), bound) is False:
-                    return []
+                if bound != math.inf:
+                    need = self._rest_need
+                    if need is not None:
+                        if round(bound, 2) < need:  # `tri` of `engagement >= need`
+                            return []
+                    elif tri(fields, self.fit(lead), bound) is False:
+                        return []
             scores = _LazyScores(self, lead, at)
             if self._mql_rest is not None and not self._mql_rest(fields, scores):
                 return []
@@ -495,6 +532,18 @@ def _split_static(
         None if rest_c is None else compile_condition(rest_c),
         rest_c,
     )
+
+
+def _engagement_need(cond: Condition | None) -> float | None:
+    """N when `cond` is one `engagement gte/gt N` (what `compile_tri` bounds), else None."""
+    if (
+        isinstance(cond, ScoreCondition)
+        and cond.score == "engagement"
+        and cond.op in ("gt", "gte")
+        and isinstance(cond.value, int | float)
+    ):
+        return float(cond.value)
+    return None
 
 
 def predicted(lead: LeadState) -> float | None:
