@@ -7,6 +7,7 @@ backtest and production can never disagree.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -424,6 +425,23 @@ class LeadProcessor:
         lo = start if lo_cross is None else max(start, math.floor(lo_cross))
         if below(lo):
             return lo
+        if hi - lo > 2.0 and rules.half_life is not None:
+            # Bisection finds the second where the check starts to hold. When the total
+            # only falls with time (no negative part), that second is unique, so a good
+            # first probe, from where each rule's cents step down, narrows the same
+            # search to a couple of totals instead of a dozen. Same answer, same type.
+            e = _first_step_below(st, rules.half_life, lo, line)
+            if e is not None and lo < e <= hi:
+                if not below(e):
+                    lo = e
+                else:
+                    if e < hi:
+                        hi = e
+                    if e - 1 > lo:
+                        if below(e - 1):
+                            hi = e - 1
+                        else:
+                            lo = e - 1
         while hi - lo > 1.0:  # below(hi) and not below(lo)
             mid = math.floor((lo + hi) / 2)
             if below(mid):
@@ -532,6 +550,51 @@ def _split_static(
         None if rest_c is None else compile_condition(rest_c),
         rest_c,
     )
+
+
+def _first_step_below(st: EngagementState, hl: float, lo: float, line: float) -> int | None:
+    """A guess of the first whole second after `lo` at which the engagement, each rule
+    in cents, is below `line`: the moments where each rule's cents step down, merged.
+    None unless the total only falls with time (no negative value, a half-life short
+    enough that every second lowers each value: then `below` is monotone and the
+    exit search may probe anywhere). Only a guess: the caller checks it."""
+    if hl > 1e11:
+        return None
+    terms: list[tuple[float, float]] = []
+    cents = 0
+    for t in st.rules.values():
+        if t.count:
+            if t.value < 0:
+                return None
+            terms.append((t.value, t.anchor))
+    for value, anchor, decays in st.adjustments.values():
+        if decays:
+            if value < 0:
+                return None
+            terms.append((value, anchor))
+        else:
+            cents += round(value * 100)
+    # (moment the term's cents step from c to c - 1, value, anchor, c)
+    steps: list[tuple[float, float, float, int]] = []
+    for v, a in terms:
+        c = round(v * 2.0 ** (-(lo - a) / hl) * 100) if lo > a else round(v * 100)
+        cents += c
+        if c >= 1:
+            steps.append((a + hl * math.log2(100 * v / (c - 0.5)), v, a, c))
+    want = math.ceil(line * 100 - 1e-6) - 1  # the most cents that are below the line
+    heapq.heapify(steps)
+    at = lo
+    for _ in range(256):
+        if cents <= want:
+            return math.ceil(at)
+        if not steps:
+            return None
+        at, v, a, c = heapq.heappop(steps)
+        cents -= 1
+        if c > 1:
+            c -= 1
+            heapq.heappush(steps, (a + hl * math.log2(100 * v / (c - 0.5)), v, a, c))
+    return None
 
 
 def _engagement_need(cond: Condition | None) -> float | None:

@@ -72,12 +72,12 @@ class FitRules:
         fields = attributes
         if "email_domain" not in attributes:
             fields = {**attributes, "email_domain": email_domain(attributes.get("email"))}
-        key = tuple(fields.get(n) for n in self._read)
-        for v in key:
-            if type(v) not in _KEYABLE:
-                return self.contributions(fields)
+        values = tuple(map(fields.get, self._read))
+        types = tuple(map(type, values))
+        if not _KEYABLE.issuperset(types):
+            return self.contributions(fields)
         # Types too: 1, 1.0 and True are equal keys that some tests tell apart.
-        key += tuple(type(v) for v in key)
+        key = values + types
         out = self._cache.get(key)
         if out is None:
             if len(self._cache) >= _CACHE_SIZE:
