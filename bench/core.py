@@ -31,7 +31,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+# This checkout's core, unless PYTHONPATH names another (to compare two versions).
+if not os.environ.get("PYTHONPATH"):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 from _common import load_average, machine
 
 
