@@ -181,6 +181,7 @@ class LeadProcessor:
             apply, may_lower, exit_at = rules.apply, rules.may_lower, self.exit_at
             at_least = rules.at_least
             hand_raisers = self.hand_raisers
+            need = self._rest_need
             for ev in new:
                 stage = lead.stage
                 if stage in _TIMED_STAGES:  # only these have timers to fire
@@ -192,17 +193,28 @@ class LeadProcessor:
                 if etype == ADJUSTMENT and ev.properties.get("score") == "fit":
                     lead.fit_cache = lead.fields_cache = lead.fit_lines_cache = None
                 if stage == "lead" and etype not in hand_raisers:
-                    # `_evaluate`'s first answer, inline: the rule's fields-and-fit part,
-                    # decided for these very fields and fit by this processor, fails.
+                    # `_evaluate`'s first answers, inline: the rule's fields-and-fit part,
+                    # decided for these very fields and fit by this processor, fails; or
+                    # it holds and the engagement's ceiling is below `engagement >= N`.
                     gate = lead.mql_gate_cache
                     if (
                         gate is not None
-                        and not gate[3]
                         and gate[2] is self
                         and gate[0] is lead.fields_cache
                         and gate[1] == lead.fit_cache
                     ):
-                        continue
+                        if not gate[3]:
+                            continue
+                        c = st.ceiling
+                        if need is not None and c is not None and c[0] is rules:
+                            at = ev.at
+                            if at < lead.stage_at:
+                                at = lead.stage_at
+                            if at >= c[1]:
+                                # `rules.at_most(st, at)`, the same arithmetic.
+                                bound = float(rules.decay(at - c[1]) * c[2] + c[3] + c[4])
+                                if bound != math.inf and round(bound, 2) < need:
+                                    continue
                 if stage in AUTOMATIC_STAGES:
                     if (
                         lead.stage == "mql"
