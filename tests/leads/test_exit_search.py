@@ -73,6 +73,37 @@ values = st.floats(min_value=0.004, max_value=300, allow_nan=False)
 def test_the_exit_timer_is_the_plain_searchs_to_the_bit(  # type: ignore[no-untyped-def]
     tallies, negative, adjustment, line, stage_day
 ) -> None:
+    _check(tallies, negative, adjustment, line, stage_day)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    tallies=st.lists(
+        st.tuples(st.floats(min_value=1, max_value=40), st.floats(min_value=0, max_value=3)),
+        min_size=2,
+        max_size=6,
+    ),
+    off=st.integers(min_value=-3, max_value=3),
+    stage_day=st.floats(min_value=0, max_value=3),
+)
+def test_a_wrong_guess_never_changes_the_timer(tallies, off, stage_day) -> None:  # type: ignore[no-untyped-def]
+    """The guess is only a guess: off by a few seconds either way, the answer stays."""
+    import leadgate.leads.processor as processor
+
+    real = processor._first_step_below
+
+    def guess(*args):  # type: ignore[no-untyped-def]
+        e = real(*args)
+        return None if e is None else e + off
+
+    processor._first_step_below = guess
+    try:
+        _check(tallies, None, None, 10.0, stage_day)
+    finally:
+        processor._first_step_below = real
+
+
+def _check(tallies, negative, adjustment, line, stage_day) -> None:  # type: ignore[no-untyped-def]
     pb, _ = bundled_playbook()
     proc = LeadProcessor(pb, 1)
     state = EngagementState()

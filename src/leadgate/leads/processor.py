@@ -431,29 +431,20 @@ class LeadProcessor:
         if hi_cross is None:
             return None  # the unrounded value never gets far enough below the line
         hi = max(start, math.ceil(hi_cross))
-        if not below(hi):
-            return None  # the constant part holds the rounded total at the line
         lo_cross = rules.crossing_time(st, ref, line + slack)
         lo = start if lo_cross is None else max(start, math.floor(lo_cross))
+        if hi > lo and rules.half_life is not None:
+            # The search below finds the second where the check starts to hold. When the
+            # total only falls with time (no negative part), that second is unique: a
+            # guess from where each rule's cents step down, checked by two totals, is
+            # the search's own answer (of its type: `hi` itself, else a whole number).
+            e = _first_step_below(st, rules.half_life, lo, line)
+            if e is not None and lo < e <= hi and below(e) and not below(e - 1):
+                return hi if e == hi else e
+        if not below(hi):
+            return None  # the constant part holds the rounded total at the line
         if below(lo):
             return lo
-        if hi - lo > 2.0 and rules.half_life is not None:
-            # Bisection finds the second where the check starts to hold. When the total
-            # only falls with time (no negative part), that second is unique, so a good
-            # first probe, from where each rule's cents step down, narrows the same
-            # search to a couple of totals instead of a dozen. Same answer, same type.
-            e = _first_step_below(st, rules.half_life, lo, line)
-            if e is not None and lo < e <= hi:
-                if not below(e):
-                    lo = e
-                else:
-                    if e < hi:
-                        hi = e
-                    if e - 1 > lo:
-                        if below(e - 1):
-                            hi = e - 1
-                        else:
-                            lo = e - 1
         while hi - lo > 1.0:  # below(hi) and not below(lo)
             mid = math.floor((lo + hi) / 2)
             if below(mid):
