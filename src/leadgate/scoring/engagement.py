@@ -398,12 +398,23 @@ class EngagementRules:
         """(decaying part, constant part) of the engagement as of `at`."""
         decaying = 0.0
         constant = 0.0
+        hl = self.half_life
+        # `self.decay(dt)` inline (the exit timer's search calls this twice a search):
+        # 1.0 without a half-life or before the anchor, and x * 1.0 is exactly x.
         for tally in state.rules.values():
             if tally.count:
-                decaying += tally.value * self.decay(at - tally.anchor)
+                dt = at - tally.anchor
+                if hl is None or dt <= 0:
+                    decaying += tally.value
+                else:
+                    decaying += tally.value * (2.0 ** (-dt / hl))
         for value, anchor, decays in state.adjustments.values():
             if decays:
-                decaying += value * self.decay(at - anchor)
+                dt = at - anchor
+                if hl is None or dt <= 0:
+                    decaying += value
+                else:
+                    decaying += value * (2.0 ** (-dt / hl))
             else:
                 constant += value
         if self.half_life is None:
