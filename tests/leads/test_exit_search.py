@@ -88,19 +88,19 @@ def test_the_exit_timer_is_the_plain_searchs_to_the_bit(  # type: ignore[no-unty
 )
 def test_a_wrong_guess_never_changes_the_timer(tallies, off, stage_day) -> None:  # type: ignore[no-untyped-def]
     """The guess is only a guess: off by a few seconds either way, the answer stays."""
-    import leadgate.leads.processor as processor
+    import leadgate.leads.exit_timer as timer
 
-    real = processor._first_step_below
+    real = timer.first_step_below
 
     def guess(*args):  # type: ignore[no-untyped-def]
         e = real(*args)
         return None if e is None else e + off
 
-    processor._first_step_below = guess
+    timer.first_step_below = guess
     try:
         _check(tallies, None, None, 10.0, stage_day)
     finally:
-        processor._first_step_below = real
+        timer.first_step_below = real
 
 
 def _check(tallies, negative, adjustment, line, stage_day) -> None:  # type: ignore[no-untyped-def]
