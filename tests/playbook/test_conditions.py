@@ -150,3 +150,18 @@ def test_cli_playbook_check_refuses_a_lookahead(tmp_path: Path) -> None:
 
 def test_portable_regexes_are_accepted() -> None:
     load_playbook(PLAYBOOK.format(pattern="^(?:a|b){2,3}[\\w.+-]+@\\S+\\.[a-z]{2,}$"), "pb.yaml")
+
+
+def test_blank_text_fails_contains_and_matches_even_when_the_needle_is_blank() -> None:
+    # The one-call fast paths of contains and matches (stop 16) keep the empty-field rule.
+    class Text(str):
+        pass
+
+    for v in ("   ", "", Text("  ")):
+        assert not _test("contains", " ")({"f": v})
+        assert not _test("matches", " ")({"f": v})
+        assert not _test("matches", ".*")({"f": v})
+    assert _test("contains", " ")({"f": Text("a b")})
+    assert _test("matches", "a b")({"f": Text("a b")})
+    assert _test("gte", 1)({"f": 1.0}) and not _test("gte", 1)({"f": float("nan")})
+    assert _test("between", [1, 2])({"f": "1.5"}) and not _test("between", [1, 2])({"f": " "})

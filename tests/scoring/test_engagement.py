@@ -251,3 +251,20 @@ def test_the_ceiling_rises_with_added_points_only() -> None:
     r.apply(state, ev(2, "unsubscribe", 2))  # negative points leave it a valid bound
     two = 20 * 2 ** (-2 / 30) + 10
     assert two <= r.at_most(state, T0 + 2 * DAY) < two + 0.05
+
+
+@settings(max_examples=150, deadline=None)
+@given(event_lists, st.lists(st.floats(min_value=-10, max_value=200), min_size=1, max_size=6))
+def test_total_at_is_total_to_the_bit(events: list[Event], days: list[float]) -> None:
+    """The exit search's `total_at` (stop 16) gives `total`'s very floats, at any moment,
+    before or after the state's anchors, with and without adjustments."""
+    for text in (PLAYBOOK, PLAYBOOK.replace("half_life_days: 30", "half_life_days: null")):
+        r = rules(text)
+        adjust = Event("z", "manual_adjustment", T0, {"points": 3.337, "reason": "x"})
+        for evs in (events, [*events, adjust]):
+            state = r.replay(evs)
+            at = r.total_at(state)
+            for d in days:
+                t = T0 + d * DAY
+                state.memo = None
+                assert repr(at(t)) == repr(r.total(state, t))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from leadgate.playbook.loader import bundled_playbook, load_playbook
 from leadgate.scoring import FitRules, grade_engagement, grade_fit
@@ -75,3 +77,37 @@ def test_grades() -> None:
     assert [grade_fit(x, g) for x in (50, 49.99, 30, 10, 9, -5)] == ["A", "B", "B", "C", "D", "D"]
     e = {"1": 60, "2": 30, "3": 10}
     assert [grade_engagement(x, e) for x in (60, 30, 29, 0)] == ["1", "2", "3", "4"]
+
+
+# -- the cache of fit lines (stop 16): the same answer as computing them, value by value --
+
+_CACHE_PLAYBOOK = """name: t
+fit:
+  rules:
+    - {name: eq, if: {field: a, op: eq, value: "1"}, points: 1}
+    - {name: num, if: {field: a, op: gte, value: 1}, points: 2}
+    - {name: txt, if: {field: a, op: contains, value: "1"}, points: 4}
+    - {name: yes, if: {field: a, op: eq, value: true}, points: 8}
+    - {name: rx, if: {any: [{field: b, op: matches, value: "^-?0"}, {not: {field: c, op: exists, value: true}}]}, points: 16}
+    - {name: dom, if: {field: email_domain, op: in, value: [x.com]}, points: 32}
+stages: {mql: {hand_raisers: [x]}}
+"""
+_VALUES = st.one_of(
+    st.sampled_from(
+        [1, 1.0, True, False, 0, 0.0, -0.0, "1", " 1 ", "", None, "true", (1,), (1.0,)]
+    ),
+    st.lists(st.sampled_from([1, 1.0, "1"]), max_size=2),
+    st.floats(allow_nan=True),
+    st.text(max_size=3),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.fixed_dictionaries({}, optional={"a": _VALUES, "b": _VALUES, "c": _VALUES,
+                                                     "email": st.sampled_from(["p@x.com", "q@y.com"])}),
+                max_size=12))  # fmt: skip
+def test_cached_fit_lines_are_the_computed_ones(leads: list[dict[str, object]]) -> None:
+    rules = FitRules(load_playbook(_CACHE_PLAYBOOK).fit)
+    # Equal values of other types (1, 1.0, True; (1,) and (1.0,)) meet in one cache.
+    for attrs in leads + leads[::-1]:
+        assert rules.lines(attrs) == rules.contributions(attrs), attrs

@@ -108,13 +108,22 @@ def derive(
         first += 1
     proc = eras[first].proc
     lead.playbook_version = proc.version
+    later = [era for era in eras[first + 1 :] if era.since <= now]
+    out: list[Transition] = []
+    if not mv and not later:
+        # Events alone (a replay, most re-derivations): what the loop below does with
+        # them, all in one chunk, without building and sorting the points.
+        if evs:
+            out += proc.apply_events(lead, evs, evs[-1].at, rescore=False)
+        out += proc.advance(lead, now, rescore=False)
+        if rescore:
+            proc.rescore(lead, max(now, lead.engagement_state.last_at))
+        return out
     points: list[tuple[float, int, int, object]] = [(e.at, _EVENT, i, e) for i, e in enumerate(evs)]
     points += [(m.at, _MOVE, i, m) for i, m in enumerate(mv)]
-    later = eras[first + 1 :]
-    points += [(era.since, _ERA, i, era) for i, era in enumerate(later) if era.since <= now]
+    points += [(era.since, _ERA, i, era) for i, era in enumerate(later)]
     points.sort(key=lambda p: (p[0], p[1], p[2]))
 
-    out: list[Transition] = []
     seen: list[EventLike] = []
     chunk: list[EventLike] = []
 

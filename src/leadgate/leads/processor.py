@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from leadgate.leads.derivation import TIME_ORDER, Era, Move, derive
+from leadgate.leads.exit_timer import exit_due
 from leadgate.leads.record import LeadState
 from leadgate.lifecycle.stages import Transition, check_manual
 from leadgate.playbook.conditions import (
@@ -21,10 +22,9 @@ from leadgate.playbook.conditions import (
     compile_tri,
     uses_scores,
 )
-from leadgate.playbook.model import AllCondition, Condition, Playbook
+from leadgate.playbook.model import AllCondition, Condition, Playbook, ScoreCondition
 from leadgate.scoring.engagement import ADJUSTMENT, EngagementState, EventLike
 from leadgate.scoring.fit import email_domain
-from leadgate.scoring.grades import grade_engagement, grade_fit
 from leadgate.scoring.scorecard import ScoreCard, Scorer
 
 DAY = 86400.0
@@ -66,6 +66,12 @@ class LeadProcessor:
         self.hand_raisers = frozenset(st.mql.hand_raisers)
         self.cooldown = st.recycle.cooldown_days * DAY
         self.exit_at = st.recycle.mql_exit_engagement
+        # The rest of the rule when it is one `engagement gte/gt N`: its three-valued
+        # test against a bound is `round(bound, 2) < N` (see compile_tri), inline.
+        self._rest_need = _engagement_need(rest)
+        # The grade thresholds in the order `grade_fit`/`grade_engagement` try them.
+        self._fit_grades = tuple((g, playbook.fit.grades[g]) for g in ("A", "B", "C"))
+        self._eng_grades = tuple((g, playbook.engagement.grades[g]) for g in ("1", "2", "3"))
 
     # -- scores -----------------------------------------------------------------
 
@@ -82,7 +88,7 @@ class LeadProcessor:
     def fit_lines(self, lead: LeadState) -> list[tuple[str, float]]:
         """The fit rules that match the lead (cached with its fields)."""
         if lead.fit_lines_cache is None:
-            lead.fit_lines_cache = self.scorer.fit_rules.contributions(self.fields(lead))
+            lead.fit_lines_cache = self.scorer.fit_rules.lines(self.fields(lead))
         return lead.fit_lines_cache
 
     def fit(self, lead: LeadState) -> float:
@@ -110,20 +116,26 @@ class LeadProcessor:
         The card kept here has no explanation: storing a lead needs only the numbers,
         and `Scorer.card` builds the explanation when someone asks for it.
         """
-        pb = self.playbook
-        fit = self.fit(lead)
-        eng = self.engagement(lead, as_of)
-        lead.card = ScoreCard(
-            fit=fit,
-            engagement=eng,
-            fit_grade=grade_fit(fit, pb.fit.grades),
-            engagement_grade=grade_engagement(eng, pb.engagement.grades),
-            explanation=(),
-            as_of=as_of,
-            playbook_version=self.version,
-        )
-        lead.playbook_version = self.version
-        lead.next_due_at = self.next_due(lead)
+        fit = lead.fit_cache
+        if fit is None:
+            fit = self.fit(lead)
+        eng = self.rules.total(lead.engagement_state, as_of)
+        # grade_fit and grade_engagement, inline (once per lead per batch).
+        fg = "D"
+        for g, line in self._fit_grades:
+            if fit >= line:
+                fg = g
+                break
+        eg = "4"
+        for g, line in self._eng_grades:
+            if eng >= line:
+                eg = g
+                break
+        version = self.version
+        lead.card = ScoreCard(fit, eng, fg, eg, (), as_of, version)
+        lead.playbook_version = version
+        # Only these stages have timers (`next_due`).
+        lead.next_due_at = self.next_due(lead) if lead.stage in _TIMED_STAGES else None
 
     # -- events -----------------------------------------------------------------
 
@@ -146,9 +158,12 @@ class LeadProcessor:
         `rescore=False` leaves the lead's card as it was (a replay that keeps only the
         transitions): no rule reads the card, so the moves are the same.
         """
-        new = sorted(events, key=TIME_ORDER)
-        if not new:
-            return []
+        if type(events) is list and len(events) == 1:
+            new = events  # nothing to sort (most leads of a batch have one event)
+        else:
+            new = sorted(events, key=TIME_ORDER)
+            if not new:
+                return []
         out: list[Transition] = []
         st = lead.engagement_state
         first = new[0]
@@ -165,14 +180,42 @@ class LeadProcessor:
             rules = self.rules
             apply, may_lower, exit_at = rules.apply, rules.may_lower, self.exit_at
             at_least = rules.at_least
+            hand_raisers = self.hand_raisers
+            need = self._rest_need
             for ev in new:
-                if lead.stage in _TIMED_STAGES:  # only these have timers to fire
+                stage = lead.stage
+                if stage in _TIMED_STAGES:  # only these have timers to fire
                     out += self.advance(lead, ev.at, rescore=False)
+                    stage = lead.stage
                 before = st.memo
                 apply(st, ev)
-                if ev.type == ADJUSTMENT and ev.properties.get("score") == "fit":
+                etype = ev.type
+                if etype == ADJUSTMENT and ev.properties.get("score") == "fit":
                     lead.fit_cache = lead.fields_cache = lead.fit_lines_cache = None
-                if lead.stage in AUTOMATIC_STAGES:
+                if stage == "lead" and etype not in hand_raisers:
+                    # `_evaluate`'s first answers, inline: the rule's fields-and-fit part,
+                    # decided for these very fields and fit by this processor, fails; or
+                    # it holds and the engagement's ceiling is below `engagement >= N`.
+                    gate = lead.mql_gate_cache
+                    if (
+                        gate is not None
+                        and gate[2] is self
+                        and gate[0] is lead.fields_cache
+                        and gate[1] == lead.fit_cache
+                    ):
+                        if not gate[3]:
+                            continue
+                        c = st.ceiling
+                        if need is not None and c is not None and c[0] is rules:
+                            at = ev.at
+                            if at < lead.stage_at:
+                                at = lead.stage_at
+                            if at >= c[1]:
+                                # `rules.at_most(st, at)`, the same arithmetic.
+                                bound = float(rules.decay(at - c[1]) * c[2] + c[3] + c[4])
+                                if bound != math.inf and round(bound, 2) < need:
+                                    continue
+                if stage in AUTOMATIC_STAGES:
                     if (
                         lead.stage == "mql"
                         and exit_at is not None
@@ -338,67 +381,10 @@ class LeadProcessor:
 
     def _exit_due(self, lead: LeadState, line: float) -> float | None:
         """The first whole second, after the lead's last event and stage change, at which
-        the exit check itself (`engagement < line`, each rule rounded to cents) holds;
-        None when decay alone never takes it there.
-
-        The exact crossing of the unrounded sum is a guess: per-rule rounding can keep
-        the checked total at the line for a while after it (two rules of 15 with a
-        half-life of a day: the sum crosses 10 while each rule still shows 5.00). So the
-        guess is verified with the check's arithmetic, and searched between the
-        crossings of the line moved by the most rounding can add or take away.
-        """
+        the exit check itself (`engagement < line`, each rule in cents) holds; None when
+        decay alone never takes it there (see `exit_timer.exit_due`)."""
         st = lead.engagement_state
-        rules = self.rules
-        ref = max(st.last_at, lead.stage_at)
-        start = math.floor(ref) + 1.0
-
-        def below(t: float) -> bool:
-            return rules.total(st, t) < line
-
-        # Totals at later moments would move the state's floor, ceiling and memo there
-        # (making them useless for the checks at earlier moments): keep them as they are.
-        kept = st.memo, st.floor, st.ceiling
-        try:
-            return self._search_exit(st, ref, start, line, below)
-        finally:
-            st.memo, st.floor, st.ceiling = kept
-
-    def _search_exit(
-        self,
-        st: EngagementState,
-        ref: float,
-        start: float,
-        line: float,
-        below: Callable[[float], bool],
-    ) -> float | None:
-        rules = self.rules
-        guess = rules.crossing_time(st, ref, line - 0.005)
-        if guess is not None:
-            t = max(start, math.ceil(guess))
-            terms = sum(1 for tally in st.rules.values() if tally.count) + len(st.adjustments)
-            # One rounded term past half a cent below the line is below it once rounded:
-            # only a sum of several can be held at the line by rounding.
-            if (terms == 1 and t - guess > 1e-3) or below(t):
-                return t
-        # Each rule's cents (and each adjustment's) are within half a cent of its value.
-        slack = 0.005 * (len(st.rules) + len(st.adjustments) + 1)
-        hi_cross = rules.crossing_time(st, ref, line - slack)
-        if hi_cross is None:
-            return None  # the unrounded value never gets far enough below the line
-        hi = max(start, math.ceil(hi_cross))
-        if not below(hi):
-            return None  # the constant part holds the rounded total at the line
-        lo_cross = rules.crossing_time(st, ref, line + slack)
-        lo = start if lo_cross is None else max(start, math.floor(lo_cross))
-        if below(lo):
-            return lo
-        while hi - lo > 1.0:  # below(hi) and not below(lo)
-            mid = math.floor((lo + hi) / 2)
-            if below(mid):
-                hi = mid
-            else:
-                lo = mid
-        return hi
+        return exit_due(self.rules, st, max(st.last_at, lead.stage_at), line)
 
     def _evaluate(
         self, lead: LeadState, at: float, event_type: str, timed: bool = False
@@ -447,8 +433,13 @@ class LeadProcessor:
             if tri is not None:
                 # A ceiling of the engagement often settles it without computing any rule.
                 bound = self.rules.at_most(lead.engagement_state, at)
-                if bound != math.inf and tri(fields, self.fit(lead), bound) is False:
-                    return []
+                if bound != math.inf:
+                    need = self._rest_need
+                    if need is not None:
+                        if round(bound, 2) < need:  # `tri` of `engagement >= need`
+                            return []
+                    elif tri(fields, self.fit(lead), bound) is False:
+                        return []
             scores = _LazyScores(self, lead, at)
             if self._mql_rest is not None and not self._mql_rest(fields, scores):
                 return []
@@ -495,6 +486,18 @@ def _split_static(
         None if rest_c is None else compile_condition(rest_c),
         rest_c,
     )
+
+
+def _engagement_need(cond: Condition | None) -> float | None:
+    """N when `cond` is one `engagement gte/gt N` (what `compile_tri` bounds), else None."""
+    if (
+        isinstance(cond, ScoreCondition)
+        and cond.score == "engagement"
+        and cond.op in ("gt", "gte")
+        and isinstance(cond.value, int | float)
+    ):
+        return float(cond.value)
+    return None
 
 
 def predicted(lead: LeadState) -> float | None:

@@ -32,6 +32,7 @@ Example:
 from __future__ import annotations
 
 import math
+import operator
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -142,9 +143,10 @@ def compile_field(cond: FieldCondition) -> Callable[[Mapping[str, Any]], bool]:
         return lambda d: (not _is_empty(d.get(name))) is want
 
     def guard(test: Callable[[Any], bool]) -> Callable[[Mapping[str, Any]], bool]:
+        # `_is_empty` inline: these run for every scored event and every fit rule.
         def run(d: Mapping[str, Any]) -> bool:
             v = d.get(name)
-            if _is_empty(v):
+            if v is None or (isinstance(v, str) and not v.strip()):
                 return False
             return test(v)
 
@@ -170,41 +172,59 @@ def compile_field(cond: FieldCondition) -> Callable[[Mapping[str, Any]], bool]:
             t = text_of(v)
             return t is not None and needle in t.casefold()
 
-        return guard(contains)
+        def run_contains(d: Mapping[str, Any]) -> bool:
+            # `guard(contains)` in one call for the common case, a non-empty string.
+            v = d.get(name)
+            if type(v) is str:
+                return bool(v.strip()) and needle in v.casefold()
+            if v is None or (isinstance(v, str) and not v.strip()):
+                return False
+            return contains(v)
+
+        return run_contains
     if op == "matches":
         rx = compile_python(str(value))
 
-        def matches(v: Any) -> bool:
-            t = v if type(v) is str else text_of(v)
-            return t is not None and rx.search(t) is not None
+        search = rx.search
 
-        return guard(matches)
+        def run_matches(d: Mapping[str, Any]) -> bool:
+            # `guard` and the test in one call: a fit rule runs for every lead.
+            v = d.get(name)
+            if type(v) is str:
+                return bool(v.strip()) and search(v) is not None
+            if v is None or (isinstance(v, str) and not v.strip()):
+                return False
+            t = text_of(v)
+            return t is not None and search(t) is not None
+
+        return run_matches
     return guard(_numeric(op, value))
 
 
 def _numeric(op: str, value: Any) -> Callable[[Any], bool]:
+    # A float is its own number (`as_number` would return it as it is): scores always
+    # are, and they are tested at every event of a lead that may become an MQL.
     if op == "between":
         lo, hi = float(value[0]), float(value[1])
 
         def between(v: Any) -> bool:
-            n = as_number(v)
+            n = v if type(v) is float else as_number(v)
             return n is not None and lo <= n <= hi
 
         return between
     target = float(value)
-    cmp: dict[str, Callable[[float], bool]] = {
-        "gt": lambda n: n > target,
-        "gte": lambda n: n >= target,
-        "lt": lambda n: n < target,
-        "lte": lambda n: n <= target,
-        "eq": lambda n: n == target,
-        "ne": lambda n: n != target,
-    }
-    test = cmp[op]
+    cmp: Callable[[float, float], bool] = {
+        "gt": operator.gt,
+        "gte": operator.ge,
+        "lt": operator.lt,
+        "lte": operator.le,
+        "eq": operator.eq,
+        "ne": operator.ne,
+    }[op]
 
     def numeric(v: Any) -> bool:
-        n = as_number(v)
-        return n is not None and test(n)
+        n = v if type(v) is float else as_number(v)
+        return n is not None and cmp(n, target)
 
     return numeric
 
@@ -220,15 +240,32 @@ def compile_condition(cond: Condition) -> Predicate:
 
         def score_test(d: Mapping[str, Any], s: Scores) -> bool:
             v = s.get(key)
-            return v is not None and test(v)
+            if v is None:
+                return False
+            return test(v)
 
         return score_test
     if isinstance(cond, AllCondition):
-        parts = [compile_condition(c) for c in cond.all]
-        return lambda d, s: all(p(d, s) for p in parts)
+        parts = tuple(compile_condition(c) for c in cond.all)
+
+        def all_(d: Mapping[str, Any], s: Scores) -> bool:
+            # A loop, not all() over a generator: no generator built per call.
+            for p in parts:  # noqa: SIM110
+                if not p(d, s):
+                    return False
+            return True
+
+        return all_
     if isinstance(cond, AnyCondition):
-        parts = [compile_condition(c) for c in cond.any]
-        return lambda d, s: any(p(d, s) for p in parts)
+        parts = tuple(compile_condition(c) for c in cond.any)
+
+        def any_(d: Mapping[str, Any], s: Scores) -> bool:
+            for p in parts:  # noqa: SIM110 (as in all_)
+                if p(d, s):
+                    return True
+            return False
+
+        return any_
     if isinstance(cond, NotCondition):
         inner = compile_condition(cond.not_)
         return lambda d, s: not inner(d, s)

@@ -23,8 +23,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
-from leadgate.playbook.conditions import compile_condition
-from leadgate.playbook.model import EngagementSection
+from leadgate.playbook.conditions import compile_condition, compile_field
+from leadgate.playbook.model import EngagementSection, FieldCondition
 
 DAY = 86400.0
 ADJUSTMENT = "manual_adjustment"
@@ -143,7 +143,10 @@ class EngagementRules:
         self.by_type: dict[str, list[_Rule]] = {}
         for i, r in enumerate(section.rules):
             test = None
-            if r.if_ is not None:
+            if isinstance(r.if_, FieldCondition):
+                # What compile_condition would call, without its two wrappers.
+                test = compile_field(r.if_)
+            elif r.if_ is not None:
                 pred = compile_condition(r.if_)
                 empty: dict[str, float | None] = {}
                 test = _bind(pred, empty)
@@ -205,41 +208,52 @@ class EngagementRules:
 
     def apply(self, state: EngagementState, ev: EventLike) -> bool:
         """Add one event to the state. False (and no change) if it is older than the state."""
-        if ev.at < state.last_at or (ev.at == state.last_at and ev.id < state.last_id):
+        at = ev.at
+        if at < state.last_at or (at == state.last_at and ev.id < state.last_id):
             return False
-        state.last_at, state.last_id = ev.at, ev.id
-        if ev.type == ADJUSTMENT:
+        state.last_at, state.last_id = at, ev.id
+        etype = ev.type
+        if etype == ADJUSTMENT:
             self._adjust(state, ev)
             return True
-        rules = self.by_type.get(ev.type)
+        rules = self.by_type.get(etype)
         if not rules:
             return True
+        hl = self.half_life
+        tallies = state.rules
         for rule in rules:
-            if rule.test is not None and not rule.test(ev.properties):
+            test = rule.test
+            if test is not None and not test(ev.properties):
                 continue
             state.memo = None
-            if rule.points < 0:
+            points = rule.points
+            if points < 0:
                 state.floor = None
-            tally = state.rules.get(rule.position)
+            tally = tallies.get(rule.position)
             if tally is None:
-                tally = state.rules[rule.position] = Tally(anchor=ev.at)
+                tally = tallies[rule.position] = Tally(anchor=at)
             if rule.max_per_lead is not None and tally.count >= rule.max_per_lead:
                 continue
             if rule.window_count is not None:
-                start = ev.at - rule.window_seconds
+                start = at - rule.window_seconds
                 w = tally.window
                 while w and w[0] <= start:
                     w.pop(0)
                 if len(w) >= rule.window_count:
                     continue
-                w.append(ev.at)
+                w.append(at)
             tally.count += 1
             c = state.ceiling
-            if c is not None and rule.points > 0:
-                c[3] += rule.points
+            if c is not None and points > 0:
+                c[3] += points
                 c[4] += 0.01
-            tally.value = tally.value * self.decay(ev.at - tally.anchor) + rule.points
-            tally.anchor = ev.at
+            # `self.decay(at - tally.anchor)` inline, the same arithmetic.
+            dt = at - tally.anchor
+            if hl is None or dt <= 0:
+                tally.value = tally.value + points  # x * 1.0 is exactly x
+            else:
+                tally.value = tally.value * (2.0 ** (-dt / hl)) + points
+            tally.anchor = at
         return True
 
     def _adjust(self, state: EngagementState, ev: EventLike) -> None:
@@ -331,6 +345,28 @@ class EngagementRules:
         state.memo = (self, at, out)
         return out
 
+    def total_at(self, state: EngagementState) -> Callable[[float], float]:
+        """`t -> total(state, t)` for many moments of a state that does not change in
+        between (the exit timer's search): the same arithmetic in the same order, without
+        the memo, floor and ceiling `total` leaves on the state."""
+        hl = self.half_life
+        terms = [(t.value, t.anchor) for t in state.rules.values() if t.count]
+        adjustments = list(state.adjustments.values())
+
+        def total_at(at: float) -> float:
+            out = 0.0
+            for v, anchor in terms:
+                if hl is not None and at > anchor:
+                    v *= 2.0 ** (-(at - anchor) / hl)
+                out += round(v, 2)
+            for value, anchor, decays in adjustments:
+                if decays and hl is not None and at > anchor:
+                    value *= 2.0 ** (-(at - anchor) / hl)
+                out += round(value, 2)
+            return round(out, 2)
+
+        return total_at
+
     def at_least(self, state: EngagementState, at: float, x: float) -> bool:
         """True when the engagement as of `at` is surely >= x, from the state's floor
         (no rule's value is computed); False means "not known", not "below".
@@ -362,12 +398,23 @@ class EngagementRules:
         """(decaying part, constant part) of the engagement as of `at`."""
         decaying = 0.0
         constant = 0.0
+        hl = self.half_life
+        # `self.decay(dt)` inline (the exit timer's search calls this twice a search):
+        # 1.0 without a half-life or before the anchor, and x * 1.0 is exactly x.
         for tally in state.rules.values():
             if tally.count:
-                decaying += tally.value * self.decay(at - tally.anchor)
+                dt = at - tally.anchor
+                if hl is None or dt <= 0:
+                    decaying += tally.value
+                else:
+                    decaying += tally.value * (2.0 ** (-dt / hl))
         for value, anchor, decays in state.adjustments.values():
             if decays:
-                decaying += value * self.decay(at - anchor)
+                dt = at - anchor
+                if hl is None or dt <= 0:
+                    decaying += value
+                else:
+                    decaying += value * (2.0 ** (-dt / hl))
             else:
                 constant += value
         if self.half_life is None:

@@ -1,0 +1,122 @@
+"""The decay exit's timer (`LeadProcessor.next_due` of an armed MQL) against the plain
+search it had before stop 16: the probe from where each rule's cents step down must
+give the very same second, of the very same type, on any state."""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from leadgate.leads import LeadProcessor, LeadState
+from leadgate.playbook.loader import bundled_playbook
+from leadgate.scoring.engagement import EngagementState, Tally
+
+T0 = 1_700_000_000.0
+DAY = 86400.0
+
+
+def _old_exit_due(proc: LeadProcessor, lead: LeadState, line: float) -> float | None:
+    """The search as it was (bisection between the crossings of the line +- the slack)."""
+    st_ = lead.engagement_state
+    rules = proc.rules
+    ref = max(st_.last_at, lead.stage_at)
+    start = math.floor(ref) + 1.0
+    at = rules.total_at(st_)
+
+    def below(t: float) -> bool:
+        return at(t) < line
+
+    guess = rules.crossing_time(st_, ref, line - 0.005)
+    if guess is not None:
+        t = max(start, math.ceil(guess))
+        terms = sum(1 for tally in st_.rules.values() if tally.count) + len(st_.adjustments)
+        if (terms == 1 and t - guess > 1e-3) or below(t):
+            return t
+    slack = 0.005 * (len(st_.rules) + len(st_.adjustments) + 1)
+    hi_cross = rules.crossing_time(st_, ref, line - slack)
+    if hi_cross is None:
+        return None
+    hi = max(start, math.ceil(hi_cross))
+    if not below(hi):
+        return None
+    lo_cross = rules.crossing_time(st_, ref, line + slack)
+    lo = start if lo_cross is None else max(start, math.floor(lo_cross))
+    if below(lo):
+        return lo
+    while hi - lo > 1.0:
+        mid = math.floor((lo + hi) / 2)
+        if below(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+values = st.floats(min_value=0.004, max_value=300, allow_nan=False)
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    tallies=st.lists(
+        st.tuples(values, st.floats(min_value=0, max_value=60)), min_size=1, max_size=6
+    ),
+    negative=st.one_of(st.none(), st.floats(min_value=-40, max_value=-0.01)),
+    adjustment=st.one_of(
+        st.none(),
+        st.tuples(st.floats(min_value=-20, max_value=20), st.sampled_from([0.0, 1.0])),
+    ),
+    line=st.sampled_from([10.0, 10.005, 0.5, 35.0, 12.34]),
+    stage_day=st.floats(min_value=0, max_value=70),
+)
+def test_the_exit_timer_is_the_plain_searchs_to_the_bit(  # type: ignore[no-untyped-def]
+    tallies, negative, adjustment, line, stage_day
+) -> None:
+    _check(tallies, negative, adjustment, line, stage_day)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    tallies=st.lists(
+        st.tuples(st.floats(min_value=1, max_value=40), st.floats(min_value=0, max_value=3)),
+        min_size=2,
+        max_size=6,
+    ),
+    off=st.integers(min_value=-3, max_value=3),
+    stage_day=st.floats(min_value=0, max_value=3),
+)
+def test_a_wrong_guess_never_changes_the_timer(tallies, off, stage_day) -> None:  # type: ignore[no-untyped-def]
+    """The guess is only a guess: off by a few seconds either way, the answer stays."""
+    import leadgate.leads.exit_timer as timer
+
+    real = timer.first_step_below
+
+    def guess(*args):  # type: ignore[no-untyped-def]
+        e = real(*args)
+        return None if e is None else e + off
+
+    timer.first_step_below = guess
+    try:
+        _check(tallies, None, None, 10.0, stage_day)
+    finally:
+        timer.first_step_below = real
+
+
+def _check(tallies, negative, adjustment, line, stage_day) -> None:  # type: ignore[no-untyped-def]
+    pb, _ = bundled_playbook()
+    proc = LeadProcessor(pb, 1)
+    state = EngagementState()
+    anchors = [T0 + d * DAY for _, d in tallies]
+    for i, (v, _) in enumerate(tallies):
+        state.rules[i] = Tally(1, v, anchors[i])
+    if negative is not None:
+        state.rules[len(tallies)] = Tally(1, negative, max(anchors))
+    if adjustment is not None:
+        state.adjustments["manual: x"] = [adjustment[0], max(anchors), adjustment[1]]
+    state.last_at = max(anchors)
+    lead = LeadState("a@b.c", {}, T0, stage="mql", stage_at=T0 + stage_day * DAY)
+    lead.engagement_state = state
+    new = proc._exit_due(lead, line)
+    old = _old_exit_due(proc, lead, line)
+    assert repr(new) == repr(old)
