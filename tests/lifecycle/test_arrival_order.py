@@ -430,7 +430,7 @@ def _subscribe(db: Database, now: float) -> None:
         )
 
 
-def _told(db: Database, lead_id: int) -> list[tuple[str, str, str, str]]:
+def _told(db: Database, lead_id: int) -> Counter[tuple[str, str, str, str]]:
     """The history a receiver keeps from the webhooks: each `lead.stage_changed` adds its
     row, each `lead.stage_corrected` takes back the rows it voids (its `replaced_by` rows
     come as `lead.stage_changed` too). Counted as a multiset, so the order of deliveries
@@ -451,7 +451,7 @@ def _told(db: Database, lead_id: int) -> list[tuple[str, str, str, str]]:
         else:
             told[(data["from"], data["to"], data["at"], data["actor"])] += 1
     assert all(n >= 0 for n in told.values()), told
-    return sorted(told.elements(), key=lambda r: r[2])
+    return +told  # without the rows announced and then voided (count 0)
 
 
 @settings(
@@ -478,8 +478,10 @@ def test_any_arrival_order_gives_the_same_history(
             return
         assert _seen(b) == _seen(a)
         for shown in (a, b):
-            history = [(h["from"], h["to"], h["at"], h["actor"]) for h in shown["history"]]
-            assert _told(db, shown["id"]) == sorted(history, key=lambda r: r[2]), shown["email"]
+            # As multisets: two rows at one instant (a hand-raiser and a rep's move in the
+            # same second) carry nothing in a webhook that orders them.
+            history = Counter((h["from"], h["to"], h["at"], h["actor"]) for h in shown["history"])
+            assert _told(db, shown["id"]) == history, shown["email"]
         # Ticking at every due time leaves no lead the rules contradict: an MQL that
         # sales has not accepted, armed for the exit, is not below the exit line now.
         exit_line = load_playbook(pb, "x").stages.recycle.mql_exit_engagement
