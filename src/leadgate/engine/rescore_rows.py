@@ -133,9 +133,7 @@ class RowSettler:
         # (fit, engagement bound) -> the MQL rule's verdict, for the verdicts reached
         # without reading a field (`mql`).
         self.verdicts: dict[tuple[float, float], bool | None] = {}
-        self._fit_grades: dict[float, str] = {}
         self._inverse: dict[int, dict[int, tuple[int, float]] | None] = {}
-        self._eng_grades: dict[float, str] = {}
 
     def inverse(self, v: int) -> dict[int, tuple[int, float]] | None:
         """Version `v`'s carry-over (`EngagementRules.carry_over`) from its side: old
@@ -150,24 +148,6 @@ class RowSettler:
                 else {pos: (new, factor) for new, (pos, factor) in mapping.items()}
             )
         return self._inverse[v]
-
-    def fit_grade(self, fit: float) -> str:
-        """`grade_fit` under the active version, remembered by score."""
-        grade = self._fit_grades.get(fit)
-        if grade is None:
-            grade = grade_fit(fit, self.fit_grades)
-            if len(self._fit_grades) < _VERDICTS:
-                self._fit_grades[fit] = grade
-        return grade
-
-    def eng_grade(self, eng: float) -> str:
-        """`grade_engagement` under the active version, remembered by score."""
-        grade = self._eng_grades.get(eng)
-        if grade is None:
-            grade = grade_engagement(eng, self.eng_grades)
-            if len(self._eng_grades) < _VERDICTS:
-                self._eng_grades[eng] = grade
-        return grade
 
     def mql(self, row: Sequence[Any], fit: float, bound: float) -> bool | None:
         """`LeadProcessor.mql_tri` on the row's lead (its fields decoded only if the
@@ -264,8 +244,8 @@ class RowSettler:
             fit,
             eng,
             round(fit + eng, 2),
-            self.fit_grade(fit),
-            self.eng_grade(eng),
+            grade_fit(fit, self.fit_grades),
+            grade_engagement(eng, self.eng_grades),
             now,
             self.version,
             orjson.dumps(state, option=orjson.OPT_SORT_KEYS).decode(),

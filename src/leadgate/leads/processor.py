@@ -25,6 +25,7 @@ from leadgate.playbook.conditions import (
 from leadgate.playbook.model import AllCondition, Condition, Playbook, ScoreCondition
 from leadgate.scoring.engagement import ADJUSTMENT, EngagementState, EventLike
 from leadgate.scoring.fit import email_domain
+from leadgate.scoring.grades import grade_engagement, grade_fit
 from leadgate.scoring.scorecard import ScoreCard, Scorer
 
 DAY = 86400.0
@@ -69,9 +70,6 @@ class LeadProcessor:
         # The rest of the rule when it is one `engagement gte/gt N`: its three-valued
         # test against a bound is `round(bound, 2) < N` (see compile_tri), inline.
         self._rest_need = _engagement_need(rest)
-        # The grade thresholds in the order `grade_fit`/`grade_engagement` try them.
-        self._fit_grades = tuple((g, playbook.fit.grades[g]) for g in ("A", "B", "C"))
-        self._eng_grades = tuple((g, playbook.engagement.grades[g]) for g in ("1", "2", "3"))
 
     # -- scores -----------------------------------------------------------------
 
@@ -120,17 +118,9 @@ class LeadProcessor:
         if fit is None:
             fit = self.fit(lead)
         eng = self.rules.total(lead.engagement_state, as_of)
-        # grade_fit and grade_engagement, inline (once per lead per batch).
-        fg = "D"
-        for g, line in self._fit_grades:
-            if fit >= line:
-                fg = g
-                break
-        eg = "4"
-        for g, line in self._eng_grades:
-            if eng >= line:
-                eg = g
-                break
+        pb = self.playbook
+        fg = grade_fit(fit, pb.fit.grades)
+        eg = grade_engagement(eng, pb.engagement.grades)
         version = self.version
         lead.card = ScoreCard(fit, eng, fg, eg, (), as_of, version)
         lead.playbook_version = version
@@ -205,16 +195,10 @@ class LeadProcessor:
                     ):
                         if not gate[3]:
                             continue
-                        c = st.ceiling
-                        if need is not None and c is not None and c[0] is rules:
-                            at = ev.at
-                            if at < lead.stage_at:
-                                at = lead.stage_at
-                            if at >= c[1]:
-                                # `rules.at_most(st, at)`, the same arithmetic.
-                                bound = float(rules.decay(at - c[1]) * c[2] + c[3] + c[4])
-                                if bound != math.inf and round(bound, 2) < need:
-                                    continue
+                        if need is not None:
+                            bound = rules.at_most(st, max(ev.at, lead.stage_at))
+                            if bound != math.inf and round(bound, 2) < need:
+                                continue
                 if stage in AUTOMATIC_STAGES:
                     if (
                         lead.stage == "mql"
