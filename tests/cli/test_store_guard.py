@@ -262,3 +262,33 @@ def test_an_unreachable_postgres_server_is_one_line() -> None:
     code, _, err = run("lead", "list", "--db", "postgresql://nobody@127.0.0.1:1/none")
     assert code == 2
     assert "cannot open postgresql://nobody@127.0.0.1:1/none" in one_error_line(err)
+
+
+def test_serve_passes_the_trusted_proxies_to_uvicorn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The rate limits of the tracker and the forms count the client address: behind a
+    # reverse proxy that is the proxy's unless the server trusts its X-Forwarded-For.
+    import socket
+
+    import uvicorn
+
+    seen: dict[str, object] = {}
+    # `serve` hands its settings to the worker processes in the environment: restored
+    # after this test, whatever it set.
+    for name in ("DB", "DELIVERY", "TICK", "TICK_SECONDS", "WORKERS", "ACCESS_LOG"):
+        monkeypatch.delenv(f"LEADGATE_{name}", raising=False)
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: seen.update(kw))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"sqlite:///{tmp_path / 'lg.db'}"
+    assert runner.invoke(app, ["init", "--db", url]).exit_code == 0
+    args = ["serve", "--db", url, "--port", str(port), "--no-tick", "--no-deliver"]
+    r = runner.invoke(app, [*args, "--forwarded-allow-ips", "10.0.0.5,10.0.0.6"])
+    assert r.exit_code == 0, r.output
+    assert seen["forwarded_allow_ips"] == "10.0.0.5,10.0.0.6"
+    assert seen["port"] == port
+    seen.clear()
+    assert runner.invoke(app, args).exit_code == 0
+    assert seen["forwarded_allow_ips"] is None  # uvicorn's default applies

@@ -394,3 +394,41 @@ def test_a_retry_after_a_failure_records_what_the_first_attempt_did_not(site: Si
     # And a third click is a duplicate, recorded once.
     assert site.submit(ticket, ANSWERS).json()["status"] == "duplicate"
     assert len(site.lead("ann@acme.com")["consents"]) == 1
+
+
+def test_step_checks_are_rate_limited_per_address(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A step check with a typed email tells which questions the store already knows of
+    # that address: unbounded, it is an oracle to enumerate leads. Start, next and the
+    # hosted page's steps share one budget per client address, on the engine's clock.
+    from leadgate.forms import http as forms_http
+
+    monkeypatch.setattr(forms_http, "STEP_RATE", 3)
+    site.client.app.state.__dict__.pop("form_step_limit", None)  # type: ignore[attr-defined]
+
+    def nxt(email: str) -> Any:
+        return site.client.post(
+            "/f/demo/next",
+            json={"step": 0, "answers": {"email": email, "need": "routing"}},
+            headers={"Origin": SITE},
+        )
+
+    assert site.client.get("/f/demo/start").status_code == 200
+    assert [nxt(f"p{i}@acme.com").status_code for i in range(2)] == [200, 200]
+    r = nxt("p9@acme.com")
+    assert r.status_code == 429
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["type"].endswith("rate-limited")
+    assert int(r.headers["retry-after"]) >= 1
+    # The snippet's page may read why: CORS headers on the refusal too.
+    assert r.headers["access-control-allow-origin"] == SITE
+    assert site.client.get("/f/demo/start").status_code == 429
+    page = site.client.post("/f/demo", data={"lg_step": "0", "email": "p9@acme.com"})
+    assert page.status_code == 429 and "try again" in page.text.lower()
+    assert page.headers["retry-after"]
+    # A submission is not a step check: it keeps its own rules (spam.per_ip).
+    site.clock.advance(61)
+    assert nxt("p9@acme.com").status_code == 200
+    # Not counted as form rejections: those are submissions refused.
+    assert not any("rate" in k for k in site.rejections())

@@ -17,10 +17,7 @@ from __future__ import annotations
 
 import os
 import re
-import time
 import uuid
-from collections import deque
-from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
@@ -33,6 +30,7 @@ from leadgate.api.auth import _check, context
 from leadgate.api.events import decode_json, read_body
 from leadgate.api.problems import ApiProblem, responses
 from leadgate.keys import ApiKey, check_origin
+from leadgate.ratelimit import RateLimit
 
 router = APIRouter()
 public = APIRouter()
@@ -45,35 +43,6 @@ VISITOR_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 VISITOR_RATE = int(os.environ.get("LEADGATE_TRACK_VISITOR_PER_MINUTE", "60"))
 CLIENT_RATE = int(os.environ.get("LEADGATE_TRACK_CLIENT_PER_MINUTE", "600"))
 _TRACKER = resources.files("leadgate.api").joinpath("static/t.js").read_bytes()
-
-
-class RateLimit:
-    """At most `limit` hits per `window` seconds per name (a sliding log), on `clock`."""
-
-    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.time):
-        self.limit = limit
-        self.window = window
-        self.clock = clock
-        self._hits: dict[str, deque[float]] = {}
-
-    def retry_after(self, name: str) -> float | None:
-        """Record a hit; None if it is allowed, else the seconds until one would be."""
-        now = self.clock()
-        hits = self._hits.get(name)
-        if hits is None:
-            if len(self._hits) > 100_000:
-                self._prune(now)
-            hits = self._hits[name] = deque()
-        while hits and hits[0] <= now - self.window:
-            hits.popleft()
-        if len(hits) >= self.limit:
-            return max(1.0, hits[0] + self.window - now)
-        hits.append(now)
-        return None
-
-    def _prune(self, now: float) -> None:
-        for name in [n for n, h in self._hits.items() if not h or h[-1] <= now - self.window]:
-            del self._hits[name]
 
 
 def limits(request: Request) -> tuple[RateLimit, RateLimit]:

@@ -119,6 +119,14 @@ def register(app: typer.Typer) -> None:
                 help="Log one line per request: method, path, status, ms (never the key)."
             ),
         ] = True,
+        forwarded_allow_ips: Annotated[
+            str | None,
+            typer.Option(
+                help="Proxies trusted to name the client address (X-Forwarded-For), comma-"
+                "separated, or '*'; the rate limits count that address. Default: "
+                "$FORWARDED_ALLOW_IPS, else 127.0.0.1."
+            ),
+        ] = None,
         db: DbOpt = None,
     ) -> None:
         """Serve the HTTP API (docs at /docs), deliver webhooks and fire what falls due."""
@@ -163,6 +171,8 @@ def register(app: typer.Typer) -> None:
             workers=workers,
             log_level=os.environ.get("LEADGATE_LOG_LEVEL", "warning"),
             access_log=False,
+            # uvicorn's own default when None: $FORWARDED_ALLOW_IPS, else 127.0.0.1.
+            forwarded_allow_ips=forwarded_allow_ips,
         )
 
     @app.command()

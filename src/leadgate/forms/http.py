@@ -17,6 +17,7 @@ refused (403) and counted as a rejection. Errors are problem+json naming the fie
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -31,6 +32,7 @@ from leadgate.forms.flow import StepView
 from leadgate.forms.service import FormNotFound, FormRefused, Forms, Visit
 from leadgate.forms.service import install as install_forms
 from leadgate.playbook.forms_section import Form, FormField
+from leadgate.ratelimit import RateLimit
 
 HERE = Path(__file__).resolve().parent
 MEDIA_PROBLEM = "application/problem+json"
@@ -50,6 +52,12 @@ SECURITY = {
 }
 REFUSAL_STATUS = {"honeypot": 403, "origin": 403, "too_fast": 422, "disposable": 422}
 _TITLES = {403: "Forbidden", 404: "Not found", 422: "Invalid input", 429: "Too many requests"}
+# Step checks (start, next, the hosted page's steps) per client address per minute, per
+# process. A step check with a typed email tells which questions the store already knows
+# of that address, so unbounded it is an oracle to list who is a lead; a person filling a
+# form makes one check a step. Submissions have their own rules (the form's spam.per_ip).
+STEP_RATE = int(os.environ.get("LEADGATE_FORM_STEPS_PER_MINUTE", "60"))
+STEP_LIMITED = "too many form steps from this address: try again in a minute"
 
 router = APIRouter(tags=["forms"])
 
@@ -146,7 +154,10 @@ async def _json_call(request: Request, name: str, body: Any) -> Response:
     except (FormError, FormRefused, FormNotFound, NoPlaybook) as exc:
         return _problem(_of(exc), _cors(request))
     except Problem as exc:
-        return _problem(exc, _cors(request))
+        headers = _cors(request)
+        if exc.status == 429:
+            headers["Retry-After"] = str(exc.extra.get("retry_after", 60))
+        return _problem(exc, headers)
     return Response(
         orjson.dumps(result), 200, headers=_cors(request), media_type="application/json"
     )
@@ -223,6 +234,23 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def step_wait(request: Request) -> float | None:
+    """Count one step check from this client address: None to go on, else seconds to wait
+    (the limiter is the app's, made on first use on the engine's clock)."""
+    state = request.app.state
+    limit: RateLimit | None = getattr(state, "form_step_limit", None)
+    if limit is None:
+        limit = RateLimit(STEP_RATE, 60.0, state.leadgate.engine.clock)
+        state.form_step_limit = limit
+    return limit.retry_after(client_ip(request))
+
+
+def _limited(request: Request) -> None:
+    wait = step_wait(request)
+    if wait is not None:
+        raise Problem(429, STEP_LIMITED, "rate-limited", retry_after=int(wait))
+
+
 # -- the JSON the snippet talks ------------------------------------------------------
 
 _PREFLIGHT = {
@@ -283,6 +311,7 @@ async def start(request: Request, form: str, visitor_id: str | None = None) -> R
     """Begin filling form `form`: its texts, a ticket to send back, the first step."""
 
     async def run(f: Form, forms: Forms) -> dict[str, Any]:
+        _limited(request)
         ctx = request.app.state.leadgate
         visit = Visit(visitor_id=(visitor_id or "")[:100] or None)
         ticket = await ctx.write(forms.ticket, form, small=True)
@@ -306,6 +335,7 @@ async def next_(request: Request, form: str) -> Response:
     `{"step": …}` the next step, or `{"step": null}` when the form is ready to send."""
 
     async def run(f: Form, forms: Forms) -> dict[str, Any]:
+        _limited(request)
         data = await _body(request)
         current = data.get("step")
         if not isinstance(current, int) or isinstance(current, bool):

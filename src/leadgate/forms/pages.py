@@ -32,9 +32,11 @@ from leadgate.forms.http import (
     HERE,
     REFUSAL_STATUS,
     SECURITY,
+    STEP_LIMITED,
     client_ip,
     origin_ok,
     service,
+    step_wait,
     utm_of,
 )
 from leadgate.forms.service import FormNotFound, FormRefused, Forms, Visit
@@ -178,6 +180,11 @@ async def hosted_post(request: Request, form: str) -> Response:
             forms.refuse_origin, form, request.headers["origin"], client_ip(request)
         )
         return _page("message.html", 403, title="Not allowed", message=refused.detail)
+    wait = step_wait(request)
+    if wait is not None:
+        page = _page("message.html", 429, title="Not sent", message=STEP_LIMITED)
+        page.headers["Retry-After"] = str(int(wait))
+        return page
     data = await request.form(max_files=0, max_fields=500)
     raw = _raw_of(f, data)
     ticket = data.get("lg_ticket")
