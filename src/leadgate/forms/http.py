@@ -29,8 +29,9 @@ from starlette.responses import Response
 from leadgate.engine.engine import NoPlaybook
 from leadgate.forms.answers import FormError
 from leadgate.forms.flow import StepView
-from leadgate.forms.service import FormNotFound, FormRefused, Forms, Visit
+from leadgate.forms.service import FormNotFound, FormRefused, Forms
 from leadgate.forms.service import install as install_forms
+from leadgate.forms.submissions import Visit
 from leadgate.playbook.forms_section import Form, FormField
 from leadgate.ratelimit import RateLimit
 

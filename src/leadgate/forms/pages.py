@@ -39,7 +39,8 @@ from leadgate.forms.http import (
     step_wait,
     utm_of,
 )
-from leadgate.forms.service import FormNotFound, FormRefused, Forms, Visit
+from leadgate.forms.service import FormNotFound, FormRefused, Forms
+from leadgate.forms.submissions import Visit
 from leadgate.playbook.forms_section import Form
 
 LEAD_COOKIE = "lg_form_lead"

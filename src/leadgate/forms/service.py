@@ -21,25 +21,22 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any
-
-import orjson
 
 from leadgate.engine.engine import Engine, NoPlaybook
 from leadgate.forms.answers import FormError
 from leadgate.forms.flow import (
     Known,
     StepView,
-    Submission,
     next_step,
     parse_answers,
     submission,
     walk,
 )
 from leadgate.forms.spam import DETAILS, Facts, verdict
-from leadgate.ingest.validate import MAX_PROPERTIES_BYTES, EventIn, iso
+from leadgate.forms.submissions import Ticket, Visit, answer, record
+from leadgate.ingest.validate import iso
 from leadgate.playbook.forms_section import Form
 from leadgate.playbook.loader import load_playbook
 from leadgate.playbook.model import Playbook
@@ -53,9 +50,6 @@ if TYPE_CHECKING:
 
 # A ticket older than this is refused (the visitor reloads the form).
 TICKET_MAX_AGE = 24 * 3600.0
-EVENT_TYPE = "form_submitted"
-_META_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
-MAX_META = 2000
 
 
 class FormNotFound(LookupError):
@@ -78,25 +72,6 @@ def disposable_domains() -> frozenset[str]:
     from disposable_email_domains import blocklist
 
     return frozenset(blocklist)
-
-
-@dataclass(frozen=True, slots=True)
-class Visit:
-    """Where a submission came from: client address, the tracker's visitor id, the page."""
-
-    ip: str = "unknown"
-    visitor_id: str | None = None
-    lead_id: int | None = None  # from the hosted page's signed cookie
-    referrer: str | None = None
-    landing_page: str | None = None
-    utm: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class Ticket:
-    form: str
-    issued_at: float
-    nonce: str
 
 
 def deliverable(email: str) -> str | None:
@@ -306,7 +281,7 @@ class Forms:
                 "SELECT became_mql FROM form_submissions WHERE token = ?", [ticket.nonce]
             ).fetchone()
             if done is not None:
-                return self._answer(form, "duplicate", bool(done[0]))
+                return answer(form, "duplicate", bool(done[0]))
             from_ip = (
                 self._count(repo, "ip_hash", ip_hash, now - rules.per_ip.minutes * 60)
                 if rules.per_ip
@@ -338,121 +313,7 @@ class Forms:
             why = self.check_mail(sub.email)
             if why is not None:
                 raise FormError("email", f"mail cannot reach this address: {why}")
-        return self._record(name, form, ticket, sub, known, visit, ip_hash, email_hash, now)
-
-    def _record(
-        self,
-        name: str,
-        form: Form,
-        ticket: Ticket,
-        sub: Submission,
-        known: Known,
-        visit: Visit,
-        ip_hash: str,
-        email_hash: str,
-        now: float,
-    ) -> dict[str, Any]:
-        # Here, not at the top: `lead show` loads this module (its consents) and must not
-        # pay for SQLAlchemy (issue 17); a submission writes, so it is loaded by now.
-        from sqlalchemy.exc import IntegrityError
-
-        engine = self.engine
-        before = known.stage if known.lead_id is not None else None
-        props: dict[str, Any] = {"form": name, "answers": sub.answers}
-        for key, value in (
-            ("referrer", visit.referrer),
-            ("landing_page", visit.landing_page),
-            ("visitor_id", visit.visitor_id),
-        ):
-            if value:
-                props[key] = value[:MAX_META]
-        for key in _META_KEYS:
-            if visit.utm.get(key):
-                props[key] = visit.utm[key][:MAX_META]
-        events = [_event(f"form-{ticket.nonce}", sub.email, EVENT_TYPE, now, props)]
-        if len(events[0].properties_json) > MAX_PROPERTIES_BYTES:
-            # The limit every event has (ingest.validate); a form of many long answers.
-            raise FormError("answers", f"over the {MAX_PROPERTIES_BYTES // 1024} KB an event holds")
-        if form.hand_raiser:
-            events.append(
-                _event(f"form-{ticket.nonce}-hr", sub.email, form.hand_raiser, now, {"form": name})
-            )
-        # Attributes first, so the event is scored on the lead as the form describes it
-        # (nothing to write when the lead already has them all).
-        if known.lead_id is None or any(
-            known.attributes.get(k) != v for k, v in sub.attributes.items()
-        ):
-            engine.upsert_leads([(sub.email, sub.attributes, None)], actor=f"form:{name}")
-        results = engine.ingest(events, now)
-        if results[0].status == "duplicate":
-            # This ticket's event is stored: a double click (the other request records
-            # the rest), or a first attempt that failed before its submission row, whose
-            # qualification and consent are recorded now rather than lost.
-            with engine.db.read() as conn:
-                done = (
-                    Repository(engine.db, conn)
-                    .execute(
-                        "SELECT became_mql FROM form_submissions WHERE token = ?", [ticket.nonce]
-                    )
-                    .fetchone()
-                )
-            if done is not None:
-                return self._answer(form, "duplicate", bool(done[0]))
-        lead_id = results[0].lead_id
-        assert lead_id is not None
-        if sub.qualification:
-            from leadgate.sales import sales_of
-
-            sales_of(engine).qualify(
-                lead_id,
-                {k: status for k, (status, _) in sub.qualification.items()},
-                {k: note for k, (_, note) in sub.qualification.items()},
-                actor=f"form:{name}",
-            )
-        try:
-            with engine.db.write() as conn:
-                repo = Repository(engine.db, conn)
-                row = repo.execute("SELECT stage FROM leads WHERE id = ?", [lead_id]).fetchone()
-                became_mql = row is not None and row[0] == "mql" and before != "mql"
-                repo.execute(
-                    "INSERT INTO form_submissions (form, token, event_id, lead_id, visitor_id, "
-                    "ip_hash, email_hash, became_mql, at) VALUES (?,?,?,?,?,?,?,?,?)",
-                    [
-                        name,
-                        ticket.nonce,
-                        events[0].id,
-                        lead_id,
-                        visit.visitor_id,
-                        ip_hash,
-                        email_hash,
-                        became_mql,
-                        now,
-                    ],
-                )
-                row = repo.execute(
-                    "SELECT id FROM form_submissions WHERE token = ?", [ticket.nonce]
-                ).fetchone()
-                repo.executemany(
-                    "INSERT INTO form_consents (lead_id, form, field, text_version, text, ip_hash, "
-                    "submission_id, at) VALUES (?,?,?,?,?,?,?,?)",
-                    [
-                        (lead_id, name, f, version, text, ip_hash, row[0], now)
-                        for f, version, text in sub.consents
-                    ],
-                )
-        except IntegrityError:
-            # Another request with this ticket wrote its submission row first.
-            return self._answer(form, "duplicate", False)
-        out = self._answer(form, "accepted", became_mql)
-        out["lead_id"] = lead_id
-        return out
-
-    @staticmethod
-    def _answer(form: Form, status: str, became_mql: bool) -> dict[str, Any]:
-        out: dict[str, Any] = {"status": status, "thank_you": form.thank_you}
-        if became_mql and form.booking_url:
-            out["booking_url"] = form.booking_url
-        return out
+        return record(self.engine, name, form, ticket, sub, known, visit, ip_hash, email_hash, now)
 
     # -- for admins ------------------------------------------------------------------
 
@@ -507,12 +368,6 @@ def _email_of(form: Form, raw: dict[str, Any]) -> str | None:
         return check_email(value)
     except InputError:
         return None
-
-
-def _event(event_id: str, email: str, type_: str, at: float, props: dict[str, Any]) -> EventIn:
-    return EventIn(
-        event_id, email, type_, at, props, orjson.dumps(props, option=orjson.OPT_SORT_KEYS).decode()
-    )
 
 
 _ATTR = "_leadgate_forms"
