@@ -191,6 +191,28 @@ class RangeHistory:
         return out
 
 
+def read_moves(
+    con: Any, path: str | Path, until: float, where: str = "TRUE", args: list[Any] | None = None
+) -> dict[int, list[tuple[float, str, str, str | None]]]:
+    """People's stage moves up to `until` per lead, in the order they were made: by time,
+    then by the file's row order (the export writes them in id order). Two moves at one
+    instant carry nothing else that orders them, and DuckDB's sort is not stable: by
+    (lead, time) alone it swapped them ("mql then disqualified" became a refused MQL)."""
+    rows = con.execute(
+        'SELECT lead_id, "at", to_stage, actor '
+        f"FROM read_parquet('{path}', file_row_number = true) "
+        f"WHERE {where} AND actor NOT LIKE 'rule:%' AND \"at\" <= ? "
+        'ORDER BY lead_id, "at", file_row_number',
+        [*(args or []), until],
+    ).fetchall()
+    moves: dict[int, list[tuple[float, str, str, str | None]]] = {}
+    for lid, at, to, actor in rows:
+        # The historical reason passed the playbook's list when it was made; replay it
+        # as a listed one so the move is judged on the stage graph alone.
+        moves.setdefault(lid, []).append((at, to, actor, None))
+    return moves
+
+
 def read_range(
     paths: tuple[str, ...], lo: int, hi: int, until: float, ids: list[int] | None = None
 ) -> RangeHistory:
@@ -216,18 +238,8 @@ def read_range(
         "ORDER BY lead_id, occurred_at, id",
         params=[*args, until],
     ).to_arrow_table()
-    tr = con.execute(
-        f"SELECT lead_id, \"at\", to_stage, actor FROM read_parquet('{paths[2]}') "
-        f"WHERE {cond.format(c='lead_id')} AND actor NOT LIKE 'rule:%' AND \"at\" <= ? "
-        'ORDER BY lead_id, "at"',
-        [*args, until],
-    ).fetchall()
+    moves = read_moves(con, paths[2], until, cond.format(c="lead_id"), args)
     con.close()
-    moves: dict[int, list[tuple[float, str, str, str | None]]] = {}
-    for lid, at, to, actor in tr:
-        # The historical reason passed the playbook's list when it was made; replay it
-        # as a listed one so the move is judged on the stage graph alone.
-        moves.setdefault(lid, []).append((at, to, actor, None))
     lids = ev.column("lead_id").to_numpy()
     spans: dict[int, tuple[int, int]] = {}
     if len(lids):
