@@ -165,10 +165,17 @@ def run_setbased(
             elif proc.playbook.stages.mql.when is None:
                 movable = False
             else:
-                if lead.fit_lines_cache is None:
-                    fits.fill(proc, lead)
                 b = empty_bound if i is None else bound_l[i]
-                movable = bt.rule_may_hold(proc, lead, b)
+                # `rule_may_hold`'s own first test, before any fields or fit are made:
+                # most leads here with people's moves and few events fail it.
+                tri = proc.mql_tri
+                assert tri is not None  # compiled whenever the rule exists
+                if tri(None, None, b) is False:
+                    movable = False
+                else:
+                    if lead.fit_lines_cache is None:
+                        fits.fill(proc, lead)
+                    movable = bt.rule_may_hold(proc, lead, b)
             if movable:
                 ok.add(lid)
                 states[k][lid] = lead
