@@ -15,7 +15,8 @@ lifecycle and no engagement total read at all.
 --store-floor measures what any backtest over a leadgate store of this size must do at
 the least, each step alone: read the events it needs out of SQLite (a store with
 leadgate's schema and these events, built once in bench/out/), with the query printed
-(also SQLite's own scan in C, with no rows made in Python), DuckDB reading and sorting
+(also SQLite's own scan in C, with no rows made in Python, and the read into Arrow by
+adbc-driver-sqlite, which the export uses), DuckDB reading and sorting
 them from Parquet, and DuckDB scoring both playbooks alone (the compiled scorer's final
 scores, no per-event states, no lifecycle).
 """
@@ -153,6 +154,16 @@ def _fetch_cpu(args: tuple[Path, str]) -> float:
     return time.process_time() - c
 
 
+def _with_children(f: object) -> float:
+    """Run f: CPU seconds of this process and its children."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before = ru.ru_utime + ru.ru_stime
+    c = time.process_time()
+    f()  # type: ignore[operator]
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() - c + ru.ru_utime + ru.ru_stime - before
+
+
 def _cpu_wall(f: object) -> tuple[float, float, object]:
     c, t = time.process_time(), time.perf_counter()
     out = f()  # type: ignore[operator]
@@ -204,6 +215,43 @@ def store_floor(d: Path, paths: tuple[Path, Path, Path], texts: tuple[str, str])
         cpu, wall, n = best(lambda sql=sql: fetch(sql))
         figures.append((name, cpu, wall))
         print(f"  {name}: {wall:.2f} s wall, {cpu:.2f} CPU-s, {n:,} rows; query: {sql}")
+
+    def arrow(sql: str = export_sql) -> object:
+        import adbc_driver_sqlite.dbapi as adbc
+
+        con = adbc.connect(str(db))
+        cur = con.cursor()
+        cur.execute(sql)
+        n = sum(b.num_rows for b in cur.fetch_record_batch())
+        con.rollback()
+        con.close()
+        return n
+
+    cpu, wall, n = best(arrow)
+    figures.append(("ADBC", cpu, wall))
+    print(
+        f"  SQLite the export's read into Arrow in C (adbc-driver-sqlite, no Python rows): "
+        f"{wall:.2f} s wall, {cpu:.2f} CPU-s, {n:,} rows"
+    )
+    for how in ("rows", "arrow"):
+
+        def export(how: str = how) -> object:
+            import tempfile
+
+            from leadgate.analytics.batch import export_rows, export_sqlite_arrow
+            from leadgate.store.database import Database
+
+            with tempfile.TemporaryDirectory() as tmp:
+                f = export_rows if how == "rows" else export_sqlite_arrow
+                f(Database(f"sqlite:///{db}"), {"events": Path(tmp) / "e.parquet"})
+            return 0
+
+        _, wall, cpu = best(lambda f=export: _with_children(f))  # type: ignore[assignment]
+        print(
+            f"  the backtest's export of the events to Parquet ({how}"
+            f"{', in a forked child' if how == 'arrow' else ''}): {wall:.2f} s wall, "
+            f"{cpu:.2f} CPU-s (child included)"
+        )
     _, wall, cpu2 = best(split)
     print(
         f"  the bare read over 2 connections in 2 processes (lead_id < {mid} and >= {mid}): "
@@ -233,13 +281,14 @@ def store_floor(d: Path, paths: tuple[Path, Path, Path], texts: tuple[str, str])
         print(f"  {name}: {wall:.2f} s wall, {cpu:.2f} CPU-s (DuckDB threads included), {n:,} rows")
     # CPU seconds: on the shared 2 cores wall time swings with the load. SQLite's read
     # runs on one core; the DuckDB work could at best share both.
-    read, score = figures[1][1], figures[4][1]
-    print(
-        f"store floor: reading the events out of SQLite ({read:.2f} CPU-s, one core) and "
-        f"scoring both playbooks in DuckDB ({score:.2f} CPU-s), nothing else: "
-        f"{read + score:.2f} CPU-s, at best {max(read, (read + score) / 2):.2f} s wall on "
-        "2 cores, before any lifecycle, verification or export; " + load_average()
-    )
+    read, arrow_read, score = figures[1][1], figures[3][1], figures[-1][1]
+    for what, r in (("into Python rows", read), ("into Arrow (ADBC)", arrow_read)):
+        print(
+            f"store floor: reading the events out of SQLite {what} ({r:.2f} CPU-s, one core) "
+            f"and scoring both playbooks in DuckDB ({score:.2f} CPU-s), nothing else: "
+            f"{r + score:.2f} CPU-s, at best {max(r, (r + score) / 2):.2f} s wall on "
+            "2 cores, before any lifecycle, verification or export; " + load_average()
+        )
 
 
 def main() -> None:

@@ -23,88 +23,55 @@ import functools
 import math
 import multiprocessing as mp
 import os
-import statistics
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+# Split by concept (history, pruning, comparison); every name stays importable from here,
+# and the run looks them up here (tests replace `can_move` and `_compare` here).
+from leadgate.analytics.backtest_compare import (
+    _OUTCOMES,
+    BacktestResult,
+    _compare,
+    _median_days,
+    _outcomes,
+    _rate,
+    month_of,
+)
+from leadgate.analytics.backtest_history import RangeHistory, read_moves, read_range
+from leadgate.analytics.backtest_prune import can_move, engagement_bound, rule_may_hold
 from leadgate.leads import LeadProcessor, LeadState
 from leadgate.leads.processor import AUTOMATIC_STAGES
 from leadgate.lifecycle.stages import IllegalTransition, Transition
 from leadgate.playbook.loader import load_playbook
-from leadgate.playbook.model import Playbook
-from leadgate.scoring.engagement import ADJUSTMENT, Event
+from leadgate.scoring.engagement import Event
 
-_OUTCOMES = ("sql", "sqo", "customer")
 _EVENTS_PER_RANGE = 600_000
-_EMPTY: Mapping[str, Any] = {}
 
-
-def month_of(t: float) -> str:
-    """YYYY-MM (UTC) of an epoch time."""
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m")
-
-
-# -- pruning -------------------------------------------------------------------------------
-
-
-def engagement_bound(pb: Playbook, type_counts: Mapping[str, int]) -> float:
-    """An upper bound of the engagement a lead with these event counts can ever reach.
-
-    Every positive rule scoring every event of its type, undecayed, up to `max_per_lead`
-    (filters, rolling caps, decay and negative points only lower it), plus a cent per
-    rounded contribution (each rule's share is rounded to cents before the sum).
-    """
-    top = 0.0
-    rules = pb.engagement.rules
-    for r in rules:
-        n = type_counts.get(r.event, 0)
-        if r.points > 0 and n:
-            top += r.points * (n if r.max_per_lead is None else min(n, r.max_per_lead))
-    return top + 0.01 * (len(rules) + 2)
-
-
-def can_move(
-    proc: LeadProcessor,
-    lead: LeadState,
-    types: set[str] | Mapping[str, int],
-    human: bool,
-    human_mql: bool | None = None,
-) -> bool:
-    """False only when replaying this lead provably enters MQL never.
-
-    `human`: people moved the lead; `human_mql` (None: same as human): one of those moves
-    went to MQL. Moves to other stages cannot make an MQL, and the backtest counts MQLs
-    only. `types` may be counts per event type, which also bounds the engagement.
-    """
-    if human if human_mql is None else human_mql:
-        return True
-    if set(types) & proc.hand_raisers:
-        return True
-    when = proc.playbook.stages.mql.when
-    if when is None:
-        return False
-    if ADJUSTMENT in types:
-        return True  # a fit adjustment changes fit mid-history
-    bound = engagement_bound(proc.playbook, types) if isinstance(types, Mapping) else math.inf
-    return rule_may_hold(proc, lead, bound)
-
-
-def rule_may_hold(proc: LeadProcessor, lead: LeadState, bound: float) -> bool:
-    """`can_move`'s last test: the MQL rule (which exists) is not false for this lead at
-    every engagement up to `bound`."""
-    tri = proc.mql_tri
-    assert tri is not None  # compiled whenever the rule exists
-    # The bound alone often rules the lead out: then its fields and fit (regexes) are
-    # never computed.
-    if tri(None, None, bound) is False:
-        return False
-    return tri(proc.fields(lead), proc.fit(lead), bound) is not False
+__all__ = [
+    "_OUTCOMES",
+    "BacktestResult",
+    "LeadRun",
+    "RangeHistory",
+    "_compare",
+    "_median_days",
+    "_outcomes",
+    "_rate",
+    "can_move",
+    "engagement_bound",
+    "month_of",
+    "range_count",
+    "read_moves",
+    "read_range",
+    "replay_lead",
+    "rule_may_hold",
+    "run_backtest",
+    "run_ids",
+]
 
 
 # -- replay --------------------------------------------------------------------------------
@@ -157,96 +124,6 @@ def replay_lead(
 def _processor(text: str, name: str) -> LeadProcessor:
     # Parsed once per worker process, not once per lead range.
     return LeadProcessor(load_playbook(text, name))
-
-
-@dataclass(slots=True)
-class RangeHistory:
-    """The history of the leads with lo <= id < hi, as a replay reads it: leads in id
-    order, their events as columns (in time order per lead, `spans[lead_id]` giving a
-    lead's rows), and people's stage moves."""
-
-    leads: list[tuple[Any, ...]]
-    ids: list[str]
-    types: list[str]
-    ats: list[float]
-    props: list[str | None]
-    spans: dict[int, tuple[int, int]]
-    moves: dict[int, list[tuple[float, str, str, str | None]]]
-    # Property documents repeat (same page, same form): each text is parsed once. The
-    # engine only reads them.
-    parsed: dict[str, Any] = field(default_factory=dict)
-
-    def events(self, a: int, b: int, property_types: frozenset[str]) -> list[Event]:
-        """Rows a..b as events, properties decoded only for the types scoring reads."""
-        ids, types, ats, props, parsed = self.ids, self.types, self.ats, self.props, self.parsed
-        out = []
-        for j in range(a, b):
-            t, text = types[j], props[j]
-            doc: Any = _EMPTY
-            if text and t in property_types:
-                doc = parsed.get(text)
-                if doc is None:
-                    doc = parsed[text] = orjson.loads(text)
-            out.append(Event(ids[j], t, ats[j], doc))
-        return out
-
-
-def read_range(
-    paths: tuple[str, ...], lo: int, hi: int, until: float, ids: list[int] | None = None
-) -> RangeHistory:
-    """Read one lead-id range of the exported history (events up to `until`); with `ids`,
-    only those leads (lo and hi are then ignored)."""
-    import duckdb
-
-    con = duckdb.connect()
-    con.execute("SET threads = 1")
-    args: list[Any]
-    if ids is None:
-        cond, args = "{c} >= ? AND {c} < ?", [lo, hi]
-    else:
-        cond, args = "{c} IN (SELECT unnest(?::BIGINT[]))", [ids]
-    leads = con.execute(
-        f"SELECT id, email, attributes, created_at FROM read_parquet('{paths[0]}') "
-        f"WHERE {cond.format(c='id')} ORDER BY id",
-        args,
-    ).fetchall()
-    ev = con.sql(
-        f"SELECT lead_id, id, type, occurred_at, properties FROM read_parquet('{paths[1]}') "
-        f"WHERE {cond.format(c='lead_id')} AND occurred_at <= ? "
-        "ORDER BY lead_id, occurred_at, id",
-        params=[*args, until],
-    ).to_arrow_table()
-    tr = con.execute(
-        f"SELECT lead_id, \"at\", to_stage, actor FROM read_parquet('{paths[2]}') "
-        f"WHERE {cond.format(c='lead_id')} AND actor NOT LIKE 'rule:%' AND \"at\" <= ? "
-        'ORDER BY lead_id, "at"',
-        [*args, until],
-    ).fetchall()
-    con.close()
-    moves: dict[int, list[tuple[float, str, str, str | None]]] = {}
-    for lid, at, to, actor in tr:
-        # The historical reason passed the playbook's list when it was made; replay it
-        # as a listed one so the move is judged on the stage graph alone.
-        moves.setdefault(lid, []).append((at, to, actor, None))
-    lids = ev.column("lead_id").to_numpy()
-    spans: dict[int, tuple[int, int]] = {}
-    if len(lids):
-        import numpy as np
-
-        cuts = np.flatnonzero(np.diff(lids)) + 1
-        bounds = np.concatenate(([0], cuts, [len(lids)]))
-        at = bounds.tolist()  # Python ints: a loop over numpy scalars is ~5x slower
-        firsts = lids[bounds[:-1]].tolist()
-        spans = dict(zip(firsts, zip(at[:-1], at[1:], strict=True), strict=True))
-    return RangeHistory(
-        leads,
-        ev.column("id").to_pylist(),
-        ev.column("type").to_pylist(),
-        ev.column("occurred_at").to_pylist(),
-        ev.column("properties").to_pylist(),
-        spans,
-        moves,
-    )
 
 
 def _run_range(args: tuple[Any, ...]) -> dict[int, tuple[list[float], list[float], int]]:
@@ -305,26 +182,7 @@ def _reason(proc: LeadProcessor, lead: LeadState, to: str) -> str:
     return listed[0] if listed else "replayed"
 
 
-# -- the comparison ------------------------------------------------------------------------
-
-
-@dataclass
-class BacktestResult:
-    """Side-by-side figures of two playbooks over the same history."""
-
-    months: list[dict[str, Any]]
-    totals: dict[str, Any]
-    changed: list[dict[str, Any]]
-    meta: dict[str, Any]
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {
-            "meta": self.meta,
-            "totals": self.totals,
-            "months": self.months,
-            "changed": self.changed,
-        }
+# -- the run -------------------------------------------------------------------------------
 
 
 def _ranges(lo: int, hi: int, parts: int) -> Iterator[tuple[int, int]]:
@@ -403,136 +261,3 @@ def run_backtest(
     outcomes = _outcomes(con, paths)
     emails: dict[int, str] = {}
     return _compare(results, outcomes, emails, con, paths, start, end, int(n_leads or 0))
-
-
-def _outcomes(con: Any, paths: tuple[Path, Path, Path]) -> dict[int, dict[str, float]]:
-    rows = con.execute(
-        f"SELECT lead_id, to_stage, MIN(\"at\") FROM read_parquet('{paths[2]}') "
-        f"WHERE to_stage IN ({', '.join(repr(s) for s in _OUTCOMES)}) "
-        # An absorbed move (from == to) is no arrival; the lead was there already.
-        "AND from_stage IS DISTINCT FROM to_stage GROUP BY lead_id, to_stage"
-    ).fetchall()
-    out: dict[int, dict[str, float]] = {}
-    for lid, stage, at in rows:
-        out.setdefault(lid, {})[stage] = at
-    return out
-
-
-def _median_days(xs: list[float]) -> float | None:
-    return round(statistics.median(xs) / 86400.0, 2) if xs else None
-
-
-def _rate(n: int, d: int) -> float | None:
-    return round(n / d, 4) if d else None
-
-
-def _compare(
-    results: dict[int, tuple[list[float], list[float], int]],
-    outcomes: dict[int, dict[str, float]],
-    emails: dict[int, str],
-    con: Any,
-    paths: tuple[Path, Path, Path],
-    start: float | None,
-    end: float | None,
-    n_leads: int,
-) -> BacktestResult:
-    lo = -math.inf if start is None else start
-    hi = math.inf if end is None else end
-
-    def in_range(t: float) -> bool:
-        return lo <= t < hi
-
-    months: dict[str, dict[str, Any]] = {}
-    tallies: dict[str, dict[str, list[Any]]] = {}
-    for lid, (old_at, new_at, first_touch) in results.items():
-        reached = outcomes.get(lid, {})
-        for side, times in (("old", old_at), ("new", new_at)):
-            seen_month: set[str] = set()
-            for k, t in enumerate(times):
-                if not in_range(t):
-                    continue
-                m = month_of(t)
-                row = months.setdefault(m, {"month": m})
-                row[f"mqls_{side}"] = row.get(f"mqls_{side}", 0) + 1
-                if m in seen_month:
-                    continue
-                seen_month.add(m)
-                tal = tallies.setdefault(m, {}).setdefault(side, [0, 0, 0, []])
-                tal[0] += 1
-                tal[1] += "sql" in reached
-                tal[2] += "customer" in reached
-                if k == 0:
-                    tal[3].append(max(0.0, t - first_touch))
-    out_months = []
-    for m in sorted(months):
-        row = months[m]
-        for side in ("old", "new"):
-            tal = tallies.get(m, {}).get(side, [0, 0, 0, []])
-            row.setdefault(f"mqls_{side}", 0)
-            row[f"mql_leads_{side}"] = tal[0]
-            row[f"mql_to_sql_{side}"] = _rate(tal[1], tal[0])
-            row[f"mql_to_customer_{side}"] = _rate(tal[2], tal[0])
-            row[f"median_days_to_mql_{side}"] = _median_days(tal[3])
-        out_months.append(row)
-
-    changed = []
-    counts = {"gained": 0, "lost": 0, "earlier": 0, "later": 0}
-    cust = {"missed": 0, "caught": 0, "earlier": 0, "later": 0}
-    for lid, (old_at, new_at, _) in results.items():
-        o = next((t for t in old_at if in_range(t)), None)
-        n = next((t for t in new_at if in_range(t)), None)
-        if o == n:
-            continue
-        if o is None:
-            kind = "gained"
-        elif n is None:
-            kind = "lost"
-        else:
-            kind = "earlier" if n < o else "later"
-        counts[kind] += 1
-        is_customer = "customer" in outcomes.get(lid, {})
-        if is_customer:
-            cust[{"gained": "caught", "lost": "missed"}.get(kind, kind)] += 1
-        changed.append(
-            {
-                "lead_id": lid,
-                "change": kind,
-                "old_mql_at": o,
-                "new_mql_at": n,
-                "days_shift": None if o is None or n is None else round((n - o) / 86400.0, 2),
-                "customer": is_customer,
-            }
-        )
-    changed.sort(key=lambda r: (not r["customer"], r["lead_id"]))
-    if changed:
-        ids = [r["lead_id"] for r in changed]
-        # One list parameter, not `executemany` into a temp table: DuckDB runs that
-        # row by row, which cost ~12% of a whole backtest at 12k changed leads.
-        emails = dict(
-            con.execute(
-                f"SELECT l.id, l.email FROM read_parquet('{paths[0]}') l "
-                "WHERE l.id IN (SELECT unnest(?::BIGINT[]))",
-                [ids],
-            ).fetchall()
-        )
-        for r in changed:
-            r["email"] = emails.get(r["lead_id"])  # type: ignore[call-overload]
-    totals: dict[str, Any] = {
-        "mqls_old": sum(r["mqls_old"] for r in out_months),
-        "mqls_new": sum(r["mqls_new"] for r in out_months),
-        "leads_changed": counts,
-        "customers_missed_by_new": cust["missed"],
-        "customers_caught_only_by_new": cust["caught"],
-        "customers_caught_earlier_by_new": cust["earlier"],
-        "customers_caught_later_by_new": cust["later"],
-    }
-    for side in ("old", "new"):
-        leads = sum(r[f"mql_leads_{side}"] for r in out_months)
-        totals[f"mql_leads_{side}"] = leads
-    meta = {
-        "leads": n_leads,
-        "replayed_leads_with_mqls": len(results),
-        "from": None if start is None else datetime.fromtimestamp(start, UTC).isoformat(),
-        "to": None if end is None else datetime.fromtimestamp(end, UTC).isoformat(),
-    }
-    return BacktestResult(out_months, totals, changed, meta)

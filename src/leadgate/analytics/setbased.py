@@ -122,12 +122,7 @@ def run_setbased(
     con.execute("SET TimeZone = 'UTC'")
     con.execute(f"CREATE VIEW events AS SELECT * FROM read_parquet('{paths[1]}')")
     n_leads = con.execute(f"SELECT COUNT(*) FROM read_parquet('{paths[0]}')").fetchone()[0]  # type: ignore[index]
-    moves: dict[int, list[Move]] = {}
-    for lid, at, to, actor in con.execute(
-        f"SELECT lead_id, \"at\", to_stage, actor FROM read_parquet('{paths[2]}') "
-        f'WHERE actor NOT LIKE \'rule:%\' AND "at" <= {sql_until!r} ORDER BY lead_id, "at"'
-    ).fetchall():
-        moves.setdefault(lid, []).append((at, to, actor, None))
+    moves: dict[int, list[Move]] = bt.read_moves(con, paths[2], sql_until)
     ev = EventCols.read(con, sql_until, {lid: [m[0] for m in mv] for lid, mv in moves.items()})
     clock("read")
     counts = ev.type_counts()
@@ -170,10 +165,17 @@ def run_setbased(
             elif proc.playbook.stages.mql.when is None:
                 movable = False
             else:
-                if lead.fit_lines_cache is None:
-                    fits.fill(proc, lead)
                 b = empty_bound if i is None else bound_l[i]
-                movable = bt.rule_may_hold(proc, lead, b)
+                # `rule_may_hold`'s own first test, before any fields or fit are made:
+                # most leads here with people's moves and few events fail it.
+                tri = proc.mql_tri
+                assert tri is not None  # compiled whenever the rule exists
+                if tri(None, None, b) is False:
+                    movable = False
+                else:
+                    if lead.fit_lines_cache is None:
+                        fits.fill(proc, lead)
+                    movable = bt.rule_may_hold(proc, lead, b)
             if movable:
                 ok.add(lid)
                 states[k][lid] = lead

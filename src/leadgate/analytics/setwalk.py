@@ -35,6 +35,10 @@ class SnapshotRules(EngagementRules):
     for the event (its `properties`: rule position -> `Tally`) instead of scoring it.
     Totals, bounds and crossings are the inherited ones."""
 
+    def __init__(self, section: Any) -> None:
+        super().__init__(section)
+        self.points = [float(r.points) for r in self.rules]  # `_tallies` reads them
+
     def apply(self, state: EngagementState, ev: Any) -> bool:
         state.last_at, state.last_id = ev.at, ev.id
         state.rules = dict(ev.properties)
@@ -57,19 +61,16 @@ def snapshot_processor(text: str, name: str) -> LeadProcessor:
 def _tallies(lv: LeadRows, g: int, rules: EngagementRules) -> dict[int, Tally]:
     """Each rule's state after row g, as a `Tally` anchored at its moment."""
     m = lv.m
-    t = float(m.t[g])
-    t0 = float(m.t[lv.a])
-    k = 1.0 if m.hl is None else 2.0 ** (-(t - t0) / m.hl)
-    out = {}
     ns = m.counts[g].tolist()
+    if not any(ns):
+        return {}
+    t = float(m.t[g])
+    k = 1.0 if m.hl is None else 2.0 ** (-(t - float(m.t[lv.a])) / m.hl)
+    pts: list[float] = rules.points  # type: ignore[attr-defined]  # a SnapshotRules
     cs = m.c[g].tolist()
-    for i, rule in enumerate(rules.rules):
-        n = ns[i]
-        if n:
-            v = rule.points * cs[i] * k
-            if not math.isfinite(v):
-                raise NeedsExact  # decay over too many half-lives for one sum
-            out[i] = Tally(n, v, t)
+    out = {i: Tally(n, pts[i] * cs[i] * k, t) for i, n in enumerate(ns) if n}
+    if not math.isfinite(k) or not all(math.isfinite(x.value) for x in out.values()):
+        raise NeedsExact  # decay over too many half-lives for one sum
     return out
 
 
@@ -177,7 +178,10 @@ def walk(
                 c = False
             if c:
                 assert lv is not None
-                if loaded != g - 1:
+                if loaded != g - 1 and stage != "lead":
+                    # The state before the event: read by the timers of `mql` and
+                    # `nurture` (`advance` at the event). In `lead`, which has none,
+                    # `apply` replaces the state whole (about a third of the loads).
                     load(g - 1)
                 eid, etype, _ = lv.event(g)
                 ev = Event(eid, etype, t, _tallies(lv, g, proc.rules))  # type: ignore[arg-type]
