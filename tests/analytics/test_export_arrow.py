@@ -137,3 +137,46 @@ def test_an_sqlite_store_is_exported_through_arrow(
     exp = export_store(db, tmp_path, tables=("leads", "transitions"))
     assert pq.read_table(exp.leads).num_rows == N
     assert pq.read_table(exp.events).num_rows == 0  # left out: written empty
+
+
+def test_a_process_with_threads_never_forks(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The server runs exports in worker threads: a fork copies only the calling thread,
+    # so a lock another thread held (the allocator's, logging's, a library's) would stay
+    # held in the child. There a small export goes through rows, a big one through a
+    # fresh interpreter, whose files equal the rows export's.
+    import threading
+
+    db = _store(sqlite_url)
+    starts: list[str] = []
+    real = batch.export_sqlite_arrow
+
+    def spy(*a: object, start: str = "fork", **k: object) -> None:
+        starts.append(start)
+        real(*a, start=start, **k)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(batch, "export_sqlite_arrow", spy)
+    with monkeypatch.context() as m:  # as in the CLI, whatever else this test run left
+        m.setattr(threading, "active_count", lambda: 1)
+        export_store(db, tmp_path / "cli")
+    assert starts == ["fork"]
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        export_store(db, tmp_path / "small")
+        assert starts == ["fork"]  # under SPAWN_ROWS: through rows
+        monkeypatch.setattr(batch, "SPAWN_ROWS", 1)
+        exp = export_store(db, tmp_path / "big")
+        assert starts == ["fork", "spawn"]
+    finally:
+        stop.set()
+        other.join()
+    for name in _QUERIES:
+        a = pq.read_table(tmp_path / "small" / f"{name}.parquet")
+        b = pq.read_table(tmp_path / "big" / f"{name}.parquet")
+        if name == "events":
+            a, b = a.sort_by("id"), b.sort_by("id")
+        assert b.to_pylist() == a.to_pylist(), name
+    assert pq.read_table(exp.leads).num_rows == N

@@ -14,7 +14,7 @@ the same columns work too:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,11 +128,39 @@ def export_store(
         if name not in tables:
             pq.write_table(schema.empty_table(), paths[name])
     wanted = {name: paths[name] for name in _QUERIES if name in tables}
+    start = None
     if db.is_sqlite and db.path is not None and db.path.exists() and _has_adbc():
-        export_sqlite_arrow(db, wanted, chunk, progress)
+        start = _child_start(db, tuple(wanted))
+    if start is not None:
+        export_sqlite_arrow(db, wanted, chunk, progress, start=start)
     else:
         export_rows(db, wanted, chunk, progress)
     return Export(paths["leads"], paths["events"], paths["transitions"])
+
+
+# Rows past which a process with other threads (the server) starts a fresh interpreter
+# for the ADBC read: its ~0.5 CPU-s of imports is repaid by the ~4 CPU-µs a row the Arrow
+# read saves (docs/benchmarks-analytics.md, stop 17). Below it, Python rows.
+SPAWN_ROWS = 300_000
+
+
+def _child_start(db: Database, tables: tuple[str, ...]) -> str | None:
+    """How to start the ADBC child: forked when this process runs no other thread (the
+    CLI: fork copies only the calling thread, so a lock another thread held would stay
+    held in the child); a fresh interpreter for a big export in a server; else None."""
+    import os
+    import threading
+
+    if hasattr(os, "fork") and threading.active_count() == 1:
+        return "fork"
+    with db.read() as conn:
+        rows = sum(
+            # COUNT(*), not MAX(rowid): ids may be sparse; a count walks the smallest
+            # index, a few ms per million rows against seconds of export.
+            int(conn.exec_driver_sql(f"SELECT COUNT(*) FROM {t}").scalar() or 0)
+            for t in tables
+        )
+    return "spawn" if rows >= SPAWN_ROWS else None
 
 
 def export_rows(
@@ -169,25 +197,12 @@ def _has_adbc() -> bool:
     return True
 
 
-# A first row whose values give ADBC each column's type: the driver infers types from the
-# first batch of rows, so a column NULL all through it (most leads have no owner) would
-# be taken for an integer and fail at its first text.
-_TYPED = {pa.int64(): "0", pa.float64(): "0.5", pa.string(): "''"}
-
-
-def _typed_sql(sql: str, schema: pa.Schema) -> str:
-    first = ", ".join(f'{_TYPED[f.type]} AS "{f.name}"' for f in schema)
-    # UNION ALL runs its arms in order, and SQLite keeps a FROM subquery's ORDER BY when
-    # the outer query has none and is no join: the typed row first, then the export's
-    # rows in its order (checked below, not assumed).
-    return f"SELECT 0 AS lg_row, {first} UNION ALL SELECT * FROM (SELECT 1, q.* FROM ({sql}) AS q)"
-
-
 def export_sqlite_arrow(
     db: Database,
     paths: Mapping[str, Path],
     chunk: int = 200_000,
     progress: Callable[[str, int], None] | None = None,
+    start: str = "fork",
 ) -> None:
     """`export_store` from an SQLite file read by ADBC's SQLite driver: the rows go from
     SQLite into Arrow in C, with no Python object per value (at 2M events ~1.0 CPU-s
@@ -206,67 +221,18 @@ def export_sqlite_arrow(
 
     assert db.path is not None
     uri = _sqlite_readonly_uri(db.path) if db.read_only else str(db.path)
-    # Forked: the child has pyarrow loaded already (a fresh interpreter costs ~0.5
-    # CPU-s of imports) and touches none of the parent's connections.
-    ctx = mp.get_context("fork" if hasattr(os, "fork") else "spawn")
+    # `start` (`_child_start`): forked, the child has pyarrow loaded already (a fresh
+    # interpreter costs ~0.5 CPU-s of imports) and touches none of the parent's
+    # connections; "spawn" where other threads run.
+    ctx = mp.get_context(start if hasattr(os, "fork") else "spawn")
+    from leadgate.analytics.sqlite_arrow import sqlite_to_parquet
+
+    jobs = [(name, str(path), *_QUERIES[name]) for name, path in paths.items()]
     with ctx.Pool(1) as pool:
-        counts = pool.apply(_sqlite_to_parquet, (uri, {n: str(p) for n, p in paths.items()}, chunk))
+        counts = pool.apply(sqlite_to_parquet, (uri, jobs, chunk))
     if progress:
         for name, n in counts.items():
             progress(name, n)
-
-
-def _sqlite_to_parquet(uri: str, paths: Mapping[str, str], chunk: int) -> dict[str, int]:
-    """`export_sqlite_arrow`'s child: the rows written per table."""
-    import adbc_driver_sqlite
-    import adbc_driver_sqlite.dbapi as adbc
-
-    counts: dict[str, int] = {}
-    con = adbc.connect(uri)  # not autocommit: the three reads share one transaction
-    try:
-        cur = con.cursor()
-        cur.execute("PRAGMA busy_timeout = 30000")  # as the pool's connections wait
-        batch_rows = adbc_driver_sqlite.StatementOptions.BATCH_ROWS.value
-        for name, path in paths.items():
-            sql, schema = _QUERIES[name]
-            cur.adbc_statement.set_options(**{batch_rows: str(min(chunk, 65_536))})
-            cur.execute(_typed_sql(sql, schema))
-            counts[name] = 0
-            with pq.ParquetWriter(path, schema) as writer:
-                for table in _untyped(cur.fetch_record_batch(), schema, chunk):
-                    writer.write_table(table)
-                    counts[name] += table.num_rows
-    finally:
-        con.rollback()
-        con.close()
-    return counts
-
-
-def _untyped(reader: Any, schema: pa.Schema, chunk: int) -> Iterator[pa.Table]:
-    """The export's rows from `_typed_sql`'s batches, in tables of about `chunk` rows
-    (the row groups `export_rows` writes): the typed row and the marker column dropped."""
-    import pyarrow.compute as pc
-
-    first = True
-    pending: list[pa.RecordBatch] = []
-    size = 0
-    for batch in reader:
-        marks = batch.column(0)
-        if not len(marks):
-            continue
-        if first:
-            if marks[0].as_py() != 0:
-                raise RuntimeError("SQLite export: the typed first row is missing")
-            batch, marks, first = batch.slice(1), marks.slice(1), False
-        if len(marks) and pc.min(marks).as_py() != 1:
-            raise RuntimeError("SQLite export: the typed row came back twice")
-        pending.append(pa.RecordBatch.from_arrays(batch.columns[1:], names=schema.names))
-        size += len(marks)
-        if size >= chunk:
-            yield pa.Table.from_batches(pending).cast(schema)
-            pending, size = [], 0
-    if pending:
-        yield pa.Table.from_batches(pending).cast(schema)
 
 
 def _reader(path: Path | str) -> str:
