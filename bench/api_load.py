@@ -86,7 +86,7 @@ def engine_ceiling(skip: int = 60_000, events: int = 50_000) -> float:
     flatters it). Same GC policy as `leadgate serve`."""
     import tempfile
 
-    from leadgate.api.gc_policy import tune_gc
+    from leadgate.api.app import tune_gc
     from leadgate.engine.engine import Engine
     from leadgate.ingest.validate import parse_event
     from leadgate.store.database import open_database

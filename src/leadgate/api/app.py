@@ -28,7 +28,8 @@ from leadgate.api.auth import ADMIN, MARKETING, READ_LEADS, STAGE, require_by_me
 from leadgate.api.background import DEFAULT_TICK_SECONDS, Ticker, stop_task
 from leadgate.api.context import ApiContext
 from leadgate.api.gc_policy import GC_THRESHOLDS as GC_THRESHOLDS
-from leadgate.api.gc_policy import FreezeAfterWrites, tune_gc
+from leadgate.api.gc_policy import FreezeAfterWrites
+from leadgate.api.gc_policy import tune_gc as tune_gc
 from leadgate.api.problems import PROBLEM_SCHEMA, BodyTooLarge, install, problem
 from leadgate.engine.engine import Engine
 from leadgate.predictive.hooks import install as install_predictive
