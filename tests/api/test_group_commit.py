@@ -83,3 +83,47 @@ def test_a_failing_batch_fails_alone(engine: Engine, monkeypatch: pytest.MonkeyP
     with engine.db.read() as conn:
         stored = conn.exec_driver_sql("SELECT count(*) FROM events").scalar()
     assert stored == 90
+
+
+class _CountingPolicy:
+    def __init__(self) -> None:
+        self.writes = 0
+
+    def after_write(self) -> None:
+        self.writes += 1
+
+
+def test_every_ingest_transaction_runs_the_gc_policy(engine: Engine) -> None:
+    ctx = ApiContext(engine)
+    policy = _CountingPolicy()
+    ctx.gc_policy = policy
+    batches = [_batch(engine, t, 30 + i) for i, t in enumerate(("p", "q", "r", "s", "t"))]
+    results = _ingest_concurrently(ctx, batches, engine.clock())
+
+    # One transaction alone, then one shared by the four that queued behind it.
+    assert ctx.group_commits == 1
+    assert policy.writes == 2
+    for batch, items in zip(batches, results, strict=True):
+        assert [r.id for r in items] == [ev.id for ev in batch]
+
+
+def test_the_gc_policy_runs_after_a_failed_group_too(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = ApiContext(engine)
+    policy = _CountingPolicy()
+    ctx.gc_policy = policy
+    real = engine.ingest
+
+    def ingest(events: list[EventIn], now: float | None = None):  # type: ignore[no-untyped-def]
+        if any(ev.id.startswith("bad") for ev in events):
+            raise RuntimeError("the store refused this batch")
+        return real(events, now)
+
+    monkeypatch.setattr(engine, "ingest", ingest)
+    batches = [_batch(engine, t, 30) for t in ("one", "bad", "two")]
+    results = _ingest_concurrently(ctx, batches, engine.clock())
+
+    assert isinstance(results[1], RuntimeError)
+    assert [r.status for r in results[2]] == ["accepted"] * 30
+    assert policy.writes == 2  # the first batch alone; then the group, retried one by one

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import anyio.to_thread
 from anyio import CapacityLimiter
@@ -29,6 +29,12 @@ T = TypeVar("T")
 # A group commit stops adding batches at this many events: one transaction stays short
 # enough that the requests in it are answered promptly.
 GROUP_EVENTS = 20_000
+
+
+class GcPolicy(Protocol):
+    """Run by the writing thread after each ingest transaction (api.gc_policy)."""
+
+    def after_write(self) -> None: ...
 
 
 class _Queued:
@@ -64,6 +70,9 @@ class ApiContext:
         self._limiter: CapacityLimiter | None = None
         self._queued: list[_Queued] = []
         self.group_commits = 0  # transactions that carried more than one request's batch
+        # `leadgate serve` sets FreezeAfterWrites; off elsewhere (tests, embedding apps),
+        # where freezing the host process's objects is not this module's call.
+        self.gc_policy: GcPolicy | None = None
 
     def _prims(self) -> tuple[asyncio.Lock, CapacityLimiter]:
         loop = asyncio.get_running_loop()
@@ -121,7 +130,7 @@ class ApiContext:
         if not events:
             return []
         if not self.db.is_sqlite:
-            return await self.write(self.engine.ingest, events, now)
+            return await self.write(self._ingest_alone, events, now)
         mine = _Queued(events, now)
         self._queued.append(mine)
         lock, limiter = self._prims()
@@ -157,8 +166,24 @@ class ApiContext:
             self._queued.remove(q)
         return group
 
+    def _ingest_alone(self, events: list[EventIn], now: float) -> list[ItemResult]:
+        try:
+            return self.engine.ingest(events, now)
+        finally:
+            if self.gc_policy is not None:
+                self.gc_policy.after_write()
+
     def _write_group(self, group: list[_Queued]) -> None:
         """Write the group in one transaction and hand each request its own results."""
+        try:
+            self._write_group_now(group)
+        finally:
+            if self.gc_policy is not None:
+                # In this thread, still holding the write turn: a sweep (a full
+                # collection) delays the next write, not a write under way.
+                self.gc_policy.after_write()
+
+    def _write_group_now(self, group: list[_Queued]) -> None:
         if len(group) > 1:
             combined = [ev for q in group for ev in q.events]
             try:
