@@ -41,7 +41,6 @@ from leadgate.forms.flow import (
 from leadgate.forms.spam import DETAILS, Facts, verdict
 from leadgate.ingest.validate import MAX_PROPERTIES_BYTES, EventIn, iso
 from leadgate.playbook.forms_section import Form
-from leadgate.playbook.loader import load_playbook
 from leadgate.playbook.model import Playbook
 from leadgate.store.repository import Repository
 
@@ -131,7 +130,9 @@ class Forms:
         version = int(row[0])
         pb = self._playbooks.get(version)
         if pb is None:
-            pb = load_playbook(repo.playbook_version(version) or "", f"playbook v{version}")
+            pb = self.engine.stored_playbook(repo, version)
+            if pb is None:
+                raise NoPlaybook("no active playbook: run `leadgate init`")
             self._playbooks = {version: pb}
         return pb
 

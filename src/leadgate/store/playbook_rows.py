@@ -8,9 +8,12 @@ Example:
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from leadgate.store.statements import Statements
+
+if TYPE_CHECKING:
+    from leadgate.playbook.model import Playbook
 
 
 class PlaybookRows(Statements):
@@ -28,14 +31,47 @@ class PlaybookRows(Statements):
         row = self.execute("SELECT yaml FROM playbooks WHERE version = ?", [version]).fetchone()
         return row[0] if row else None
 
-    def add_playbook(self, name: str, text: str, actor: str, now: float) -> int:
-        """Store a new active version and return its number."""
+    def stored_playbook(self, version: int) -> Playbook | None:
+        """One stored version as the validated `Playbook` (None: no such version).
+
+        From its plain form when it has a current one (leadgate.playbook.plain: no YAML
+        parser, no validator built), else by validating its YAML (PlaybookError).
+        """
+        row = self.execute(
+            "SELECT yaml, plain FROM playbooks WHERE version = ?", [version]
+        ).fetchone()
+        if row is None:
+            return None
+        from leadgate.playbook import plain
+
+        pb = plain.loads(row[1], row[0])
+        if pb is None:
+            from leadgate.playbook.loader import load_playbook
+
+            pb = load_playbook(row[0], f"playbook v{version}")
+        return pb
+
+    def add_playbook(
+        self, name: str, text: str, actor: str, now: float, playbook: Playbook | None = None
+    ) -> int:
+        """Store a new active version and return its number.
+
+        `playbook`: what validating `text` made, kept in its plain form for the reads.
+        """
+        from leadgate.playbook import plain
+
+        form = None
+        if playbook is not None:
+            try:
+                form = plain.dumps(playbook, text)
+            except plain.Unplain:
+                form = None  # read by validating the YAML
         row = self.execute("SELECT COALESCE(MAX(version), 0) FROM playbooks").fetchone()
         version = int(row[0]) + 1
         self.execute(
-            "INSERT INTO playbooks (version, name, yaml, sha256, activated_at, activated_by) "
-            "VALUES (?,?,?,?,?,?)",
-            [version, name, text, hashlib.sha256(text.encode()).hexdigest(), now, actor],
+            "INSERT INTO playbooks (version, name, yaml, sha256, activated_at, activated_by, "
+            "plain) VALUES (?,?,?,?,?,?,?)",
+            [version, name, text, hashlib.sha256(text.encode()).hexdigest(), now, actor, form],
         )
         return version
 
