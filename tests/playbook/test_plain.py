@@ -208,3 +208,25 @@ def test_the_store_keeps_the_form_and_reads_it_back(engine) -> None:
     set_column(version, column(1))
     same(load_playbook(changed), stored(version))
     assert stored(version + 1) is None
+
+
+def test_the_migration_fills_the_forms_of_stored_versions(sqlite_url) -> None:
+    from alembic import command
+
+    from leadgate.engine.engine import Engine
+    from leadgate.store.database import Database
+    from leadgate.store.repository import Repository
+
+    db = Database(sqlite_url)
+    Engine(db).ensure_playbook()
+    with db.engine.begin() as conn:
+        command.downgrade(db._alembic(conn), "0016_visitor_retention")
+        assert "plain" not in {c[1] for c in conn.exec_driver_sql("PRAGMA table_info(playbooks)")}
+    db.migrate()
+    with db.read() as conn:
+        repo = Repository(db, conn)
+        row = repo.execute("SELECT yaml, plain FROM playbooks WHERE version = 1").fetchone()
+    rebuilt = plain.loads(row[1], row[0])
+    assert rebuilt is not None
+    same(load_playbook(BUNDLED), rebuilt)
+    db.dispose()
