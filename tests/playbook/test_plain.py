@@ -208,6 +208,13 @@ def test_the_store_keeps_the_form_and_reads_it_back(engine) -> None:
     set_column(version, column(1))
     same(load_playbook(changed), stored(version))
     assert stored(version + 1) is None
+    # `leadgate init` (and the server's start) writes the active version's form again.
+    engine.ensure_playbook()
+    assert plain.loads(column(version), changed) is not None
+    assert column(1) is not None
+    set_column(1, None)
+    engine.ensure_playbook()
+    assert column(1) is None  # only the active version's
 
 
 def test_the_migration_fills_the_forms_of_stored_versions(sqlite_url) -> None:

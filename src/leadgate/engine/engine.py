@@ -171,11 +171,15 @@ class Engine:
     # -- playbook -------------------------------------------------------------
 
     def ensure_playbook(self, actor: str = "system") -> int:
-        """Activate the bundled playbook if the store has none; return the active version."""
+        """Activate the bundled playbook if the store has none; return the active version.
+
+        The active version's plain form is written again if an upgrade made it stale
+        (`leadgate init`, the server's start): reads then skip validating its YAML."""
         with self.db.write() as conn:
             repo = Repository(self.db, conn)
             active = repo.active_playbook()
             if active:
+                repo.refresh_plain(active[0])
                 return active[0]
             from leadgate.playbook.loader import bundled_playbook
 

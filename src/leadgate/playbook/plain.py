@@ -68,7 +68,8 @@ _fingerprint: list[str] = []
 
 
 def schema_fingerprint() -> str:
-    """A digest of the code that validates playbooks (SCHEMA_MODULES) and pydantic's version.
+    """A digest of the code that validates playbooks (SCHEMA_MODULES), leadgate's and
+    pydantic's versions.
 
     A plain form made by other code is not used: validating the YAML again could give
     other objects (a new default, a validator that normalises differently).
@@ -76,8 +77,11 @@ def schema_fingerprint() -> str:
     if not _fingerprint:
         from pydantic.version import VERSION
 
+        from leadgate import __version__
+
         root = Path(__file__).resolve().parent.parent
-        digest = hashlib.sha256(f"{FORMAT}:{VERSION}".encode())
+        # The release too: an install without the .py sources hashes only "missing".
+        digest = hashlib.sha256(f"{FORMAT}:{VERSION}:{__version__}".encode())
         for rel in SCHEMA_MODULES:
             try:
                 digest.update(rel.encode() + b"\0" + (root / rel).read_bytes() + b"\0")

@@ -51,6 +51,26 @@ class PlaybookRows(Statements):
             pb = load_playbook(row[0], f"playbook v{version}")
         return pb
 
+    def refresh_plain(self, version: int) -> bool:
+        """Write the plain form of `version` again when it has none or one made by other
+        code (an upgrade): reads then skip validating its YAML. True when written."""
+        row = self.execute(
+            "SELECT yaml, plain FROM playbooks WHERE version = ?", [version]
+        ).fetchone()
+        from leadgate.playbook import plain
+
+        if row is None or plain.loads(row[1], row[0]) is not None:
+            return False
+        from leadgate.playbook.errors import PlaybookError
+        from leadgate.playbook.loader import load_playbook
+
+        try:
+            form = plain.dumps(load_playbook(row[0], f"playbook v{version}"), row[0])
+        except (PlaybookError, plain.Unplain):
+            return False  # read by validating its YAML, as before
+        self.execute("UPDATE playbooks SET plain = ? WHERE version = ?", [form, version])
+        return True
+
     def add_playbook(
         self, name: str, text: str, actor: str, now: float, playbook: Playbook | None = None
     ) -> int:
