@@ -22,11 +22,13 @@ import pytest
 from leadgate.playbook import plain
 from leadgate.playbook.loader import PlaybookError, bundled_playbook, load_playbook
 from leadgate.playbook.model import Playbook
+from leadgate.store.playbook_rows import schema_fingerprint
 
 from .test_fuzz_loader import HOSTILE
 from .test_sales_sections import FULL
 
 BUNDLED = bundled_playbook()[1]
+S = "schema"  # what the store's fingerprint names: pure tests use their own
 FORMS = (Path(__file__).parents[1] / "forms" / "forms.yaml").read_text(encoding="utf-8")
 
 
@@ -52,7 +54,7 @@ def same(a: Any, b: Any, where: str = "playbook") -> None:
 
 def round_trip(text: str) -> tuple[Playbook, Playbook]:
     validated = load_playbook(text)
-    rebuilt = plain.loads(plain.dumps(validated, text), text)
+    rebuilt = plain.loads(plain.dumps(validated, text, S), text, S)
     assert rebuilt is not None
     return validated, rebuilt
 
@@ -107,22 +109,21 @@ def test_a_holiday_date_is_a_date() -> None:
     same(validated.sla, rebuilt.sla)
 
 
-def test_the_form_is_used_only_for_its_own_yaml_and_schema(monkeypatch) -> None:
+def test_the_form_is_used_only_for_its_own_yaml_and_schema() -> None:
     pb, text = bundled_playbook()
-    form = plain.dumps(pb, text)
-    assert plain.loads(form, text) == pb
-    assert plain.loads(form, text + "\n# edited\n") is None  # the YAML changed since
-    assert plain.loads(None, text) is None and plain.loads("", text) is None
-    assert plain.loads("{not json", text) is None
+    form = plain.dumps(pb, text, S)
+    assert plain.loads(form, text, S) == pb
+    assert plain.loads(form, text + "\n# edited\n", S) is None  # the YAML changed since
+    assert plain.loads(None, text, S) is None and plain.loads("", text, S) is None
+    assert plain.loads("{not json", text, S) is None
     data = json.loads(form)
-    assert plain.loads(json.dumps({**data, "format": 0}), text) is None
-    monkeypatch.setattr(plain, "_fingerprint", ["another schema"])
-    assert plain.loads(form, text) is None  # made by other code
+    assert plain.loads(json.dumps({**data, "format": 0}), text, S) is None
+    assert plain.loads(form, text, "another schema") is None  # made by other code
 
 
 def test_the_form_makes_no_class_but_the_playbook_models() -> None:
     pb, text = bundled_playbook()
-    data = json.loads(plain.dumps(pb, text))
+    data = json.loads(plain.dumps(pb, text, S))
 
     def swap(name: str) -> str:
         edited = json.dumps(data).replace(
@@ -132,13 +133,13 @@ def test_the_form_makes_no_class_but_the_playbook_models() -> None:
         return edited
 
     for name in ("builtins:object", "leadgate.engine.engine:Engine", "os:system", "x"):
-        assert plain.loads(swap(name), text) is None
+        assert plain.loads(swap(name), text, S) is None
     # A field too many or too few is not trusted either.
     extra = json.dumps(data).replace('"f": {', '"f": {"evil": 1, ', 1)
-    assert plain.loads(extra, text) is None
+    assert plain.loads(extra, text, S) is None
     # The root must be a Playbook.
     root = {**data, "playbook": data["playbook"]["f"]["fit"]}
-    assert plain.loads(json.dumps(root), text) is None
+    assert plain.loads(json.dumps(root), text, S) is None
 
 
 def test_what_json_cannot_hold_exactly_is_refused() -> None:
@@ -210,7 +211,7 @@ def test_the_store_keeps_the_form_and_reads_it_back(engine) -> None:
     assert stored(version + 1) is None
     # `leadgate init` (and the server's start) writes the active version's form again.
     engine.ensure_playbook()
-    assert plain.loads(column(version), changed) is not None
+    assert plain.loads(column(version), changed, schema_fingerprint()) is not None
     assert column(1) is not None
     set_column(1, None)
     engine.ensure_playbook()
@@ -233,7 +234,7 @@ def test_the_migration_fills_the_forms_of_stored_versions(sqlite_url) -> None:
     with db.read() as conn:
         repo = Repository(db, conn)
         row = repo.execute("SELECT yaml, plain FROM playbooks WHERE version = 1").fetchone()
-    rebuilt = plain.loads(row[1], row[0])
+    rebuilt = plain.loads(row[1], row[0], schema_fingerprint())
     assert rebuilt is not None
     same(load_playbook(BUNDLED), rebuilt)
     db.dispose()

@@ -6,14 +6,15 @@ The store keeps, next to its YAML, this plain form of the result; reading a vers
 YAML parser to import, no validator to build, ~a quarter of `lead show`'s start-up
 (issue 17).
 
-    >>> text = dumps(playbook, yaml_text)        # when the version is stored
-    >>> loads(text, yaml_text) == playbook       # on every read
+    >>> text = dumps(playbook, yaml_text, schema)        # when the version is stored
+    >>> loads(text, yaml_text, schema) == playbook       # on every read
     True
 
 The plain form is only trusted for what it was made from: `loads` returns None (the caller
 then validates the YAML, as before) when the YAML is not the one it was made from, when the
-schema changed since (`schema_fingerprint`: the source of the modules that define and check
-playbooks, and pydantic's version), or when it is not this module's format. Only what JSON
+schema changed since (`schema`: the store's `schema_fingerprint`, a digest of SCHEMA_MODULES'
+source and the versions; reading files is the adapter's business), or when it is not this
+module's format. Only what JSON
 holds exactly is written: None, bools, ints, floats (also inf), strings, lists, tuples,
 dates, dicts with string keys and the playbook's models (tagged with their class, one of
 `_Strict`'s subclasses, never any other); anything else raises `Unplain` and the version is
@@ -30,7 +31,6 @@ import datetime
 import hashlib
 import json
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -38,7 +38,8 @@ if TYPE_CHECKING:
 
 FORMAT = 1
 # The modules whose code decides what a valid playbook validates to (fields, defaults,
-# validators that normalise values). tests/playbook/test_plain.py checks that importing
+# validators that normalise values): the store's fingerprint hashes their source.
+# tests/playbook/test_plain.py checks that importing
 # leadgate.playbook.model loads no other leadgate module, so the list cannot fall behind.
 SCHEMA_MODULES = (
     "playbook/base.py",
@@ -64,43 +65,17 @@ class Unplain(ValueError):
     """A value the plain form cannot hold exactly."""
 
 
-_fingerprint: list[str] = []
-
-
-def schema_fingerprint() -> str:
-    """A digest of the code that validates playbooks (SCHEMA_MODULES), leadgate's and
-    pydantic's versions.
-
-    A plain form made by other code is not used: validating the YAML again could give
-    other objects (a new default, a validator that normalises differently).
-    """
-    if not _fingerprint:
-        from pydantic.version import VERSION
-
-        from leadgate import __version__
-
-        root = Path(__file__).resolve().parent.parent
-        # The release too: an install without the .py sources hashes only "missing".
-        digest = hashlib.sha256(f"{FORMAT}:{VERSION}:{__version__}".encode())
-        for rel in SCHEMA_MODULES:
-            try:
-                digest.update(rel.encode() + b"\0" + (root / rel).read_bytes() + b"\0")
-            except OSError:
-                digest.update(rel.encode() + b"\0missing\0")
-        _fingerprint.append(digest.hexdigest())
-    return _fingerprint[0]
-
-
 def yaml_digest(yaml_text: str) -> str:
     return hashlib.sha256(yaml_text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def dumps(playbook: Playbook, yaml_text: str) -> str:
-    """The plain form of a validated playbook made from `yaml_text` (raises Unplain)."""
+def dumps(playbook: Playbook, yaml_text: str, schema: str) -> str:
+    """The plain form of a validated playbook made from `yaml_text` by the code `schema`
+    names (the store's `schema_fingerprint`); raises Unplain."""
     return json.dumps(
         {
             "format": FORMAT,
-            "schema": schema_fingerprint(),
+            "schema": schema,
             "yaml": yaml_digest(yaml_text),
             "playbook": _dump(playbook),
         },
@@ -136,8 +111,9 @@ def _dump(v: Any) -> Any:
     raise Unplain(f"a {type(v).__name__} value")
 
 
-def loads(text: str | None, yaml_text: str) -> Playbook | None:
-    """The playbook `dumps` wrote, or None when `text` is missing, malformed or stale."""
+def loads(text: str | None, yaml_text: str, schema: str) -> Playbook | None:
+    """The playbook `dumps` wrote, or None when `text` is missing, malformed, or made from
+    other YAML or by other code than `schema` names."""
     if not text:
         return None
     try:
@@ -145,7 +121,7 @@ def loads(text: str | None, yaml_text: str) -> Playbook | None:
         if (
             data.get("format") != FORMAT
             or data.get("yaml") != yaml_digest(yaml_text)
-            or data.get("schema") != schema_fingerprint()
+            or data.get("schema") != schema
         ):
             return None
         from leadgate.playbook.model import Playbook

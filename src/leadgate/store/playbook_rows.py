@@ -8,12 +8,39 @@ Example:
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from leadgate.store.statements import Statements
 
 if TYPE_CHECKING:
     from leadgate.playbook.model import Playbook
+
+
+_fingerprint: list[str] = []
+
+
+def schema_fingerprint() -> str:
+    """A digest of the code that validates playbooks (the source of
+    leadgate.playbook.plain.SCHEMA_MODULES), leadgate's and pydantic's versions: the
+    plain form of a version is used only by the code that made it (a new default, a
+    validator that normalises differently would make other objects)."""
+    if not _fingerprint:
+        from pydantic.version import VERSION
+
+        from leadgate import __version__
+        from leadgate.playbook.plain import FORMAT, SCHEMA_MODULES
+
+        root = Path(__file__).resolve().parent.parent
+        # The release too: an install without the .py sources hashes only "missing".
+        digest = hashlib.sha256(f"{FORMAT}:{VERSION}:{__version__}".encode())
+        for rel in SCHEMA_MODULES:
+            try:
+                digest.update(rel.encode() + b"\0" + (root / rel).read_bytes() + b"\0")
+            except OSError:
+                digest.update(rel.encode() + b"\0missing\0")
+        _fingerprint.append(digest.hexdigest())
+    return _fingerprint[0]
 
 
 class PlaybookRows(Statements):
@@ -44,7 +71,7 @@ class PlaybookRows(Statements):
             return None
         from leadgate.playbook import plain
 
-        pb = plain.loads(row[1], row[0])
+        pb = plain.loads(row[1], row[0], schema_fingerprint())
         if pb is None:
             from leadgate.playbook.loader import load_playbook
 
@@ -59,13 +86,15 @@ class PlaybookRows(Statements):
         ).fetchone()
         from leadgate.playbook import plain
 
-        if row is None or plain.loads(row[1], row[0]) is not None:
+        if row is None or plain.loads(row[1], row[0], schema_fingerprint()) is not None:
             return False
         from leadgate.playbook.errors import PlaybookError
         from leadgate.playbook.loader import load_playbook
 
         try:
-            form = plain.dumps(load_playbook(row[0], f"playbook v{version}"), row[0])
+            form = plain.dumps(
+                load_playbook(row[0], f"playbook v{version}"), row[0], schema_fingerprint()
+            )
         except (PlaybookError, plain.Unplain):
             return False  # read by validating its YAML, as before
         self.execute("UPDATE playbooks SET plain = ? WHERE version = ?", [form, version])
@@ -83,7 +112,7 @@ class PlaybookRows(Statements):
         form = None
         if playbook is not None:
             try:
-                form = plain.dumps(playbook, text)
+                form = plain.dumps(playbook, text, schema_fingerprint())
             except plain.Unplain:
                 form = None  # read by validating the YAML
         row = self.execute("SELECT COALESCE(MAX(version), 0) FROM playbooks").fetchone()

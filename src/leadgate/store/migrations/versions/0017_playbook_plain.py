@@ -23,12 +23,15 @@ def upgrade() -> None:
     op.add_column("playbooks", sa.Column("plain", sa.Text(), nullable=True))
     from leadgate.playbook import plain
     from leadgate.playbook.loader import PlaybookError, load_playbook
+    from leadgate.store.playbook_rows import schema_fingerprint
 
     conn = op.get_bind()
     rows = conn.execute(sa.text("SELECT version, yaml FROM playbooks")).fetchall()
     for version, text in rows:
         try:
-            form = plain.dumps(load_playbook(text, f"playbook v{version}"), text)
+            form = plain.dumps(
+                load_playbook(text, f"playbook v{version}"), text, schema_fingerprint()
+            )
         except (PlaybookError, plain.Unplain):
             continue  # read by validating its YAML, as before
         conn.execute(
