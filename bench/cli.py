@@ -1,6 +1,6 @@
 """Whole-process CLI start-up: what a person waits for before a command does anything.
 
-    .venv/bin/python bench/cli.py [--runs 15] [--leads 2000]
+    .venv/bin/python bench/cli.py [--runs 15] [--leads 2000] [--instructions]
 
 Times `leadgate --help`, `leadgate --version`, `leadgate lead show EMAIL` and
 `leadgate lead list --limit 20` as fresh processes (the console script, as a user types
@@ -8,7 +8,8 @@ it) on a demo store it builds in bench/out/. Also prints the import time of
 `leadgate.cli.main` alone (python -X importtime) so a regression can be traced to a module,
 the floor of any Typer command that takes a parameter (`typer floor`), and each command's CPU time (user + system of the process): on a busy machine the wall
 time stretches with the load, the CPU time much less, so two runs at different loads
-compare on it.
+compare on it. `--instructions` also counts each command's instructions under valgrind
+(cachegrind, no cache simulation; one run each, ~20 s): they do not move with the load.
 Targets (issue 17): `--help` <= 0.25 s, `lead show` <= 0.35 s, whole process, on SQLite.
 """
 
@@ -16,7 +17,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -81,6 +84,23 @@ def _time(cmd: list[str], runs: int) -> tuple[list[float], list[float]]:
     return times, cpu
 
 
+def _instructions(cmd: list[str]) -> str:
+    """Millions of instructions the whole process executes (cachegrind), or why not."""
+    if shutil.which("valgrind") is None:
+        return "no valgrind"
+    err = subprocess.run(
+        ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
+        + cmd,
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=True,
+    ).stderr
+    found = re.search(r"I\s+refs:\s+([\d,]+)", err)
+    return f"{int(found.group(1).replace(',', '')) / 1e6:,.0f} M" if found else "?"
+
+
 def _import_ms() -> float:
     out = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", "import leadgate.cli.main"],
@@ -97,6 +117,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--leads", type=int, default=2000)
+    parser.add_argument(
+        "--instructions", action="store_true", help="Also count instructions (valgrind)."
+    )
     args = parser.parse_args()
 
     store = OUT / f"cli-{args.leads}.db"
@@ -146,6 +169,10 @@ def main() -> None:
             f"{name:<22} {percentile(times, 50):>7.3f} {percentile(times, 95):>7.3f} "
             f"{percentile(cpu, 50):>8.3f}  {verdict}"
         )
+    if args.instructions:
+        print("instructions (cachegrind, one run each):")
+        for name in ("--help", "lead show", "typer floor (1 arg)"):
+            print(f"  {name:<22} {_instructions(commands[name])}")
 
 
 if __name__ == "__main__":

@@ -78,6 +78,14 @@ NOT_FOR_LEAD_SHOW = (
     "ssl",
     # Webhook targets (addresses, DNS) are checked when a subscription is made.
     "leadgate.webhooks.targets",
+    # The stored playbook is read back from its plain form (leadgate.playbook.plain): no
+    # YAML parser, and no pydantic validator built (building one loads pydantic's plugin
+    # loader, which reads every installed package's entry points).
+    "yaml",
+    "leadgate.playbook.loader",
+    "leadgate.playbook.safe_yaml",
+    "pydantic.plugin._loader",
+    "importlib.metadata",
 )
 
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from leadgate.engine import identity, rescore
 from leadgate.leads.identity import has_rules
 from leadgate.leads.processor import LeadProcessor
-from leadgate.playbook.loader import PlaybookError, load_playbook
+from leadgate.playbook.errors import PlaybookError
 from leadgate.playbook.model import Playbook
 from leadgate.store.repository import Repository
 
@@ -137,6 +137,10 @@ def activate(
 ) -> Activation:
     """Validate; keep the active version if `text` is identical, else store the next
     version and rescore every lead, counting what changed."""
+    # The loader (and its YAML parser) only here: every command that opens the engine
+    # imports this module for `activation_hooks` (issue 17).
+    from leadgate.playbook.loader import load_playbook
+
     pb = load_playbook(text, source)
     LeadProcessor(pb, 0)  # compiles every rule: fail here, before anything is stored
     with engine.db.write() as conn:
@@ -144,7 +148,7 @@ def activate(
         active = repo.active_playbook()
         if active is not None and active[1] == text:
             return Activation(active[0], pb, 0, unchanged=True)
-        version = repo.add_playbook(pb.name, text, actor, engine.clock())
+        version = repo.add_playbook(pb.name, text, actor, engine.clock(), pb)
     counter = _ChangeCounter()
     engine.listeners.append(counter)
     try:
@@ -188,6 +192,8 @@ def withdraw(engine: Engine, version: int, previous: tuple[int, str] | None) -> 
     the previous playbook is activated again as a new version (versions are
     history) and every lead is rescored under it.
     """
+    from leadgate.playbook.loader import load_playbook
+
     engine._active_version = None
     engine._processors.pop(version, None)
     with engine.db.write() as conn:
@@ -207,7 +213,7 @@ def withdraw(engine: Engine, version: int, previous: tuple[int, str] | None) -> 
         except PlaybookError:
             return  # stored before today's checks: going back to it would fail too
         repo.add_playbook(
-            old.name, previous[1], f"leadgate: rollback of v{version}", engine.clock()
+            old.name, previous[1], f"leadgate: rollback of v{version}", engine.clock(), old
         )
     engine._active_version = None
     # The path with nothing to verify: a rollback must not fail the way the set-based

@@ -41,7 +41,6 @@ from leadgate.ingest.validate import EventIn, check_email
 from leadgate.leads.derivation import Move
 from leadgate.leads.processor import LeadProcessor
 from leadgate.lifecycle.stages import Transition
-from leadgate.playbook.loader import bundled_playbook, load_playbook
 from leadgate.playbook.model import Playbook
 from leadgate.store.database import Database
 from leadgate.store.repository import Repository, StoredLead
@@ -111,10 +110,10 @@ class Engine:
             version = int(row[0])
         proc = self._processors.get(version)
         if proc is None:
-            text = repo.playbook_version(version)
-            if text is None:
+            pb = repo.stored_playbook(version)
+            if pb is None:
                 raise NoPlaybook("no active playbook: run `leadgate init`")
-            proc = LeadProcessor(load_playbook(text, f"playbook v{version}"), version)
+            proc = LeadProcessor(pb, version)
             self._processors[version] = proc
         if txn is not None:
             self._active_version = version
@@ -172,14 +171,26 @@ class Engine:
     # -- playbook -------------------------------------------------------------
 
     def ensure_playbook(self, actor: str = "system") -> int:
-        """Activate the bundled playbook if the store has none; return the active version."""
+        """Activate the bundled playbook if the store has none; return the active version.
+
+        The active version's plain form is written again if an upgrade made it stale
+        (`leadgate init`, the server's start): reads then skip validating its YAML."""
         with self.db.write() as conn:
             repo = Repository(self.db, conn)
             active = repo.active_playbook()
             if active:
+                repo.refresh_plain(active[0])
                 return active[0]
+            from leadgate.playbook.loader import bundled_playbook
+
             pb, text = bundled_playbook()
-            return repo.add_playbook(pb.name, text, actor, self.clock())
+            return repo.add_playbook(pb.name, text, actor, self.clock(), pb)
+
+    def stored_playbook(self, repo: Repository, version: int) -> Playbook | None:
+        """A stored version's playbook: the loaded processor's, else read through `repo`
+        (the sales workflow and the forms share the engine's instead of reading it again)."""
+        proc = self._processors.get(version)
+        return proc.playbook if proc is not None else repo.stored_playbook(version)
 
     def processor(self, version: int | None = None) -> LeadProcessor:
         """The compiled active playbook (or a given version), cached per version."""
@@ -189,10 +200,10 @@ class Engine:
             repo = Repository(self.db, None, raw)
             if version is None:
                 return self._active(repo)
-            text = repo.playbook_version(version)
-        if text is None:
+            pb = repo.stored_playbook(version)
+        if pb is None:
             raise NotFound(f"playbook version {version} does not exist")
-        proc = LeadProcessor(load_playbook(text, f"playbook v{version}"), version)
+        proc = LeadProcessor(pb, version)
         self._processors[version] = proc
         return proc
 

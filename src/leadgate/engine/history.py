@@ -21,7 +21,7 @@ from leadgate.ingest.validate import InputError, check_email
 from leadgate.leads.derivation import Era, Move, corrections, derive, is_automatic
 from leadgate.leads.processor import LeadProcessor
 from leadgate.lifecycle.stages import STAGES, Transition
-from leadgate.playbook.loader import PlaybookError
+from leadgate.playbook.errors import PlaybookError
 from leadgate.store.repository import Repository, StoredLead
 
 if TYPE_CHECKING:

@@ -30,7 +30,7 @@ from leadgate.engine.rescore_replay import Replayed
 from leadgate.engine.txn import gc_paused
 from leadgate.leads.processor import LeadProcessor
 from leadgate.lifecycle.stages import Transition
-from leadgate.playbook.loader import PlaybookError
+from leadgate.playbook.errors import PlaybookError
 from leadgate.scoring.engagement import EngagementState, Event
 from leadgate.store.repository import Repository, StoredLead
 

@@ -38,7 +38,6 @@ from leadgate.forms.spam import DETAILS, Facts, verdict
 from leadgate.forms.submissions import Ticket, Visit, answer, record
 from leadgate.ingest.validate import iso
 from leadgate.playbook.forms_section import Form
-from leadgate.playbook.loader import load_playbook
 from leadgate.playbook.model import Playbook
 from leadgate.store.repository import Repository
 
@@ -106,7 +105,9 @@ class Forms:
         version = int(row[0])
         pb = self._playbooks.get(version)
         if pb is None:
-            pb = load_playbook(repo.playbook_version(version) or "", f"playbook v{version}")
+            pb = self.engine.stored_playbook(repo, version)
+            if pb is None:
+                raise NoPlaybook("no active playbook: run `leadgate init`")
             self._playbooks = {version: pb}
         return pb
 

@@ -24,7 +24,7 @@ from pydantic import (
 
 from leadgate.playbook.regex import RegexError
 from leadgate.playbook.regex import check as check_regex
-from leadgate.playbook.safe_yaml import tick
+from leadgate.playbook.timebox import tick
 
 FIELD_OPS = (
     "eq",

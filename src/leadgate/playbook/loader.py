@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,8 @@ import yaml
 from pydantic import ValidationError
 
 from leadgate.playbook import safe_yaml
+from leadgate.playbook.errors import PlaybookError as PlaybookError
+from leadgate.playbook.errors import PlaybookProblem as PlaybookProblem
 from leadgate.playbook.model import Playbook
 from leadgate.playbook.safe_yaml import MAX_BYTES as MAX_BYTES
 from leadgate.playbook.safe_yaml import TIME_LIMIT, TimeUp, YamlRefusal
@@ -34,46 +35,6 @@ def _collect_keys(model: Any) -> None:
 
 
 _SEEN: set[Any] = set()
-
-
-@dataclass(frozen=True)
-class PlaybookProblem:
-    """One thing wrong with a playbook, located."""
-
-    source: str
-    line: int | None
-    path: str
-    message: str
-
-    def __post_init__(self) -> None:
-        # Keys and values from the YAML end up in messages: a newline in one must not
-        # split the one-line `file:line: field: reason` (the CLI prints one per problem).
-        for name in ("source", "path", "message"):
-            text = _one_line(getattr(self, name))
-            if len(text) > _MAX_TEXT:  # a 100 KB unknown key is not worth echoing whole
-                text = text[: _MAX_TEXT - 3] + "..."
-            object.__setattr__(self, name, text)
-
-    def __str__(self) -> str:
-        where = f"{self.source}:{self.line}" if self.line else self.source
-        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
-
-
-_MAX_TEXT = 500
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-
-
-def _one_line(text: str) -> str:
-    """`text` with control characters and line breaks written as escapes (\\n, \\x85)."""
-    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
-
-
-class PlaybookError(ValueError):
-    """The playbook is not valid. `problems` lists every error found, each located."""
-
-    def __init__(self, problems: list[PlaybookProblem]):
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
 
 
 class _DuplicateKey(Exception):

@@ -27,13 +27,16 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from typing import Any
 
 import yaml
 from yaml.constructor import ConstructorError
+
+# The validators' time box lives apart from the parser: the models import it, and a
+# playbook read back from the store needs no YAML parser (issue 17).
+from leadgate.playbook.timebox import TimeUp as TimeUp
+from leadgate.playbook.timebox import tick as tick
+from leadgate.playbook.timebox import time_box as time_box
 
 MAX_BYTES = 256 * 1024  # the bundled playbook is ~5 KB
 MAX_DEPTH = 48  # nested mappings/sequences; a deep condition tree needs ~20
@@ -204,32 +207,6 @@ def check_deadline(deadline: float, line: int | None = None) -> None:
     """Refuse when the time box is spent (checked between steps: parsing never hangs)."""
     if time.monotonic() > deadline:
         raise YamlRefusal(line, f"took longer than {TIME_LIMIT:g} s to read: too complex")
-
-
-class TimeUp(Exception):
-    """The time box of `time_box` is spent. Not a ValueError, so that Pydantic lets it
-    through a validator instead of reporting it as one more problem of the field."""
-
-
-_DEADLINE: ContextVar[float | None] = ContextVar("playbook_deadline", default=None)
-
-
-@contextmanager
-def time_box(deadline: float) -> Iterator[None]:
-    """Within the block, `tick()` raises TimeUp once `time.monotonic()` passes `deadline`."""
-    token = _DEADLINE.set(deadline)
-    try:
-        yield
-    finally:
-        _DEADLINE.reset(token)
-
-
-def tick() -> None:
-    """Called by validators (every field, every template, every regex): TimeUp when the
-    enclosing `time_box` is spent; nothing outside one."""
-    deadline = _DEADLINE.get()
-    if deadline is not None and time.monotonic() > deadline:
-        raise TimeUp
 
 
 def parse(text: str, deadline: float | None = None) -> tuple[yaml.Node | None, Any]:

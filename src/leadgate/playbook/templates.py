@@ -35,7 +35,7 @@ from jinja2 import Undefined, nodes
 from jinja2.filters import FILTERS
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from leadgate.playbook.safe_yaml import TimeUp, tick
+from leadgate.playbook.timebox import TimeUp, tick
 
 MAX_TEMPLATE = 20_000  # characters of one template's source
 MAX_OUTPUT = 100_000  # characters one render may produce

@@ -20,7 +20,6 @@ from typing import Any
 
 from leadgate.engine.engine import Engine, NotFound
 from leadgate.ingest.validate import check_email
-from leadgate.playbook.loader import load_playbook
 from leadgate.sales.config import SalesConfig, build_config, sections_of
 from leadgate.sales.playbook_sections import SalesSections
 from leadgate.store.repository import Repository, StoredLead, loads
@@ -172,9 +171,12 @@ class SalesBase:
             raise NoPlaybook("no active playbook: run `leadgate init`")
         cfg = self._configs.get(version)
         if cfg is None:
-            text = repo.playbook_version(version) or ""
-            pb = load_playbook(text, f"playbook v{version}")
-            sections = self._override or sections_of(pb, text)
+            pb = self.engine.stored_playbook(repo, version)
+            if pb is None:
+                from leadgate.engine.engine import NoPlaybook
+
+                raise NoPlaybook("no active playbook: run `leadgate init`")
+            sections = self._override or sections_of(pb)
             cfg = build_config(pb, version, sections, self._framework)
             self._configs[version] = cfg
         return cfg

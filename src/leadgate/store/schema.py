@@ -29,6 +29,9 @@ playbooks = Table(
     Column("sha256", String(64), nullable=False),
     Column("activated_at", Float, nullable=False),
     Column("activated_by", String(200), nullable=False),
+    # The validated playbook as plain JSON (leadgate.playbook.plain): read back without
+    # parsing or validating the YAML again; NULL: validate the YAML (migration 0017).
+    Column("plain", Text, nullable=True),
 )
 
 leads = Table(
