@@ -43,7 +43,13 @@ from leadgate.analytics.backtest_compare import (
     month_of,
 )
 from leadgate.analytics.backtest_history import RangeHistory, read_moves, read_range
-from leadgate.analytics.backtest_prune import can_move, engagement_bound, rule_may_hold
+from leadgate.analytics.backtest_prune import (
+    bound_rules_out,
+    can_move,
+    engagement_bound,
+    lead_may_hold,
+    rule_may_hold,
+)
 from leadgate.leads import LeadProcessor, LeadState
 from leadgate.leads.processor import AUTOMATIC_STAGES
 from leadgate.lifecycle.stages import IllegalTransition, Transition
@@ -61,8 +67,10 @@ __all__ = [
     "_median_days",
     "_outcomes",
     "_rate",
+    "bound_rules_out",
     "can_move",
     "engagement_bound",
+    "lead_may_hold",
     "month_of",
     "range_count",
     "read_moves",

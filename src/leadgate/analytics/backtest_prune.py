@@ -67,10 +67,21 @@ def can_move(
 def rule_may_hold(proc: LeadProcessor, lead: LeadState, bound: float) -> bool:
     """`can_move`'s last test: the MQL rule (which exists) is not false for this lead at
     every engagement up to `bound`."""
-    tri = proc.mql_tri
-    assert tri is not None  # compiled whenever the rule exists
     # The bound alone often rules the lead out: then its fields and fit (regexes) are
     # never computed.
-    if tri(None, None, bound) is False:
-        return False
+    return not bound_rules_out(proc, bound) and lead_may_hold(proc, lead, bound)
+
+
+def bound_rules_out(proc: LeadProcessor, bound: float) -> bool:
+    """The MQL rule (which exists) is false at every engagement up to `bound`, whatever
+    the lead's fields and fit: nothing of the lead need be computed."""
+    tri = proc.mql_tri
+    assert tri is not None  # compiled whenever the rule exists
+    return tri(None, None, bound) is False
+
+
+def lead_may_hold(proc: LeadProcessor, lead: LeadState, bound: float) -> bool:
+    """`rule_may_hold`'s second test, with the lead's fields and fit."""
+    tri = proc.mql_tri
+    assert tri is not None
     return tri(proc.fields(lead), proc.fit(lead), bound) is not False

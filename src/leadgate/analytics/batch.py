@@ -129,7 +129,7 @@ def export_store(
             pq.write_table(schema.empty_table(), paths[name])
     wanted = {name: paths[name] for name in _QUERIES if name in tables}
     start = None
-    if db.is_sqlite and db.path is not None and db.path.exists() and _has_adbc():
+    if db.is_sqlite and db.path is not None and db.path.exists():
         start = _child_start(db, tuple(wanted))
     if start is not None:
         export_sqlite_arrow(db, wanted, chunk, progress, start=start)
@@ -187,14 +187,6 @@ def export_rows(
                     writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
                     if progress:
                         progress(name, len(rows))
-
-
-def _has_adbc() -> bool:
-    try:
-        import adbc_driver_sqlite.dbapi  # noqa: F401
-    except ImportError:  # pragma: no cover - a declared dependency
-        return False
-    return True
 
 
 def export_sqlite_arrow(

@@ -166,16 +166,14 @@ def run_setbased(
                 movable = False
             else:
                 b = empty_bound if i is None else bound_l[i]
-                # `rule_may_hold`'s own first test, before any fields or fit are made:
-                # most leads here with people's moves and few events fail it.
-                tri = proc.mql_tri
-                assert tri is not None  # compiled whenever the rule exists
-                if tri(None, None, b) is False:
+                # `rule_may_hold` in its two steps, the shared fit filled in between:
+                # most leads here (people's moves, few events) fail the bound alone.
+                if bt.bound_rules_out(proc, b):
                     movable = False
                 else:
                     if lead.fit_lines_cache is None:
                         fits.fill(proc, lead)
-                    movable = bt.rule_may_hold(proc, lead, b)
+                    movable = bt.lead_may_hold(proc, lead, b)
             if movable:
                 ok.add(lid)
                 states[k][lid] = lead

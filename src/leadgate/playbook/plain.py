@@ -100,7 +100,7 @@ def _dump(v: Any) -> Any:
     if type(v) is datetime.date:
         return {"$d": v.isoformat()}
     cls = type(v)
-    if cls in _models():
+    if _models_by_name().get(_name(cls)) is cls:
         if v.__pydantic_extra__ or v.__pydantic_private__:
             raise Unplain(f"{cls.__name__} holds more than its fields")
         return {
@@ -111,6 +111,24 @@ def _dump(v: Any) -> Any:
     raise Unplain(f"a {type(v).__name__} value")
 
 
+def _current(data: Any, yaml_text: str, schema: str) -> bool:
+    return (
+        isinstance(data, dict)
+        and data.get("format") == FORMAT
+        and data.get("yaml") == yaml_digest(yaml_text)
+        and data.get("schema") == schema
+    )
+
+
+def is_current(text: str | None, yaml_text: str, schema: str) -> bool:
+    """Whether `text` was made from `yaml_text` by the code `schema` names (its header
+    only: nothing is rebuilt)."""
+    try:
+        return bool(text) and _current(json.loads(text or ""), yaml_text, schema)
+    except ValueError:
+        return False
+
+
 def loads(text: str | None, yaml_text: str, schema: str) -> Playbook | None:
     """The playbook `dumps` wrote, or None when `text` is missing, malformed, or made from
     other YAML or by other code than `schema` names."""
@@ -118,11 +136,7 @@ def loads(text: str | None, yaml_text: str, schema: str) -> Playbook | None:
         return None
     try:
         data = json.loads(text)
-        if (
-            data.get("format") != FORMAT
-            or data.get("yaml") != yaml_digest(yaml_text)
-            or data.get("schema") != schema
-        ):
+        if not _current(data, yaml_text, schema):
             return None
         from leadgate.playbook.model import Playbook
 
@@ -171,7 +185,3 @@ def _models_by_name() -> dict[str, Any]:
             _registry[_name(cls)] = cls
             todo.extend(cls.__subclasses__())
     return _registry
-
-
-def _models() -> set[Any]:
-    return set(_models_by_name().values())

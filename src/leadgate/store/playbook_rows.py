@@ -86,7 +86,7 @@ class PlaybookRows(Statements):
         ).fetchone()
         from leadgate.playbook import plain
 
-        if row is None or plain.loads(row[1], row[0], schema_fingerprint()) is not None:
+        if row is None or plain.is_current(row[1], row[0], schema_fingerprint()):
             return False
         from leadgate.playbook.errors import PlaybookError
         from leadgate.playbook.loader import load_playbook
