@@ -300,9 +300,10 @@ def lead_ranges(
     """The history in lead-id ranges of about `chunk` events (up to `until`) each:
     (what DuckDB reads the range's events from, first lead id, lead id after the last), the
     first range open below and the last open above, so people's moves of leads with no
-    events fall in one too. One range is the exported file itself; more are written
-    under `tmp` in one pass (the export is in arrival order, so a filter per range
-    would read the whole file again for each)."""
+    events fall in one too. One range is the exported file itself. More are filters on
+    it when its row groups are in lead order (a range reads its own), else written under
+    `tmp` in one pass (the store's export is in arrival order: a filter per range would
+    read the whole file again for each)."""
     total = con.execute(f"SELECT COUNT(*) FROM read_parquet('{events}')").fetchone()[0]
     whole: list[tuple[str, int | None, int | None]] = [(f"read_parquet('{events}')", None, None)]
     if total <= chunk:
@@ -320,12 +321,28 @@ def lead_ranges(
     cuts = [int(x) for x in np.unique(ids[at[at < len(ids)]])]
     if not cuts:
         return whole
+    bounds: list[int | None] = [None, *cuts, None]
+    if _in_lead_order(con, events):
+        # Each range's filter skips the other ranges' row groups (their lead_id bounds).
+        def where(lo: int | None, hi: int | None) -> str:
+            parts = ([f"lead_id >= {lo}"] if lo is not None else []) + (
+                [f"lead_id < {hi}"] if hi is not None else []
+            )
+            return " AND ".join(parts)
+
+        return [
+            (
+                f"(SELECT * FROM read_parquet('{events}') WHERE {where(lo, hi)})",
+                lo,
+                hi,
+            )
+            for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)
+        ]
     case = " ".join(f"WHEN lead_id < {c} THEN {i}" for i, c in enumerate(cuts))
     con.execute(
         f"COPY (SELECT *, CASE {case} ELSE {len(cuts)} END AS lg_range "
         f"FROM read_parquet('{events}')) TO '{tmp}' (FORMAT PARQUET, PARTITION_BY (lg_range))"
     )
-    bounds: list[int | None] = [None, *cuts, None]
     return [
         (
             # Without the hive column: the view has the export's columns only.
@@ -335,6 +352,24 @@ def lead_ranges(
         )
         for i in range(len(cuts) + 1)
     ]
+
+
+def _in_lead_order(con: Any, events: Path) -> bool:
+    """Whether the file's row groups follow each other in lead-id order (each one's
+    lowest lead id at or above the one before's highest), as `parquet_metadata` says."""
+    rows = con.execute(
+        "SELECT stats_min, stats_max FROM parquet_metadata(?) "
+        "WHERE path_in_schema = 'lead_id' ORDER BY row_group_id",
+        [str(events)],
+    ).fetchall()
+    last = None
+    for lo, hi in rows:
+        if lo is None or hi is None:
+            return False
+        if last is not None and int(lo) < last:
+            return False
+        last = int(hi)
+    return bool(rows)
 
 
 class _Phases:
