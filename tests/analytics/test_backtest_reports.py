@@ -261,9 +261,9 @@ def test_http_router(sqlite_url: str, clock: Any) -> None:
         _, text = bundled_playbook()
         r = c.post("/api/v1/backtest", json={"playbook": text})
         assert r.status_code == 200 and r.json()["changed"] == []
-        # The default is the exact replay (docs/analytics.md: the set-based path is not
-        # faster in wall time and needs ~4x the memory).
-        assert r.json()["meta"]["method"] == "exact"
+        # The default is the verified set-based path (issue 17); `exact` asks for the replay.
+        assert r.json()["meta"]["method"] == "set-based"
+        assert r.json()["meta"]["disagreements"] == 0
         r = c.post("/api/v1/backtest", json={"playbook": text, "exact": False})
         assert r.status_code == 200 and r.json()["changed"] == []
         meta = r.json()["meta"]
@@ -280,9 +280,10 @@ def test_http_router(sqlite_url: str, clock: Any) -> None:
         try:
             r = c.post("/api/v1/backtest", json={"playbook": text, "exact": False})
             assert r.status_code == 500 and "verification failed" in r.text
-            for body in ({"playbook": text}, {"playbook": text, "exact": True}):
-                r = c.post("/api/v1/backtest", json=body)
-                assert r.status_code == 200  # the exact replay (the default) does not walk
+            r = c.post("/api/v1/backtest", json={"playbook": text})
+            assert r.status_code == 500 and "verification failed" in r.text  # the default
+            r = c.post("/api/v1/backtest", json={"playbook": text, "exact": True})
+            assert r.status_code == 200  # the exact replay does not walk
         finally:
             setbased.walk = real
         r = c.post("/api/v1/backtest", json={"playbook": "name: x\nfit: {rules: 3}\n"})
@@ -383,8 +384,8 @@ def test_cli_backtest_verifies_and_fails_on_a_disagreement(
     new.write_text(text.replace("value: 30}]}", "value: 45}]}"), encoding="utf-8")
     base = ["backtest", str(new), "--db", sqlite_url, "--out", str(tmp_path / "bt")]
     r = runner.invoke(app, [*base, "--json"])
-    # The default is the exact replay; --exact says so explicitly.
-    assert r.exit_code == 0 and json.loads(r.output)["meta"]["method"] == "exact"
+    # The default is the verified set-based path; --set-based says so explicitly.
+    assert r.exit_code == 0 and json.loads(r.output)["meta"]["method"] == "set-based"
     default = json.loads(r.output)
     base.append("--set-based")
     r = runner.invoke(app, [*base, "--verify", "50", "--json"])

@@ -62,10 +62,10 @@ class BacktestIn(BaseModel):
     from_: str | None = Field(None, alias="from", description="First day, YYYY-MM-DD.")
     to: str | None = Field(None, description="Day after the last, YYYY-MM-DD.")
     exact: bool = Field(
-        True,
-        description="true (the default): replay every lead in Python (the oracle); false: "
-        "scores set-based in DuckDB, stage moves by the Python lifecycle, checked by "
-        "`verify` exact replays (less CPU, ~4x the memory).",
+        False,
+        description="false (the default): scores set-based in DuckDB, stage moves by the "
+        "Python lifecycle, checked by `verify` exact replays (less CPU); true: replay every "
+        "lead in Python (the oracle).",
     )
     verify: int = Field(
         1000, ge=0, description="Leads replayed exactly too to check the set-based result."

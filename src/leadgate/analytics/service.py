@@ -69,17 +69,16 @@ def backtest(
     end: float | None = None,
     progress: Callable[[int, int], None] | None = None,
     workers: int | None = None,
-    exact: bool = True,
+    exact: bool = False,
     verify: int = 1000,
 ) -> BacktestResult:
     """Replay the store's history under a new playbook and the active one (or `against`).
 
-    `exact` (the default) replays every lead in Python (`workers` processes): the oracle.
-    `exact=False` is the set-based path (scores in DuckDB, stage moves by the Python
-    lifecycle) with `verify` leads also replayed exactly, raising VerificationFailed if
-    any disagrees. It is not the default: at 100k leads / 2M events it costs 2-17% less
-    CPU but no less wall time than the replay on 2 workers, and ~4x its memory (1.75 GB),
-    which at 1M / 20M would pass the 4 GB the backtest is held to (docs/benchmarks.md)."""
+    By default the set-based path (issue 17): scores in DuckDB, stage moves by the Python
+    lifecycle, `verify` leads also replayed exactly, raising VerificationFailed if any
+    disagrees; a history of more than 2M events is taken in lead-id ranges, so its memory
+    stays under ~2 GB. `exact=True` replays every lead in Python (`workers` processes):
+    the oracle, and the way round a failed verification."""
     if verify < 0:
         raise InputError("verify", "must be 0 or more")
     load_playbook(new_text, "new playbook")

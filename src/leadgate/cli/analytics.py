@@ -176,11 +176,11 @@ def register(app: typer.Typer) -> None:
             bool,
             typer.Option(
                 "--exact/--set-based",
-                help="Replay every lead in Python (the default, the oracle), or compute "
-                "scores set-based in DuckDB with the lifecycle in Python, checked by --verify "
-                "(less CPU, ~4x the memory: docs/analytics.md).",
+                help="Replay every lead in Python (the oracle), or compute scores set-based "
+                "in DuckDB with the lifecycle in Python, checked by --verify (the default: "
+                "less CPU; docs/analytics.md).",
             ),
-        ] = True,
+        ] = False,
         verify: Annotated[
             int,
             typer.Option(
@@ -192,9 +192,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Replay history under NEW and the active playbook; compare MQLs month by month.
 
-        Every lead is replayed in Python (--workers processes). With --set-based the scores
-        are computed in DuckDB and only the stage moves by the lifecycle, and a sample of
-        leads (--verify) is replayed exactly too: any disagreement fails (exit 1)."""
+        The scores are computed in DuckDB and only the stage moves by the Python lifecycle;
+        a sample of leads (--verify) is replayed exactly too: any disagreement fails (exit
+        1). --exact replays every lead in Python (--workers processes), the oracle."""
         from leadgate.analytics import service
 
         if not new.is_file():
