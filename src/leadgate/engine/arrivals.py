@@ -90,11 +90,14 @@ class Arrivals:
         """Store the new leads (created at `first_seen(address)`) and their identity keys;
         they join `stored`. Returns them."""
         fresh = [LeadState(e, {}, first_seen(e)) for e in self.new]
-        txn.repo.insert_leads(fresh, now)
+        made = txn.repo.insert_leads(fresh, now)
         if fresh:
             identity.record_keys(txn.repo, fresh, self._rules, now)
         for lead in fresh:
-            self.stored[lead.email] = StoredLead(lead, None, now)
+            # A row made here holds known columns (saving writes only what scoring
+            # changes); one another writer made meanwhile is written whole.
+            s = txn.repo.inserted(lead, now) if lead.email in made else StoredLead(lead, None, now)
+            self.stored[lead.email] = s
         return fresh
 
     def visitors(self, per_lead: Mapping[str, Sequence[EventIn]]) -> dict[str, int]:
