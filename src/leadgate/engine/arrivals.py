@@ -105,11 +105,12 @@ class Arrivals:
         events of two leads name one visitor, the lead later in the batch's order)."""
         out: dict[str, int] = {}
         for email, evs in per_lead.items():
-            lead_id = self.stored[email].state.id
             for ev in evs:
-                if ev.properties and "visitor_id" in ev.properties and lead_id is not None:
-                    vid = visitor_of(ev.properties)
-                    if vid is not None:
+                props = ev.properties
+                if props and "visitor_id" in props:
+                    lead_id = self.stored[email].state.id
+                    vid = visitor_of(props)
+                    if vid is not None and lead_id is not None:
                         out[vid] = lead_id
         return out
 
