@@ -74,22 +74,11 @@ class _TimedCursor:
 
 def split_statements(db: Database, spent: collections.Counter[str]) -> None:
     """Time every statement the repositories run, and each COMMIT."""
-    from sqlalchemy import event
-
     from leadgate.store.statements import Statements
 
-    real = Statements._cur
+    real = getattr(Statements, "_untimed_cur", Statements._cur)
+    Statements._untimed_cur = real  # type: ignore[attr-defined]  # once, whatever --repeat
     Statements._cur = lambda self: _TimedCursor(real(self), spent)  # type: ignore[method-assign]
-    starts: dict[int, float] = {}
-
-    @event.listens_for(db.engine, "commit")
-    def before(conn: Any) -> None:
-        starts[id(conn)] = time.thread_time()
-
-    @event.listens_for(db.engine, "engine_disposed")
-    def _(engine: Any) -> None:
-        pass
-
     real_commit = db.engine.dialect.do_commit
 
     def do_commit(dbapi_conn: Any) -> None:
