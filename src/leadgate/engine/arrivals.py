@@ -90,11 +90,14 @@ class Arrivals:
         """Store the new leads (created at `first_seen(address)`) and their identity keys;
         they join `stored`. Returns them."""
         fresh = [LeadState(e, {}, first_seen(e)) for e in self.new]
-        txn.repo.insert_leads(fresh, now)
+        made = txn.repo.insert_leads(fresh, now)
         if fresh:
             identity.record_keys(txn.repo, fresh, self._rules, now)
         for lead in fresh:
-            self.stored[lead.email] = StoredLead(lead, None, now)
+            # A row made here holds known columns (saving writes only what scoring
+            # changes); one another writer made meanwhile is written whole.
+            s = txn.repo.inserted(lead, now) if lead.email in made else StoredLead(lead, None, now)
+            self.stored[lead.email] = s
         return fresh
 
     def visitors(self, per_lead: Mapping[str, Sequence[EventIn]]) -> dict[str, int]:
@@ -102,11 +105,12 @@ class Arrivals:
         events of two leads name one visitor, the lead later in the batch's order)."""
         out: dict[str, int] = {}
         for email, evs in per_lead.items():
-            lead_id = self.stored[email].state.id
             for ev in evs:
-                if ev.properties and "visitor_id" in ev.properties and lead_id is not None:
-                    vid = visitor_of(ev.properties)
-                    if vid is not None:
+                props = ev.properties
+                if props and "visitor_id" in props:
+                    lead_id = self.stored[email].state.id
+                    vid = visitor_of(props)
+                    if vid is not None and lead_id is not None:
                         out[vid] = lead_id
         return out
 

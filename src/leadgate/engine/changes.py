@@ -53,21 +53,24 @@ class LeadChange:
     @classmethod
     def of(cls, s: StoredLead, transitions: list[Transition], created: bool) -> LeadChange:
         """The change of a lead just saved (its card holds the new score and grade)."""
-        card = s.state.card
-        assert card is not None and s.state.id is not None
+        lead = s.state
+        card = lead.card
+        assert card is not None and lead.id is not None
         # Absorbed moves (from == to, `leads.derivation`) are stored facts, not moves:
-        # no webhook, SLA or routing for them.
+        # no webhook, SLA or routing for them. (Most leads of a batch have neither list:
+        # built once per lead per batch, so the empty case skips the comprehension.)
+        voided = s.voided
         return cls(
-            s.state.id,
-            s.state.email,
+            lead.id,
+            lead.email,
             created,
-            [t for t in transitions if not is_absorbed(t)],
+            [t for t in transitions if not is_absorbed(t)] if transitions else [],
             None if created else s.score_before,
             card.total,
             None if created else s.grade_before,
-            card.grade,
+            card.fit_grade + card.engagement_grade,
             s.owner,
-            [t for t in s.voided if not is_absorbed(t)],
+            [t for t in voided if not is_absorbed(t)] if voided else [],
         )
 
 

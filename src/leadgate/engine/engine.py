@@ -153,19 +153,22 @@ class Engine:
             [(s.state.id, t) for s, ts, _ in items for t in ts],  # type: ignore[misc]
             proc.version,
         )
-        changes = [LeadChange.of(s, ts, created) for s, ts, created in items if self.listeners]
+        of = LeadChange.of
+        changes = [of(s, ts, created) for s, ts, created in items] if self.listeners else []
         for s, _, _ in items:
-            s.voided = []
+            if s.voided:
+                s.voided = []
         notify(self.listeners, repo, changes, now)
         if txn is not None:
+            keep, evict = txn.keep.append, txn.evict.append
             for s, ts, _ in items:
                 s.updated_at = now
                 if ts:
                     # A listener may have written to a lead that moved (routing sets
                     # its owner): read it from the store next time.
-                    txn.evict.append(s.state.email)
+                    evict(s.state.email)
                 else:
-                    txn.keep.append(s)
+                    keep(s)
         return changes
 
     # -- playbook -------------------------------------------------------------

@@ -113,12 +113,18 @@ def ingest(engine: Engine, items: Sequence[EventIn], now: float) -> list[ItemRes
         return results
     refused: set[str] = set()
     stored_before, lead_ids = ingest_batch(engine, batch, now, refused=refused)
+    get = lead_ids.get
+    if not stored_before and not refused:
+        # The usual batch: every first copy accepted as it is.
+        for r in results:
+            r.lead_id = get(r.id or "")
+        return results
     for r in results:
         if r.status == "accepted" and r.id in stored_before:
             r.status = "duplicate"
         if r.status == "accepted" and items[r.index].email in refused:
             r.status, r.error = "rejected", "email: " + suppression.REFUSED
-        r.lead_id = lead_ids.get(r.id or "")
+        r.lead_id = get(r.id or "")
     return results
 
 

@@ -91,9 +91,11 @@ class _LeadCache:
             for email in emails:
                 s = leads.get(email)
                 if s is not None:
-                    card = s.state.card
-                    if card is not None:
-                        s.score_before, s.grade_before = card.total, card.grade
+                    # What the row holds: the card the lead was saved with (`save_leads`
+                    # keeps it), or the row it was read from.
+                    scores = s.row_scores
+                    if scores is not None:
+                        s.score_before, s.grade_before = scores
                     out[email] = s
         return out
 
