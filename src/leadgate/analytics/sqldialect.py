@@ -212,6 +212,22 @@ def _expand(name: str, args: list[str], dialect: str) -> str:
             f"(CASE WHEN {first} > 32 AND {first} NOT IN ({plain}) AND {last} > 32 "
             f"AND {last} NOT IN ({plain}) THEN {x} ELSE REGEXP_REPLACE({x}, {rx}, '', 'g') END)"
         )
+    if name == "LG_FOLD_SUM":
+        # An aggregate: the values added one by one in (t, id) order, as the engine adds
+        # a label's manual adjustments (`EngagementRules._adjust`). A double sum depends
+        # on its order, and a plain SUM's is the engine's own (DuckDB: per thread):
+        # 4 - 1.115 + 19.5 - 4 is 18.385000000000002 in one order, 18.384999999999998 in
+        # another, and the cents of a tie go either way.
+        v, t, eid = args
+        if dialect == "postgres":
+            return f'SUM({v} ORDER BY {t}, {eid} COLLATE "C")'
+        if dialect == "spark":
+            return (
+                "AGGREGATE(TRANSFORM(ARRAY_SORT(COLLECT_LIST("
+                f"NAMED_STRUCT('t', {t}, 'i', {eid}, 'v', {v}))), s -> s.v), "
+                "CAST(0 AS DOUBLE), (a, b) -> a + b)"
+            )
+        return f"LIST_REDUCE(LIST({v} ORDER BY {t}, {eid}), lambda a, b: a + b)"
     if name == "LG_LIST_DECAY":
         xs, as_of, hl = args
         if hl.upper() == "NULL":

@@ -149,7 +149,11 @@ def build_duckdb(pb: Playbook, leads: str, events: str, as_of: float) -> str:
             f"FROM {events} WHERE CAST(occurred_at AS DOUBLE) <= {as_of_sql} "
             f"AND type IN ({', '.join(lit(t) for t in want)}){keep}"
         )
-        raw = f"SELECT lead_id, type AS etype, CAST(occurred_at AS DOUBLE) AS t, {p} AS p {scan}"
+        # Adjustments carry their id: a label's points are added in (t, id) order.
+        eid = ", id AS eid" if extra_types else ""
+        raw = (
+            f"SELECT lead_id, type AS etype, CAST(occurred_at AS DOUBLE) AS t, {p} AS p{eid} {scan}"
+        )
         p_inner, p_outer = props.parse_once()
         if extra_types:
             flags = "".join(
@@ -159,7 +163,7 @@ def build_duckdb(pb: Playbook, leads: str, events: str, as_of: float) -> str:
                 for i in subset
             )
             return (
-                f"(SELECT lead_id, etype, t, p{flags} FROM (SELECT *{p_outer} FROM "
+                f"(SELECT lead_id, etype, t, p, eid{flags} FROM (SELECT *{p_outer} FROM "
                 f"(SELECT *{p_inner} FROM ({raw}) AS e0) AS e1) AS e2)"
             )
         flags = "".join(
@@ -176,7 +180,7 @@ def build_duckdb(pb: Playbook, leads: str, events: str, as_of: float) -> str:
             "ON e.p IS NOT DISTINCT FROM d.p)"
         )
 
-    ctes.append(("ev", f"SELECT lead_id, etype, t, p FROM {source([], (ADJUSTMENT,))}", False))
+    ctes.append(("ev", f"SELECT lead_id, etype, t, p, eid FROM {source([], (ADJUSTMENT,))}", False))
 
     def rule_filter(i: int) -> str:
         return f"m{i}"

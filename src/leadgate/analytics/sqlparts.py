@@ -101,7 +101,7 @@ def _adjustments(
     ctes.append(
         (
             "adj",
-            "SELECT lead_id, t, "
+            "SELECT lead_id, t, eid, "
             f"COALESCE({_number(pts)}, CAST(0 AS DOUBLE)) AS pts, "
             f"(CASE WHEN {reason_v.kind} IN ('missing', 'null') OR ({reason_v.kind} = 'string' "
             f"AND {reason_v.text} = '') THEN 'no reason given' ELSE {reason_v.text} END) AS label, "
@@ -114,8 +114,8 @@ def _adjustments(
     ctes.append(
         (
             "adje",
-            f"SELECT lead_id, SUM(pts * {adj_decay}) AS x FROM adj WHERE NOT is_fit "
-            "GROUP BY lead_id, label",
+            f"SELECT lead_id, LG_FOLD_SUM(pts * {adj_decay}, t, eid) AS x FROM adj "
+            "WHERE NOT is_fit GROUP BY lead_id, label",
             True,
         )
     )
