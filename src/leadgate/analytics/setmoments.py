@@ -317,6 +317,18 @@ class LeadRows:
     a: int  # the lead's first row
     b: int  # past its last
     cands: list[tuple[int, float, bool, bool, bool, bool, bool, bool]]
+    hand_to: int = -1  # its last hand-raiser row (a - 1: none)
+    clean: bool = False  # every row's state is finite (`_bounds`)
+
+    def bound_from(self, g: int, k: float) -> float:
+        """An upper bound of the engagement `total` gives at any moment of the lead
+        from a state of row g or a later row, where a state of row g is read only after
+        time has taken its values down to k x theirs or lower (k in [0, 1]); rows before
+        the first are the empty state."""
+        m = self.m
+        after = float(m.hi_after[g + 1]) if g + 1 < self.b else -math.inf
+        at = m.slack if g < self.a else float(m.hi[g]) * k + m.slack
+        return max(after, at)
 
     def last_before(self, t: float, inclusive: bool = False) -> int:
         """The last row before `t` (at or before, `inclusive`); a - 1 when none."""
@@ -347,17 +359,23 @@ class Moments:
     c: np.ndarray
     hl: float | None
     may: np.ndarray
-    spans: dict[int, tuple[int, int]]
+    # Per lead: its first row, past its last, its last hand-raiser row (first - 1: none)
+    # and whether all its rows are clean (`_bounds`).
+    spans: dict[int, tuple[int, int, int, bool]]
     # Leads with a row where the rule may turn true (a new high) or a hand is raised (or
     # a sum too large to tell): without one, no rule or hand makes the lead an MQL.
     live: set[int]
     cands: dict[int, list[tuple[int, float, bool, bool, bool, bool, bool, bool]]]
+    hi: np.ndarray = field(default_factory=lambda: np.zeros(0))  # `_bounds`
+    hi_after: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    slack: float = 0.0  # the rounding room in `hi`
 
     def lead(self, lid: int) -> LeadRows | None:
         span = self.spans.get(lid)
         if span is None:
             return None
-        return LeadRows(self, span[0], span[1], self.cands.get(lid, []))
+        a, b, hand_to, clean = span
+        return LeadRows(self, a, b, self.cands.get(lid, []), hand_to, clean)
 
 
 @dataclass
@@ -484,6 +502,7 @@ def moments(
             low = (e < room) | ((seq > 1) & (e_pre < room))
         dip = low & ((seq >= poss) | moved)
     bad = ~np.isfinite(e)
+    hi, hi_after, clean = _bounds(pb, base.w, c, points, gs, e, decay, bad, slack)
     first = seq == 1
     # Rows where only `may` holds are read when a walk asks (`LeadRows.may_rows`).
     at = np.flatnonzero(first | rec | dip | hand | bad)
@@ -508,12 +527,64 @@ def moments(
         cands = {lid: rows[a:b] for lid, a, b in zip(firsts, bounds[:-1], bounds[1:], strict=True)}
     starts = np.flatnonzero(first)
     ends = np.searchsorted(lead, lead[starts], "right")
-    pairs = zip(starts.tolist(), ends.tolist(), strict=True)
-    spans = dict(zip(lead[starts].tolist(), pairs, strict=True))
+    # Per lead: its last hand-raiser row (a - 1: none) and whether every row is clean.
+    hand_to = np.maximum.reduceat(np.where(hand, np.arange(n), -1), starts)
+    hand_to = np.where(hand_to < 0, starts - 1, hand_to)
+    lead_clean = np.logical_and.reduceat(clean, starts)
+    facts = zip(starts.tolist(), ends.tolist(), hand_to.tolist(), lead_clean.tolist(), strict=True)
+    spans = dict(zip(lead[starts].tolist(), facts, strict=True))
     clock("rows")
     if not ev.eids:
         ev.eids = ev.eid.to_pylist()
     # `bad` too: a sum beyond a double is no proof the rule never holds (its walk
     # raises NeedsExact and the lead is replayed exactly).
     live = set(np.unique(lead[rec | hand | bad]).tolist())
-    return Moments(ev, rows_at, t, counts, c, hl, may, spans, live, cands)
+    return Moments(ev, rows_at, t, counts, c, hl, may, spans, live, cands, hi, hi_after, slack)
+
+
+def _bounds(
+    pb: Playbook,
+    w: np.ndarray,
+    c: np.ndarray,
+    points: np.ndarray,
+    gs: np.ndarray,
+    e: np.ndarray,
+    decay: np.ndarray,
+    bad: np.ndarray,
+    slack: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What `setwalk.walk` needs to stop a lead early: per row `hi`, a bound of the
+    engagement `EngagementRules.total` gives from that row's state at any moment from the
+    row on; `hi_after`, its largest value over the row and the lead's later rows; and
+    `clean`: the row is not `bad` and `setwalk._tallies` turns its state into finite
+    values (a walk that stops early must not skip a NeedsExact the full walk raises).
+
+    The bound: a rule's value is points x (sum of weights) x 2^-(t - t0)/h; from the row
+    on it only decays, so a positive rule's cents stay at or below its value at the row
+    plus half a cent, and a negative rule's stay at or below 0. So the positive rules'
+    values summed (`e` itself when no rule has negative points), plus half a cent per
+    rule, the final rounding and `_NEAR` for the other order of summing (`slack`), plus a
+    relative 1e-9 for the float error of sums over long histories."""
+    nr = c.shape[1]
+    with np.errstate(invalid="ignore", over="ignore"):
+        if (points >= 0).all():
+            pos = e
+        else:
+            pp = np.maximum(points, 0.0)
+            cpp = pd.Series(w @ pp).groupby(gs, sort=False).cumsum().to_numpy()
+            pos = cpp * decay
+        hi = pos + (slack + 1e-9 * np.abs(pos))
+    # `_tallies` multiplies each rule's points by its sum of weights, then by a factor in
+    # [0, 1]: finite exactly when that product is. Checked at once when no product can
+    # reach the largest double, else row by row with the same multiplication.
+    top = float(np.abs(points[:nr]).max()) if nr else 0.0
+    with np.errstate(invalid="ignore", over="ignore"):
+        if nr and not (np.isfinite(c).all() and float(np.abs(c).max()) * top < 1e300):
+            fin = np.isfinite(c * points[:nr]).all(axis=1)
+        else:
+            fin = np.ones(len(e), dtype=bool)
+    clean = fin & ~bad & np.isfinite(hi)
+    # The largest bound from each row to its lead's end (unclean leads never use it).
+    rev = pd.Series(np.where(clean, hi, np.inf)[::-1]).groupby(gs[::-1], sort=False).cummax()
+    hi_after = rev.to_numpy()[::-1].copy()
+    return hi, hi_after, clean
