@@ -152,9 +152,10 @@ def walk(
         (`load(g - 1)` before a dip row g > last; the last row at the end). After it,
         only these make an MQL again: a hand-raiser row (none after `last`), a row fed
         after the cooldown or the cooldown's end itself, both reading the state of a row
-        at or after `last` (`timer` reads the last row before x + cooldown). A row after
-        `last` gives at most `hi_after`; row `last` is read at x + cooldown or later,
-        more than a cooldown after its own moment, so its positive rules have decayed by
+        at or after `last` (`timer` reads the last row before x + cooldown; with no
+        cooldown, `advance` fires it at x with the exit's state). A row after `last`
+        gives at most `hi_after`; row `last` is read at x + cooldown or later, more than
+        a cooldown after its own moment, so its positive rules have decayed by
         2^-cooldown/h at least (`LeadRows.bound_from`). When the MQL rule is false for
         this lead's fields and fit at every engagement up to that bound, nothing after
         this point is an MQL. Without an armed exit line the lead never leaves `mql` by
@@ -165,8 +166,6 @@ def walk(
         if not lead.exit_armed or proc.exit_at is None:
             return True
         cd = proc.cooldown
-        if cd <= 0:
-            return False  # the cooldown's end could read a state before `last`
         tri = proc.mql_tri
         if lv is None:
             bound = 0.0  # no events: the empty state, engagement 0
@@ -246,12 +245,14 @@ def walk(
             # Only a timer (mql, nurture) or a move to MQL (its exit line) reads the
             # engagement here; otherwise the state is loaded when something does.
             sync()
+        # What time made up to the move stays when the move itself is refused
+        # (`replay_lead` keeps it too): a recycled MQL before a refused move to MQL.
+        note(proc.advance(lead, at, rescore=False))
         try:
-            ts = proc.advance(lead, at, rescore=False)
-            ts.append(proc.set_stage(lead, to, actor, reason, at, rescore=False))
+            moved = proc.set_stage(lead, to, actor, reason, at, rescore=False)
         except IllegalTransition:
             continue
-        note(ts)
+        note([moved])
     if lead.stage not in AUTOMATIC_STAGES:
         return out
     if feed(until, final=True):
