@@ -243,7 +243,7 @@ def test_the_bounds_hold_for_the_cores_total(
     cut: float,
 ) -> None:
     """`_bounds`' `hi` bounds what `EngagementRules.total` gives from the walk's state of
-    a row (`_tallies`) at any later moment, and `bound_from` with k bounds it from the
+    a row (`_tallies`) at any later moment, and `bound_at` with k bounds it from the
     moment the positive values have decayed to k x theirs."""
     from leadgate.analytics import setmoments
     from leadgate.analytics.moments import _NEAR
@@ -274,31 +274,30 @@ def test_the_bounds_hold_for_the_cores_total(
     c = np.cumsum(w, axis=0)
     counts = np.cumsum(k, axis=0).astype(np.int32)
     pts = np.array(points)
-    gs = np.zeros(n, dtype=np.int64)
     decay = np.ones(n) if hl is None else np.power(2.0, -(t - t[0]) / hl)
     e = np.cumsum(w @ pts) * decay
     bad = ~np.isfinite(e)
     slack = 0.005 * (nr + 1) + _NEAR
-    hi, hi_after, clean = setmoments._bounds(pb, w, c, pts, gs, e, decay, bad, slack)
+    hi, clean = setmoments._bounds(c, pts, e, decay, bad, slack)
     rules_ = setwalk.SnapshotRules(pb.engagement)
 
-    class _M:  # what `_tallies` and `bound_from` read of `Moments`
+    class _M:  # what `_tallies` and `bound_at` read of `Moments`
         pass
 
     m: Any = _M()
-    m.counts, m.c, m.t, m.hl, m.hi, m.hi_after, m.slack = counts, c, t, hl, hi, hi_after, slack
+    m.counts, m.c, m.t, m.hl, m.hi, m.slack = counts, c, t, hl, hi, slack
     lv = setmoments.LeadRows(m, 0, n, [], -1, bool(clean.all()))
+    assert lv.bound_at(-1, 1.0) == slack  # before the first row: the empty state
     for g in range(n):
         assert clean[g]
         state = EngagementState(last_at=float(t[g]))
         state.rules = setwalk._tallies(lv, g, rules_)  # type: ignore[arg-type]
         at = float(t[g]) + later
-        assert rules_.total(state, at) <= hi[g]
-        assert rules_.total(state, at) <= lv.bound_from(g - 1, 1.0)
+        assert rules_.total(state, at) <= hi[g] <= lv.bound_at(g, 1.0)
         # Read once the positive values have decayed to `cut` x theirs or lower.
         if hl is not None:
             at = float(t[g]) + max(later, -math.log2(cut) * hl)
-            assert rules_.total(state, at) <= lv.bound_from(g, cut)
+            assert rules_.total(state, at) <= lv.bound_at(g, cut)
 
 
 def test_a_refused_move_keeps_the_moves_time_made_before_it(tmp_path: Path) -> None:
@@ -331,3 +330,55 @@ def test_a_refused_move_keeps_the_moves_time_made_before_it(tmp_path: Path) -> N
     fast = run_setbased(paths, pb, pb, None, end, verify=1)
     assert exact.totals["mqls_old"] == 2
     assert fast.totals == exact.totals and fast.meta["disagreements"] == 0
+
+
+def test_a_walk_that_would_need_the_exact_replay_is_not_stopped(tmp_path: Path) -> None:
+    # An MQL with no exit line is settled at once, but a later event 1,100 half-lives on
+    # has weights beyond a double: the full walk raises NeedsExact there, so the early
+    # stop must not hide it (the lead is replayed exactly, and counted so).
+    leads = [(1, "p1@acme.io", "{}", T0 - DAY, None, None, None, None, None)]
+    events = [
+        ("a", 1, "download", T0, "{}"),
+        ("b", 1, "download", T0 + DAY, "{}"),
+        ("c", 1, "download", T0 + 1100 * DAY, "{}"),
+    ]
+    paths = _write(tmp_path, leads, events, [])
+    pb = json.dumps(
+        {
+            "name": "t",
+            "engagement": {"half_life_days": 1, "rules": [{"event": "download", "points": 10}]},
+            "stages": {"mql": {"when": {"score": "engagement", "op": "gte", "value": 15}}},
+        }
+    )
+    end = T0 + 1200 * DAY
+    both = _Both()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(setbased, "walk", both)
+        fast = run_setbased(paths, pb, pb, None, end, verify=0)
+    exact = run_backtest(paths, pb, pb, None, end, workers=1)
+    assert fast.meta["replayed_exactly"] == 1
+    assert fast.totals == exact.totals and exact.totals["mqls_old"] == 1
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_walk_leaves_the_collector_as_it_found_it(tmp_path: Path, enabled: bool) -> None:
+    import gc
+
+    paths, pb = _recycling(tmp_path)
+    was = gc.isenabled()
+    try:
+        (gc.enable if enabled else gc.disable)()
+        seen: list[bool] = []
+        real = setbased.walk
+
+        def watched(*a: Any) -> list[float]:
+            seen.append(gc.isenabled())
+            return real(*a)
+
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(setbased, "walk", watched)
+            run_setbased(paths, pb, pb, None, T0 + 200 * DAY, verify=0)
+        assert seen and not any(seen)  # paused while walking
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()

@@ -317,18 +317,15 @@ class LeadRows:
     a: int  # the lead's first row
     b: int  # past its last
     cands: list[tuple[int, float, bool, bool, bool, bool, bool, bool]]
-    hand_to: int = -1  # its last hand-raiser row (a - 1: none)
+    tail: int = -1  # its last hot or hand-raiser row (`moments`; a - 1: none)
     clean: bool = False  # every row's state is finite (`_bounds`)
 
-    def bound_from(self, g: int, k: float) -> float:
-        """An upper bound of the engagement `total` gives at any moment of the lead
-        from a state of row g or a later row, where a state of row g is read only after
-        time has taken its values down to k x theirs or lower (k in [0, 1]); rows before
-        the first are the empty state."""
+    def bound_at(self, g: int, k: float) -> float:
+        """An upper bound of the engagement `total` gives from row g's state (the empty
+        state before the first row) once time has taken its values down to k x theirs or
+        lower (k in [0, 1])."""
         m = self.m
-        after = float(m.hi_after[g + 1]) if g + 1 < self.b else -math.inf
-        at = m.slack if g < self.a else float(m.hi[g]) * k + m.slack
-        return max(after, at)
+        return m.slack if g < self.a else float(m.hi[g]) * k + m.slack
 
     def last_before(self, t: float, inclusive: bool = False) -> int:
         """The last row before `t` (at or before, `inclusive`); a - 1 when none."""
@@ -359,23 +356,22 @@ class Moments:
     c: np.ndarray
     hl: float | None
     may: np.ndarray
-    # Per lead: its first row, past its last, its last hand-raiser row (first - 1: none)
-    # and whether all its rows are clean (`_bounds`).
+    # Per lead: its first row, past its last, its last hot or hand-raiser row (first - 1:
+    # none) and whether all its rows are clean (`_bounds`).
     spans: dict[int, tuple[int, int, int, bool]]
     # Leads with a row where the rule may turn true (a new high) or a hand is raised (or
     # a sum too large to tell): without one, no rule or hand makes the lead an MQL.
     live: set[int]
     cands: dict[int, list[tuple[int, float, bool, bool, bool, bool, bool, bool]]]
     hi: np.ndarray = field(default_factory=lambda: np.zeros(0))  # `_bounds`
-    hi_after: np.ndarray = field(default_factory=lambda: np.zeros(0))
     slack: float = 0.0  # the rounding room in `hi`
 
     def lead(self, lid: int) -> LeadRows | None:
         span = self.spans.get(lid)
         if span is None:
             return None
-        a, b, hand_to, clean = span
-        return LeadRows(self, a, b, self.cands.get(lid, []), hand_to, clean)
+        a, b, tail, clean = span
+        return LeadRows(self, a, b, self.cands.get(lid, []), tail, clean)
 
 
 @dataclass
@@ -472,10 +468,11 @@ def moments(
     slack = 0.005 * (nr + 1) + _NEAR
     st = pb.stages
     eng_min = _engagement_floor(st.mql.when)
+    mono = st.mql.when is not None and monotone(st.mql.when)
     if st.mql.when is None or eng_min == math.inf:
         rec = np.zeros(n, dtype=bool)
         may = rec
-    elif monotone(st.mql.when):
+    elif mono:
         # The highest engagement before each row of its lead (-inf at the first).
         prev = pd.Series(e).groupby(gs, sort=False).cummax().to_numpy()
         before = np.full(n, -np.inf)
@@ -502,7 +499,17 @@ def moments(
             low = (e < room) | ((seq > 1) & (e_pre < room))
         dip = low & ((seq >= poss) | moved)
     bad = ~np.isfinite(e)
-    hi, hi_after, clean = _bounds(pb, base.w, c, points, gs, e, decay, bad, slack)
+    hi, clean = _bounds(c, points, e, decay, bad, slack)
+    # Rows from whose state the rule may hold, at the row or at any later moment: `may`'s
+    # test on `hi`, which bounds every later engagement (`_bounds`). What `setwalk.walk`
+    # must not stop before, with the hand-raisers.
+    if st.mql.when is None or eng_min == math.inf:
+        hot = np.zeros(n, dtype=bool)
+    elif mono and eng_min != -math.inf:
+        with np.errstate(invalid="ignore"):
+            hot = hi >= eng_min - slack
+    else:
+        hot = np.ones(n, dtype=bool)
     first = seq == 1
     # Rows where only `may` holds are read when a walk asks (`LeadRows.may_rows`).
     at = np.flatnonzero(first | rec | dip | hand | bad)
@@ -527,11 +534,11 @@ def moments(
         cands = {lid: rows[a:b] for lid, a, b in zip(firsts, bounds[:-1], bounds[1:], strict=True)}
     starts = np.flatnonzero(first)
     ends = np.searchsorted(lead, lead[starts], "right")
-    # Per lead: its last hand-raiser row (a - 1: none) and whether every row is clean.
-    hand_to = np.maximum.reduceat(np.where(hand, np.arange(n), -1), starts)
-    hand_to = np.where(hand_to < 0, starts - 1, hand_to)
+    # Per lead: its last hot or hand-raiser row (a - 1: none), whether every row is clean.
+    tail = np.maximum.reduceat(np.where(hot | hand, np.arange(n), -1), starts)
+    tail = np.where(tail < 0, starts - 1, tail)
     lead_clean = np.logical_and.reduceat(clean, starts)
-    facts = zip(starts.tolist(), ends.tolist(), hand_to.tolist(), lead_clean.tolist(), strict=True)
+    facts = zip(starts.tolist(), ends.tolist(), tail.tolist(), lead_clean.tolist(), strict=True)
     spans = dict(zip(lead[starts].tolist(), facts, strict=True))
     clock("rows")
     if not ev.eids:
@@ -539,25 +546,22 @@ def moments(
     # `bad` too: a sum beyond a double is no proof the rule never holds (its walk
     # raises NeedsExact and the lead is replayed exactly).
     live = set(np.unique(lead[rec | hand | bad]).tolist())
-    return Moments(ev, rows_at, t, counts, c, hl, may, spans, live, cands, hi, hi_after, slack)
+    return Moments(ev, rows_at, t, counts, c, hl, may, spans, live, cands, hi, slack)
 
 
 def _bounds(
-    pb: Playbook,
-    w: np.ndarray,
     c: np.ndarray,
     points: np.ndarray,
-    gs: np.ndarray,
     e: np.ndarray,
     decay: np.ndarray,
     bad: np.ndarray,
     slack: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray]:
     """What `setwalk.walk` needs to stop a lead early: per row `hi`, a bound of the
     engagement `EngagementRules.total` gives from that row's state at any moment from the
-    row on; `hi_after`, its largest value over the row and the lead's later rows; and
-    `clean`: the row is not `bad` and `setwalk._tallies` turns its state into finite
-    values (a walk that stops early must not skip a NeedsExact the full walk raises).
+    row on, and `clean`: the row is not `bad` and `setwalk._tallies` turns its state into
+    finite values (a walk that stops early must not skip a NeedsExact the full walk
+    raises).
 
     The bound: a rule's value is points x (sum of weights) x 2^-(t - t0)/h; from the row
     on it only decays, so a positive rule's cents stay at or below its value at the row
@@ -567,24 +571,19 @@ def _bounds(
     relative 1e-9 for the float error of sums over long histories."""
     nr = c.shape[1]
     with np.errstate(invalid="ignore", over="ignore"):
-        if (points >= 0).all():
-            pos = e
-        else:
-            pp = np.maximum(points, 0.0)
-            cpp = pd.Series(w @ pp).groupby(gs, sort=False).cumsum().to_numpy()
-            pos = cpp * decay
+        # The running sums per rule are there: no other sum over the rows.
+        pos = e if (points >= 0).all() else (c @ np.maximum(points[:nr], 0.0)) * decay
         hi = pos + (slack + 1e-9 * np.abs(pos))
-    # `_tallies` multiplies each rule's points by its sum of weights, then by a factor in
-    # [0, 1]: finite exactly when that product is. Checked at once when no product can
-    # reach the largest double, else row by row with the same multiplication.
+    # `_tallies` multiplies each rule's points by its sum of weights (never negative),
+    # then by a factor in [0, 1]: finite exactly when that product is. Checked at once
+    # when no product can reach the largest double, else row by row with the same
+    # multiplication (a NaN largest sum fails the first test too).
     top = float(np.abs(points[:nr]).max()) if nr else 0.0
+    big = float(c.max()) if c.size else 0.0
     with np.errstate(invalid="ignore", over="ignore"):
-        if nr and not (np.isfinite(c).all() and float(np.abs(c).max()) * top < 1e300):
-            fin = np.isfinite(c * points[:nr]).all(axis=1)
-        else:
+        if big * top < 1e300:
             fin = np.ones(len(e), dtype=bool)
+        else:
+            fin = np.isfinite(c * points[:nr]).all(axis=1)
     clean = fin & ~bad & np.isfinite(hi)
-    # The largest bound from each row to its lead's end (unclean leads never use it).
-    rev = pd.Series(np.where(clean, hi, np.inf)[::-1]).groupby(gs[::-1], sort=False).cummax()
-    hi_after = rev.to_numpy()[::-1].copy()
-    return hi, hi_after, clean
+    return hi, clean

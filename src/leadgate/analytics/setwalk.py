@@ -150,30 +150,30 @@ def walk(
         An MQL's only automatic move is the exit, at a moment x after every row the walk
         has passed (`last`): the state it is found with is row `last` or a later one
         (`load(g - 1)` before a dip row g > last; the last row at the end). After it,
-        only these make an MQL again: a hand-raiser row (none after `last`), a row fed
-        after the cooldown or the cooldown's end itself, both reading the state of a row
-        at or after `last` (`timer` reads the last row before x + cooldown; with no
-        cooldown, `advance` fires it at x with the exit's state). A row after `last`
-        gives at most `hi_after`; row `last` is read at x + cooldown or later, more than
-        a cooldown after its own moment, so its positive rules have decayed by
-        2^-cooldown/h at least (`LeadRows.bound_from`). When the MQL rule is false for
-        this lead's fields and fit at every engagement up to that bound, nothing after
-        this point is an MQL. Without an armed exit line the lead never leaves `mql` by
-        itself. A lead with a row that is not clean is walked to the end (its
-        NeedsExact must be raised as before)."""
+        only these make an MQL again: a hand-raiser row, a row fed after the cooldown or
+        the cooldown's end itself, both reading the state of a row at or after `last`
+        (`timer` reads the last row before x + cooldown; with no cooldown, `advance`
+        fires it at x with the exit's state). No row after `last` is a hand-raiser or
+        hot (`LeadRows.tail`: from a row that is not, the rule holds at no later
+        moment). Row `last` is read at x + cooldown or later, more than a cooldown after
+        its own moment, so its positive rules have decayed by 2^-cooldown/h at least
+        (`LeadRows.bound_at`): when the MQL rule is false for this lead's fields and fit
+        at every engagement up to that bound, nothing after this point is an MQL.
+        Without an armed exit line the lead never leaves `mql` by itself. A lead with a
+        row that is not clean is walked to the end (its NeedsExact must be raised as
+        before)."""
         if lv is not None and not lv.clean:
             return False
         if not lead.exit_armed or proc.exit_at is None:
             return True
-        cd = proc.cooldown
         tri = proc.mql_tri
         if lv is None:
             bound = 0.0  # no events: the empty state, engagement 0
         else:
-            if lv.hand_to > last:
+            if lv.tail > last:
                 return False
             hl = lv.m.hl
-            bound = lv.bound_from(last, 1.0 if hl is None else 2.0 ** (-cd / hl))
+            bound = lv.bound_at(last, 1.0 if hl is None else 2.0 ** (-proc.cooldown / hl))
         return tri is None or tri(proc.fields(lead), proc.fit(lead), bound) is False
 
     def feed(until_t: float, final: bool = False) -> bool:
