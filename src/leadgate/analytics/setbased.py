@@ -23,13 +23,14 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import math
 import multiprocessing
 import os
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -61,14 +62,22 @@ def _walk_leads(ids: list[int]) -> tuple[Runs, set[int]]:
     """Walk these leads under both playbooks (`_WALK`): their MQL moments, and the leads
     the exact replay has to take.
 
-    With the cyclic collector paused: the walks make no reference cycles (what they
-    make is freed by reference counting), but their allocations set off full
-    collections that walk every object of the columns and lead states (two at 20k
-    leads / 400k events: 0.22-0.26 CPU-s of a 1.0-1.3 CPU-s walk)."""
+    With the cyclic collector paused (`_collector_paused`)."""
+    with _collector_paused():
+        return _walk_all(ids)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic collector off for a loop that makes no reference cycles (what it makes
+    is freed by reference counting) but whose allocations set off full collections,
+    each walking every object of the columns and lead states: two in the walks at 20k
+    leads / 400k events (0.22-0.26 of 1.0-1.3 CPU-s), two in the pruning (0.16).
+    Left as found (a server's policy may have it off)."""
     was = gc.isenabled()
     gc.disable()
     try:
-        return _walk_all(ids)
+        yield
     finally:
         if was:
             gc.enable()
@@ -77,7 +86,7 @@ def _walk_leads(ids: list[int]) -> tuple[Runs, set[int]]:
 def _walk_all(ids: list[int]) -> tuple[Runs, set[int]]:
     w = _WALK
     procs, keep, states, rows_by = w["procs"], w["keep"], w["states"], w["rows_by"]
-    moves, leads, counts, until = w["moves"], w["leads"], w["counts"], w["until"]
+    moves, leads, firsts, until = w["moves"], w["leads"], w["firsts"], w["until"]
     results: Runs = {}
     exact: set[int] = set()
     for lid in ids:
@@ -105,7 +114,7 @@ def _walk_all(ids: list[int]) -> tuple[Runs, set[int]]:
             exact.add(lid)
             continue
         if runs[0] or runs[1]:
-            first = counts.first_at(lid)
+            first = firsts.get(lid)
             results[lid] = (runs[0], runs[1], int(created if first is None else first))
     return results, exact
 
@@ -156,43 +165,44 @@ def run_setbased(
     where = counts.index()
     no_events = bt.engagement_bound  # a lead with moves only: the bound of no events
     fits = FitCache()
-    for k, (proc, ids) in enumerate(zip(procs, maybe, strict=True)):
-        hand, bound = counts.hand_and_bound(proc)
-        hand_l, bound_l = hand.tolist(), bound.tolist()
-        empty_bound = no_events(proc.playbook, {})
-        ok = set()
-        for lid in sorted(ids):
-            info = leads.get(lid)
-            if info is None:
-                continue
-            mv = moves.get(lid, [])
-            lead = LeadState(info[0], dict(info[1]), info[2], id=lid)
-            other = asked.get(lid) if k == 1 and same_fit else None
-            if k == 0:
-                asked[lid] = lead
-            elif other is not None:
-                lead.fields_cache = other.fields_cache
-                lead.fit_lines_cache = other.fit_lines_cache
-            # `backtest.can_move`, on the counts' columns.
-            i = where.get(lid)
-            if any(to == "mql" for _, to, _, _ in mv) or (i is not None and hand_l[i]):
-                movable = True
-            elif proc.playbook.stages.mql.when is None:
-                movable = False
-            else:
-                b = empty_bound if i is None else bound_l[i]
-                # `rule_may_hold` in its two steps, the shared fit filled in between:
-                # most leads here (people's moves, few events) fail the bound alone.
-                if bt.bound_rules_out(proc, b):
+    with _collector_paused():  # LeadStates by the ten thousand: no cycles
+        for k, (proc, ids) in enumerate(zip(procs, maybe, strict=True)):
+            hand, bound = counts.hand_and_bound(proc)
+            hand_l, bound_l = hand.tolist(), bound.tolist()
+            empty_bound = no_events(proc.playbook, {})
+            ok = set()
+            for lid in sorted(ids):
+                info = leads.get(lid)
+                if info is None:
+                    continue
+                mv = moves.get(lid, [])
+                lead = LeadState(info[0], dict(info[1]), info[2], id=lid)
+                other = asked.get(lid) if k == 1 and same_fit else None
+                if k == 0:
+                    asked[lid] = lead
+                elif other is not None:
+                    lead.fields_cache = other.fields_cache
+                    lead.fit_lines_cache = other.fit_lines_cache
+                # `backtest.can_move`, on the counts' columns.
+                i = where.get(lid)
+                if any(to == "mql" for _, to, _, _ in mv) or (i is not None and hand_l[i]):
+                    movable = True
+                elif proc.playbook.stages.mql.when is None:
                     movable = False
                 else:
-                    if lead.fit_lines_cache is None:
-                        fits.fill(proc, lead)
-                    movable = bt.lead_may_hold(proc, lead, b)
-            if movable:
-                ok.add(lid)
-                states[k][lid] = lead
-        keep.append(ok)
+                    b = empty_bound if i is None else bound_l[i]
+                    # `rule_may_hold` in its two steps, the shared fit filled in between:
+                    # most leads here (people's moves, few events) fail the bound alone.
+                    if bt.bound_rules_out(proc, b):
+                        movable = False
+                    else:
+                        if lead.fit_lines_cache is None:
+                            fits.fill(proc, lead)
+                        movable = bt.lead_may_hold(proc, lead, b)
+                if movable:
+                    ok.add(lid)
+                    states[k][lid] = lead
+            keep.append(ok)
     clock("prune")
     # Two playbooks that match, cap and decay alike (a points or threshold what-if) have
     # the same weights, counts and running sums: computed once, over the leads either
@@ -211,7 +221,7 @@ def run_setbased(
     walked = sorted(keep[0] | keep[1])
     _WALK.update(
         procs=procs, keep=keep, states=states, rows_by=rows_by, moves=moves, leads=leads,
-        counts=counts, until=until,
+        firsts=counts.first_times(walked), until=until,
     )  # fmt: skip
     try:
         # One by default: on this 2-core machine, shared, forked walkers cost more CPU

@@ -25,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -136,6 +137,15 @@ class TypeCounts:
         if i >= len(self.leads) or self.leads[i] != lid:
             return None
         return float(self.ev.t[self.first_row[i]])
+
+    def first_times(self, ids: list[int]) -> dict[int, float]:
+        """`first_at` of many leads at once (those with no events are left out)."""
+        if not ids or not len(self.leads):
+            return {}
+        want = np.asarray(ids, dtype=np.int64)
+        i = np.minimum(np.searchsorted(self.leads, want), len(self.leads) - 1)
+        ok = self.leads[i] == want
+        return dict(zip(want[ok].tolist(), self.ev.t[self.first_row[i[ok]]].tolist(), strict=True))
 
     def index(self) -> dict[int, int]:
         return dict(zip(self.leads.tolist(), range(len(self.leads)), strict=True))
@@ -329,9 +339,12 @@ class LeadRows:
 
     def last_before(self, t: float, inclusive: bool = False) -> int:
         """The last row before `t` (at or before, `inclusive`); a - 1 when none."""
-        ts = self.m.t[self.a : self.b]
-        at = np.searchsorted(ts, t, "right") if inclusive else np.searchsorted(ts, t, "left")
-        return self.a + int(at) - 1
+        # `bisect` on the column itself: a lead's few rows cost less than numpy's
+        # call overhead (and a slice) per search.
+        ts = self.m.t
+        if inclusive:
+            return bisect.bisect_right(ts, t, self.a, self.b) - 1
+        return bisect.bisect_left(ts, t, self.a, self.b) - 1
 
     def event(self, g: int) -> tuple[str, str, float]:
         ev, j = self.m.ev, int(self.m.rows[g])

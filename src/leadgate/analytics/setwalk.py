@@ -69,7 +69,10 @@ def _tallies(lv: LeadRows, g: int, rules: EngagementRules) -> dict[int, Tally]:
     pts: list[float] = rules.points  # type: ignore[attr-defined]  # a SnapshotRules
     cs = m.c[g].tolist()
     out = {i: Tally(n, pts[i] * cs[i] * k, t) for i, n in enumerate(ns) if n}
-    if not math.isfinite(k) or not all(math.isfinite(x.value) for x in out.values()):
+    # A clean lead's values are all finite (`setmoments._bounds` checked the products).
+    if not lv.clean and (
+        not math.isfinite(k) or not all(math.isfinite(x.value) for x in out.values())
+    ):
         raise NeedsExact  # decay over too many half-lives for one sum
     return out
 
