@@ -58,22 +58,16 @@ _WALK: dict[str, Any] = {}
 _FORK_MIN = 2000  # fewer leads walk faster than a pool starts
 
 
-def _walk_leads(ids: list[int]) -> tuple[Runs, set[int]]:
-    """Walk these leads under both playbooks (`_WALK`): their MQL moments, and the leads
-    the exact replay has to take.
-
-    With the cyclic collector paused (`_collector_paused`)."""
-    with _collector_paused():
-        return _walk_all(ids)
-
-
 @contextlib.contextmanager
 def _collector_paused() -> Iterator[None]:
-    """The cyclic collector off for a loop that makes no reference cycles (what it makes
-    is freed by reference counting) but whose allocations set off full collections,
-    each walking every object of the columns and lead states: two in the walks at 20k
-    leads / 400k events (0.22-0.26 of 1.0-1.3 CPU-s), two in the pruning (0.16).
-    Left as found (a server's policy may have it off)."""
+    """The cyclic collector off for the whole backtest, left as found (a server's policy
+    may have it off). What the backtest makes is freed by reference counting (a whole
+    run at 20k leads / 400k events left 8 small objects in cycles), but its allocations
+    set off full collections, each walking every object of the columns and lead states:
+    at 20k / 400k two in the pruning (0.16 CPU-s), two in the walks (0.22-0.26 of
+    1.0-1.3 CPU-s) and one in the verification (0.14-0.19); paused only in the walks,
+    the ones due landed in the verification instead (+0.9 CPU-s at 100k / 2M). Once
+    the backtest returns, its columns are freed and the next collection is small."""
     was = gc.isenabled()
     gc.disable()
     try:
@@ -83,7 +77,9 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _walk_all(ids: list[int]) -> tuple[Runs, set[int]]:
+def _walk_leads(ids: list[int]) -> tuple[Runs, set[int]]:
+    """Walk these leads under both playbooks (`_WALK`): their MQL moments, and the leads
+    the exact replay has to take."""
     w = _WALK
     procs, keep, states, rows_by = w["procs"], w["keep"], w["states"], w["rows_by"]
     moves, leads, firsts, until = w["moves"], w["leads"], w["firsts"], w["until"]
@@ -135,6 +131,24 @@ def run_setbased(
     leads are replayed exactly too and `meta` says how many disagree. `phases`, when
     given, receives the CPU seconds of each step (bench/backtest.py prints them).
     `workers` processes walk the leads (default 1, see below)."""
+    with _collector_paused():
+        return _run_setbased(
+            paths, old_text, new_text, start, end, verify, seed, progress, phases, workers
+        )
+
+
+def _run_setbased(
+    paths: tuple[Path, Path, Path],
+    old_text: str,
+    new_text: str,
+    start: float | None,
+    end: float | None,
+    verify: int,
+    seed: int | None,
+    progress: Callable[[int, int], None] | None,
+    phases: dict[str, float] | None,
+    workers: int | None,
+) -> bt.BacktestResult:
     import duckdb
 
     clock = _Phases(phases)
@@ -165,44 +179,43 @@ def run_setbased(
     where = counts.index()
     no_events = bt.engagement_bound  # a lead with moves only: the bound of no events
     fits = FitCache()
-    with _collector_paused():  # LeadStates by the ten thousand: no cycles
-        for k, (proc, ids) in enumerate(zip(procs, maybe, strict=True)):
-            hand, bound = counts.hand_and_bound(proc)
-            hand_l, bound_l = hand.tolist(), bound.tolist()
-            empty_bound = no_events(proc.playbook, {})
-            ok = set()
-            for lid in sorted(ids):
-                info = leads.get(lid)
-                if info is None:
-                    continue
-                mv = moves.get(lid, [])
-                lead = LeadState(info[0], dict(info[1]), info[2], id=lid)
-                other = asked.get(lid) if k == 1 and same_fit else None
-                if k == 0:
-                    asked[lid] = lead
-                elif other is not None:
-                    lead.fields_cache = other.fields_cache
-                    lead.fit_lines_cache = other.fit_lines_cache
-                # `backtest.can_move`, on the counts' columns.
-                i = where.get(lid)
-                if any(to == "mql" for _, to, _, _ in mv) or (i is not None and hand_l[i]):
-                    movable = True
-                elif proc.playbook.stages.mql.when is None:
+    for k, (proc, ids) in enumerate(zip(procs, maybe, strict=True)):
+        hand, bound = counts.hand_and_bound(proc)
+        hand_l, bound_l = hand.tolist(), bound.tolist()
+        empty_bound = no_events(proc.playbook, {})
+        ok = set()
+        for lid in sorted(ids):
+            info = leads.get(lid)
+            if info is None:
+                continue
+            mv = moves.get(lid, [])
+            lead = LeadState(info[0], dict(info[1]), info[2], id=lid)
+            other = asked.get(lid) if k == 1 and same_fit else None
+            if k == 0:
+                asked[lid] = lead
+            elif other is not None:
+                lead.fields_cache = other.fields_cache
+                lead.fit_lines_cache = other.fit_lines_cache
+            # `backtest.can_move`, on the counts' columns.
+            i = where.get(lid)
+            if any(to == "mql" for _, to, _, _ in mv) or (i is not None and hand_l[i]):
+                movable = True
+            elif proc.playbook.stages.mql.when is None:
+                movable = False
+            else:
+                b = empty_bound if i is None else bound_l[i]
+                # `rule_may_hold` in its two steps, the shared fit filled in between:
+                # most leads here (people's moves, few events) fail the bound alone.
+                if bt.bound_rules_out(proc, b):
                     movable = False
                 else:
-                    b = empty_bound if i is None else bound_l[i]
-                    # `rule_may_hold` in its two steps, the shared fit filled in between:
-                    # most leads here (people's moves, few events) fail the bound alone.
-                    if bt.bound_rules_out(proc, b):
-                        movable = False
-                    else:
-                        if lead.fit_lines_cache is None:
-                            fits.fill(proc, lead)
-                        movable = bt.lead_may_hold(proc, lead, b)
-                if movable:
-                    ok.add(lid)
-                    states[k][lid] = lead
-            keep.append(ok)
+                    if lead.fit_lines_cache is None:
+                        fits.fill(proc, lead)
+                    movable = bt.lead_may_hold(proc, lead, b)
+            if movable:
+                ok.add(lid)
+                states[k][lid] = lead
+        keep.append(ok)
     clock("prune")
     # Two playbooks that match, cap and decay alike (a points or threshold what-if) have
     # the same weights, counts and running sums: computed once, over the leads either
