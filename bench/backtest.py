@@ -306,6 +306,12 @@ def main() -> None:
     )
     ap.add_argument("--exact", action="store_true", help="the full Python replay (the oracle)")
     ap.add_argument("--verify", type=int, default=1000, help="leads checked against --exact")
+    ap.add_argument(
+        "--chunk-events",
+        type=int,
+        default=None,
+        help="set-based: events a lead-id range holds (default setbased.CHUNK_EVENTS)",
+    )
     a = ap.parse_args()
     d = synthesize(a.leads, a.events)
     print(f"machine: {machine()}")
@@ -338,6 +344,7 @@ def main() -> None:
             verify=a.verify,
             phases=phases,
             workers=a.workers,
+            chunk_events=a.chunk_events,
         )
         print("CPU-s by step: " + ", ".join(f"{k} {v:.2f}" for k, v in phases.items()))
     took = time.perf_counter() - t

@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -127,7 +128,7 @@ def cases(draw: st.DrawFn) -> tuple[str, str, list[Any], list[Any], list[Any]]:
 
 
 def _write(
-    tmp: Path, leads: list[Any], events: list[Any], moves: list[Any]
+    tmp: Path, leads: list[Any], events: list[Any], moves: list[Any], row_group: int | None = None
 ) -> tuple[Path, Path, Path]:
     paths = (tmp / "leads.parquet", tmp / "events.parquet", tmp / "transitions.parquet")
     for path, rows, schema in zip(
@@ -140,6 +141,7 @@ def _write(
                 schema=schema,
             ),
             path,
+            row_group_size=row_group,
         )
     return paths
 
@@ -164,6 +166,15 @@ def test_set_based_equals_exact(case: Any, tmp_path_factory: pytest.TempPathFact
         exact = run_backtest(paths, old, new, start, end, workers=1)
         fast = run_setbased(paths, old, new, start, end, verify=0)
         assert _seen(fast) == _seen(exact)
+    # Taken in lead-id ranges of a few events each (the way a big history is), the same:
+    # filters on a file in lead order, a partitioned copy of one in arrival order.
+    exact = run_backtest(paths, old, new, None, end, workers=1)
+    for arrival in (False, True):
+        rows = sorted(events, key=lambda e: (e[3], e[0])) if arrival else events
+        d = tmp_path_factory.mktemp("ranges")
+        p = _write(d, leads, rows, moves, row_group=5)
+        ranged = run_setbased(p, old, new, None, end, verify=0, chunk_events=7)
+        assert _seen(ranged) == _seen(exact)
     # Everything the walk returned agrees lead by lead with the oracle.
     res = run_setbased(paths, old, new, None, end, verify=len(leads))
     assert res.meta["disagreements"] == 0
@@ -205,6 +216,60 @@ def test_verification_counts_a_disagreement(
     bad = run_setbased(paths, old, new, None, T0 + 100 * DAY, verify=40)
     assert bad.meta["disagreements"] > 0
     assert verify_sample(paths, old, new, {}, 0, T0 + 100 * DAY) == (0, 0)
+
+
+@pytest.mark.parametrize("arrival", [False, True])
+def test_lead_ranges_split_by_events_and_keep_leads_whole(tmp_path: Path, arrival: bool) -> None:
+    # Lead 3 alone has more events than a range holds; leads 5 and 9 have only moves.
+    counts = {1: 2, 2: 2, 3: 9, 4: 1, 6: 3, 7: 1, 8: 2}
+    events = [
+        (f"e{lid}.{k}", lid, "download", T0 + k * DAY, "{}")
+        for lid, n in counts.items()
+        for k in range(n)
+    ]
+    leads = [(i, f"p{i}@acme.io", "{}", T0, None, None, None, None, None) for i in range(1, 10)]
+    moves = [(5, "x", "mql", T0, "rep@x.io"), (9, "x", "mql", T0, "rep@x.io")]
+    if arrival:  # the store's export: in time order, row groups across all leads
+        events.sort(key=lambda e: (e[3], e[0]))
+    paths = _write(tmp_path, leads, events, moves, row_group=3)
+    con = duckdb.connect()
+    assert setbased._in_lead_order(con, paths[1]) is not arrival
+    ranges = setbased.lead_ranges(con, paths[1], 1e300, 4, tmp_path / "r")
+    assert all(("lg_range=" in src) is arrival for src, _, _ in ranges)
+    assert [(lo, hi) for _, lo, hi in ranges] == [(None, 3), (3, 4), (4, 7), (7, None)]
+    got = []
+    for source, lo, hi in ranges:
+        rows = con.execute(f"SELECT * FROM {source} ORDER BY id").fetchall()
+        assert [c[0] for c in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()] == [
+            f.name for f in EVENT_SCHEMA
+        ]
+        assert all((lo is None or r[1] >= lo) and (hi is None or r[1] < hi) for r in rows)
+        got += rows
+    assert sorted(got) == sorted(
+        con.execute(f"SELECT * FROM read_parquet('{paths[1]}')").fetchall()
+    )
+    # Enough room for everything: the exported file itself, not a copy.
+    assert setbased.lead_ranges(con, paths[1], 1e300, 20, tmp_path / "s") == [
+        (f"read_parquet('{paths[1]}')", None, None)
+    ]
+    # People's moves of leads with no events are walked in their range too.
+    pb: dict[str, Any] = {
+        "name": "t",
+        "engagement": {"rules": [{"event": "download", "points": 10}]},
+        "stages": {"mql": {"when": {"score": "engagement", "op": "gte", "value": 30}}},
+    }
+    old = json.dumps(pb)
+    pb["engagement"]["rules"][0]["points"] = 15
+    new = json.dumps(pb)
+    end = T0 + 100 * DAY
+    seen: list[tuple[int, int]] = []
+    ranged = run_setbased(
+        paths, old, new, None, end, verify=9, chunk_events=4,
+        progress=lambda d, t: seen.append((d, t)),
+    )  # fmt: skip
+    assert _seen(ranged) == _seen(run_backtest(paths, old, new, None, end, workers=1))
+    assert ranged.meta["disagreements"] == 0 and ranged.totals["mqls_old"] >= 2
+    assert seen == [(1, 5), (2, 5), (3, 5), (4, 5), (5, 5)]
 
 
 def test_forked_walkers_give_what_one_process_gives(

@@ -432,3 +432,22 @@ def test_step_checks_are_rate_limited_per_address(
     assert nxt("p9@acme.com").status_code == 200
     # Not counted as form rejections: those are submissions refused.
     assert not any("rate" in k for k in site.rejections())
+
+
+def test_step_limit_counts_an_ipv6_client_by_its_64(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One visitor holds a whole /64: a fresh address for every check must not mean a
+    # fresh budget, or the lead oracle is open again.
+    from leadgate.forms import http as forms_http
+
+    monkeypatch.setattr(forms_http, "STEP_RATE", 3)
+    site.client.app.state.__dict__.pop("form_step_limit", None)  # type: ignore[attr-defined]
+    app = site.client.app
+
+    def start(host: str) -> int:
+        c = TestClient(app, raise_server_exceptions=False, client=(host, 40000))
+        return c.get("/f/demo/start").status_code
+
+    assert [start(f"2001:db8:7:1::{i}") for i in range(1, 6)] == [200, 200, 200, 429, 429]
+    assert start("2001:db8:7:2::1") == 200  # another /64 is another client

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from leadgate.api import create_app
 from leadgate.users import Users
-from leadgate.users.service import MAX_FAILURES_PER_NAME
+from leadgate.users.service import MAX_FAILURES_PER_CLIENT, MAX_FAILURES_PER_NAME
 
 from .conftest import PW, XSS, Team, field, sign_in
 
@@ -61,6 +61,19 @@ def test_sign_in_needs_the_form_token(client: TestClient) -> None:
     assert r.status_code == 403 and "lg_session" not in r.headers.get("set-cookie", "")
     r = sign_in(client, "anna", headers={"Origin": "https://evil.example"})
     assert r.status_code == 403
+
+
+def test_failed_sign_ins_count_an_ipv6_client_by_its_64(team: Team) -> None:
+    # Guessing from a fresh address of one's /64 each time is one client guessing.
+    app = create_app(engine=team.engine)
+    with TestClient(app, raise_server_exceptions=False):
+        for i in range(MAX_FAILURES_PER_CLIENT):
+            c = TestClient(app, raise_server_exceptions=False, client=(f"2001:db8:9::{i + 1:x}", 1))
+            assert sign_in(c, f"ghost{i}", "wrong password!").status_code == 401
+        c = TestClient(app, raise_server_exceptions=False, client=("2001:db8:9::ffff", 1))
+        assert sign_in(c, "anna").status_code == 429
+        other = TestClient(app, raise_server_exceptions=False, client=("2001:db8:a::1", 1))
+        assert sign_in(other, "anna").status_code == 303
 
 
 def test_wrong_password_then_rate_limit(client: TestClient) -> None:

@@ -29,11 +29,13 @@ import math
 import multiprocessing
 import os
 import random
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 
 from leadgate.analytics import backtest as bt
@@ -46,6 +48,7 @@ from leadgate.analytics.setwalk import (
     snapshot_processor,
     walk,
 )
+from leadgate.analytics.sqldialect import dbl
 from leadgate.leads import LeadState
 from leadgate.scoring.engagement import ADJUSTMENT
 
@@ -56,6 +59,11 @@ Runs = dict[int, tuple[list[float], list[float], int]]
 # What forked walkers read: set by `run_setbased` just before it forks, cleared after.
 _WALK: dict[str, Any] = {}
 _FORK_MIN = 2000  # fewer leads walk faster than a pool starts
+# Events a lead-id range holds at most (about): the set-based path's memory follows it,
+# ~1.8 GB at 2M events (100k leads; docs/benchmarks-analytics.md), where the exact
+# replay's target is 4 GB at any size. Fewer would cost each range DuckDB's fixed costs
+# (~0.3 CPU-s) for nothing at the sizes one range holds.
+CHUNK_EVENTS = 2_000_000
 
 
 @contextlib.contextmanager
@@ -126,14 +134,28 @@ def run_setbased(
     progress: Callable[[int, int], None] | None = None,
     phases: dict[str, float] | None = None,
     workers: int | None = None,
+    chunk_events: int | None = None,
 ) -> bt.BacktestResult:
     """The backtest of `backtest.run_backtest`, set-based (module docstring); `verify`
     leads are replayed exactly too and `meta` says how many disagree. `phases`, when
     given, receives the CPU seconds of each step (bench/backtest.py prints them).
-    `workers` processes walk the leads (default 1, see below)."""
+    `workers` processes walk the leads (default 1, see below). A history of more than
+    `chunk_events` events (default CHUNK_EVENTS) is taken in lead-id ranges of about
+    that many events each, one after the other, so memory follows the range, not the
+    history: every step but the final comparison is per lead."""
     with _collector_paused():
         return _run_setbased(
-            paths, old_text, new_text, start, end, verify, seed, progress, phases, workers
+            paths,
+            old_text,
+            new_text,
+            start,
+            end,
+            verify,
+            seed,
+            progress,
+            phases,
+            workers,
+            chunk_events,
         )
 
 
@@ -148,6 +170,7 @@ def _run_setbased(
     progress: Callable[[int, int], None] | None,
     phases: dict[str, float] | None,
     workers: int | None,
+    chunk_events: int | None,
 ) -> bt.BacktestResult:
     import duckdb
 
@@ -158,9 +181,62 @@ def _run_setbased(
     sql_until = until if until != math.inf else 1e300
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    con.execute(f"CREATE VIEW events AS SELECT * FROM read_parquet('{paths[1]}')")
     n_leads = con.execute(f"SELECT COUNT(*) FROM read_parquet('{paths[0]}')").fetchone()[0]  # type: ignore[index]
-    moves: dict[int, list[Move]] = bt.read_moves(con, paths[2], sql_until)
+    all_moves: dict[int, list[Move]] = bt.read_moves(con, paths[2], sql_until)
+    results: Runs = {}
+    exact: set[int] = set()
+    with tempfile.TemporaryDirectory(prefix="lg-ranges-", dir=Path(paths[1]).parent) as tmp:
+        ranges = lead_ranges(con, paths[1], sql_until, chunk_events or CHUNK_EVENTS, Path(tmp))
+        for n, (source, lo, hi) in enumerate(ranges):
+            con.execute(f"CREATE OR REPLACE VIEW events AS SELECT * FROM {source}")
+            moves = (
+                all_moves
+                if len(ranges) == 1
+                else {
+                    lid: mv
+                    for lid, mv in all_moves.items()
+                    if (lo is None or lid >= lo) and (hi is None or lid < hi)
+                }
+            )
+            got, failed = _run_range(con, paths, procs, moves, sql_until, until, clock, workers)
+            results.update(got)
+            exact |= failed
+            if progress:
+                progress(n + 1, len(ranges) + 1)
+    if exact:
+        results.update(exact_runs(paths, old_text, new_text, exact, until))
+    clock("fallback")
+    checked, differ = verify_sample(paths, old_text, new_text, results, verify, until, seed)
+    clock("verify")
+    if progress:
+        progress(len(ranges) + 1, len(ranges) + 1)
+    outcomes = bt._outcomes(con, paths)
+    res = bt._compare(results, outcomes, {}, con, paths, start, end, int(n_leads or 0))
+    res.meta.update(
+        {
+            "method": "set-based",
+            "replayed_exactly": len(exact),
+            "verified_leads": checked,
+            "disagreements": differ,
+        }
+    )
+    con.close()
+    return res
+
+
+def _run_range(
+    con: Any,
+    paths: tuple[Path, Path, Path],
+    procs: list[Any],
+    moves: dict[int, list[Move]],
+    sql_until: float,
+    until: float,
+    clock: _Phases,
+    workers: int | None,
+) -> tuple[Runs, set[int]]:
+    """Steps 1 and 2 (module docstring) over the events of the view `events` and the
+    people's `moves` of the same leads: their MQL moments under both playbooks, and the
+    leads the exact replay has to take."""
     ev = EventCols.read(con, sql_until, {lid: [m[0] for m in mv] for lid, mv in moves.items()})
     clock("read")
     counts = ev.type_counts()
@@ -229,8 +305,6 @@ def _run_setbased(
         moments(con, ev, pb, sql_until, ids, clock) for pb, ids in zip(pbs, rows_for, strict=True)
     ]
     ev.base = None  # the weights matrix is no longer needed
-    if progress:
-        progress(1, 3)
     walked = sorted(keep[0] | keep[1])
     _WALK.update(
         procs=procs, keep=keep, states=states, rows_by=rows_by, moves=moves, leads=leads,
@@ -266,27 +340,85 @@ def _run_setbased(
         results.update(got)
         exact |= failed
     clock("walk")
-    if progress:
-        progress(2, 3)
-    if exact:
-        results.update(exact_runs(paths, old_text, new_text, exact, until))
-    clock("fallback")
-    checked, differ = verify_sample(paths, old_text, new_text, results, verify, until, seed)
-    clock("verify")
-    if progress:
-        progress(3, 3)
-    outcomes = bt._outcomes(con, paths)
-    res = bt._compare(results, outcomes, {}, con, paths, start, end, int(n_leads or 0))
-    res.meta.update(
-        {
-            "method": "set-based",
-            "replayed_exactly": len(exact),
-            "verified_leads": checked,
-            "disagreements": differ,
-        }
+    return results, exact
+
+
+def lead_ranges(
+    con: Any, events: Path, until: float, chunk: int, tmp: Path
+) -> list[tuple[str, int | None, int | None]]:
+    """The history in lead-id ranges of about `chunk` events (up to `until`) each:
+    (what DuckDB reads the range's events from, first lead id, lead id after the last), the
+    first range open below and the last open above, so people's moves of leads with no
+    events fall in one too. One range is the exported file itself. More are filters on
+    it when its row groups are in lead order (a range reads its own), else written under
+    `tmp` in one pass (the store's export is in arrival order: a filter per range would
+    read the whole file again for each)."""
+    total = con.execute(f"SELECT COUNT(*) FROM read_parquet('{events}')").fetchone()[0]
+    whole: list[tuple[str, int | None, int | None]] = [(f"read_parquet('{events}')", None, None)]
+    if total <= chunk:
+        return whole
+    per_lead = con.execute(
+        f"SELECT lead_id, COUNT(*) AS n FROM read_parquet('{events}') "
+        f"WHERE CAST(occurred_at AS DOUBLE) <= {dbl(until)} GROUP BY lead_id ORDER BY lead_id"
+    ).fetchnumpy()
+    ids, running = per_lead["lead_id"], np.cumsum(per_lead["n"])
+    if not len(ids) or running[-1] <= chunk:
+        return whole
+    # A range ends at the lead whose events pass each multiple of `chunk`: a lead is never
+    # split, and one lead with more events than `chunk` is a range of its own.
+    at = np.searchsorted(running, np.arange(chunk, running[-1], chunk), side="left") + 1
+    cuts = [int(x) for x in np.unique(ids[at[at < len(ids)]])]
+    if not cuts:
+        return whole
+    bounds: list[int | None] = [None, *cuts, None]
+    if _in_lead_order(con, events):
+        # Each range's filter skips the other ranges' row groups (their lead_id bounds).
+        def where(lo: int | None, hi: int | None) -> str:
+            parts = ([f"lead_id >= {lo}"] if lo is not None else []) + (
+                [f"lead_id < {hi}"] if hi is not None else []
+            )
+            return " AND ".join(parts)
+
+        return [
+            (
+                f"(SELECT * FROM read_parquet('{events}') WHERE {where(lo, hi)})",
+                lo,
+                hi,
+            )
+            for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)
+        ]
+    case = " ".join(f"WHEN lead_id < {c} THEN {i}" for i, c in enumerate(cuts))
+    con.execute(
+        f"COPY (SELECT *, CASE {case} ELSE {len(cuts)} END AS lg_range "
+        f"FROM read_parquet('{events}')) TO '{tmp}' (FORMAT PARQUET, PARTITION_BY (lg_range))"
     )
-    con.close()
-    return res
+    return [
+        (
+            # Without the hive column: the view has the export's columns only.
+            f"read_parquet('{tmp}/lg_range={i}/*.parquet', hive_partitioning = false)",
+            bounds[i],
+            bounds[i + 1],
+        )
+        for i in range(len(cuts) + 1)
+    ]
+
+
+def _in_lead_order(con: Any, events: Path) -> bool:
+    """Whether the file's row groups follow each other in lead-id order (each one's
+    lowest lead id at or above the one before's highest), as `parquet_metadata` says."""
+    rows = con.execute(
+        "SELECT stats_min, stats_max FROM parquet_metadata(?) "
+        "WHERE path_in_schema = 'lead_id' ORDER BY row_group_id",
+        [str(events)],
+    ).fetchall()
+    last = None
+    for lo, hi in rows:
+        if lo is None or hi is None:
+            return False
+        if last is not None and int(lo) < last:
+            return False
+        last = int(hi)
+    return bool(rows)
 
 
 class _Phases:

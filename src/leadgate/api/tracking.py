@@ -30,7 +30,7 @@ from leadgate.api.auth import _check, context
 from leadgate.api.events import decode_json, read_body
 from leadgate.api.problems import ApiProblem, responses
 from leadgate.keys import ApiKey, check_origin
-from leadgate.ratelimit import RateLimit
+from leadgate.ratelimit import RateLimit, client_key
 
 router = APIRouter()
 public = APIRouter()
@@ -179,7 +179,7 @@ async def track(request: Request) -> Response:
         proc = await ctx.read(ctx.engine.processor, small=True)
         vid, items = _parse(data, proc.playbook.browser_events)
         per_visitor, per_client = limits(request)
-        client = request.client.host if request.client else "unknown"
+        client = client_key(request.client.host if request.client else "unknown")
         for limiter, name in ((per_client, client), (per_visitor, vid)):
             wait = limiter.retry_after(name)
             if wait is not None:

@@ -33,7 +33,7 @@ from leadgate.forms.service import FormNotFound, FormRefused, Forms
 from leadgate.forms.service import install as install_forms
 from leadgate.forms.submissions import Visit
 from leadgate.playbook.forms_section import Form, FormField
-from leadgate.ratelimit import RateLimit
+from leadgate.ratelimit import RateLimit, client_key
 
 HERE = Path(__file__).resolve().parent
 MEDIA_PROBLEM = "application/problem+json"
@@ -232,7 +232,9 @@ def _field_json(f: FormField) -> dict[str, Any]:
 
 
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client address as the step limit and the spam rules' `per_ip` count it (an IPv6
+    client by its /64: leadgate.ratelimit.client_key)."""
+    return client_key(request.client.host if request.client else "unknown")
 
 
 def step_wait(request: Request) -> float | None:

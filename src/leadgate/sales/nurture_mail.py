@@ -40,14 +40,20 @@ def claim_mail(
     """Take up to `limit` due messages for `worker` (no other worker gets them until the
     lease runs out, which only matters when this one died mid-send). Messages to leads
     with a `stop_events` event (an unsubscribe after the message was queued) are
-    cancelled instead, and that is written on their timeline."""
+    cancelled instead, and that is written on their timeline.
+
+    Nothing due (most ticks) is found in a read transaction, as the webhooks' `claim`
+    does: a write transaction would still commit and drop the engine's lead cache."""
+    sql = (
+        "SELECT id, lead_id, enrolment_id, track, step, subject FROM sales_mail_outbox "
+        "WHERE status = 'pending' AND next_attempt_at <= ? "
+        "AND (claimed_until IS NULL OR claimed_until < ?) ORDER BY next_attempt_at LIMIT ?"
+    )
+    with db.read() as conn:
+        if Repository(db, conn).execute(sql, [now, now, 1]).fetchone() is None:
+            return []
     with db.write() as conn:
         repo = Repository(db, conn)
-        sql = (
-            "SELECT id, lead_id, enrolment_id, track, step, subject FROM sales_mail_outbox "
-            "WHERE status = 'pending' AND next_attempt_at <= ? "
-            "AND (claimed_until IS NULL OR claimed_until < ?) ORDER BY next_attempt_at LIMIT ?"
-        )
         if not db.is_sqlite:
             sql += " FOR UPDATE SKIP LOCKED"
         due = repo.execute(sql, [now, now, limit]).fetchall()

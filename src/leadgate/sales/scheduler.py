@@ -8,7 +8,7 @@ tick (SKIP LOCKED on PostgreSQL).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from leadgate.ingest.validate import iso
 from leadgate.sales import nurture_mail, nurture_steps
@@ -16,6 +16,15 @@ from leadgate.sales.base import NOTICE_SLA, SLA_KIND, LeadInfo, _lead_infos
 from leadgate.sales.routing import Routing
 from leadgate.store.repository import Repository, dumps, loads
 from leadgate.webhooks import enqueue as enqueue_webhook
+
+
+class _Due(NamedTuple):
+    """Which of a tick's kinds of work has something due."""
+
+    timer: bool  # a lead's timer (decay exit, cooldown end)
+    jobs: bool  # an SLA deadline
+    waiting: bool  # an MQL without an owner while a BDR is in
+    steps: bool  # a nurture step
 
 
 class Scheduler(Routing):
@@ -32,22 +41,10 @@ class Scheduler(Routing):
         nurture steps; then (with `deliver`) send the mail outbox. Each due job or step
         fires once, however many workers tick at the same time."""
         now = self.engine.clock() if now is None else now
-        with self.engine.db.read() as conn:
-            # Nothing due is the common case. Asked in index order: PostgreSQL's generic plan
-            # for a plain `next_due_at <= $1 LIMIT 1` (once psycopg has prepared it) is a
-            # sequential scan of every lead, ~200 ms at 1M leads.
-            timer = (
-                Repository(self.engine.db, conn)
-                .execute(
-                    "SELECT next_due_at FROM leads WHERE next_due_at <= ? "
-                    "ORDER BY next_due_at LIMIT 1",
-                    [now],
-                )
-                .fetchone()
-            )
-        moved = self.engine.tick(now) if timer is not None else 0
+        due = self._due(now)
+        moved = self.engine.tick(now) if due.timer else 0
         fired = breached = reassigned = 0
-        while True:
+        while due.jobs:
             with self.engine.db.write() as conn:
                 repo = Repository(self.engine.db, conn)
                 done, b, r, full = self._fire_due(repo, now, worker, limit)
@@ -57,26 +54,14 @@ class Scheduler(Routing):
             if not full or done == 0:
                 break
         routed = 0
-        with self.engine.db.read() as conn:
-            waiting = (
-                Repository(self.engine.db, conn)
-                .execute(
-                    # Only when a BDR is in (not away): else the write would find no one.
-                    "SELECT 1 FROM leads WHERE owner IS NULL AND stage = 'mql' AND EXISTS "
-                    "(SELECT 1 FROM sales_reps WHERE role = 'bdr' AND active = ? AND "
-                    "(away_until IS NULL OR away_until <= ?)) LIMIT 1",
-                    [True, now],
-                )
-                .fetchone()
-            )
-        if waiting is not None:
+        if due.waiting:
             # An absence that ended or capacity that freed up may let a rep take them.
             with self.engine.db.write() as conn:
                 routed = self._route_unowned(Repository(self.engine.db, conn), now)
         erased = self._retention(now)
         purged = self._purge_visitors(now)
         steps = queued = 0
-        while True:
+        while due.steps:
             with self.engine.db.write() as conn:
                 repo = Repository(self.engine.db, conn)
                 cfg = self.config(repo)
@@ -108,6 +93,46 @@ class Scheduler(Routing):
             "messages_sent": mail.sent,
             "messages_failed": mail.failed + mail.dead,
         }
+
+    def _due(self, now: float) -> _Due:
+        """What this tick has to do, asked in one read transaction.
+
+        Nothing due is the common case, and the server ticks every 15 s: a write
+        transaction for nothing would still commit, and on SQLite it counts as a write
+        by someone else, so the engine's next ingest reads its leads from the store
+        again instead of its cache. Each question is answered in index order
+        (PostgreSQL's generic plan for a bare `x <= $1 LIMIT 1` reads the whole table).
+        """
+        with self.engine.db.read() as conn:
+            repo = Repository(self.engine.db, conn)
+
+            def one(sql: str, params: list[Any]) -> bool:
+                return repo.execute(sql, params).fetchone() is not None
+
+            return _Due(
+                timer=one(
+                    "SELECT 1 FROM leads WHERE next_due_at <= ? ORDER BY next_due_at LIMIT 1",
+                    [now],
+                ),
+                jobs=one(
+                    "SELECT 1 FROM sales_jobs WHERE fired_at IS NULL AND due_at <= ? "
+                    "ORDER BY due_at LIMIT 1",
+                    [now],
+                ),
+                # Only when a BDR is in (not away): else the write would find no one.
+                waiting=one(
+                    "SELECT 1 FROM leads WHERE owner IS NULL AND stage = 'mql' AND EXISTS "
+                    "(SELECT 1 FROM sales_reps WHERE role = 'bdr' AND active = ? AND "
+                    "(away_until IS NULL OR away_until <= ?)) LIMIT 1",
+                    [True, now],
+                ),
+                # `status = 'active'` literally, so the partial index applies.
+                steps=one(
+                    "SELECT 1 FROM sales_nurture_enrolments WHERE status = 'active' "
+                    "AND next_due_at <= ? ORDER BY next_due_at LIMIT 1",
+                    [now],
+                ),
+            )
 
     def _retention(self, now: float) -> int:
         """The playbook's `retention:` (leadgate.privacy.retention), at most once an hour

@@ -14,6 +14,7 @@ from __future__ import annotations
 from fastapi import Request
 from starlette.responses import RedirectResponse, Response
 
+from leadgate.ratelimit import client_key
 from leadgate.users import LoginRefused
 from leadgate.users.service import SESSION_SECONDS
 from leadgate.web.base import (
@@ -101,7 +102,8 @@ async def login(request: Request) -> Response:
         )
     password = form.get("password")
     password = password if isinstance(password, str) else ""
-    client = request.client.host if request.client else "unknown"
+    # Failed sign-ins are counted per client: an IPv6 client by its /64.
+    client = client_key(request.client.host if request.client else "unknown")
     h = host(request)
     u = users(request)
     try:
