@@ -25,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -136,6 +137,15 @@ class TypeCounts:
         if i >= len(self.leads) or self.leads[i] != lid:
             return None
         return float(self.ev.t[self.first_row[i]])
+
+    def first_times(self, ids: list[int]) -> dict[int, float]:
+        """`first_at` of many leads at once (those with no events are left out)."""
+        if not ids or not len(self.leads):
+            return {}
+        want = np.asarray(ids, dtype=np.int64)
+        i = np.minimum(np.searchsorted(self.leads, want), len(self.leads) - 1)
+        ok = self.leads[i] == want
+        return dict(zip(want[ok].tolist(), self.ev.t[self.first_row[i[ok]]].tolist(), strict=True))
 
     def index(self) -> dict[int, int]:
         return dict(zip(self.leads.tolist(), range(len(self.leads)), strict=True))
@@ -317,12 +327,24 @@ class LeadRows:
     a: int  # the lead's first row
     b: int  # past its last
     cands: list[tuple[int, float, bool, bool, bool, bool, bool, bool]]
+    tail: int = -1  # its last hot or hand-raiser row (`moments`; a - 1: none)
+    clean: bool = False  # every row's state is finite (`_bounds`)
+
+    def bound_at(self, g: int, k: float) -> float:
+        """An upper bound of the engagement `total` gives from row g's state (the empty
+        state before the first row) once time has taken its values down to k x theirs or
+        lower (k in [0, 1])."""
+        m = self.m
+        return m.slack if g < self.a else float(m.hi[g]) * k + m.slack
 
     def last_before(self, t: float, inclusive: bool = False) -> int:
         """The last row before `t` (at or before, `inclusive`); a - 1 when none."""
-        ts = self.m.t[self.a : self.b]
-        at = np.searchsorted(ts, t, "right") if inclusive else np.searchsorted(ts, t, "left")
-        return self.a + int(at) - 1
+        # `bisect` on the column itself: a lead's few rows cost less than numpy's
+        # call overhead (and a slice) per search.
+        ts = self.m.t
+        if inclusive:
+            return bisect.bisect_right(ts, t, self.a, self.b) - 1
+        return bisect.bisect_left(ts, t, self.a, self.b) - 1
 
     def event(self, g: int) -> tuple[str, str, float]:
         ev, j = self.m.ev, int(self.m.rows[g])
@@ -347,17 +369,22 @@ class Moments:
     c: np.ndarray
     hl: float | None
     may: np.ndarray
-    spans: dict[int, tuple[int, int]]
+    # Per lead: its first row, past its last, its last hot or hand-raiser row (first - 1:
+    # none) and whether all its rows are clean (`_bounds`).
+    spans: dict[int, tuple[int, int, int, bool]]
     # Leads with a row where the rule may turn true (a new high) or a hand is raised (or
     # a sum too large to tell): without one, no rule or hand makes the lead an MQL.
     live: set[int]
     cands: dict[int, list[tuple[int, float, bool, bool, bool, bool, bool, bool]]]
+    hi: np.ndarray = field(default_factory=lambda: np.zeros(0))  # `_bounds`
+    slack: float = 0.0  # the rounding room in `hi`
 
     def lead(self, lid: int) -> LeadRows | None:
         span = self.spans.get(lid)
         if span is None:
             return None
-        return LeadRows(self, span[0], span[1], self.cands.get(lid, []))
+        a, b, tail, clean = span
+        return LeadRows(self, a, b, self.cands.get(lid, []), tail, clean)
 
 
 @dataclass
@@ -454,10 +481,11 @@ def moments(
     slack = 0.005 * (nr + 1) + _NEAR
     st = pb.stages
     eng_min = _engagement_floor(st.mql.when)
+    mono = st.mql.when is not None and monotone(st.mql.when)
     if st.mql.when is None or eng_min == math.inf:
         rec = np.zeros(n, dtype=bool)
         may = rec
-    elif monotone(st.mql.when):
+    elif mono:
         # The highest engagement before each row of its lead (-inf at the first).
         prev = pd.Series(e).groupby(gs, sort=False).cummax().to_numpy()
         before = np.full(n, -np.inf)
@@ -484,6 +512,17 @@ def moments(
             low = (e < room) | ((seq > 1) & (e_pre < room))
         dip = low & ((seq >= poss) | moved)
     bad = ~np.isfinite(e)
+    hi, clean = _bounds(c, points, e, decay, bad, slack)
+    # Rows from whose state the rule may hold, at the row or at any later moment: `may`'s
+    # test on `hi`, which bounds every later engagement (`_bounds`). What `setwalk.walk`
+    # must not stop before, with the hand-raisers.
+    if st.mql.when is None or eng_min == math.inf:
+        hot = np.zeros(n, dtype=bool)
+    elif mono and eng_min != -math.inf:
+        with np.errstate(invalid="ignore"):
+            hot = hi >= eng_min - slack
+    else:
+        hot = np.ones(n, dtype=bool)
     first = seq == 1
     # Rows where only `may` holds are read when a walk asks (`LeadRows.may_rows`).
     at = np.flatnonzero(first | rec | dip | hand | bad)
@@ -508,12 +547,56 @@ def moments(
         cands = {lid: rows[a:b] for lid, a, b in zip(firsts, bounds[:-1], bounds[1:], strict=True)}
     starts = np.flatnonzero(first)
     ends = np.searchsorted(lead, lead[starts], "right")
-    pairs = zip(starts.tolist(), ends.tolist(), strict=True)
-    spans = dict(zip(lead[starts].tolist(), pairs, strict=True))
+    # Per lead: its last hot or hand-raiser row (a - 1: none), whether every row is clean.
+    tail = np.maximum.reduceat(np.where(hot | hand, np.arange(n), -1), starts)
+    tail = np.where(tail < 0, starts - 1, tail)
+    lead_clean = np.logical_and.reduceat(clean, starts)
+    facts = zip(starts.tolist(), ends.tolist(), tail.tolist(), lead_clean.tolist(), strict=True)
+    spans = dict(zip(lead[starts].tolist(), facts, strict=True))
     clock("rows")
     if not ev.eids:
         ev.eids = ev.eid.to_pylist()
     # `bad` too: a sum beyond a double is no proof the rule never holds (its walk
     # raises NeedsExact and the lead is replayed exactly).
     live = set(np.unique(lead[rec | hand | bad]).tolist())
-    return Moments(ev, rows_at, t, counts, c, hl, may, spans, live, cands)
+    return Moments(ev, rows_at, t, counts, c, hl, may, spans, live, cands, hi, slack)
+
+
+def _bounds(
+    c: np.ndarray,
+    points: np.ndarray,
+    e: np.ndarray,
+    decay: np.ndarray,
+    bad: np.ndarray,
+    slack: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """What `setwalk.walk` needs to stop a lead early: per row `hi`, a bound of the
+    engagement `EngagementRules.total` gives from that row's state at any moment from the
+    row on, and `clean`: the row is not `bad` and `setwalk._tallies` turns its state into
+    finite values (a walk that stops early must not skip a NeedsExact the full walk
+    raises).
+
+    The bound: a rule's value is points x (sum of weights) x 2^-(t - t0)/h; from the row
+    on it only decays, so a positive rule's cents stay at or below its value at the row
+    plus half a cent, and a negative rule's stay at or below 0. So the positive rules'
+    values summed (`e` itself when no rule has negative points), plus half a cent per
+    rule, the final rounding and `_NEAR` for the other order of summing (`slack`), plus a
+    relative 1e-9 for the float error of sums over long histories."""
+    nr = c.shape[1]
+    with np.errstate(invalid="ignore", over="ignore"):
+        # The running sums per rule are there: no other sum over the rows.
+        pos = e if (points >= 0).all() else (c @ np.maximum(points[:nr], 0.0)) * decay
+        hi = pos + (slack + 1e-9 * np.abs(pos))
+    # `_tallies` multiplies each rule's points by its sum of weights (never negative),
+    # then by a factor in [0, 1]: finite exactly when that product is. Checked at once
+    # when no product can reach the largest double, else row by row with the same
+    # multiplication (a NaN largest sum fails the first test too).
+    top = float(np.abs(points[:nr]).max()) if nr else 0.0
+    big = float(c.max()) if c.size else 0.0
+    with np.errstate(invalid="ignore", over="ignore"):
+        if big * top < 1e300:
+            fin = np.ones(len(e), dtype=bool)
+        else:
+            fin = np.isfinite(c * points[:nr]).all(axis=1)
+    clean = fin & ~bad & np.isfinite(hi)
+    return hi, clean
