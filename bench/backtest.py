@@ -178,7 +178,7 @@ def store_floor(d: Path, paths: tuple[Path, Path, Path], texts: tuple[str, str])
     import duckdb
 
     from leadgate.analytics.batch import _QUERIES, connect, rescore
-    from leadgate.analytics.setmoments import EventCols
+    from leadgate.analytics.setevents import EventCols
 
     db = _store_db(d)
     export_sql = _QUERIES["events"][0]

@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from leadgate.analytics import setbased, setmoments
+from leadgate.analytics import setbased, setpairs
 from leadgate.analytics.backtest import run_backtest
 from leadgate.analytics.batch import EVENT_SCHEMA, LEAD_SCHEMA, TRANSITION_SCHEMA
 from leadgate.analytics.setbased import run_setbased, verify_sample
@@ -300,14 +300,14 @@ def test_two_playbooks_share_pairs_only_when_they_match_and_cap_alike(
     pb["engagement"]["rules"][0].update(change)
     pb["stages"]["mql"]["when"]["value"] = 30
     new = json.dumps(pb)
-    real = setmoments._capped
+    real = setpairs._capped
     calls: list[int] = []
 
     def counted(*a: Any) -> Any:
         calls.append(1)
         return real(*a)
 
-    monkeypatch.setattr(setmoments, "_capped", counted)
+    monkeypatch.setattr(setpairs, "_capped", counted)
     end = T0 + 100 * DAY
     fast = run_setbased(paths, old, new, None, end, verify=0)
     assert len(calls) == queries

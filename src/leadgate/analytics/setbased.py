@@ -3,9 +3,9 @@
 `run_setbased(paths, old_text, new_text, ...)` gives the same `BacktestResult` as
 `backtest.run_backtest` (the exact replay, kept as the oracle and as `--exact`):
 
-1. `setmoments` reads the history once (DuckDB), matches events to rules and computes,
-   on columns, every event's engagement state and the flags of the rows where a stage
-   can move (`moments.moments_sql` says what they are);
+1. `setevents` reads the history once (DuckDB), `setpairs` matches events to rules, and
+   `setmoments` computes, on columns, every event's engagement state and the flags of the
+   rows where a stage can move (`moments.moments_sql` says what they are);
 2. the exact replay's own pruning (`backtest.can_move`, on count columns) drops the
    leads no playbook can make an MQL; `setwalk.walk` feeds `LeadProcessor` only the
    other leads' candidate rows, each carrying its computed state (`SnapshotRules.apply`
@@ -39,7 +39,9 @@ import numpy as np
 import orjson
 
 from leadgate.analytics import backtest as bt
-from leadgate.analytics.setmoments import EventCols, match_key, moments
+from leadgate.analytics.setevents import EventCols
+from leadgate.analytics.setmoments import moments
+from leadgate.analytics.setpairs import match_key
 from leadgate.analytics.setwalk import (
     FitCache,
     Move,

@@ -9,18 +9,19 @@ same arithmetic on columns takes ~0.1 s. DuckDB still does what it is good at: r
 the history once, sorting it, and the portable scorer's pairs (caps and rolling windows,
 `sqlcompile.scored_ctes`) per playbook.
 
-`EventCols.read(con, until)` reads and sorts the events once for both playbooks;
-`moment_rows(con, ev, pb, keep)` gives, for the leads whose `keep` is true, their rows as
-`setbased.walk` reads them: (seq, eid, etype, t, rec, dip, hand, t0, n0..nK, c0..cK).
+`setevents.EventCols.read(con, until)` reads and sorts the events once for both
+playbooks, `setpairs._pairs` picks the scoring (event, rule) pairs; `moments(con, ev, pb,
+keep)` gives, for the leads whose `keep` is true, their rows as `setbased.walk` reads
+them: (seq, eid, etype, t, rec, dip, hand, t0, n0..nK, c0..cK).
 
 Running sums are per lead and in event order (pandas' grouped cumsum, one addition after
 another, as the window did): never a global sum with an offset taken off, whose rounding
 would grow with the whole table and move a cent at a tie.
 
 Example:
-    >>> import numpy as np
-    >>> seg_starts(np.array([3, 3, 5, 7, 7]))
-    array([0, 0, 2, 3, 3])
+    >>> from leadgate.analytics.moments import monotone
+    >>> monotone(None)
+    True
 """
 
 from __future__ import annotations
@@ -33,288 +34,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from leadgate.analytics.moments import _NEAR, _engagement_floor, monotone
-from leadgate.analytics.sqlcompile import _scored
-from leadgate.analytics.sqldialect import dbl, expand_placeholders
+from leadgate.analytics.setevents import EventCols, seg_starts
+from leadgate.analytics.setpairs import _pairs
 from leadgate.playbook.model import Playbook
-from leadgate.scoring.engagement import ADJUSTMENT, DAY
+from leadgate.scoring.engagement import DAY
 
 Row = tuple[Any, ...]
-
-
-def seg_starts(lead: np.ndarray) -> np.ndarray:
-    """For each row (sorted by lead), the index of its lead's first row."""
-    n = len(lead)
-    idx = np.arange(n)
-    first = np.ones(n, dtype=bool)
-    if n:
-        first[1:] = lead[1:] != lead[:-1]
-    return np.maximum.accumulate(np.where(first, idx, 0))
-
-
-@dataclass
-class EventCols:
-    """Every event up to `until`, sorted by (lead, time, id): the order the engine applies
-    them in. `eid` stays an Arrow array: only the few rows handed to Python are turned into
-    strings."""
-
-    lead: np.ndarray
-    t: np.ndarray
-    type_code: np.ndarray
-    types: list[str]
-    eid: Any
-    gs: np.ndarray  # each row's lead's first row
-    moves: dict[int, list[float]]
-    eids: list[str] = field(default_factory=list)  # `eid` as strings, when walked
-    # `_pairs` by what decides them (the matching query and each rule's caps): two
-    # playbooks that differ in points, thresholds or stages match the same pairs, and
-    # the second one reads them here (half the step at 20k / 400k).
-    pairs: dict[Any, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
-    # `moments`' shared columns (`_Base`) for the last (pairs, half-life, kept leads):
-    # the second of two playbooks that match, cap and decay alike reads them here.
-    base: tuple[Any, Any] | None = None
-
-    @classmethod
-    def read(cls, con: Any, until: float, moves: dict[int, list[float]]) -> EventCols:
-        # The position is the sort's: the pairs join on it below (`lg_evo`). One sort
-        # whose Arrow result DuckDB scans in place: a temp table numbered by ROW_NUMBER
-        # and read back in its order took twice the CPU (0.35 against 0.18 s at 400k).
-        tab = con.sql(
-            "SELECT lead_id, CAST(occurred_at AS DOUBLE) AS t, type, id FROM events "
-            f"WHERE CAST(occurred_at AS DOUBLE) <= {dbl(until)} ORDER BY lead_id, t, id"
-        ).to_arrow_table()
-        pos = pa.array(np.arange(tab.num_rows, dtype=np.int64))
-        con.register("lg_evo", tab.append_column("pos", pos))
-        lead = tab.column("lead_id").to_numpy()
-        typ = tab.column("type").combine_chunks().dictionary_encode()
-        return cls(
-            lead=lead,
-            t=tab.column("t").to_numpy(),
-            type_code=typ.indices.to_numpy(zero_copy_only=False),
-            types=[str(x) for x in typ.dictionary.to_pylist()],
-            eid=tab.column("id"),
-            gs=seg_starts(lead),
-            moves=moves,
-        )
-
-    def type_counts(self) -> TypeCounts:
-        n = len(self.lead)
-        first = np.ones(n, dtype=bool)
-        if n:
-            first[1:] = self.lead[1:] != self.lead[:-1]
-        first_row = np.flatnonzero(first)
-        lead_index = np.cumsum(first) - 1
-        nt = len(self.types)
-        flat = lead_index * nt + self.type_code.astype(np.int64)
-        m = np.bincount(flat, minlength=len(first_row) * nt).reshape(len(first_row), nt)
-        return TypeCounts(self, self.lead[first_row], first_row, m)
-
-
-@dataclass
-class TypeCounts:
-    """Each lead's events per type (`EventCols.type_counts`): the exact replay's pruning
-    (`backtest.can_move`), on columns."""
-
-    ev: EventCols
-    leads: np.ndarray  # the leads with events, ascending
-    first_row: np.ndarray
-    m: np.ndarray  # leads x types
-
-    def of(self, code: int) -> np.ndarray:
-        return self.m[:, code]
-
-    def mapping(self, lid: int) -> dict[str, int]:
-        i = int(np.searchsorted(self.leads, lid))
-        if i >= len(self.leads) or self.leads[i] != lid:
-            return {}
-        row = self.m[i]
-        return {self.ev.types[c]: int(row[c]) for c in np.flatnonzero(row).tolist()}
-
-    def first_at(self, lid: int) -> float | None:
-        i = int(np.searchsorted(self.leads, lid))
-        if i >= len(self.leads) or self.leads[i] != lid:
-            return None
-        return float(self.ev.t[self.first_row[i]])
-
-    def first_times(self, ids: list[int]) -> dict[int, float]:
-        """`first_at` of many leads at once (those with no events are left out)."""
-        if not ids or not len(self.leads):
-            return {}
-        want = np.asarray(ids, dtype=np.int64)
-        i = np.minimum(np.searchsorted(self.leads, want), len(self.leads) - 1)
-        ok = self.leads[i] == want
-        return dict(zip(want[ok].tolist(), self.ev.t[self.first_row[i[ok]]].tolist(), strict=True))
-
-    def index(self) -> dict[int, int]:
-        return dict(zip(self.leads.tolist(), range(len(self.leads)), strict=True))
-
-    def hand_and_bound(self, proc: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Per lead (in `leads` order): whether it has a hand-raiser or a manual
-        adjustment (`can_move` keeps it whatever its scores), and `engagement_bound`."""
-        pb = proc.playbook
-        code = {x: i for i, x in enumerate(self.ev.types)}
-        hand = np.zeros(len(self.leads), dtype=bool)
-        for h in sorted(proc.hand_raisers) + [ADJUSTMENT]:
-            if h in code:
-                hand |= self.m[:, code[h]] > 0
-        # `engagement_bound`, rule by rule in its order (the same sums).
-        top = np.zeros(len(self.leads))
-        for r in pb.engagement.rules:
-            if r.points > 0 and r.event in code:
-                n = self.m[:, code[r.event]].astype(np.float64)
-                if r.max_per_lead is not None:
-                    n = np.minimum(n, float(r.max_per_lead))
-                top = top + r.points * n
-        return hand, top + 0.01 * (len(pb.engagement.rules) + 2)
-
-    def maybe(self, proc: Any, moves: dict[int, Any]) -> set[int]:
-        """A superset of the leads `can_move(proc, ...)` keeps: every lead with people's
-        moves, and the leads with events but for those whose MQL rule is false at their
-        `engagement_bound` whatever their fit and fields (and that have no hand-raiser)."""
-        hand, bound = self.hand_and_bound(proc)
-        if proc.playbook.stages.mql.when is None:
-            ok = hand
-        else:
-            uniq, inv = np.unique(bound, return_inverse=True)
-            tri = proc.mql_tri
-            may = np.array([tri(None, None, float(b)) is not False for b in uniq.tolist()])
-            ok = hand | may[inv] if len(uniq) else hand
-        return set(self.leads[ok].tolist()) | set(moves)
-
-
-def match_key(pb: Playbook, until: float) -> tuple[str, Any] | None:
-    """What decides `_pairs` under `pb`: the matching query and each rule's caps (None:
-    no rule can match). Two playbooks with equal keys score the same (event, rule) pairs.
-    """
-    rules = pb.engagement.rules
-    if not rules:
-        return None
-    hl = pb.engagement.half_life_days * DAY if pb.engagement.half_life_days else None
-    ctes: list[tuple[str, str, bool]] = []
-    types = sorted({r.event for r in rules} | {ADJUSTMENT})
-    _scored(pb, ctes, dbl(until), types, hl, "events")
-    names = [n for n, _, _ in ctes]
-    if "m" not in names:
-        return None
-    upto = ctes[: names.index("m") + 1]
-    parts = [f"{n} AS {'MATERIALIZED ' if m else ''}({b})" for n, b, m in upto]
-    sql = (
-        "WITH "
-        + ", ".join(parts)
-        + " SELECT q.pos, m.r FROM m JOIN lg_evo AS q ON q.lead_id = m.lead_id AND q.id = m.eid"
-    )
-    caps = tuple(
-        (
-            r.max_per_lead,
-            None if r.max_per_days is None else (r.max_per_days.count, r.max_per_days.days),
-        )
-        for r in rules
-    )
-    return sql, caps
-
-
-def _pairs(con: Any, ev: EventCols, pb: Playbook, until: float) -> tuple[np.ndarray, np.ndarray]:
-    """(row position, rule) of every scoring (event, rule) pair under `pb`, in row order
-    per rule.
-
-    DuckDB matches events to rules (type and `if`, the portable scorer's own `m`); the
-    caps are applied here on the sorted rows: `max_per_lead` keeps a rule's first N, and
-    `max_per_days` is the greedy walk of `EngagementRules.apply` (an event scores when
-    the `count`-th latest scored time of its rule is at or before t - days), stepped for
-    every (lead, rule) at once: one numpy step per position, over the groups that long.
-    The portable query's recursive walk took ~3 CPU-s at 20k leads / 400k events."""
-    none = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
-    key = match_key(pb, until)
-    if key is None:
-        return none
-    got = ev.pairs.get(key)
-    if got is None:
-        got = ev.pairs[key] = _capped(con, ev, pb.engagement.rules, key[0])
-    return got
-
-
-def _capped(con: Any, ev: EventCols, rules: Any, sql: str) -> tuple[np.ndarray, np.ndarray]:
-    """`_pairs` computed: the matching query run, the caps applied."""
-    tab = con.sql(expand_placeholders(sql, "duckdb")).to_arrow_table()
-    pos = tab.column(0).to_numpy().astype(np.int64, copy=False)
-    r = tab.column(1).to_numpy().astype(np.int64, copy=False)
-    order = np.argsort(r * (len(ev.lead) + 1) + pos, kind="stable")
-    pos, r = pos[order], r[order]
-    lead = ev.lead[pos]
-    n = len(pos)
-    new = np.ones(n, dtype=bool)
-    if n:
-        new[1:] = (r[1:] != r[:-1]) | (lead[1:] != lead[:-1])
-    gstart = np.flatnonzero(new)
-    gid = np.cumsum(new) - 1
-    keep = np.zeros(n, dtype=bool)
-    for i, rule in enumerate(rules):
-        a, b = int(np.searchsorted(r, i, "left")), int(np.searchsorted(r, i, "right"))
-        if a == b:
-            continue
-        g0 = gid[a:b] - gid[a]
-        starts = gstart[gid[a] : gid[b - 1] + 1] - a
-        if rule.max_per_days is not None:
-            ok = _greedy(
-                ev.t[pos[a:b]], starts, rule.max_per_days.count, rule.max_per_days.days * DAY
-            )
-        else:
-            ok = np.ones(b - a, dtype=bool)
-        if rule.max_per_lead is not None:
-            # The first N scored of each (lead, rule).
-            c = np.cumsum(ok)
-            before = np.concatenate(([0], c))[starts][g0]
-            ok &= (c - before) <= rule.max_per_lead
-        keep[a:b] = ok
-    return pos[keep], r[keep]
-
-
-_FEW = 16
-
-
-def _greedy_one(t: np.ndarray, ok: np.ndarray, a: int, b: int, w: list[float], days: float) -> None:
-    """`_greedy` for one group's rows a..b, from the state `w`."""
-    ts = t[a:b].tolist()
-    hits = []
-    for k, tk in enumerate(ts):
-        if w[0] <= tk - days:
-            w.pop(0)
-            w.append(tk)
-            hits.append(a + k)
-    ok[hits] = True
-
-
-def _greedy(
-    t: np.ndarray, starts: np.ndarray, count: int, days: float, few: int = _FEW
-) -> np.ndarray:
-    """Which events of each group (rows starts[g].. in time order) a rolling window of
-    `count` per `days` scores, greedily in order."""
-    n = len(t)
-    ends = np.append(starts[1:], n)
-    sizes = ends - starts
-    by_size = np.argsort(-sizes, kind="stable")
-    st, sz = starts[by_size], sizes[by_size]
-    # The last `count` scored times of each group, oldest first.
-    w = np.full((len(st), count), -np.inf)
-    ok = np.zeros(n, dtype=bool)
-    for j in range(int(sz[0]) if len(sz) else 0):
-        act = int(np.searchsorted(-sz, -j, "left"))  # groups longer than j come first
-        if act <= few:
-            # A handful of long histories (a bot's 30,000 clicks) left: one by one,
-            # not a numpy step per event.
-            for g in range(act):
-                _greedy_one(t, ok, int(st[g]) + j, int(st[g] + sz[g]), w[g].tolist(), days)
-            break
-        idx = st[:act] + j
-        tj = t[idx]
-        hit = w[:act, 0] <= tj - days
-        ok[idx[hit]] = True
-        if count > 1:
-            w[:act][hit, :-1] = w[:act][hit, 1:]
-        w[:act][hit, -1] = tj[hit]
-    return ok
 
 
 @dataclass

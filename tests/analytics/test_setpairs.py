@@ -1,4 +1,4 @@
-"""The set-based backtest's rolling windows on columns (`setmoments._greedy`) score what
+"""The set-based backtest's rolling windows on columns (`setpairs._greedy`) score what
 `EngagementRules.apply` scores: the window (t - days, t] holds fewer than `count` scored
 events. Both ways of stepping are checked: every group at once (numpy, one step per
 position) and the few long groups one by one; small random histories in
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leadgate.analytics import setmoments
+from leadgate.analytics import setevents, setpairs
 
 
 def _reference(groups: list[list[float]], count: int, days: float) -> list[bool]:
@@ -51,9 +51,9 @@ def test_greedy_window_matches_the_engine(
     groups, count, days = case
     t = np.array([x for g in groups for x in g])
     starts = np.cumsum([0] + [len(g) for g in groups[:-1]])
-    got = setmoments._greedy(t, starts, count, days, few)
+    got = setpairs._greedy(t, starts, count, days, few)
     assert got.tolist() == _reference(groups, count, days)
 
 
 def test_seg_starts() -> None:
-    assert setmoments.seg_starts(np.array([1, 1, 2, 3, 3, 3])).tolist() == [0, 0, 2, 3, 3, 3]
+    assert setevents.seg_starts(np.array([1, 1, 2, 3, 3, 3])).tolist() == [0, 0, 2, 3, 3, 3]
