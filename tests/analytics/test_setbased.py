@@ -31,6 +31,30 @@ DAY = 86400.0
 TYPES = ["view", "click", "download", "demo", "other"]
 
 
+def mql_when(need: float) -> st.SearchStrategy[dict[str, Any]]:
+    """The MQL rules the random playbooks draw from: one score, all, any, not, the total
+    (shared by the walk's early-stop property, which must meet the same shapes)."""
+    return st.sampled_from(
+        [
+            {"score": "engagement", "op": "gte", "value": need},
+            {
+                "all": [
+                    {"score": "fit", "op": "gte", "value": 10},
+                    {"score": "engagement", "op": "gt", "value": need},
+                ]
+            },
+            {"score": "total", "op": "gte", "value": need + 10},
+            {"not": {"score": "engagement", "op": "lt", "value": need}},
+            {
+                "any": [
+                    {"field": "vip", "op": "eq", "value": True},
+                    {"score": "engagement", "op": "gte", "value": need},
+                ]
+            },
+        ]
+    )
+
+
 def _yaml(draw: st.DrawFn) -> str:
     rules = []
     for i in range(draw(st.integers(1, 4))):
@@ -50,27 +74,7 @@ def _yaml(draw: st.DrawFn) -> str:
             r["if"] = {"field": "url", "op": "contains", "value": "/pricing"}
         rules.append(r)
     need = draw(st.sampled_from([5, 10, 15, 25]))
-    when = draw(
-        st.sampled_from(
-            [
-                {"score": "engagement", "op": "gte", "value": need},
-                {
-                    "all": [
-                        {"score": "fit", "op": "gte", "value": 10},
-                        {"score": "engagement", "op": "gt", "value": need},
-                    ]
-                },
-                {"score": "total", "op": "gte", "value": need + 10},
-                {"not": {"score": "engagement", "op": "lt", "value": need}},
-                {
-                    "any": [
-                        {"field": "vip", "op": "eq", "value": True},
-                        {"score": "engagement", "op": "gte", "value": need},
-                    ]
-                },
-            ]
-        )
-    )
+    when = draw(mql_when(need))
     pb = {
         "name": "random",
         "fit": {

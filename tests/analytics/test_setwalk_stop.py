@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from tests.analytics.test_setbased import _write
+from tests.analytics.test_setbased import _write, mql_when
 
 from leadgate.analytics import setbased, setwalk
 from leadgate.analytics.backtest import run_backtest
@@ -43,27 +43,7 @@ def _playbook(draw: st.DrawFn) -> str:
     if draw(st.booleans()):
         rules.append({"event": "click", "points": 2.5, "max_per_lead": 3})
     need = draw(st.sampled_from([10, 15, 25]))
-    when = draw(
-        st.sampled_from(
-            [
-                {"score": "engagement", "op": "gte", "value": need},
-                {
-                    "all": [
-                        {"score": "fit", "op": "gte", "value": 10},
-                        {"score": "engagement", "op": "gt", "value": need},
-                    ]
-                },
-                {"score": "total", "op": "gte", "value": need + 10},
-                {"not": {"score": "engagement", "op": "lt", "value": need}},
-                {
-                    "any": [
-                        {"field": "vip", "op": "eq", "value": True},
-                        {"score": "engagement", "op": "gte", "value": need},
-                    ]
-                },
-            ]
-        )
-    )
+    when = draw(mql_when(need))
     pb = {
         "name": "random",
         "fit": {
