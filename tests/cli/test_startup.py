@@ -222,3 +222,40 @@ def test_what_a_user_sees_around_a_pruned_group_is_unchanged() -> None:
     assert {"add", "import", "show", "list", "adjust", "merge", "export"} <= listed
     code, out, _ = run("lead", "show", "--help")
     assert code == 0 and "A lead's scores, grade, stage" in out
+
+
+def test_lead_list_loads_neither_sqlalchemy_nor_the_segment_compiler(tmp_path) -> None:
+    # The list reads the page (and, on SQLite, the filter indexes' counts and whether a
+    # timer is due) through the driver's own connection; the segment compiler and its
+    # SQL parser are loaded for a segment filter only. Both were half of `lead list`.
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    from leadgate.cli.main import app
+
+    from .firsthour import runner
+
+    assert runner.invoke(app, ["init", "--db", url]).exit_code == 0
+    for email in ("ann@example.com", "bob@example.com"):
+        assert runner.invoke(app, ["--db", url, "lead", "add", "--email", email]).exit_code == 0
+    probe = (
+        "import contextlib, io\n"
+        "from leadgate.cli.main import app\n"
+        "out = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out):\n"
+        "    try:\n"
+        f"        app(['--db', {url!r}, 'lead', 'list', '--stage', 'mql', '--json'])\n"
+        "    except SystemExit as exc:\n"
+        "        assert not exc.code, exc.code\n"
+        "assert out.getvalue().strip() == '[]', out.getvalue()\n"
+        "out = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out):\n"
+        "    try:\n"
+        f"        app(['--db', {url!r}, 'lead', 'list', '--json'])\n"
+        "    except SystemExit as exc:\n"
+        "        assert not exc.code, exc.code\n"
+        "assert 'bob@example.com' in out.getvalue(), out.getvalue()\n"
+    )
+    loaded = _loaded_after(probe)
+    assert "leadgate.engine.listing" in loaded  # the probe did list
+    assert [
+        m for m in ("sqlalchemy", "sqlglot", "leadgate.analytics.sqlsegments") if m in loaded
+    ] == []

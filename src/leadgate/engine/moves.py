@@ -47,11 +47,13 @@ def tick(engine: Engine, now: float, limit: int) -> int:
     """Fire due timers (see `Engine.tick`). Cost follows what is due, not the store."""
     moved = 0
     while True:
-        with engine.db.read() as conn:
+        # The driver's connection: a one-shot CLI read on an SQLite file (`lead list`)
+        # then never imports SQLAlchemy when nothing is due.
+        with engine.db.read_raw() as raw:
             # Nothing due is the common case: answer it without taking the write lock.
             # In index order: PostgreSQL's generic plan for a bare `LIMIT 1` reads
             # every lead (215 ms at 1M leads; with the ORDER BY, 0.03 ms).
-            due = Repository(engine.db, conn).execute(
+            due = Repository(engine.db, None, raw).execute(
                 "SELECT 1 FROM leads WHERE next_due_at <= ? ORDER BY next_due_at LIMIT 1",
                 [now],
             )
