@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 from _common import OUT, load_average, machine
-from leadgate.analytics.batch import connect
+from leadgate.analytics.batch import connect, run_arrow
 from leadgate.analytics.sqlcompile import compile_scoring
 from leadgate.playbook.loader import bundled_playbook
 
@@ -293,7 +293,7 @@ def main() -> None:
     print(load_average())
     for _ in range(full_runs):
         t, c = time.perf_counter(), _cpu()
-        tbl = con.sql(sql).to_arrow_table()
+        tbl = run_arrow(con, sql)
         times.append(time.perf_counter() - t)
         cpus.append(_cpu() - c)
     if full_runs:
@@ -320,7 +320,7 @@ def main() -> None:
     duck_t, duck_c, pd_t, pd_c = [], [], [], []
     for _ in range(a.runs):
         t, c = time.perf_counter(), _cpu()
-        ours = c2.sql(sql).to_arrow_table()
+        ours = run_arrow(c2, sql)
         duck_t.append(time.perf_counter() - t)
         duck_c.append(_cpu() - c)
         t, c = time.perf_counter(), _cpu()
@@ -366,8 +366,8 @@ def main() -> None:
         fixed.append(time.perf_counter() - t)
         # The same query through the DB-API cursor: `con.sql` binds the query once to
         # describe the relation and again to run it, so half of the fixed cost above
-        # is the relation API's, not the query's (the rescores above use `con.sql`,
-        # as `leadgate.analytics.batch.rescore` does).
+        # is the relation API's, not the query's (the rescores above go through
+        # `run_arrow`, the DB-API path, as `leadgate.analytics.batch.rescore` does).
         t = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "Arrow output on a DB-API result makes a copy"

@@ -186,3 +186,44 @@ def test_empty_inputs() -> None:
         "INSERT INTO events VALUES (?, ?, ?, ?, ?)", [r for r in as_rows([], others)[1]]
     )
     assert con.execute(sql).fetchall() == []
+
+
+def test_run_arrow_is_the_query_once_without_a_warning() -> None:
+    """`batch.run_arrow` (the rescore's DB-API path, one bind instead of `con.sql`'s two)
+    gives the relation API's table column for column, and its copy warning stays inside."""
+    import warnings
+
+    from leadgate.analytics.batch import rescore, run_arrow
+
+    pb = _playbook(
+        [
+            {"event": "click", "points": 3, "max_per_days": {"count": 1, "days": 1}},
+            {"event": "demo", "points": 30},
+        ]
+    )
+    leads = [(i, f"p{i}@acme.io", {"title": "VP" if i % 2 else "x"}) for i in range(1, 5)]
+    events: list[tuple[str, int, str, float, dict[str, Any] | None]] = [
+        (f"c{i}.{k}", i, "click", T0 + k * 5 * H, {}) for i in (1, 2, 3) for k in range(6)
+    ] + [("d2", 2, "demo", T0 + D, {})]
+    lr, er = _rows(leads, events)
+    con = duckdb.connect()
+    con.execute("CREATE TABLE leads(id BIGINT, email VARCHAR, attributes VARCHAR)")
+    con.execute(
+        "CREATE TABLE events(id VARCHAR, lead_id BIGINT, type VARCHAR, occurred_at DOUBLE, "
+        "properties VARCHAR)"
+    )
+    con.executemany("INSERT INTO leads VALUES (?, ?, ?)", lr)
+    con.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", er)
+    as_of = T0 + 2 * D
+    sql = compile_scoring(pb, as_of, "duckdb")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = run_arrow(con, sql)
+        scored = rescore(con, pb, as_of)
+    want = con.sql(sql).to_arrow_table()
+    assert got.sort_by("lead_id").equals(want.sort_by("lead_id"))
+    assert scored.sort_by("lead_id").equals(want.sort_by("lead_id"))
+    ref = _engine(pb, leads, events, as_of)
+    assert {r["lead_id"]: (r["fit"], r["engagement"]) for r in got.to_pylist()} == {
+        k: v[:2] for k, v in ref.items()
+    }

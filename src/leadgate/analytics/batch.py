@@ -14,6 +14,7 @@ the same columns work too:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -260,10 +261,23 @@ def connect(
     return con
 
 
+def run_arrow(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
+    """The rows of one query run once, as an Arrow table (`run_arrow(con, "SELECT 1")`).
+
+    `con.sql(sql)` binds a query twice (once to describe the relation, once to run
+    it): for the compiled scorer that is 0.06-0.09 s of single-threaded planning on
+    every rescore, more than the copy of the rows DuckDB warns about on the DB-API
+    path costs (~15 ms for 1M scored leads; docs/benchmarks-analytics.md, 2026-12-07).
+    """
+    with warnings.catch_warnings():
+        # "Arrow output on a DB-API result makes an extra copy": the copy is the cheaper half.
+        warnings.filterwarnings("ignore", "Arrow output on a DB-API result", UserWarning)
+        return con.execute(sql).to_arrow_table()
+
+
 def rescore(con: duckdb.DuckDBPyConnection, pb: Playbook, as_of: float) -> pa.Table:
     """Every lead's fit, engagement, total and grades as of `as_of` (an Arrow table)."""
-    sql = compile_scoring(pb, as_of, "duckdb")
-    return con.sql(sql).to_arrow_table()
+    return run_arrow(con, compile_scoring(pb, as_of, "duckdb"))
 
 
 def rescore_summary(table: pa.Table) -> dict[str, Any]:

@@ -68,14 +68,14 @@ def _duckdb(
 ) -> dict[str, Any]:
     import pyarrow.parquet as pq
 
-    from leadgate.analytics.batch import connect
+    from leadgate.analytics.batch import connect, run_arrow
     from leadgate.analytics.moments import moments_sql
 
     for name, path in (("leads", leads), ("events", events)):
         if not Path(path).exists():
             raise InputError(name, f"no such file: {path}")
     con = connect(leads, events)
-    scores = con.sql(compile_scoring(pb, as_of, "duckdb")).to_arrow_table()
+    scores = run_arrow(con, compile_scoring(pb, as_of, "duckdb"))
     res: dict[str, Any] = {"engine": "duckdb", "leads": scores.num_rows}
     res["out"] = _write(scores, out, out_table)
     if candidates:
