@@ -230,7 +230,8 @@ def _batches(stream: list[tuple[str, float, int]]) -> list[list[Event]]:
 
 
 def _fast_and_reference() -> tuple[LeadProcessor, LeadProcessor]:
-    """The bundled playbook twice: as it runs, and with no memo, floor or ceiling."""
+    """The bundled playbook twice: as it runs, and with no memo, floor, ceiling or
+    verdict of the MQL rule's fit part kept per fit value."""
     pb, _ = bundled_playbook()
     fast, slow = LeadProcessor(pb, 1), LeadProcessor(pb, 1)
     total = slow.rules.total
@@ -242,6 +243,7 @@ def _fast_and_reference() -> tuple[LeadProcessor, LeadProcessor]:
         return out
 
     slow.rules.total = no_memo  # type: ignore[method-assign]
+    slow._gate_by_fit = None  # the MQL rule's fit part run for every lead
     slow.rules.at_least = lambda state, at, x: False  # type: ignore[method-assign]
     slow.rules.at_most = lambda state, at: math.inf  # type: ignore[method-assign]
     return fast, slow

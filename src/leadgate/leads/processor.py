@@ -22,7 +22,14 @@ from leadgate.playbook.conditions import (
     compile_tri,
     uses_scores,
 )
-from leadgate.playbook.model import AllCondition, Condition, Playbook, ScoreCondition
+from leadgate.playbook.model import (
+    AllCondition,
+    AnyCondition,
+    Condition,
+    NotCondition,
+    Playbook,
+    ScoreCondition,
+)
 from leadgate.scoring.engagement import ADJUSTMENT, EngagementState, EventLike
 from leadgate.scoring.fit import email_domain
 from leadgate.scoring.grades import grade_engagement, grade_fit
@@ -37,6 +44,8 @@ AUTOMATIC_STAGES = frozenset({"lead", "mql", "nurture"})
 _TIMED_STAGES = frozenset({"mql", "nurture"})
 # Scores that change only when a lead's attributes (or fit adjustments) do.
 _STATIC_SCORES = frozenset({"fit"})
+# Distinct fit values whose MQL-gate verdict a processor keeps (cleared when full).
+_GATE_MEMO = 4096
 
 
 class LateEvents(ValueError):
@@ -60,6 +69,12 @@ class LeadProcessor:
         st = playbook.stages
         self._mql_rule = compile_condition(st.mql.when) if st.mql.when is not None else None
         self._mql_gate, self._mql_rest, rest = _split_static(st.mql.when)
+        # When the rule's fields-and-fit part reads no field, its verdict is a function
+        # of the fit alone: decided once per fit value, not once per lead (each new lead
+        # would otherwise run the compiled condition through a lazy score mapping).
+        self._gate_by_fit: dict[float, bool] | None = (
+            {} if self._mql_gate is not None and not _reads_fields(st.mql.when) else None
+        )
         # The rule (and the rest of it), three-valued against a bound of the engagement:
         # False when no engagement up to the bound meets it.
         self.mql_tri = compile_tri(st.mql.when) if st.mql.when is not None else None
@@ -409,7 +424,18 @@ class LeadProcessor:
                 fit = self.fit(lead)
                 gate = lead.mql_gate_cache
                 if gate is None or gate[0] is not fields or gate[1] != fit or gate[2] is not self:
-                    verdict = self._mql_gate(fields, _LazyScores(self, lead, at))
+                    by_fit = self._gate_by_fit
+                    if by_fit is None:
+                        verdict = self._mql_gate(fields, _LazyScores(self, lead, at))
+                    else:
+                        known = by_fit.get(fit)
+                        if known is None:
+                            if len(by_fit) >= _GATE_MEMO:
+                                by_fit.clear()  # fit adjustments can make any value
+                            known = by_fit[fit] = self._mql_gate(
+                                fields, _LazyScores(self, lead, at)
+                            )
+                        verdict = known
                     gate = lead.mql_gate_cache = (fields, fit, self, verdict)
                 if not gate[3]:
                     return []
@@ -470,6 +496,19 @@ def _split_static(
         None if rest_c is None else compile_condition(rest_c),
         rest_c,
     )
+
+
+def _reads_fields(cond: Condition | None) -> bool:
+    """Whether a condition tests any field (rather than only scores)."""
+    if cond is None or isinstance(cond, ScoreCondition):
+        return False
+    if isinstance(cond, AllCondition):
+        return any(_reads_fields(c) for c in cond.all)
+    if isinstance(cond, AnyCondition):
+        return any(_reads_fields(c) for c in cond.any)
+    if isinstance(cond, NotCondition):
+        return _reads_fields(cond.not_)
+    return True  # a field test, or anything new: assume it reads fields
 
 
 def _engagement_need(cond: Condition | None) -> float | None:
