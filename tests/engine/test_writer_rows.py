@@ -19,6 +19,7 @@ import pytest
 
 from conftest import _postgres_url
 from leadgate.demo.generator import iter_events, iter_leads
+from leadgate.engine import changes
 from leadgate.engine.engine import Engine
 from leadgate.ingest.validate import parse_event
 from leadgate.leads.record import LeadState
@@ -62,6 +63,23 @@ def whole_writes(monkeypatch: pytest.MonkeyPatch) -> Iterator[set[int]]:
     yield whole
 
 
+@pytest.fixture
+def changes_checked(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """Every `LeadChange.saved` (the writer's, from the row's scores as saved) held
+    equal to `LeadChange.of` (from the card); yields how many were compared."""
+    compared: list[int] = [0]
+    real = changes.LeadChange.saved.__func__  # type: ignore[attr-defined]
+
+    def saved(cls: Any, s: StoredLead, ts: Any, created: bool) -> changes.LeadChange:
+        got = real(cls, s, ts, created)
+        assert got == changes.LeadChange.of(s, ts, created)
+        compared[0] += 1
+        return got  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(changes.LeadChange, "saved", classmethod(saved))
+    yield compared
+
+
 def _events(start: datetime, seed: int) -> list[dict[str, Any]]:
     rows = list(iter_events(n_leads=40, n_events=900, seed=seed, start=start, days=20))
     # A repeat, a hand-raiser, and a late event (older than what its lead has seen:
@@ -81,7 +99,11 @@ def _people(start: datetime, seed: int) -> list[tuple[str, dict[str, Any], None]
 
 @pytest.mark.parametrize("days_after", [1.0, 400.0])
 def test_stored_rows_equal_whole_writes(
-    db_url: str, tmp_path: Any, whole_writes: set[int], days_after: float
+    db_url: str,
+    tmp_path: Any,
+    whole_writes: set[int],
+    changes_checked: list[int],
+    days_after: float,
 ) -> None:
     """days_after: how long after the last event the clock starts. 1: scores move with every
     batch; 400: engagement has decayed to nothing, so most scores stay as stored."""
@@ -102,7 +124,10 @@ def test_stored_rows_equal_whole_writes(
         engine = Engine(db, clock=clock)
         engine.ensure_playbook()
         engine.upsert_leads(_people(start, seed=11))
-        stores.append((engine, clock, Engine(db, clock=clock)))
+        other = Engine(db, clock=clock)
+        for e in (engine, other):
+            e.listeners.append(lambda repo, changed, now: None)  # changes are built
+        stores.append((engine, clock, other))
     rnd = random.Random(3)
     i = 0
     step = 0
@@ -128,6 +153,7 @@ def test_stored_rows_equal_whole_writes(
     got, want = (_rows(engine.db) for engine, _, _ in stores)
     assert got["leads"] and got["transitions"]
     assert got == want
+    assert changes_checked[0] > 100  # every saved lead's change, both stores
     for engine, _, other in stores:
         engine.db.dispose()
         other.db.dispose()
