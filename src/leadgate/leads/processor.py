@@ -32,7 +32,6 @@ from leadgate.playbook.model import (
 )
 from leadgate.scoring.engagement import ADJUSTMENT, EngagementState, EventLike
 from leadgate.scoring.fit import email_domain
-from leadgate.scoring.grades import grade_engagement, grade_fit
 from leadgate.scoring.scorecard import ScoreCard, Scorer
 
 DAY = 86400.0
@@ -80,6 +79,10 @@ class LeadProcessor:
         self.mql_tri = compile_tri(st.mql.when) if st.mql.when is not None else None
         self._mql_rest_tri = compile_tri(rest) if rest is not None else None
         self.hand_raisers = frozenset(st.mql.hand_raisers)
+        g = playbook.fit.grades
+        self._fit_grades = (g["A"], g["B"], g["C"])
+        g = playbook.engagement.grades
+        self._engagement_grades = (g["1"], g["2"], g["3"])
         self.cooldown = st.recycle.cooldown_days * DAY
         self.exit_at = st.recycle.mql_exit_engagement
         # The rest of the rule when it is one `engagement gte/gt N`: its three-valued
@@ -133,9 +136,11 @@ class LeadProcessor:
         if fit is None:
             fit = self.fit(lead)
         eng = self.rules.total(lead.engagement_state, as_of)
-        pb = self.playbook
-        fg = grade_fit(fit, pb.fit.grades)
-        eg = grade_engagement(eng, pb.engagement.grades)
+        # `grade_fit` and `grade_engagement`, inline on thresholds read once.
+        fa, fb, fc = self._fit_grades
+        fg = "A" if fit >= fa else "B" if fit >= fb else "C" if fit >= fc else "D"
+        ea, eb, ec = self._engagement_grades
+        eg = "1" if eng >= ea else "2" if eng >= eb else "3" if eng >= ec else "4"
         version = self.version
         lead.card = ScoreCard(fit, eng, fg, eg, (), as_of, version)
         lead.playbook_version = version
