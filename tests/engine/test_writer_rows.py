@@ -206,3 +206,32 @@ def test_a_lead_taken_meanwhile_is_not_reported_as_made(sqlite_url: str) -> None
         assert repo.insert_leads([again], now) == set()
         assert again.id == first.id
     db.dispose()
+
+
+def test_exit_armed_is_stored_as_sqlite_stores_a_bool(db_url: str) -> None:
+    """SQLite is handed `exit_armed` as 0/1 (binding a bool goes through sqlite3's
+    adapter lookup): the row holds what binding the bool stored, an integer, and the
+    lead reads back with a bool; PostgreSQL keeps its boolean column."""
+    db = Database(db_url)
+    db.migrate()
+    now = 1_780_000_000.0
+    with db.write() as conn:
+        repo = Repository(db, conn)
+        leads = [LeadState(f"{i}@x.com", {}, now) for i in range(3)]
+        repo.insert_leads(leads, now)
+        for lead, armed in zip(leads, (True, False, True), strict=True):
+            lead.card = ScoreCard(1.0, 2.0, "D", "4", (), now, 1)
+            lead.exit_armed = armed
+        stored = [repo.inserted(lead, now) for lead in leads]
+        stored[2].row_scores = None  # one written whole, two without the score columns
+        repo.save_leads(stored, now, attributes=False)
+        got = conn.exec_driver_sql("SELECT exit_armed FROM leads ORDER BY id").fetchall()
+        if db.is_sqlite:
+            kinds = conn.exec_driver_sql("SELECT typeof(exit_armed) FROM leads").fetchall()
+            assert {k for (k,) in kinds} == {"integer"}
+            assert [r[0] for r in got] == [1, 0, 1]
+        else:
+            assert [r[0] for r in got] == [True, False, True]
+        back = repo.leads_by_email([lead.email for lead in leads])
+    assert [back[lead.email].state.exit_armed for lead in leads] == [True, False, True]
+    db.dispose()
