@@ -27,6 +27,7 @@ from leadgate.scoring.scorecard import ScoreCard
 from leadgate.store import lead_rows
 from leadgate.store.database import Database
 from leadgate.store.repository import Repository, StoredLead
+from leadgate.store.statements import bucket, in_list, pieces
 
 DAY = 86400.0
 TABLES = {
@@ -234,4 +235,44 @@ def test_exit_armed_is_stored_as_sqlite_stores_a_bool(db_url: str) -> None:
             assert [r[0] for r in got] == [True, False, True]
         back = repo.leads_by_email([lead.email for lead in leads])
     assert [back[lead.email].state.exit_armed for lead in leads] == [True, False, True]
+    db.dispose()
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 170, 513, 1100])
+def test_in_lists_and_pieces_keep_what_they_select_and_their_order(n: int) -> None:
+    """IN lists padded by repeating their last value, and multi-row statements cut in
+    power-of-two pieces, so SQLite prepares a few statement texts instead of one per
+    length: the values and their order are kept."""
+    values = [f"v{i}" for i in range(n)]
+    marks, params = in_list(values)
+    assert params[:n] == values and set(params) == set(values)
+    assert marks.count("?") == len(params) == bucket(n)
+    assert len({bucket(k) for k in range(1, 901)}) == 11  # 1, 2, 4 ... 512, 900
+    cut = list(pieces(values, 512))
+    assert [x for p in cut for x in p] == values
+    assert all(len(p) & (len(p) - 1) == 0 and len(p) <= 512 for p in cut)
+
+
+def test_new_leads_get_ids_in_their_order_and_taken_ones_their_row(db_url: str) -> None:
+    """`insert_leads` in pieces: ids ascend in the leads' order (PostgreSQL: in email
+    order), as one statement gave them, and an address stored before keeps its row (not reported as made)."""
+    db = Database(db_url)
+    db.migrate()
+    now = 1_780_000_000.0
+    with db.write() as conn:
+        repo = Repository(db, conn)
+        before = [LeadState("l57@x.com", {}, now), LeadState("l120@x.com", {}, now)]
+        repo.insert_leads(before, now)
+        leads = [LeadState(f"l{i}@x.com", {}, now) for i in range(171)]
+        made = repo.insert_leads(leads, now)
+        assert made == {lead.email for lead in leads} - {"l57@x.com", "l120@x.com"}
+        assert leads[57].id == before[0].id and leads[120].id == before[1].id
+        # PostgreSQL creates them in email order (two writers then wait in one order).
+        order = leads if db.is_sqlite else sorted(leads, key=lambda x: x.email)
+        fresh = [lead.id for lead in order if lead.email in made]
+        assert fresh == sorted(fresh) and len(set(fresh)) == 169
+        got = dict(conn.exec_driver_sql("SELECT email, id FROM leads").fetchall())
+        assert {lead.email: lead.id for lead in leads} == {
+            e: got[e] for e in got if e in made or e in ("l57@x.com", "l120@x.com")
+        }
     db.dispose()

@@ -17,7 +17,7 @@ from typing import Any
 from leadgate.leads.record import LeadState
 from leadgate.lifecycle.stages import Transition
 from leadgate.store.codec import dump_state, dumps, load_lead_state, loads
-from leadgate.store.statements import _SMALL_BATCH, Statements, _chunks
+from leadgate.store.statements import _SMALL_BATCH, Statements, _chunks, in_list, pieces
 
 _LEAD_COLS = (
     "id, email, attributes, created_at, stage, stage_at, stage_reason, exit_armed, "
@@ -126,8 +126,8 @@ class LeadRows(Statements):
                 out[row[1]] = _row_to_lead(row)
             return out
         for chunk in _chunks(list(emails)):
-            marks = ",".join("?" * len(chunk))
-            cur = self.execute(f"SELECT {_LEAD_COLS} FROM leads WHERE email IN ({marks})", chunk)
+            marks, params = in_list(chunk)
+            cur = self.execute(f"SELECT {_LEAD_COLS} FROM leads WHERE email IN ({marks})", params)
             for row in cur.fetchall():
                 out[row[1]] = _row_to_lead(row)
         return out
@@ -196,7 +196,9 @@ class LeadRows(Statements):
                     x.id = ids[x.email]
             made.update(ids)
             return made
-        for chunk in _chunks(list(leads), 600):
+        # In power-of-two pieces (each statement's text then one the cache keeps), in
+        # order: ids follow the leads' order as with one statement.
+        for chunk in pieces(list(leads), 512):
             values = []
             params: list[Any] = []
             for lead in chunk:
