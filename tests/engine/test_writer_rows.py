@@ -212,7 +212,7 @@ def test_a_lead_taken_meanwhile_is_not_reported_as_made(sqlite_url: str) -> None
 def test_exit_armed_is_stored_as_sqlite_stores_a_bool(db_url: str) -> None:
     """SQLite is handed `exit_armed` as 0/1 (binding a bool goes through sqlite3's
     adapter lookup): the row holds what binding the bool stored, an integer, and the
-    lead reads back with a bool; PostgreSQL keeps its boolean column."""
+    lead reads back with a bool; None stays NULL; PostgreSQL keeps its boolean column."""
     db = Database(db_url)
     db.migrate()
     now = 1_780_000_000.0
@@ -228,8 +228,11 @@ def test_exit_armed_is_stored_as_sqlite_stores_a_bool(db_url: str) -> None:
         repo.save_leads(stored, now, attributes=False)
         got = conn.exec_driver_sql("SELECT exit_armed FROM leads ORDER BY id").fetchall()
         if db.is_sqlite:
-            kinds = conn.exec_driver_sql("SELECT typeof(exit_armed) FROM leads").fetchall()
-            assert {k for (k,) in kinds} == {"integer"}
+            kinds = conn.exec_driver_sql(
+                "SELECT typeof(exit_armed), typeof(timer_spent_at), typeof(stage_reason) FROM leads"
+            ).fetchall()
+            # None is bound through an adapter too (`database._sqlite_adapters`): NULL.
+            assert set(kinds) == {("integer", "null", "null")}
             assert [r[0] for r in got] == [1, 0, 1]
         else:
             assert [r[0] for r in got] == [True, False, True]
