@@ -19,6 +19,7 @@ import pytest
 
 from conftest import _postgres_url
 from leadgate.demo.generator import iter_events, iter_leads
+from leadgate.engine import changes
 from leadgate.engine.engine import Engine
 from leadgate.ingest.validate import parse_event
 from leadgate.leads.record import LeadState
@@ -26,6 +27,7 @@ from leadgate.scoring.scorecard import ScoreCard
 from leadgate.store import lead_rows
 from leadgate.store.database import Database
 from leadgate.store.repository import Repository, StoredLead
+from leadgate.store.statements import bucket, in_list, pieces
 
 DAY = 86400.0
 TABLES = {
@@ -62,6 +64,23 @@ def whole_writes(monkeypatch: pytest.MonkeyPatch) -> Iterator[set[int]]:
     yield whole
 
 
+@pytest.fixture
+def changes_checked(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """Every `LeadChange.saved` (the writer's, from the row's scores as saved) held
+    equal to `LeadChange.of` (from the card); yields how many were compared."""
+    compared: list[int] = [0]
+    real = changes.LeadChange.saved.__func__  # type: ignore[attr-defined]
+
+    def saved(cls: Any, s: StoredLead, ts: Any, created: bool) -> changes.LeadChange:
+        got = real(cls, s, ts, created)
+        assert got == changes.LeadChange.of(s, ts, created)
+        compared[0] += 1
+        return got  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(changes.LeadChange, "saved", classmethod(saved))
+    yield compared
+
+
 def _events(start: datetime, seed: int) -> list[dict[str, Any]]:
     rows = list(iter_events(n_leads=40, n_events=900, seed=seed, start=start, days=20))
     # A repeat, a hand-raiser, and a late event (older than what its lead has seen:
@@ -81,7 +100,11 @@ def _people(start: datetime, seed: int) -> list[tuple[str, dict[str, Any], None]
 
 @pytest.mark.parametrize("days_after", [1.0, 400.0])
 def test_stored_rows_equal_whole_writes(
-    db_url: str, tmp_path: Any, whole_writes: set[int], days_after: float
+    db_url: str,
+    tmp_path: Any,
+    whole_writes: set[int],
+    changes_checked: list[int],
+    days_after: float,
 ) -> None:
     """days_after: how long after the last event the clock starts. 1: scores move with every
     batch; 400: engagement has decayed to nothing, so most scores stay as stored."""
@@ -102,7 +125,10 @@ def test_stored_rows_equal_whole_writes(
         engine = Engine(db, clock=clock)
         engine.ensure_playbook()
         engine.upsert_leads(_people(start, seed=11))
-        stores.append((engine, clock, Engine(db, clock=clock)))
+        other = Engine(db, clock=clock)
+        for e in (engine, other):
+            e.listeners.append(lambda repo, changed, now: None)  # changes are built
+        stores.append((engine, clock, other))
     rnd = random.Random(3)
     i = 0
     step = 0
@@ -128,6 +154,7 @@ def test_stored_rows_equal_whole_writes(
     got, want = (_rows(engine.db) for engine, _, _ in stores)
     assert got["leads"] and got["transitions"]
     assert got == want
+    assert changes_checked[0] > 100  # every saved lead's change, both stores
     for engine, _, other in stores:
         engine.db.dispose()
         other.db.dispose()
@@ -179,4 +206,76 @@ def test_a_lead_taken_meanwhile_is_not_reported_as_made(sqlite_url: str) -> None
         again = LeadState("a@x.com", {}, now)
         assert repo.insert_leads([again], now) == set()
         assert again.id == first.id
+    db.dispose()
+
+
+def test_exit_armed_is_stored_as_sqlite_stores_a_bool(db_url: str) -> None:
+    """SQLite is handed `exit_armed` as 0/1 (binding a bool goes through sqlite3's
+    adapter lookup): the row holds what binding the bool stored, an integer, and the
+    lead reads back with a bool; None stays NULL; PostgreSQL keeps its boolean column."""
+    db = Database(db_url)
+    db.migrate()
+    now = 1_780_000_000.0
+    with db.write() as conn:
+        repo = Repository(db, conn)
+        leads = [LeadState(f"{i}@x.com", {}, now) for i in range(3)]
+        repo.insert_leads(leads, now)
+        for lead, armed in zip(leads, (True, False, True), strict=True):
+            lead.card = ScoreCard(1.0, 2.0, "D", "4", (), now, 1)
+            lead.exit_armed = armed
+        stored = [repo.inserted(lead, now) for lead in leads]
+        stored[2].row_scores = None  # one written whole, two without the score columns
+        repo.save_leads(stored, now, attributes=False)
+        got = conn.exec_driver_sql("SELECT exit_armed FROM leads ORDER BY id").fetchall()
+        if db.is_sqlite:
+            kinds = conn.exec_driver_sql(
+                "SELECT typeof(exit_armed), typeof(timer_spent_at), typeof(stage_reason) FROM leads"
+            ).fetchall()
+            # None is bound through an adapter too (`database._sqlite_adapters`): NULL.
+            assert set(kinds) == {("integer", "null", "null")}
+            assert [r[0] for r in got] == [1, 0, 1]
+        else:
+            assert [r[0] for r in got] == [True, False, True]
+        back = repo.leads_by_email([lead.email for lead in leads])
+    assert [back[lead.email].state.exit_armed for lead in leads] == [True, False, True]
+    db.dispose()
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 170, 513, 1100])
+def test_in_lists_and_pieces_keep_what_they_select_and_their_order(n: int) -> None:
+    """IN lists padded by repeating their last value, and multi-row statements cut in
+    power-of-two pieces, so SQLite prepares a few statement texts instead of one per
+    length: the values and their order are kept."""
+    values = [f"v{i}" for i in range(n)]
+    marks, params = in_list(values)
+    assert params[:n] == values and set(params) == set(values)
+    assert marks.count("?") == len(params) == bucket(n)
+    assert len({bucket(k) for k in range(1, 901)}) == 11  # 1, 2, 4 ... 512, 900
+    cut = list(pieces(values, 512))
+    assert [x for p in cut for x in p] == values
+    assert all(len(p) & (len(p) - 1) == 0 and len(p) <= 512 for p in cut)
+
+
+def test_new_leads_get_ids_in_their_order_and_taken_ones_their_row(db_url: str) -> None:
+    """`insert_leads` in pieces: ids ascend in the leads' order (PostgreSQL: in email
+    order), as one statement gave them, and an address stored before keeps its row (not reported as made)."""
+    db = Database(db_url)
+    db.migrate()
+    now = 1_780_000_000.0
+    with db.write() as conn:
+        repo = Repository(db, conn)
+        before = [LeadState("l57@x.com", {}, now), LeadState("l120@x.com", {}, now)]
+        repo.insert_leads(before, now)
+        leads = [LeadState(f"l{i}@x.com", {}, now) for i in range(171)]
+        made = repo.insert_leads(leads, now)
+        assert made == {lead.email for lead in leads} - {"l57@x.com", "l120@x.com"}
+        assert leads[57].id == before[0].id and leads[120].id == before[1].id
+        # PostgreSQL creates them in email order (two writers then wait in one order).
+        order = leads if db.is_sqlite else sorted(leads, key=lambda x: x.email)
+        fresh = [lead.id for lead in order if lead.email in made]
+        assert fresh == sorted(fresh) and len(set(fresh)) == 169
+        got = dict(conn.exec_driver_sql("SELECT email, id FROM leads").fetchall())
+        assert {lead.email: lead.id for lead in leads} == {
+            e: got[e] for e in got if e in made or e in ("l57@x.com", "l120@x.com")
+        }
     db.dispose()

@@ -230,7 +230,8 @@ def _batches(stream: list[tuple[str, float, int]]) -> list[list[Event]]:
 
 
 def _fast_and_reference() -> tuple[LeadProcessor, LeadProcessor]:
-    """The bundled playbook twice: as it runs, and with no memo, floor or ceiling."""
+    """The bundled playbook twice: as it runs, and with no memo, floor, ceiling or
+    verdict of the MQL rule's fit part kept per fit value."""
     pb, _ = bundled_playbook()
     fast, slow = LeadProcessor(pb, 1), LeadProcessor(pb, 1)
     total = slow.rules.total
@@ -242,6 +243,7 @@ def _fast_and_reference() -> tuple[LeadProcessor, LeadProcessor]:
         return out
 
     slow.rules.total = no_memo  # type: ignore[method-assign]
+    slow._gate_by_fit = None  # the MQL rule's fit part run for every lead
     slow.rules.at_least = lambda state, at, x: False  # type: ignore[method-assign]
     slow.rules.at_most = lambda state, at: math.inf  # type: ignore[method-assign]
     return fast, slow
@@ -296,3 +298,34 @@ def test_late_events_and_the_bounds_change_nothing(
         got_b += slow.apply_events(b, batch, now, history=lambda h=history: h)
     assert got_a == got_b
     assert a.card == b.card and a.stage == b.stage and a.next_due_at == b.next_due_at
+
+
+GRADED = """\
+name: g
+fit:
+  rules: [{name: x, if: {field: x, op: exists, value: true}, points: 1}]
+  grades: {A: 40, B: 20.5, C: -5}
+engagement:
+  rules: [{event: w, points: 1}]
+  grades: {"1": 50, "2": 25, "3": 0}
+stages: {mql: {hand_raisers: [w]}}
+"""
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(st.sampled_from([40.0, 20.5, -5.0, 39.99, 20.49, -5.01]), st.floats(-100, 100)),
+    st.one_of(st.sampled_from([50.0, 25.0, 0.0, -0.0, 49.99, -0.01]), st.floats(-100, 100)),
+)
+def test_rescore_grades_as_the_grade_functions(fit: float, eng: float) -> None:
+    from leadgate.scoring.grades import grade_engagement, grade_fit
+
+    pb = load_playbook(GRADED)
+    p = LeadProcessor(pb, 1)
+    ld = LeadState("a@b.c", {}, T0)
+    ld.fit_cache = fit
+    p.rules.total = lambda state, at: eng  # type: ignore[method-assign]
+    p.rescore(ld, T0)
+    assert ld.card is not None
+    assert ld.card.fit_grade == grade_fit(fit, pb.fit.grades)
+    assert ld.card.engagement_grade == grade_engagement(eng, pb.engagement.grades)

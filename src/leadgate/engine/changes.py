@@ -73,6 +73,27 @@ class LeadChange:
             [t for t in voided if not is_absorbed(t)] if voided else [],
         )
 
+    @classmethod
+    def saved(cls, s: StoredLead, transitions: list[Transition], created: bool) -> LeadChange:
+        """As `of`, for a lead `save_leads` has just written: its row's score and grade
+        (`row_scores`, the card's total and grade) are at hand, not computed again."""
+        lead = s.state
+        scores = s.row_scores
+        assert scores is not None and lead.id is not None
+        voided = s.voided
+        return cls(
+            lead.id,
+            lead.email,
+            created,
+            [t for t in transitions if not is_absorbed(t)] if transitions else [],
+            None if created else s.score_before,
+            scores[0],
+            None if created else s.grade_before,
+            scores[1],
+            s.owner,
+            [t for t in voided if not is_absorbed(t)] if voided else [],
+        )
+
 
 Clock = Callable[[], float]
 # Called inside the transaction that made the changes, so what they write

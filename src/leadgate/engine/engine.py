@@ -150,10 +150,11 @@ class Engine:
         items = list(leads)
         repo.save_leads([s for s, _, _ in items], now, attributes=attributes)
         repo.insert_transitions(
-            [(s.state.id, t) for s, ts, _ in items for t in ts],  # type: ignore[misc]
+            [(s.state.id, t) for s, ts, _ in items if ts for t in ts],  # type: ignore[misc]
             proc.version,
         )
-        of = LeadChange.of
+        # Each row's score and grade as just saved (`row_scores`).
+        of = LeadChange.saved
         changes = [of(s, ts, created) for s, ts, created in items] if self.listeners else []
         for s, _, _ in items:
             if s.voided:

@@ -20,6 +20,7 @@ from leadgate.leads.identity import canonical_email
 from leadgate.leads.record import LeadState
 from leadgate.playbook.identity_sections import IdentitySection
 from leadgate.store.repository import Repository
+from leadgate.store.statements import in_list
 
 if TYPE_CHECKING:
     from leadgate.engine.engine import Engine
@@ -30,9 +31,9 @@ _CHUNK = 500
 def _in(repo: Repository, sql: str, values: Sequence[str]) -> list[tuple[object, ...]]:
     out: list[tuple[object, ...]] = []
     for i in range(0, len(values), _CHUNK):
-        chunk = values[i : i + _CHUNK]
-        marks = ",".join("?" * len(chunk))
-        out += [tuple(r) for r in repo.execute(sql.format(marks), chunk).fetchall()]
+        # Padded to a few lengths (`in_list`): the statement is prepared once per length.
+        marks, params = in_list(values[i : i + _CHUNK], _CHUNK)
+        out += [tuple(r) for r in repo.execute(sql.format(marks), params).fetchall()]
     return out
 
 

@@ -116,9 +116,10 @@ class _LeadCache:
             leads = self.leads
             if self.rev is None or txn.rev != self.rev + 1:
                 leads.clear()
+            pop = leads.pop
             for s in txn.keep:
                 email = s.state.email
-                leads.pop(email, None)  # re-inserted last: the dict's order is recency
+                pop(email, None)  # re-inserted last: the dict's order is recency
                 leads[email] = s
             for email in txn.evict:
                 leads.pop(email, None)

@@ -22,10 +22,16 @@ from leadgate.playbook.conditions import (
     compile_tri,
     uses_scores,
 )
-from leadgate.playbook.model import AllCondition, Condition, Playbook, ScoreCondition
+from leadgate.playbook.model import (
+    AllCondition,
+    AnyCondition,
+    Condition,
+    NotCondition,
+    Playbook,
+    ScoreCondition,
+)
 from leadgate.scoring.engagement import ADJUSTMENT, EngagementState, EventLike
 from leadgate.scoring.fit import email_domain
-from leadgate.scoring.grades import grade_engagement, grade_fit
 from leadgate.scoring.scorecard import ScoreCard, Scorer
 
 DAY = 86400.0
@@ -37,6 +43,8 @@ AUTOMATIC_STAGES = frozenset({"lead", "mql", "nurture"})
 _TIMED_STAGES = frozenset({"mql", "nurture"})
 # Scores that change only when a lead's attributes (or fit adjustments) do.
 _STATIC_SCORES = frozenset({"fit"})
+# Distinct fit values whose MQL-gate verdict a processor keeps (cleared when full).
+_GATE_MEMO = 4096
 
 
 class LateEvents(ValueError):
@@ -60,11 +68,21 @@ class LeadProcessor:
         st = playbook.stages
         self._mql_rule = compile_condition(st.mql.when) if st.mql.when is not None else None
         self._mql_gate, self._mql_rest, rest = _split_static(st.mql.when)
+        # When the rule's fields-and-fit part reads no field, its verdict is a function
+        # of the fit alone: decided once per fit value, not once per lead (each new lead
+        # would otherwise run the compiled condition through a lazy score mapping).
+        self._gate_by_fit: dict[float, bool] | None = (
+            {} if self._mql_gate is not None and not _reads_fields(st.mql.when) else None
+        )
         # The rule (and the rest of it), three-valued against a bound of the engagement:
         # False when no engagement up to the bound meets it.
         self.mql_tri = compile_tri(st.mql.when) if st.mql.when is not None else None
         self._mql_rest_tri = compile_tri(rest) if rest is not None else None
         self.hand_raisers = frozenset(st.mql.hand_raisers)
+        g = playbook.fit.grades
+        self._fit_grades = (g["A"], g["B"], g["C"])
+        g = playbook.engagement.grades
+        self._engagement_grades = (g["1"], g["2"], g["3"])
         self.cooldown = st.recycle.cooldown_days * DAY
         self.exit_at = st.recycle.mql_exit_engagement
         # The rest of the rule when it is one `engagement gte/gt N`: its three-valued
@@ -118,9 +136,11 @@ class LeadProcessor:
         if fit is None:
             fit = self.fit(lead)
         eng = self.rules.total(lead.engagement_state, as_of)
-        pb = self.playbook
-        fg = grade_fit(fit, pb.fit.grades)
-        eg = grade_engagement(eng, pb.engagement.grades)
+        # `grade_fit` and `grade_engagement`, inline on thresholds read once.
+        fa, fb, fc = self._fit_grades
+        fg = "A" if fit >= fa else "B" if fit >= fb else "C" if fit >= fc else "D"
+        ea, eb, ec = self._engagement_grades
+        eg = "1" if eng >= ea else "2" if eng >= eb else "3" if eng >= ec else "4"
         version = self.version
         lead.card = ScoreCard(fit, eng, fg, eg, (), as_of, version)
         lead.playbook_version = version
@@ -409,7 +429,18 @@ class LeadProcessor:
                 fit = self.fit(lead)
                 gate = lead.mql_gate_cache
                 if gate is None or gate[0] is not fields or gate[1] != fit or gate[2] is not self:
-                    verdict = self._mql_gate(fields, _LazyScores(self, lead, at))
+                    by_fit = self._gate_by_fit
+                    if by_fit is None:
+                        verdict = self._mql_gate(fields, _LazyScores(self, lead, at))
+                    else:
+                        known = by_fit.get(fit)
+                        if known is None:
+                            if len(by_fit) >= _GATE_MEMO:
+                                by_fit.clear()  # fit adjustments can make any value
+                            known = by_fit[fit] = self._mql_gate(
+                                fields, _LazyScores(self, lead, at)
+                            )
+                        verdict = known
                     gate = lead.mql_gate_cache = (fields, fit, self, verdict)
                 if not gate[3]:
                     return []
@@ -470,6 +501,19 @@ def _split_static(
         None if rest_c is None else compile_condition(rest_c),
         rest_c,
     )
+
+
+def _reads_fields(cond: Condition | None) -> bool:
+    """Whether a condition tests any field (rather than only scores)."""
+    if cond is None or isinstance(cond, ScoreCondition):
+        return False
+    if isinstance(cond, AllCondition):
+        return any(_reads_fields(c) for c in cond.all)
+    if isinstance(cond, AnyCondition):
+        return any(_reads_fields(c) for c in cond.any)
+    if isinstance(cond, NotCondition):
+        return _reads_fields(cond.not_)
+    return True  # a field test, or anything new: assume it reads fields
 
 
 def _engagement_need(cond: Condition | None) -> float | None:

@@ -28,6 +28,9 @@ from leadgate.playbook.model import EngagementSection, FieldCondition
 
 DAY = 86400.0
 ADJUSTMENT = "manual_adjustment"
+# Below this magnitude a value rounds to zero cents (0.005 itself is stored just above
+# 0.005, and rounds up): `total` skips rounding it.
+_NO_CENT = 0.0049
 
 
 class Event(NamedTuple):
@@ -324,11 +327,16 @@ class EngagementRules:
                 v = tally.value
                 if hl is not None and at > tally.anchor:
                     v *= 2.0 ** (-(at - tally.anchor) / hl)
+                n += 1
+                if -_NO_CENT < v < _NO_CENT:
+                    # Rounds to a zero (of either sign): adds nothing to `out`, which
+                    # starts at +0.0, nor to `neg`. `round` to cents is the costly step
+                    # here, and a decayed rule (old activity) is mostly this case.
+                    continue
                 r = round(v, 2)
                 out += r
                 if r < 0:
                     neg += r
-                n += 1
         if state.adjustments:
             for value, anchor, decays in state.adjustments.values():
                 if decays and hl is not None and at > anchor:
@@ -341,7 +349,8 @@ class EngagementRules:
             slack = 0.01 * (n + 1) + 1e-9 * (pos - neg + 1.0)
             state.floor = (self, at, pos, neg, slack)
             state.ceiling = [self, at, pos, 0.0, slack]
-        out = round(out, 2)
+        if out:  # a zero (all rules decayed to nothing) is its own rounding
+            out = round(out, 2)
         state.memo = (self, at, out)
         return out
 

@@ -30,20 +30,25 @@ def loads(text: str | bytes | None) -> Any:
     return orjson.loads(text) if text else {}
 
 
-def dump_state(st: EngagementState, settled_at: float = -math.inf) -> str:
+_NEVER = -math.inf
+_SORTED = orjson.OPT_SORT_KEYS
+
+
+def dump_state(st: EngagementState, settled_at: float = _NEVER) -> str:
     """A lead's engagement state as stored: a JSON array, cheaper both ways than the
     keyed form of `EngagementState.to_json` (which `load_state` still reads). The
     lead's `settled_at` rides along as a sixth item when it is set."""
+    last = st.last_at
     data = [
-        None if st.last_at == -math.inf else st.last_at,
+        None if last == _NEVER else last,
         st.last_id,
         [[k, t.count, t.value, t.anchor, t.window] for k, t in st.rules.items()],
         st.adjustments,
         st.fit_adjustments,
     ]
-    if settled_at != -math.inf:
+    if settled_at != _NEVER:
         data.append(settled_at)
-    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS).decode()
+    return orjson.dumps(data, option=_SORTED).decode()
 
 
 def load_state(text: str | bytes | None) -> EngagementState:

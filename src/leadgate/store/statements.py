@@ -39,6 +39,37 @@ def _chunks(items: Sequence[Any], n: int = _CHUNK) -> Iterator[Sequence[Any]]:
         yield items[i : i + n]
 
 
+def bucket(n: int, most: int = _CHUNK) -> int:
+    """The length an IN list of `n` values is padded to: the next power of two (at most
+    `most`). SQLite's statement cache (per connection, keyed by the SQL text) then keeps
+    one statement per bucket, where every new length was prepared afresh: for a batch's
+    list of ~170 new addresses that cost as much as scoring ~20 events."""
+    return n if n <= 1 else min(1 << (n - 1).bit_length(), max(most, n))
+
+
+def in_list(values: Sequence[Any], most: int = _CHUNK) -> tuple[str, list[Any]]:
+    """`?` marks for an IN list of `values` (not empty) and its parameters, padded to
+    `bucket(len(values))` by repeating the last value: the same rows match (a value
+    twice in an IN list matches nothing more), and the SQL text is one of a few.
+
+    Example: in_list(["a", "b", "c"]) == ("?,?,?,?", ["a", "b", "c", "c"])
+    """
+    out = list(values)
+    out += [out[-1]] * (bucket(len(out), most) - len(out))
+    return ",".join("?" * len(out)), out
+
+
+def pieces(items: Sequence[Any], most: int) -> Iterator[Sequence[Any]]:
+    """`items` in order, in pieces whose lengths are powers of two (at most `most`, a
+    power of two): 170 items go as 128, 32, 8 and 2, so a multi-row statement's text is
+    one of a few the statement cache keeps instead of one per batch size."""
+    i, n = 0, len(items)
+    while i < n:
+        size = min(most, 1 << ((n - i).bit_length() - 1))
+        yield items[i : i + size]
+        i += size
+
+
 class Statements:
     """Statements over one connection (inside a transaction the caller owns)."""
 
