@@ -76,8 +76,13 @@ lint: $(TEST_STAMP)
 typecheck: $(TEST_STAMP)
 	$(BIN)/mypy
 
+# The suite runs on one pytest-xdist worker per core (`-n auto`; PYTEST_WORKERS=4 to choose).
+# --dist loadfile keeps each test file on one worker, so a file's module fixtures (a demo
+# store, a server, a Chromium) are built once; every worker starts its own throwaway
+# PostgreSQL cluster (tests/conftest.py). One file alone: `pytest -q tests/x.py` (no -n).
+PYTEST_WORKERS ?= auto
 pytest: $(TEST_STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
 test: lint typecheck pytest
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -22,6 +23,12 @@ from leadgate.store.database import Database
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 REPO = Path(__file__).resolve().parent.parent
+
+# No Hypothesis deadline anywhere: `make test` runs the suite on parallel workers
+# (pytest-xdist) on a machine other jobs share, where one example's time says nothing
+# about the code (house rule: no timing assertions). Example counts are untouched.
+hypothesis_settings.register_profile("leadgate", deadline=None)
+hypothesis_settings.load_profile("leadgate")
 
 
 class FakeClock:
@@ -92,6 +99,19 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     cluster = _pg_state.get("cluster")
     if cluster is not None:
         cluster.stop()  # type: ignore[attr-defined]
+    # Under pytest-xdist (`make test` runs `-n`) each worker starts its own cluster and
+    # the controller, which prints the summary, runs no test: hand it the reason.
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None and "error" in _pg_state:
+        workeroutput["pg_error"] = str(_pg_state["error"])
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    """xdist controller: keep a worker's "PostgreSQL unavailable" reason for the notice."""
+    why = getattr(node, "workeroutput", {}).get("pg_error")
+    if why:
+        _pg_state.setdefault("error", why)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):  # type: ignore[no-untyped-def]
