@@ -8,6 +8,7 @@ the PostgreSQL half is skipped with a notice when no server can be started.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import sys
 from collections.abc import Iterator
@@ -18,8 +19,30 @@ from hypothesis import settings as hypothesis_settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from leadgate.engine.engine import Engine
-from leadgate.store.database import Database
+
+def _same_terminal_as_the_controller() -> None:
+    """A pytest-xdist worker starts with COLUMNS=80 and LINES=24 set, and the CLI fits its
+    tables to COLUMNS when set (a pipe gets them whole: tests/cli/test_first_hour.py), at
+    import. The controller passes its own values (or none) down; a worker restores them
+    before anything imports the CLI."""
+    names = ("COLUMNS", "LINES")
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ["LEADGATE_TEST_TERMINAL"] = json.dumps({n: os.environ.get(n) for n in names})
+        return
+    saved = json.loads(os.environ.get("LEADGATE_TEST_TERMINAL") or "{}")
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+_same_terminal_as_the_controller()
+
+
+# After the worker's terminal is set right: importing the engine may import the CLI.
+from leadgate.engine.engine import Engine  # noqa: E402
+from leadgate.store.database import Database  # noqa: E402
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 REPO = Path(__file__).resolve().parent.parent
