@@ -80,10 +80,12 @@ typecheck: $(TEST_STAMP)
 # --dist loadfile keeps each test file on one worker, so a file's module fixtures (a demo
 # store, a server, a Chromium) are built once; every worker starts its own throwaway
 # PostgreSQL cluster (tests/conftest.py). One file alone: `pytest -q tests/x.py` (no -n).
+# Files go out in collection order, the slowest first (SLOW_FILES_FIRST in tests/conftest.py:
+# xdist's default order, most tests first, started a 2-minute Spark file last).
 # --durations=20: every run's log names the slowest tests, where CI time goes.
 PYTEST_WORKERS ?= auto
 pytest: $(TEST_STAMP)
-	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile --durations=20
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=20
 
 test: lint typecheck pytest
 
