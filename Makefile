@@ -76,8 +76,16 @@ lint: $(TEST_STAMP)
 typecheck: $(TEST_STAMP)
 	$(BIN)/mypy
 
+# The suite runs on one pytest-xdist worker per core (`-n auto`; PYTEST_WORKERS=4 to choose).
+# --dist loadfile keeps each test file on one worker, so a file's module fixtures (a demo
+# store, a server, a Chromium) are built once; every worker starts its own throwaway
+# PostgreSQL cluster (tests/conftest.py). One file alone: `pytest -q tests/x.py` (no -n).
+# Files go out in collection order, the slowest first (SLOW_FILES_FIRST in tests/conftest.py:
+# xdist's default order, most tests first, started a 2-minute Spark file last).
+# --durations=20: every run's log names the slowest tests, where CI time goes.
+PYTEST_WORKERS ?= auto
 pytest: $(TEST_STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=20
 
 test: lint typecheck pytest
 

@@ -8,20 +8,84 @@ the PostgreSQL half is skipped with a notice when no server can be started.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from leadgate.engine.engine import Engine
-from leadgate.store.database import Database
+
+def _same_terminal_as_the_controller() -> None:
+    """A pytest-xdist worker starts with COLUMNS=80 and LINES=24 set, and the CLI fits its
+    tables to COLUMNS when set (a pipe gets them whole: tests/cli/test_first_hour.py), at
+    import. The controller passes its own values (or none) down; a worker restores them
+    before anything imports the CLI."""
+    names = ("COLUMNS", "LINES")
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ["LEADGATE_TEST_TERMINAL"] = json.dumps({n: os.environ.get(n) for n in names})
+        return
+    saved = json.loads(os.environ.get("LEADGATE_TEST_TERMINAL") or "{}")
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+_same_terminal_as_the_controller()
+
+# No Spark web UI: parallel workers would race for port 4040. (C1-only JIT was tried:
+# it halves a 60 s Spark test but makes the 2-minute ones slower.) A PYSPARK_SUBMIT_ARGS
+# set by the caller wins.
+os.environ.setdefault("PYSPARK_SUBMIT_ARGS", "--conf spark.ui.enabled=false pyspark-shell")
+
+# Files that take minutes (Spark, demo stores of 4,000-8,000 leads, fuzzing, servers), the
+# longest first. `make test` hands whole files to pytest-xdist workers in collection order
+# (--dist loadfile --no-loadscope-reorder): these start first so that none of them starts
+# last and keeps one worker busy alone at the end. Only the order of a parallel run.
+SLOW_FILES_FIRST = (
+    "tests/predictive/test_store.py",
+    "tests/analytics/test_sql_equivalence.py",
+    "tests/analytics/test_score_batch.py",
+    "tests/api/test_fuzz.py",
+    "tests/analytics/test_regex_equivalence.py",
+    "tests/analytics/test_setbased.py",
+    "tests/predictive/test_honest.py",
+    "tests/predictive/test_cli_predictive.py",
+    "tests/predictive/test_library.py",
+    "tests/api/test_scheduler.py",
+    "tests/api/test_server.py",
+    "tests/predictive/test_real_datasets.py",
+    "tests/analytics/test_sql_semantics.py",
+    "tests/web/test_browser.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On an xdist worker: the files of SLOW_FILES_FIRST first, the rest as collected."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    rank = {path: i for i, path in enumerate(SLOW_FILES_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
+
+
+# After the worker's terminal is set right: importing the engine may import the CLI.
+from leadgate.engine.engine import Engine  # noqa: E402
+from leadgate.store.database import Database  # noqa: E402
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 REPO = Path(__file__).resolve().parent.parent
+
+# No Hypothesis deadline anywhere: `make test` runs the suite on parallel workers
+# (pytest-xdist) on a machine other jobs share, where one example's time says nothing
+# about the code (house rule: no timing assertions). Example counts are untouched.
+hypothesis_settings.register_profile("leadgate", deadline=None)
+hypothesis_settings.load_profile("leadgate")
 
 
 class FakeClock:
@@ -92,6 +156,19 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     cluster = _pg_state.get("cluster")
     if cluster is not None:
         cluster.stop()  # type: ignore[attr-defined]
+    # Under pytest-xdist (`make test` runs `-n`) each worker starts its own cluster and
+    # the controller, which prints the summary, runs no test: hand it the reason.
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None and "error" in _pg_state:
+        workeroutput["pg_error"] = str(_pg_state["error"])
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    """xdist controller: keep a worker's "PostgreSQL unavailable" reason for the notice."""
+    why = getattr(node, "workeroutput", {}).get("pg_error")
+    if why:
+        _pg_state.setdefault("error", why)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):  # type: ignore[no-untyped-def]

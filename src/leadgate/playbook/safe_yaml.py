@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import math
 import re
-import time
 from typing import Any
 
 import yaml
@@ -35,6 +34,7 @@ from yaml.constructor import ConstructorError
 # The validators' time box lives apart from the parser: the models import it, and a
 # playbook read back from the store needs no YAML parser (issue 17).
 from leadgate.playbook.timebox import TimeUp as TimeUp
+from leadgate.playbook.timebox import now as now
 from leadgate.playbook.timebox import tick as tick
 from leadgate.playbook.timebox import time_box as time_box
 
@@ -205,7 +205,7 @@ def _events(loader: Any, deadline: float) -> None:
 
 def check_deadline(deadline: float, line: int | None = None) -> None:
     """Refuse when the time box is spent (checked between steps: parsing never hangs)."""
-    if time.monotonic() > deadline:
+    if now() > deadline:
         raise YamlRefusal(line, f"took longer than {TIME_LIMIT:g} s to read: too complex")
 
 
@@ -216,7 +216,7 @@ def parse(text: str, deadline: float | None = None) -> tuple[yaml.Node | None, A
     the tree for line numbers anyway); construction refuses them too.
     """
     if deadline is None:
-        deadline = time.monotonic() + TIME_LIMIT
+        deadline = now() + TIME_LIMIT
     check_text(text)
     _scan(text, deadline)
     loader = CoreLoader(text)
