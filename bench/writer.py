@@ -112,16 +112,24 @@ class Sampler:
             self.counts[where] += 1
 
 
+def serving_engine(url: str) -> Engine:
+    """An engine over a new store at `url` with what `leadgate serve` puts on it: the
+    predictive and sales hooks and a webhook outbox (whose wake-up does nothing here)."""
+    db = Database(url)
+    db.migrate()
+    engine = Engine(db)
+    engine.ensure_playbook()
+    install_predictive(engine)
+    install_sales(engine)
+    engine.listeners.append(OutboxWriter(lambda: None))
+    return engine
+
+
 def run(size: int, lines: list[bytes], warm: int, n: int, args: Any) -> tuple[float, int]:
     """(writer CPU seconds, events) for `n` events in batches of `size` after `warm`."""
     with tempfile.TemporaryDirectory() as d:
-        db = Database(f"sqlite:///{d}/bench.db")
-        db.migrate()
-        engine = Engine(db)
-        engine.ensure_playbook()
-        install_predictive(engine)
-        install_sales(engine)
-        engine.listeners.append(OutboxWriter(lambda: None))
+        engine = serving_engine(f"sqlite:///{d}/bench.db")
+        db = engine.db
         policy = FreezeAfterWrites()
         now = time.time()
 

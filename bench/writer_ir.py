@@ -32,24 +32,14 @@ def measure(warm: int, n: int) -> None:
 
     from ingest import events_file
     from leadgate.api.gc_policy import FreezeAfterWrites, tune_gc
-    from leadgate.engine.engine import Engine
     from leadgate.ingest.validate import parse_event
-    from leadgate.predictive.hooks import install as install_predictive
-    from leadgate.sales import install as install_sales
-    from leadgate.store.database import Database
-    from leadgate.webhooks import OutboxWriter
+    from writer import serving_engine
 
     with events_file(100_000, 1_000_000).open("rb") as fh:
         lines = [line.strip() for line, _ in zip(fh, range(warm + n), strict=False)]
     now = 1_796_000_000.0  # fixed: the same work in every run
     with tempfile.TemporaryDirectory() as d:
-        db = Database(f"sqlite:///{d}/bench.db")
-        db.migrate()
-        engine = Engine(db)
-        engine.ensure_playbook()
-        install_predictive(engine)
-        install_sales(engine)
-        engine.listeners.append(OutboxWriter(lambda: None))
+        engine = serving_engine(f"sqlite:///{d}/bench.db")
         policy = FreezeAfterWrites()
         tune_gc()
         evs = [parse_event(orjson.loads(x), now) for x in lines]
@@ -63,7 +53,7 @@ def measure(warm: int, n: int) -> None:
             engine.ingest(b, now)
             policy.after_write()
         subprocess.run(["callgrind_control", "-i", "off", pid], capture_output=True, check=False)
-        db.dispose()
+        engine.db.dispose()
 
 
 def split(annotated: str) -> collections.Counter[str]:

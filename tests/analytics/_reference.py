@@ -44,8 +44,8 @@ def as_rows(
     return lr, er
 
 
-def duckdb_scores(sql: str, lr: list[Any], er: list[Any]) -> dict[int, tuple[Any, ...]]:
-    """{lead_id: (fit, engagement, total, grade)} from the compiled query on DuckDB."""
+def duckdb_tables(lr: list[Any], er: list[Any]) -> Any:
+    """A DuckDB connection holding these lead and event rows as `leads` and `events`."""
     import duckdb
 
     con = duckdb.connect()
@@ -57,6 +57,12 @@ def duckdb_scores(sql: str, lr: list[Any], er: list[Any]) -> dict[int, tuple[Any
     con.executemany("INSERT INTO leads VALUES (?, ?, ?)", lr)
     if er:
         con.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", er)
+    return con
+
+
+def duckdb_scores(sql: str, lr: list[Any], er: list[Any]) -> dict[int, tuple[Any, ...]]:
+    """{lead_id: (fit, engagement, total, grade)} from the compiled query on DuckDB."""
+    con = duckdb_tables(lr, er)
     rows = con.execute(sql).fetchall()
     con.close()
     return {r[0]: (r[1], r[2], r[3], r[6]) for r in rows}

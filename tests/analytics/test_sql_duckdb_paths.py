@@ -21,7 +21,7 @@ from leadgate.analytics.sqlcompile import compile_scoring
 from leadgate.playbook.model import Playbook
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _reference import as_rows, duckdb_scores, engine_scores
+from _reference import as_rows, duckdb_scores, duckdb_tables, engine_scores
 
 T0 = 1_700_000_000.0
 H, D = 3600.0, 86400.0
@@ -206,14 +206,7 @@ def test_run_arrow_is_the_query_once_without_a_warning() -> None:
         (f"c{i}.{k}", i, "click", T0 + k * 5 * H, {}) for i in (1, 2, 3) for k in range(6)
     ] + [("d2", 2, "demo", T0 + D, {})]
     lr, er = _rows(leads, events)
-    con = duckdb.connect()
-    con.execute("CREATE TABLE leads(id BIGINT, email VARCHAR, attributes VARCHAR)")
-    con.execute(
-        "CREATE TABLE events(id VARCHAR, lead_id BIGINT, type VARCHAR, occurred_at DOUBLE, "
-        "properties VARCHAR)"
-    )
-    con.executemany("INSERT INTO leads VALUES (?, ?, ?)", lr)
-    con.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", er)
+    con = duckdb_tables(lr, er)
     as_of = T0 + 2 * D
     sql = compile_scoring(pb, as_of, "duckdb")
     with warnings.catch_warnings():

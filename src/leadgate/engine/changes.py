@@ -53,9 +53,26 @@ class LeadChange:
     @classmethod
     def of(cls, s: StoredLead, transitions: list[Transition], created: bool) -> LeadChange:
         """The change of a lead just saved (its card holds the new score and grade)."""
+        card = s.state.card
+        assert card is not None
+        return cls._made(
+            s, transitions, created, card.total, card.fit_grade + card.engagement_grade
+        )
+
+    @classmethod
+    def saved(cls, s: StoredLead, transitions: list[Transition], created: bool) -> LeadChange:
+        """As `of`, for a lead `save_leads` has just written: its row's score and grade
+        (`row_scores`, the card's total and grade) are at hand, not computed again."""
+        scores = s.row_scores
+        assert scores is not None
+        return cls._made(s, transitions, created, scores[0], scores[1])
+
+    @classmethod
+    def _made(
+        cls, s: StoredLead, transitions: list[Transition], created: bool, score: float, grade: str
+    ) -> LeadChange:
         lead = s.state
-        card = lead.card
-        assert card is not None and lead.id is not None
+        assert lead.id is not None
         # Absorbed moves (from == to, `leads.derivation`) are stored facts, not moves:
         # no webhook, SLA or routing for them. (Most leads of a batch have neither list:
         # built once per lead per batch, so the empty case skips the comprehension.)
@@ -66,30 +83,9 @@ class LeadChange:
             created,
             [t for t in transitions if not is_absorbed(t)] if transitions else [],
             None if created else s.score_before,
-            card.total,
+            score,
             None if created else s.grade_before,
-            card.fit_grade + card.engagement_grade,
-            s.owner,
-            [t for t in voided if not is_absorbed(t)] if voided else [],
-        )
-
-    @classmethod
-    def saved(cls, s: StoredLead, transitions: list[Transition], created: bool) -> LeadChange:
-        """As `of`, for a lead `save_leads` has just written: its row's score and grade
-        (`row_scores`, the card's total and grade) are at hand, not computed again."""
-        lead = s.state
-        scores = s.row_scores
-        assert scores is not None and lead.id is not None
-        voided = s.voided
-        return cls(
-            lead.id,
-            lead.email,
-            created,
-            [t for t in transitions if not is_absorbed(t)] if transitions else [],
-            None if created else s.score_before,
-            scores[0],
-            None if created else s.grade_before,
-            scores[1],
+            grade,
             s.owner,
             [t for t in voided if not is_absorbed(t)] if voided else [],
         )

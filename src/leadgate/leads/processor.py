@@ -15,6 +15,7 @@ from leadgate.leads.derivation import TIME_ORDER, Era, Move, derive
 from leadgate.leads.exit_timer import exit_due
 from leadgate.leads.record import LeadState
 from leadgate.lifecycle.stages import Transition, check_manual
+from leadgate.playbook.base import any_leaf
 from leadgate.playbook.conditions import (
     Predicate,
     as_number,
@@ -24,9 +25,7 @@ from leadgate.playbook.conditions import (
 )
 from leadgate.playbook.model import (
     AllCondition,
-    AnyCondition,
     Condition,
-    NotCondition,
     Playbook,
     ScoreCondition,
 )
@@ -505,15 +504,8 @@ def _split_static(
 
 def _reads_fields(cond: Condition | None) -> bool:
     """Whether a condition tests any field (rather than only scores)."""
-    if cond is None or isinstance(cond, ScoreCondition):
-        return False
-    if isinstance(cond, AllCondition):
-        return any(_reads_fields(c) for c in cond.all)
-    if isinstance(cond, AnyCondition):
-        return any(_reads_fields(c) for c in cond.any)
-    if isinstance(cond, NotCondition):
-        return _reads_fields(cond.not_)
-    return True  # a field test, or anything new: assume it reads fields
+    # A leaf that is not a score test is a field test, or anything new: assume it reads.
+    return cond is not None and any_leaf(cond, lambda c: not isinstance(c, ScoreCondition))
 
 
 def _engagement_need(cond: Condition | None) -> float | None:

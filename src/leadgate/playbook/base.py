@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import (
@@ -301,13 +302,16 @@ Condition = Annotated[
 # (issue 17; tests/sales/test_unvalidated_defaults.py validates each one on its own).
 
 
-def _reads_scores(cond: Any) -> bool:
-    if isinstance(cond, ScoreCondition):
-        return True
+def any_leaf(cond: Any, test: Callable[[Any], bool]) -> bool:
+    """Whether `test` holds for any leaf test of a condition (through all/any/not)."""
     if isinstance(cond, AllCondition):
-        return any(_reads_scores(c) for c in cond.all)
+        return any(any_leaf(c, test) for c in cond.all)
     if isinstance(cond, AnyCondition):
-        return any(_reads_scores(c) for c in cond.any)
+        return any(any_leaf(c, test) for c in cond.any)
     if isinstance(cond, NotCondition):
-        return _reads_scores(cond.not_)
-    return False
+        return any_leaf(cond.not_, test)
+    return test(cond)
+
+
+def _reads_scores(cond: Any) -> bool:
+    return any_leaf(cond, lambda c: isinstance(c, ScoreCondition))
