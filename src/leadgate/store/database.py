@@ -406,22 +406,24 @@ def _null(value: None) -> None:
 
 
 def _sqlite_adapters() -> None:
-    """None and bools bound without the sqlite3 module's failed adapter lookup.
+    """None and bools bound without the sqlite3 module's failed adapter lookup (set once,
+    when this module is imported).
 
     sqlite3 binds an int, float or str at once, but a None (NULL: a lead's timers, its
     stage reason) or a bool first looks for an adapter, and the lookup's miss raises an
     AttributeError with a formatted message, cleared at once: ~2,000 instructions a
     parameter, ~1% of ingest. Adapters for them store what sqlite3 stored without one
-    (NULL; the integers 0/1). Process-wide, as sqlite3's adapters are; setting them
-    again is harmless.
+    (NULL; the integers 0/1). Process-wide, as sqlite3's adapters are.
     """
     sqlite3.register_adapter(type(None), _null)
     sqlite3.register_adapter(bool, int)
 
 
+_sqlite_adapters()
+
+
 def _sqlite_configure(dbapi_conn: Any, read_only: bool) -> None:
     """Every SQLite connection of ours: the pool's, and `read_raw`'s own."""
-    _sqlite_adapters()
     # Let SQLAlchemy (or `read_raw`), not the sqlite3 module, decide when transactions begin.
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
