@@ -186,3 +186,77 @@ def test_a_utf16_csv_is_read_and_a_utf16_jsonl_refused_in_one_line(
     jsonl.write_bytes(b"\xfe\xff" + jsonl.read_bytes())
     code, _, err = run("event", "ingest", str(jsonl), *db)
     assert code == 2 and "UTF-16" in err
+
+
+# -- the store's data printed as it is -------------------------------------------------
+
+# Rich markup, a hyperlink and an emoji code: with markup on, the first stopped `lead
+# show` with rich's MarkupError (a traceback, exit 1), the second became a terminal
+# hyperlink, the third an emoji.
+MARKUP = {
+    "job_title": "[/bold] CTO [red]boss",
+    "company": "[link=http://evil.example]Acme[/link]",
+    "industry": ":smile: retail",
+}
+
+
+def test_markup_in_a_leads_fields_is_printed_as_typed(db: list[str]) -> None:
+    sets = [a for k, v in MARKUP.items() for a in ("--set", f"{k}={v}")]
+    assert run("lead", "add", "--email", "ann@acme.com", *sets, *db)[0] == 0
+    code, out, err = run("stage", "set", "ann@acme.com", "mql", "--actor", "user:[/i]ann", *db)
+    assert code == 0, (out, err)
+
+    code, out, err = run("lead", "show", "ann@acme.com", *db)
+    assert code == 0, (out, err)
+    for value in MARKUP.values():
+        assert value in out
+    assert "user:[/i]ann" in out
+    assert "😄" not in out
+
+    code, out, err = run(
+        "lead", "list", "--fields", "job_title,company,industry", "--stage", "mql", *db
+    )
+    assert code == 0, (out, err)
+    # Table cells fold long values over lines; each value is there once unfolded.
+    flat = "".join(c for c in out if c not in "│ \n")
+    for value in MARKUP.values():
+        assert value.replace(" ", "") in flat
+
+
+# Escape sequences and a right-to-left override in a lead's fields (a form or a CSV put
+# them there): printed as they were, they cleared the rep's screen, wrote the clipboard
+# (OSC 52) and reversed the text that followed.
+CONTROLS = {
+    "job_title": "A\x1b]52;c;ZXZpbA==\x07B",
+    "company": "\x1b[2JAcme\rEvil\x08",
+    "industry": "retail\u202eliater",
+}
+
+
+def test_control_characters_in_data_are_written_out_not_sent_to_the_terminal(
+    db: list[str], tmp_path: Path
+) -> None:
+    sets = [a for k, v in CONTROLS.items() for a in ("--set", f"{k}={v}")]
+    assert run("lead", "add", "--email", "ann@acme.com", *sets, *db)[0] == 0
+    code, out, err = run("lead", "show", "ann@acme.com", *db)
+    assert code == 0, (out, err)
+    for text in (out, err):
+        assert not any(c in text for c in "\x1b\x07\r\x08\u202e"), repr(text)
+    assert "A\\x1b]52;c;ZXZpbA==\\x07B" in out
+    assert "\\x1b[2JAcme\\x0dEvil\\x08" in out
+    assert "retail\\u202eliater" in out
+    # --json stays JSON: the values come back exactly as stored.
+    code, out, _ = run("lead", "show", "ann@acme.com", "--json", *db)
+    assert code == 0
+    attrs = orjson.loads(out)["attributes"]
+    assert {k: attrs[k] for k in CONTROLS} == CONTROLS
+
+    # An error line quoting the bad input, and an import report quoting a CSV cell.
+    code, out, err = run("lead", "show", "\x1b[2Jann@acme.com", *db)
+    assert code == 2
+    assert "\x1b" not in err and "\\x1b[2Jann@acme.com" in err
+    bad = tmp_path / "bad.csv"
+    bad.write_text("email,company\nnot\x1b]0;pwned\x07-an-email,A\n", encoding="utf-8")
+    code, out, err = run("lead", "import", str(bad), *db)
+    assert code == 1
+    assert "\x1b" not in err + out and "\\x1b]0;pwned\\x07" in err

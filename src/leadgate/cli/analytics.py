@@ -21,6 +21,7 @@ from leadgate.cli.common import (
 )
 from leadgate.cli.errors import BadInput
 from leadgate.cli.tables import fmt, percent, table
+from leadgate.cli.terminal import echo
 from leadgate.ingest.validate import iso
 
 CsvOpt = Annotated[str | None, typer.Option("--csv", help="Also write the table to this CSV file.")]
@@ -234,12 +235,12 @@ def register(app: typer.Typer) -> None:
                     verify=verify,
                 )
         except KeyboardInterrupt:
-            typer.echo("interrupted: nothing saved", err=True)
+            echo("interrupted: nothing saved", err=True)
             raise typer.Exit(code=130) from None
         except service.VerificationFailed as exc:
             if as_json:
                 print_json({**exc.result.to_dict(), "error": str(exc)})
-            typer.echo(f"error: {exc}", err=True)
+            echo(f"error: {exc}", err=True)
             raise typer.Exit(code=1) from None
         target = out or Path("backtests") / service.stamp()
         save_backtest(res, target)

@@ -24,6 +24,7 @@ from leadgate.cli.common import (
 )
 from leadgate.cli.errors import BadInput, fail
 from leadgate.cli.tables import table
+from leadgate.cli.terminal import echo
 from leadgate.engine.engine import Engine
 from leadgate.keys import ROLES, KeyNotFound, create_key, list_keys, revoke_key
 from leadgate.webhooks import (
@@ -143,7 +144,7 @@ def register(app: typer.Typer) -> None:
         if engine.db.is_sqlite and workers > 1:
             # Measured in docs/benchmarks-api.md: a writer waiting for the other process's
             # lock sleeps in SQLite's busy-handler steps (up to 100 ms each).
-            typer.echo(
+            echo(
                 "note: SQLite takes one writer at a time; with several workers a write may "
                 "wait for another worker's lock (tens of ms at p99). One worker serves "
                 "SQLite best; use PostgreSQL to scale out.",
@@ -156,7 +157,7 @@ def register(app: typer.Typer) -> None:
         os.environ["LEADGATE_TICK_SECONDS"] = repr(tick_seconds)
         os.environ["LEADGATE_WORKERS"] = str(workers)
         os.environ["LEADGATE_ACCESS_LOG"] = "1" if access_log else "0"
-        typer.echo(
+        echo(
             f"leadgate API on http://{host}:{port}/api/v1 (docs: http://{host}:{port}/docs), "
             f"{workers} worker(s), store {url.split('@')[-1]}; webhooks "
             f"{'delivered' if deliver else 'not delivered (--no-deliver)'}, scheduler "
@@ -201,7 +202,7 @@ def register(app: typer.Typer) -> None:
         jobs = (["delivering webhooks"] if deliver else []) + (
             [f"ticking every {tick_seconds:g} s"] if tick else []
         )
-        typer.echo(f"{' and '.join(jobs)}; Ctrl-C stops", err=True)
+        echo(f"{' and '.join(jobs)}; Ctrl-C stops", err=True)
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(_work(engine, deliver, tick, tick_seconds))
@@ -230,8 +231,8 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json({**key.as_dict(), "key": secret})
             return
-        typer.echo(secret)
-        typer.echo(
+        echo(secret)
+        echo(
             f"key {key.id} '{key.name}' (role {key.role}) created: store it now, it is not "
             "shown again",
             err=True,
@@ -277,7 +278,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(key.as_dict())
         else:
-            typer.echo(f"key {key.id} '{key.name}' revoked")
+            echo(f"key {key.id} '{key.name}' revoked")
 
     hooks = typer.Typer(help="Webhook subscriptions and deliveries.", no_args_is_help=True)
     app.add_typer(hooks, name="webhooks")
@@ -302,9 +303,9 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(out)
             return
-        typer.echo(f"webhook {sub.id}: {sub.url} ← {', '.join(sub.events)}")
+        echo(f"webhook {sub.id}: {sub.url} ← {', '.join(sub.events)}")
         if secret is None:
-            typer.echo(f"signing secret (shown once): {made}")
+            echo(f"signing secret (shown once): {made}")
 
     @hooks.command("list")
     @handle_errors
@@ -323,7 +324,7 @@ def register(app: typer.Typer) -> None:
                 str(s.id), s.url, ",".join(s.events), "yes" if s.active else "no", d["created_at"]
             )
         console.print(t)
-        typer.echo(
+        echo(
             f"deliveries: {counts['pending']} pending, {counts['delivered']} delivered, "
             f"{counts['dead']} dead"
         )
@@ -381,4 +382,4 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json({"queued": n})
         else:
-            typer.echo(f"{n} deliveries queued again")
+            echo(f"{n} deliveries queued again")

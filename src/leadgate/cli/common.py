@@ -13,6 +13,7 @@ import typer
 
 from leadgate.cli.errors import BadInput, fail
 from leadgate.cli.tables import make_console
+from leadgate.cli.terminal import echo
 
 if TYPE_CHECKING:
     from sqlalchemy.exc import OperationalError
@@ -168,7 +169,7 @@ def _report(exc: Exception) -> None:
 
     if isinstance(exc, PlaybookError):
         for p in exc.problems:
-            typer.echo(f"error: {p}", err=True)
+            echo(f"error: {p}", err=True)
         raise typer.Exit(code=2) from None
     if isinstance(exc, InputError | BadInput | DatabaseError | NotFound | NoPlaybook):
         fail(str(exc))

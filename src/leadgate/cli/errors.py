@@ -7,6 +7,8 @@ from typing import NoReturn
 
 import typer
 
+from leadgate.cli.terminal import echo
+
 
 class BadInput(Exception):
     """Raised anywhere below the CLI for input the user must fix (exit code 2)."""
@@ -14,6 +16,6 @@ class BadInput(Exception):
 
 def fail(message: str) -> NoReturn:
     """Print a one-line reason on stderr and exit with code 2."""
-    typer.echo(f"error: {message}", err=True)
+    echo(f"error: {message}", err=True)
     sys.stdout.flush()
     raise typer.Exit(code=2)

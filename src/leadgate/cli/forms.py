@@ -14,6 +14,7 @@ import typer
 
 from leadgate.cli.common import DbOpt, JsonOpt, console, handle_errors, open_engine, print_json
 from leadgate.cli.tables import table
+from leadgate.cli.terminal import echo
 from leadgate.forms.service import Forms
 from leadgate.ingest.validate import parse_time
 
@@ -77,4 +78,4 @@ def register(app: typer.Typer) -> None:
         for r in out["rejections"]:
             t.add_row(r["form"], r["reason"], str(r["count"]), r["last_at"] or "")
         console.print(t)
-        typer.echo(f"{out['total']} rejected submissions", err=True)
+        echo(f"{out['total']} rejected submissions", err=True)

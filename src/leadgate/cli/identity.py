@@ -17,6 +17,7 @@ from leadgate.cli.common import (
     print_json,
 )
 from leadgate.cli.tables import table
+from leadgate.cli.terminal import echo
 
 
 def register(app: typer.Typer) -> None:
@@ -42,9 +43,9 @@ def register(app: typer.Typer) -> None:
             return
         k, m = out["kept"], out["merged"]
         if out["already"]:
-            typer.echo(f"{m['merged_email']} was merged into {k['email']} already ({m['at']})")
+            echo(f"{m['merged_email']} was merged into {k['email']} already ({m['at']})")
         else:
-            typer.echo(
+            echo(
                 f"merged lead {m['merged_id']} ({m['merged_email']}) into {k['id']} "
                 f"({k['email']}): stage {k['stage']}, owner {k['owner'] or '-'}"
             )

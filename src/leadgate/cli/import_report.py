@@ -22,6 +22,7 @@ from rich.progress import (
 
 from leadgate.cli.common import console, print_json
 from leadgate.cli.errors import BadInput
+from leadgate.cli.terminal import echo
 from leadgate.ingest.files import ImportReport
 
 
@@ -50,31 +51,31 @@ def print_report(report: ImportReport, as_json: bool, what: str) -> None:
         _fail_if_nothing_landed(report, what)
         return
     for w in report.warnings[:20]:
-        typer.echo(f"warning: {w}", err=True)
+        echo(f"warning: {w}", err=True)
     for e in report.errors[:20]:
-        typer.echo(f"rejected: {e}", err=True)
+        echo(f"rejected: {e}", err=True)
     if report.rejected > 20:
-        typer.echo(f"... and {report.rejected - 20} more rejected lines", err=True)
+        echo(f"... and {report.rejected - 20} more rejected lines", err=True)
     if what == "leads":
         for line in _decision_lines(report):
-            typer.echo(line)
+            echo(line)
         for s in report.skipped[:20]:
-            typer.echo(f"skipped value: {s}", err=True)
+            echo(f"skipped value: {s}", err=True)
         if report.values_skipped > 20:
-            typer.echo(f"... and {report.values_skipped - 20} more skipped values", err=True)
-        typer.echo(
+            echo(f"... and {report.values_skipped - 20} more skipped values", err=True)
+        echo(
             f"{report.read} rows: {report.created} leads created, {report.updated} updated, "
             f"{report.unchanged} unchanged, {report.rejected} rejected"
             + (f", {report.values_skipped} values skipped" if report.values_skipped else "")
         )
     else:
-        typer.echo(
+        echo(
             f"{report.read} lines: {report.accepted} events accepted, {report.duplicates} "
             f"duplicates (already stored), {report.rejected} rejected"
         )
     if report.rejects_path:
         kinds = "rejected lines" + (" and skipped values" if report.values_skipped else "")
-        typer.echo(f"{kinds} written to {report.rejects_path}")
+        echo(f"{kinds} written to {report.rejects_path}")
     _fail_if_nothing_landed(report, what)
 
 
@@ -118,7 +119,7 @@ def _fail_if_nothing_landed(report: ImportReport, what: str) -> None:
     if report.rejected and not landed:
         unit = "rows" if what == "leads" else "lines"
         where = f" (see {report.rejects_path})" if report.rejects_path else ""
-        typer.echo(
+        echo(
             f"error: nothing imported: {report.rejected} of {report.read} {unit} rejected, "
             f"0 accepted{where}",
             err=True,

@@ -20,6 +20,7 @@ from leadgate.cli.common import (
 )
 from leadgate.cli.errors import BadInput
 from leadgate.cli.tables import percent, table
+from leadgate.cli.terminal import echo, safe_text
 
 if TYPE_CHECKING:
     from leadgate.engine.engine import Engine
@@ -186,7 +187,7 @@ def register(app: typer.Typer) -> None:
         else:
             verb = "created" if created else ("updated" if updated else "unchanged")
             gone = ", ".join(f"{k} (was {v})" for k, v in cleared.items())
-            typer.echo(
+            echo(
                 f"{verb} {norm}: stage {data['stage']}, score {data['score']:g}, "
                 f"grade {data['grade']}" + (f"; cleared {gone}" if gone else "")
             )
@@ -268,19 +269,25 @@ def register(app: typer.Typer) -> None:
             print_json(data)
             return
         console.print(
-            f"[bold]{data['email']}[/bold]  stage [bold]{data['stage']}[/bold] since "
-            f"{data['stage_since']}  grade [bold]{data['grade']}[/bold]  "
-            f"(playbook v{data['playbook_version']})"
+            safe_text(
+                (data["email"], "bold"),
+                "  stage ",
+                (data["stage"], "bold"),
+                f" since {data['stage_since']}  grade ",
+                (data["grade"], "bold"),
+                f"  (playbook v{data['playbook_version']})",
+            )
         )
         console.print(
             f"fit {data['fit']:g} ({data['fit_grade']})  engagement {data['engagement']:g} "
             f"({data['engagement_grade']})  score {data['score']:g}  as of {data['as_of']}"
         )
         if data.get("owner") or data.get("sla_due_at"):
-            overdue = " [red](overdue)[/red]" if data.get("sla_overdue") else ""
             console.print(
-                f"owner {data.get('owner') or '-'}  SLA due {data.get('sla_due_at') or '-'}"
-                + overdue
+                safe_text(
+                    f"owner {data.get('owner') or '-'}  SLA due {data.get('sla_due_at') or '-'}",
+                    (" (overdue)", "red") if data.get("sla_overdue") else "",
+                )
             )
         if data.get("predicted") is not None:
             console.print(f"predicted conversion {data['predicted']:.1%}")
@@ -383,7 +390,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(data)
         else:
-            typer.echo(
+            echo(
                 f"{data['email']}: score {data['score']:g} ({data['grade']}), stage {data['stage']}"
             )
 
@@ -428,7 +435,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json({"event": {"id": result.id, "status": result.status}, "lead": data})
         else:
-            typer.echo(
+            echo(
                 f"{result.status} {result.id}: {data['email']} score {data['score']:g} "
                 f"({data['grade']}), stage {data['stage']}"
             )

@@ -17,6 +17,7 @@ from leadgate.cli.common import (
     open_engine,
     print_json,
 )
+from leadgate.cli.terminal import echo
 from leadgate.engine.activation import activate as activate_playbook
 from leadgate.ingest.validate import iso
 from leadgate.playbook.loader import load_playbook, load_playbook_file
@@ -41,8 +42,8 @@ def register(app: typer.Typer) -> None:
             print_json({"valid": True, "name": pb.name, "warnings": warnings})
         else:
             for w in warnings:
-                typer.echo(f"warning: {file.name}: {w}", err=True)
-            typer.echo(
+                echo(f"warning: {file.name}: {w}", err=True)
+            echo(
                 f"{file}: ok ({len(pb.fit.rules)} fit rules, {len(pb.engagement.rules)} "
                 "engagement rules)"
             )
@@ -83,8 +84,8 @@ def register(app: typer.Typer) -> None:
             print_json(done.as_dict())
         else:
             for w in done.playbook.warnings():
-                typer.echo(f"warning: {w}", err=True)
-            typer.echo(done.summary())
+                echo(f"warning: {w}", err=True)
+            echo(done.summary())
 
     @group.command("show")
     @handle_errors
@@ -118,8 +119,8 @@ def register(app: typer.Typer) -> None:
                 }
             )
         else:
-            typer.echo(f"# version {version}")
-            typer.echo(text.rstrip("\n"))
+            echo(f"# version {version}")
+            echo(text.rstrip("\n"))
 
     @group.command("history")
     @handle_errors
@@ -142,9 +143,7 @@ def register(app: typer.Typer) -> None:
             print_json(data)
         else:
             for d in data:
-                typer.echo(
-                    f"v{d['version']}  {d['activated_at']}  {d['activated_by']}  {d['name']}"
-                )
+                echo(f"v{d['version']}  {d['activated_at']}  {d['activated_by']}  {d['name']}")
 
     @group.command("schema")
     def schema() -> None:

@@ -12,12 +12,12 @@ from typing import Annotated, Any
 
 import orjson
 import typer
-from rich.console import Console
 
 from leadgate.cli.errors import fail
-from leadgate.cli.tables import table
+from leadgate.cli.tables import make_console, table
+from leadgate.cli.terminal import echo, safe_text
 
-console = Console()
+console = make_console()
 
 CsvOpt = Annotated[
     Path | None,
@@ -66,7 +66,7 @@ def _num(v: Any, digits: int = 3) -> str:
 
 
 def _dump(data: Any) -> None:
-    typer.echo(
+    echo(
         orjson.dumps(
             data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
         ).decode()
@@ -108,7 +108,9 @@ def train_summary(result: Any, model_id: str, path: Path) -> dict[str, Any]:
 
 def print_train(summary: dict[str, Any]) -> None:
     """Rich tables for `leadgate train`."""
-    console.print(f"model [bold]{summary['model_id']}[/bold] saved in {summary['path']}")
+    console.print(
+        safe_text("model ", (str(summary["model_id"]), "bold"), f" saved in {summary['path']}")
+    )
     chosen = summary["chosen"]
     console.print(
         f"{summary['rows']:,} rows, {100 * summary['positive_rate']:.1f}% "
@@ -139,7 +141,7 @@ def print_train(summary: dict[str, Any]) -> None:
         console.print(f)
         console.print(f"noise (standard error of the paired fold differences): {choice['noise']}")
     style = "bold red" if summary["verdict"] != "usable" else "green"
-    console.print(f"[{style}]{summary['statement']}[/{style}]")
+    console.print(summary["statement"], style=style)
     print_drift(summary)
     if summary["excluded_leaky"]:
         x = table("column", "why", title="Excluded as leaky (keep with --include-leaky COL)")
@@ -325,7 +327,7 @@ def register(app: typer.Typer) -> None:
         else:
             console.print(f"scored {len(scored):,} rows with model {info['model_id']} -> {out}")
             if lead_model.card.verdict != "usable":
-                console.print(f"[bold red]warning: {lead_model.card.statement}[/bold red]")
+                console.print(f"warning: {lead_model.card.statement}", style="bold red")
 
     @app.command("suggest-points")
     def suggest_points(
@@ -364,7 +366,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             _dump(info)
             return
-        console.print(f"proposed playbook written to [bold]{out}[/bold]")
+        console.print(safe_text("proposed playbook written to ", (str(out), "bold")))
         t = table("scoring", "ROC AUC", "PR AUC", "lift@10%", title=result.validation)
         for name, m in (("proposed points", result.proposed), ("current playbook", result.current)):
             t.add_row(
@@ -462,4 +464,4 @@ def _predict_store(db: str | None, model: str | None, as_json: bool) -> None:
         f"{info['seconds']:.1f} s"
     )
     if lead_model.card.verdict != "usable":
-        console.print(f"[bold red]warning: {lead_model.card.statement}[/bold red]")
+        console.print(f"warning: {lead_model.card.statement}", style="bold red")

@@ -29,6 +29,7 @@ from leadgate.cli.common import (
     print_json,
 )
 from leadgate.cli.errors import BadInput
+from leadgate.cli.terminal import echo
 from leadgate.export import FORMATS
 
 
@@ -113,7 +114,7 @@ def register(app: typer.Typer) -> None:
             if out is not None:
                 fh.close()
         if out is not None:
-            typer.echo(f"{n} lead(s) written to {out}", err=True)
+            echo(f"{n} lead(s) written to {out}", err=True)
 
     person = typer.Typer(
         help="A person's rights: what we hold on them (export), erasure, consent, retention.",
@@ -153,19 +154,19 @@ def register(app: typer.Typer) -> None:
             return
         rows = sum(out["rows"].values())
         if out["lead_id"] is None:
-            typer.echo(
+            echo(
                 f"erased: {rows} row(s) changed; the lead is now (none held)"
                 f"; the address is suppressed (audit #{out['audit_id']})"
             )
         else:
             # Which lead the address is (its own, or the one it is another spelling of).
-            typer.echo(
+            echo(
                 f"erased: lead #{out['lead_id']} ({out['resolved_by']}), {rows} row(s) "
                 f"changed; the lead is now {out['pseudonym']}"
             )
-            typer.echo(f"suppressed: {', '.join(out['spellings'])} (audit #{out['audit_id']})")
+            echo(f"suppressed: {', '.join(out['spellings'])} (audit #{out['audit_id']})")
         for m in out["models_removed"]:
-            typer.echo(f"model {m} was trained on this person's data: removed, train again")
+            echo(f"model {m} was trained on this person's data: removed, train again")
 
     @person.command("consent")
     @handle_errors
@@ -178,9 +179,9 @@ def register(app: typer.Typer) -> None:
         from leadgate.privacy.erase import consent
 
         if consent(open_engine(db), email, reason, actor_default()):
-            typer.echo("the address is no longer suppressed")
+            echo("the address is no longer suppressed")
         else:
-            typer.echo("the address was not suppressed")
+            echo("the address was not suppressed")
 
     @person.command("retention")
     @handle_errors
@@ -200,18 +201,18 @@ def register(app: typer.Typer) -> None:
             print_json(report)
             return
         if report["policy"] is None:
-            typer.echo(
+            echo(
                 "the playbook has no retention: policy for leads "
                 "(erase_inactive_after_days, stages); nothing to do"
             )
             return
         verb = "would erase" if dry_run else "erased"
-        typer.echo(
+        echo(
             f"{verb} {report['count']} lead(s) inactive since before {report['cutoff']} "
             f"in stages {', '.join(report['policy']['stages'])}"
         )
         for item in report["leads"][:50]:
-            typer.echo(f"  #{item['id']} {item['stage']} last active {item['last_active']}")
+            echo(f"  #{item['id']} {item['stage']} last active {item['last_active']}")
 
     @person.command("purge-visitors")
     @handle_errors
@@ -232,7 +233,7 @@ def register(app: typer.Typer) -> None:
             print_json(report)
             return
         verb = "would delete" if dry_run else "deleted"
-        typer.echo(
+        echo(
             f"{verb} {report['events']} anonymous event(s) of {report['visitors']} visitor(s) "
             f"received before {report['cutoff']} (kept {report['days']} days)"
         )

@@ -21,6 +21,7 @@ from leadgate.cli.common import (
     print_json,
 )
 from leadgate.cli.errors import fail
+from leadgate.cli.terminal import echo
 from leadgate.qualification.frameworks import QualificationError
 from leadgate.sales import Sales, install
 from leadgate.sla.calendar import CalendarError
@@ -106,7 +107,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(r)
         else:
-            typer.echo(f"added {r['role']} {r['name']}" + (f" ({r['team']})" if r["team"] else ""))
+            echo(f"added {r['role']} {r['name']}" + (f" ({r['team']})" if r["team"] else ""))
 
     @reps.command("list")
     @handle_errors
@@ -117,12 +118,12 @@ def register(app: typer.Typer) -> None:
             print_json(rows)
             return
         if not rows:
-            typer.echo("no reps yet: leadgate reps add NAME --role bdr")
+            echo("no reps yet: leadgate reps add NAME --role bdr")
             return
         for r in rows:
             cap = f"/{r['capacity']}" if r["capacity"] else ""
             away = f"  away until {r['away_until']}" if r["away"] else ""
-            typer.echo(
+            echo(
                 f"{r['name']:<20} {r['role']:<8} {r['team'] or '-':<12} "
                 f"{r['open_leads']}{cap} open{away}"
             )
@@ -146,7 +147,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(r)
         else:
-            typer.echo(f"{name}: away until {r['away_until']}" if r["away"] else f"{name}: back")
+            echo(f"{name}: away until {r['away_until']}" if r["away"] else f"{name}: back")
 
     @app.command("qualify")
     @handle_errors
@@ -176,8 +177,8 @@ def register(app: typer.Typer) -> None:
             return
         for c in q["criteria"]:
             n = f"  — {c['note']}" if c["note"] else ""
-            typer.echo(f"{c['label']:<24} {c['status']:<8}{n}")
-        typer.echo(q["summary"])
+            echo(f"{c['label']:<24} {c['status']:<8}{n}")
+        echo(q["summary"])
 
     @app.command("queue")
     @handle_errors
@@ -193,9 +194,9 @@ def register(app: typer.Typer) -> None:
             print_json(rows)
             return
         if not rows:
-            typer.echo("queue is empty")
+            echo("queue is empty")
         for r in rows:
-            typer.echo(
+            echo(
                 f"{r['position']:>3}. {r['email']:<32} {r['stage']:<4} {r['owner'] or '-':<12} "
                 f"{r['reason']}"
             )
@@ -215,7 +216,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(data)
         else:
-            typer.echo(f"{data['email']}: owner {data['owner']}, SLA due {data['sla_due_at']}")
+            echo(f"{data['email']}: owner {data['owner']}, SLA due {data['sla_due_at']}")
 
     @app.command("handoff")
     @handle_errors
@@ -233,7 +234,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(data)
         else:
-            typer.echo(f"{data['email']}: sql, handed to {data['owner']}")
+            echo(f"{data['email']}: sql, handed to {data['owner']}")
 
     opp = typer.Typer(
         cls=_CreateByDefault,
@@ -248,7 +249,7 @@ def register(app: typer.Typer) -> None:
             print_json(data)
         else:
             o = data["opportunity"]
-            typer.echo(
+            echo(
                 f"{data['email']}: {data['stage']}, {o['amount']:g} {o['currency']}, "
                 f"closing {o['expected_close']}"
             )
@@ -332,7 +333,7 @@ def register(app: typer.Typer) -> None:
             print_json(data)
         else:
             verb = "would enrol" if dry_run else "enrolled"
-            typer.echo(f"{verb} {data['enrolled']} leads already in nurture in track '{track}'")
+            echo(f"{verb} {data['enrolled']} leads already in nurture in track '{track}'")
 
     @nurture.command("show")
     @handle_errors
@@ -348,17 +349,17 @@ def register(app: typer.Typer) -> None:
             return
         n = data["nurture"]
         if n is None:
-            typer.echo(f"{data['email']}: {data['stage']}, never enrolled in a nurture track")
+            echo(f"{data['email']}: {data['stage']}, never enrolled in a nurture track")
             return
         nxt = f", next step at {n['next_step_at']}" if n["next_step_at"] else ""
         end = f" ({n['end_reason']})" if n["end_reason"] else ""
-        typer.echo(
+        echo(
             f"{data['email']}: {data['stage']}, track '{n['track']}' {n['status']}{end}, "
             f"step {n['step']}{nxt}"
         )
         for t in n["timeline"]:
             step = f"step {t['step']}" if t["step"] is not None else "-"
-            typer.echo(f"  {t['at']}  {t['kind']:<9} {step:<7} {t['detail']}")
+            echo(f"  {t['at']}  {t['kind']:<9} {step:<7} {t['detail']}")
 
     @nurture.command("outbox")
     @handle_errors
@@ -368,7 +369,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(counts)
         else:
-            typer.echo(", ".join(f"{v} {k}" for k, v in counts.items()))
+            echo(", ".join(f"{v} {k}" for k, v in counts.items()))
 
     @nurture.command("replay")
     @handle_errors
@@ -384,7 +385,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json({"queued": n})
         else:
-            typer.echo(f"queued {n} message(s) again; the next scheduler tick sends them")
+            echo(f"queued {n} message(s) again; the next scheduler tick sends them")
 
     @app.command("scheduler")
     @handle_errors
@@ -412,13 +413,13 @@ def register(app: typer.Typer) -> None:
                 except OperationalError as exc:
                     # A database that is restarting or unreachable for a moment: what was
                     # due is still due at the next tick (each tick is its own transactions).
-                    typer.echo(f"scheduler: tick failed, retrying: {exc.orig}", err=True)
+                    echo(f"scheduler: tick failed, retrying: {exc.orig}", err=True)
                     time.sleep(interval)
                     continue
             if as_json:
                 print_json(out)
             elif once or any(out.values()):
-                typer.echo(
+                echo(
                     f"{out['transitions']} stage changes, {out['sla_breached']} SLA breaches, "
                     f"{out['reassigned']} reassigned, {out['nurture_steps']} nurture steps, "
                     f"{out['messages_sent']} messages sent, {out['messages_failed']} failed"

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from leadgate.cli.common import DbOpt, handle_errors, open_engine
+from leadgate.cli.terminal import echo
 
 
 def register(app: typer.Typer) -> None:
@@ -37,4 +38,4 @@ def register(app: typer.Typer) -> None:
             )
         else:
             version = engine.ensure_playbook()
-        typer.echo(f"database ready: {engine.db.url}  (active playbook: version {version})")
+        echo(f"database ready: {engine.db.url}  (active playbook: version {version})")

@@ -14,6 +14,7 @@ from leadgate.cli.common import (
     open_engine,
     print_json,
 )
+from leadgate.cli.terminal import echo
 from leadgate.ingest.validate import iso
 from leadgate.lifecycle.stages import stage_name
 
@@ -54,7 +55,7 @@ def register(app: typer.Typer) -> None:
             print_json(data)
         else:
             why = f": {t.reason}" if t.reason else ""
-            typer.echo(f"{email}: {t.from_stage} → {t.to_stage} ({t.actor}{why})")
+            echo(f"{email}: {t.from_stage} → {t.to_stage} ({t.actor}{why})")
 
     @app.command("tick")
     @handle_errors
@@ -65,7 +66,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json({"transitions": n})
         else:
-            typer.echo(f"{n} stage changes")
+            echo(f"{n} stage changes")
 
     @app.command("rescore")
     @handle_errors
@@ -96,12 +97,12 @@ def register(app: typer.Typer) -> None:
         try:
             n = engine.rescore_all(method="per-lead" if per_lead else "set", verify=verify)
         except RescoreMismatch as exc:
-            typer.echo(f"error: {exc}", err=True)
+            echo(f"error: {exc}", err=True)
             raise typer.Exit(code=1) from None
         report = last_report(engine)
         if as_json:
             print_json({"rescored": n, **(report.as_dict() if report else {"method": "per-lead"})})
         elif report is not None:
-            typer.echo(report.line())
+            echo(report.line())
         else:
-            typer.echo(f"rescored {n} leads")
+            echo(f"rescored {n} leads")

@@ -22,17 +22,26 @@ from typing import IO, Any
 from rich.console import Console
 from rich.table import Column, Table
 
+from leadgate.cli.terminal import DataConsole
+
 # Without a terminal, rich would assume 80 columns and cut every wider table;
 # output meant for a file or a pipe is printed in full instead.
 _UNBOUNDED = 10_000
 
 
 def make_console(file: IO[str] | None = None, stderr: bool = False) -> Console:
-    """A Console as wide as the terminal, or unbounded when writing to a pipe or file."""
+    """A Console as wide as the terminal, or unbounded when writing to a pipe or file.
+
+    Markup and emoji codes are off: what the CLI prints is mostly the store's data (a
+    job title, a company, a CSV's column, a reason typed by a rep), and with them on a
+    value like `[/b]` stopped `lead show` with rich's MarkupError, `[link=...]` became a
+    terminal hyperlink and `:smile:` an emoji. Styles are given as `style=` or
+    `terminal.safe_text`; control characters are written out (`terminal.shown`).
+    """
     stream = file or (sys.stderr if stderr else sys.stdout)
     is_tty = hasattr(stream, "isatty") and stream.isatty()
     width = None if is_tty or os.environ.get("COLUMNS") else _UNBOUNDED
-    return Console(file=file, stderr=stderr, width=width)
+    return DataConsole(file=file, stderr=stderr, width=width, markup=False, emoji=False)
 
 
 def table(*headers: str, title: str | None = None, keep: tuple[str, ...] = ()) -> Table:

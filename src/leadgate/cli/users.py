@@ -24,6 +24,7 @@ from leadgate.cli.common import (
     print_json,
 )
 from leadgate.cli.errors import BadInput, fail
+from leadgate.cli.terminal import echo
 from leadgate.users import ROLES, User, UserNotFound, Users
 
 PasswordStdinOpt = Annotated[
@@ -58,7 +59,7 @@ def _print_user(user: User, made: str | None, as_json: bool) -> bool:
         print_json(out)
         return True
     if made is not None:
-        typer.echo(made)
+        echo(made)
     return False
 
 
@@ -91,7 +92,7 @@ def register(app: typer.Typer) -> None:
         user, made = _users(db).add(name, role, rep, password, actor_default())
         if _print_user(user, made, as_json):
             return
-        typer.echo(
+        echo(
             f"user '{user.name}' (role {user.role}"
             + (f", rep {user.rep}" if user.rep else "")
             + ") added"
@@ -129,7 +130,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(user.as_dict())
         else:
-            typer.echo(f"user '{user.name}' disabled; their sessions are ended")
+            echo(f"user '{user.name}' disabled; their sessions are ended")
 
     @users.command("reset-password")
     @handle_errors
@@ -148,7 +149,7 @@ def register(app: typer.Typer) -> None:
             fail(str(exc))
         if _print_user(user, made, as_json):
             return
-        typer.echo(f"password of '{user.name}' reset; their sessions are ended", err=True)
+        echo(f"password of '{user.name}' reset; their sessions are ended", err=True)
 
     @users.command("sign-out")
     @handle_errors
@@ -167,4 +168,4 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json({"name": user.name, "sessions_ended": n})
         else:
-            typer.echo(f"{n} session(s) of '{user.name}' ended")
+            echo(f"{n} session(s) of '{user.name}' ended")
