@@ -152,6 +152,46 @@ def rescore_floor(
     return first
 
 
+def floor_batch(
+    conn: sqlite3.Connection, ids: dict[str, int], b: list[dict[str, Any]], now: float
+) -> None:
+    """One transaction of the HTTP batch floor: the batch's events of known leads
+    inserted, those leads read and written back (engagement, score, state, timers)."""
+    conn.execute("BEGIN IMMEDIATE")
+    rows = [
+        (
+            e["id"],
+            ids[e["email"]],
+            e["type"],
+            now,
+            now,
+            orjson.dumps(e.get("properties") or {}).decode(),
+        )
+        for e in b
+        if e["email"] in ids
+    ]
+    conn.executemany(
+        "INSERT INTO events (id, lead_id, type, occurred_at, received_at, properties) "
+        "VALUES (?,?,?,?,?,?) ON CONFLICT (id) DO NOTHING",
+        rows,
+    )
+    wanted = sorted({r[1] for r in rows})
+    marks = ",".join("?" * len(wanted))
+    got = conn.execute(
+        f"SELECT id, score_state, engagement, fit FROM leads WHERE id IN ({marks})", wanted
+    ).fetchall()
+    upd = [
+        (eng + 1, fit + eng + 1, orjson.dumps(orjson.loads(s)).decode(), now, now + 1e6, lid)
+        for lid, s, eng, fit in got
+    ]
+    conn.executemany(
+        "UPDATE leads SET engagement=?, score=?, score_state=?, updated_at=?, next_due_at=? "
+        "WHERE id=?",
+        upd,
+    )
+    conn.execute("COMMIT")
+
+
 def api_store(url: str) -> None:
     """150k demo events over 20k leads, loaded by the engine."""
     src = events_file(20_000, 200_000)
@@ -178,39 +218,7 @@ def batch_floor_sqlite(
     now = time.time()
     t, c = time.perf_counter(), time.process_time()
     for b in batches:
-        conn.execute("BEGIN IMMEDIATE")
-        rows = [
-            (
-                e["id"],
-                ids[e["email"]],
-                e["type"],
-                now,
-                now,
-                orjson.dumps(e.get("properties") or {}).decode(),
-            )
-            for e in b
-            if e["email"] in ids
-        ]
-        conn.executemany(
-            "INSERT INTO events (id, lead_id, type, occurred_at, received_at, properties) "
-            "VALUES (?,?,?,?,?,?) ON CONFLICT (id) DO NOTHING",
-            rows,
-        )
-        wanted = sorted({r[1] for r in rows})
-        marks = ",".join("?" * len(wanted))
-        got = conn.execute(
-            f"SELECT id, score_state, engagement, fit FROM leads WHERE id IN ({marks})", wanted
-        ).fetchall()
-        upd = [
-            (eng + 1, fit + eng + 1, orjson.dumps(orjson.loads(s)).decode(), now, now + 1e6, lid)
-            for lid, s, eng, fit in got
-        ]
-        conn.executemany(
-            "UPDATE leads SET engagement=?, score=?, score_state=?, updated_at=?, next_due_at=? "
-            "WHERE id=?",
-            upd,
-        )
-        conn.execute("COMMIT")
+        floor_batch(conn, ids, b, now)
     secs = time.perf_counter() - t
     if cpu is not None:
         cpu.append(time.process_time() - c)

@@ -10,6 +10,11 @@ under callgrind with instrumentation on only around the measured batches, and pr
 the instructions an event, split into SQLite, the interpreter, orjson and libc
 (malloc, mutexes). Needs `valgrind` (Debian: apt-get install valgrind); ~1 minute.
 Alternate the code under test with PYTHONPATH, as with bench/writer.py.
+
+`--against-floor` instead counts, on the HTTP floor's own store and slice (bench/floors.py:
+150k events over 20k leads loaded by the engine, then events 150,000 on of the same file),
+the floor's 1,000-event transactions and `Engine.ingest` on the same batches, and prints
+what the issue-17 target (HTTP at >= 60% of that floor) leaves for the whole server path.
 """
 
 from __future__ import annotations
@@ -22,8 +27,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
+from typing import Any
 
 _INNER = "_LEADGATE_WRITER_IR_INNER"
+_STORE = "_LEADGATE_WRITER_IR_STORE"
+_NOW = "_LEADGATE_WRITER_IR_NOW"
+# The HTTP floor's slice: its store holds the file's first 150,000 events.
+_FLOOR_FIRST = 150_000
 
 
 def measure(warm: int, n: int) -> None:
@@ -47,13 +58,71 @@ def measure(warm: int, n: int) -> None:
             engine.ingest(evs[i : i + 1000], now)
             policy.after_write()
         measured = [evs[i : i + 1000] for i in range(warm, warm + n, 1000)]
-        pid = str(os.getpid())
-        subprocess.run(["callgrind_control", "-i", "on", pid], capture_output=True, check=False)
+
+        def run() -> None:
+            for b in measured:
+                engine.ingest(b, now)
+                policy.after_write()
+
+        _instrumented(run)
+        engine.db.dispose()
+
+
+def _instrumented(run: Callable[[], None]) -> None:
+    pid = str(os.getpid())
+    subprocess.run(["callgrind_control", "-i", "on", pid], capture_output=True, check=False)
+    run()
+    subprocess.run(["callgrind_control", "-i", "off", pid], capture_output=True, check=False)
+
+
+def _floor_batches(n: int) -> list[list[dict[str, Any]]]:
+    """The first (uncounted) batch and the `n` events after it, from the floor's slice."""
+    from floors import load_lines
+    from ingest import events_file
+
+    tail = load_lines(events_file(20_000, 200_000), _FLOOR_FIRST, _FLOOR_FIRST + 1000 + n)
+    return [tail[i : i + 1000] for i in range(0, len(tail), 1000)]
+
+
+def measure_floor(store: str, n: int, now: float) -> None:
+    """Inside valgrind: the floor's transactions (bench/floors.py) on a copy of its store."""
+    from pathlib import Path
+
+    from floors import connect, floor_batch
+
+    conn = connect(Path(store))
+    ids = dict(conn.execute("SELECT email, id FROM leads").fetchall())
+    first, *measured = _floor_batches(n)
+    floor_batch(conn, ids, first, now)
+
+    def run() -> None:
+        for b in measured:
+            floor_batch(conn, ids, b, now)
+
+    _instrumented(run)
+    conn.close()
+
+
+def measure_writer_on(store: str, n: int, now: float) -> None:
+    """Inside valgrind: `Engine.ingest` as served, on a copy of the floor's store."""
+    from leadgate.api.gc_policy import FreezeAfterWrites, tune_gc
+    from leadgate.ingest.validate import parse_event
+    from writer import serving_engine
+
+    engine = serving_engine(f"sqlite:///{store}")
+    policy = FreezeAfterWrites()
+    tune_gc()
+    first, *measured = [[parse_event(e, now) for e in b] for b in _floor_batches(n)]
+    engine.ingest(first, now)  # the lead cache warmed, as in a running server
+    policy.after_write()
+
+    def run() -> None:
         for b in measured:
             engine.ingest(b, now)
             policy.after_write()
-        subprocess.run(["callgrind_control", "-i", "off", pid], capture_output=True, check=False)
-        engine.db.dispose()
+
+    _instrumented(run)
+    engine.db.dispose()
 
 
 def split(annotated: str) -> collections.Counter[str]:
@@ -80,20 +149,10 @@ def split(annotated: str) -> collections.Counter[str]:
     return out
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--warm", type=int, default=10_000, help="events stored first")
-    ap.add_argument("--events", type=int, default=3_000, help="events measured (1,000 a batch)")
-    ap.add_argument("--keep", help="also write callgrind_annotate's output here")
-    args = ap.parse_args()
-    if os.environ.get(_INNER):
-        measure(args.warm, args.events)
-        return
-    if shutil.which("valgrind") is None:
-        sys.exit("error: valgrind is not installed (Debian: apt-get install valgrind)")
+def _callgrind(env: dict[str, str]) -> collections.Counter[str]:
+    """Run this script inside callgrind with `env`; the instructions by where they ran."""
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, "callgrind.out")
-        env = {**os.environ, _INNER: "1", "PYTHONHASHSEED": "0"}
         cmd = [
             "valgrind",
             "--tool=callgrind",
@@ -102,6 +161,7 @@ def main() -> None:
             sys.executable,
             *sys.argv,
         ]
+        env = {**os.environ, **env, "PYTHONHASHSEED": "0"}
         subprocess.run(cmd, env=env, check=True, capture_output=True)
         annotated = subprocess.run(
             ["callgrind_annotate", "--threshold=100", out],
@@ -109,13 +169,144 @@ def main() -> None:
             text=True,
             check=True,
         ).stdout
-    if args.keep:
-        with open(args.keep, "w", encoding="utf-8") as fh:
-            fh.write(annotated)
-    by = split(annotated)
-    n = args.events
+    return split(annotated) if not _KEEP else _kept(annotated)
+
+
+_KEEP: list[str] = []
+
+
+def _kept(annotated: str) -> collections.Counter[str]:
+    with open(_KEEP[0], "a", encoding="utf-8") as fh:
+        fh.write(annotated)
+    return split(annotated)
+
+
+def _line(label: str, by: collections.Counter[str], n: int) -> str:
     parts = ", ".join(f"{k} {v // n:,}" for k, v in by.most_common())
-    print(f"Engine.ingest 1,000/batch: {sum(by.values()) // n:,} instructions an event ({parts})")
+    return f"{label}: {sum(by.values()) // n:,} instructions an event ({parts})"
+
+
+def against_floor(n: int, cpu_n: int) -> None:
+    """The floor and `Engine.ingest` on the same store and batches, each under callgrind."""
+    import time
+
+    from floors import api_store
+
+    now = time.time()
+    with tempfile.TemporaryDirectory() as d:
+        base = os.path.join(d, "api.db")
+        api_store(f"sqlite:///{base}")
+        known = _known_share(base, n)
+        cpu = {kind: _cpu_on_copy(kind, base, d, cpu_n, now) for kind in ("floor", "writer")}
+        got = {}
+        for kind in ("floor", "writer"):
+            store = os.path.join(d, f"{kind}.db")
+            shutil.copyfile(base, store)
+            got[kind] = _callgrind({_INNER: kind, _STORE: store, _NOW: repr(now)})
+    floor, writer = got["floor"], got["writer"]
+    print(
+        f"events {_FLOOR_FIRST + 1000:,}-{_FLOOR_FIRST + 1000 + n:,} of the 200k-event demo "
+        f"file, on the floor's store (the first {_FLOOR_FIRST:,} loaded by the engine); "
+        f"{known:.0%} of them name a lead the store holds (the floor skips the others)"
+    )
+    print(_line("floor, 1,000-event transactions", floor, n))
+    print(_line("Engine.ingest as served, same batches", writer, n))
+    print(
+        f"CPU, {cpu_n:,} events from the same place, outside valgrind (load "
+        f"{os.getloadavg()[0]:.1f}): floor "
+        f"{cpu['floor']:.1f} µs an event, Engine.ingest {cpu['writer']:.1f} µs "
+        f"(the writer alone at {cpu['floor'] / cpu['writer']:.0%} of the floor)"
+    )
+    budget = sum(floor.values()) / 0.6
+    storage = writer["sqlite"] + writer["libc"]
+    print(
+        f"HTTP at 60% of the floor leaves {budget / n:,.0f} instructions an event for the "
+        f"whole server (HTTP, JSON, validation, the writer); the writer's SQLite and libc "
+        f"alone take {storage / n:,.0f} ({storage / budget:.0%} of it), its interpreter "
+        f"{writer['python'] / n:,.0f}"
+    )
+
+
+def _cpu_on_copy(kind: str, base: str, d: str, n: int, now: float) -> float:
+    """CPU-µs an event of the floor's loop or `Engine.ingest` on a copy of the store."""
+    import time
+    from pathlib import Path
+
+    from floors import connect, floor_batch
+    from leadgate.ingest.validate import parse_event
+    from writer import serving_engine
+
+    store = os.path.join(d, f"cpu-{kind}.db")
+    shutil.copyfile(base, store)
+    first, *measured = _floor_batches(n)
+    if kind == "floor":
+        conn = connect(Path(store))
+        ids = dict(conn.execute("SELECT email, id FROM leads").fetchall())
+        floor_batch(conn, ids, first, now)
+        c = time.process_time()
+        for b in measured:
+            floor_batch(conn, ids, b, now)
+        spent = time.process_time() - c
+        conn.close()
+    else:
+        engine = serving_engine(f"sqlite:///{store}")
+        parsed = [[parse_event(e, now) for e in b] for b in measured]
+        engine.ingest([parse_event(e, now) for e in first], now)
+        c = time.process_time()
+        for b in parsed:
+            engine.ingest(b, now)
+        spent = time.process_time() - c
+        engine.db.dispose()
+    return 1e6 * spent / sum(len(b) for b in measured)
+
+
+def _known_share(store: str, n: int) -> float:
+    import sqlite3
+
+    conn = sqlite3.connect(store)
+    ids = {e for (e,) in conn.execute("SELECT email FROM leads")}
+    conn.close()
+    measured = [e for b in _floor_batches(n)[1:] for e in b]
+    return sum(e["email"] in ids for e in measured) / len(measured)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--warm", type=int, default=10_000, help="events stored first")
+    ap.add_argument("--events", type=int, default=3_000, help="events measured (1,000 a batch)")
+    ap.add_argument("--keep", help="also write callgrind_annotate's output here")
+    ap.add_argument(
+        "--against-floor",
+        action="store_true",
+        help="the HTTP floor and Engine.ingest on the floor's store and batches",
+    )
+    ap.add_argument(
+        "--cpu-events",
+        type=int,
+        default=40_000,
+        help="with --against-floor: events timed by CPU outside valgrind",
+    )
+    args = ap.parse_args()
+    inner = os.environ.get(_INNER)
+    if inner == "floor":
+        measure_floor(os.environ[_STORE], args.events, float(os.environ[_NOW]))
+        return
+    if inner == "writer":
+        measure_writer_on(os.environ[_STORE], args.events, float(os.environ[_NOW]))
+        return
+    if inner:
+        measure(args.warm, args.events)
+        return
+    if shutil.which("valgrind") is None:
+        sys.exit("error: valgrind is not installed (Debian: apt-get install valgrind)")
+    if args.keep:
+        _KEEP.append(args.keep)
+        open(args.keep, "w", encoding="utf-8").close()
+    if args.against_floor:
+        against_floor(args.events, args.cpu_events)
+        return
+    by = _callgrind({_INNER: "1"})
+    print(_line("Engine.ingest 1,000/batch", by, args.events))
 
 
 if __name__ == "__main__":
