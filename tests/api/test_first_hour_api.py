@@ -45,6 +45,21 @@ def test_one_access_line_per_request_without_key_or_query(
     assert all(k not in text for k in api.keys.values())
 
 
+def test_the_access_line_escapes_what_the_path_carries(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The server percent-decodes the path: a CR LF would forge a log line of its own, an
+    # ESC act on the terminal of whoever reads the log.
+    with caplog.at_level(logging.INFO, logger="leadgate.access"):
+        api.get("/api/v1/leads/%0d%0aINFO%20leadgate.access:%20POST%20/x%20200%201.0%20ms")
+        api.get("/api/v1/%1b%5b2J%1b%5d52;c;eA==%07")
+    lines = [r.getMessage() for r in caplog.records if r.name == "leadgate.access"]
+    assert len(lines) == 2
+    assert all("\n" not in x and "\r" not in x and "\x1b" not in x for x in lines)
+    assert lines[0].startswith("GET /api/v1/leads/\\x0d\\x0aINFO leadgate.access: POST /x")
+    assert lines[1].startswith("GET /api/v1/\\x1b[2J\\x1b]52;c;eA==\\x07 404 ")
+
+
 def test_health_and_readiness_at_the_root_and_under_api_v1(api: Api) -> None:
     for path in ("/healthz", "/api/v1/healthz"):
         r = api.client.get(path)

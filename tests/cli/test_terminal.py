@@ -1,5 +1,5 @@
-"""`leadgate.cli.terminal.shown`: nothing that acts on a terminal gets through, and
-nothing else changes."""
+"""`leadgate.textout.shown` and the CLI's console: nothing that acts on a terminal gets
+through, and nothing else changes."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from leadgate.cli.tables import make_console, table
-from leadgate.cli.terminal import safe_text, shown
+from leadgate.cli.terminal import safe_text
+from leadgate.textout import one_line, shown
 
 # What a terminal obeys: C0 but tab and newline, DEL, C1, the bidirectional embeddings,
 # overrides and isolates.
@@ -29,6 +30,13 @@ def test_no_active_character_gets_through_and_nothing_else_changes(text: str) ->
     out = shown(text)
     assert not ACTIVE & set(out)
     assert out == "".join(_escape(c) if c in ACTIVE else c for c in text)
+
+
+@given(st.text())
+def test_one_line_is_shown_with_tabs_and_newlines_escaped_too(text: str) -> None:
+    out = one_line(text)
+    assert not (ACTIVE | {"\t", "\n"}) & set(out)
+    assert out == shown(text).replace("\t", "\\x09").replace("\n", "\\x0a")
 
 
 @given(st.text(st.characters(blacklist_characters=sorted(ACTIVE))))

@@ -5,7 +5,10 @@
     INFO leadgate.access: POST /api/v1/events 202 4.1 ms
 
 Never the query string (it may hold an email) nor any header: the API key stays out of
-the log. `serve --no-access-log` (or LEADGATE_ACCESS_LOG=0) silences the lines.
+the log. The path is the client's (percent-decoded by the server), so it is written with
+its control characters escaped (`leadgate.textout.one_line`): `GET /%0d%0aINFO ...` cannot
+forge a line of its own, nor `/%1b[2J` clear the terminal of whoever reads the log.
+`serve --no-access-log` (or LEADGATE_ACCESS_LOG=0) silences the lines.
 """
 
 from __future__ import annotations
@@ -16,12 +19,14 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from leadgate.textout import one_line
+
 log = logging.getLogger("leadgate.access")
 
 
 def access_line(method: str, path: str, status: int, ms: float) -> str:
     """The logged text: `GET /api/v1/leads 200 3.2 ms`."""
-    return f"{method} {path} {status} {ms:.1f} ms"
+    return f"{one_line(method)} {one_line(path)} {status} {ms:.1f} ms"
 
 
 class AccessLog:
