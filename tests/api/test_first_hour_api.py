@@ -60,6 +60,21 @@ def test_the_access_line_escapes_what_the_path_carries(
     assert lines[1].startswith("GET /api/v1/\\x1b[2J\\x1b]52;c;eA==\\x07 404 ")
 
 
+def test_an_unhandled_error_logs_the_path_escaped(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    def boom(x: str) -> None:
+        raise RuntimeError("boom")
+
+    api.app.add_api_route("/api/v1/boom/{x}", boom)
+    with caplog.at_level(logging.ERROR, logger="leadgate.api"):
+        r = api.get("/api/v1/boom/a%0d%0aINFO%20forged%1b%5b2J")
+    assert r.status_code == 500 and "boom" not in r.text
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "leadgate.api"]
+    # (Starlette's URL drops the CR LF itself, as urllib.parse does; the ESC it keeps.)
+    assert line == "unhandled error on GET /api/v1/boom/aINFO forged\\x1b[2J"
+
+
 def test_health_and_readiness_at_the_root_and_under_api_v1(api: Api) -> None:
     for path in ("/healthz", "/api/v1/healthz"):
         r = api.client.get(path)

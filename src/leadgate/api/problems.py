@@ -17,6 +17,7 @@ from leadgate.ingest.validate import InputError
 from leadgate.keys import KeyNotFound
 from leadgate.lifecycle.stages import IllegalTransition
 from leadgate.playbook.loader import PlaybookError
+from leadgate.textout import one_line
 from leadgate.webhooks import SubscriptionNotFound
 
 log = logging.getLogger("leadgate.api")
@@ -197,7 +198,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         # Logged with its traceback for the operator; the client only learns it failed.
-        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        # The path is the client's: escaped, as in the access log (leadgate.textout).
+        log.error(
+            "unhandled error on %s %s", request.method, one_line(request.url.path), exc_info=exc
+        )
         return problem(500, "the server failed to handle this request; it has been logged")
 
 

@@ -43,6 +43,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from leadgate.engine.engine import Engine
 from leadgate.ingest.validate import iso
 from leadgate.store.database import Database
+from leadgate.textout import one_line
 from leadgate.users import Session, User, Users, csrf_matches
 
 T = TypeVar("T")
@@ -211,7 +212,9 @@ class WebRoute(APIRoute):
                 )
             except Exception:
                 # Logged with its trace here; the browser gets a page without one.
-                log.exception("unhandled error on %s %s", request.method, request.url.path)
+                log.exception(
+                    "unhandled error on %s %s", request.method, one_line(request.url.path)
+                )
                 response = error_page(
                     WebError(500, "Something went wrong", "The server failed; it is logged."),
                     getattr(request.state, "viewer", None),
