@@ -167,11 +167,13 @@ def test_migration_heads_read_from_the_files_match_alembic() -> None:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    from leadgate.store.database import _MIGRATIONS, migration_heads
+    from leadgate.store.database import _MIGRATIONS, known_revisions, migration_heads
 
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
-    assert migration_heads() == frozenset(ScriptDirectory.from_config(config).get_heads())
+    script = ScriptDirectory.from_config(config)
+    assert migration_heads() == frozenset(script.get_heads())
+    assert known_revisions() == frozenset(r.revision for r in script.walk_revisions())
 
 
 def test_lead_show_checks_the_syntax_of_addresses_it_does_not_find(tmp_path) -> None:

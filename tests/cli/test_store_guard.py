@@ -141,6 +141,46 @@ def test_a_postgres_database_without_leadgate_tables_is_refused(postgres_url: st
     assert run("lead", "list", "--db", postgres_url)[0] == 0
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_store_from_a_newer_leadgate_is_refused_unchanged(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """After a downgrade the store names a migration this version lacks: one line saying
+    so (it was Alembic's "Can't locate revision" trace), for reads, writes, init and serve,
+    and the store is left as it was."""
+    from sqlalchemy import create_engine, text
+
+    from leadgate.store.database import resolve_url
+
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'leadgate.db'}"
+        assert run("init", "--db", url)[0] == 0
+    else:
+        url = request.getfixturevalue("postgres_url")
+    assert run("lead", "add", "--email", "ann@acme.com", "--db", url)[0] == 0
+    eng = create_engine(resolve_url(url))
+    with eng.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0999_from_the_future'"))
+    eng.dispose()
+    for args in (
+        ("lead", "show", "ann@acme.com"),
+        ("lead", "add", "--email", "bob@acme.com"),
+        ("init",),
+        ("serve", "--port", "1"),
+    ):
+        code, _, err = run(*args, "--db", url)
+        assert code == 2, (args, err)
+        line = one_error_line(err)
+        assert "was written by a newer leadgate" in line and "0999_from_the_future" in line
+    eng = create_engine(resolve_url(url))
+    with eng.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == (
+            "0999_from_the_future"
+        )
+        assert conn.execute(text("SELECT email FROM leads")).scalars().all() == ["ann@acme.com"]
+    eng.dispose()
+
+
 def test_a_subprocess_prints_no_traceback(tmp_path: Path) -> None:
     path = tmp_path / "leadgate.bd"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}

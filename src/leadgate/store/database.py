@@ -59,6 +59,10 @@ class ReadOnlyStore(DatabaseError):
     """A write was asked of a store that cannot be written (file, directory or server)."""
 
 
+class NewerStore(DatabaseError):
+    """The store's schema is from a newer leadgate than this one (after a downgrade)."""
+
+
 def first_line(error: object) -> str:
     """A driver's error on one line (psycopg adds hints on lines of their own)."""
     return next((x.strip() for x in str(error).splitlines() if x.strip()), type(error).__name__)
@@ -345,13 +349,35 @@ class Database:
         return cfg
 
     def migrate(self) -> None:
-        """Bring the schema to the newest migration (idempotent)."""
-        if self.read_only:
-            raise self._refuse_write()
+        """Bring the schema to the newest migration (idempotent).
+
+        A store whose schema names a migration this version does not have was written by
+        a newer leadgate (the package was downgraded, or two versions share the store):
+        NewerStore, with nothing changed, instead of Alembic's "Can't locate revision"
+        trace. Its schema may not be read by this version, so neither reads nor writes go on.
+        """
         from alembic import command
 
         with self.engine.begin() as conn:
+            self._refuse_newer(conn)
+            if self.read_only:
+                raise self._refuse_write()
             command.upgrade(self._alembic(conn), "heads")
+
+    def _refuse_newer(self, conn: Connection) -> None:
+        from sqlalchemy import inspect, text
+
+        if not inspect(conn).has_table("alembic_version"):
+            return
+        current = {r[0] for r in conn.execute(text("SELECT version_num FROM alembic_version"))}
+        unknown = sorted(current - known_revisions())
+        if unknown:
+            newest = ", ".join(sorted(migration_heads()))
+            raise NewerStore(
+                f"the store {self.shown} was written by a newer leadgate (its schema is at "
+                f"{', '.join(unknown)}; this version knows up to {newest}): run the leadgate "
+                "version that wrote it, or a newer one. Nothing was changed."
+            )
 
     def schema_current(self) -> bool:
         """True when every migration has run."""
@@ -373,14 +399,22 @@ class Database:
             self.engine.dispose()
 
 
-@functools.cache
 def migration_heads() -> frozenset[str]:
-    """The newest migration(s): revisions no other migration names as its down_revision.
+    """The newest migration(s): revisions no other migration names as its down_revision."""
+    revisions, parents = _migrations()
+    return revisions - parents
 
-    Read from the migration files' `revision = "..."` / `down_revision = ...` lines instead
-    of asking Alembic's script directory, which is slow to import (tests/store checks the
-    two agree).
-    """
+
+def known_revisions() -> frozenset[str]:
+    """Every migration this version has."""
+    return _migrations()[0]
+
+
+@functools.cache
+def _migrations() -> tuple[frozenset[str], frozenset[str]]:
+    """(every revision, every revision named as a down_revision), read from the migration
+    files' `revision = "..."` / `down_revision = ...` lines instead of asking Alembic's
+    script directory, which is slow to import (tests/store checks the two agree)."""
     revisions: set[str] = set()
     parents: set[str] = set()
     for path in (_MIGRATIONS / "versions").glob("*.py"):
@@ -392,7 +426,7 @@ def migration_heads() -> frozenset[str]:
         down = re.search(r"^down_revision(?:\s*:[^=]+)?\s*=\s*(.+)$", source, re.M)
         if down is not None:
             parents.update(re.findall(r"[\"']([^\"']+)[\"']", down.group(1)))
-    return frozenset(revisions - parents)
+    return frozenset(revisions), frozenset(parents)
 
 
 def _settle(conn: Connection) -> None:
