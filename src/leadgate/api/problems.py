@@ -17,6 +17,7 @@ from leadgate.ingest.validate import InputError
 from leadgate.keys import KeyNotFound
 from leadgate.lifecycle.stages import IllegalTransition
 from leadgate.playbook.loader import PlaybookError
+from leadgate.store.database import busy_message, store_busy
 from leadgate.textout import one_line
 from leadgate.webhooks import SubscriptionNotFound
 
@@ -197,6 +198,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
+        if store_busy(exc):
+            # SQLite's write lock held past the busy timeout by another process (a CLI
+            # import, a rescore): nothing was written; the client may simply retry.
+            return problem(503, busy_message(), "store-busy", headers={"Retry-After": "5"})
         # Logged with its traceback for the operator; the client only learns it failed.
         # The path is the client's: escaped, as in the access log (leadgate.textout).
         log.error(

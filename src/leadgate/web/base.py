@@ -42,7 +42,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from leadgate.engine.engine import Engine
 from leadgate.ingest.validate import iso
-from leadgate.store.database import Database
+from leadgate.store.database import Database, busy_message, store_busy
 from leadgate.textout import one_line
 from leadgate.users import Session, User, Users, csrf_matches
 
@@ -210,15 +210,24 @@ class WebRoute(APIRoute):
                     WebError(404, "Not found", "There is no such page."),
                     getattr(request.state, "viewer", None),
                 )
-            except Exception:
-                # Logged with its trace here; the browser gets a page without one.
-                log.exception(
-                    "unhandled error on %s %s", request.method, one_line(request.url.path)
-                )
-                response = error_page(
-                    WebError(500, "Something went wrong", "The server failed; it is logged."),
-                    getattr(request.state, "viewer", None),
-                )
+            except Exception as exc:
+                if store_busy(exc):
+                    # Another process kept SQLite's write lock past the busy timeout:
+                    # nothing was saved; the person can send the form again.
+                    busy = busy_message().capitalize() + "."
+                    response = error_page(
+                        WebError(503, "The store is busy", busy, {"Retry-After": "5"}),
+                        getattr(request.state, "viewer", None),
+                    )
+                else:
+                    # Logged with its trace here; the browser gets a page without one.
+                    log.exception(
+                        "unhandled error on %s %s", request.method, one_line(request.url.path)
+                    )
+                    response = error_page(
+                        WebError(500, "Something went wrong", "The server failed; it is logged."),
+                        getattr(request.state, "viewer", None),
+                    )
             return _secure(response)
 
         return handler
