@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from conftest import FakeClock
 from leadgate.api import create_app
 from leadgate.engine.engine import Engine
-from leadgate.store import database
+from leadgate.store import trouble
 from leadgate.store.database import Database
 from leadgate.web.base import WebRoute
 
@@ -49,7 +49,7 @@ def test_a_busy_store_is_a_503_page_and_the_form_sent_again_works(
     team = seed(engine)
     path = engine.db.path
     assert path is not None
-    monkeypatch.setattr(database, "BUSY_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(trouble, "BUSY_TIMEOUT_S", 0.2)
     with TestClient(create_app(engine=team.engine), raise_server_exceptions=False) as client:
         sign_in(client, "anna")
         url = f"/app/leads/{team.mql_id}"

@@ -17,7 +17,7 @@ from leadgate.ingest.validate import InputError
 from leadgate.keys import KeyNotFound
 from leadgate.lifecycle.stages import IllegalTransition
 from leadgate.playbook.loader import PlaybookError
-from leadgate.store.database import busy_message, store_busy
+from leadgate.store.trouble import trouble
 from leadgate.textout import one_line
 from leadgate.webhooks import SubscriptionNotFound
 
@@ -37,6 +37,7 @@ _TITLES = {
     422: "Invalid input",
     500: "Internal server error",
     503: "Service unavailable",
+    507: "Insufficient storage",
 }
 
 
@@ -198,10 +199,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
-        if store_busy(exc):
-            # SQLite's write lock held past the busy timeout by another process (a CLI
-            # import, a rescore): nothing was written; the client may simply retry.
-            return problem(503, busy_message(), "store-busy", headers={"Retry-After": "5"})
+        found = trouble(exc)
+        if found is not None:
+            # The store busy with another process's write (a CLI import), or its disk
+            # full: nothing of the request was written; the client may send it again.
+            retry = {"Retry-After": found.retry_after} if found.retry_after else None
+            return problem(found.status, found.message, found.kind, headers=retry)
         # Logged with its traceback for the operator; the client only learns it failed.
         # The path is the client's: escaped, as in the access log (leadgate.textout).
         log.error(

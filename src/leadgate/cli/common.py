@@ -165,7 +165,8 @@ def _report(exc: Exception) -> None:
     from leadgate.ingest.validate import InputError
     from leadgate.lifecycle.stages import IllegalTransition
     from leadgate.playbook.loader import PlaybookError
-    from leadgate.store.database import DatabaseError, busy_message, first_line, store_busy
+    from leadgate.store.database import DatabaseError, first_line
+    from leadgate.store.trouble import trouble
 
     if isinstance(exc, PlaybookError):
         for p in exc.problems:
@@ -173,9 +174,10 @@ def _report(exc: Exception) -> None:
         raise typer.Exit(code=2) from None
     if isinstance(exc, InputError | BadInput | DatabaseError | NotFound | NoPlaybook):
         fail(str(exc))
-    # Another process kept the write lock past the busy timeout: retry later, not a bug.
-    if store_busy(exc):
-        fail(busy_message())
+    # The store busy with another process's write, or its disk full: not a bug.
+    found = trouble(exc)
+    if found is not None:
+        fail(found.message)
     # A store that became read-only after it was opened (a read-only mount, a PostgreSQL
     # standby or default_transaction_read_only): one line, not a trace.
     if isinstance(exc, OperationalError) and _read_only_error(exc):

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from leadgate.store import sqlfunctions
+from leadgate.store import sqlfunctions, trouble
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
@@ -61,33 +61,6 @@ class ReadOnlyStore(DatabaseError):
 
 class NewerStore(DatabaseError):
     """The store's schema is from a newer leadgate than this one (after a downgrade)."""
-
-
-# How long an SQLite writer waits for another process's write transaction (an import, a
-# rescore, the server's writer) before giving up with SQLITE_BUSY: `store_busy`.
-BUSY_TIMEOUT_S = 30.0
-
-
-def store_busy(exc: BaseException) -> bool:
-    """Whether `exc` (sqlite3's, or SQLAlchemy's wrapping it) is SQLite's "database is
-    locked": another process kept the write lock past BUSY_TIMEOUT_S. Nothing was written
-    by the transaction that got it; trying again later is the fix."""
-    orig = getattr(exc, "orig", exc)
-    if not isinstance(orig, sqlite3.OperationalError):
-        return False
-    code = getattr(orig, "sqlite_errorcode", None)  # extended codes: the low byte is the kind
-    if isinstance(code, int):
-        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
-    return "is locked" in str(orig)
-
-
-def busy_message() -> str:
-    """What a person is told when the store is busy (CLI, HTTP, web app alike)."""
-    return (
-        f"the store is busy: another process has held its write lock for over "
-        f"{BUSY_TIMEOUT_S:g} s (an import, a rescore or the server's writer); nothing was "
-        "written, try again"
-    )
 
 
 def first_line(error: object) -> str:
@@ -191,11 +164,11 @@ class Database:
 
         kwargs: dict[str, Any] = {"echo": self._echo, "future": True}
         if self.is_sqlite:
-            kwargs["connect_args"] = {"check_same_thread": False, "timeout": BUSY_TIMEOUT_S}
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": trouble.BUSY_TIMEOUT_S}
             if self.read_only and self.path is not None:
                 uri = _sqlite_readonly_uri(self.path)
                 kwargs["creator"] = lambda: sqlite3.connect(
-                    uri, uri=True, check_same_thread=False, timeout=BUSY_TIMEOUT_S
+                    uri, uri=True, check_same_thread=False, timeout=trouble.BUSY_TIMEOUT_S
                 )
         else:
             kwargs["pool_pre_ping"] = True
@@ -348,10 +321,12 @@ class Database:
                 _sqlite_readonly_uri(self.path),
                 uri=True,
                 check_same_thread=False,
-                timeout=BUSY_TIMEOUT_S,
+                timeout=trouble.BUSY_TIMEOUT_S,
             )
         else:
-            con = sqlite3.connect(self.path, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
+            con = sqlite3.connect(
+                self.path, check_same_thread=False, timeout=trouble.BUSY_TIMEOUT_S
+            )
         try:
             _sqlite_configure(con, self.read_only)
             con.execute("BEGIN")
@@ -495,7 +470,7 @@ def _sqlite_configure(dbapi_conn: Any, read_only: bool) -> None:
         cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+    cur.execute(f"PRAGMA busy_timeout={int(trouble.BUSY_TIMEOUT_S * 1000)}")
     # A bigger page cache than the 2 MB default: a batch touches lead rows all over
     # the table, and re-reading those pages from the OS cost ~1 us per row.
     cur.execute("PRAGMA cache_size=-65536")

@@ -42,7 +42,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from leadgate.engine.engine import Engine
 from leadgate.ingest.validate import iso
-from leadgate.store.database import Database, busy_message, store_busy
+from leadgate.store.database import Database
+from leadgate.store.trouble import trouble
 from leadgate.textout import one_line
 from leadgate.users import Session, User, Users, csrf_matches
 
@@ -211,12 +212,14 @@ class WebRoute(APIRoute):
                     getattr(request.state, "viewer", None),
                 )
             except Exception as exc:
-                if store_busy(exc):
-                    # Another process kept SQLite's write lock past the busy timeout:
+                found = trouble(exc)
+                if found is not None:
+                    # The store busy with another process's write, or its disk full:
                     # nothing was saved; the person can send the form again.
-                    busy = busy_message().capitalize() + "."
+                    title = "The store is busy" if found.status == 503 else "The store is full"
+                    retry = {"Retry-After": found.retry_after} if found.retry_after else None
                     response = error_page(
-                        WebError(503, "The store is busy", busy, {"Retry-After": "5"}),
+                        WebError(found.status, title, found.message.capitalize() + ".", retry),
                         getattr(request.state, "viewer", None),
                     )
                 else:
