@@ -3,7 +3,8 @@
 - busy: SQLite's write lock held by another process past the busy timeout (a long
   import, a rescore);
 - full: the disk (simulated with SQLite's `max_page_count`, which fails a write with the
-  same SQLITE_FULL a full disk does).
+  same SQLITE_FULL a full disk does);
+- damaged: a page of the file overwritten.
 
 Each front end says so and that nothing of it was written, instead of a traceback (CLI)
 or a 500 (HTTP); what was committed before stays; trying again afterwards works."""
@@ -169,6 +170,7 @@ def test_the_api_answers_507_when_the_disk_is_full(
     [
         (sqlite3.OperationalError("database is locked"), "store-busy"),
         (sqlite3.OperationalError("database or disk is full"), "store-full"),
+        (sqlite3.DatabaseError("database disk image is malformed"), "store-damaged"),
         (sqlite3.OperationalError("no such table: leads"), None),
         (sqlite3.IntegrityError("UNIQUE constraint failed"), None),
         (ValueError("database is locked"), None),
@@ -198,3 +200,27 @@ def test_postgres_errors_by_their_sqlstate_wrapped_as_sqlalchemy_does(
     wrapped.orig = orig  # type: ignore[attr-defined]
     found = trouble.trouble(wrapped)
     assert (found.kind if found else None) == kind
+
+
+def test_a_damaged_store_is_one_line_naming_the_fix(sqlite_url: str) -> None:
+    assert runner.invoke(cli, ["init", "--db", sqlite_url]).exit_code == 0
+    add = ["lead", "add", "--email", "ann@acme.com", "--db", sqlite_url]
+    assert runner.invoke(cli, add).exit_code == 0
+    path = sqlite_path(sqlite_url)
+    assert path is not None
+    with sqlite3.connect(path) as con:
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        page = int(con.execute("PRAGMA page_size").fetchone()[0])
+        root = int(
+            con.execute("SELECT rootpage FROM sqlite_master WHERE name = 'leads'").fetchone()[0]
+        )
+    with path.open("r+b") as fh:  # the leads table's first page, overwritten
+        fh.seek((root - 1) * page)
+        fh.write(b"\xff" * 64)
+    for args in (["lead", "show", "ann@acme.com"], ["lead", "list"], add[:4]):
+        r = runner.invoke(cli, [*args, "--db", sqlite_url])
+        assert r.exit_code == 2, (args, r.output)
+        assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
+        lines = [x for x in r.stderr.splitlines() if x.strip()]
+        assert len(lines) == 1 and lines[0].startswith("error: the store is damaged ("), lines
+        assert "restore it from a backup" in lines[0]

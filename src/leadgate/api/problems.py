@@ -204,6 +204,8 @@ def install(app: FastAPI) -> None:
             # The store busy with another process's write (a CLI import), or its disk
             # full: nothing of the request was written; the client may send it again.
             retry = {"Retry-After": found.retry_after} if found.retry_after else None
+            if found.status >= 500:
+                log.error("%s on %s %s", found.message, request.method, one_line(request.url.path))
             return problem(found.status, found.message, found.kind, headers=retry)
         # Logged with its traceback for the operator; the client only learns it failed.
         # The path is the client's: escaped, as in the access log (leadgate.textout).

@@ -10,6 +10,9 @@ page. Anything else the store raises stays an unexpected error (logged, a 500).
   with SQLITE_BUSY. Trying again later is the fix: 503 with Retry-After.
 - **Full**: the disk (SQLITE_FULL, PostgreSQL's disk_full 53100). Freeing space is the
   fix: 507 Insufficient Storage.
+- **Damaged**: an SQLite file whose pages are corrupt (SQLITE_CORRUPT, SQLITE_NOTADB: a
+  disk fault, a copy taken mid-write without its -wal). Nothing here can repair it: the
+  operator restores a backup (or salvages with sqlite3's `.recover`). A 500 that says so.
 """
 
 from __future__ import annotations
@@ -54,7 +57,18 @@ def trouble(exc: BaseException) -> Trouble | None:
             "the store's disk is full: nothing of this was written (what was written "
             "before is kept); free some space and try again",
         )
+    if _is(orig, (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB), (), "malformed"):
+        return Trouble(
+            500,
+            "store-damaged",
+            f"the store is damaged ({_first_line(orig)}): restore it from a backup "
+            "(sqlite3's `.recover` may save what is left); nothing of this was written",
+        )
     return None
+
+
+def _first_line(error: object) -> str:
+    return next((x.strip() for x in str(error).splitlines() if x.strip()), type(error).__name__)
 
 
 def _is(orig: object, sqlite_codes: tuple[int, ...], sqlstates: tuple[str, ...], text: str) -> bool:

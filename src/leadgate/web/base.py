@@ -216,7 +216,10 @@ class WebRoute(APIRoute):
                 if found is not None:
                     # The store busy with another process's write, or its disk full:
                     # nothing was saved; the person can send the form again.
-                    title = "The store is busy" if found.status == 503 else "The store is full"
+                    title = {503: "The store is busy", 507: "The store is full"}.get(
+                        found.status, "The store is damaged"
+                    )
+                    log.error("%s on %s", found.message, one_line(request.url.path))
                     retry = {"Retry-After": found.retry_after} if found.retry_after else None
                     response = error_page(
                         WebError(found.status, title, found.message.capitalize() + ".", retry),
