@@ -72,6 +72,14 @@ def test_a_missing_sqlite_store_is_refused_and_not_created(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_folder_given_as_the_store_is_named_so(tmp_path: Path) -> None:
+    for args in (["lead", "list"], ["init"]):
+        code, _, err = run(*args, "--db", f"sqlite:///{tmp_path}")
+        assert code == 2
+        assert one_error_line(err) == f"error: --db: {tmp_path} is a folder, not a store file"
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_the_root_db_option_is_checked_too(tmp_path: Path) -> None:
     path = tmp_path / "typo.db"
     code, _, err = run("--db", f"sqlite:///{path}", "lead", "list")

@@ -204,6 +204,8 @@ class Database:
         assert self.path is not None
         if not self.path.exists():
             return set(), set()
+        if self.path.is_dir():  # SQLite says only "disk I/O error"
+            raise DatabaseError(f"--db: {self.path} is a folder, not a store file")
         try:
             con = sqlite3.connect(_sqlite_readonly_uri(self.path), uri=True)
             try:
