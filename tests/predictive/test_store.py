@@ -14,7 +14,9 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from conftest import FakeClock
 from leadgate.api import create_app
+from leadgate.cli import common as cli_common
 from leadgate.cli.demo import load_demo
 from leadgate.cli.main import app
 from leadgate.engine.engine import Engine
@@ -211,14 +213,17 @@ def test_mql_rule_reads_the_stored_prediction(engine: Engine) -> None:
     assert a["history"][-1]["actor"] == "rule:mql"
 
 
-def test_cli_train_predict_suggest(db_url: str, tmp_path: Path) -> None:
-    # The CLI runs on the real clock: the demo window must end now, like a live store's.
-    # The data then depends on the hour (working hours, weekdays): on 4,000 leads some
-    # hours leave too few conversions for any points (see the test below); on 8,000 every
-    # hour sampled gave a proposal.
-    demo = Engine(Database(db_url))
+def test_cli_train_predict_suggest(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The demo and the CLI share a fixed clock: the store is live as of it (its window
+    # ends then), and the data never depends on the hour the test runs (on the real clock
+    # some hours left 4,000 demo leads too few conversions for any points).
+    clock = FakeClock(1_780_000_000.0)
+    monkeypatch.setattr(cli_common, "clock", clock)
+    demo = Engine(Database(db_url), clock=clock)
     demo.ensure_playbook()
-    load_demo(demo, n_leads=8000, n_events=160_000, seed=7)
+    load_demo(demo, n_leads=2000, n_events=40_000, seed=7)
     url = db_url
     code, out, err = run("train", "--db", url, "--json", "--horizon-days", "60")
     assert code == 0, err
@@ -228,7 +233,7 @@ def test_cli_train_predict_suggest(db_url: str, tmp_path: Path) -> None:
     assert "playbook" in info["baselines"] and info["store"]["horizon_days"] == 60
     code, out, err = run("predict", "--db", url, "--json")
     assert code == 0, err
-    assert orjson.loads(out)["leads"] == 8000
+    assert orjson.loads(out)["leads"] == 2000
     email = demo.list_leads(limit=1)[0]["email"]
     code, out, err = run("lead", "show", email, "--db", url, "--json")
     assert code == 0, err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import getpass
 import os
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -23,6 +24,10 @@ if TYPE_CHECKING:
 # The engine, the store and SQLAlchemy are imported by the functions that use them, not
 # here: every command imports this module, and `leadgate --help` must not pay for them
 # (tests/cli/test_startup.py).
+
+# The engines the CLI opens read the time here: the wall clock for people, a fixed one in
+# tests (monkeypatched), so a test of `train` or `lead show` never depends on the hour.
+clock: Callable[[], float] = time.time
 
 # As wide as the terminal; unbounded into a pipe or file (leadgate.cli.tables).
 console = make_console()
@@ -100,7 +105,7 @@ def open_engine(db: str | None, ensure_playbook: bool = True, *, create: bool = 
                 f"--db: cannot open {database.shown}: {first_line(exc.orig)}"
             ) from None
         raise
-    engine = Engine(database)
+    engine = Engine(database, clock=clock)
     # `lead show` carries the stored conversion probability and its factors.
     install_predictive(engine)
     # The sales workflow guards SAL→SQL and SQL→SQO, routes new MQLs and starts their
