@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import sqlite3
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -181,7 +182,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):  # type: igno
 _counter = itertools.count()
 
 
-def _postgres_url() -> str:
+def _postgres_url(template: str | None = None) -> str:
+    """A new database, migrated (or a copy of database `template`)."""
     server = os.environ.get("LEADGATE_TEST_PG")
     if server:
         # An existing server (e.g. `postgresql://postgres@/?host=/tmp/pg&port=5432`):
@@ -190,17 +192,36 @@ def _postgres_url() -> str:
 
         name = f"lg_test_{os.getpid()}_{next(_counter)}"
         conninfo = server.replace("postgresql+psycopg://", "postgresql://")
+        copy = f' TEMPLATE "{template}"' if template else ""
         with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"{copy}')
         base, _, query = server.partition("?")
         url = base.rstrip("/").rsplit("/", 1)[0] + "/" + name + ("?" + query if query else "")
-        Database(url).migrate()
+        if template is None:
+            Database(url).migrate()
         return url
     cluster = _pg_cluster()
     if cluster is None:
         pytest.skip(f"PostgreSQL not available: {_pg_state.get('error')}")
     name = f"lg_test_{os.getpid()}_{next(_counter)}"
-    return cluster.create_database(name, template="lg_template")  # type: ignore[attr-defined, no-any-return]
+    return cluster.create_database(name, template=template or "lg_template")  # type: ignore[attr-defined, no-any-return]
+
+
+def copy_store(url: str, to: Path) -> str:
+    """A new database holding what `url` holds (a store built once, reused by many tests):
+    SQLite copies the file into `to`; PostgreSQL creates a database from it as a template
+    (nothing may be connected to it: dispose its engines first)."""
+    from leadgate.store.database import sqlite_path
+
+    path = sqlite_path(url)
+    if path is not None:
+        target = to / "leadgate.db"
+        with sqlite3.connect(path) as src, sqlite3.connect(target) as dst:
+            src.backup(dst)  # the WAL's pages too, unlike a copy of the file alone
+        return f"sqlite:///{target}"
+    from sqlalchemy.engine import make_url
+
+    return _postgres_url(template=make_url(url).database)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -5,6 +5,7 @@ the MQL rule. Runs on SQLite and PostgreSQL (the `engine` fixture)."""
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from conftest import FakeClock
+from conftest import FakeClock, _postgres_url, copy_store
 from leadgate.api import create_app
 from leadgate.cli import common as cli_common
 from leadgate.cli.demo import load_demo
@@ -43,10 +44,28 @@ def run(*args: str) -> tuple[int, str, str]:
     return r.exit_code, r.stdout, r.stderr
 
 
-@pytest.fixture
-def demo(engine: Engine) -> Engine:
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def demo_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The demo (4,000 leads, 80,000 events) loaded once per backend; tests get copies."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'leadgate.db'}"
+        Database(url).migrate()
+    else:
+        url = _postgres_url()
+    engine = Engine(Database(url), clock=FakeClock())
+    engine.ensure_playbook()
     load_demo(engine, n_leads=4000, n_events=80_000, seed=7)
-    return engine
+    engine.db.dispose()  # nothing connected: PostgreSQL copies it as a template
+    return url
+
+
+@pytest.fixture
+def demo(demo_store: str, tmp_path: Path) -> Iterator[Engine]:
+    """A fresh copy of the demo store, on the tests' clock."""
+    engine = Engine(Database(copy_store(demo_store, tmp_path)), clock=FakeClock())
+    engine.ensure_playbook()
+    yield engine
+    engine.db.dispose()
 
 
 def _features(engine: Engine, spec: StoreSpec) -> pd.DataFrame:
