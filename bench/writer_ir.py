@@ -57,15 +57,7 @@ def measure(warm: int, n: int) -> None:
         for i in range(0, warm, 1000):
             engine.ingest(evs[i : i + 1000], now)
             policy.after_write()
-        measured = [evs[i : i + 1000] for i in range(warm, warm + n, 1000)]
-
-        def run() -> None:
-            for b in measured:
-                engine.ingest(b, now)
-                policy.after_write()
-
-        _instrumented(run)
-        engine.db.dispose()
+        _count_ingest(engine, policy, [evs[i : i + 1000] for i in range(warm, warm + n, 1000)], now)
 
 
 def _instrumented(run: Callable[[], None]) -> None:
@@ -73,6 +65,18 @@ def _instrumented(run: Callable[[], None]) -> None:
     subprocess.run(["callgrind_control", "-i", "on", pid], capture_output=True, check=False)
     run()
     subprocess.run(["callgrind_control", "-i", "off", pid], capture_output=True, check=False)
+
+
+def _count_ingest(engine: Any, policy: Any, batches: list[list[Any]], now: float) -> None:
+    """`Engine.ingest` of each batch as served (the GC policy after each), counted."""
+
+    def run() -> None:
+        for b in batches:
+            engine.ingest(b, now)
+            policy.after_write()
+
+    _instrumented(run)
+    engine.db.dispose()
 
 
 def _floor_batches(n: int) -> list[list[dict[str, Any]]]:
@@ -115,14 +119,7 @@ def measure_writer_on(store: str, n: int, now: float) -> None:
     first, *measured = [[parse_event(e, now) for e in b] for b in _floor_batches(n)]
     engine.ingest(first, now)  # the lead cache warmed, as in a running server
     policy.after_write()
-
-    def run() -> None:
-        for b in measured:
-            engine.ingest(b, now)
-            policy.after_write()
-
-    _instrumented(run)
-    engine.db.dispose()
+    _count_ingest(engine, policy, measured, now)
 
 
 def split(annotated: str) -> collections.Counter[str]:
