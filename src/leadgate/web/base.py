@@ -342,11 +342,15 @@ def new_login_token() -> str:
 def login_token_ok(request: Request, sent: str | None) -> bool:
     """Whether the sign-in form's token matches its cookie, from this origin."""
     cookie = request.cookies.get(LOGIN_COOKIE)
+    # compare_digest takes str only when it is ASCII (a TypeError otherwise): compare the
+    # bytes, so a token typed in another script is just a wrong one.
     return (
         _same_origin(request)
         and bool(cookie)
         and bool(sent)
-        and secrets.compare_digest(str(cookie), str(sent))
+        and secrets.compare_digest(
+            str(cookie).encode("utf-8", "surrogatepass"), str(sent).encode("utf-8", "surrogatepass")
+        )
     )
 
 
