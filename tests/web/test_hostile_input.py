@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 
 from leadgate.api import create_app
 
-from .conftest import PW, Team
+from .conftest import PW, Team, field, sign_in
 
 
 @pytest.fixture
@@ -53,3 +53,42 @@ def test_a_sign_in_token_that_is_not_ascii_is_a_403_page(client: TestClient) -> 
     r = client.post("/login", data={"name": "anna", "password": PW, "token": "é"})
     is_page(r, 403)
     assert "expired" in r.text
+
+
+def test_a_body_that_is_not_a_form_of_this_app_is_a_400_page(
+    client: TestClient, team: Team
+) -> None:
+    login = field(client.get("/login").text, "token")
+    with_file = {"name": "anna", "password": PW, "token": login}
+    r = client.post("/login", data=with_file, files={"f": ("a.txt", b"x")})
+    is_page(r, 400)
+    assert client.cookies.get("lg_session") is None
+    sign_in(client, "anna")
+    csrf = field(client.get("/app/model").text, "csrf")
+    note = f"/app/leads/{team.mql_id}/notes"
+    r = client.post(note, data={"csrf": csrf, "text": "hi"}, files={"f": ("a.txt", b"x")})
+    is_page(r, 400)
+    assert "files" in r.text
+    r = client.post(note, data={"csrf": csrf, **{f"x{i}": "1" for i in range(600)}})
+    is_page(r, 400)
+    r = client.post(note, data={"csrf": csrf, "text": "x" * 1_100_000})
+    is_page(r, 400)
+    r = client.post(
+        note,
+        content=b"--XyZ\r\nbroken",
+        headers={"content-type": "multipart/form-data; boundary=XyZ"},
+    )
+    assert r.status_code in (400, 403) and "Traceback" not in r.text
+    r = client.post(note, content=b"csrf=x", headers={"content-type": "multipart/form-data"})
+    is_page(r, 400)
+    assert all(e["type"] != "note" for e in team.engine.show("mia@acme.example")["recent_events"])
+
+
+def test_a_playbook_over_the_form_limit_is_a_page_not_a_500(client: TestClient) -> None:
+    sign_in(client, "olga")
+    csrf = field(client.get("/app/playbook").text, "csrf")
+    r = client.post(
+        "/app/playbook", data={"csrf": csrf, "action": "check", "yaml": "#" * 1_100_000}
+    )
+    assert r.status_code in (400, 413), r.status_code
+    is_page(r, r.status_code)

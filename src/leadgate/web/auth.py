@@ -27,6 +27,7 @@ from leadgate.web.base import (
     login_token_ok,
     new_login_token,
     page,
+    read_form,
     router,
     secure_cookies,
     session_cookie,
@@ -93,7 +94,7 @@ async def login_form(request: Request) -> Response:
 @r.post("/login")
 async def login(request: Request) -> Response:
     """Check the password, start a session, set the cookie."""
-    form = await request.form(max_files=0, max_fields=10)
+    form = await read_form(request, max_fields=10)
     name = field(form, "name", 200)
     target = _next(field(form, "next", 2000))
     if not login_token_ok(request, field(form, "token", 200)):

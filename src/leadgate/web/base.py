@@ -37,6 +37,8 @@ from fastapi.routing import APIRoute
 from itsdangerous import BadSignature, URLSafeSerializer
 from jinja2 import Environment, FileSystemLoader
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -316,10 +318,21 @@ def _same_origin(request: Request) -> bool:
     return (o.scheme, o.netloc) == (request.url.scheme, request.url.netloc)
 
 
+async def read_form(request: Request, max_fields: int = 500) -> FormData:
+    """The posted form; a 400 page for a body no page of ours sends (a file, more than
+    `max_fields` fields, a field over 1 MB, a broken multipart body)."""
+    try:
+        return await request.form(max_files=0, max_fields=max_fields)
+    except (HTTPException, MultiPartException) as exc:
+        # Starlette's own 400, raised inside the handler: a page, not the 500 page.
+        detail = exc.detail if isinstance(exc, HTTPException) else exc.message
+        raise WebError(400, "Not a form", f"The form could not be read: {detail}") from None
+
+
 async def check_form(request: Request, viewer: Viewer) -> FormData:
     """The posted form, if it carries this session's CSRF token and comes from this
     origin; else a 403 page."""
-    form = await request.form(max_files=0, max_fields=500)
+    form = await read_form(request)
     token = form.get("csrf")
     if not _same_origin(request) or not csrf_matches(
         viewer.session, token if isinstance(token, str) else None
