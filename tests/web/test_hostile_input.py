@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from leadgate.api import create_app
+from leadgate.users import Users
 
 from .conftest import PW, Team, field, sign_in
 
@@ -92,3 +93,57 @@ def test_a_playbook_over_the_form_limit_is_a_page_not_a_500(client: TestClient) 
     )
     assert r.status_code in (400, 413), r.status_code
     is_page(r, r.status_code)
+
+
+@pytest.mark.parametrize(
+    ("path", "fields", "who"),
+    [
+        ("/app/leads/{id}/notes", {"text": b"hi \\ud800"}, "anna"),
+        (
+            "/app/leads/{id}/move",
+            {"action": b"disqualify", "reason": b"spam", "detail": b"\\udc80"},
+            "anna",
+        ),
+        ("/app/admin/users", {"name": b"zed\\ud800", "role": b"sales"}, "root"),
+        (
+            "/app/admin/users",
+            {"name": b"zed", "role": b"sales", "password": b"\\ud800" * 20},
+            "root",
+        ),
+        ("/app/admin/reps", {"name": b"r\\ud800", "role": b"bdr"}, "root"),
+        ("/app/admin/keys", {"name": b"k\\ud800", "role": b"admin"}, "root"),
+        ("/app/admin/reps/anna", {"timezone": b"\\ud800"}, "root"),
+        ("/app/playbook", {"yaml": b"name: x\\ud800\n", "action": b"check"}, "root"),
+        ("/app/leads/{id}/notes", {"te\\ud800xt": b"hi"}, "anna"),
+    ],
+)
+def test_text_that_is_not_unicode_is_a_400_page_naming_the_field(
+    client: TestClient, team: Team, path: str, fields: dict[str, bytes], who: str
+) -> None:
+    sign_in(client, who)
+    csrf = field(client.get("/app/model").text, "csrf")
+    url = path.replace("{id}", str(team.mql_id))
+    r = client.post(url, **multipart({"csrf": csrf.encode(), **fields}, "unicode_escape"))  # type: ignore[arg-type]
+    is_page(r, 400)
+    assert "not valid Unicode" in r.text
+    lead = team.engine.show("mia@acme.example")
+    assert lead["stage"] == "mql"
+    assert all(e["type"] != "note" for e in lead["recent_events"])
+    assert [u.name for u in Users(team.engine.db).list_users()] == ["anna", "olga", "root", "sam"]
+
+
+def test_a_csrf_token_or_password_that_is_not_unicode_is_a_400_page(
+    client: TestClient, team: Team
+) -> None:
+    sign_in(client, "anna")
+    csrf = field(client.get("/app/model").text, "csrf")
+    note = f"/app/leads/{team.mql_id}/notes"
+    r = client.post(
+        note, **multipart({"csrf": csrf.encode() + b"\\ud800", "text": b"hi"}, "unicode_escape")
+    )  # type: ignore[arg-type]
+    is_page(r, 400)
+    client.cookies.clear()
+    login = field(client.get("/login").text, "token")
+    fields = {"token": login.encode(), "name": b"anna", "password": b"\\ud800"}
+    r = client.post("/login", **multipart(fields, "unicode_escape"))  # type: ignore[arg-type]
+    is_page(r, 400)

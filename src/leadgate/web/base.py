@@ -318,15 +318,32 @@ def _same_origin(request: Request) -> bool:
     return (o.scheme, o.netloc) == (request.url.scheme, request.url.netloc)
 
 
+def _unicode(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 async def read_form(request: Request, max_fields: int = 500) -> FormData:
     """The posted form; a 400 page for a body no page of ours sends (a file, more than
-    `max_fields` fields, a field over 1 MB, a broken multipart body)."""
+    `max_fields` fields, a field over 1 MB, a broken multipart body) or one holding text
+    that is not Unicode."""
     try:
-        return await request.form(max_files=0, max_fields=max_fields)
+        form = await request.form(max_files=0, max_fields=max_fields)
     except (HTTPException, MultiPartException) as exc:
         # Starlette's own 400, raised inside the handler: a page, not the 500 page.
         detail = exc.detail if isinstance(exc, HTTPException) else exc.message
         raise WebError(400, "Not a form", f"The form could not be read: {detail}") from None
+    # A multipart body names its own charset, and Starlette decodes with it: with
+    # `unicode_escape`, `\ud800` becomes a lone surrogate, which no page, store or JSON
+    # can hold (it failed wherever it went next, as a 500).
+    for name, value in form.multi_items():
+        if not (_unicode(name) and (not isinstance(value, str) or _unicode(value))):
+            shown = name.encode("utf-8", "backslashreplace").decode()
+            raise WebError(400, "Not a form", f"{shown}: is not valid Unicode text")
+    return form
 
 
 async def check_form(request: Request, viewer: Viewer) -> FormData:
