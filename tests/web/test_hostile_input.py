@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from leadgate.api import create_app
+from leadgate.sales import sales_of
 from leadgate.users import Users
 
 from .conftest import PW, Team, field, sign_in
@@ -147,3 +148,35 @@ def test_a_csrf_token_or_password_that_is_not_unicode_is_a_400_page(
     fields = {"token": login.encode(), "name": b"anna", "password": b"\\ud800"}
     r = client.post("/login", **multipart(fields, "unicode_escape"))  # type: ignore[arg-type]
     is_page(r, 400)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/app/leads?limit=%C2%B2",
+        "/app/leads?limit=" + "9" * 5000,
+        "/app/leads.csv?limit=%C2%B2",
+        "/app/playbook?diff=%C2%B2",
+        "/app/playbook?diff=" + "9" * 5000,
+        "/app/playbook?activated=%C2%B2&rescored=1",
+        "/app/playbook?activated=1&rescored=" + "9" * 5000,
+    ],
+)
+def test_whole_numbers_in_the_address_take_ascii_digits_only(client: TestClient, url: str) -> None:
+    sign_in(client, "root")
+    r = client.get(url)
+    assert r.status_code in (200, 400), (r.status_code, r.text[:300])
+    assert "Something went wrong" not in r.text
+
+
+@pytest.mark.parametrize("path", ["/app/admin/reps", "/app/admin/reps/anna"])
+def test_a_capacity_in_other_digits_is_a_422_naming_it(
+    client: TestClient, team: Team, path: str
+) -> None:
+    sign_in(client, "root")
+    csrf = field(client.get("/app/admin").text, "csrf")
+    for cap in ("²", "1²"):
+        r = client.post(path, data={"csrf": csrf, "name": "zed", "role": "bdr", "capacity": cap})
+        is_page(r, 422)
+        assert "capacity" in r.text
+    assert "zed" not in [x["name"] for x in sales_of(team.engine).reps()]

@@ -384,6 +384,14 @@ def login_token_ok(request: Request, sent: str | None) -> bool:
     )
 
 
+def whole(text: str | None, digits: int = 9) -> int | None:
+    """`text` as a whole number if it is 1 to `digits` ASCII digits, else None.
+    (str.isdigit takes '²', which int() refuses; int() refuses over 4,300 digits.)"""
+    if text and len(text) <= digits and text.isascii() and text.isdigit():
+        return int(text)
+    return None
+
+
 def field(form: FormData, name: str, limit: int = 2000) -> str:
     """A text field of a form, stripped ('' when absent); a 400 page when too long."""
     value = form.get(name)

@@ -28,7 +28,7 @@ from leadgate.ingest.validate import InputError
 from leadgate.playbook.loader import PlaybookError, load_playbook
 from leadgate.store.database import Database
 from leadgate.store.repository import Repository
-from leadgate.web.base import MARKETING, Viewer, check_form, host, page, router, signed_in
+from leadgate.web.base import MARKETING, Viewer, check_form, host, page, router, signed_in, whole
 
 r = router()
 MAX_YAML = 1_000_000
@@ -72,9 +72,8 @@ async def _page(
     versions, texts = await h.read(_versions, h.db)
     active = versions[-1] if versions else None
     diff = None
-    want = request.query_params.get("diff")
-    if want and want.isdigit() and int(want) in texts:
-        n = int(want)
+    n = whole(request.query_params.get("diff"))
+    if n is not None and n in texts:
         before = texts.get(n - 1, "")
         diff = {
             "version": n,
@@ -98,11 +97,10 @@ async def _page(
 async def playbook_page(request: Request) -> Response:
     """The active version, the history, the editor."""
     viewer = await signed_in(request, MARKETING)
-    q = request.query_params
-    if q.get("activated", "").isdigit() and q.get("rescored", "").isdigit():
-        return await _page(
-            request, viewer, activated=int(q["activated"]), rescored=int(q["rescored"])
-        )
+    activated = whole(request.query_params.get("activated"))
+    rescored = whole(request.query_params.get("rescored"), 12)
+    if activated is not None and rescored is not None:
+        return await _page(request, viewer, activated=activated, rescored=rescored)
     return await _page(request, viewer)
 
 
