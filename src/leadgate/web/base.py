@@ -398,4 +398,12 @@ def field(form: FormData, name: str, limit: int = 2000) -> str:
     text = value.strip() if isinstance(value, str) else ""
     if len(text) > limit:
         raise WebError(400, "Too long", f"{name}: longer than {limit} characters")
+    return storable(name, text)
+
+
+def storable(name: str, text: str) -> str:
+    """`text`, or a 400 page when it holds a NUL, which no store keeps (PostgreSQL refuses
+    it in text, SQLite's full-text search stops at it): refused as the API refuses it."""
+    if "\x00" in text:
+        raise WebError(400, "Bad text", f"{name}: contains a NUL character")
     return text
