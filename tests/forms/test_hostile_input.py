@@ -1,0 +1,82 @@
+"""Hostile input to the public forms: anyone may post anything to them, and the answer
+is a page (or problem+json for the snippet's JSON) saying what was wrong, a 4xx, never a
+500; nothing is stored from a refused post.
+
+A multipart part may name its own charset and Starlette decodes with it: with
+`unicode_escape`, the bytes `\\ud800` become a lone surrogate, which no page, store or
+JSON can hold. PostgreSQL holds no NUL in text.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from leadgate.engine.engine import NotFound
+
+from . import test_http
+from .test_http import Site
+
+site = test_http.site  # the fixture: a store with the forms of tests/forms/forms.yaml
+
+
+def ticket(html: str) -> str:
+    m = re.search(r'name="lg_ticket" value="([^"]*)"', html)
+    assert m
+    return m.group(1)
+
+
+def multipart(fields: dict[str, bytes], charset: str | None = None) -> dict[str, Any]:
+    """A multipart/form-data body made by hand, with an optional charset parameter."""
+    body = b""
+    for name, value in fields.items():
+        body += (
+            (b'--XyZ\r\nContent-Disposition: form-data; name="' + name.encode() + b'"\r\n\r\n')
+            + value
+            + b"\r\n"
+        )
+    body += b"--XyZ--\r\n"
+    kind = "multipart/form-data; boundary=XyZ" + (f"; charset={charset}" if charset else "")
+    return {"content": body, "headers": {"content-type": kind}}
+
+
+def no_lead(site: Site, email: str) -> None:
+    with pytest.raises(NotFound):
+        site.lead(email)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"email": b"zz@acme.com", "first_name": b"Z\\udc80"},
+        {"email": b"zz@acme.com", "lg_landing": b"https://www.example.com/\\ud800"},
+        {"email": b"zz@acme.com", "fir\\ud800st_name": b"Z"},
+    ],
+)
+def test_a_hosted_form_field_that_is_not_unicode_is_a_400_page(
+    site: Site, fields: dict[str, bytes]
+) -> None:
+    page = site.client.get("/f/newsletter")
+    site.clock.advance(5)
+    sent = {"lg_ticket": ticket(page.text).encode(), "lg_step": b"0", **fields}
+    r = site.client.post("/f/newsletter", **multipart(sent, "unicode_escape"))
+    assert r.status_code == 400, r.text[:300]
+    assert r.headers["content-type"].startswith("text/html")
+    assert "not valid Unicode" in r.text
+    no_lead(site, "zz@acme.com")
+
+
+def test_a_hosted_form_post_that_is_no_form_is_a_400_page(site: Site) -> None:
+    page = site.client.get("/f/newsletter")
+    site.clock.advance(5)
+    data = {"lg_ticket": ticket(page.text), "lg_step": "0", "email": "zz@acme.com"}
+    for r in (
+        site.client.post("/f/newsletter", data=data, files={"f": ("a.txt", b"x")}),
+        site.client.post("/f/newsletter", data={**data, **{f"x{i}": "1" for i in range(600)}}),
+    ):
+        assert r.status_code == 400, r.text[:300]
+        assert r.headers["content-type"].startswith("text/html")
+        assert "could not be read" in r.text
+    no_lead(site, "zz@acme.com")
