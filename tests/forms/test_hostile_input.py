@@ -17,7 +17,7 @@ import pytest
 from leadgate.engine.engine import NotFound
 
 from . import test_http
-from .test_http import Site
+from .test_http import ANSWERS, SITE, Site
 
 site = test_http.site  # the fixture: a store with the forms of tests/forms/forms.yaml
 
@@ -79,4 +79,25 @@ def test_a_hosted_form_post_that_is_no_form_is_a_400_page(site: Site) -> None:
         assert r.status_code == 400, r.text[:300]
         assert r.headers["content-type"].startswith("text/html")
         assert "could not be read" in r.text
+    no_lead(site, "zz@acme.com")
+
+
+def test_a_nul_in_the_visitor_id_is_a_422_naming_it(site: Site) -> None:
+    # The visitor id is looked up in form_submissions: PostgreSQL refused it with a 500.
+    r = site.client.get("/f/demo/start?visitor_id=v%00", headers={"Origin": SITE})
+    assert r.status_code == 422 and r.json()["field"] == "visitor_id", r.text
+    t = site.start()["ticket"]
+    r = site.client.post(
+        "/f/demo/next",
+        json={"step": 0, "answers": {"email": "zz@acme.com"}, "visitor_id": "v\x00"},
+        headers={"Origin": SITE},
+    )
+    assert r.status_code == 422 and r.json()["field"] == "visitor_id", r.text
+    site.clock.advance(5)
+    r = site.client.post(
+        "/f/demo/submit",
+        json={"ticket": t, "answers": {**ANSWERS, "email": "zz@acme.com"}, "visitor_id": "v\x00"},
+        headers={"Origin": SITE},
+    )
+    assert r.status_code == 422 and r.json()["field"] == "visitor_id", r.text
     no_lead(site, "zz@acme.com")

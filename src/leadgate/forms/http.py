@@ -182,6 +182,16 @@ async def _body(request: Request) -> dict[str, Any]:
 
 def _text(data: dict[str, Any], key: str, limit: int = 2000) -> str | None:
     v = data.get(key)
+    if isinstance(v, str) and "\x00" in v:
+        # As every answer: PostgreSQL holds no NUL in text (a visitor id is a column).
+        detail = "contains a NUL character"
+        raise Problem(
+            422,
+            f"{key}: {detail}",
+            "validation",
+            field=key,
+            errors=[{"pointer": f"#/{key}", "detail": detail}],
+        )
     return v[:limit] if isinstance(v, str) and v else None
 
 
@@ -316,7 +326,7 @@ async def start(request: Request, form: str, visitor_id: str | None = None) -> R
     async def run(f: Form, forms: Forms) -> dict[str, Any]:
         _limited(request)
         ctx = request.app.state.leadgate
-        visit = Visit(visitor_id=(visitor_id or "")[:100] or None)
+        visit = Visit(visitor_id=_text({"visitor_id": visitor_id}, "visitor_id", 100))
         ticket = await ctx.write(forms.ticket, form, small=True)
         view, _ = await ctx.read(forms.step, form, {}, -1, visit)
         return {
