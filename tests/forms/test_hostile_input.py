@@ -17,6 +17,7 @@ import pytest
 from leadgate.engine.engine import NotFound
 
 from . import test_http
+from .conftest import FORMS_YAML, playbook_text
 from .test_http import ANSWERS, SITE, Site
 
 site = test_http.site  # the fixture: a store with the forms of tests/forms/forms.yaml
@@ -101,3 +102,35 @@ def test_a_nul_in_the_visitor_id_is_a_422_naming_it(site: Site) -> None:
     )
     assert r.status_code == 422 and r.json()["field"] == "visitor_id", r.text
     no_lead(site, "zz@acme.com")
+
+
+def test_an_answer_a_playbook_change_made_bad_is_asked_again_on_its_own_step(site: Site) -> None:
+    # A visitor answers the budget on step 2; marketing renames its options; on step 3
+    # her carried answer is refused. The page showed step 3 again with an error about a
+    # field it does not hold (a hidden input), so every retry failed the same way.
+    page = site.client.get("/f/demo")
+    site.clock.advance(5)
+    data = {
+        "lg_ticket": ticket(page.text),
+        "lg_step": "0",
+        "email": "ann@acme.com",
+        "need": "scoring",
+    }
+    assert 'name="budget"' in site.client.post("/f/demo", data=data).text
+    renamed = FORMS_YAML.replace("[budget approved, no budget yet]", "[approved, no budget yet]")
+    site.engine.activate_playbook(
+        playbook_text(renamed.replace("{budget approved:", "{approved:")), "x"
+    )
+    data.update(lg_step="2", budget="budget approved", consent="on")
+    r = site.client.post("/f/demo", data=data)
+    assert r.status_code == 422
+    assert re.search(r'<select id="f-budget" name="budget"', r.text), "budget is asked again"
+    assert 'name="lg_step" value="1"' in r.text
+    data.update(lg_step="1", budget="approved")
+    r = site.client.post("/f/demo", data=data)
+    assert r.status_code == 200 and 'name="consent"' in r.text
+    data.update(lg_step="2")
+    r = site.client.post("/f/demo", data=data)
+    assert r.status_code == 200 and "Thank you" in r.text
+    crit = {c["key"]: c for c in site.lead("ann@acme.com")["qualification"]["criteria"]}
+    assert crit["budget"]["status"] == "met"

@@ -239,7 +239,14 @@ async def hosted_post(request: Request, form: str) -> Response:
             return _render_step(request, form, f, view, ticket, raw, meta)
         out = await ctx.write(forms.submit, form, ticket, raw, visit)
     except FormError as exc:
-        again = await ctx.read(forms.view_at, form, answers, current, visit)
+        # Shown again on the step that asks the field in error: an answer carried from an
+        # earlier step can turn bad there (the playbook renamed its options meanwhile),
+        # and only on its own step can the visitor correct it.
+        at = next(
+            (i for i, s in enumerate(f.steps) if any(x.name == exc.field for x in s.fields)),
+            current,
+        )
+        again = await ctx.read(forms.view_at, form, answers, at, visit)
         return _render_step(request, form, f, again, ticket, raw, meta, exc, 422)
     except FormRefused as exc:
         status = REFUSAL_STATUS.get(exc.reason, 429)
