@@ -161,11 +161,14 @@ async def hosted(request: Request, form: str) -> Response:
         "lg_referrer": request.headers.get("referer", "")[:2000],
     }
     # Hidden fields take their values from the page's URL (?campaign=spring), carried
-    # along until their step.
+    # along until their step. A value with a NUL is left out: no store holds it, and the
+    # visitor could not correct the refusal on a field she does not see.
     raw = {
         h.name: request.query_params[h.name][: h.max_length]
         for h in f.fields
-        if h.type == "hidden" and request.query_params.get(h.name)
+        if h.type == "hidden"
+        and request.query_params.get(h.name)
+        and "\x00" not in request.query_params[h.name]
     }
     return _render_step(request, form, f, view, ticket, raw, meta)
 
