@@ -187,6 +187,19 @@ def _secure(response: Response) -> Response:
     return response
 
 
+def _sign_in_window(request: Request) -> Response:
+    """An htmx request (the queue's refresh) whose session has ended: htmx would follow a
+    redirect inside the request and swap the sign-in page into the table, so it is told
+    to load the sign-in page in the window, and back to the page it was on."""
+    page = urlsplit(request.headers.get("hx-current-url", ""))
+    target = page.path + (f"?{page.query}" if page.query else "")
+    if not target.startswith("/app"):
+        target = "/app"
+    return Response(
+        status_code=401, headers={"HX-Redirect": f"/login?next={quote(target, safe='')}"}
+    )
+
+
 class WebRoute(APIRoute):
     """A page route: security headers on every answer, errors as pages."""
 
@@ -202,7 +215,10 @@ class WebRoute(APIRoute):
                     target += "?" + request.url.query
                 if request.method != "GET":
                     target = "/app"
-                response = RedirectResponse(f"/login?next={quote(target, safe='')}", 303)
+                if request.headers.get("hx-request") == "true":
+                    response = _sign_in_window(request)
+                else:
+                    response = RedirectResponse(f"/login?next={quote(target, safe='')}", 303)
             except WebError as exc:
                 response = error_page(exc, getattr(request.state, "viewer", None))
             except RequestValidationError:
