@@ -204,6 +204,19 @@ def test_the_open_queue_goes_to_sign_in_when_the_session_ends(watched: Watched, 
     assert page.locator("#queue-rows form").count() == 0
 
 
+def test_keys_that_are_no_shortcut_do_nothing_and_throw_nothing(
+    watched: Watched, site: Site
+) -> None:
+    # The key was put into a CSS selector as typed: '"' or '\\' made querySelector throw
+    # (an uncaught error on every page; the fixture fails the test on one).
+    page = watched.page
+    sign_in(watched, site, "root")
+    page.goto(site.base + f"/app/leads/{site.team.xss_id}")
+    for key in ('"', "\\", "]", "'", "Shift+Digit2"):
+        page.keyboard.press(key)
+    assert page.evaluate("document.activeElement === document.body")
+
+
 def test_a_sales_user_gets_the_403_page_on_admin(watched: Watched, site: Site) -> None:
     sign_in(watched, site, "anna")
     watched.expected.append("the server responded with a status of 403")
