@@ -151,3 +151,31 @@ def test_a_hidden_field_from_the_address_that_no_store_holds_is_left_out(site: S
     r = post(r.text, consent="on")
     assert r.status_code == 200 and "Thank you" in r.text
     assert "campaign" not in site.lead("bo@acme.com")["attributes"]
+
+
+def test_the_snippet_is_told_which_step_asks_a_refused_answer_again(site: Site) -> None:
+    # The snippet's visitor answered the budget on step 2 before marketing renamed its
+    # options; on step 3 the refusal now carries step 2 (as she sees it) to show again.
+    renamed = FORMS_YAML.replace("[budget approved, no budget yet]", "[approved, no budget yet]")
+    site.engine.activate_playbook(
+        playbook_text(renamed.replace("{budget approved:", "{approved:")), "x"
+    )
+    answers = {"email": "ann@acme.com", "need": "scoring", "budget": "budget approved"}
+    r = site.client.post(
+        "/f/demo/next", json={"step": 2, "answers": answers}, headers={"Origin": SITE}
+    )
+    problem = r.json()
+    assert r.status_code == 422 and problem["field"] == "budget"
+    assert problem["step"]["index"] == 1
+    assert [f["name"] for f in problem["step"]["fields"]] == ["budget", "company_size"]
+    t = site.start()["ticket"]
+    site.clock.advance(5)
+    r = site.submit(t, {**ANSWERS, "budget": "budget approved"})
+    assert r.status_code == 422 and r.json()["step"]["index"] == 1
+    # An answer on the step being answered: that step, as before.
+    r = site.client.post(
+        "/f/demo/next",
+        json={"step": 0, "answers": {"email": "ann@acme.com", "need": "nope"}},
+        headers={"Origin": SITE},
+    )
+    assert r.status_code == 422 and r.json()["step"]["index"] == 0

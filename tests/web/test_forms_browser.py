@@ -229,3 +229,50 @@ def test_the_hosted_page_is_taken_over_by_the_snippet_under_its_csp(
     page.get_by_label("I agree to be contacted about leadgate.").wait_for()
     assert page.url == world.server.base + "/f/demo"  # no reload between steps
     assert not errors, errors
+
+
+def activate_forms(world: World, forms: str) -> None:
+    """Activate the bundled playbook with `forms` (as the fixture did), on the server's
+    store, while the server runs."""
+    forms = forms.replace("http://127.0.0.1:1", world.page.base).replace(
+        "min_fill_seconds: 2", "min_fill_seconds: 1"
+    )
+    db = Database(world.url)
+    try:
+        Engine(db).activate_playbook(bundled_playbook()[1] + forms, "forms.yaml")
+    finally:
+        db.dispose()
+
+
+def test_an_answer_a_playbook_change_made_bad_is_asked_again_on_its_step(
+    context: Any, world: World
+) -> None:
+    # Marketing renames the budget options while the visitor is on the last step: her
+    # budget answer is refused there, on a step that does not show it, on every retry.
+    # Now the snippet shows the budget step again, and the form goes through.
+    page = context.new_page()
+    errors = watch(page)
+    page.goto(world.page.base)
+    page.get_by_label("Work email").fill("ines@acme.example")
+    page.get_by_label("What do you need?").select_option("routing")
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_label("Budget").select_option("budget approved")
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_label("I agree to be contacted about leadgate.").check()
+    renamed = FORMS.replace("[budget approved, no budget yet]", "[approved, no budget yet]")
+    activate_forms(world, renamed.replace("{budget approved:", "{approved:"))
+    try:
+        page.wait_for_timeout(1100)  # the form's minimum fill time
+        page.get_by_role("button", name="Continue").click()
+        page.locator(".lg-error-box", has_text="not one of the options").wait_for()
+        page.get_by_label("Budget").select_option("approved")
+        page.get_by_role("button", name="Continue").click()
+        page.get_by_label("I agree to be contacted about leadgate.").check()
+        page.get_by_role("button", name="Continue").click()
+        page.get_by_role("status").wait_for()
+        assert page.get_by_role("status").inner_text().startswith("Thank you")
+    finally:
+        activate_forms(world, FORMS)
+    assert all("422" in e for e in errors), errors
+    crit = {c["key"]: c for c in stored(world, "ines@acme.example")["qualification"]["criteria"]}
+    assert crit["budget"]["status"] == "met"

@@ -109,6 +109,15 @@
   }
 
   function fail(form, alert, problem) {
+    if (problem.step && st.step && problem.step.index !== st.step.index) {
+      // An answer from another step was refused (the form changed while it was being
+      // filled): that step again, where it can be corrected.
+      render(problem.step);
+      form = box.querySelector("form");
+      alert = form.querySelector("[role=alert]");
+    } else if (problem.field && !problem.step && problem.field in st.answers) {
+      delete st.answers[problem.field]; // no longer a field of this form: not sent again
+    }
     alert.textContent = problem.detail || "The form could not be sent.";
     Array.prototype.forEach.call(form.querySelectorAll("[aria-invalid]"), function (e) { e.removeAttribute("aria-invalid"); });
     var bad = problem.field && document.getElementById("lg-" + name + "-" + problem.field);
