@@ -60,7 +60,12 @@
       if (t === "checkbox" || t === "consent") attrs.value = "on";
       if (t === "number") { attrs.step = "any"; attrs.min = f.min; attrs.max = f.max; }
       if (t === "email") attrs.autocomplete = "email";
-      if (t === "hidden") attrs.value = query.get(f.name) || f.value || "";
+      if (t === "hidden") {
+        // A value from the page's address holding a NUL is left out: the server refuses
+        // it, on a field the visitor cannot see or change.
+        var given = query.get(f.name);
+        attrs.value = (given && given.indexOf("\0") < 0 ? given : null) || f.value || "";
+      }
       attrs.placeholder = f.placeholder;
       e = el("input", attrs);
     }
