@@ -6,6 +6,7 @@ A body that is not a form this app sends (a file part, too many fields, a field 
 1 MB, a broken multipart body), text that is not Unicode (a lone surrogate: a multipart
 part may name its own charset, and Python's `unicode_escape` turns `\\ud800` into one),
 a NUL in a filter, digits that are not ASCII (`²` passes str.isdigit but not int()).
+And requests made stale: the queue's refresh after its session ended.
 """
 
 from __future__ import annotations
@@ -240,3 +241,23 @@ def test_a_long_next_address_signs_in_to_the_app(client: TestClient) -> None:
         follow_redirects=False,
     )
     assert r.status_code == 303 and r.headers["location"] == "/app"
+
+
+def test_the_queues_refresh_after_the_session_ended_sends_the_window_to_sign_in(
+    client: TestClient, team: Team
+) -> None:
+    # htmx follows a redirect inside its request: the 303 to /login made it swap the
+    # sign-in page into the queue's table, and signing in there led to the bare rows.
+    sign_in(client, "anna")
+    Users(team.engine.db).end_all_sessions(Users(team.engine.db).get("anna").id)
+    htmx = {"HX-Request": "true", "HX-Current-URL": "http://testserver/app/queue?rep=anna"}
+    r = client.get("/app/queue/rows?rep=anna", headers=htmx, follow_redirects=False)
+    assert r.status_code == 401 and "<form" not in r.text
+    assert r.headers["hx-redirect"] == "/login?next=%2Fapp%2Fqueue%3Frep%3Danna"
+    assert "default-src 'self'" in r.headers["content-security-policy"]
+    htmx["HX-Current-URL"] = "https://evil.example/"  # only ever a page of the app
+    r = client.get("/app/queue/rows", headers=htmx, follow_redirects=False)
+    assert r.headers["hx-redirect"] == "/login?next=%2Fapp"
+    # Without htmx, as before: the redirect.
+    r = client.get("/app/queue/rows", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login?next=")

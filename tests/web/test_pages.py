@@ -273,26 +273,6 @@ def test_a_disabled_users_session_ends_at_once(client: TestClient, team: Team) -
     assert client.get("/app/queue", follow_redirects=False).status_code == 303
 
 
-def test_the_queues_refresh_after_the_session_ended_sends_the_window_to_sign_in(
-    client: TestClient, team: Team
-) -> None:
-    # htmx follows a redirect inside its request: the 303 to /login made it swap the
-    # sign-in page into the queue's table, and signing in there led to the bare rows.
-    sign_in(client, "anna")
-    Users(team.engine.db).end_all_sessions(Users(team.engine.db).get("anna").id)
-    htmx = {"HX-Request": "true", "HX-Current-URL": "http://testserver/app/queue?rep=anna"}
-    r = client.get("/app/queue/rows?rep=anna", headers=htmx, follow_redirects=False)
-    assert r.status_code == 401 and "<form" not in r.text
-    assert r.headers["hx-redirect"] == "/login?next=%2Fapp%2Fqueue%3Frep%3Danna"
-    secure(r)
-    htmx["HX-Current-URL"] = "https://evil.example/"  # only ever a page of the app
-    r = client.get("/app/queue/rows", headers=htmx, follow_redirects=False)
-    assert r.headers["hx-redirect"] == "/login?next=%2Fapp"
-    # Without htmx, as before: the redirect.
-    r = client.get("/app/queue/rows", follow_redirects=False)
-    assert r.status_code == 303 and r.headers["location"].startswith("/login?next=")
-
-
 def test_a_forged_cookie_is_not_a_session(client: TestClient, team: Team) -> None:
     users = Users(team.engine.db)
     token = users.start_session(users.get("root"))

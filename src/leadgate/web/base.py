@@ -409,7 +409,8 @@ def whole(text: str | None, digits: int = 9) -> int | None:
 
 
 def field(form: FormData, name: str, limit: int = 2000) -> str:
-    """A text field of a form, stripped ('' when absent); a 400 page when too long."""
+    """A text field of a form, stripped ('' when absent); a 400 page when too long or
+    holding a NUL."""
     value = form.get(name)
     text = value.strip() if isinstance(value, str) else ""
     if len(text) > limit:
