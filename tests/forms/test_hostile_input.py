@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from leadgate.engine.engine import NotFound
+from multipart_body import multipart
 
 from . import test_http
 from .conftest import FORMS_YAML, playbook_text
@@ -27,20 +28,6 @@ def ticket(html: str) -> str:
     m = re.search(r'name="lg_ticket" value="([^"]*)"', html)
     assert m
     return m.group(1)
-
-
-def multipart(fields: dict[str, bytes], charset: str | None = None) -> dict[str, Any]:
-    """A multipart/form-data body made by hand, with an optional charset parameter."""
-    body = b""
-    for name, value in fields.items():
-        body += (
-            (b'--XyZ\r\nContent-Disposition: form-data; name="' + name.encode() + b'"\r\n\r\n')
-            + value
-            + b"\r\n"
-        )
-    body += b"--XyZ--\r\n"
-    kind = "multipart/form-data; boundary=XyZ" + (f"; charset={charset}" if charset else "")
-    return {"content": body, "headers": {"content-type": kind}}
 
 
 def no_lead(site: Site, email: str) -> None:

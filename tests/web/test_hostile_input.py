@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from leadgate.api import create_app
 from leadgate.sales import sales_of
 from leadgate.users import Users
+from multipart_body import multipart
 
 from .conftest import PW, Team, field, sign_in
 
@@ -27,21 +28,6 @@ from .conftest import PW, Team, field, sign_in
 def client(team: Team) -> Iterator[TestClient]:
     with TestClient(create_app(engine=team.engine), raise_server_exceptions=False) as c:
         yield c
-
-
-def multipart(fields: dict[str, bytes], charset: str | None = None) -> dict[str, object]:
-    """A multipart/form-data request body made by hand (the part's bytes as given, and a
-    charset parameter that Starlette decodes every part with)."""
-    body = b""
-    for name, value in fields.items():
-        body += (
-            (b'--XyZ\r\nContent-Disposition: form-data; name="' + name.encode() + b'"\r\n\r\n')
-            + value
-            + b"\r\n"
-        )
-    body += b"--XyZ--\r\n"
-    kind = "multipart/form-data; boundary=XyZ" + (f"; charset={charset}" if charset else "")
-    return {"content": body, "headers": {"content-type": kind}}
 
 
 def is_page(r: object, status: int) -> None:
@@ -125,7 +111,7 @@ def test_text_that_is_not_unicode_is_a_400_page_naming_the_field(
     sign_in(client, who)
     csrf = field(client.get("/app/model").text, "csrf")
     url = path.replace("{id}", str(team.mql_id))
-    r = client.post(url, **multipart({"csrf": csrf.encode(), **fields}, "unicode_escape"))  # type: ignore[arg-type]
+    r = client.post(url, **multipart({"csrf": csrf.encode(), **fields}, "unicode_escape"))
     is_page(r, 400)
     assert "not valid Unicode" in r.text
     lead = team.engine.show("mia@acme.example")
@@ -142,12 +128,12 @@ def test_a_csrf_token_or_password_that_is_not_unicode_is_a_400_page(
     note = f"/app/leads/{team.mql_id}/notes"
     r = client.post(
         note, **multipart({"csrf": csrf.encode() + b"\\ud800", "text": b"hi"}, "unicode_escape")
-    )  # type: ignore[arg-type]
+    )
     is_page(r, 400)
     client.cookies.clear()
     login = field(client.get("/login").text, "token")
     fields = {"token": login.encode(), "name": b"anna", "password": b"\\ud800"}
-    r = client.post("/login", **multipart(fields, "unicode_escape"))  # type: ignore[arg-type]
+    r = client.post("/login", **multipart(fields, "unicode_escape"))
     is_page(r, 400)
 
 
