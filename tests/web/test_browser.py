@@ -184,6 +184,39 @@ def test_a_bdr_sees_a_new_mql_appear_accepts_it_fills_bant_and_hands_it_off(
     assert "sql → sqo" in first.inner_text() and "user:anna" in first.inner_text()
 
 
+def test_the_open_queue_goes_to_sign_in_when_the_session_ends(watched: Watched, site: Site) -> None:
+    # A queue left open past its session: the refresh used to swap the sign-in page into
+    # the table. Now the window goes to sign-in, and signing in comes back to the queue.
+    page = watched.page
+    watched.expected.append("status of 401")  # Chromium logs the refresh's answer
+    sign_in(watched, site, "olga")
+    r = httpx.post(
+        site.base + "/api/v1/users/olga/sign-out",
+        headers={"Authorization": f"Bearer {site.key}"},
+    )
+    assert r.status_code == 200, r.text
+    page.wait_for_url(site.base + "/login?next=%2Fapp%2Fqueue", timeout=60_000)
+    assert page.locator("#queue-rows").count() == 0
+    page.get_by_label("Name").fill("olga")
+    page.get_by_label("Password").fill(PW)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(site.base + "/app/queue")
+    assert page.locator("#queue-rows form").count() == 0
+
+
+def test_keys_that_are_no_shortcut_do_nothing_and_throw_nothing(
+    watched: Watched, site: Site
+) -> None:
+    # The key was put into a CSS selector as typed: '"' or '\\' made querySelector throw
+    # (an uncaught error on every page; the fixture fails the test on one).
+    page = watched.page
+    sign_in(watched, site, "root")
+    page.goto(site.base + f"/app/leads/{site.team.xss_id}")
+    for key in ('"', "\\", "]", "'", "Shift+Digit2"):
+        page.keyboard.press(key)
+    assert page.evaluate("document.activeElement === document.body")
+
+
 def test_a_sales_user_gets_the_403_page_on_admin(watched: Watched, site: Site) -> None:
     sign_in(watched, site, "anna")
     watched.expected.append("the server responded with a status of 403")

@@ -229,3 +229,105 @@ def test_the_hosted_page_is_taken_over_by_the_snippet_under_its_csp(
     page.get_by_label("I agree to be contacted about leadgate.").wait_for()
     assert page.url == world.server.base + "/f/demo"  # no reload between steps
     assert not errors, errors
+
+
+PER_IP = "      per_ip: {count: 5, minutes: 10}\n"
+
+
+def activate_forms(world: World, forms: str, per_ip: bool = False) -> None:
+    """Activate the bundled playbook with `forms` (as the fixture did), on the server's
+    store, while the server runs; without the per-address limit unless `per_ip` (every
+    test here submits from 127.0.0.1: the tests after the fifth would be refused)."""
+    assert PER_IP in forms
+    forms = forms.replace("http://127.0.0.1:1", world.page.base).replace(
+        "min_fill_seconds: 2", "min_fill_seconds: 1"
+    )
+    if not per_ip:
+        forms = forms.replace(PER_IP, "")
+    db = Database(world.url)
+    try:
+        Engine(db).activate_playbook(bundled_playbook()[1] + forms, "forms.yaml")
+    finally:
+        db.dispose()
+
+
+def test_an_answer_a_playbook_change_made_bad_is_asked_again_on_its_step(
+    context: Any, world: World
+) -> None:
+    # Marketing renames the budget options while the visitor is on the last step: her
+    # budget answer is refused there, on a step that does not show it, on every retry.
+    # Now the snippet shows the budget step again, and the form goes through.
+    page = context.new_page()
+    errors = watch(page)
+    page.goto(world.page.base)
+    page.get_by_label("Work email").fill("ines@acme.example")
+    page.get_by_label("What do you need?").select_option("routing")
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_label("Budget").select_option("budget approved")
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_label("I agree to be contacted about leadgate.").check()
+    renamed = FORMS.replace("[budget approved, no budget yet]", "[approved, no budget yet]")
+    activate_forms(world, renamed.replace("{budget approved:", "{approved:"))
+    try:
+        page.wait_for_timeout(1100)  # the form's minimum fill time
+        page.get_by_role("button", name="Continue").click()
+        page.locator(".lg-error-box", has_text="not one of the options").wait_for()
+        page.get_by_label("Budget").select_option("approved")
+        page.get_by_role("button", name="Continue").click()
+        page.get_by_label("I agree to be contacted about leadgate.").check()
+        page.get_by_role("button", name="Continue").click()
+        page.get_by_role("status").wait_for()
+        assert page.get_by_role("status").inner_text().startswith("Thank you")
+    finally:
+        activate_forms(world, FORMS, per_ip=True)
+    assert all("422" in e for e in errors), errors
+    crit = {c["key"]: c for c in stored(world, "ines@acme.example")["qualification"]["criteria"]}
+    assert crit["budget"]["status"] == "met"
+
+
+def test_a_hidden_value_with_a_nul_from_the_address_is_left_out(context: Any, world: World) -> None:
+    # ?campaign=spring%00: the snippet put it in the hidden field, the server refused it
+    # on the last step, and the visitor could not change a field she cannot see.
+    page = context.new_page()
+    errors = watch(page)
+    activate_forms(world, FORMS)
+    try:
+        page.goto(world.page.base + "/?campaign=spring%00")
+        page.get_by_label("Work email").fill("olaf@acme.example")
+        page.get_by_label("What do you need?").select_option("just looking")
+        page.get_by_role("button", name="Continue").click()
+        page.get_by_label("I agree to be contacted about leadgate.").check()
+        page.wait_for_timeout(1100)  # the form's minimum fill time
+        page.get_by_role("button", name="Continue").click()
+        page.get_by_role("status").wait_for()
+    finally:
+        activate_forms(world, FORMS, per_ip=True)
+    assert page.get_by_role("status").inner_text().startswith("Thank you")
+    assert not errors, errors
+    assert "campaign" not in stored(world, "olaf@acme.example")["attributes"]
+
+
+def test_an_answer_to_a_field_the_form_no_longer_has_is_not_sent_again(
+    context: Any, world: World
+) -> None:
+    page = context.new_page()
+    errors = watch(page)
+    page.goto(world.page.base)
+    page.get_by_label("Work email").fill("jon@acme.example")
+    page.get_by_label("What do you need?").select_option("just looking")
+    page.get_by_label("Country").fill("Germany")
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_label("I agree to be contacted about leadgate.").check()
+    activate_forms(
+        world, FORMS.replace("          - {name: country, type: country, attribute: country}\n", "")
+    )
+    try:
+        page.wait_for_timeout(1100)  # the form's minimum fill time
+        page.get_by_role("button", name="Continue").click()
+        page.locator(".lg-error-box", has_text="country").wait_for()
+        page.get_by_role("button", name="Continue").click()
+        page.get_by_role("status").wait_for()
+    finally:
+        activate_forms(world, FORMS, per_ip=True)
+    assert all("422" in e for e in errors), errors
+    assert "country" not in stored(world, "jon@acme.example")["attributes"]

@@ -376,6 +376,33 @@ def test_what_if_lists_the_leads_that_change_and_activate_counts_them(
     assert "1 lead(s) change stage (0 become MQLs, 1 no longer do)" in r.text
 
 
+def test_a_confirmation_made_stale_by_another_activation_asks_again(
+    client: TestClient, team: Team
+) -> None:
+    # olga's confirmation counted the changes against version 1; root activates version 2
+    # meanwhile. Her "Yes, activate" used to replace root's version unseen; now she is
+    # asked again, against version 2, and told why.
+    from leadgate.analytics.service import active_text
+
+    sign_in(client, "olga")
+    csrf = csrf_of(client, "/app/playbook")
+    text = active_text(team.engine)
+    mine = text.replace("name: ", "name: olgas-", 1)
+    team.engine.clock.advance(60)  # type: ignore[attr-defined]
+    r = client.post("/app/playbook", data={"csrf": csrf, "action": "activate", "yaml": mine})
+    confirm = r.text.split('class="confirm"')[1]
+    assert field(confirm, "base") == "1"
+    team.engine.activate_playbook(text.replace("name: ", "name: roots-", 1), "cli", "user:root")
+    sent = {"csrf": csrf, "action": "activate", "confirm": "1", "base": "1", "yaml": mine}
+    r = client.post("/app/playbook", data=sent, follow_redirects=False)
+    assert r.status_code == 200 and "Version 2 was activated meanwhile by user:root" in r.text
+    assert team.engine.processor().playbook.name.startswith("roots-")
+    assert field(r.text.split('class="confirm"')[1], "base") == "2"
+    r = client.post("/app/playbook", data={**sent, "base": "2"}, follow_redirects=False)
+    assert r.status_code == 303 and "activated=3" in r.headers["location"]
+    assert team.engine.processor().playbook.name.startswith("olgas-")
+
+
 def test_what_if_shows_a_failed_verification_as_a_problem(
     client: TestClient, team: Team, monkeypatch: pytest.MonkeyPatch
 ) -> None:

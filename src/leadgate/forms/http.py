@@ -182,6 +182,16 @@ async def _body(request: Request) -> dict[str, Any]:
 
 def _text(data: dict[str, Any], key: str, limit: int = 2000) -> str | None:
     v = data.get(key)
+    if isinstance(v, str) and "\x00" in v:
+        # As every answer: PostgreSQL holds no NUL in text (a visitor id is a column).
+        detail = "contains a NUL character"
+        raise Problem(
+            422,
+            f"{key}: {detail}",
+            "validation",
+            field=key,
+            errors=[{"pointer": f"#/{key}", "detail": detail}],
+        )
     return v[:limit] if isinstance(v, str) and v else None
 
 
@@ -316,7 +326,7 @@ async def start(request: Request, form: str, visitor_id: str | None = None) -> R
     async def run(f: Form, forms: Forms) -> dict[str, Any]:
         _limited(request)
         ctx = request.app.state.leadgate
-        visit = Visit(visitor_id=(visitor_id or "")[:100] or None)
+        visit = Visit(visitor_id=_text({"visitor_id": visitor_id}, "visitor_id", 100))
         ticket = await ctx.write(forms.ticket, form, small=True)
         view, _ = await ctx.read(forms.step, form, {}, -1, visit)
         return {
@@ -330,6 +340,29 @@ async def start(request: Request, form: str, visitor_id: str | None = None) -> R
         }
 
     return await _json_call(request, form, run)
+
+
+async def _refused_answer(
+    request: Request,
+    forms: Forms,
+    name: str,
+    form: Form,
+    answers: Any,
+    visit: Visit,
+    exc: FormError,
+) -> Problem:
+    """The problem for a refused answer, with `step`: the step that asks its field, as
+    this visitor sees it. The snippet shows it again when it is not the step on screen:
+    an answer given on an earlier step can turn bad there when the playbook changes
+    while the form is being filled, and only on its own step can it be corrected."""
+    problem = _of(exc)
+    at = next(
+        (i for i, s in enumerate(form.steps) if any(f.name == exc.field for f in s.fields)), None
+    )
+    if at is not None and isinstance(answers, dict):
+        view = await request.app.state.leadgate.read(forms.view_at, name, answers, at, visit)
+        problem.extra["step"] = _step_json(view)
+    return problem
 
 
 @router.post("/f/{form}/next", summary="Check a step; the next one")
@@ -348,9 +381,13 @@ async def next_(request: Request, form: str) -> Response:
             if ("answers" in data)
             else {}
         )
-        view, _ = await request.app.state.leadgate.read(
-            forms.step, form, answers, current, _visit(request, data)
-        )
+        visit = _visit(request, data)
+        try:
+            view, _ = await request.app.state.leadgate.read(
+                forms.step, form, answers, current, visit
+            )
+        except FormError as exc:
+            raise await _refused_answer(request, forms, form, f, answers, visit, exc) from None
         return {"step": _step_json(view)}
 
     return await _json_call(request, form, run)
@@ -363,13 +400,15 @@ async def submit(request: Request, form: str) -> Response:
 
     async def run(f: Form, forms: Forms) -> dict[str, Any]:
         data = await _body(request)
-        out: dict[str, Any] = await request.app.state.leadgate.write(
-            forms.submit,
-            form,
-            data.get("ticket"),
-            dict(data.get("answers", {})),
-            _visit(request, data),
-        )
+        answers = dict(data.get("answers", {}))
+        visit = _visit(request, data)
+        try:
+            out: dict[str, Any] = await request.app.state.leadgate.write(
+                forms.submit, form, data.get("ticket"), answers, visit
+            )
+        except FormError as exc:
+            shown = {k: v for k, v in answers.items() if k != f.spam.honeypot}
+            raise await _refused_answer(request, forms, form, f, shown, visit, exc) from None
         out.pop("lead_id", None)  # an anonymous caller learns nothing of the lead
         return out
 

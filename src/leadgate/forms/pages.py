@@ -22,6 +22,8 @@ from fastapi import APIRouter, Request
 from itsdangerous import BadSignature
 from jinja2 import Environment, FileSystemLoader
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.responses import HTMLResponse, Response
 
 from leadgate.engine.engine import NoPlaybook
@@ -159,13 +161,41 @@ async def hosted(request: Request, form: str) -> Response:
         "lg_referrer": request.headers.get("referer", "")[:2000],
     }
     # Hidden fields take their values from the page's URL (?campaign=spring), carried
-    # along until their step.
+    # along until their step. A value with a NUL is left out: no store holds it, and the
+    # visitor could not correct the refusal on a field she does not see.
     raw = {
         h.name: request.query_params[h.name][: h.max_length]
         for h in f.fields
-        if h.type == "hidden" and request.query_params.get(h.name)
+        if h.type == "hidden"
+        and request.query_params.get(h.name)
+        and "\x00" not in request.query_params[h.name]
     }
     return _render_step(request, form, f, view, ticket, raw, meta)
+
+
+async def _read(request: Request) -> FormData | Response:
+    """The posted form, or a 400 page: a body that is no form of this page (a file, too
+    many fields, a field over 1 MB, broken multipart) or a field that is not Unicode (a
+    multipart body names its own charset, and `unicode_escape` makes `\\ud800` a lone
+    surrogate, which no page, store or JSON can hold)."""
+    try:
+        data = await request.form(max_files=0, max_fields=500)
+    except (HTTPException, MultiPartException) as exc:
+        detail = exc.detail if isinstance(exc, HTTPException) else exc.message
+        return _page(
+            "message.html", 400, title="Not sent", message=f"The form could not be read: {detail}"
+        )
+    for name, value in data.multi_items():
+        try:
+            name.encode()
+            if isinstance(value, str):
+                value.encode()
+        except UnicodeEncodeError:
+            shown = name.encode("utf-8", "backslashreplace").decode()
+            return _page(
+                "message.html", 400, title="Not sent", message=f"{shown}: is not valid Unicode text"
+            )
+    return data
 
 
 @router.post("/f/{form}")
@@ -186,7 +216,9 @@ async def hosted_post(request: Request, form: str) -> Response:
         page = _page("message.html", 429, title="Not sent", message=STEP_LIMITED)
         page.headers["Retry-After"] = str(int(wait))
         return page
-    data = await request.form(max_files=0, max_fields=500)
+    data = await _read(request)
+    if isinstance(data, Response):
+        return data
     raw = _raw_of(f, data)
     ticket = data.get("lg_ticket")
     ticket = ticket if isinstance(ticket, str) else ""
@@ -210,7 +242,14 @@ async def hosted_post(request: Request, form: str) -> Response:
             return _render_step(request, form, f, view, ticket, raw, meta)
         out = await ctx.write(forms.submit, form, ticket, raw, visit)
     except FormError as exc:
-        again = await ctx.read(forms.view_at, form, answers, current, visit)
+        # Shown again on the step that asks the field in error: an answer carried from an
+        # earlier step can turn bad there (the playbook renamed its options meanwhile),
+        # and only on its own step can the visitor correct it.
+        at = next(
+            (i for i, s in enumerate(f.steps) if any(x.name == exc.field for x in s.fields)),
+            current,
+        )
+        again = await ctx.read(forms.view_at, form, answers, at, visit)
         return _render_step(request, form, f, again, ticket, raw, meta, exc, 422)
     except FormRefused as exc:
         status = REFUSAL_STATUS.get(exc.reason, 429)

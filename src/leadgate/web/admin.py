@@ -50,6 +50,7 @@ from leadgate.web.base import (
     router,
     signed_in,
     users,
+    whole,
 )
 from leadgate.webhooks import (
     SubscriptionNotFound,
@@ -225,7 +226,7 @@ async def add_rep(request: Request) -> Response:
     form = await check_form(request, viewer)
     h = host(request)
     cap = field(form, "capacity", 10)
-    if cap and not cap.isdigit():
+    if cap and whole(cap, 10) is None:
         return await _page(request, viewer, 422, error=f"capacity: '{cap}' is not a whole number")
     try:
         rep = await h.write(
@@ -235,7 +236,7 @@ async def add_rep(request: Request) -> Response:
             field(form, "team", 200) or None,
             field(form, "email", 320) or None,
             field(form, "timezone", 100) or None,
-            int(cap) if cap else None,
+            whole(cap, 10),
             field(form, "hours", 40) or None,
             field(form, "days", 100) or None,
         )
@@ -251,14 +252,14 @@ async def update_rep(request: Request, name: RepName) -> Response:
     form = await check_form(request, viewer)
     h = host(request)
     cap = field(form, "capacity", 10)
-    if cap and not cap.isdigit():
+    if cap and whole(cap, 10) is None:
         return await _page(request, viewer, 422, error=f"capacity: '{cap}' is not a whole number")
     try:
         rep = await h.write(
             sales_of(h.engine).update_rep,
             name,
             field(form, "timezone", 100) or None,
-            int(cap) if cap else None,
+            whole(cap, 10),
             field(form, "hours", 40) or None,
             field(form, "days", 100) or None,
         )

@@ -27,6 +27,7 @@ from leadgate.web.base import (
     login_token_ok,
     new_login_token,
     page,
+    read_form,
     router,
     secure_cookies,
     session_cookie,
@@ -39,8 +40,15 @@ r = router()
 
 
 def _next(target: str | None) -> str:
-    """Only paths inside the app: never an open redirect to another site."""
-    if target and target.startswith("/app") and "//" not in target and "\\" not in target:
+    """Only paths inside the app: never an open redirect to another site (and none so
+    long that it could not be carried back: then the app's first page)."""
+    if (
+        target
+        and len(target) <= 2000
+        and target.startswith("/app")
+        and "//" not in target
+        and "\\" not in target
+    ):
         return target
     return "/app"
 
@@ -93,9 +101,10 @@ async def login_form(request: Request) -> Response:
 @r.post("/login")
 async def login(request: Request) -> Response:
     """Check the password, start a session, set the cookie."""
-    form = await request.form(max_files=0, max_fields=10)
+    form = await read_form(request, max_fields=10)
     name = field(form, "name", 200)
-    target = _next(field(form, "next", 2000))
+    sent = form.get("next")
+    target = _next(sent if isinstance(sent, str) else None)
     if not login_token_ok(request, field(form, "token", 200)):
         raise WebError(
             403, "Form expired", "The sign-in form expired or was sent from elsewhere: try again."

@@ -37,6 +37,8 @@ from fastapi.routing import APIRoute
 from itsdangerous import BadSignature, URLSafeSerializer
 from jinja2 import Environment, FileSystemLoader
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -187,6 +189,19 @@ def _secure(response: Response) -> Response:
     return response
 
 
+def _sign_in_window(request: Request) -> Response:
+    """An htmx request (the queue's refresh) whose session has ended: htmx would follow a
+    redirect inside the request and swap the sign-in page into the table, so it is told
+    to load the sign-in page in the window, and back to the page it was on."""
+    page = urlsplit(request.headers.get("hx-current-url", ""))
+    target = page.path + (f"?{page.query}" if page.query else "")
+    if not target.startswith("/app"):
+        target = "/app"
+    return Response(
+        status_code=401, headers={"HX-Redirect": f"/login?next={quote(target, safe='')}"}
+    )
+
+
 class WebRoute(APIRoute):
     """A page route: security headers on every answer, errors as pages."""
 
@@ -202,7 +217,10 @@ class WebRoute(APIRoute):
                     target += "?" + request.url.query
                 if request.method != "GET":
                     target = "/app"
-                response = RedirectResponse(f"/login?next={quote(target, safe='')}", 303)
+                if request.headers.get("hx-request") == "true":
+                    response = _sign_in_window(request)
+                else:
+                    response = RedirectResponse(f"/login?next={quote(target, safe='')}", 303)
             except WebError as exc:
                 response = error_page(exc, getattr(request.state, "viewer", None))
             except RequestValidationError:
@@ -334,10 +352,38 @@ def _same_origin(request: Request) -> bool:
     return (o.scheme, o.netloc) == (request.url.scheme, request.url.netloc)
 
 
+def _unicode(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+async def read_form(request: Request, max_fields: int = 500) -> FormData:
+    """The posted form; a 400 page for a body no page of ours sends (a file, more than
+    `max_fields` fields, a field over 1 MB, a broken multipart body) or one holding text
+    that is not Unicode."""
+    try:
+        form = await request.form(max_files=0, max_fields=max_fields)
+    except (HTTPException, MultiPartException) as exc:
+        # Starlette's own 400, raised inside the handler: a page, not the 500 page.
+        detail = exc.detail if isinstance(exc, HTTPException) else exc.message
+        raise WebError(400, "Not a form", f"The form could not be read: {detail}") from None
+    # A multipart body names its own charset, and Starlette decodes with it: with
+    # `unicode_escape`, `\ud800` becomes a lone surrogate, which no page, store or JSON
+    # can hold (it failed wherever it went next, as a 500).
+    for name, value in form.multi_items():
+        if not (_unicode(name) and (not isinstance(value, str) or _unicode(value))):
+            shown = name.encode("utf-8", "backslashreplace").decode()
+            raise WebError(400, "Not a form", f"{shown}: is not valid Unicode text")
+    return form
+
+
 async def check_form(request: Request, viewer: Viewer) -> FormData:
     """The posted form, if it carries this session's CSRF token and comes from this
     origin; else a 403 page."""
-    form = await request.form(max_files=0, max_fields=500)
+    form = await read_form(request)
     token = form.get("csrf")
     if not _same_origin(request) or not csrf_matches(
         viewer.session, token if isinstance(token, str) else None
@@ -360,18 +406,39 @@ def new_login_token() -> str:
 def login_token_ok(request: Request, sent: str | None) -> bool:
     """Whether the sign-in form's token matches its cookie, from this origin."""
     cookie = request.cookies.get(LOGIN_COOKIE)
+    # compare_digest takes str only when it is ASCII (a TypeError otherwise): compare the
+    # bytes, so a token typed in another script is just a wrong one.
     return (
         _same_origin(request)
         and bool(cookie)
         and bool(sent)
-        and secrets.compare_digest(str(cookie), str(sent))
+        and secrets.compare_digest(
+            str(cookie).encode("utf-8", "surrogatepass"), str(sent).encode("utf-8", "surrogatepass")
+        )
     )
 
 
+def whole(text: str | None, digits: int = 9) -> int | None:
+    """`text` as a whole number if it is 1 to `digits` ASCII digits, else None.
+    (str.isdigit takes '²', which int() refuses; int() refuses over 4,300 digits.)"""
+    if text and len(text) <= digits and text.isascii() and text.isdigit():
+        return int(text)
+    return None
+
+
 def field(form: FormData, name: str, limit: int = 2000) -> str:
-    """A text field of a form, stripped ('' when absent); a 400 page when too long."""
+    """A text field of a form, stripped ('' when absent); a 400 page when too long or
+    holding a NUL."""
     value = form.get(name)
     text = value.strip() if isinstance(value, str) else ""
     if len(text) > limit:
         raise WebError(400, "Too long", f"{name}: longer than {limit} characters")
+    return storable(name, text)
+
+
+def storable(name: str, text: str) -> str:
+    """`text`, or a 400 page when it holds a NUL, which no store keeps (PostgreSQL refuses
+    it in text, SQLite's full-text search stops at it): refused as the API refuses it."""
+    if "\x00" in text:
+        raise WebError(400, "Bad text", f"{name}: contains a NUL character")
     return text

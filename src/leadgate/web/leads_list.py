@@ -32,7 +32,16 @@ from leadgate.engine.listing import BANDS, SORTS, LeadQuery, Page, list_page
 from leadgate.ingest.validate import InputError
 from leadgate.lifecycle.stages import STAGES
 from leadgate.sales import sales_of
-from leadgate.web.base import Viewer, WebError, host, page, router, signed_in
+from leadgate.web.base import (
+    Viewer,
+    WebError,
+    host,
+    page,
+    router,
+    signed_in,
+    storable,
+    whole,
+)
 
 r = router()
 LIMITS = (50, 200, 1000)
@@ -48,7 +57,7 @@ def _text(request: Request, name: str) -> str | None:
     raw = (request.query_params.get(name) or "").strip()
     if len(raw) > _TEXT.get(name, 50):
         raise WebError(400, "Bad filter", f"{name}: longer than {_TEXT.get(name, 50)} characters")
-    return raw or None
+    return storable(name, raw) or None
 
 
 def _number(request: Request, name: str) -> float | None:
@@ -65,8 +74,8 @@ def _number(request: Request, name: str) -> float | None:
 
 
 def _query(request: Request) -> LeadQuery:
-    limit_raw = request.query_params.get("limit", "")
-    limit = int(limit_raw) if limit_raw.isdigit() and int(limit_raw) in LIMITS else LIMITS[0]
+    limit = whole(request.query_params.get("limit"))
+    limit = limit if limit in LIMITS else LIMITS[0]
     sort = _text(request, "sort") or "priority"
     if sort not in SORTS:
         raise WebError(400, "Bad filter", f"sort: one of {', '.join(SORTS)}")

@@ -11,7 +11,9 @@
                    form posts the same and the answer is the result
          activate  first a confirmation that says how many leads the backtest changes;
                    with confirm=1, `Engine.activate_playbook` as the signed-in person
-                   (every lead is rescored under the new version)
+                   (every lead is rescored under the new version). The confirmation
+                   carries `base`, the version its backtest was against: if another was
+                   activated since, it is asked again against that one
 
 The text travels in the form (a textarea), so nothing is stored before Activate.
 """
@@ -28,7 +30,7 @@ from leadgate.ingest.validate import InputError
 from leadgate.playbook.loader import PlaybookError, load_playbook
 from leadgate.store.database import Database
 from leadgate.store.repository import Repository
-from leadgate.web.base import MARKETING, Viewer, check_form, host, page, router, signed_in
+from leadgate.web.base import MARKETING, Viewer, check_form, host, page, router, signed_in, whole
 
 r = router()
 MAX_YAML = 1_000_000
@@ -44,6 +46,13 @@ def _versions(db: Database) -> tuple[list[dict[str, Any]], dict[int, str]]:
         {"version": v[0], "name": v[1], "sha256": v[2], "at": v[3], "by": v[4]} for v in rows
     ]
     return versions, texts
+
+
+def _active(db: Database) -> tuple[int, str] | None:
+    """The active version and who activated it."""
+    with db.read() as conn:
+        rows = Repository(db, conn).playbook_versions()
+    return (int(rows[-1][0]), str(rows[-1][4])) if rows else None
 
 
 def diff_lines(old: str, new: str, old_name: str, new_name: str) -> list[tuple[str, str]]:
@@ -72,9 +81,8 @@ async def _page(
     versions, texts = await h.read(_versions, h.db)
     active = versions[-1] if versions else None
     diff = None
-    want = request.query_params.get("diff")
-    if want and want.isdigit() and int(want) in texts:
-        n = int(want)
+    n = whole(request.query_params.get("diff"))
+    if n is not None and n in texts:
         before = texts.get(n - 1, "")
         diff = {
             "version": n,
@@ -98,11 +106,10 @@ async def _page(
 async def playbook_page(request: Request) -> Response:
     """The active version, the history, the editor."""
     viewer = await signed_in(request, MARKETING)
-    q = request.query_params
-    if q.get("activated", "").isdigit() and q.get("rescored", "").isdigit():
-        return await _page(
-            request, viewer, activated=int(q["activated"]), rescored=int(q["rescored"])
-        )
+    activated = whole(request.query_params.get("activated"))
+    rescored = whole(request.query_params.get("rescored"), 12)
+    if activated is not None and rescored is not None:
+        return await _page(request, viewer, activated=activated, rescored=rescored)
     return await _page(request, viewer)
 
 
@@ -123,7 +130,17 @@ async def playbook_action(request: Request) -> Response:
     h = host(request)
     if action == "check":
         return await _page(request, viewer, 200, text, valid=True, warnings=pb.warnings())
-    if action in ("whatif", "activate") and form.get("confirm") != "1":
+    confirmed = form.get("confirm") == "1"
+    meanwhile = None
+    base = form.get("base")  # the active version the confirmation's backtest was against
+    if action == "activate" and confirmed and isinstance(base, str):
+        now = await h.read(_active, h.db)
+        if now is not None and str(now[0]) != base:
+            # Someone activated another version since: the numbers confirmed are stale and
+            # this text would silently replace theirs. Ask again, against theirs.
+            confirmed = False
+            meanwhile = f"Version {now[0]} was activated meanwhile by {now[1]}."
+    if action in ("whatif", "activate") and not confirmed:
         from leadgate.analytics.service import VerificationFailed, backtest
 
         try:
@@ -141,6 +158,7 @@ async def playbook_action(request: Request) -> Response:
             text,
             whatif=result.to_dict(),
             confirm=action == "activate",
+            meanwhile=meanwhile,
             warnings=pb.warnings(),
         )
     if action == "activate":

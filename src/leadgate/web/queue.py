@@ -23,7 +23,7 @@ from leadgate.engine.engine import Engine, NotFound
 from leadgate.predictive.hooks import predicted_for
 from leadgate.sales import sales_of
 from leadgate.store.repository import Repository
-from leadgate.web.base import Viewer, WebError, host, page, router, signed_in
+from leadgate.web.base import Viewer, WebError, host, page, router, signed_in, storable
 
 REFRESH_SECONDS = 10
 LIMIT = 200
@@ -47,7 +47,7 @@ async def _queue(request: Request, viewer: Viewer) -> dict[str, Any]:
                 "queue to show: ask an admin to link it."
             )
     else:
-        rep = request.query_params.get("rep") or None
+        rep = storable("rep", request.query_params.get("rep", "")) or None
     items: list[dict[str, Any]] = []
     if note is None:
         try:

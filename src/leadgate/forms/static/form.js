@@ -60,7 +60,12 @@
       if (t === "checkbox" || t === "consent") attrs.value = "on";
       if (t === "number") { attrs.step = "any"; attrs.min = f.min; attrs.max = f.max; }
       if (t === "email") attrs.autocomplete = "email";
-      if (t === "hidden") attrs.value = query.get(f.name) || f.value || "";
+      if (t === "hidden") {
+        // A value from the page's address holding a NUL is left out: the server refuses
+        // it, on a field the visitor cannot see or change.
+        var given = query.get(f.name);
+        attrs.value = (given && given.indexOf("\0") < 0 ? given : null) || f.value || "";
+      }
       attrs.placeholder = f.placeholder;
       e = el("input", attrs);
     }
@@ -109,6 +114,15 @@
   }
 
   function fail(form, alert, problem) {
+    if (problem.step && st.step && problem.step.index !== st.step.index) {
+      // An answer from another step was refused (the form changed while it was being
+      // filled): that step again, where it can be corrected.
+      render(problem.step);
+      form = box.querySelector("form");
+      alert = form.querySelector("[role=alert]");
+    } else if (problem.field && !problem.step && problem.field in st.answers) {
+      delete st.answers[problem.field]; // no longer a field of this form: not sent again
+    }
     alert.textContent = problem.detail || "The form could not be sent.";
     Array.prototype.forEach.call(form.querySelectorAll("[aria-invalid]"), function (e) { e.removeAttribute("aria-invalid"); });
     var bad = problem.field && document.getElementById("lg-" + name + "-" + problem.field);

@@ -51,7 +51,8 @@
     var key = ev.key;
     if (key === "j" || key === "k") { step(key === "j" ? 1 : -1); ev.preventDefault(); return; }
     if (key === "q") { window.location.assign("/app/queue"); return; }
-    var target = document.querySelector('[data-shortcut="' + key + '"]');
+    // Escaped: a key such as " or \ would otherwise make the selector invalid (a throw).
+    var target = document.querySelector('[data-shortcut="' + CSS.escape(key) + '"]');
     if (target) { target.focus(); ev.preventDefault(); }
   });
 
