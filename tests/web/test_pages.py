@@ -48,7 +48,17 @@ def test_signed_out_pages_go_to_login_and_back(client: TestClient, team: Team) -
 
 
 @pytest.mark.parametrize(
-    "target", ["https://evil.example/", "//evil.example", "/\\evil", "/api/v1/keys"]
+    "target",
+    [
+        "https://evil.example/",
+        "//evil.example",
+        "/\\evil",
+        "/api/v1/keys",
+        "/app/../api/v1/keys",
+        "/app/%2e%2e/api/v1/keys",
+        "/app/./../login",
+        "/apple",
+    ],
 )
 def test_no_open_redirect_after_sign_in(client: TestClient, target: str) -> None:
     r = sign_in(client, "anna", next=target)

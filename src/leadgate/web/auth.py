@@ -11,6 +11,8 @@ Retry-After (leadgate.users counts them in the store, across processes).
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 from fastapi import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -40,17 +42,16 @@ r = router()
 
 
 def _next(target: str | None) -> str:
-    """Only paths inside the app: never an open redirect to another site (and none so
-    long that it could not be carried back: then the app's first page)."""
-    if (
-        target
-        and len(target) <= 2000
-        and target.startswith("/app")
-        and "//" not in target
-        and "\\" not in target
-    ):
-        return target
-    return "/app"
+    """Only paths inside the app: never an open redirect to another site, nor out of
+    /app by dot segments (`/app/../api/v1/keys`, `/app/%2e%2e/...`: a browser resolves
+    both), nor one so long that it could not be carried back; else the app's first page."""
+    if not target or len(target) > 2000 or "//" in target or "\\" in target:
+        return "/app"
+    path = unquote(target.split("?", 1)[0].split("#", 1)[0])
+    segments = path.split("/")
+    if segments[:2] != ["", "app"] or any(x in (".", "..") for x in segments):
+        return "/app"
+    return target
 
 
 @r.get("/")
