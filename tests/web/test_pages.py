@@ -444,6 +444,24 @@ def test_playbook_check_names_the_line_what_if_then_activate(
     assert '<span class="add">+name: web-' in diff.text
 
 
+def test_the_playbook_diff_writes_out_bidi_overrides(
+    client: TestClient, team: Team
+) -> None:
+    # A comment with a right-to-left override reads one way and is another: the diff a
+    # reviewer reads shows the character, as `git diff` and code hosts warn of it.
+    from leadgate.analytics.service import active_text
+
+    # (YAML itself refuses the C0 controls but tab and newline: no ESC gets this far.)
+    text = active_text(team.engine) + "# price: 10\u202e0 \u2066x\n"
+    team.engine.clock.advance(60)  # type: ignore[attr-defined]
+    team.engine.activate_playbook(text, "test", "user:olga")
+    sign_in(client, "olga")
+    page = client.get("/app/playbook?diff=2").text
+    diff = page[page.index('<pre class="diff">') :]
+    assert "# price: 10\\u202e0 \\u2066x" in diff
+    assert "\u202e" not in diff and "\u2066" not in diff
+
+
 class StubModel:
     """Enough of a trained model for the store: its card (the page reads only that)."""
 

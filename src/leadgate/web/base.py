@@ -46,7 +46,7 @@ from leadgate.engine.engine import Engine
 from leadgate.ingest.validate import iso
 from leadgate.store.database import Database
 from leadgate.store.trouble import trouble
-from leadgate.textout import one_line
+from leadgate.textout import one_line, shown
 from leadgate.users import Session, User, Users, csrf_matches
 
 T = TypeVar("T")
@@ -150,6 +150,9 @@ templates = Environment(
 )
 templates.filters["when"] = _when
 templates.filters["points"] = _points
+# A playbook diff is reviewed before it is trusted: a right-to-left override or a control
+# character in it (a comment that reads one way and parses another) is written out.
+templates.filters["shown"] = shown
 templates.globals["static"] = STATIC_PREFIX
 
 
