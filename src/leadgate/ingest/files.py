@@ -220,7 +220,7 @@ def _jsonl_records(
             if not raw.strip():
                 continue
             try:
-                yield n, orjson.loads(raw), ""
+                data = orjson.loads(raw)
             except orjson.JSONDecodeError as exc:
                 try:
                     text = raw.decode("utf-8")
@@ -228,8 +228,25 @@ def _jsonl_records(
                     yield n, "not UTF-8 text", raw.decode("utf-8", "replace")
                     continue
                 yield n, f"not valid JSON ({exc})", text.rstrip("\n")
+                continue
+            if data.__class__ is not dict:
+                # Said here: a str is how the readers report a bad line, so a line that
+                # is a JSON string would be taken for its own error message.
+                text = raw.decode("utf-8", "replace").strip()
+                yield n, "event: must be a JSON object", text
+                continue
+            yield n, data, ""
     if progress and unreported:
         progress(unreported)
+
+
+def _written_back(data: Any) -> str:
+    """A parsed line as JSON again, for the rejects file. orjson reads 1024 levels of
+    nesting and writes 254: a line too deep to write back is left out, its number kept."""
+    try:
+        return orjson.dumps(data).decode()[:10_000]
+    except TypeError:
+        return "(not shown: nested too deeply)"
 
 
 def _csv_event_records(
@@ -307,9 +324,7 @@ def ingest_events(
             try:
                 pending.append(parse_event(data, now))
             except InputError as exc:
-                _reject(
-                    report, rejects, line, str(exc), raw or orjson.dumps(data).decode()[:10_000]
-                )
+                _reject(report, rejects, line, str(exc), raw or _written_back(data))
                 continue
             if len(pending) >= window:
                 flush()

@@ -248,6 +248,8 @@ def parse_event(data: Any, now: float, allow_reserved: bool = False) -> EventIn:
     try:
         props_json = orjson.dumps(props, option=orjson.OPT_SORT_KEYS).decode()
     except TypeError as exc:
+        if "Recursion limit" in str(exc):
+            raise InputError("properties", "nested more than 254 levels deep") from None
         raise InputError("properties", f"not JSON: {exc}") from None
     if len(props_json) > MAX_PROPERTIES_BYTES:
         raise InputError(
