@@ -38,7 +38,13 @@ from leadgate.ingest.crm import COMPUTED, CONSUMED, crm_field, detect_system, st
 from leadgate.ingest.files import ImportReport, Rejects, _CsvRecords, _reject
 from leadgate.ingest.formats import ColumnFormat, Survey, parse_date, parse_number
 from leadgate.ingest.sniff import layout as sniff_layout
-from leadgate.ingest.validate import MAX_ID_CHARS, MAX_VALUE_CHARS, InputError, check_email
+from leadgate.ingest.validate import (
+    MAX_ID_CHARS,
+    MAX_VALUE_CHARS,
+    NUL,
+    InputError,
+    check_email,
+)
 
 MONEY_FIELDS = NUMBER_FIELDS  # amounts: a number plus `<field>_currency`
 
@@ -230,6 +236,9 @@ def _row(
     if ext is not None and len(ext) > MAX_ID_CHARS:
         skipped.append((columns.get("external_id", "external_id"), "longer than 200", ext))
         ext = None
+    elif ext is not None and "\x00" in ext:
+        skipped.append((columns.get("external_id", "external_id"), NUL, ext))
+        ext = None
     for key, raw in rec.items():
         if key in ("email", "") or key in CONSUMED or key in COMPUTED:
             continue
@@ -239,6 +248,8 @@ def _row(
         try:
             if len(value) > MAX_VALUE_CHARS:
                 raise InputError(key, f"value is {len(value):,} characters (limit 10,000)")
+            if "\x00" in value:
+                raise InputError(key, NUL)
             if key == "country":
                 attrs[key] = country
                 continue
