@@ -125,3 +125,29 @@ def test_a_nul_in_a_lead_csv_skips_that_value_and_the_lead_lands(
     ]
     assert engine.show("bob@acme.com")["attributes"] == {}
     assert engine.show("ann@acme.com")["attributes"] == {"company": "Acme", "country": "DE"}
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("Number of Employees", "9" * 400),
+        ("Annual Revenue", "9" * 400),
+        ("Number of Employees", "1-" + "9" * 400),
+        ("Annual Revenue", "9" * 300 + " Mrd"),
+    ],
+)
+def test_a_number_too_large_for_a_float_is_skipped_not_stored_as_infinity(
+    engine: Engine, tmp_path: Path, column: str, value: str
+) -> None:
+    # float('9' * 400) is inf: a company size stopped the import (int(inf)), a revenue
+    # was kept as infinity in memory and written as null, and no report said so.
+    path = tmp_path / "l.csv"
+    path.write_text(f"email,{column}\nann@acme.com,12\nbob@acme.com,{value}\n")
+    report = import_leads(engine, path)
+    assert (report.accepted, report.created) == (2, 2)
+    # (A size band "1-999…" names the half that is too large.)
+    (skipped,) = report.skipped
+    assert skipped.startswith(f"line 3: {column}: '") and skipped.endswith(
+        "' is too large a number"
+    )
+    assert engine.show("bob@acme.com")["attributes"] == {}
