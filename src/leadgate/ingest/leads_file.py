@@ -190,9 +190,20 @@ def import_leads(
         if len(batch) >= batch_size:
             flush()
     flush()
+    if records.shared:
+        report.warnings.insert(0, _shared_note(records.shared))
     report.crm = crm.as_dict()
     report.rejects_path = rejects.close()
     return report
+
+
+def _shared_note(shared: dict[str, list[str]]) -> str:
+    """'columns 'Phone' and 'Mobile Phone' are both read as phone: ...'"""
+    parts = [
+        " and ".join(f"'{c}'" for c in cols) + (" are both read as " if i == 0 else " both as ") + f
+        for i, (f, cols) in enumerate(shared.items())
+    ]
+    return f"columns {', '.join(parts)}: each row's first non-empty value is used"
 
 
 def _survey(
