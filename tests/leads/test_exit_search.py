@@ -163,3 +163,45 @@ def test_the_exit_timer_is_the_first_second_the_check_holds(  # type: ignore[no-
     assert due is not None
     assert total(due) < line
     assert due == start or not total(due - 1) < line
+
+
+def test_a_half_life_of_a_hundred_billion_days_sets_a_timer_instead_of_hanging() -> None:
+    """`half_life_days: 1.0e11` passes the check (numbers up to 1e15). The exit falls
+    past 2**53 seconds, where floats are more than a second apart: the bisection's
+    midpoint stayed on its bounds and the search never ended, nor did the first event
+    of any MQL (a child process, so that the old behaviour fails instead of hanging)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(
+        """
+        from leadgate.leads import LeadProcessor, LeadState
+        from leadgate.playbook.loader import load_playbook
+        from leadgate.scoring import Event
+        for half_life in (1e11, 1e12, 1e15):
+            pb = load_playbook(f'''
+        name: t
+        engagement:
+          half_life_days: {half_life}
+          rules: [{{event: a, points: 20}}, {{event: b, points: 7.33}}]
+        stages:
+          mql: {{when: {{score: engagement, op: gte, value: 10}}}}
+          recycle: {{mql_exit_engagement: 5}}
+        ''')
+            p = LeadProcessor(pb, 1)
+            lead = LeadState("a@b.c", {}, 1.7e9)
+            p.apply_events(lead, [Event("1", "a", 1.7e9, {}), Event("2", "b", 1.7e9 + 1, {})], 1.7e9 + 1)
+            due = lead.next_due_at
+            total = p.rules.total_at(lead.engagement_state)
+            print(lead.stage, due is not None and total(due) < 5)
+        """
+    )
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+        )
+    except subprocess.TimeoutExpired:
+        raise AssertionError("the exit timer's search did not end in 2 minutes") from None
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["mql", "True"] * 3

@@ -102,6 +102,10 @@ def _search(
         return lo
     while hi - lo > 1.0:  # below(hi) and not below(lo)
         mid = math.floor((lo + hi) / 2)
+        if not lo < mid < hi:
+            # Past 2**53 seconds (a half-life of 1e11 days) floats are more than a second
+            # apart: the midpoint is a bound again, and `hi` the first float that holds.
+            break
         if below(mid):
             hi = mid
         else:
