@@ -109,7 +109,9 @@ def test_a_wrong_guess_never_changes_the_timer(tallies, off, stage_day) -> None:
         timer.first_step_below = real
 
 
-def _check(tallies, negative, adjustment, line, stage_day) -> None:  # type: ignore[no-untyped-def]
+def _mql(tallies, negative, adjustment, stage_day):  # type: ignore[no-untyped-def]
+    """The bundled playbook's processor and an MQL whose rules hold `tallies`
+    ((value, day of the last scored event)), plus a negative rule and an adjustment."""
     pb, _ = bundled_playbook()
     proc = LeadProcessor(pb, 1)
     state = EngagementState()
@@ -123,6 +125,11 @@ def _check(tallies, negative, adjustment, line, stage_day) -> None:  # type: ign
     state.last_at = max(anchors)
     lead = LeadState("a@b.c", {}, T0, stage="mql", stage_at=T0 + stage_day * DAY)
     lead.engagement_state = state
+    return proc, lead
+
+
+def _check(tallies, negative, adjustment, line, stage_day) -> None:  # type: ignore[no-untyped-def]
+    proc, lead = _mql(tallies, negative, adjustment, stage_day)
     new = proc._exit_due(lead, line)
     old = _old_exit_due(proc, lead, line)
     assert repr(new) == repr(old)
@@ -148,15 +155,8 @@ def test_the_exit_timer_is_the_first_second_the_check_holds(  # type: ignore[no-
     below the line before that, it fired up to an hour and a half late (2 rules of the
     bundled playbook, line 10); with a line of a cent or less, never (it solved for a sum
     below zero), so such an MQL left only when some later event happened to arrive."""
-    pb, _ = bundled_playbook()
-    proc = LeadProcessor(pb, 1)
-    state = EngagementState()
-    anchors = [T0 + d * DAY for _, d in tallies]
-    for i, (v, _) in enumerate(tallies):
-        state.rules[i] = Tally(1, v, anchors[i])
-    state.last_at = max(anchors)
-    lead = LeadState("a@b.c", {}, T0, stage="mql", stage_at=T0 + stage_day * DAY)
-    lead.engagement_state = state
+    proc, lead = _mql(tallies, None, None, stage_day)
+    state = lead.engagement_state
     due = proc._exit_due(lead, line)
     total = proc.rules.total_at(state)
     start = math.floor(max(state.last_at, lead.stage_at)) + 1.0
