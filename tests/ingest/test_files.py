@@ -174,3 +174,36 @@ def test_a_byte_order_mark_loses_no_line(engine: Engine, tmp_path: Path) -> None
     mid = write(tmp_path / "mid.jsonl", orjson.dumps(events[0]) + b"\n" + BOM + b"{}\n")
     report = ingest_events(engine, mid)
     assert report.rejected == 1 and report.errors[0].startswith("line 2: ")
+
+
+def test_two_columns_of_one_field_keep_the_first_value_given(
+    engine: Engine, tmp_path: Path
+) -> None:
+    # Salesforce exports both `Phone` and `Mobile Phone`: the last column won, so every
+    # lead with an empty mobile lost its phone, and a row whose `E-mail` was empty was
+    # rejected though its `Email` held the address. Now a row's first non-empty value
+    # counts, and the report says which columns were read as one.
+    csv_path = write(
+        tmp_path / "sf.csv",
+        "Email,Phone,Mobile Phone,E-mail\n"
+        "ann@acme.com,+49 30 1234567,,\n"
+        "bob@acme.com,,+44 20 7946 0958,bob@acme.com\n"
+        ",+1 212 555 0100,,cy@acme.com\n",
+    )
+    report = import_leads(engine, csv_path)
+    assert (report.accepted, report.rejected) == (3, 0)
+    assert engine.show("ann@acme.com")["attributes"]["phone"] == "+49301234567"
+    assert engine.show("bob@acme.com")["attributes"]["phone"] == "+442079460958"
+    assert engine.show("cy@acme.com")["attributes"]["phone"] == "+12125550100"
+    assert report.warnings == [
+        "columns 'Email' and 'E-mail' are both read as email, 'Phone' and 'Mobile Phone' "
+        "both as phone: each row's first non-empty value is used"
+    ]
+
+    events = write(
+        tmp_path / "ev.csv",
+        "email,type,event,url\nann@acme.com,,page_view,/pricing\nbob@acme.com,webinar_attended,,\n",
+    )
+    # An event CSV's `type` and `event` columns: the same rule.
+    report = ingest_events(engine, events)
+    assert (report.accepted, report.rejected) == (2, 0), report.errors

@@ -141,6 +141,11 @@ class _CsvRecords:
         self.name_of = name_of
         self.header: list[str] = []
         self.names: list[str] = []
+        # Fields read from several columns ({field: [columns as written]}): CRM exports
+        # have `Phone` and `Mobile Phone`, `Email` and `E-mail`. A row's first non-empty
+        # value counts (the last column once won, even empty: every lead with no mobile
+        # lost its phone).
+        self.shared: dict[str, list[str]] = {}
 
     def __iter__(self) -> Iterator[tuple[int, dict[str, str] | str, str]]:
         lay = self.layout or sniff_layout(self.path)
@@ -162,6 +167,12 @@ class _CsvRecords:
             self.header = [h.strip() for h in header]
             names = self.names = [self.name_of(h) for h in header]
             width = len(names)
+            where: dict[str, list[int]] = {}
+            for i, n in enumerate(names):
+                if n:  # unnamed columns (trailing delimiters) are never read
+                    where.setdefault(n, []).append(i)
+            shared = [(n, cols) for n, cols in where.items() if len(cols) > 1]
+            self.shared = {n: [self.header[i] for i in cols] for n, cols in shared}
             prev_pos = 0
             while True:
                 start = reader.line_num + 1
@@ -191,7 +202,10 @@ class _CsvRecords:
                         dialect.delimiter.join(row),
                     )
                     continue
-                yield start, dict(zip(names, row, strict=True)), raw
+                rec = dict(zip(names, row, strict=True))
+                for n, cols in shared:
+                    rec[n] = next((row[i] for i in cols if row[i].strip()), row[cols[0]])
+                yield start, rec, raw
             if self.progress:
                 self.progress(raw_fh.tell() - prev_pos)
 
@@ -220,7 +234,7 @@ def _jsonl_records(
             if not raw.strip():
                 continue
             try:
-                yield n, orjson.loads(raw), ""
+                data = orjson.loads(raw)
             except orjson.JSONDecodeError as exc:
                 try:
                     text = raw.decode("utf-8")
@@ -228,8 +242,41 @@ def _jsonl_records(
                     yield n, "not UTF-8 text", raw.decode("utf-8", "replace")
                     continue
                 yield n, f"not valid JSON ({exc})", text.rstrip("\n")
+                continue
+            if data.__class__ is not dict:
+                # Said here: a str is how the readers report a bad line, so a line that
+                # is a JSON string would be taken for its own error message.
+                text = raw.decode("utf-8", "replace").strip()
+                yield n, "event: must be a JSON object", text
+                continue
+            yield n, data, ""
     if progress and unreported:
         progress(unreported)
+
+
+def _written_back(data: Any) -> str:
+    """A parsed line as JSON again, for the rejects file. orjson reads 1024 levels of
+    nesting and writes 254: a line too deep to write back is left out, its number kept."""
+    try:
+        return orjson.dumps(data).decode()[:10_000]
+    except TypeError:
+        return "(not shown: nested too deeply)"
+
+
+# An event CSV's columns that are the event's own fields, by the field they are.
+_EVENT_COLUMNS = {
+    "id": "id",
+    "event_id": "id",
+    "email": "email",
+    "type": "type",
+    "event_type": "type",
+    "event": "type",
+    "occurred_at": "occurred_at",
+    "timestamp": "occurred_at",
+    "time": "occurred_at",
+    "date": "occurred_at",
+    "at": "occurred_at",
+}
 
 
 def _csv_event_records(
@@ -242,14 +289,11 @@ def _csv_event_records(
         props = {}
         event: dict[str, Any] = {}
         for k, v in rec.items():
-            if k in ("id", "event_id"):
-                event["id"] = v or None
-            elif k in ("email", "type", "occurred_at"):
-                event[k] = v
-            elif k in ("event_type", "event"):
-                event["type"] = v
-            elif k in ("timestamp", "time", "date", "at"):
-                event["occurred_at"] = v
+            field_ = _EVENT_COLUMNS.get(k)
+            if field_ is not None:
+                # Aliases of one field (`type` and `event`): the first non-empty value.
+                if not event.get(field_):
+                    event[field_] = v or None if field_ == "id" else v
             elif v != "":
                 props[k.removeprefix("properties_").removeprefix("prop_")] = v
         event["properties"] = props
@@ -307,9 +351,7 @@ def ingest_events(
             try:
                 pending.append(parse_event(data, now))
             except InputError as exc:
-                _reject(
-                    report, rejects, line, str(exc), raw or orjson.dumps(data).decode()[:10_000]
-                )
+                _reject(report, rejects, line, str(exc), raw or _written_back(data))
                 continue
             if len(pending) >= window:
                 flush()

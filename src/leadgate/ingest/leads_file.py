@@ -38,7 +38,13 @@ from leadgate.ingest.crm import COMPUTED, CONSUMED, crm_field, detect_system, st
 from leadgate.ingest.files import ImportReport, Rejects, _CsvRecords, _reject
 from leadgate.ingest.formats import ColumnFormat, Survey, parse_date, parse_number
 from leadgate.ingest.sniff import layout as sniff_layout
-from leadgate.ingest.validate import MAX_ID_CHARS, MAX_VALUE_CHARS, InputError, check_email
+from leadgate.ingest.validate import (
+    MAX_ID_CHARS,
+    MAX_VALUE_CHARS,
+    NUL,
+    InputError,
+    check_email,
+)
 
 MONEY_FIELDS = NUMBER_FIELDS  # amounts: a number plus `<field>_currency`
 
@@ -184,9 +190,20 @@ def import_leads(
         if len(batch) >= batch_size:
             flush()
     flush()
+    if records.shared:
+        report.warnings.insert(0, _shared_note(records.shared))
     report.crm = crm.as_dict()
     report.rejects_path = rejects.close()
     return report
+
+
+def _shared_note(shared: dict[str, list[str]]) -> str:
+    """'columns 'Phone' and 'Mobile Phone' are both read as phone: ...'"""
+    parts = [
+        " and ".join(f"'{c}'" for c in cols) + (" are both read as " if i == 0 else " both as ") + f
+        for i, (f, cols) in enumerate(shared.items())
+    ]
+    return f"columns {', '.join(parts)}: each row's first non-empty value is used"
 
 
 def _survey(
@@ -230,6 +247,9 @@ def _row(
     if ext is not None and len(ext) > MAX_ID_CHARS:
         skipped.append((columns.get("external_id", "external_id"), "longer than 200", ext))
         ext = None
+    elif ext is not None and "\x00" in ext:
+        skipped.append((columns.get("external_id", "external_id"), NUL, ext))
+        ext = None
     for key, raw in rec.items():
         if key in ("email", "") or key in CONSUMED or key in COMPUTED:
             continue
@@ -239,6 +259,8 @@ def _row(
         try:
             if len(value) > MAX_VALUE_CHARS:
                 raise InputError(key, f"value is {len(value):,} characters (limit 10,000)")
+            if "\x00" in value:
+                raise InputError(key, NUL)
             if key == "country":
                 attrs[key] = country
                 continue

@@ -27,6 +27,11 @@ MAX_TYPE_CHARS = 100
 # clock than this is a bad timestamp. One constant for every entry point (CLI, HTTP,
 # file imports); docs/api.md ("Times") quotes it.
 FUTURE_SKEW_SECONDS = 300.0
+# PostgreSQL keeps no NUL character in text, nor a \u0000 in JSONB (which the SQL scorer
+# casts properties to): one would fail the whole batch's INSERT (SQLite would keep it).
+NUL = "contains a NUL character"
+# A \u0000 escape in JSON text, not a written-out backslash followed by "u0000".
+_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 # The earliest time accepted: 1970-01-01T00:00:00Z (epoch 0).
 MIN_TIME = 0.0
 # The latest time any reader can print (9999-12-31T23:59:59Z, Python's datetime limit;
@@ -240,6 +245,8 @@ def parse_event(data: Any, now: float, allow_reserved: bool = False) -> EventIn:
     type_ = type_.strip()
     if len(type_) > MAX_TYPE_CHARS:
         raise InputError("type", f"longer than {MAX_TYPE_CHARS} characters")
+    if "\x00" in type_:
+        raise InputError("type", NUL)
     if type_ == ADJUSTMENT and not allow_reserved:
         raise InputError("type", f"'{ADJUSTMENT}' is reserved: use `leadgate lead adjust`")
     props = data.get("properties") or {}
@@ -248,7 +255,11 @@ def parse_event(data: Any, now: float, allow_reserved: bool = False) -> EventIn:
     try:
         props_json = orjson.dumps(props, option=orjson.OPT_SORT_KEYS).decode()
     except TypeError as exc:
+        if "Recursion limit" in str(exc):
+            raise InputError("properties", "nested more than 254 levels deep") from None
         raise InputError("properties", f"not JSON: {exc}") from None
+    if "\\u0000" in props_json and _NUL_ESCAPE.search(props_json):
+        raise InputError("properties", NUL)
     if len(props_json) > MAX_PROPERTIES_BYTES:
         raise InputError(
             "properties",
@@ -263,4 +274,6 @@ def parse_event(data: Any, now: float, allow_reserved: bool = False) -> EventIn:
         ev_id = str(ev_id)
         if len(ev_id) > MAX_ID_CHARS:
             raise InputError("id", f"longer than {MAX_ID_CHARS} characters")
+        if "\x00" in ev_id:
+            raise InputError("id", NUL)
     return EventIn(ev_id, email, type_, at, props, props_json)

@@ -44,6 +44,17 @@ def exit_due(rules: EngagementRules, st: EngagementState, ref: float, line: floa
         st.memo, st.floor, st.ceiling = kept
 
 
+def cents_below(line: float) -> int:
+    """The most whole cents whose total is below `line` as the check compares them
+    (`round(total, 2) < line`): 999 for 10, 1000 for 10.005, 0 for 0.004 or 1e-10."""
+    c = math.floor(line * 100)
+    while c / 100 >= line:
+        c -= 1
+    while (c + 1) / 100 < line:
+        c += 1
+    return c
+
+
 def _search(
     rules: EngagementRules,
     st: EngagementState,
@@ -52,21 +63,30 @@ def _search(
     line: float,
     below: Callable[[float], bool],
 ) -> float | None:
-    guess = rules.crossing_time(st, ref, line - 0.005)
+    # The check holds once the cents are at most `cents_below(line)`: one rounded term
+    # then once its value is below `edge`, which is `line - 0.005` only for a line in
+    # whole cents (a line of 10.005 holds at 10.00, a line of 0.004 at 0.00).
+    edge = (cents_below(line) + 0.5) / 100
+    guess = rules.crossing_time(st, ref, edge)
     if guess is not None:
         t = max(start, math.ceil(guess))
         terms = sum(1 for tally in st.rules.values() if tally.count) + len(st.adjustments)
-        # One rounded term past half a cent below the line is below it once rounded:
-        # only a sum of several can be held at the line by rounding.
-        if (terms == 1 and t - guess > 1e-3) or below(t):
+        # One rounded term past `edge` is below the line once rounded. A sum of several
+        # can be held at the line by rounding, or taken below it before: the guess is
+        # the answer only if the second before it is not below yet.
+        if (terms == 1 and t - guess > 1e-3) or (below(t) and (t == start or not below(t - 1))):
             return t
     # Each rule's cents (and each adjustment's) are within half a cent of its value.
-    slack = 0.005 * (len(st.rules) + len(st.adjustments) + 1)
-    hi_cross = rules.crossing_time(st, ref, line - slack)
+    half_cents = 0.005 * (len(st.rules) + len(st.adjustments))
+    hi_cross = rules.crossing_time(st, ref, edge - half_cents)
     if hi_cross is None:
-        return None  # the unrounded value never gets far enough below the line
+        # The unrounded value never gets that far below the line; the cents may still,
+        # once every decaying term rounds to 0.00 (a line of a cent or less).
+        hi_cross = _cents_gone(st, rules.half_life)
+        if hi_cross is None:
+            return None
     hi = max(start, math.ceil(hi_cross))
-    lo_cross = rules.crossing_time(st, ref, line + slack)
+    lo_cross = rules.crossing_time(st, ref, edge + half_cents + 0.01)
     lo = start if lo_cross is None else max(start, math.floor(lo_cross))
     if hi > lo and rules.half_life is not None:
         # The search below finds the second where the check starts to hold. When the
@@ -82,11 +102,27 @@ def _search(
         return lo
     while hi - lo > 1.0:  # below(hi) and not below(lo)
         mid = math.floor((lo + hi) / 2)
+        if not lo < mid < hi:
+            # Past 2**53 seconds (a half-life of 1e11 days) floats are more than a second
+            # apart: the midpoint is a bound again, and `hi` the first float that holds.
+            break
         if below(mid):
             hi = mid
         else:
             lo = mid
     return hi
+
+
+def _cents_gone(st: EngagementState, hl: float | None) -> float | None:
+    """A moment from which every decaying term rounds to 0.00 (None without decay)."""
+    if hl is None:
+        return None
+    values = [(t.value, t.anchor) for t in st.rules.values() if t.count]
+    values += [(v, a) for v, a, decays in st.adjustments.values() if decays]
+    # 0.004: a value that small is 0.00 however the float rounds.
+    return max(
+        (a + hl * math.log2(abs(v) / 0.004) for v, a in values if abs(v) > 0.004), default=0.0
+    )
 
 
 def first_step_below(st: EngagementState, hl: float, lo: float, line: float) -> int | None:

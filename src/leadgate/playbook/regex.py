@@ -1,7 +1,8 @@
 r"""The playbook's portable regular expressions: one meaning in Python, DuckDB, PostgreSQL, Spark.
 
-`matches` runs in Python (the real-time engine) and in SQL engines whose regex flavours
-differ: RE2 (DuckDB), ARE (PostgreSQL), java.util.regex (Spark). A pattern is parsed here
+`matches` runs in Python (the real-time engine, on RE2: `compile_python`) and in SQL
+engines whose regex flavours differ: RE2 (DuckDB), ARE (PostgreSQL), java.util.regex
+(Spark). A pattern is parsed here
 into a small syntax tree and written out again for each engine in spellings all of them
 read the same way, so a condition gives one answer everywhere. Anything outside the
 subset is refused when the playbook is checked, with the reason.
@@ -40,6 +41,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any, cast
 
 DIALECTS = ("python", "duckdb", "postgres", "spark")
 MAX_REPEAT = 255
@@ -397,9 +399,48 @@ def to_dialect(pattern: str, dialect: str) -> str:
 
 def check(pattern: str) -> None:
     """Raise RegexError (a ValueError, with the reason) unless every engine runs `pattern`."""
-    to_dialect(pattern, "python")
+    compile_python(pattern)
 
 
-def compile_python(pattern: str) -> re.Pattern[str]:
-    """The pattern compiled for the real-time engine (the same meaning as in SQL)."""
-    return re.compile(to_dialect(pattern, "python"), re.ASCII)
+class Search:
+    """A compiled pattern's `search(text)`: a match (truthy) or None, as `re`'s.
+
+    RE2, the engine DuckDB runs, in time linear in the text. Python's `re` backtracks:
+    `(\\w+\\s?)+$` took exponential time on a title of 40 letters and a `!`, and
+    `\\d+\\d+\\d+!` polynomial time on 5,000 digits, holding every write behind it.
+    The pattern is the DuckDB spelling: RE2 reads UTF-8, as DuckDB does.
+    """
+
+    __slots__ = ("_search",)
+
+    def __init__(self, compiled: Any):
+        self._search = compiled.search
+
+    def search(self, text: str) -> object | None:
+        """A match of the pattern anywhere in `text`, or None."""
+        try:
+            return cast("object | None", self._search(text))
+        except UnicodeEncodeError:
+            # A lone surrogate has no UTF-8: searched as the replacement character.
+            return cast("object | None", self._search(_utf8_safe(text)))
+
+
+def _utf8_safe(text: str) -> str:
+    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
+@lru_cache(maxsize=1024)
+def compile_python(pattern: str) -> Search:
+    """The pattern compiled for the real-time engine (the same meaning as in SQL).
+    Raises RegexError outside the portable subset, or past RE2's limits (repeat counts
+    that multiply past 1,000: `(a{255}){255}`), which DuckDB would refuse too."""
+    spelled = to_dialect(pattern, "duckdb")
+    import re2  # here: ~30 ms of start-up that a command compiling no regex need not pay
+
+    options = re2.Options()
+    options.log_errors = False  # RE2 would print its own line on stderr besides our error
+    try:
+        return Search(re2.compile(spelled, options))
+    except re2.error as exc:
+        reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
+        raise RegexError(f"{reason}: RE2, the engine DuckDB runs, refuses it") from None

@@ -12,13 +12,12 @@ PostgreSQL has its own spellings of all of these (`leadgate.analytics.sqldialect
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 from functools import lru_cache
 from typing import Any
 
 from leadgate.playbook.conditions import as_number, text_of
-from leadgate.playbook.regex import compile_python
+from leadgate.playbook.regex import Search, compile_python
 
 
 def _lower(x: Any) -> str | None:
@@ -36,7 +35,7 @@ def _num(x: Any) -> float | None:
 
 
 @lru_cache(maxsize=256)
-def _rx(pattern: str) -> re.Pattern[str]:
+def _rx(pattern: str) -> Search:
     return compile_python(pattern)
 
 
