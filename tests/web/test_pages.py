@@ -444,9 +444,7 @@ def test_playbook_check_names_the_line_what_if_then_activate(
     assert '<span class="add">+name: web-' in diff.text
 
 
-def test_the_playbook_diff_writes_out_bidi_overrides(
-    client: TestClient, team: Team
-) -> None:
+def test_the_playbook_diff_writes_out_bidi_overrides(client: TestClient, team: Team) -> None:
     # A comment with a right-to-left override reads one way and is another: the diff a
     # reviewer reads shows the character, as `git diff` and code hosts warn of it.
     from leadgate.analytics.service import active_text
