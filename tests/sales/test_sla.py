@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from leadgate.engine.engine import Engine
+from leadgate.ingest.validate import iso
 from leadgate.sla import (
     BusinessCalendar,
     CalendarError,
@@ -124,3 +126,40 @@ def test_day_ranges() -> None:
     assert parse_days("mon-fri") == frozenset(range(5))
     assert parse_days("fri-mon") == frozenset({4, 5, 6, 0})
     assert parse_days(["Sat", "sun"]) == frozenset({5, 6})
+
+
+def test_an_sla_longer_than_the_reps_calendar_holds_is_counted_in_plain_hours(
+    engine: Engine,
+) -> None:
+    """A rep who works one minute a week and a 10-hour SLA in working hours: no deadline
+    within three years of her calendar. The event that made the MQL failed (the ingest
+    raised CalendarError, nothing stored); now the MQL is routed and due in 10 hours."""
+    from leadgate.analytics.service import active_text
+    from leadgate.ingest.validate import parse_event
+    from leadgate.sales import install
+
+    text = active_text(engine)
+    assert "accept_within_hours: 1}" in text
+    engine.activate_playbook(
+        text.replace("accept_within_hours: 1}", "accept_within_hours: 10}"), "t"
+    )
+    install(engine).add_rep("slow", "bdr", hours="09:00-09:01", days="mon")
+    now = engine.clock()
+    engine.ingest([parse_event({"email": "ann@acme.com", "type": "demo_request"}, now)], now)
+    shown = engine.show("ann@acme.com")
+    assert shown["stage"] == "mql" and shown["owner"] == "slow"
+    assert shown["sla_due_at"] == iso(now + 10 * 3600)
+
+
+def test_playbook_check_refuses_an_sla_over_ninety_days() -> None:
+    from leadgate.playbook.errors import PlaybookError
+    from leadgate.playbook.loader import load_playbook
+
+    with pytest.raises(PlaybookError) as err:
+        load_playbook(
+            "name: x\nfit: {rules: [], grades: {A: 50, B: 30, C: 10}}\n"
+            "engagement: {rules: [], grades: {'1': 60, '2': 30, '3': 10}}\n"
+            "stages: {sal: {accept_within_hours: 100000}}\n",
+            "x.yaml",
+        )
+    assert "stages.sal.accept_within_hours" in str(err.value)

@@ -171,7 +171,9 @@ class MqlStage(_Strict):
 
 
 class SalStage(_Strict):
-    accept_within_hours: float = Field(default=24, gt=0)
+    # At most 90 days: longer is no acceptance SLA, and counted in working hours it
+    # could outrun the three years a calendar is searched (`sla.add_business_hours`).
+    accept_within_hours: float = Field(default=24, gt=0, le=2160)
 
 
 class SqlStage(_Strict):

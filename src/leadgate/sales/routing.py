@@ -17,7 +17,7 @@ from leadgate.routing.core import decide as route_decide
 from leadgate.sales.base import SLA_KIND, LeadInfo, Rep, SalesBase, _lead_infos, _loads
 from leadgate.sales.config import SalesConfig
 from leadgate.sales.playbook_sections import Pool
-from leadgate.sla.calendar import add_business_hours
+from leadgate.sla.calendar import CalendarError, add_business_hours
 from leadgate.store.repository import Repository, dumps, loads
 from leadgate.webhooks import enqueue as enqueue_webhook
 
@@ -249,7 +249,13 @@ class Routing(SalesBase):
         cal = cfg.calendar(
             rep.timezone if rep else None, rep.hours if rep else None, rep.days if rep else None
         )
-        return add_business_hours(start, hours, cal)
+        try:
+            return add_business_hours(start, hours, cal)
+        except CalendarError:
+            # The calendar holds less working time than the SLA within three years (a
+            # rep who works a few minutes a week, holidays all year): the deadline is
+            # counted in plain hours rather than failing the event that made the MQL.
+            return start + hours * 3600.0
 
     def _start_sla(
         self,
