@@ -125,6 +125,28 @@ def test_parse_time_names_the_field_and_never_crashes_on_absurd_values() -> None
     assert parse_time("2026-05-28T00:00:00Z", "occurred_at", now) == 1_779_926_400.0
 
 
+@pytest.mark.parametrize("text", ["5", "-1", "Dec 5", "12/05", "3pm"])
+def test_a_loose_date_missing_its_year_month_or_day_is_refused(text: str) -> None:
+    # dateutil fills what the text leaves out from today: `updated_since=-1` read as the
+    # 1st of this month, `5` as the 5th, a different time on every day it was read.
+    with pytest.raises(InputError) as exc:
+        parse_time(text, "since", 1e18)
+    assert exc.value.field == "since" and "year, month and day" in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "iso_text"),
+    [
+        ("Dec 5, 2025", "2025-12-05T00:00:00Z"),
+        ("5 Dec 2025 3pm", "2025-12-05T15:00:00Z"),
+        ("12/05/2025", "2025-12-05T00:00:00Z"),
+        ("2025/12/05 10:30", "2025-12-05T10:30:00Z"),
+    ],
+)
+def test_a_loose_date_with_year_month_and_day_is_read(text: str, iso_text: str) -> None:
+    assert iso(parse_time(text, "since", 1e18)) == iso_text
+
+
 def test_cli_and_file_imports_share_the_bounds(api: Api, tmp_path: Any) -> None:
     db_url = api.engine.db.url
     leads = tmp_path / "leads.csv"

@@ -156,10 +156,7 @@ def parse_time(value: Any, field: str, now: float) -> float:
             try:
                 dt = dateparser.isoparse(text)
             except (ValueError, OverflowError):
-                try:
-                    dt = dateparser.parse(text, dayfirst=False)
-                except (ValueError, OverflowError):
-                    raise InputError(field, f"'{text}' is not a date (use ISO 8601)") from None
+                dt = _loose_date(text, field)
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=UTC)
         try:
@@ -169,6 +166,26 @@ def parse_time(value: Any, field: str, now: float) -> float:
     else:
         raise InputError(field, f"{value!r} is not a date (use ISO 8601)")
     return check_time(ts, field, now)
+
+
+def _loose_date(text: str, field: str) -> datetime:
+    """A date dateutil reads ('Dec 5, 2026 3:45 PM'), only when it names the year, the
+    month and the day: dateutil fills what is missing from today, so '5' was the 5th of
+    this month and '-1' the 1st, a different time on every day it was read."""
+    from dateutil import parser as dateparser
+
+    try:
+        # Parsed against two defaults that differ in year, month and day: a part taken
+        # from the default is one the text did not give.
+        a = dateparser.parse(text, dayfirst=False, default=datetime(2000, 1, 1))
+        b = dateparser.parse(text, dayfirst=False, default=datetime(2001, 2, 2))
+    except (ValueError, OverflowError):
+        raise InputError(field, f"'{text}' is not a date (use ISO 8601)") from None
+    if (a.year, a.month, a.day) != (b.year, b.month, b.day):
+        raise InputError(
+            field, f"'{text}' is not a whole date: give the year, month and day (ISO 8601)"
+        )
+    return a
 
 
 def check_time(ts: float, field: str, now: float) -> float:
