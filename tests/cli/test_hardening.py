@@ -260,3 +260,70 @@ def test_control_characters_in_data_are_written_out_not_sent_to_the_terminal(
     code, out, err = run("lead", "import", str(bad), *db)
     assert code == 1
     assert "\x1b" not in err + out and "\\x1b]0;pwned\\x07" in err
+
+
+# -- an import stopped part-way --------------------------------------------------------
+
+
+def _stop_on_call(monkeypatch: pytest.MonkeyPatch, name: str, n: int, exc: BaseException) -> None:
+    """Engine.`name` raises `exc` on its `n`th call (a Ctrl-C, a store error)."""
+    from leadgate.engine.engine import Engine
+
+    real = getattr(Engine, name)
+    calls = [0]
+
+    def wrapped(self: Engine, *a: object, **k: object) -> object:
+        calls[0] += 1
+        if calls[0] == n:
+            raise exc
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Engine, name, wrapped)
+
+
+def test_an_interrupted_lead_import_says_what_it_stored_and_a_rerun_completes_it(
+    db: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    csv = tmp_path / "leads.csv"
+    csv.write_text("email,company\n" + "".join(f"p{i}@c{i}.example,C{i}\n" for i in range(50)))
+    imp = ["lead", "import", str(csv), "--batch-size", "10", *db]
+    with monkeypatch.context() as m:
+        _stop_on_call(m, "upsert_leads", 3, KeyboardInterrupt())
+        code, out, err = run(*imp)
+    assert code == 130, (out, err)
+    assert "interrupted after 30 lines read: 20 leads created, 0 updated, 0 unchanged" in err
+    assert "the file is stored up to line 21" in err  # the header is line 1
+    assert "the same import again completes it" in err
+    code, out, err = run("lead", "list", "--limit", "100", "--json", *db)
+    assert len(orjson.loads(out)) == 20
+    code, out, err = run(*imp)
+    assert code == 0 and "50 rows: 30 leads created, 0 updated, 20 unchanged" in out
+
+
+def test_an_event_import_stopped_by_the_store_says_what_it_stored(
+    db: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    events = tmp_path / "events.jsonl"
+    events.write_text(
+        "".join(
+            orjson.dumps({"id": f"e{i}", "email": f"p{i}@c.example", "type": "page_view"}).decode()
+            + "\n"
+            for i in range(30)
+        )
+    )
+    imp = ["event", "ingest", str(events), "--batch-size", "10", "--window", "10", *db]
+    full = sqlite3.OperationalError("database or disk is full")
+    with monkeypatch.context() as m:
+        _stop_on_call(m, "ingest_counts", 2, full)
+        code, out, err = run(*imp, "--json")
+    assert code == 2, (out, err)
+    report = orjson.loads(out)
+    assert report["stopped"] == "error" and report["accepted"] == 10
+    assert report["stored_through"] == 10
+    lines = [x for x in err.splitlines() if x.strip()]
+    assert lines[0].startswith("stopped after 20 lines read: 10 events stored")
+    assert lines[1].startswith("error: the store's disk is full")
+    code, out, err = run(*imp)
+    assert code == 0 and "30 lines: 20 events accepted, 10 duplicates" in out, out

@@ -23,26 +23,67 @@ from rich.progress import (
 from leadgate.cli.common import console, print_json
 from leadgate.cli.errors import BadInput
 from leadgate.cli.terminal import echo
-from leadgate.ingest.files import ImportReport
+from leadgate.ingest.files import ImportReport, report_of
 
 
 def with_progress(
-    path: Path, as_json: bool, run: Callable[[Callable[[int], None]], ImportReport]
+    path: Path,
+    as_json: bool,
+    run: Callable[[Callable[[int], None]], ImportReport],
+    what: str = "leads",
 ) -> ImportReport:
+    """`run` the import with a progress bar. An import stopped part-way (Ctrl-C, a full
+    or busy store) says what it had stored and how to finish: Ctrl-C exits 130, a store
+    error goes on to its one-line message (exit 2)."""
     if not path.exists():
         raise BadInput(f"{path}: no such file")
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-        disable=as_json,
-    ) as bar:
-        task = bar.add_task(path.name, total=path.stat().st_size)
-        return run(lambda n: bar.advance(task, n))
+    try:
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+            disable=as_json,
+        ) as bar:
+            task = bar.add_task(path.name, total=path.stat().st_size)
+            return run(lambda n: bar.advance(task, n))
+    except BaseException as exc:
+        report = report_of(exc)
+        if report is None:
+            raise
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        if as_json:
+            print_json({**report.as_dict(), "stopped": "interrupted" if interrupted else "error"})
+        echo(_stopped_line(report, what, interrupted), err=True)
+        if interrupted:
+            raise typer.Exit(code=130) from None
+        raise
+
+
+def _stopped_line(report: ImportReport, what: str, interrupted: bool) -> str:
+    """Where a stopped import ended, what it stored, and that running it again finishes."""
+    why = "interrupted" if interrupted else "stopped"
+    through = (
+        f"the file is stored up to line {report.stored_through:,}"
+        if report.stored_through
+        else "nothing of the file was stored"
+    )
+    if what == "leads":
+        done = (
+            f"{report.created:,} leads created, {report.updated:,} updated, "
+            f"{report.unchanged:,} unchanged"
+        )
+        again = "the same import again completes it (stored rows are matched, not added twice)"
+    else:
+        done = f"{report.accepted:,} events stored"
+        again = (
+            "the same import again stores the rest (an event with an id or an occurred_at "
+            "is not stored twice; one with neither would be)"
+        )
+    return f"{why} after {report.read:,} lines read: {done}; {through}; {again}"
 
 
 def print_report(report: ImportReport, as_json: bool, what: str) -> None:

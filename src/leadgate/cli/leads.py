@@ -251,7 +251,10 @@ def register(app: typer.Typer) -> None:
             owners=ImportOwners(sales_of(engine)),
         )
         report = with_progress(
-            file, as_json, lambda p: import_leads(engine, file, rejects, batch_size, p, opts)
+            file,
+            as_json,
+            lambda p: import_leads(engine, file, rejects, batch_size, p, opts),
+            "leads",
         )
         print_report(report, as_json, "leads")
 
@@ -466,6 +469,9 @@ def register(app: typer.Typer) -> None:
 
         engine = open_engine(db)
         report = with_progress(
-            file, as_json, lambda p: ingest_events(engine, file, rejects, batch_size, p, window)
+            file,
+            as_json,
+            lambda p: ingest_events(engine, file, rejects, batch_size, p, window),
+            "events",
         )
         print_report(report, as_json, "events")

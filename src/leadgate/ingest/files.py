@@ -65,10 +65,28 @@ class ImportReport:
     decisions: dict[str, Any] = field(default_factory=dict)
     # What a CRM export brought besides fields (`leadgate.ingest.crm`).
     crm: dict[str, Any] = field(default_factory=dict)
+    # The file's lines up to this one are stored: what an import stopped part-way (Ctrl-C,
+    # a full disk) had done, so a person knows where it ended (`stopped`, `report_of`).
+    stored_through: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {k: v for k, v in self.__dict__.items()}
+
+
+_REPORT = "leadgate_import_report"
+
+
+def stopped(exc: BaseException, report: ImportReport) -> None:
+    """Mark `exc`, which stops an import, with what the import had stored by then
+    (read back by `report_of`); the batches stored before it stay stored."""
+    setattr(exc, _REPORT, report)
+
+
+def report_of(exc: BaseException) -> ImportReport | None:
+    """The report of the import `exc` stopped, if it stopped one."""
+    found = getattr(exc, _REPORT, None)
+    return found if isinstance(found, ImportReport) else None
 
 
 class Rejects:
@@ -341,20 +359,30 @@ def ingest_events(
             report.accepted += accepted
             report.duplicates += duplicates
         pending.clear()
+        # A window is regrouped by lead: only once all of it is stored is every line
+        # up to its last one stored.
+        report.stored_through = last[0]
 
-    with gc_paused:  # parsing allocates as much as scoring (see gc_paused)
-        for line, data, raw in records:
-            report.read += 1
-            if isinstance(data, str):
-                _reject(report, rejects, line, data, raw)
-                continue
-            try:
-                pending.append(parse_event(data, now))
-            except InputError as exc:
-                _reject(report, rejects, line, str(exc), raw or _written_back(data))
-                continue
-            if len(pending) >= window:
-                flush()
-        flush()
+    last = [0]
+    try:
+        with gc_paused:  # parsing allocates as much as scoring (see gc_paused)
+            for line, data, raw in records:
+                report.read += 1
+                if isinstance(data, str):
+                    _reject(report, rejects, line, data, raw)
+                    continue
+                try:
+                    pending.append(parse_event(data, now))
+                except InputError as exc:
+                    _reject(report, rejects, line, str(exc), raw or _written_back(data))
+                    continue
+                last[0] = line
+                if len(pending) >= window:
+                    flush()
+            flush()
+    except BaseException as exc:
+        report.rejects_path = rejects.close()
+        stopped(exc, report)
+        raise
     report.rejects_path = rejects.close()
     return report

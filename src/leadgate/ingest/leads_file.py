@@ -35,7 +35,7 @@ from leadgate.engine.imports import (
 from leadgate.ingest.columns import INTEGER_FIELDS, NUMBER_FIELDS, typed_value
 from leadgate.ingest.countries import country_code
 from leadgate.ingest.crm import COMPUTED, CONSUMED, crm_field, detect_system, stage_for
-from leadgate.ingest.files import ImportReport, Rejects, _CsvRecords, _reject
+from leadgate.ingest.files import ImportReport, Rejects, _CsvRecords, _reject, stopped
 from leadgate.ingest.formats import ColumnFormat, Survey, parse_date, parse_number
 from leadgate.ingest.sniff import layout as sniff_layout
 from leadgate.ingest.validate import (
@@ -152,44 +152,51 @@ def import_leads(
     def flush() -> None:
         if batch:
             _store(engine, batch, crm, report, opts.owners, actor)
+            report.stored_through = batch[-1].line
             batch.clear()
 
-    for line, rec, raw in records:
-        report.read += 1
-        if isinstance(rec, str):
-            _reject(report, rejects, line, rec, raw)
-            continue
-        if not columns:
-            columns = dict(zip(records.names, records.header, strict=True))
-        try:
-            row = _row(line, rec, formats, now, columns)
-        except InputError as exc:
-            _reject(report, rejects, line, str(exc), ",".join(rec.values()))
-            continue
-        for column, error, value in row.skipped:
-            report.values_skipped += 1
-            if len(report.skipped) < 1000:
-                report.skipped.append(f"line {line}: {column}: {error}")
-            rejects.skip(line, column, error, value[:10_000])
-        prev = first_seen.get(row.email)
-        if prev is None:
-            first_seen[row.email] = (line, row.raw_email)
-        elif prev[1] != row.raw_email:
-            report.warnings.append(
-                f"line {line}: '{row.raw_email}' is the same lead as '{prev[1]}' on line "
-                f"{prev[0]} (emails differ only in case or spaces): merged"
-            )
-        stage, unknown = stage_for(rec.get("lifecycle_stage"), rec.get("lead_status"))
-        row.stage = stage
-        if stage:
-            crm.stages[stage] += 1
-        if unknown:
-            crm.unknown_stage_values[unknown] += 1
-        report.accepted += 1
-        batch.append(row)
-        if len(batch) >= batch_size:
-            flush()
-    flush()
+    try:
+        for line, rec, raw in records:
+            report.read += 1
+            if isinstance(rec, str):
+                _reject(report, rejects, line, rec, raw)
+                continue
+            if not columns:
+                columns = dict(zip(records.names, records.header, strict=True))
+            try:
+                row = _row(line, rec, formats, now, columns)
+            except InputError as exc:
+                _reject(report, rejects, line, str(exc), ",".join(rec.values()))
+                continue
+            for column, error, value in row.skipped:
+                report.values_skipped += 1
+                if len(report.skipped) < 1000:
+                    report.skipped.append(f"line {line}: {column}: {error}")
+                rejects.skip(line, column, error, value[:10_000])
+            prev = first_seen.get(row.email)
+            if prev is None:
+                first_seen[row.email] = (line, row.raw_email)
+            elif prev[1] != row.raw_email:
+                report.warnings.append(
+                    f"line {line}: '{row.raw_email}' is the same lead as '{prev[1]}' on line "
+                    f"{prev[0]} (emails differ only in case or spaces): merged"
+                )
+            stage, unknown = stage_for(rec.get("lifecycle_stage"), rec.get("lead_status"))
+            row.stage = stage
+            if stage:
+                crm.stages[stage] += 1
+            if unknown:
+                crm.unknown_stage_values[unknown] += 1
+            report.accepted += 1
+            batch.append(row)
+            if len(batch) >= batch_size:
+                flush()
+        flush()
+    except BaseException as exc:
+        report.crm = crm.as_dict()
+        report.rejects_path = rejects.close()
+        stopped(exc, report)
+        raise
     if records.shared:
         report.warnings.insert(0, _shared_note(records.shared))
     report.crm = crm.as_dict()
