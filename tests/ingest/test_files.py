@@ -174,3 +174,26 @@ def test_a_byte_order_mark_loses_no_line(engine: Engine, tmp_path: Path) -> None
     mid = write(tmp_path / "mid.jsonl", orjson.dumps(events[0]) + b"\n" + BOM + b"{}\n")
     report = ingest_events(engine, mid)
     assert report.rejected == 1 and report.errors[0].startswith("line 2: ")
+
+
+def test_a_number_too_large_for_a_double_is_skipped_and_its_row_lands(
+    engine: Engine, tmp_path: Path
+) -> None:
+    # 400 digits is more than a double holds: once an OverflowError that stopped the
+    # whole import with a traceback, nothing landed.
+    huge = "9" * 400
+    csv_path = write(
+        tmp_path / "leads.csv",
+        f"email,company_size,annual_revenue\na@acme.com,{huge},5\nb@acme.com,5,{huge}\n"
+        "c@acme.com,5,5\n",
+    )
+    report = import_leads(engine, csv_path)
+    assert (report.accepted, report.rejected, report.values_skipped) == (3, 0, 2)
+    skipped = rejects(Path(report.rejects_path or ""))
+    assert [(r["line"], r["column"], r["skipped"]) for r in skipped] == [
+        (2, "company_size", True),
+        (3, "annual_revenue", True),
+    ]
+    assert "too large" in str(skipped[0]["error"])
+    assert "company_size" not in engine.show("a@acme.com")["attributes"]
+    assert engine.show("b@acme.com")["attributes"]["company_size"] == 5

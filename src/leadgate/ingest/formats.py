@@ -19,6 +19,7 @@ Parsing itself is left to python-dateutil, told the order decided here.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -258,6 +259,9 @@ def parse_number(raw: str, fmt: ColumnFormat, integer: bool) -> tuple[float | in
         n = float(text) * multiplier
     except ValueError:
         raise InputError(fmt.field, f"'{value}' is not a number") from None
+    if not math.isfinite(n):
+        # Hundreds of digits (or "1e308" thousands): more than a double holds.
+        raise InputError(fmt.field, f"'{value}' is too large a number")
     if n < 0:
         raise InputError(fmt.field, f"'{value}' is negative")
     if integer:
