@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -97,6 +98,18 @@ WRITE_RECEIPT_SCHEMA = {
 LEAD_OR_RECEIPT = {"oneOf": [LEAD_SCHEMA, WRITE_RECEIPT_SCHEMA]}
 
 
+def _finite(value: Any) -> bool:
+    """Whether no number in `value` is NaN or infinite (the body's JSON parser reads
+    `NaN`, `Infinity` and `1e309` as such floats)."""
+    if value.__class__ is float:
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(x) for x in value.values())
+    if isinstance(value, list):
+        return all(_finite(x) for x in value)
+    return True
+
+
 def _attributes(body: LeadIn, now: float) -> tuple[dict[str, Any], float | None]:
     raw: dict[str, Any] = dict(body.attributes)
     raw.update(body.model_extra or {})
@@ -120,6 +133,11 @@ def _attributes(body: LeadIn, now: float) -> tuple[dict[str, Any], float | None]
         size = len(orjson.dumps(attrs))
     except TypeError as exc:
         raise InputError("attributes", f"not storable JSON: {exc}") from None
+    # After the dump, which refuses nesting over 255 levels: the walk below cannot
+    # overflow the stack. The dump itself writes NaN and infinities as null.
+    for k, v in attrs.items():
+        if not _finite(v):
+            raise InputError(k, "NaN, Infinity or a number too large for a double")
     if size > MAX_PROPERTIES_BYTES:
         raise InputError("attributes", f"over the {MAX_PROPERTIES_BYTES // 1024} KB limit")
     return attrs, created
