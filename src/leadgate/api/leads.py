@@ -98,16 +98,19 @@ WRITE_RECEIPT_SCHEMA = {
 LEAD_OR_RECEIPT = {"oneOf": [LEAD_SCHEMA, WRITE_RECEIPT_SCHEMA]}
 
 
-def _finite(value: Any) -> bool:
-    """Whether no number in `value` is NaN or infinite (the body's JSON parser reads
-    `NaN`, `Infinity` and `1e309` as such floats)."""
+def _unstorable(value: Any) -> str | None:
+    """Why `value` cannot be stored as sent, or None: a NaN or infinite number (the body's
+    JSON parser reads `NaN`, `Infinity` and `1e309` as such floats, and the store's JSON
+    would write null), a NUL character (PostgreSQL's JSON refuses it)."""
     if value.__class__ is float:
-        return math.isfinite(value)
+        return None if math.isfinite(value) else "NaN, Infinity or a number too large for a double"
+    if isinstance(value, str):
+        return "contains a NUL character" if "\x00" in value else None
     if isinstance(value, dict):
-        return all(_finite(x) for x in value.values())
+        return next(filter(None, map(_unstorable, [*value, *value.values()])), None)
     if isinstance(value, list):
-        return all(_finite(x) for x in value)
-    return True
+        return next(filter(None, map(_unstorable, value)), None)
+    return None
 
 
 def _attributes(body: LeadIn, now: float) -> tuple[dict[str, Any], float | None]:
@@ -136,8 +139,9 @@ def _attributes(body: LeadIn, now: float) -> tuple[dict[str, Any], float | None]
     # After the dump, which refuses nesting over 255 levels: the walk below cannot
     # overflow the stack. The dump itself writes NaN and infinities as null.
     for k, v in attrs.items():
-        if not _finite(v):
-            raise InputError(k, "NaN, Infinity or a number too large for a double")
+        why = _unstorable(v)
+        if why is not None:
+            raise InputError(k, why)
     if size > MAX_PROPERTIES_BYTES:
         raise InputError("attributes", f"over the {MAX_PROPERTIES_BYTES // 1024} KB limit")
     return attrs, created

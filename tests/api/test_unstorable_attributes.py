@@ -1,7 +1,7 @@
-"""Numbers that are not numbers in a lead's attributes: NaN, Infinity, a literal too
-large for a double (1e309) and a typed value with hundreds of digits are refused with
-the field named (docs/security.md, "Numbers that are not numbers"), never stored as
-null behind a 201 and never a 500."""
+"""Values no store can hold, in a lead's attributes over POST /leads: NaN, Infinity, a
+literal too large for a double (1e309), a typed value of hundreds of digits, a NUL
+character. Each is refused with the field named (docs/security.md, "Numbers that are not
+numbers"): never stored as null behind a 201, never a 500."""
 
 from __future__ import annotations
 
@@ -42,3 +42,18 @@ def test_post_leads_refuses_non_finite_attribute_numbers(api: Api, raw: bytes, f
 def test_a_typed_attribute_too_large_for_a_double_is_refused(api: Api, field: str) -> None:
     r = api.post(f"{V1}/leads", json={"email": "a@acme.com", field: "9" * 400})
     _refused(api, r, field)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"email": "a@acme.com", "job_title": "CTO\u0000"},
+        {"email": "a@acme.com", "attributes": {"notes": ["ok", "n\u0000"]}},
+        {"email": "a@acme.com", "tags": {"k\u0000": 1}},
+    ],
+)
+def test_post_leads_refuses_a_nul_character_in_an_attribute(api: Api, body: dict[str, Any]) -> None:
+    # PostgreSQL's JSON cannot hold U+0000: this was a 500 there (SQLite stored it).
+    field = next(k for k in body if k != "email")
+    field = next(iter(body["attributes"])) if field == "attributes" else field
+    _refused(api, api.post(f"{V1}/leads", json=body), field)
