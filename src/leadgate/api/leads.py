@@ -33,6 +33,7 @@ from leadgate.ingest.validate import (
     check_email,
     iso,
     parse_time,
+    text_ok,
 )
 from leadgate.keys import ApiKey
 from leadgate.lifecycle.stages import STAGES, stage_name
@@ -45,17 +46,6 @@ LeadId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The lead's id.")]
 def json_response(data: Any, status: int = 200) -> Response:
     """orjson-encoded JSON."""
     return Response(orjson.dumps(data), status, media_type="application/json")
-
-
-def text_ok(value: str, field: str) -> str:
-    """Refuse text no store can hold (NUL, lone surrogates)."""
-    if "\x00" in value:
-        raise InputError(field, "contains a NUL character")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InputError(field, "is not valid Unicode text") from None
-    return value
 
 
 class LeadIn(BaseModel):

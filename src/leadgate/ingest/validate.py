@@ -96,6 +96,18 @@ def _domain_ok(domain: str) -> bool:
     return True
 
 
+def text_ok(value: str, field: str) -> str:
+    """Refuse text no store can hold (NUL: PostgreSQL's text refuses it; lone surrogates:
+    not UTF-8)."""
+    if "\x00" in value:
+        raise InputError(field, "contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(field, "is not valid Unicode text") from None
+    return value
+
+
 @lru_cache(maxsize=262_144)
 def check_email(raw: str) -> str:
     """A syntactically valid email, normalised (trimmed, lower-cased). Raises InputError.
