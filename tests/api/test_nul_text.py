@@ -72,3 +72,24 @@ def _state(api: Api, lead: int) -> Any:
         shown["history"],
         api.get(f"{V1}/leads/{lead}/qualification").json(),
     )
+
+
+def test_a_nul_in_a_forms_visitor_id_is_refused_by_name(api: Api) -> None:
+    # The public form routes (no key): the visitor id is looked up and stored as text.
+    from tests.forms.conftest import playbook_text
+
+    api.engine.activate_playbook(playbook_text(), "forms.yaml")
+    r = api.client.get("/f/demo/start", params={"visitor_id": "v" + NUL})
+    assert r.status_code == 422, r.text
+    assert "visitor_id" in r.json()["detail"]
+    ticket = api.client.get("/f/demo/start").json()["ticket"]
+    api.engine.clock.advance(5)  # type: ignore[attr-defined]
+    answers = {"email": "ann@acme.com", "need": "just looking", "consent": True}
+    r = api.client.post(
+        "/f/demo/submit",
+        json={"ticket": ticket, "answers": answers, "visitor_id": "v" + NUL},
+        headers={"Origin": "https://www.example.com"},
+    )
+    assert r.status_code == 422, r.text
+    assert "visitor_id" in r.json()["detail"]
+    assert api.get(f"{V1}/leads").json()["items"] == []

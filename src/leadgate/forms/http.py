@@ -182,7 +182,14 @@ async def _body(request: Request) -> dict[str, Any]:
 
 def _text(data: dict[str, Any], key: str, limit: int = 2000) -> str | None:
     v = data.get(key)
-    return v[:limit] if isinstance(v, str) and v else None
+    return _no_nul(v[:limit], key) if isinstance(v, str) and v else None
+
+
+def _no_nul(text: str, key: str) -> str:
+    # Stored and looked up as text: PostgreSQL's text refuses U+0000.
+    if "\x00" in text:
+        raise FormError(key, "contains a NUL character")
+    return text
 
 
 def utm_of(landing: str | None) -> dict[str, str]:
@@ -316,7 +323,7 @@ async def start(request: Request, form: str, visitor_id: str | None = None) -> R
     async def run(f: Form, forms: Forms) -> dict[str, Any]:
         _limited(request)
         ctx = request.app.state.leadgate
-        visit = Visit(visitor_id=(visitor_id or "")[:100] or None)
+        visit = Visit(visitor_id=_no_nul(visitor_id or "", "visitor_id")[:100] or None)
         ticket = await ctx.write(forms.ticket, form, small=True)
         view, _ = await ctx.read(forms.step, form, {}, -1, visit)
         return {
