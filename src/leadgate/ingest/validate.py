@@ -272,6 +272,8 @@ def parse_event(data: Any, now: float, allow_reserved: bool = False) -> EventIn:
     if ev_id in (None, ""):
         ev_id = derive_event_id(email, type_, at if when in (None, "") else when, props_json)
     else:
+        if isinstance(ev_id, bool) or not isinstance(ev_id, str | int | float):
+            raise InputError("id", "must be text (or a number)")
         ev_id = str(ev_id)
         if len(ev_id) > MAX_ID_CHARS:
             raise InputError("id", f"longer than {MAX_ID_CHARS} characters")
