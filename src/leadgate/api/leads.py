@@ -20,6 +20,7 @@ from leadgate.api.queries import (
     SORTS,
     LeadFilter,
     anything_due,
+    kept_address,
     lead_id_of,
     lead_ref,
     list_page,
@@ -177,8 +178,16 @@ async def upsert_lead(
             lead_id = int(row[0]) if row is not None else None
         except Unavailable:
             lead_id = await ctx.read(lead_id_of, ctx.db, email)
+        if lead_id is None:
+            # Another spelling of a lead (merged, identity rules): the write went there.
+            kept = await ctx.read(kept_address, ctx.engine, email)
+            lead_id = await ctx.read(lead_id_of, ctx.db, kept)
         return json_response({"id": lead_id, "created": bool(created)}, status)
-    data = await ctx.read(ctx.engine.show, email, small=True)
+    try:
+        data = await ctx.read(ctx.engine.show, email, small=True)
+    except NotFound:
+        kept = await ctx.read(kept_address, ctx.engine, email)
+        data = await ctx.read(ctx.engine.show, kept)
     return json_response(data, status)
 
 
