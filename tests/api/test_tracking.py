@@ -163,3 +163,19 @@ def test_browser_keys_need_origins_and_only_they_have_them(api: Api) -> None:
 def test_a_track_request_is_small(api: Api) -> None:
     body = {"visitor_id": VID, "events": [{"type": "page_view", "properties": {"x": "y" * 70_000}}]}
     assert_problem(track(api, body), 413)
+
+
+def test_properties_nested_too_deep_to_store_are_a_problem_not_a_500(api: Api) -> None:
+    # 300 levels parse (orjson reads up to 1,024) but no store can write them back
+    # (orjson writes up to 255): refused by name, nothing stored.
+    deep = b"[" * 300 + b"]" * 300
+    raw = b'{"visitor_id":"' + VID.encode() + b'","events":[{"type":"page_view","properties":'
+    raw += b'{"a":' + deep + b"}}]}"
+    r = api.client.post(
+        f"{V1}/track?key={api.keys['browser']}",
+        content=raw,
+        headers={"Content-Type": "text/plain", "Origin": ORIGIN},
+    )
+    p = assert_problem(r, 422)
+    assert p["pointer"] == "#/events/0/properties"
+    assert track(api, page_view()).status_code == 202

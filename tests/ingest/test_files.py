@@ -207,3 +207,26 @@ def test_two_columns_of_one_field_keep_the_first_value_given(
     # An event CSV's `type` and `event` columns: the same rule.
     report = ingest_events(engine, events)
     assert (report.accepted, report.rejected) == (2, 0), report.errors
+
+
+def test_a_number_too_large_for_a_double_is_skipped_and_its_row_lands(
+    engine: Engine, tmp_path: Path
+) -> None:
+    # 400 digits is more than a double holds: once an OverflowError that stopped the
+    # whole import with a traceback, nothing landed.
+    huge = "9" * 400
+    csv_path = write(
+        tmp_path / "leads.csv",
+        f"email,company_size,annual_revenue\na@acme.com,{huge},5\nb@acme.com,5,{huge}\n"
+        "c@acme.com,5,5\n",
+    )
+    report = import_leads(engine, csv_path)
+    assert (report.accepted, report.rejected, report.values_skipped) == (3, 0, 2)
+    skipped = rejects(Path(report.rejects_path or ""))
+    assert [(r["line"], r["column"], r["skipped"]) for r in skipped] == [
+        (2, "company_size", True),
+        (3, "annual_revenue", True),
+    ]
+    assert "too large" in str(skipped[0]["error"])
+    assert "company_size" not in engine.show("a@acme.com")["attributes"]
+    assert engine.show("b@acme.com")["attributes"]["company_size"] == 5

@@ -86,6 +86,8 @@ def backtest(
     load_playbook(old_text, "--against playbook")
     if start is not None and end is not None and end <= start:
         raise InputError("to", "must be after --from")
+    if start is not None and end is None and engine.clock() <= start:
+        raise InputError("from", "must be before now (or give --to)")
     with tempfile.TemporaryDirectory(prefix="leadgate-bt-") as tmp:
         exp = export_store(engine.db, Path(tmp))
         paths = (exp.leads, exp.events, exp.transitions)

@@ -11,10 +11,10 @@ from starlette.responses import Response
 
 from leadgate.api.auth import ADMIN, MARKETING, actor, context, require
 from leadgate.api.events import decode_json, read_body
-from leadgate.api.leads import json_response, text_ok
+from leadgate.api.leads import json_response
 from leadgate.api.problems import ApiProblem, responses
 from leadgate.engine.activation import activate
-from leadgate.ingest.validate import InputError, iso
+from leadgate.ingest.validate import InputError, iso, text_ok
 from leadgate.keys import ROLES, ApiKey, create_key, list_keys, revoke_key
 from leadgate.playbook.loader import load_playbook
 from leadgate.store.database import Database
@@ -337,7 +337,8 @@ async def post_key(
     """The answer's `key` is the only time the secret is shown."""
     ctx = context(request)
     name = text_ok(body.name, "name")
-    made, secret = await ctx.write(create_key, ctx.db, body.role, name, actor(key), body.origins)
+    origins = [text_ok(o, "origin") for o in body.origins]
+    made, secret = await ctx.write(create_key, ctx.db, body.role, name, actor(key), origins)
     return json_response({**made.as_dict(), "key": secret}, 201)
 
 

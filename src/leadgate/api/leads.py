@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -19,6 +20,7 @@ from leadgate.api.queries import (
     SORTS,
     LeadFilter,
     anything_due,
+    kept_address,
     lead_id_of,
     lead_ref,
     list_page,
@@ -32,6 +34,7 @@ from leadgate.ingest.validate import (
     check_email,
     iso,
     parse_time,
+    text_ok,
 )
 from leadgate.keys import ApiKey
 from leadgate.lifecycle.stages import STAGES, stage_name
@@ -44,17 +47,6 @@ LeadId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The lead's id.")]
 def json_response(data: Any, status: int = 200) -> Response:
     """orjson-encoded JSON."""
     return Response(orjson.dumps(data), status, media_type="application/json")
-
-
-def text_ok(value: str, field: str) -> str:
-    """Refuse text no store can hold (NUL, lone surrogates)."""
-    if "\x00" in value:
-        raise InputError(field, "contains a NUL character")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InputError(field, "is not valid Unicode text") from None
-    return value
 
 
 class LeadIn(BaseModel):
@@ -97,6 +89,21 @@ WRITE_RECEIPT_SCHEMA = {
 LEAD_OR_RECEIPT = {"oneOf": [LEAD_SCHEMA, WRITE_RECEIPT_SCHEMA]}
 
 
+def _unstorable(value: Any) -> str | None:
+    """Why `value` cannot be stored as sent, or None: a NaN or infinite number (the body's
+    JSON parser reads `NaN`, `Infinity` and `1e309` as such floats, and the store's JSON
+    would write null), a NUL character (PostgreSQL's JSON refuses it)."""
+    if value.__class__ is float:
+        return None if math.isfinite(value) else "NaN, Infinity or a number too large for a double"
+    if isinstance(value, str):
+        return "contains a NUL character" if "\x00" in value else None
+    if isinstance(value, dict):
+        return next(filter(None, map(_unstorable, [*value, *value.values()])), None)
+    if isinstance(value, list):
+        return next(filter(None, map(_unstorable, value)), None)
+    return None
+
+
 def _attributes(body: LeadIn, now: float) -> tuple[dict[str, Any], float | None]:
     raw: dict[str, Any] = dict(body.attributes)
     raw.update(body.model_extra or {})
@@ -120,6 +127,12 @@ def _attributes(body: LeadIn, now: float) -> tuple[dict[str, Any], float | None]
         size = len(orjson.dumps(attrs))
     except TypeError as exc:
         raise InputError("attributes", f"not storable JSON: {exc}") from None
+    # After the dump, which refuses nesting over 255 levels: the walk below cannot
+    # overflow the stack. The dump itself writes NaN and infinities as null.
+    for k, v in attrs.items():
+        why = _unstorable(v)
+        if why is not None:
+            raise InputError(k, why)
     if size > MAX_PROPERTIES_BYTES:
         raise InputError("attributes", f"over the {MAX_PROPERTIES_BYTES // 1024} KB limit")
     return attrs, created
@@ -165,8 +178,16 @@ async def upsert_lead(
             lead_id = int(row[0]) if row is not None else None
         except Unavailable:
             lead_id = await ctx.read(lead_id_of, ctx.db, email)
+        if lead_id is None:
+            # Another spelling of a lead (merged, identity rules): the write went there.
+            kept = await ctx.read(kept_address, ctx.engine, email)
+            lead_id = await ctx.read(lead_id_of, ctx.db, kept)
         return json_response({"id": lead_id, "created": bool(created)}, status)
-    data = await ctx.read(ctx.engine.show, email, small=True)
+    try:
+        data = await ctx.read(ctx.engine.show, email, small=True)
+    except NotFound:
+        kept = await ctx.read(kept_address, ctx.engine, email)
+        data = await ctx.read(ctx.engine.show, kept)
     return json_response(data, status)
 
 

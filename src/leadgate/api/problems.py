@@ -110,7 +110,25 @@ def field_pointer(field: str) -> str:
     return pointer(parts)
 
 
+def _json_media(ctype: str) -> bool:
+    media = ctype.split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
 def _validation(request: Request, exc: RequestValidationError) -> Response:
+    ctype = request.headers.get("content-type", "")
+    sent = (
+        request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
+    )
+    if sent and not _json_media(ctype) and any(e.get("loc") == ("body",) for e in exc.errors()):
+        # The body was not read as JSON at all (`curl -d` sends a form type): the
+        # validator's "#: Input should be a valid dictionary" would hide the cause.
+        got = f"'{ctype[:100]}'" if ctype else "none"
+        return problem(
+            415,
+            f"send the body as JSON, with Content-Type: application/json (got {got})",
+            "unsupported-media-type",
+        )
     errors = []
     for err in exc.errors():
         loc = list(err.get("loc", ()))

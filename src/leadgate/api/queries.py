@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -17,6 +17,9 @@ from leadgate.engine.summary import SUMMARY_INDEX, summary, summary_columns
 from leadgate.ingest.validate import InputError
 from leadgate.store.database import Database
 from leadgate.store.repository import Repository
+
+if TYPE_CHECKING:
+    from leadgate.engine.engine import Engine
 
 # sort name → the ordered (column, ascending?) list; `id` always last, so the order is total.
 SORTS: dict[str, list[tuple[str, bool]]] = {
@@ -43,6 +46,20 @@ def lead_id_of(db: Database, email: str) -> int | None:
     with db.read() as conn:
         row = Repository(db, conn).execute(LEAD_ID_SQL, [email]).fetchone()
     return int(row[0]) if row else None
+
+
+def kept_address(engine: Engine, email: str) -> str:
+    """The address of the lead `email` lands on: its own, or, for the address of a lead
+    merged into another or another spelling under the playbook's identity rules, the
+    kept lead's (`engine.identity.resolve`, as every write resolves it)."""
+    from leadgate.engine.identity import resolve
+
+    rules = engine.processor().playbook.identity
+    with engine.db.read() as conn:
+        repo = Repository(engine.db, conn)
+        if repo.execute(LEAD_ID_SQL, [email]).fetchone() is not None:
+            return email
+        return resolve(repo, [email], rules).get(email, email)
 
 
 def lead_ref(db: Database, lead_id: int) -> tuple[str, float | None] | None:

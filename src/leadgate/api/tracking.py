@@ -15,6 +15,7 @@ that sends JSON or an Authorization header gets the CORS preflight answered too.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import uuid
@@ -98,6 +99,15 @@ def _allowed_origin(request: Request, key: ApiKey) -> str:
     return origin
 
 
+def _size(props: dict[str, Any]) -> float:
+    """The properties' size as stored; infinite when they cannot be stored (nested
+    deeper than orjson writes, 255 levels, though it reads 1,024)."""
+    try:
+        return len(orjson.dumps(props))
+    except TypeError:
+        return math.inf
+
+
 def _parse(data: Any, allowed: list[str]) -> tuple[str, list[tuple[str, dict[str, Any]]]]:
     if not isinstance(data, dict):
         raise ApiProblem(422, 'the body must be {"visitor_id": …, "events": […]}', "invalid")
@@ -122,7 +132,7 @@ def _parse(data: Any, allowed: list[str]) -> tuple[str, list[tuple[str, dict[str
                 pointer=f"{where}/type",
             )
         props = it.get("properties", {})
-        if not isinstance(props, dict) or len(orjson.dumps(props)) > MAX_PROPERTIES_BYTES:
+        if not isinstance(props, dict) or _size(props) > MAX_PROPERTIES_BYTES:
             raise ApiProblem(
                 422,
                 f"properties: an object of at most {MAX_PROPERTIES_BYTES} bytes",

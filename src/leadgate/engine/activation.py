@@ -145,6 +145,8 @@ def activate(
     LeadProcessor(pb, 0)  # compiles every rule: fail here, before anything is stored
     with engine.db.write() as conn:
         repo = Repository(engine.db, conn)
+        # Before reading the active version: a concurrent activation commits first.
+        repo.lock_playbooks()
         active = repo.active_playbook()
         if active is not None and active[1] == text:
             return Activation(active[0], pb, 0, unchanged=True)

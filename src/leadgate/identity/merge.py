@@ -30,6 +30,7 @@ from leadgate.engine import history
 from leadgate.engine.engine import Engine, NotFound
 from leadgate.ingest.validate import InputError, check_email, iso
 from leadgate.leads.identity import canonical_email
+from leadgate.privacy.erase import is_pseudonym
 from leadgate.store.repository import Repository, StoredLead, dumps
 from leadgate.webhooks import enqueue
 
@@ -109,6 +110,11 @@ def merge_leads(
                 return {"kept": _brief(keep), "merged": done, "already": True}
             if other.state.id == keep.state.id:
                 raise InputError("other", "a lead cannot be merged into itself")
+            for field, s in (("lead", keep), ("other", other)):
+                if is_pseudonym(s.state.email):
+                    # Kept for the counts only: a merge would join a live person's data
+                    # to it, or its history to a live person.
+                    raise InputError(field, f"lead {s.state.id} is an erased person's record")
             assert other.state.id is not None
             kid, oid = keep.state.id, other.state.id
             repo_rows_of_other = repo.history_rows(oid)

@@ -101,6 +101,18 @@ def _domain_ok(domain: str) -> bool:
     return True
 
 
+def text_ok(value: str, field: str) -> str:
+    """Refuse text no store can hold (NUL: PostgreSQL's text refuses it; lone surrogates:
+    not UTF-8)."""
+    if "\x00" in value:
+        raise InputError(field, "contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(field, "is not valid Unicode text") from None
+    return value
+
+
 @lru_cache(maxsize=262_144)
 def check_email(raw: str) -> str:
     """A syntactically valid email, normalised (trimmed, lower-cased). Raises InputError.
@@ -288,6 +300,8 @@ def parse_event(data: Any, now: float, allow_reserved: bool = False) -> EventIn:
     if ev_id in (None, ""):
         ev_id = derive_event_id(email, type_, at if when in (None, "") else when, props_json)
     else:
+        if isinstance(ev_id, bool) or not isinstance(ev_id, str | int | float):
+            raise InputError("id", "must be text (or a number)")
         ev_id = str(ev_id)
         if len(ev_id) > MAX_ID_CHARS:
             raise InputError("id", f"longer than {MAX_ID_CHARS} characters")

@@ -178,9 +178,17 @@ class LeadProcessor:
         first = new[0]
         # In order: after everything that shaped the lead, its events (by time, then id)
         # and people's moves (an event at the instant of a move counts before it, so it
-        # is late). Inline: this runs for every lead of every batch.
-        if first.at > lead.settled_at and (
-            first.at > st.last_at or (first.at == st.last_at and first.id > st.last_id)
+        # is late), and the moves time made: a timer fired or spent up to "now" (the
+        # decay exit, a cooldown's end) after the event's time would have gone otherwise
+        # had the event arrived first (a timer due at the event's instant fires before
+        # it). A lead's creation is not such a move (below). Inline: this runs for
+        # every lead of every batch.
+        spent = lead.timer_spent_at
+        if (
+            first.at > lead.settled_at
+            and (first.at > st.last_at or (first.at == st.last_at and first.id > st.last_id))
+            and (first.at >= lead.stage_at or (lead.stage == "lead" and lead.stage_reason is None))
+            and (spent is None or first.at >= spent)
         ):
             if lead.stage == "lead" and lead.stage_reason is None and first.at < lead.stage_at:
                 # A lead's creation is an arrival like any other: a contact imported

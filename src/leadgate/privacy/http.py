@@ -18,6 +18,7 @@ from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
+from leadgate.ingest.validate import text_ok
 from leadgate.privacy.erase import consent, erase_person, export_person
 
 router = APIRouter(tags=["people"])
@@ -55,7 +56,9 @@ async def person_erase(email: Email, body: ReasonIn, request: Request) -> Respon
     """Personal data removed everywhere it was copied; counts kept under a pseudonym; the
     address suppressed; audited; announced as `person.erased`."""
     ctx = request.app.state.leadgate
-    data = await ctx.write(erase_person, ctx.engine, email, body.reason, _actor(request))
+    data = await ctx.write(
+        erase_person, ctx.engine, email, text_ok(body.reason, "reason"), _actor(request)
+    )
     return _json(data)
 
 
@@ -63,5 +66,7 @@ async def person_erase(email: Email, body: ReasonIn, request: Request) -> Respon
 async def person_consent(email: Email, body: ReasonIn, request: Request) -> Response:
     """Take the address off the suppression list (audited)."""
     ctx = request.app.state.leadgate
-    was = await ctx.write(consent, ctx.engine, email, body.reason, _actor(request))
+    was = await ctx.write(
+        consent, ctx.engine, email, text_ok(body.reason, "reason"), _actor(request)
+    )
     return _json({"suppressed": False, "was_suppressed": was})

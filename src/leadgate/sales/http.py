@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from leadgate.engine.engine import Engine
-from leadgate.ingest.validate import InputError
+from leadgate.ingest.validate import InputError, text_ok
 from leadgate.qualification.frameworks import QualificationError
 from leadgate.sales import Sales, install
 from leadgate.sla.calendar import CalendarError
@@ -137,6 +137,11 @@ class AssignIn(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
 
 
+def _text(value: str | None, field: str) -> str | None:
+    """`text_ok` for a field that may be left out."""
+    return None if value is None else text_ok(value, field)
+
+
 def _actor(request: Request) -> str:
     # The API app authenticates; if it leaves the key on the request, audit by its name.
     key = getattr(request.state, "api_key", None) or getattr(request.state, "key", None)
@@ -155,18 +160,19 @@ async def list_reps(request: Request) -> Response:
 async def add_rep(request: Request, body: RepIn) -> Response:
     """Create a rep (and their team if new). 422 on a bad zone, hours or duplicate name."""
     s = _sales(request)
+    text = {k: _text(getattr(body, k), k) for k in ("name", "team", "email", "timezone")}
     rep = await _run(
         request,
         True,
         s.add_rep,
-        body.name,
+        text["name"],
         body.role,
-        body.team,
-        body.email,
-        body.timezone,
+        text["team"],
+        text["email"],
+        text["timezone"],
         body.capacity,
-        body.hours,
-        body.days,
+        _text(body.hours, "hours"),
+        _text(body.days, "days"),
         body.weight,
     )
     return _json(rep, 201)
@@ -176,7 +182,8 @@ async def add_rep(request: Request, body: RepIn) -> Response:
 async def rep_away(request: Request, name: str, body: AwayIn) -> Response:
     """Routing skips a rep while away."""
     s = _sales(request)
-    return _json(await _run(request, True, s.set_away, name, body.until))
+    until = _text(body.until, "until")
+    return _json(await _run(request, True, s.set_away, text_ok(name, "name"), until))
 
 
 @router.get("/leads/{lead_id}/qualification", summary="Qualification answers")
@@ -199,7 +206,7 @@ async def put_qualification(request: Request, lead_id: LeadId, body: Qualificati
     """Save answers as a new version. 422 names an unknown criterion."""
     s = _sales(request)
     answers = {k: a.status for k, a in body.answers.items() if a.status is not None}
-    notes = {k: a.note for k, a in body.answers.items() if a.note is not None}
+    notes = {k: text_ok(a.note, k) for k, a in body.answers.items() if a.note is not None}
     return _json(await _run(request, True, s.qualify, lead_id, answers, notes, _actor(request)))
 
 
@@ -244,7 +251,15 @@ async def post_assign(request: Request, lead_id: LeadId, body: AssignIn) -> Resp
     """Give the lead to a named rep; kept in the audit with the reason."""
     s = _sales(request)
     return _json(
-        await _run(request, True, s.assign, lead_id, body.rep, body.reason, _actor(request))
+        await _run(
+            request,
+            True,
+            s.assign,
+            lead_id,
+            text_ok(body.rep, "rep"),
+            text_ok(body.reason, "reason"),
+            _actor(request),
+        )
     )
 
 
@@ -257,4 +272,4 @@ async def get_queue(
     """Open leads ordered by SLA time left, then grade, then score, each with the reason."""
     s = _sales(request)
     # The queue fires due SLA jobs first, so it is a write.
-    return _json(await _run(request, True, s.queue, rep, limit))
+    return _json(await _run(request, True, s.queue, _text(rep, "rep"), limit))

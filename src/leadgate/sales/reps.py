@@ -19,6 +19,8 @@ from leadgate.sla.calendar import BusinessCalendar, CalendarError, zone
 from leadgate.store.repository import Repository
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._'@-]{0,99}$")
+# The most open leads a rep may hold: what the column (a 32-bit integer) can store.
+MAX_CAPACITY = 2**31 - 1
 
 
 class RepDesk(Routing):
@@ -163,6 +165,8 @@ def _check_schedule(
     them (None: no limit, UTC, 09:00-17:00, mon-fri); InputError names the bad field."""
     if capacity is not None and capacity < 1:
         raise InputError("capacity", "must be at least 1 (omit it for no limit)")
+    if capacity is not None and capacity > MAX_CAPACITY:
+        raise InputError("capacity", f"must be at most {MAX_CAPACITY:,} (omit it for no limit)")
     try:
         if timezone is not None:
             zone(timezone)

@@ -87,7 +87,8 @@ def zone(name: str) -> ZoneInfo:
     """An IANA time zone, or CalendarError naming the field."""
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: a region's folder (`Europe`) or a name too long for a file name.
         raise CalendarError("timezone", f"unknown time zone '{name}'") from None
 
 

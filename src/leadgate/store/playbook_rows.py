@@ -100,6 +100,13 @@ class PlaybookRows(Statements):
         self.execute("UPDATE playbooks SET plain = ? WHERE version = ?", [form, version])
         return True
 
+    def lock_playbooks(self) -> None:
+        """Until this transaction ends, no other may add a version (PostgreSQL: two
+        activations at once both read the same highest version and one failed on the
+        key). Reads are not blocked. SQLite has one writer at a time anyway."""
+        if not self.db.is_sqlite:
+            self.execute("LOCK TABLE playbooks IN SHARE ROW EXCLUSIVE MODE")
+
     def add_playbook(
         self, name: str, text: str, actor: str, now: float, playbook: Playbook | None = None
     ) -> int:
@@ -115,6 +122,7 @@ class PlaybookRows(Statements):
                 form = plain.dumps(playbook, text, schema_fingerprint())
             except plain.Unplain:
                 form = None  # read by validating the YAML
+        self.lock_playbooks()
         row = self.execute("SELECT COALESCE(MAX(version), 0) FROM playbooks").fetchone()
         version = int(row[0]) + 1
         self.execute(

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from leadgate.engine.engine import NotFound
+from leadgate.ingest.validate import text_ok
 from leadgate.users.service import UserNotFound, Users
 
 router = APIRouter(tags=["users"])
@@ -87,9 +88,9 @@ async def post_user(request: Request, body: UserIn) -> Response:
         request,
         True,
         _users(request).add,
-        body.name,
+        text_ok(body.name, "name"),
         body.role,
-        body.rep,
+        None if body.rep is None else text_ok(body.rep, "rep"),
         body.password,
         _actor(request),
     )
