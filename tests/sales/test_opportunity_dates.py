@@ -38,6 +38,11 @@ def test_past_close_refused_backfill_allowed_and_patch(
     )
     engine.set_stage("ann@acme.com", "sql", None, "user:anna")
     body: dict[str, Any] = {"amount": 5000, "currency": "EUR", "expected_close": "2026-05-27"}
+    for amount in (1.7e308, 1e15 + 1):
+        r = client.post(
+            f"/api/v1/leads/{lid}/opportunity", json={**body, "amount": amount, "backfill": True}
+        )
+        assert r.status_code == 422 and r.json()["detail"].startswith("amount: "), r.text
     r = client.post(f"/api/v1/leads/{lid}/opportunity", json=body)
     assert r.status_code == 422, r.text
     assert r.headers["content-type"] == "application/problem+json"

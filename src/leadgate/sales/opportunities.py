@@ -149,6 +149,10 @@ class Opportunities(SalesBase):
         }
 
 
+# A quadrillion in any currency: above every deal, and sums of them stay finite.
+MAX_AMOUNT = 1e15
+
+
 def _amount(amount: float | str) -> float:
     try:
         amt = float(amount)
@@ -156,6 +160,10 @@ def _amount(amount: float | str) -> float:
         raise InputError("amount", f"'{amount}' is not a number") from None
     if not math.isfinite(amt) or amt <= 0:
         raise InputError("amount", "must be a positive number")
+    if amt > MAX_AMOUNT:
+        # A finite double such as 1.7e308 was taken, and two of them summed to infinity
+        # in the pipeline reports.
+        raise InputError("amount", f"{amount} is more than {MAX_AMOUNT:,.0f}: not a deal size")
     return amt
 
 
