@@ -22,6 +22,9 @@ def test_posting_a_merged_address_answers_with_the_kept_lead(api: Api) -> None:
     assert r.status_code == 200, r.text
     assert r.json() == {"id": kept, "created": False}
     assert api.get(f"{V1}/leads/{kept}").json()["attributes"]["company_size"] == 80
+    # Looked up by the merged address (a CRM syncing by email): the kept lead.
+    items = api.get(f"{V1}/leads", params={"email": "ANN@old.com"}).json()["items"]
+    assert [(x["id"], x["email"]) for x in items] == [(kept, "ann@acme.com")]
 
 
 def test_posting_another_spelling_under_identity_rules_answers_with_its_lead(api: Api) -> None:
@@ -33,3 +36,5 @@ def test_posting_another_spelling_under_identity_rules_answers_with_its_lead(api
     assert r.status_code == 200, r.text
     assert (r.json()["id"], r.json()["email"]) == (lead, "j.doe@gmail.com")
     assert len(api.get(f"{V1}/leads").json()["items"]) == 1
+    items = api.get(f"{V1}/leads", params={"email": "jdoe+x@gmail.com"}).json()["items"]
+    assert [x["id"] for x in items] == [lead]

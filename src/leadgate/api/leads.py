@@ -290,11 +290,17 @@ async def list_leads(
         sort=sort if sort in SORTS else "priority",
         limit=limit,
         cursor=text_ok(cursor, "cursor") if cursor else None,
-        email=check_email(text_ok(email, "email")) if email is not None else None,
+        email=await _lookup_address(ctx, email) if email is not None else None,
     )
     await _tick_if_due(ctx)
     items, next_cursor = await ctx.read(list_page, ctx.db, f)
     return json_response({"items": items, "next_cursor": next_cursor})
+
+
+async def _lookup_address(ctx: ApiContext, email: str) -> str:
+    """The address `?email=` finds: a lead merged into another, or another spelling
+    under the identity rules, finds the kept lead, as POST /leads lands on it."""
+    return await ctx.read(kept_address, ctx.engine, check_email(text_ok(email, "email")))
 
 
 async def _email_of(ctx: ApiContext, lead_id: int) -> str:
