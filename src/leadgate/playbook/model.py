@@ -7,6 +7,7 @@ regexes, duplicate names) are validators on the models.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from pydantic import Field, field_validator, model_validator
@@ -171,9 +172,17 @@ class MqlStage(_Strict):
 
 
 class SalStage(_Strict):
-    # At most 90 days: longer is no acceptance SLA, and counted in working hours it
-    # could outrun the three years a calendar is searched (`sla.add_business_hours`).
-    accept_within_hours: float = Field(default=24, gt=0, le=2160)
+    accept_within_hours: float = Field(default=24, gt=0)
+
+    @field_validator("accept_within_hours")
+    @classmethod
+    def _at_most_ninety_days(cls, v: float) -> float:
+        # Longer is no acceptance SLA, and counted in working hours it could outrun the
+        # three years a calendar is searched (`sla.add_business_hours`). (Infinity and
+        # NaN are left to the finite check every field has, which names them.)
+        if math.isfinite(v) and v > 2160:
+            raise ValueError(f"{v:g} hours is over 90 days (2,160 hours): too long for an SLA")
+        return v
 
 
 class SqlStage(_Strict):
