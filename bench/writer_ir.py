@@ -146,8 +146,9 @@ def split(annotated: str) -> collections.Counter[str]:
     return out
 
 
-def _callgrind(env: dict[str, str]) -> collections.Counter[str]:
-    """Run this script inside callgrind with `env`; the instructions by where they ran."""
+def _callgrind(env: dict[str, str], keep: str | None) -> collections.Counter[str]:
+    """Run this script inside callgrind with `env`; the instructions by where they ran
+    (callgrind_annotate's output also appended to the file `keep`)."""
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, "callgrind.out")
         cmd = [
@@ -166,15 +167,9 @@ def _callgrind(env: dict[str, str]) -> collections.Counter[str]:
             text=True,
             check=True,
         ).stdout
-    return split(annotated) if not _KEEP else _kept(annotated)
-
-
-_KEEP: list[str] = []
-
-
-def _kept(annotated: str) -> collections.Counter[str]:
-    with open(_KEEP[0], "a", encoding="utf-8") as fh:
-        fh.write(annotated)
+    if keep:
+        with open(keep, "a", encoding="utf-8") as fh:
+            fh.write(annotated)
     return split(annotated)
 
 
@@ -183,7 +178,7 @@ def _line(label: str, by: collections.Counter[str], n: int) -> str:
     return f"{label}: {sum(by.values()) // n:,} instructions an event ({parts})"
 
 
-def against_floor(n: int, cpu_n: int) -> None:
+def against_floor(n: int, cpu_n: int, keep: str | None) -> None:
     """The floor and `Engine.ingest` on the same store and batches, each under callgrind."""
     import time
 
@@ -199,7 +194,7 @@ def against_floor(n: int, cpu_n: int) -> None:
         for kind in ("floor", "writer"):
             store = os.path.join(d, f"{kind}.db")
             shutil.copyfile(base, store)
-            got[kind] = _callgrind({_INNER: kind, _STORE: store, _NOW: repr(now)})
+            got[kind] = _callgrind({_INNER: kind, _STORE: store, _NOW: repr(now)}, keep)
     floor, writer = got["floor"], got["writer"]
     print(
         f"events {_FLOOR_FIRST + 1000:,}-{_FLOOR_FIRST + 1000 + n:,} of the 200k-event demo "
@@ -297,12 +292,11 @@ def main() -> None:
     if shutil.which("valgrind") is None:
         sys.exit("error: valgrind is not installed (Debian: apt-get install valgrind)")
     if args.keep:
-        _KEEP.append(args.keep)
-        open(args.keep, "w", encoding="utf-8").close()
+        open(args.keep, "w", encoding="utf-8").close()  # each run appends its output
     if args.against_floor:
-        against_floor(args.events, args.cpu_events)
+        against_floor(args.events, args.cpu_events, args.keep)
         return
-    by = _callgrind({_INNER: "1"})
+    by = _callgrind({_INNER: "1"}, args.keep)
     print(_line("Engine.ingest 1,000/batch", by, args.events))
 
 

@@ -361,9 +361,9 @@ def ingest_events(
         pending.clear()
         # A window is regrouped by lead: only once all of it is stored is every line
         # up to its last one stored.
-        report.stored_through = last[0]
+        report.stored_through = last_line
 
-    last = [0]
+    last_line = 0
     try:
         with gc_paused:  # parsing allocates as much as scoring (see gc_paused)
             for line, data, raw in records:
@@ -376,13 +376,13 @@ def ingest_events(
                 except InputError as exc:
                     _reject(report, rejects, line, str(exc), raw or _written_back(data))
                     continue
-                last[0] = line
+                last_line = line
                 if len(pending) >= window:
                     flush()
             flush()
     except BaseException as exc:
-        report.rejects_path = rejects.close()
         stopped(exc, report)
         raise
-    report.rejects_path = rejects.close()
+    finally:
+        report.rejects_path = rejects.close()
     return report

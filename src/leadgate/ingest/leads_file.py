@@ -193,14 +193,13 @@ def import_leads(
                 flush()
         flush()
     except BaseException as exc:
-        report.crm = crm.as_dict()
-        report.rejects_path = rejects.close()
         stopped(exc, report)
         raise
+    finally:
+        report.crm = crm.as_dict()
+        report.rejects_path = rejects.close()
     if records.shared:
         report.warnings.insert(0, _shared_note(records.shared))
-    report.crm = crm.as_dict()
-    report.rejects_path = rejects.close()
     return report
 
 

@@ -58,17 +58,16 @@ def trouble(exc: BaseException) -> Trouble | None:
             "before is kept); free some space and try again",
         )
     if _is(orig, (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB), (), "malformed"):
+        # Here, not at the top: the store module imports this one.
+        from leadgate.store.database import first_line
+
         return Trouble(
             500,
             "store-damaged",
-            f"the store is damaged ({_first_line(orig)}): restore it from a backup "
+            f"the store is damaged ({first_line(orig)}): restore it from a backup "
             "(sqlite3's `.recover` may save what is left); nothing of this was written",
         )
     return None
-
-
-def _first_line(error: object) -> str:
-    return next((x.strip() for x in str(error).splitlines() if x.strip()), type(error).__name__)
 
 
 def _is(orig: object, sqlite_codes: tuple[int, ...], sqlstates: tuple[str, ...], text: str) -> bool:
