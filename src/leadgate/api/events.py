@@ -121,11 +121,6 @@ def split_items(data: Any) -> list[Any]:
     raise InputError("", 'the body must be an event object or {"events": [...]}')
 
 
-def _clean_text(value: str, field: str) -> None:
-    if "\x00" in value:
-        raise InputError(field, "contains a NUL character")
-
-
 def wanted_lead_ids(items: list[Any]) -> list[int]:
     """The lead ids that items name instead of an email."""
     wanted: set[int] = set()
@@ -158,9 +153,7 @@ def parse_items(
                     it["email"] = emails[lid]
                 elif not isinstance(given, str) or check_email(given) != emails[lid]:
                     raise InputError("lead_id", f"lead {lid} does not have this email")
-            ev = parse_event(it, now)
-            _clean_text(ev.id, "id")
-            _clean_text(ev.type, "type")
+            ev = parse_event(it, now)  # refuses a NUL in the id, type and properties
             if ev.at < 0:
                 raise InputError("occurred_at", "before 1970")
         except InputError as exc:
