@@ -43,7 +43,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from leadgate.engine.engine import Engine
-from leadgate.ingest.validate import iso
+from leadgate.ingest.validate import InputError, iso, text_ok
 from leadgate.store.database import Database
 from leadgate.store.trouble import trouble
 from leadgate.textout import one_line, shown
@@ -441,7 +441,9 @@ def field(form: FormData, name: str, limit: int = 2000) -> str:
 
 def storable(name: str, text: str) -> str:
     """`text`, or a 400 page when it holds a NUL, which no store keeps (PostgreSQL refuses
-    it in text, SQLite's full-text search stops at it): refused as the API refuses it."""
-    if "\x00" in text:
-        raise WebError(400, "Bad text", f"{name}: contains a NUL character")
-    return text
+    it in text, SQLite's full-text search stops at it): refused as the API refuses it
+    (`ingest.validate.text_ok`, whose message names the field)."""
+    try:
+        return text_ok(text, name)
+    except InputError as exc:
+        raise WebError(400, "Bad text", str(exc)) from None
