@@ -41,12 +41,19 @@ def server_cpu(pgid: int) -> float:
 
 
 @contextmanager
-def server(db_url: str, workers: int) -> Iterator[tuple[str, dict[str, str], int]]:
+def server(
+    db_url: str, workers: int, writer: str | None = None
+) -> Iterator[tuple[str, dict[str, str], int]]:
+    """`leadgate serve` on a fresh store; `writer` "process" or "thread" sets
+    $LEADGATE_WRITER_PROCESS (None: the server's default)."""
     db = Database(db_url)
     db.migrate()
     _, key = create_key(db, "admin", "bench")
     db.dispose()
-    with serve(db_url, "--workers", str(workers)) as (base, pid):
+    env = None
+    if writer is not None:
+        env = {**os.environ, "LEADGATE_WRITER_PROCESS": "1" if writer == "process" else "0"}
+    with serve(db_url, "--workers", str(workers), env=env) as (base, pid):
         yield (
             base,
             {"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
@@ -176,13 +183,20 @@ async def paced(
     return n, time.perf_counter() - start, lat
 
 
-async def run_store(label: str, db_url: str, workers: int, seconds: float) -> list[list[str]]:
+async def run_store(
+    label: str,
+    db_url: str,
+    workers: int,
+    seconds: float,
+    writer: str | None = None,
+    batches_only: bool = False,
+) -> list[list[str]]:
     global _ids
     _ids = itertools.count()  # every run replays the same events into a fresh store
     rows: list[list[str]] = []
     rnd = random.Random(7)
     n_s = int(seconds + 1)
-    with server(db_url, workers) as (base, headers, pgid):
+    with server(db_url, workers, writer) as (base, headers, pgid):
         limits = httpx.Limits(max_connections=16, max_keepalive_connections=16)
         async with httpx.AsyncClient(
             base_url=base, headers=headers, limits=limits, timeout=60
@@ -198,7 +212,7 @@ async def run_store(label: str, db_url: str, workers: int, seconds: float) -> li
                 n, secs, lat = await run
                 srv, own = server_cpu(pgid) - cpu0, time.process_time() - own0
                 rows.append([
-                    label, str(workers), name, f"{n / secs:,.0f}", f"{n * size / secs:,.0f}",
+                    label if writer is None else f"{label} ({writer})", str(workers), name, f"{n / secs:,.0f}", f"{n * size / secs:,.0f}",
                     f"{percentile(lat, 50) * 1000:.1f}", f"{percentile(lat, 99) * 1000:.1f}", str(n),
                     f"{srv / n * 1000:.2f}", f"{own / n * 1000:.2f}",
                 ])  # fmt: skip
@@ -207,11 +221,18 @@ async def run_store(label: str, db_url: str, workers: int, seconds: float) -> li
             def posts(size: int, n: int) -> list[httpx.Request]:
                 return prepare(c, [("POST", "/api/v1/events", b) for b in bodies(rnd, size, n)])
 
-            await add("1 event, 4 in flight", 1, closed_loop(c, posts(1, 1500 * n_s), seconds, 4))
-            await add("1 event @ 200 req/s", 1, paced(c, posts(1, 200 * n_s), 200, seconds))
-            await add(
-                "batch 100, 2 in flight", 100, closed_loop(c, posts(100, 60 * n_s), seconds, 2)
-            )
+            if batches_only:
+                # The batch phases read the very events they read in a full run.
+                for _ in range(1500 * n_s + 200 * n_s + 60 * n_s * 100):
+                    next(_ids)
+            else:
+                await add(
+                    "1 event, 4 in flight", 1, closed_loop(c, posts(1, 1500 * n_s), seconds, 4)
+                )
+                await add("1 event @ 200 req/s", 1, paced(c, posts(1, 200 * n_s), 200, seconds))
+                await add(
+                    "batch 100, 2 in flight", 100, closed_loop(c, posts(100, 60 * n_s), seconds, 2)
+                )
             await add(
                 "batch 1,000, 2 in flight", 1000, closed_loop(c, posts(1000, 30 * n_s), seconds, 2)
             )
@@ -220,6 +241,8 @@ async def run_store(label: str, db_url: str, workers: int, seconds: float) -> li
             await add(
                 "batch 1,000, 8 in flight", 1000, closed_loop(c, posts(1000, 30 * n_s), seconds, 8)
             )
+            if batches_only:
+                return rows
             page = (await c.get("/api/v1/leads", params={"limit": 500})).json()["items"]
             ids = [x["id"] for x in page]
 
@@ -244,6 +267,18 @@ def main() -> None:
     ap.add_argument("--pg-url", default=None)
     ap.add_argument("--no-pg", action="store_true")
     ap.add_argument("--no-sqlite", action="store_true")
+    ap.add_argument(
+        "--writer",
+        default=None,
+        help="SQLite: 'process', 'thread' or both alternated ('process,thread'): where "
+        "`leadgate serve` stores event batches ($LEADGATE_WRITER_PROCESS); default: its default",
+    )
+    ap.add_argument("--repeat", type=int, default=1, help="SQLite runs per --writer value")
+    ap.add_argument(
+        "--batches-only",
+        action="store_true",
+        help="only the 1,000-event batch phases (A/B runs of the 8-in-flight target)",
+    )
     args = ap.parse_args()
     print(f"# API load — {machine()}")
     print(
@@ -273,11 +308,20 @@ def main() -> None:
     with ExitStack() as stack:
         pg = None if args.no_pg else stack.enter_context(postgres_url(args.pg_url))
         for workers in [int(w) for w in args.workers.split(",")]:
-            if not args.no_sqlite:
-                with _tmpdir() as d:
-                    rows += asyncio.run(
-                        run_store("SQLite", f"sqlite:///{d}/bench.db", workers, args.seconds)
-                    )
+            writers = args.writer.split(",") if args.writer else [None]
+            for _ in range(args.repeat if not args.no_sqlite else 0):
+                for writer in writers:
+                    with _tmpdir() as d:
+                        rows += asyncio.run(
+                            run_store(
+                                "SQLite",
+                                f"sqlite:///{d}/bench.db",
+                                workers,
+                                args.seconds,
+                                writer,
+                                args.batches_only,
+                            )
+                        )
             if pg:
                 url = _fresh_pg(pg, workers)
                 rows += asyncio.run(run_store("PostgreSQL", url, workers, args.seconds))
@@ -302,7 +346,7 @@ def _floor_line(rows: list[list[str]]) -> str:
     cpu: list[float] = []
     with _tmpdir() as d:
         floor = batch_floor_sqlite(Path(d), batches, cpu)
-    mine = [r for r in rows if r[0] == "SQLite" and r[2] == "batch 1,000, 8 in flight"]
+    mine = [r for r in rows if r[0].startswith("SQLite") and r[2] == "batch 1,000, 8 in flight"]
     share = ", ".join(f"{float(r[4].replace(',', '')) / floor:.0%}" for r in mine)
     # The same comparison by CPU time, which other jobs on a shared machine stretch far less
     # than the wall clock (the floor and the batches run minutes apart, at different loads):

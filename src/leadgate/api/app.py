@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
-import importlib.util
 import logging
 import os
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi_offline import FastAPIOffline
@@ -30,11 +30,11 @@ from leadgate.api.context import ApiContext
 from leadgate.api.gc_policy import GC_THRESHOLDS as GC_THRESHOLDS
 from leadgate.api.gc_policy import FreezeAfterWrites
 from leadgate.api.gc_policy import tune_gc as tune_gc
+from leadgate.api.plugins import module_exists, prepare_engine
 from leadgate.api.problems import PROBLEM_SCHEMA, BodyTooLarge, install, problem
+from leadgate.api.writer_process import WriterProcess
 from leadgate.engine.engine import Engine
-from leadgate.predictive.hooks import install as install_predictive
 from leadgate.store.database import Database
-from leadgate.webhooks import OutboxWriter
 from leadgate.webhooks.delivery import Deliverer, DeliverySettings
 
 log = logging.getLogger("leadgate.api")
@@ -92,14 +92,6 @@ class BodyLimit:
         await self.app(scope, limited, send)
 
 
-def _module_exists(name: str) -> bool:
-    # find_spec of a submodule imports its parent: a missing parent means "absent" too.
-    parent = name.rsplit(".", 1)[0]
-    if importlib.util.find_spec(parent) is None:
-        return False
-    return importlib.util.find_spec(name) is not None
-
-
 def create_app(
     db_url: str | None = None,
     engine: Engine | None = None,
@@ -109,12 +101,16 @@ def create_app(
     delivery_settings: DeliverySettings | None = None,
     tick: bool = False,
     tick_seconds: float = DEFAULT_TICK_SECONDS,
+    writer_process: bool = False,
+    server_gc: bool = False,
 ) -> FastAPI:
     """The API over `engine` (or a new engine on `db_url`, migrated, playbook ensured).
 
     `deliver=True` runs the webhook delivery loop for the app's lifetime, `tick=True` the
     scheduler tick (SLA deadlines, decay exits, cooldown ends, nurture steps) every
-    `tick_seconds` (both are what `serve` does).
+    `tick_seconds` (both are what `serve` does). `writer_process=True` (SQLite, one
+    server process) stores event batches in a writer process for the app's lifetime
+    (api/writer_process.py), with the server's GC policy when `server_gc`.
     """
     if engine is None:
         db = Database(db_url)
@@ -122,17 +118,15 @@ def create_app(
             db.migrate()
         engine = Engine(db)
         engine.ensure_playbook()
-    ctx = ApiContext(engine, single_process=os.environ.get("LEADGATE_WORKERS", "1") == "1")
-    # GET /leads/{id} carries the stored conversion probability and its factors.
-    install_predictive(engine)
-    if _module_exists("leadgate.sales.service"):
-        # At start, not on the first sales request: an MQL posted before any sales call
-        # must be routed and get its SLA too, in every worker process.
-        from leadgate.sales import install as install_sales
-
-        install_sales(engine)
-    if not any(isinstance(x, OutboxWriter) for x in engine.listeners):
-        engine.listeners.append(OutboxWriter(ctx.mark_outbox))
+    single = os.environ.get("LEADGATE_WORKERS", "1") == "1"
+    ctx = ApiContext(engine, single_process=single)
+    prepare_engine(engine, ctx.mark_outbox)
+    # The event batches' writer in a process of its own: SQLite, one server process.
+    writer = (
+        WriterProcess(engine.db.url, server_gc=server_gc)
+        if writer_process and engine.db.is_sqlite and single
+        else None
+    )
     if deliver:
         ctx.deliverer = Deliverer(engine.db, delivery_settings, run_write=ctx.write)
     ticker = None
@@ -151,6 +145,14 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         task = tick_task = None
         stop = asyncio.Event()
+        if writer is not None:
+            try:
+                await anyio.to_thread.run_sync(writer.start)
+            except Exception:
+                # The server still serves: batches are stored in its own threads.
+                log.exception("the writer process did not start; writing in this process")
+            else:
+                ctx.writer = writer
         if ctx.deliverer is not None:
             task = asyncio.create_task(ctx.deliverer.run(stop))
         if ticker is not None:
@@ -167,6 +169,9 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             await ctx.quick.aclose()
+            if ctx.writer is not None:
+                running, ctx.writer = ctx.writer, None
+                await anyio.to_thread.run_sync(running.stop)
 
     app = FastAPIOffline(
         title="leadgate",
@@ -200,7 +205,7 @@ def create_app(
     app.include_router(admin.router, prefix=PREFIX, tags=["admin"])
     for name, (read_roles, write_roles) in OPTIONAL_ROUTERS.items():
         # Other areas plug in here; a missing module is fine, a broken one must fail loudly.
-        if _module_exists(name):
+        if module_exists(name):
             mod = importlib.import_module(name)
             guard = require_by_method(read_roles, write_roles)
             app.include_router(mod.router, prefix=PREFIX, dependencies=[Depends(guard)])
@@ -211,11 +216,11 @@ def create_app(
                 # CPU of a GET /leads/{id}). The provider is per process; a process
                 # serves one app (tests building several get the latest one's engine).
                 mod.set_engine_provider(lambda: ctx.engine)
-    if _module_exists("leadgate.web"):
+    if module_exists("leadgate.web"):
         # The web app (pages under /app, /login) rides on the same process and context:
         # one mount call, so the API knows nothing of its pages.
         importlib.import_module("leadgate.web").install(app)
-    if _module_exists("leadgate.forms.http"):
+    if module_exists("leadgate.forms.http"):
         # Public form pages, the snippet and its JSON (no key: CORS per form).
         importlib.import_module("leadgate.forms.http").install(app)
     app.add_middleware(BodyLimit, limit=app.state.max_body)
@@ -250,7 +255,12 @@ def app_from_env() -> FastAPI:
     tick = os.environ.get("LEADGATE_TICK", "1") != "0"
     seconds = float(os.environ.get("LEADGATE_TICK_SECONDS") or DEFAULT_TICK_SECONDS)
     app = create_app(
-        os.environ.get("LEADGATE_DB"), deliver=deliver, tick=tick, tick_seconds=seconds
+        os.environ.get("LEADGATE_DB"),
+        deliver=deliver,
+        tick=tick,
+        tick_seconds=seconds,
+        writer_process=os.environ.get("LEADGATE_WRITER_PROCESS", "1") != "0",
+        server_gc=True,
     )
     tune_gc()
     # This process is a server: what each ingest transaction leaves alive is frozen too.

@@ -19,6 +19,7 @@ import anyio.to_thread
 from anyio import CapacityLimiter
 
 from leadgate.api.quick import QuickReads
+from leadgate.api.writer_process import WriterProcess
 from leadgate.engine.engine import Engine, ItemResult
 from leadgate.ingest.validate import EventIn
 from leadgate.store.database import Database
@@ -69,6 +70,9 @@ class ApiContext:
         self._lock: asyncio.Lock | None = None
         self._limiter: CapacityLimiter | None = None
         self._queued: list[_Queued] = []
+        # `leadgate serve` on SQLite stores event batches in a process of its own
+        # (api/writer_process.py); None: in this process's threads.
+        self.writer: WriterProcess | None = None
         self.group_commits = 0  # transactions that carried more than one request's batch
         # `leadgate serve` sets FreezeAfterWrites; off elsewhere (tests, embedding apps),
         # where freezing the host process's objects is not this module's call.
@@ -137,7 +141,7 @@ class ApiContext:
         async with lock:
             if mine.results is None:
                 group = self._take_group(mine)
-                small = len(group) == 1 and len(events) <= 20
+                small = len(group) == 1 and len(events) <= 20 and self.writer is None
                 if small and self.inline and not self.quick.sqlite_writer_elsewhere():
                     self._write_group(group)
                 else:
@@ -175,37 +179,69 @@ class ApiContext:
 
     def _write_group(self, group: list[_Queued]) -> None:
         """Write the group in one transaction and hand each request its own results."""
+        if self.writer is not None:
+            self._write_group_elsewhere(self.writer, group)
+            return
         try:
-            self._write_group_now(group)
+            outcomes, grouped = write_batches(self.engine, [(q.events, q.now) for q in group])
         finally:
             if self.gc_policy is not None:
                 # In this thread, still holding the write turn: a sweep (a full
                 # collection) delays the next write, not a write under way.
                 self.gc_policy.after_write()
+        self._hand_out(group, outcomes, grouped)
 
-    def _write_group_now(self, group: list[_Queued]) -> None:
-        if len(group) > 1:
-            combined = [ev for q in group for ev in q.events]
-            try:
-                results = self.engine.ingest(combined, max(q.now for q in group))
-            except Exception:
-                pass  # written one by one below, so the failure lands on its own request
-            else:
-                self.group_commits += 1
-                start = 0
-                for q in group:
-                    mine = results[start : start + len(q.events)]
-                    for i, r in enumerate(mine):
-                        r.index = i
-                    q.results = mine
-                    start += len(q.events)
-                return
-        for q in group:
-            try:
-                q.results = self.engine.ingest(q.events, q.now)
-            except BaseException as exc:
+    def _write_group_elsewhere(self, writer: WriterProcess, group: list[_Queued]) -> None:
+        try:
+            outcomes, grouped, outbox = writer.write([(q.events, q.now) for q in group])
+        except BaseException as exc:  # the writer died: every request of the group hears
+            for q in group:
                 q.results = exc
+            return
+        if outbox:
+            self.outbox_dirty = True
+        self._hand_out(group, outcomes, grouped)
+
+    def _hand_out(
+        self, group: list[_Queued], outcomes: list[list[ItemResult] | BaseException], grouped: bool
+    ) -> None:
+        if grouped:
+            self.group_commits += 1
+        for q, out in zip(group, outcomes, strict=True):
+            q.results = out
 
     def mark_outbox(self) -> None:
         """Called by the outbox writer (inside a transaction) when it added rows."""
         self.outbox_dirty = True
+
+
+def write_batches(
+    engine: Engine, batches: list[tuple[list[EventIn], float]]
+) -> tuple[list[list[ItemResult] | BaseException], bool]:
+    """Store several requests' batches, in one transaction when there are several: each
+    batch's own items (indexed from 0), or the exception that refused it, and whether
+    they shared a transaction. If the shared one fails, each batch is written on its
+    own, so one request's failure is never another's."""
+    if len(batches) > 1:
+        combined = [ev for events, _ in batches for ev in events]
+        try:
+            results = engine.ingest(combined, max(now for _, now in batches))
+        except Exception:
+            pass  # written one by one below, so the failure lands on its own request
+        else:
+            out: list[list[ItemResult] | BaseException] = []
+            start = 0
+            for events, _ in batches:
+                mine = results[start : start + len(events)]
+                for i, r in enumerate(mine):
+                    r.index = i
+                out.append(mine)
+                start += len(events)
+            return out, True
+    outcomes: list[list[ItemResult] | BaseException] = []
+    for events, now in batches:
+        try:
+            outcomes.append(engine.ingest(events, now))
+        except BaseException as exc:
+            outcomes.append(exc)
+    return outcomes, False

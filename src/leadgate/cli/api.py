@@ -120,6 +120,13 @@ def register(app: typer.Typer) -> None:
                 help="Log one line per request: method, path, status, ms (never the key)."
             ),
         ] = True,
+        writer_process: Annotated[
+            bool,
+            typer.Option(
+                help="SQLite, one worker: store event batches in a process of their own, "
+                "so the writer has a core to itself while the server parses requests."
+            ),
+        ] = True,
         forwarded_allow_ips: Annotated[
             str | None,
             typer.Option(
@@ -157,6 +164,7 @@ def register(app: typer.Typer) -> None:
         os.environ["LEADGATE_TICK_SECONDS"] = repr(tick_seconds)
         os.environ["LEADGATE_WORKERS"] = str(workers)
         os.environ["LEADGATE_ACCESS_LOG"] = "1" if access_log else "0"
+        os.environ["LEADGATE_WRITER_PROCESS"] = "1" if writer_process else "0"
         echo(
             f"leadgate API on http://{host}:{port}/api/v1 (docs: http://{host}:{port}/docs), "
             f"{workers} worker(s), store {url.split('@')[-1]}; webhooks "
