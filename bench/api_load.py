@@ -40,20 +40,26 @@ def server_cpu(pgid: int) -> float:
     return processes_cpu(lambda _, fields: int(fields[2]) == pgid)
 
 
+def writer_cpu(pgid: int) -> float:
+    """CPU seconds used so far by the server's writer process (0 when it has none): the
+    one core every event goes through, so what bounds the events/s."""
+    return processes_cpu(lambda comm, f: int(f[2]) == pgid and comm == "leadgate-writer")
+
+
 @contextmanager
 def server(
     db_url: str, workers: int, writer: str | None = None
 ) -> Iterator[tuple[str, dict[str, str], int]]:
-    """`leadgate serve` on a fresh store; `writer` "process" or "thread" sets
-    $LEADGATE_WRITER_PROCESS (None: the server's default)."""
+    """`leadgate serve` on a fresh store; `writer` "process" or "thread": with or without
+    `--writer-process` (None: the server's default)."""
     db = Database(db_url)
     db.migrate()
     _, key = create_key(db, "admin", "bench")
     db.dispose()
-    env = None
+    flags = ["--workers", str(workers)]
     if writer is not None:
-        env = {**os.environ, "LEADGATE_WRITER_PROCESS": "1" if writer == "process" else "0"}
-    with serve(db_url, "--workers", str(workers), env=env) as (base, pid):
+        flags.append("--writer-process" if writer == "process" else "--no-writer-process")
+    with serve(db_url, *flags) as (base, pid):
         yield (
             base,
             {"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
@@ -208,13 +214,15 @@ async def run_store(
             async def add(
                 name: str, size: int, run: Awaitable[tuple[int, float, list[float]]]
             ) -> None:
-                cpu0, own0 = server_cpu(pgid), time.process_time()
+                cpu0, own0, wr0 = server_cpu(pgid), time.process_time(), writer_cpu(pgid)
                 n, secs, lat = await run
                 srv, own = server_cpu(pgid) - cpu0, time.process_time() - own0
+                wr = writer_cpu(pgid) - wr0
                 rows.append([
                     label if writer is None else f"{label} ({writer})", str(workers), name, f"{n / secs:,.0f}", f"{n * size / secs:,.0f}",
                     f"{percentile(lat, 50) * 1000:.1f}", f"{percentile(lat, 99) * 1000:.1f}", str(n),
                     f"{srv / n * 1000:.2f}", f"{own / n * 1000:.2f}",
+                    f"{wr / n * 1000:.2f}" if wr else "-",
                 ])  # fmt: skip
                 print("  " + " | ".join(rows[-1]), flush=True)
 
@@ -271,7 +279,7 @@ def main() -> None:
         "--writer",
         default=None,
         help="SQLite: 'process', 'thread' or both alternated ('process,thread'): where "
-        "`leadgate serve` stores event batches ($LEADGATE_WRITER_PROCESS); default: its default",
+        "`leadgate serve` stores event batches (--[no-]writer-process); default: its default",
     )
     ap.add_argument("--repeat", type=int, default=1, help="SQLite runs per --writer value")
     ap.add_argument(
@@ -303,7 +311,8 @@ def main() -> None:
         f"of the file after the first 60k): {engine_ceiling():,.0f} events/s"
     )
     header = ["store", "workers", "load", "requests/s", "events/s", "p50 ms", "p99 ms",
-              "requests", "server CPU ms/req", "client CPU ms/req"]  # fmt: skip
+              "requests", "server CPU ms/req", "client CPU ms/req",
+              "writer process CPU ms/req"]  # fmt: skip
     rows: list[list[str]] = []
     with ExitStack() as stack:
         pg = None if args.no_pg else stack.enter_context(postgres_url(args.pg_url))

@@ -207,6 +207,8 @@ def test_a_writer_that_dies_mid_write_costs_that_write_a_503(
     ev = EventIn("x1", "dee@acme.com", "page_view", now - 60)
     pid = writer.pid
     assert pid is not None
+    with open(f"/proc/{pid}/comm") as fh:  # what `ps` and `top` call it
+        assert fh.read().strip() == "leadgate-writer"
     os.kill(pid, signal.SIGSTOP)  # the writer takes the batch but never answers
     threading.Timer(0.5, os.kill, (pid, signal.SIGKILL)).start()
     with pytest.raises(WriterGone) as err:

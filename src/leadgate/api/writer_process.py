@@ -200,6 +200,9 @@ def serve_writes(conn: Connection, db_url: str, server_gc: bool) -> None:
     # finishes its requests (some waiting on this process), then sends None.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # Named in `ps` and `top` (Linux; elsewhere it keeps the interpreter's name).
+    with contextlib.suppress(OSError), open("/proc/self/comm", "w") as fh:
+        fh.write("leadgate-writer")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         from leadgate.api.context import write_batches
