@@ -282,3 +282,30 @@ def test_store_trouble_keeps_its_meaning_across_the_pipe() -> None:
     back = pickle.loads(pickle.dumps(StoreTrouble(found)))
     assert trouble(back) == found
     assert str(back) == "the store's disk is full"
+
+
+def test_a_writer_that_cannot_start_says_why(tmp_path: Any) -> None:
+    w = WriterProcess(f"sqlite:///{tmp_path}/no/such/folder/leadgate.db", server_gc=False)
+    with pytest.raises(Exception) as err:
+        w.start()
+    assert "no/such/folder" in str(err.value) or "unable to open" in str(err.value)
+    assert w.pid is None  # nothing left running
+
+
+def test_the_server_still_serves_when_its_writer_cannot_start(
+    sqlite_url: str, clock: Any, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    engine = _engine(sqlite_url, clock)
+    _, key = create_key(engine.db, "admin", "t")
+
+    def refuse(self: WriterProcess) -> None:
+        raise RuntimeError("the writer process did not start in 60 s")
+
+    monkeypatch.setattr(WriterProcess, "start", refuse)
+    app = create_app(engine=engine, writer_process=True)
+    body = {"id": "z1", "email": "gus@acme.com", "type": "page_view", "occurred_at": clock()}
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert app.state.leadgate.writer is None
+        r = client.post("/api/v1/events", json=body, headers={"Authorization": f"Bearer {key}"})
+        assert r.status_code == 200 and r.json()["accepted"] == 1
+    assert "writing in this process" in caplog.text

@@ -7,7 +7,7 @@ at 8 requests in flight the writer waited for that work, so one core did both jo
 the second did little (docs/benchmarks-api.md). Here the writer has a core and a GIL of
 its own; the server's process keeps the group commit (batches that queue while a
 transaction runs are sent together, answered each with its own items) and sends one
-group at a time over a pipe.
+group at a time over a private socket pair.
 
 The writer keeps the engine's lead cache between groups as before. Every other write of
 the server (people's moves, the scheduler's tick, forms, webhooks' bookkeeping) stays in
@@ -28,10 +28,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import multiprocessing
 import os
 import pickle
 import signal
+import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
@@ -100,7 +102,7 @@ class WriterProcess:
     def __init__(self, db_url: str, *, server_gc: bool = True):
         self.db_url = db_url
         self.server_gc = server_gc
-        self._proc: Any = None  # multiprocessing.Process (spawn context)
+        self._proc: subprocess.Popen[bytes] | None = None
         self._conn: Connection | None = None
         self._lock = threading.Lock()
         self.starts = 0
@@ -116,25 +118,29 @@ class WriterProcess:
 
     def _start(self) -> None:
         self._close()
-        # spawn, not fork: the server's process has threads and open store connections
-        # a forked child must not inherit.
-        ctx = multiprocessing.get_context("spawn")
-        parent, child = ctx.Pipe()
-        proc = ctx.Process(
-            target=serve_writes,
-            args=(child, self.db_url, self.server_gc),
-            name="leadgate-writer",
-            daemon=True,
-        )
-        proc.start()
-        child.close()
-        self._proc, self._conn = proc, parent
+        # A new interpreter running `main` below, not a fork: the
+        # server's process has threads and open store connections a forked child must not
+        # inherit; and not multiprocessing's spawn, which runs the parent's main script
+        # again in the child. The two ends of a private socket pair carry the messages.
+        mine, theirs = socket.socketpair()
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-c", _CHILD, str(theirs.fileno())]
+                + (["--server-gc"] if self.server_gc else []),
+                pass_fds=[theirs.fileno()],
+                env={**os.environ, "LEADGATE_WRITER_DB": self.db_url},
+                stdin=subprocess.DEVNULL,
+            )
+        finally:
+            theirs.close()
+        self._proc, self._conn = proc, Connection(mine.detach())
         self.starts += 1
-        if not parent.poll(START_TIMEOUT_S):
+        conn = self._conn
+        if not conn.poll(START_TIMEOUT_S):
             self._close()
             raise RuntimeError(f"the writer process did not start in {START_TIMEOUT_S:g} s")
         try:
-            kind, detail = parent.recv()
+            kind, detail = conn.recv()
         except (EOFError, OSError) as exc:
             self._close()
             raise RuntimeError("the writer process stopped while starting") from exc
@@ -150,7 +156,7 @@ class WriterProcess:
         whether webhook outbox rows were written. Blocks; raises `WriterGone`."""
         payload = [(_pack(events), now) for events, now in batches]
         with self._lock:
-            if self._conn is None or self._proc is None or not self._proc.is_alive():
+            if self._conn is None or self._proc is None or self._proc.poll() is not None:
                 self._start()
             conn = self._conn
             assert conn is not None
@@ -158,7 +164,7 @@ class WriterProcess:
                 conn.send(payload)
                 outcomes, grouped, outbox = conn.recv()
             except (EOFError, OSError) as exc:
-                code = None if self._proc is None else self._proc.exitcode
+                code = None if self._proc is None else self._proc.poll()
                 self._close()
                 why = "it exited" if code is None else f"exit status {code}"
                 log.error("the writer process stopped mid-write (%s); a new one starts", why)
@@ -179,7 +185,8 @@ class WriterProcess:
                 with contextlib.suppress(OSError):
                     conn.send(None)
             if proc is not None:
-                proc.join(STOP_TIMEOUT_S)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(STOP_TIMEOUT_S)
             self._close()
 
     def _close(self) -> None:
@@ -187,15 +194,17 @@ class WriterProcess:
         self._conn = self._proc = None
         if conn is not None:
             conn.close()
-        if proc is not None and proc.is_alive():
-            # It ignores SIGTERM (see serve_writes): only a kill stops a stuck writer.
-            proc.kill()
-            proc.join(5)
+        if proc is not None:
+            if proc.poll() is None:
+                # It ignores SIGTERM (see serve_writes): only a kill stops a stuck writer.
+                proc.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(5)
 
 
 def serve_writes(conn: Connection, db_url: str, server_gc: bool) -> None:
     """The writer process: open the store, then store each group it is sent until told
-    to stop (None) or the server's end of the pipe closes."""
+    to stop (None) or the server's end closes (the server exited, however it did)."""
     # Ctrl-C and a SIGTERM to the server's process group are the server's to handle: it
     # finishes its requests (some waiting on this process), then sends None.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -218,6 +227,13 @@ def serve_writes(conn: Connection, db_url: str, server_gc: bool) -> None:
             outbox[0] = True
 
         prepare_engine(engine, mark)
+        # Ready to write before saying so, not at the first request's expense (~0.6 s):
+        # the active playbook compiled, the store's SQLAlchemy engine (dialect imports)
+        # made. A store without a playbook yet is the first batch's to report.
+        with contextlib.suppress(Exception):
+            engine.processor()
+        with engine.db.read() as first:
+            first.exec_driver_sql("SELECT 1")
         policy = None
         if server_gc:
             tune_gc()
@@ -252,3 +268,13 @@ def serve_writes(conn: Connection, db_url: str, server_gc: bool) -> None:
             conn.send((sent, grouped, outbox[0]))
         except (EOFError, OSError):
             return
+
+
+def main(argv: list[str]) -> None:
+    """The writer's entry point (`_CHILD`): `FD [--server-gc]`, the store's URL in
+    $LEADGATE_WRITER_DB, FD its end of the socket pair."""
+    serve_writes(Connection(int(argv[0])), os.environ["LEADGATE_WRITER_DB"], "--server-gc" in argv)
+
+
+# Run by `python -c` (`-m` would import this module twice: the package imports it too).
+_CHILD = "import sys; from leadgate.api.writer_process import main; main(sys.argv[1:])"
