@@ -106,6 +106,16 @@ class _Wakes:
         self.n += 1
 
 
+def _writer_ready(ctx: ApiContext) -> WriterProcess:
+    """The app's writer once it has started beside the server (batches meanwhile are
+    stored in the server's threads)."""
+    deadline = time.time() + 60
+    while ctx.writer is None:
+        assert time.time() < deadline, "the writer process did not start"
+        time.sleep(0.02)
+    return ctx.writer
+
+
 def _run(url: str, clock: Any, writer_process: bool) -> tuple[list[Any], dict[str, Any], int]:
     engine = _engine(url, clock)
     _, key = create_key(engine.db, "admin", "t")
@@ -114,8 +124,8 @@ def _run(url: str, clock: Any, writer_process: bool) -> tuple[list[Any], dict[st
     answers = []
     with TestClient(app, raise_server_exceptions=False) as client:
         ctx: ApiContext = app.state.leadgate
+        pid = _writer_ready(ctx).pid if writer_process else os.getpid()
         assert (ctx.writer is not None) is writer_process
-        pid = ctx.writer.pid if ctx.writer is not None else os.getpid()
         wakes = _Wakes()
         ctx.deliverer = wakes  # type: ignore[assignment]
         # MQLs are routed to reps (in the transaction that makes them) and announced.
@@ -231,7 +241,7 @@ def test_over_http_a_dead_writer_is_a_503_then_the_server_goes_on(
     app = create_app(engine=engine, writer_process=True)
     body = {"id": "y1", "email": "eve@acme.com", "type": "page_view", "occurred_at": clock()}
     with TestClient(app, raise_server_exceptions=False) as client:
-        writer = app.state.leadgate.writer
+        writer = _writer_ready(app.state.leadgate)
         pid = writer.pid
         os.kill(pid, signal.SIGSTOP)
         threading.Timer(0.5, os.kill, (pid, signal.SIGKILL)).start()
@@ -305,6 +315,9 @@ def test_the_server_still_serves_when_its_writer_cannot_start(
     app = create_app(engine=engine, writer_process=True)
     body = {"id": "z1", "email": "gus@acme.com", "type": "page_view", "occurred_at": clock()}
     with TestClient(app, raise_server_exceptions=False) as client:
+        deadline = time.time() + 10
+        while "writing in this process" not in caplog.text and time.time() < deadline:
+            time.sleep(0.02)
         assert app.state.leadgate.writer is None
         r = client.post("/api/v1/events", json=body, headers={"Authorization": f"Bearer {key}"})
         assert r.status_code == 200 and r.json()["accepted"] == 1

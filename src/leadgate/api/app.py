@@ -143,16 +143,12 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        task = tick_task = None
+        task = tick_task = writer_task = None
         stop = asyncio.Event()
         if writer is not None:
-            try:
-                await anyio.to_thread.run_sync(writer.start)
-            except Exception:
-                # The server still serves: batches are stored in its own threads.
-                log.exception("the writer process did not start; writing in this process")
-            else:
-                ctx.writer = writer
+            # Started beside the server, not before it (~1-3 s for a new interpreter):
+            # until it is ready, batches are stored in this process's threads.
+            writer_task = asyncio.create_task(_start_writer(ctx, writer, stop))
         if ctx.deliverer is not None:
             task = asyncio.create_task(ctx.deliverer.run(stop))
         if ticker is not None:
@@ -169,9 +165,11 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             await ctx.quick.aclose()
-            if ctx.writer is not None:
-                running, ctx.writer = ctx.writer, None
-                await anyio.to_thread.run_sync(running.stop)
+            if writer_task is not None:
+                await writer_task  # a start under way ends (it cannot be interrupted)
+            if writer is not None:
+                ctx.writer = None
+                await anyio.to_thread.run_sync(writer.stop)
 
     app = FastAPIOffline(
         title="leadgate",
@@ -242,6 +240,18 @@ def create_app(
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+async def _start_writer(ctx: ApiContext, writer: WriterProcess, stop: asyncio.Event) -> None:
+    """Start the app's writer process and hand it the event batches once it is ready."""
+    try:
+        await anyio.to_thread.run_sync(writer.start)
+    except Exception:
+        # The server still serves: batches are stored in its own threads.
+        log.exception("the writer process did not start; writing in this process")
+        return
+    if not stop.is_set():
+        ctx.writer = writer
 
 
 def app_from_env() -> FastAPI:

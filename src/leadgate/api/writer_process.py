@@ -214,8 +214,8 @@ def serve_writes(conn: Connection, db_url: str, server_gc: bool) -> None:
         fh.write("leadgate-writer")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        from leadgate.api.context import write_batches
         from leadgate.api.gc_policy import FreezeAfterWrites, tune_gc
+        from leadgate.api.group_commit import write_batches
         from leadgate.api.plugins import prepare_engine
         from leadgate.engine.engine import Engine
         from leadgate.store.database import Database
