@@ -87,18 +87,19 @@ def _plain_domain(domain: str) -> bool:
 
 
 @lru_cache(maxsize=65_536)
-def _domain_ok(domain: str) -> bool:
+def _domain_of(domain: str) -> str | None:
+    """The domain as email-validator normalises it (UTS-46: `xn--bcher-kva.de` and
+    `BÜCHER.de` are `bücher.de`), or None when it refuses it."""
     # email-validator is imported on the first address checked: its tables cost tens of
     # milliseconds, and `lead show` of a stored address checks none (issue 17).
     if _plain_domain(domain):
-        return True
+        return domain
     from email_validator import EmailNotValidError, validate_email
 
     try:
-        validate_email(f"x@{domain}", check_deliverability=False)
+        return validate_email(f"x@{domain}", check_deliverability=False).domain
     except EmailNotValidError:
-        return False
-    return True
+        return None
 
 
 def text_ok(value: str, field: str) -> str:
@@ -115,24 +116,30 @@ def text_ok(value: str, field: str) -> str:
 
 @lru_cache(maxsize=262_144)
 def check_email(raw: str) -> str:
-    """A syntactically valid email, normalised (trimmed, lower-cased). Raises InputError.
+    """A syntactically valid email, normalised: the one spelling of its address every way
+    in stores and looks up (trimmed, lower-cased, NFC: `normalize_email`; the domain as
+    email-validator normalises it). Raises InputError.
 
     email-validator decides; its verdict on a domain is cached, since a domain repeats
-    across thousands of leads and the full check costs ~70 µs.
+    across thousands of leads and the full check costs ~70 µs. An address the fast path
+    does not take is spelled as the library normalises it: its domain by UTS-46 (so
+    `x@xn--bcher-kva.de` and `x@BÜCHER.de` are `x@bücher.de`), its local part in NFC.
     """
     email = normalize_email(raw)
     if not email:
         raise InputError("email", "missing")
     local, at, domain = email.rpartition("@")
-    if at and len(local) <= 64 and _SIMPLE_LOCAL.fullmatch(local) and _domain_ok(domain):
-        return email
+    if at and len(local) <= 64 and _SIMPLE_LOCAL.fullmatch(local):
+        spelled = _domain_of(domain)
+        if spelled is not None:
+            return email if spelled == domain else f"{local}@{spelled}"
     from email_validator import EmailNotValidError, validate_email
 
     try:
-        validate_email(email, check_deliverability=False)
+        checked = validate_email(email, check_deliverability=False)
     except EmailNotValidError as exc:
         raise InputError("email", f"'{raw.strip()}' is not a valid address ({exc})") from None
-    return email
+    return normalize_email(checked.normalized)
 
 
 def parse_time(value: Any, field: str, now: float) -> float:

@@ -23,8 +23,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 
+from leadgate.leads.record import normalize_email
 from leadgate.store.repository import Repository
 
 SECRET_NAME = "privacy-suppression"
@@ -36,13 +38,29 @@ REFUSED = (
 
 
 def normalise(email: str) -> str:
-    """The form hashed: trimmed and lower-cased (as `check_email` stores addresses)."""
-    return email.strip().lower()
+    """The form hashed: trimmed, lower-cased and NFC (`normalize_email`, as `check_email`
+    stores addresses)."""
+    return normalize_email(email)
 
 
 def address_hash(secret: str, email: str) -> str:
     """HMAC-SHA256 (hex) of the normalised address."""
-    return hmac.new(secret.encode(), normalise(email).encode(), hashlib.sha256).hexdigest()
+    return _hmac(secret, normalise(email))
+
+
+def _hmac(secret: str, text: str) -> str:
+    return hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest()
+
+
+def _hashes(secret: str, email: str) -> list[str]:
+    """The hashes an erasure of this address may have left: of its normal form and,
+    for an address with a combining mark, of its NFD spelling. Before addresses were
+    kept in NFC (migration 0018), a lead stored as `jose\u0301@x.com` was suppressed
+    under that spelling's hash, which no list can rewrite (it keeps no address)."""
+    n = normalise(email)
+    if n.isascii():
+        return [_hmac(secret, n)]
+    return list(dict.fromkeys([_hmac(secret, n), _hmac(secret, unicodedata.normalize("NFD", n))]))
 
 
 def stored_secret(repo: Repository) -> str | None:
@@ -90,14 +108,14 @@ def lift(repo: Repository, email: str, also: Iterable[str] = ()) -> bool:
     n = 0
     audits: set[int] = set()
     for a in dict.fromkeys([email, *also]):
-        h = address_hash(key, a)
-        row = repo.execute(
-            "SELECT audit_id FROM privacy_suppressions WHERE hash = ?", [h]
-        ).fetchone()
-        if row is not None and row[0] is not None:
-            audits.add(int(row[0]))
-        cur = repo.execute("DELETE FROM privacy_suppressions WHERE hash = ?", [h])
-        n += cur.rowcount or 0
+        for h in _hashes(key, a):
+            row = repo.execute(
+                "SELECT audit_id FROM privacy_suppressions WHERE hash = ?", [h]
+            ).fetchone()
+            if row is not None and row[0] is not None:
+                audits.add(int(row[0]))
+            cur = repo.execute("DELETE FROM privacy_suppressions WHERE hash = ?", [h])
+            n += cur.rowcount or 0
     for audit_id in sorted(audits):
         repo.execute("DELETE FROM privacy_suppressions WHERE audit_id = ?", [audit_id])
     return n > 0
@@ -120,7 +138,8 @@ def refused(
     for e in wanted:
         forms = [e] if canonical is None else list(dict.fromkeys([e, canonical(e)]))
         for f in forms:
-            by_hash.setdefault(address_hash(key, f), []).append(e)
+            for h in _hashes(key, f):
+                by_hash.setdefault(h, []).append(e)
     out: set[str] = set()
     hashes = list(by_hash)
     for i in range(0, len(hashes), 500):
