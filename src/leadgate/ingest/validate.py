@@ -174,10 +174,16 @@ def parse_time(value: Any, field: str, now: float) -> float:
 
             try:
                 dt = dateparser.isoparse(text)
-            except (ValueError, OverflowError):
+            except (ValueError, OverflowError) as exc:
+                # dateutil's own words for "+25:00" and "+05:60" ("Invalid hours in time
+                # zone offset"): the loose parser below would take them (as +25 hours,
+                # or +06:00) and fail later with no reason, or read a wrong time.
+                if "time zone offset" in str(exc):
+                    raise InputError(field, _offset_out_of_range(text)) from None
                 dt = _loose_date(text, field)
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=UTC)
+        check_offset(dt, field, text)
         try:
             ts = dt.timestamp()
         except (OverflowError, ValueError, OSError):
@@ -185,6 +191,19 @@ def parse_time(value: Any, field: str, now: float) -> float:
     else:
         raise InputError(field, f"{value!r} is not a date (use ISO 8601)")
     return check_time(ts, field, now)
+
+
+def _offset_out_of_range(text: str) -> str:
+    return f"'{text}' has a UTC offset out of range (from -23:59 to +23:59, e.g. +02:00)"
+
+
+def check_offset(dt: datetime, field: str, text: str) -> None:
+    """InputError naming `field` when `dt`'s UTC offset is one no clock has (a loose
+    parser reads "+2500" as 25 hours; only then would `timestamp()` fail, unexplained)."""
+    try:
+        dt.utcoffset()
+    except ValueError:
+        raise InputError(field, _offset_out_of_range(text)) from None
 
 
 def _loose_date(text: str, field: str) -> datetime:
