@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -279,6 +280,39 @@ def derive_event_id(email: str, type_: str, when: Any, props_json: str) -> str:
 
 
 _EVENT_KEYS = frozenset({"id", "email", "type", "occurred_at", "properties", "lead_id"})
+
+
+def lead_id_of(data: dict[str, Any]) -> int | None:
+    """The lead id an event names (`lead_id`), when it is one a lead could have."""
+    lid = data.get("lead_id")
+    if isinstance(lid, int) and not isinstance(lid, bool) and 0 < lid < 2**31:
+        return lid
+    return None
+
+
+def by_lead_id(data: dict[str, Any], emails: Mapping[int, str]) -> dict[str, Any]:
+    """An event that names its lead by `lead_id` as an event of that lead's address, for
+    `parse_event`: the email is filled in, or checked to be the lead's. `emails` holds
+    the addresses of the leads that exist, by id. Every way in that reads `lead_id` (POST
+    /events, `leadgate event ingest`) decides here.
+
+    Example: with lead 42 at ann@acme.com, `{"lead_id": 42, "type": "page_view"}` is
+    `{"email": "ann@acme.com", "type": "page_view"}`; with `"email": "bob@acme.com"` it
+    is refused (InputError on `lead_id`), and so is a lead id no lead has.
+    """
+    lid = lead_id_of(data)
+    if lid is None:
+        raise InputError("lead_id", "must be a lead id (a positive integer)")
+    it = dict(data)
+    del it["lead_id"]
+    if lid not in emails:
+        raise InputError("lead_id", f"no lead {lid}")
+    given = it.get("email")
+    if given in (None, ""):
+        it["email"] = emails[lid]
+    elif not isinstance(given, str) or check_email(given) != emails[lid]:
+        raise InputError("lead_id", f"lead {lid} does not have this email")
+    return it
 
 
 def parse_event(data: Any, now: float, allow_reserved: bool = False) -> EventIn:
