@@ -39,3 +39,23 @@ def test_an_erasure_hashed_in_nfd_keeps_every_spelling_out(engine: Engine) -> No
     refused = []
     engine.upsert_leads([(NFD, {}, None)], "test", refused)
     assert not refused
+
+
+def test_an_erasure_hashed_under_a_punycode_domain_keeps_the_unicode_spelling_out(
+    engine: Engine,
+) -> None:
+    # Stored as typed before 0018: `x@xn--bcher-kva.example`; every way in now gives
+    # `x@bücher.example`.
+    now = engine.clock()
+    with engine.db.write() as conn:
+        repo = Repository(engine.db, conn)
+        key = suppression.secret(repo, now)
+        legacy = hmac.new(key.encode(), b"x@xn--bcher-kva.example", hashlib.sha256).hexdigest()
+        repo.execute(
+            "INSERT INTO privacy_suppressions (hash, audit_id, created_at) VALUES (?,?,?)",
+            [legacy, None, now],
+        )
+    for spelling in ("x@xn--bcher-kva.example", "X@B\u00dcCHER.example", "x@bu\u0308cher.example"):
+        refused: list[str] = []
+        engine.upsert_leads([(check_email(spelling), {}, None)], "test", refused)
+        assert refused, spelling

@@ -176,9 +176,9 @@ def parse_time(value: Any, field: str, now: float) -> float:
             try:
                 dt = dateparser.isoparse(text)
             except (ValueError, OverflowError) as exc:
-                # dateutil's own words for "+25:00" and "+05:60" ("Invalid hours in time
-                # zone offset"): the loose parser below would take them (as +25 hours,
-                # or +06:00) and fail later with no reason, or read a wrong time.
+                # dateutil's own words for "+25:00" ("Invalid hours in time zone
+                # offset"): the loose parser below would read it as +25 hours and
+                # fail later with no reason given.
                 if "time zone offset" in str(exc):
                     raise InputError(field, _offset_out_of_range(text)) from None
                 dt = _loose_date(text, field)

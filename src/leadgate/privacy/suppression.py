@@ -53,14 +53,28 @@ def _hmac(secret: str, text: str) -> str:
 
 
 def _hashes(secret: str, email: str) -> list[str]:
-    """The hashes an erasure of this address may have left: of its normal form and,
-    for an address with a combining mark, of its NFD spelling. Before addresses were
-    kept in NFC (migration 0018), a lead stored as `jose\u0301@x.com` was suppressed
-    under that spelling's hash, which no list can rewrite (it keeps no address)."""
+    """The hashes an erasure of this address may have left: of its normal form and, for
+    a non-ASCII address, of the spellings an erasure before migration 0018 hashed it
+    under (the address as stored then: its local part in NFD, `jose\u0301@x.com`; its
+    domain in Punycode, `x@xn--bcher-kva.de`), which no migration can rewrite: the list
+    keeps no address."""
     n = normalise(email)
     if n.isascii():
         return [_hmac(secret, n)]
-    return list(dict.fromkeys([_hmac(secret, n), _hmac(secret, unicodedata.normalize("NFD", n))]))
+    local, _, domain = n.rpartition("@")
+    locals_ = [local, unicodedata.normalize("NFD", local)]
+    domains = [domain]
+    if not domain.isascii():
+        from email_validator import EmailNotValidError, validate_email
+
+        try:
+            ascii_domain = validate_email(f"x@{domain}", check_deliverability=False).ascii_domain
+        except EmailNotValidError:
+            ascii_domain = None
+        if ascii_domain:
+            domains.append(ascii_domain)
+    forms = [f"{lo}@{d}" for lo in locals_ for d in domains] if local else [n]
+    return [_hmac(secret, f) for f in dict.fromkeys(forms)]
 
 
 def stored_secret(repo: Repository) -> str | None:
