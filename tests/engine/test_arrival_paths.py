@@ -73,6 +73,8 @@ SPELLINGS = [
     "n.ew@gmail.com",  # two new spellings of one new person
     "new+x@gmail.com",
     "fresh@acme.com",
+    "jos\u00e9@acme.com",  # NFC and NFD (e + combining acute) of one new person
+    "JOSE\u0301@acme.com",
 ]
 VISITORS = [None, "v1", "v2", "v3"]
 

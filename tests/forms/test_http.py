@@ -451,3 +451,16 @@ def test_step_limit_counts_an_ipv6_client_by_its_64(
 
     assert [start(f"2001:db8:7:1::{i}") for i in range(1, 6)] == [200, 200, 200, 429, 429]
     assert start("2001:db8:7:2::1") == 200  # another /64 is another client
+
+
+def test_a_submission_in_nfd_lands_on_the_nfc_lead(site: Site) -> None:
+    # `josé@acme.com` with e + U+0301 (as a Mac may type it) is the lead made with a
+    # precomposed é: it made a second lead.
+    site.engine.upsert_leads([("jos\u00e9@acme.com", {"job_title": "CTO"}, None)])
+    r = site.filled({**ANSWERS, "email": "JOSE\u0301@acme.com"})
+    assert r.status_code == 200, r.text
+    with site.engine.db.read() as conn:
+        emails = [e for (e,) in conn.exec_driver_sql("SELECT email FROM leads").all()]
+    assert emails == ["jos\u00e9@acme.com"]
+    lead = site.lead("jose\u0301@acme.com")
+    assert lead["attributes"]["job_title"] == "CTO" and lead["stage"] == "mql"

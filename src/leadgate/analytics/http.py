@@ -148,8 +148,9 @@ def get_sla(engine: EngineDep) -> dict[str, Any]:
 @router.get("/reports/advice")
 def get_advice(
     engine: EngineDep,
-    mqls_per_month: Annotated[float | None, Query(gt=0)] = None,
-    min_sql_rate: Annotated[float | None, Query(ge=0, le=1)] = None,
+    # No inf or NaN: "inf" passed gt=0 and asked for a target no threshold meets.
+    mqls_per_month: Annotated[float | None, Query(gt=0, allow_inf_nan=False)] = None,
+    min_sql_rate: Annotated[float | None, Query(ge=0, le=1, allow_inf_nan=False)] = None,
     score: Annotated[str, Query(pattern="^(score|fit|engagement)$")] = "score",
 ) -> dict[str, Any]:
     """Threshold trade-off curve, and the threshold meeting one target if given."""

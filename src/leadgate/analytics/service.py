@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import tempfile
 import time
 from collections.abc import Callable
@@ -173,6 +174,10 @@ def _report(engine: Engine, con: Any, name: str, **opts: Any) -> reports.Report:
             raise InputError("target", "give one target: mqls_per_month or min_sql_rate")
         if rate is not None and not 0 <= rate <= 1:
             raise InputError("min_sql_rate", "a share between 0 and 1 (0.25 = 25%)")
+        if mpm is not None and not math.isfinite(mpm):
+            # `float("inf")` passed "above 0" and asked for an unreachable target; NaN
+            # passed it too, since every comparison with NaN is false.
+            raise InputError("mqls_per_month", f"must be a finite number above 0, not {mpm}")
         if mpm is not None and mpm <= 0:
             raise InputError("mqls_per_month", "must be above 0")
         curve.notes["advice"] = {

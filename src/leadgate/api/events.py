@@ -18,7 +18,7 @@ from leadgate.api.context import ApiContext
 from leadgate.api.problems import ApiProblem, BodyTooLarge, responses
 from leadgate.api.queries import LEAD_REF_SQL, emails_by_id
 from leadgate.api.quick import Unavailable
-from leadgate.ingest.validate import EventIn, InputError, check_email, parse_event
+from leadgate.ingest.validate import EventIn, InputError, by_lead_id, lead_id_of, parse_event
 from leadgate.keys import ApiKey
 
 MAX_BATCH = 10_000
@@ -126,8 +126,8 @@ def wanted_lead_ids(items: list[Any]) -> list[int]:
     wanted: set[int] = set()
     for it in items:
         if isinstance(it, dict):
-            lid = it.get("lead_id")
-            if isinstance(lid, int) and not isinstance(lid, bool) and 0 < lid < 2**31:
+            lid = lead_id_of(it)
+            if lid is not None:
                 wanted.add(lid)
     return sorted(wanted)
 
@@ -142,17 +142,7 @@ def parse_items(
     for i, it in enumerate(items):
         try:
             if isinstance(it, dict) and "lead_id" in it:
-                it = dict(it)
-                lid = it.pop("lead_id")
-                if not isinstance(lid, int) or isinstance(lid, bool) or not 0 < lid < 2**31:
-                    raise InputError("lead_id", "must be a lead id (a positive integer)")
-                if lid not in emails:
-                    raise InputError("lead_id", f"no lead {lid}")
-                given = it.get("email")
-                if given in (None, ""):
-                    it["email"] = emails[lid]
-                elif not isinstance(given, str) or check_email(given) != emails[lid]:
-                    raise InputError("lead_id", f"lead {lid} does not have this email")
+                it = by_lead_id(it, emails)
             ev = parse_event(it, now)  # refuses a NUL in the id, type and properties
             if ev.at < 0:
                 raise InputError("occurred_at", "before 1970")

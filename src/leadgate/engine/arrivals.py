@@ -88,7 +88,9 @@ class Arrivals:
 
     def create(self, txn: _Txn, first_seen: Callable[[str], float], now: float) -> list[LeadState]:
         """Store the new leads (created at `first_seen(address)`) and their identity keys;
-        they join `stored`. Returns them."""
+        they join `stored`. Returns those this transaction made: on PostgreSQL another
+        writer may have made one meanwhile (its row is then the lead, in `stored`), and
+        that writer is the one that created it (201, `lead.created`), not this one."""
         fresh = [LeadState(e, {}, first_seen(e)) for e in self.new]
         made = txn.repo.insert_leads(fresh, now)
         if fresh:
@@ -98,7 +100,7 @@ class Arrivals:
             # changes); one another writer made meanwhile is written whole.
             s = txn.repo.inserted(lead, now) if lead.email in made else StoredLead(lead, None, now)
             self.stored[lead.email] = s
-        return fresh
+        return [lead for lead in fresh if lead.email in made]
 
     def visitors(self, per_lead: Mapping[str, Sequence[EventIn]]) -> dict[str, int]:
         """The anonymous visitors these events identify: visitor id → lead id (when the

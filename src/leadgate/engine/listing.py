@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -267,7 +268,8 @@ def _plan(db: Database, s: _Sql) -> None:
 
 
 def _search(db: Database, text: str, s: _Sql) -> None:
-    words = text.split()[:5]
+    # Addresses are stored in NFC (check_email): `jose\u0301` typed finds `josé`.
+    words = unicodedata.normalize("NFC", text).split()[:5]
     for w in words:
         if db.is_sqlite:
             # The trigram index (migration 0014) finds the candidates of a word of 3+

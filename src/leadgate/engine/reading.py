@@ -38,8 +38,13 @@ def show(engine: Engine, email: str) -> dict[str, Any]:
             proc = engine._active(repo)
             s = repo.lead_by_email(email) if email else None
             if s is None:
-                email = check_email(raw)
-                raise NotFound(f"no lead with email {email}")
+                checked = check_email(raw)
+                # The library may spell the domain otherwise (`x@xn--bcher-kva.de` is
+                # stored as `x@bücher.de`): the stored spelling is the checked one.
+                s = repo.lead_by_email(checked) if checked != email else None
+                if s is None:
+                    raise NotFound(f"no lead with email {checked}")
+                email = checked
             lead = s.state
             due = lead.next_due_at is not None and lead.next_due_at <= now
             if not due or attempt:

@@ -22,7 +22,8 @@ from leadgate.ingest.columns import canonical
 from leadgate.ingest.grouping import group_by_lead
 from leadgate.ingest.sniff import BAD_CHAR, ERRORS, Layout
 from leadgate.ingest.sniff import layout as sniff_layout
-from leadgate.ingest.validate import EventIn, InputError, parse_event
+from leadgate.ingest.validate import EventIn, InputError, by_lead_id, lead_id_of, parse_event
+from leadgate.store.repository import Repository
 
 csv.field_size_limit(16 * 1024 * 1024)
 
@@ -318,6 +319,28 @@ def _csv_event_records(
         yield line, event, ",".join(rec.values())
 
 
+class _LeadEmails:
+    """The addresses of the leads a file's lines name by `lead_id`, read as first named
+    (one primary-key lookup a lead; a line by email costs nothing)."""
+
+    def __init__(self, engine: Engine):
+        self._engine = engine
+        self._known: dict[int, str] = {}
+
+    def of(self, data: dict[str, Any]) -> dict[int, str]:
+        lid = lead_id_of(data)
+        if lid is not None and lid not in self._known:
+            with self._engine.db.read() as conn:
+                row = (
+                    Repository(self._engine.db, conn)
+                    .execute("SELECT email FROM leads WHERE id = ?", [lid])
+                    .fetchone()
+                )
+            if row is not None:
+                self._known[lid] = str(row[0])
+        return self._known
+
+
 def ingest_events(
     engine: Engine,
     path: Path,
@@ -345,6 +368,7 @@ def ingest_events(
         window = min(5 * batch_size, DEFAULT_WINDOW)
     window = max(window, batch_size)
     pending: list[EventIn] = []
+    lead_emails = _LeadEmails(engine)
 
     def flush() -> None:
         if not pending:
@@ -372,6 +396,9 @@ def ingest_events(
                     _reject(report, rejects, line, data, raw)
                     continue
                 try:
+                    if "lead_id" in data:
+                        # As POST /events reads it: the lead's address (it was dropped).
+                        data = by_lead_id(data, lead_emails.of(data))
                     pending.append(parse_event(data, now))
                 except InputError as exc:
                     _reject(report, rejects, line, str(exc), raw or _written_back(data))

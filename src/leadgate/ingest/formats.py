@@ -28,7 +28,7 @@ from typing import Any
 from dateutil import parser as dateparser
 
 from leadgate.ingest.money import split_money
-from leadgate.ingest.validate import InputError, check_time, parse_time
+from leadgate.ingest.validate import InputError, check_offset, check_time, parse_time
 
 DATE_ORDERS = ("dmy", "mdy", "ymd")
 DECIMALS = (",", ".")
@@ -294,6 +294,7 @@ def parse_date(raw: str, fmt: ColumnFormat, now: float) -> float:
 
 
 def _timestamp(dt: datetime, field_: str, text: str) -> float:
+    check_offset(dt, field_, text)
     try:
         return dt.timestamp()
     except (OverflowError, ValueError, OSError):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -87,18 +88,19 @@ def _plain_domain(domain: str) -> bool:
 
 
 @lru_cache(maxsize=65_536)
-def _domain_ok(domain: str) -> bool:
+def _domain_of(domain: str) -> str | None:
+    """The domain as email-validator normalises it (UTS-46: `xn--bcher-kva.de` and
+    `BÜCHER.de` are `bücher.de`), or None when it refuses it."""
     # email-validator is imported on the first address checked: its tables cost tens of
     # milliseconds, and `lead show` of a stored address checks none (issue 17).
     if _plain_domain(domain):
-        return True
+        return domain
     from email_validator import EmailNotValidError, validate_email
 
     try:
-        validate_email(f"x@{domain}", check_deliverability=False)
+        return validate_email(f"x@{domain}", check_deliverability=False).domain
     except EmailNotValidError:
-        return False
-    return True
+        return None
 
 
 def text_ok(value: str, field: str) -> str:
@@ -115,24 +117,30 @@ def text_ok(value: str, field: str) -> str:
 
 @lru_cache(maxsize=262_144)
 def check_email(raw: str) -> str:
-    """A syntactically valid email, normalised (trimmed, lower-cased). Raises InputError.
+    """A syntactically valid email, normalised: the one spelling of its address every way
+    in stores and looks up (trimmed, lower-cased, NFC: `normalize_email`; the domain as
+    email-validator normalises it). Raises InputError.
 
     email-validator decides; its verdict on a domain is cached, since a domain repeats
-    across thousands of leads and the full check costs ~70 µs.
+    across thousands of leads and the full check costs ~70 µs. An address the fast path
+    does not take is spelled as the library normalises it: its domain by UTS-46 (so
+    `x@xn--bcher-kva.de` and `x@BÜCHER.de` are `x@bücher.de`), its local part in NFC.
     """
     email = normalize_email(raw)
     if not email:
         raise InputError("email", "missing")
     local, at, domain = email.rpartition("@")
-    if at and len(local) <= 64 and _SIMPLE_LOCAL.fullmatch(local) and _domain_ok(domain):
-        return email
+    if at and len(local) <= 64 and _SIMPLE_LOCAL.fullmatch(local):
+        spelled = _domain_of(domain)
+        if spelled is not None:
+            return email if spelled == domain else f"{local}@{spelled}"
     from email_validator import EmailNotValidError, validate_email
 
     try:
-        validate_email(email, check_deliverability=False)
+        checked = validate_email(email, check_deliverability=False)
     except EmailNotValidError as exc:
         raise InputError("email", f"'{raw.strip()}' is not a valid address ({exc})") from None
-    return email
+    return normalize_email(checked.normalized)
 
 
 def parse_time(value: Any, field: str, now: float) -> float:
@@ -167,10 +175,16 @@ def parse_time(value: Any, field: str, now: float) -> float:
 
             try:
                 dt = dateparser.isoparse(text)
-            except (ValueError, OverflowError):
+            except (ValueError, OverflowError) as exc:
+                # dateutil's own words for "+25:00" ("Invalid hours in time zone
+                # offset"): the loose parser below would read it as +25 hours and
+                # fail later with no reason given.
+                if "time zone offset" in str(exc):
+                    raise InputError(field, _offset_out_of_range(text)) from None
                 dt = _loose_date(text, field)
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=UTC)
+        check_offset(dt, field, text)
         try:
             ts = dt.timestamp()
         except (OverflowError, ValueError, OSError):
@@ -178,6 +192,19 @@ def parse_time(value: Any, field: str, now: float) -> float:
     else:
         raise InputError(field, f"{value!r} is not a date (use ISO 8601)")
     return check_time(ts, field, now)
+
+
+def _offset_out_of_range(text: str) -> str:
+    return f"'{text}' has a UTC offset out of range (from -23:59 to +23:59, e.g. +02:00)"
+
+
+def check_offset(dt: datetime, field: str, text: str) -> None:
+    """InputError naming `field` when `dt`'s UTC offset is one no clock has (a loose
+    parser reads "+2500" as 25 hours; only then would `timestamp()` fail, unexplained)."""
+    try:
+        dt.utcoffset()
+    except ValueError:
+        raise InputError(field, _offset_out_of_range(text)) from None
 
 
 def _loose_date(text: str, field: str) -> datetime:
@@ -253,6 +280,39 @@ def derive_event_id(email: str, type_: str, when: Any, props_json: str) -> str:
 
 
 _EVENT_KEYS = frozenset({"id", "email", "type", "occurred_at", "properties", "lead_id"})
+
+
+def lead_id_of(data: dict[str, Any]) -> int | None:
+    """The lead id an event names (`lead_id`), when it is one a lead could have."""
+    lid = data.get("lead_id")
+    if isinstance(lid, int) and not isinstance(lid, bool) and 0 < lid < 2**31:
+        return lid
+    return None
+
+
+def by_lead_id(data: dict[str, Any], emails: Mapping[int, str]) -> dict[str, Any]:
+    """An event that names its lead by `lead_id` as an event of that lead's address, for
+    `parse_event`: the email is filled in, or checked to be the lead's. `emails` holds
+    the addresses of the leads that exist, by id. Every way in that reads `lead_id` (POST
+    /events, `leadgate event ingest`) decides here.
+
+    Example: with lead 42 at ann@acme.com, `{"lead_id": 42, "type": "page_view"}` is
+    `{"email": "ann@acme.com", "type": "page_view"}`; with `"email": "bob@acme.com"` it
+    is refused (InputError on `lead_id`), and so is a lead id no lead has.
+    """
+    lid = lead_id_of(data)
+    if lid is None:
+        raise InputError("lead_id", "must be a lead id (a positive integer)")
+    it = dict(data)
+    del it["lead_id"]
+    if lid not in emails:
+        raise InputError("lead_id", f"no lead {lid}")
+    given = it.get("email")
+    if given in (None, ""):
+        it["email"] = emails[lid]
+    elif not isinstance(given, str) or check_email(given) != emails[lid]:
+        raise InputError("lead_id", f"lead {lid} does not have this email")
+    return it
 
 
 def parse_event(data: Any, now: float, allow_reserved: bool = False) -> EventIn:

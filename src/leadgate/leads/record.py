@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,8 +13,20 @@ from leadgate.scoring.scorecard import ScoreCard
 
 
 def normalize_email(email: str) -> str:
-    """The key leads are matched on: trimmed and lower-cased (case never makes two people)."""
-    return email.strip().lower()
+    """The key leads are matched on: trimmed, lower-cased and in Unicode NFC (neither
+    case nor a canonically-equivalent spelling makes two people).
+
+    `josé@x.com` typed with a precomposed é (U+00E9) and `jose\u0301@x.com` (e and a
+    combining acute, as macOS file names and some CRMs export it) are one address: NFC,
+    as RFC 6532 section 3.1 asks and email-validator returns. Not NFKC: compatibility
+    forms (`ﬁ`, `①`, full-width letters) may be distinct mailboxes to the server that
+    owns the local part, and folding two people into one lead is worse than one person
+    in two (a merge can join two leads; nothing splits one).
+    """
+    e = email.strip().lower()
+    # Lower-casing can leave a string that is not NFC, so NFC comes after it; ASCII text
+    # (nearly every address) is NFC already and `isascii` costs nothing.
+    return e if e.isascii() else unicodedata.normalize("NFC", e)
 
 
 @dataclass(slots=True)

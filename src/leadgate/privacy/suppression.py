@@ -23,8 +23,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 
+from leadgate.leads.record import normalize_email
 from leadgate.store.repository import Repository
 
 SECRET_NAME = "privacy-suppression"
@@ -36,13 +38,43 @@ REFUSED = (
 
 
 def normalise(email: str) -> str:
-    """The form hashed: trimmed and lower-cased (as `check_email` stores addresses)."""
-    return email.strip().lower()
+    """The form hashed: trimmed, lower-cased and NFC (`normalize_email`, as `check_email`
+    stores addresses)."""
+    return normalize_email(email)
 
 
 def address_hash(secret: str, email: str) -> str:
     """HMAC-SHA256 (hex) of the normalised address."""
-    return hmac.new(secret.encode(), normalise(email).encode(), hashlib.sha256).hexdigest()
+    return _hmac(secret, normalise(email))
+
+
+def _hmac(secret: str, text: str) -> str:
+    return hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest()
+
+
+def _hashes(secret: str, email: str) -> list[str]:
+    """The hashes an erasure of this address may have left: of its normal form and, for
+    a non-ASCII address, of the spellings an erasure before migration 0018 hashed it
+    under (the address as stored then: its local part in NFD, `jose\u0301@x.com`; its
+    domain in Punycode, `x@xn--bcher-kva.de`), which no migration can rewrite: the list
+    keeps no address."""
+    n = normalise(email)
+    if n.isascii():
+        return [_hmac(secret, n)]
+    local, _, domain = n.rpartition("@")
+    locals_ = [local, unicodedata.normalize("NFD", local)]
+    domains = [domain]
+    if not domain.isascii():
+        from email_validator import EmailNotValidError, validate_email
+
+        try:
+            ascii_domain = validate_email(f"x@{domain}", check_deliverability=False).ascii_domain
+        except EmailNotValidError:
+            ascii_domain = None
+        if ascii_domain:
+            domains.append(ascii_domain)
+    forms = [f"{lo}@{d}" for lo in locals_ for d in domains] if local else [n]
+    return [_hmac(secret, f) for f in dict.fromkeys(forms)]
 
 
 def stored_secret(repo: Repository) -> str | None:
@@ -90,14 +122,14 @@ def lift(repo: Repository, email: str, also: Iterable[str] = ()) -> bool:
     n = 0
     audits: set[int] = set()
     for a in dict.fromkeys([email, *also]):
-        h = address_hash(key, a)
-        row = repo.execute(
-            "SELECT audit_id FROM privacy_suppressions WHERE hash = ?", [h]
-        ).fetchone()
-        if row is not None and row[0] is not None:
-            audits.add(int(row[0]))
-        cur = repo.execute("DELETE FROM privacy_suppressions WHERE hash = ?", [h])
-        n += cur.rowcount or 0
+        for h in _hashes(key, a):
+            row = repo.execute(
+                "SELECT audit_id FROM privacy_suppressions WHERE hash = ?", [h]
+            ).fetchone()
+            if row is not None and row[0] is not None:
+                audits.add(int(row[0]))
+            cur = repo.execute("DELETE FROM privacy_suppressions WHERE hash = ?", [h])
+            n += cur.rowcount or 0
     for audit_id in sorted(audits):
         repo.execute("DELETE FROM privacy_suppressions WHERE audit_id = ?", [audit_id])
     return n > 0
@@ -120,7 +152,8 @@ def refused(
     for e in wanted:
         forms = [e] if canonical is None else list(dict.fromkeys([e, canonical(e)]))
         for f in forms:
-            by_hash.setdefault(address_hash(key, f), []).append(e)
+            for h in _hashes(key, f):
+                by_hash.setdefault(h, []).append(e)
     out: set[str] = set()
     hashes = list(by_hash)
     for i in range(0, len(hashes), 500):
