@@ -117,9 +117,9 @@ BATCHES = st.lists(
             min_size=1,
             max_size=4,
         ),
-        st.sampled_from([0, 0, 0, 0, 60, 4 * 1440]),
-        st.sampled_from([0, 60, 1440, 12 * 1440, 40 * 1440, 40 * 1440, 90 * 1440]),
-        st.sampled_from([None] * 6 + ["tick", "tick", "sal", "nurture", "vp", "predicted"]),
+        st.sampled_from([0] * 6 + [60, 4 * 1440]),
+        st.sampled_from([0, 60, 1440, 12 * 1440, 40 * 1440, 40 * 1440, 90 * 1440, 90 * 1440]),
+        st.sampled_from([None] * 8 + ["tick", "tick", "sal", "nurture", "vp", "predicted"]),
     ),
     min_size=1,
     max_size=6,
@@ -338,9 +338,10 @@ def _stage_at_first(lead: Any, rows: Any, first: Any, cooldown: float) -> Any:
     return back
 
 
-def _exit_unarmed(lead: Any, rows: Any, first: Any, cooldown: float) -> Any:
+def _stage_kept(lead: Any, rows: Any, first: Any, cooldown: float) -> Any:
+    stage = lead.stage
     back = real_rewind_timers(lead, rows, first, cooldown)
-    lead.exit_armed = False
+    lead.stage = stage
     return back
 
 
@@ -356,12 +357,12 @@ def _no_corrections(repo: Any, proc: Any, s: Any, events: Any, now: float, why: 
 real_rewind_timers = derivation.rewind_timers
 
 
-@pytest.mark.parametrize("mutant", ["stage_at_first", "exit_unarmed", "no_corrections"])
+@pytest.mark.parametrize("mutant", ["stage_at_first", "stage_kept", "no_corrections"])
 def test_the_property_catches_a_broken_rewind(mutant: str, monkeypatch: pytest.MonkeyPatch) -> None:
     if mutant == "no_corrections":
         monkeypatch.setattr(history, "rewound", _no_corrections)
     else:
-        broken = _stage_at_first if mutant == "stage_at_first" else _exit_unarmed
+        broken = _stage_at_first if mutant == "stage_at_first" else _stage_kept
         monkeypatch.setattr(history, "rewind_timers", broken)
     inner = settings(
         max_examples=300,
