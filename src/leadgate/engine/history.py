@@ -9,19 +9,33 @@ append what changed: correction rows voiding the stored rows the derivation no l
 makes (`transitions.voids`), then the derived rows. Example: a webinar dated before the
 trial that made an MQL arrives; the MQL moves to the trial's moment, the old row is
 voided by a correction, the new one appended, and webhooks say `lead.stage_corrected`.
+
+Events late only for the moves time made after them (history posted at today's clock:
+each batch fires the lead's timers at "now", ahead of the next batch) skip the reading
+and the replay: `rewound` undoes those moves and scores the events in order, with the
+very corrections a derivation would append.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from leadgate.ingest.validate import InputError, check_email
-from leadgate.leads.derivation import Era, Move, corrections, derive, is_automatic
-from leadgate.leads.processor import LeadProcessor
+from leadgate.leads.derivation import (
+    TIME_ORDER,
+    Era,
+    Move,
+    corrections,
+    derive,
+    is_automatic,
+    rewind_timers,
+)
+from leadgate.leads.processor import LateEvents, LeadProcessor
 from leadgate.lifecycle.stages import STAGES, Transition
 from leadgate.playbook.errors import PlaybookError
+from leadgate.scoring.engagement import EventLike
 from leadgate.store.repository import Repository, StoredLead
 
 if TYPE_CHECKING:
@@ -104,9 +118,55 @@ def rederive(
     moves = [Move(r[2], r[3], r[4], r[5]) for r in stored if not is_automatic(r[4])]
     moves += extra
     derived = derive(lead, repo.events_of(lead.id), moves, eras_in_force(engine, repo, proc), now)
+    return _corrected(repo, s, stored, derived, now, why)
+
+
+def rewound(
+    repo: Repository,
+    proc: LeadProcessor,
+    s: StoredLead,
+    events: Sequence[EventLike],
+    now: float,
+    why: str,
+) -> list[Transition] | None:
+    """Events late only for the moves time made after them (a batch of history posted at
+    today's clock fired the lead's timers at "now"): those moves are undone and the events
+    scored in order (`rewind_timers`), and the rows to append returned as `rederive`
+    returns them, with the same corrections. None when the lead must be derived again
+    (the lead may have been changed: `derive` rebuilds all of it from the facts)."""
+    lead = s.state
+    assert lead.id is not None
+    stored = repo.history_rows(lead.id)
+    first = min(events, key=TIME_ORDER)
+    back = rewind_timers(lead, [r[1:6] for r in stored], first, proc.cooldown)
+    if back is None:
+        return None
+    kept, must_move = back
+    try:
+        made = proc.apply_events(lead, events, now)
+    except LateEvents:
+        return None
+    if must_move and not made:
+        return None
+    derived = [Transition(r[1], r[2], r[3], r[4], r[5]) for r in stored[:kept]] + made
+    return _corrected(repo, s, stored, derived, now, why)
+
+
+def _corrected(
+    repo: Repository,
+    s: StoredLead,
+    stored: Sequence[tuple[Any, ...]],
+    derived: Sequence[Transition],
+    now: float,
+    why: str,
+) -> list[Transition]:
+    """The derived rows to append after the stored ones that still hold; the others are
+    voided by correction rows (and kept in `s.voided` for the listeners)."""
+    lead = s.state
+    assert lead.id is not None
     keep = corrections([r[1:5] for r in stored], derived)
     gone = stored[keep:]
-    tail = derived[keep:]
+    tail = list(derived[keep:])
     if gone:
         repo.void_transitions(lead.id, gone, now, f"re-derived: {why}", lead.playbook_version)
         s.voided = [Transition(r[1], r[2], r[3], r[4], r[5]) for r in gone]

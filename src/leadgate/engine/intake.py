@@ -239,11 +239,15 @@ def ingest_once(
             ts = []
             if lead.playbook_version not in (None, version):
                 ts = history.refresh_if_stale(engine, repo, proc, s, now)
+            # Whether the in-order test itself found the events late (not the version's
+            # activation nor a stitch): then they may be late only for what time did.
+            tested = False
             try:
                 if since is not None and min(ev.at for ev in evs) <= since:
                     raise LateEvents
                 if lead.id in stitched:
                     raise LateEvents
+                tested = True
                 # In time order (the common case) the events are scored on top of the
                 # lead; otherwise this raises before the lead is changed.
                 ts += proc.apply_events(lead, evs, now)
@@ -252,7 +256,13 @@ def ingest_once(
                 why = f"late event {first.id} at {iso(first.at)}"
                 if lead.id in stitched:
                     why = f"{stitched[lead.id]} events of its visitor stitched"
-                ts += history.rederive(engine, repo, proc, s, now, why)
+                # Late only for the moves time made after them: undone, and the
+                # events scored in order; else the whole history derived again.
+                # (Not after a version took over here: its rows are not stored yet.)
+                got = history.rewound(repo, proc, s, evs, now, why) if tested and not ts else None
+                if got is None:
+                    got = history.rederive(engine, repo, proc, s, now, why)
+                ts += got
             touched.append((s, ts, email in fresh_emails))
         for lead in fresh:
             if lead.card is None:  # created, but every event was a duplicate

@@ -22,6 +22,12 @@ late event "on top" once made a phantom MQL dated 90 days ago.
 `corrections` compares a derived history with the stored one: the stored part that
 still holds is kept, the rest is voided and the derived rest appended (see
 `docs/playbook.md`, "Late events").
+
+`rewind_timers` is the derivation's shortcut for events late only with respect to what
+time did: history posted at today's clock (a backfill) fires each batch's timers at
+"now", ahead of the next batch's events. Up to the new events' moment everything else is
+as derived; only the moves time made after it (the decay exit, a cooldown's end) are
+undone, and the events then go the in-order way.
 """
 
 from __future__ import annotations
@@ -166,6 +172,74 @@ def derive(
     if rescore:
         proc.rescore(lead, max(now, lead.engagement_state.last_at))
     return out
+
+
+def rewind_timers(
+    lead: LeadState,
+    rows: Sequence[tuple[str, str, float, str, str | None]],
+    first: EventLike,
+    cooldown: float,
+) -> tuple[int, bool] | None:
+    """Put `lead` back as `derive` has it at `first` (the earliest new event) when the
+    events are late only for the moves time made after it: they come after every event
+    and every person's move of the lead. Returns (how many of `rows` still hold, whether
+    a move must follow); None, with the lead untouched, when they are late for another
+    reason or the rows do not show it. `rows`: the stored history and absorbed moves as
+    (from, to, at, actor, reason), in (at, id) order.
+
+    Put back: the stage and its moment, from the last move before `first`; no spent
+    timer (a cooldown ending after `first` had not fired); an MQL's exit armed (it
+    fired). Not known: the stage's reason (the stored row keeps the words of when it was
+    made; a re-derivation since, after an attribute change, may have kept the row with
+    other words), nor a nurtured lead's leftover exit flag, nor a spent exit timer (one
+    `exit_due` gave where the check failed, before the lead's last event). So when moves
+    are undone, a move must follow, and it sets them all anew; else the caller derives.
+
+    Example: an MQL by a hand-raiser decayed out at 10:00 (the batch's "now" fired the
+    exit) and an event of 09:00 arrives: the lead is an MQL again from the hand-raiser's
+    moment, and the event is scored on top of it."""
+    st = lead.engagement_state
+    at = first.at
+    if not (
+        at > lead.settled_at and (at > st.last_at or (at == st.last_at and first.id > st.last_id))
+    ):
+        return None  # late among the events or people's moves: derive
+    kept = len(rows)
+    while kept and rows[kept - 1][2] > at:
+        kept -= 1
+    undone = rows[kept:]
+    if not undone:
+        # Only a cooldown that ended after `first` without re-qualifying (spent).
+        spent = lead.timer_spent_at
+        if lead.stage != "nurture" or spent is None or spent <= at or lead.stage_at > at:
+            return None
+        lead.timer_spent_at = None
+        return kept, False
+    # The stage's last move before `first` (absorbed moves changed nothing).
+    before = next((r for r in reversed(rows[:kept]) if r[0] != r[1]), None)
+    if before is None or lead.stage != undone[-1][1]:
+        return None
+    since, stage = before[2], before[1]
+    for f, t, t_at, actor, reason in undone:
+        if f != stage or not _timed(f, t, actor, reason, t_at == since + cooldown):
+            return None
+        since, stage = t_at, t
+    if lead.stage_at != since:
+        return None
+    stage = undone[0][0]
+    lead.stage, lead.stage_at, lead.stage_reason = stage, before[2], before[4]
+    if stage == "mql":
+        lead.exit_armed = True
+    lead.timer_spent_at = None
+    return kept, True
+
+
+def _timed(f: str, t: str, actor: str, reason: str | None, cooldown_end: bool) -> bool:
+    """Whether a stored row is a move time made: the exit as decay makes it, or re-MQL
+    at the moment a cooldown ends."""
+    if f == "mql" and t == "nurture" and actor == "rule:mql_exit":
+        return (reason or "").startswith("engagement decayed ")
+    return f == "nurture" and t == "mql" and actor == "rule:recycle" and cooldown_end
 
 
 def corrections(
