@@ -86,6 +86,20 @@ NOT_FOR_LEAD_SHOW = (
     "leadgate.playbook.safe_yaml",
     "pydantic.plugin._loader",
     "importlib.metadata",
+    # The plug-ins' show extras read through light modules (leadgate.sales.view,
+    # leadgate.forms.consents): the sales workflow (routing, the scheduler, nurture and its
+    # mail) and the forms' use cases are made when a hook needs them, not to read a lead.
+    "leadgate.sales.service",
+    "leadgate.sales.base",
+    "leadgate.sales.config",
+    "leadgate.sales.hooks",
+    "leadgate.sales.nurture",
+    "leadgate.sales.mail",
+    "leadgate.sales.routing",
+    "leadgate.forms.service",
+    "leadgate.forms.flow",
+    "leadgate.forms.spam",
+    "leadgate.forms.submissions",
 )
 
 

@@ -83,9 +83,9 @@ def open_engine(db: str | None, ensure_playbook: bool = True, *, create: bool = 
     refused with ReadOnlyStore, one line naming the file).
     """
     from leadgate.engine.engine import Engine, NoPlaybook
-    from leadgate.forms.service import install as install_forms
+    from leadgate.forms.consents import install as install_forms
     from leadgate.predictive.hooks import install as install_predictive
-    from leadgate.sales import install as install_sales
+    from leadgate.sales import attach as attach_sales
     from leadgate.store.database import Database, DatabaseError, first_line
     from leadgate.webhooks import OutboxWriter
 
@@ -109,8 +109,9 @@ def open_engine(db: str | None, ensure_playbook: bool = True, *, create: bool = 
     # `lead show` carries the stored conversion probability and its factors.
     install_predictive(engine)
     # The sales workflow guards SAL→SQL and SQL→SQO, routes new MQLs and starts their
-    # SLA, whichever command made them (as the API does at start-up).
-    install_sales(engine)
+    # SLA, whichever command made them (as the API does at start-up); it is made by the
+    # first hook that needs it, so `lead show` reads its extras without it (issue 17).
+    attach_sales(engine)
     # `lead show` lists the consents given on forms.
     install_forms(engine)
     # Stage changes made by a command (stage set, an import, a scheduler tick) are
