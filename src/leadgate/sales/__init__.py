@@ -96,11 +96,11 @@ def install(
     `stages.sql.framework` the same way. The hooks, registered once, hand over to the
     workflow made last.
     """
-    from leadgate.sales.service import Sales
-
     existing: Sales | None = getattr(engine, _ATTR, None)
     if existing is not None and sections is None and framework is None:
         return existing
+    from leadgate.sales.service import Sales
+
     attach(engine)
     sales = Sales(engine, sections, framework)
     setattr(engine, _ATTR, sales)
