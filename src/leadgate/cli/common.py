@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import getpass
 import os
 import time
@@ -74,7 +75,35 @@ def actor_default() -> str:
         return "user:cli"
 
 
+# Opening the engine imports most of leadgate (the engine, the playbook's models and
+# pydantic) and reads the playbook: objects that live as long as the process. The cyclic
+# collector walked them again and again while they were made, and every collection after
+# that walked them once more: ~6% of a `lead show` (issue 17). The collector is paused
+# while the engine opens, and the first time what is alive then is frozen (kept out of
+# later collections, still freed by reference counting), as a server does at start
+# (`api.gc_policy.tune_gc`).
+_frozen_once = False
+
+
 def open_engine(db: str | None, ensure_playbook: bool = True, *, create: bool = False) -> Engine:
+    """Open the store (migrating an older one) and the engine over it (see `_open`)."""
+    global _frozen_once
+    was_enabled = gc.isenabled()
+    gc.disable()
+    wrote: list[str] = []
+    try:
+        return _open(db, ensure_playbook, create, wrote)
+    finally:
+        if not _frozen_once:
+            _frozen_once = True
+            if wrote:
+                gc.collect()  # a migration or an activation leaves garbage: not frozen
+            gc.freeze()
+        if was_enabled:
+            gc.enable()
+
+
+def _open(db: str | None, ensure_playbook: bool, create: bool, wrote: list[str]) -> Engine:
     """Open the store (migrating an older one) and the engine over it.
 
     Only `create=True` (`init`, `demo`) makes a store where there is none: for every other
@@ -83,9 +112,9 @@ def open_engine(db: str | None, ensure_playbook: bool = True, *, create: bool = 
     refused with ReadOnlyStore, one line naming the file).
     """
     from leadgate.engine.engine import Engine, NoPlaybook
-    from leadgate.forms.service import install as install_forms
+    from leadgate.forms.consents import install as install_forms
     from leadgate.predictive.hooks import install as install_predictive
-    from leadgate.sales import install as install_sales
+    from leadgate.sales import attach as attach_sales
     from leadgate.store.database import Database, DatabaseError, first_line
     from leadgate.webhooks import OutboxWriter
 
@@ -94,6 +123,7 @@ def open_engine(db: str | None, ensure_playbook: bool = True, *, create: bool = 
         if not create:
             database.require_store()
         if not database.schema_current():
+            wrote.append("migrated")
             database.migrate()
     except Exception as exc:
         # Only a store SQLAlchemy opened raises its OperationalError, and then it is
@@ -109,8 +139,9 @@ def open_engine(db: str | None, ensure_playbook: bool = True, *, create: bool = 
     # `lead show` carries the stored conversion probability and its factors.
     install_predictive(engine)
     # The sales workflow guards SAL→SQL and SQL→SQO, routes new MQLs and starts their
-    # SLA, whichever command made them (as the API does at start-up).
-    install_sales(engine)
+    # SLA, whichever command made them (as the API does at start-up); it is made by the
+    # first hook that needs it, so `lead show` reads its extras without it (issue 17).
+    attach_sales(engine)
     # `lead show` lists the consents given on forms.
     install_forms(engine)
     # Stage changes made by a command (stage set, an import, a scheduler tick) are
@@ -124,6 +155,7 @@ def open_engine(db: str | None, ensure_playbook: bool = True, *, create: bool = 
             # written to just to be opened, so reads work on a read-only store.
             engine.processor()
         except NoPlaybook:
+            wrote.append("activated")
             engine.ensure_playbook()
     return engine
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from leadgate.engine import identity, rescore
+from leadgate.engine.changes import activation_hooks
 from leadgate.leads.identity import has_rules
 from leadgate.leads.processor import LeadProcessor
 from leadgate.playbook.errors import PlaybookError
@@ -89,22 +90,6 @@ class Activation:
         )
 
 
-# Plug-ins (the sales workflow) act once a new version is active, e.g. enrolling the
-# leads already in nurture in a `retroactive` track. Kept on the engine object, like
-# the listeners, so the engine itself knows nothing of them.
-ActivationHook = Callable[[], dict[str, Any]]
-_HOOKS = "_leadgate_activation_hooks"
-
-
-def activation_hooks(engine: Engine) -> list[ActivationHook]:
-    """The hooks run after each activation (a plug-in appends to or removes from it)."""
-    hooks: list[ActivationHook] | None = getattr(engine, _HOOKS, None)
-    if hooks is None:
-        hooks = []
-        setattr(engine, _HOOKS, hooks)
-    return hooks
-
-
 class _ChangeCounter:
     """A listener counting the rescore's changes (only the activating thread's: an API
     process may commit other requests' changes meanwhile)."""
@@ -137,8 +122,7 @@ def activate(
 ) -> Activation:
     """Validate; keep the active version if `text` is identical, else store the next
     version and rescore every lead, counting what changed."""
-    # The loader (and its YAML parser) only here: every command that opens the engine
-    # imports this module for `activation_hooks` (issue 17).
+    # The loader (and its YAML parser) only here, when a playbook is activated (issue 17).
     from leadgate.playbook.loader import load_playbook
 
     pb = load_playbook(text, source)

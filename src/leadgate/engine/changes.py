@@ -14,11 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from leadgate.leads.derivation import is_absorbed
 from leadgate.lifecycle.stages import Transition
 from leadgate.store.repository import Repository, StoredLead
+
+if TYPE_CHECKING:
+    from leadgate.engine.engine import Engine
 
 
 @dataclass(slots=True)
@@ -108,3 +111,19 @@ def notify(
     what they announce includes what the others did in this transaction (routing's owner)."""
     for listener in sorted(listeners, key=lambda f: getattr(f, "late", False)):
         listener(repo, changes, now)
+
+
+# Plug-ins (the sales workflow) act once a new version is active, e.g. enrolling the
+# leads already in nurture in a `retroactive` track. Kept on the engine object, like
+# the listeners, so the engine itself knows nothing of them.
+ActivationHook = Callable[[], dict[str, Any]]
+_ACTIVATION_HOOKS = "_leadgate_activation_hooks"
+
+
+def activation_hooks(engine: Engine) -> list[ActivationHook]:
+    """The hooks run after each activation (a plug-in appends to or removes from it)."""
+    hooks: list[ActivationHook] | None = getattr(engine, _ACTIVATION_HOOKS, None)
+    if hooks is None:
+        hooks = []
+        setattr(engine, _ACTIVATION_HOOKS, hooks)
+    return hooks

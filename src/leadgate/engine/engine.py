@@ -25,7 +25,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from leadgate.engine import history, intake, moves, reading, rescore, stitch
+# The use cases' modules are imported by the methods that call them: a one-shot `lead show`
+# needs only `reading` (intake, moves, history and the rescore are ~2% of its start-up).
+from leadgate.engine import reading
 from leadgate.engine.changes import (
     Clock,
     ItemResult,
@@ -245,6 +247,8 @@ class Engine:
         An address on the suppression list (an erased person) is not created: it is
         appended to `refused` when given, and counted in none of the three.
         """
+        from leadgate.engine import intake
+
         return intake.upsert_leads(self, items, refused)
 
     def ingest(self, items: Sequence[EventIn], now: float | None = None) -> list[ItemResult]:
@@ -253,6 +257,8 @@ class Engine:
         A repeated id (in the batch or stored before) is acknowledged as `duplicate`
         and not scored again. An unknown email creates the lead.
         """
+        from leadgate.engine import intake
+
         return intake.ingest(self, items, self.clock() if now is None else now)
 
     def ingest_counts(
@@ -261,28 +267,38 @@ class Engine:
         """As `ingest`, for callers that need only (accepted, duplicates): file imports.
         Events of suppressed addresses are not stored: their addresses go into `refused`
         when given, and the events are counted in neither number."""
+        from leadgate.engine import intake
+
         return intake.ingest_counts(self, items, self.clock() if now is None else now, refused)
 
     def _ingest_once(
         self, batch: list[EventIn], now: float, want_ids: bool, refused: set[str] | None = None
     ) -> tuple[set[str], dict[str, int | None]]:
         """One try at a batch of events with distinct ids (see `intake.ingest_once`)."""
+        from leadgate.engine import intake
+
         return intake.ingest_once(self, batch, now, want_ids, refused)
 
     def track(self, items: Sequence[tuple[str, str, str, float, dict[str, Any]]]) -> int:
         """Browser events of anonymous visitors (see `stitch.track`)."""
+        from leadgate.engine import stitch
+
         return stitch.track(self, items)
 
     def adjust(
         self, email: str, points: float, reason: str, actor: str, score: str = "engagement"
     ) -> dict[str, Any]:
         """A manual adjustment, stored as an event of its own (audited, explained)."""
+        from leadgate.engine import intake
+
         return intake.adjust(self, email, points, reason, actor, score)
 
     # -- what else moves a lead (moves.py) -------------------------------------
 
     def set_stage(self, email: str, to: str, reason: str | None, actor: str) -> Transition:
         """A person moves a lead; IllegalTransition (with the allowed targets) if not allowed."""
+        from leadgate.engine import moves
+
         return moves.set_stage(self, check_email(email), to, reason, actor)
 
     def _one_lead(self, txn: _Txn, email: str) -> tuple[Repository, LeadProcessor, StoredLead]:
@@ -295,12 +311,16 @@ class Engine:
 
     def tick(self, now: float | None = None, limit: int = 10_000) -> int:
         """Fire due timers (decay exits, cooldown ends). Cost follows what is due, not the store."""
+        from leadgate.engine import moves
+
         return moves.tick(self, self.clock() if now is None else now, limit)
 
     # -- history, reading, rescoring (their own modules) ----------------------
 
     def record_moves(self, email: str, moves: Sequence[Move]) -> list[Transition]:
         """People's moves made elsewhere, as facts (see `history.record_moves`)."""
+        from leadgate.engine import history
+
         return history.record_moves(self, email, moves)
 
     def show(self, email: str) -> dict[str, Any]:
@@ -342,10 +362,14 @@ class Engine:
         batch: int = 20_000,
         *,
         method: str | None = None,
-        verify: int = rescore.DEFAULT_VERIFY,
+        verify: int | None = None,
     ) -> int:
         """Rescore every lead under the active playbook (see `rescore.rescore_all`);
-        `method` None: `self.rescore_method`."""
+        `method` None: `self.rescore_method`; `verify` None: `rescore.DEFAULT_VERIFY`."""
+        from leadgate.engine import rescore
+
+        if verify is None:
+            verify = rescore.DEFAULT_VERIFY
         return rescore.rescore_all(self, progress, batch, method or self.rescore_method, verify)
 
 

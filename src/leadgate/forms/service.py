@@ -25,6 +25,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from leadgate.engine.engine import Engine, NoPlaybook
+from leadgate.forms import consents as lead_consents
 from leadgate.forms.answers import FormError
 from leadgate.forms.flow import (
     Known,
@@ -339,23 +340,7 @@ class Forms:
     def consents(self, lead_id: int) -> list[dict[str, Any]]:
         """The consents a lead gave on forms (form, field, text version, time)."""
         with self.engine.db.read() as conn:
-            return self._consents(Repository(self.engine.db, conn), lead_id)
-
-    def show_extra(self, repo: Repository, out: dict[str, Any]) -> None:
-        """`consents` in a lead's view (an engine `show_extras` hook)."""
-        if isinstance(out.get("id"), int):
-            out["consents"] = self._consents(repo, out["id"])
-
-    @staticmethod
-    def _consents(repo: Repository, lead_id: int) -> list[dict[str, Any]]:
-        rows = repo.execute(
-            "SELECT form, field, text_version, at FROM form_consents WHERE lead_id = ? "
-            "ORDER BY at, id",
-            [lead_id],
-        ).fetchall()
-        return [
-            {"form": f, "field": fld, "text_version": v, "at": iso(at)} for f, fld, v, at in rows
-        ]
+            return lead_consents.consents(Repository(self.engine.db, conn), lead_id)
 
 
 def _email_of(form: Form, raw: dict[str, Any]) -> str | None:
@@ -380,6 +365,6 @@ def install(engine: Engine) -> Forms:
     if existing is not None:
         return existing
     forms = Forms(engine)
-    engine.show_extras.append(forms.show_extra)
+    lead_consents.install(engine)
     setattr(engine, _ATTR, forms)
     return forms

@@ -54,7 +54,7 @@ SCHEMA_MODULES = (
     "playbook/plain.py",
     "qualification/frameworks.py",
     "qualification/__init__.py",
-    "routing/core.py",
+    "routing/strategies.py",
     "routing/__init__.py",
     "sla/calendar.py",
     "sla/__init__.py",

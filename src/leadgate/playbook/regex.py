@@ -39,9 +39,8 @@ Example:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 DIALECTS = ("python", "duckdb", "postgres", "spark")
 MAX_REPEAT = 255
@@ -57,28 +56,27 @@ class RegexError(ValueError):
 
 
 # -- syntax tree -----------------------------------------------------------------------------
+# Immutable nodes as NamedTuples: a frozen dataclass costs ~4 M instructions to create,
+# a NamedTuple ~1 M, and every command that reads a playbook with a `matches` imports
+# them (`lead show`, issue 17). Nodes are told apart by isinstance, never by comparison.
 
 
-@dataclass(frozen=True)
-class _Class:
+class _Class(NamedTuple):
     ranges: tuple[tuple[int, int], ...]
     negated: bool = False
 
 
-@dataclass(frozen=True)
-class _Anchor:
+class _Anchor(NamedTuple):
     kind: str  # start, end, word, nonword
 
 
-@dataclass(frozen=True)
-class _Repeat:
+class _Repeat(NamedTuple):
     node: _Node
     lo: int
     hi: int | None
 
 
-@dataclass(frozen=True)
-class _Alt:
+class _Alt(NamedTuple):
     branches: tuple[tuple[_Node, ...], ...]
 
 

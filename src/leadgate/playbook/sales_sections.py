@@ -21,8 +21,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from leadgate.playbook.base import Condition, Flag, _Strict
 from leadgate.qualification.frameworks import BUNDLED
-from leadgate.routing.core import STRATEGIES
-from leadgate.sla.calendar import CalendarError, parse_days, parse_hours, zone
+from leadgate.routing.strategies import STRATEGIES
 
 
 def _check_template(v: str) -> None:
@@ -39,8 +38,6 @@ def _check_template(v: str) -> None:
     except TemplateProblem as exc:
         raise ValueError(str(exc)) from None
 
-
-_CALENDAR_PARSERS: dict[str, Any] = {"timezone": zone, "days": parse_days, "hours": parse_hours}
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -147,10 +144,18 @@ class Calendar(_Strict):
     @field_validator("timezone", "days", "hours")
     @classmethod
     def _parses(cls, v: Any, info: ValidationInfo) -> Any:
-        # The calendar's own parsers judge each field (the SLA clock uses them too).
+        # The calendar's own parsers judge each field (the SLA clock uses them too),
+        # imported here: reading a stored playbook validates nothing (issue 17).
+        from leadgate.sla import calendar
+
+        parsers: dict[str | None, Any] = {
+            "timezone": calendar.zone,
+            "days": calendar.parse_days,
+            "hours": calendar.parse_hours,
+        }
         try:
-            _CALENDAR_PARSERS[info.field_name](v)  # type: ignore[index]
-        except CalendarError as exc:
+            parsers[info.field_name](v)
+        except calendar.CalendarError as exc:
             raise ValueError(exc.message) from None
         return v
 

@@ -13,7 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-STRATEGIES = ("round_robin", "weighted_round_robin", "least_loaded")
+from leadgate.routing.strategies import STRATEGIES as STRATEGIES
+
 _LABEL = {
     "round_robin": "round robin",
     "weighted_round_robin": "weighted round robin",

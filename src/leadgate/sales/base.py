@@ -22,11 +22,11 @@ from leadgate.engine.engine import Engine, NotFound
 from leadgate.ingest.validate import check_email
 from leadgate.sales.config import SalesConfig, build_config, sections_of
 from leadgate.sales.playbook_sections import SalesSections
+from leadgate.sales.view import active_version
 from leadgate.store.repository import Repository, StoredLead, loads
 
 ROLES = ("bdr", "ae", "manager")
 OPEN_STAGES = ("mql", "sal", "sql", "sqo")
-SLA_KIND = "sla_accept"
 NOTICE_SLA = "lead.sla_breached"
 _REP_COLS = (
     "name, role, team, email, timezone, hours, days, capacity, weight, away_until, active, "
@@ -163,12 +163,7 @@ class SalesBase:
         if repo is None:
             with self.engine.db.read() as conn:
                 return self.config(Repository(self.engine.db, conn))
-        row = repo.execute("SELECT MAX(version) FROM playbooks").fetchone()
-        version = row[0] if row else None
-        if version is None:
-            from leadgate.engine.engine import NoPlaybook
-
-            raise NoPlaybook("no active playbook: run `leadgate init`")
+        version = active_version(repo)
         cfg = self._configs.get(version)
         if cfg is None:
             pb = self.engine.stored_playbook(repo, version)

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from leadgate.playbook.conditions import compile_condition
 from leadgate.playbook.model import Playbook
 from leadgate.playbook.sales_sections import Pool, RouteRule, SalesSections
-from leadgate.qualification.frameworks import BUNDLED, Criterion, Framework, Policy
+from leadgate.qualification.frameworks import Framework, Policy
 from leadgate.routing.core import FREE_EMAIL_DOMAINS, Router, RoutingRule
 from leadgate.sales.nurture import Tracks
+from leadgate.sales.view import qualification_policy
 from leadgate.sla.calendar import BusinessCalendar
 
 _KEYS = ("routing", "sla", "frameworks", "nurture")
@@ -81,31 +82,7 @@ def build_config(
     framework: str | None = None,
 ) -> SalesConfig:
     """Compile the sales settings of a playbook."""
-    sql = playbook.stages.sql
-    name = framework or sql.framework
-    if name in BUNDLED:
-        fw = BUNDLED[name]
-    elif name in sections.frameworks:
-        d = sections.frameworks[name]
-        fw = Framework(
-            name,
-            d.label or name,
-            tuple(
-                Criterion(c.key, c.label or c.key.replace("_", " ").title(), c.prompt)
-                for c in d.criteria
-            ),
-            d.min_criteria_met,
-            tuple(d.required),
-        )
-    else:
-        raise ValueError(f"stages.sql.framework: unknown framework '{name}'")
-    # A custom framework's own minimum wins; else an explicit stages.sql.min_criteria_met;
-    # else every criterion.
-    explicit = "min_criteria_met" in sql.model_fields_set
-    wanted = fw.min_criteria_met
-    if wanted is None and explicit:
-        wanted = sql.min_criteria_met
-    policy = Policy.for_framework(fw, wanted, tuple(getattr(sql, "required", ()) or ()))
+    fw, policy = qualification_policy(playbook, sections.frameworks, framework)
     routing = sections.routing
     pools = {p.name: p for p in routing.pools}
     pools.setdefault(DEFAULT_BDR_POOL.name, DEFAULT_BDR_POOL)

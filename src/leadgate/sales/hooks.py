@@ -13,11 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 from leadgate.engine.engine import LeadChange, NotFound
-from leadgate.ingest.validate import iso
 from leadgate.lifecycle.stages import IllegalTransition, allowed_targets
 from leadgate.routing.core import Decision
-from leadgate.sales import nurture
-from leadgate.sales.base import _PENDING_AE, _PENDING_OPP, SLA_KIND, _lead_infos
+from leadgate.sales import nurture, view
+from leadgate.sales.base import _PENDING_AE, _PENDING_OPP, _lead_infos
 from leadgate.sales.config import SalesConfig
 from leadgate.sales.opportunities import Opportunities
 from leadgate.sales.qualification import Qualifying
@@ -138,7 +137,7 @@ class EngineHooks(Routing, Qualifying, Opportunities):
         self._flush(s, repo, now)
 
     def _handoff_notes(self, repo: Repository, cfg: SalesConfig, lead_id: int) -> str:
-        ans = self._answers(repo, lead_id, cfg.framework.name)
+        ans = view.answers(repo, lead_id, cfg.framework.name)
         parts = []
         for k in cfg.framework.keys:
             a = ans.get(k)
@@ -204,36 +203,5 @@ class EngineHooks(Routing, Qualifying, Opportunities):
 
     def show_extra(self, repo: Repository, out: dict[str, Any]) -> None:
         """Engine show extra: owner, SLA, qualification, opportunity, owner history."""
-        lid = out["id"]
-        now = self.engine.clock()
         cfg = self.config(repo)
-        due = None
-        if out["stage"] == "mql":
-            row = repo.execute(
-                "SELECT due_at FROM sales_jobs WHERE lead_id = ? AND kind = ? AND "
-                "(outcome IS NULL OR outcome = 'breached') ORDER BY id DESC LIMIT 1",
-                [lid, SLA_KIND],
-            ).fetchone()
-            due = row[0] if row else None
-        out["sla_due_at"] = iso(due)
-        out["sla_overdue"] = due is not None and now > due
-        out["qualification"] = self._qualification_dict(repo, cfg, lid, history=False)
-        out["opportunity"] = self._opportunity(repo, lid)
-        out["nurture"] = nurture.show(repo, lid)
-        out["assignments"] = [
-            {
-                "rep": r[0],
-                "previous": r[1],
-                "role": r[2],
-                "explanation": r[3],
-                "actor": r[4],
-                "reason": r[5],
-                "notes": r[6],
-                "at": iso(r[7]),
-            }
-            for r in repo.execute(
-                "SELECT rep, previous, role, explanation, actor, reason, notes, at "
-                "FROM sales_assignments WHERE lead_id = ? ORDER BY at, id",
-                [lid],
-            ).fetchall()
-        ]
+        view.show_extra(repo, out, cfg.framework, cfg.policy, self.engine.clock())

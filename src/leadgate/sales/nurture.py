@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from leadgate.ingest.validate import InputError, iso
+from leadgate.ingest.validate import InputError
 from leadgate.playbook.base import Condition
 from leadgate.playbook.conditions import Predicate, compile_condition
 from leadgate.playbook.segments import compile_segments, lead_view
@@ -397,32 +397,3 @@ def _stopped(repo: Repository, lead_ids: Sequence[int], stop_events: Sequence[st
         [*lead_ids, *stop_events],
     )
     return {r[0] for r in cur.fetchall()}
-
-
-def show(repo: Repository, lead_id: int) -> dict[str, Any] | None:
-    """The lead's latest enrolment and its nurture timeline (for `lead show`)."""
-    row = repo.execute(
-        "SELECT id, track, status, step, next_due_at, reason, entered_at, end_reason "
-        "FROM sales_nurture_enrolments WHERE lead_id = ? ORDER BY id DESC LIMIT 1",
-        [lead_id],
-    ).fetchone()
-    if row is None:
-        return None
-    timeline = repo.execute(
-        "SELECT at, track, step, kind, detail FROM sales_nurture_log WHERE lead_id = ? "
-        "ORDER BY id DESC LIMIT 100",
-        [lead_id],
-    ).fetchall()
-    return {
-        "track": row[1],
-        "status": row[2],
-        "step": row[3],
-        "next_step_at": iso(row[4]),
-        "reason": row[5],
-        "entered_at": iso(row[6]),
-        "end_reason": row[7],
-        "timeline": [
-            {"at": iso(t[0]), "track": t[1], "step": t[2], "kind": t[3], "detail": t[4]}
-            for t in reversed(timeline)
-        ],
-    }

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from leadgate.sales import nurture, nurture_mail
+from leadgate.sales import nurture, nurture_mail, view
 from leadgate.sales.base import SalesBase
 from leadgate.store.repository import Repository
 
@@ -56,7 +56,7 @@ class NurtureDesk(SalesBase):
                 "id": lid,
                 "email": s.state.email,
                 "stage": s.state.stage,
-                "nurture": nurture.show(repo, lid),
+                "nurture": view.nurture(repo, lid),
             }
 
     def mail_outbox(self) -> dict[str, int]:

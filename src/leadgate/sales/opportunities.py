@@ -13,7 +13,7 @@ from time import time_ns
 from typing import Any
 
 from leadgate.engine.engine import NotFound
-from leadgate.ingest.validate import EventIn, InputError, iso
+from leadgate.ingest.validate import EventIn, InputError
 from leadgate.sales.base import _PENDING_AE, _PENDING_OPP, SalesBase
 from leadgate.store.repository import Repository, dumps
 
@@ -126,27 +126,6 @@ class Opportunities(SalesBase):
                 'record a deal after the fact, pass --backfill (HTTP: "backfill": true)',
             )
         return close
-
-    def _opportunity(self, repo: Repository, lead_id: int) -> dict[str, Any] | None:
-        row = repo.execute(
-            "SELECT amount, currency, expected_close, ae, actor, created_at, outcome, "
-            "outcome_reason, closed_at FROM sales_opportunities WHERE lead_id = ? "
-            "ORDER BY id DESC LIMIT 1",
-            [lead_id],
-        ).fetchone()
-        if row is None:
-            return None
-        return {
-            "amount": row[0],
-            "currency": row[1],
-            "expected_close": row[2],
-            "ae": row[3],
-            "by": row[4],
-            "created_at": iso(row[5]),
-            "outcome": row[6] or "open",
-            "outcome_reason": row[7],
-            "closed_at": iso(row[8]),
-        }
 
 
 # A quadrillion in any currency: above every deal, and sums of them stay finite.

@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from leadgate.ingest.validate import iso
 from leadgate.qualification.frameworks import (
     Evaluation,
     QualificationError,
     evaluate,
     parse_status,
 )
+from leadgate.sales import view
 from leadgate.sales.base import SalesBase
 from leadgate.sales.config import SalesConfig
 from leadgate.store.repository import Repository
@@ -24,72 +24,9 @@ from leadgate.store.repository import Repository
 class Qualifying(SalesBase):
     """A lead's qualification answers and verdict."""
 
-    def _answers(self, repo: Repository, lead_id: int, framework: str) -> dict[str, dict[str, Any]]:
-        out: dict[str, dict[str, Any]] = {}
-        cur = repo.execute(
-            "SELECT criterion, status, note, actor, at, version FROM sales_qualification "
-            "WHERE lead_id = ? AND framework = ? ORDER BY version, id",
-            [lead_id, framework],
-        )
-        for crit, status, note, actor, at, version in cur.fetchall():
-            out[crit] = {
-                "status": status,
-                "note": note,
-                "by": actor,
-                "at": iso(at),
-                "version": version,
-            }
-        return out
-
     def _evaluation(self, repo: Repository, cfg: SalesConfig, lead_id: int) -> Evaluation:
-        ans = self._answers(repo, lead_id, cfg.framework.name)
+        ans = view.answers(repo, lead_id, cfg.framework.name)
         return evaluate(cfg.framework, cfg.policy, {k: v["status"] for k, v in ans.items()})
-
-    def _qualification_dict(
-        self, repo: Repository, cfg: SalesConfig, lead_id: int, history: bool
-    ) -> dict[str, Any]:
-        fw = cfg.framework
-        ans = self._answers(repo, lead_id, fw.name)
-        ev = evaluate(fw, cfg.policy, {k: v["status"] for k, v in ans.items()})
-        out: dict[str, Any] = {
-            "framework": fw.name,
-            "label": fw.label,
-            "passed": ev.passed,
-            "summary": ev.message(fw.label),
-            "min_criteria_met": cfg.policy.min_criteria_met,
-            "required": list(cfg.policy.required),
-            "missing": list(ev.missing),
-            "criteria": [
-                {
-                    "key": c.key,
-                    "label": c.label,
-                    "prompt": c.prompt,
-                    "status": ans.get(c.key, {}).get("status", "unknown"),
-                    "note": ans.get(c.key, {}).get("note"),
-                    "by": ans.get(c.key, {}).get("by"),
-                    "at": ans.get(c.key, {}).get("at"),
-                }
-                for c in fw.criteria
-            ],
-        }
-        if history:
-            cur = repo.execute(
-                "SELECT version, criterion, status, note, actor, at FROM sales_qualification "
-                "WHERE lead_id = ? ORDER BY version, id",
-                [lead_id],
-            )
-            out["history"] = [
-                {
-                    "version": r[0],
-                    "criterion": r[1],
-                    "status": r[2],
-                    "note": r[3],
-                    "by": r[4],
-                    "at": iso(r[5]),
-                }
-                for r in cur.fetchall()
-            ]
-        return out
 
     def qualify(
         self,
@@ -115,7 +52,7 @@ class Qualifying(SalesBase):
             lid = lead_row.state.id
             assert lid is not None
             clean: dict[str, tuple[str, str | None]] = {}
-            current = self._answers(repo, lid, fw.name)
+            current = view.answers(repo, lid, fw.name)
             for k, v in answers.items():
                 key = fw.criterion(k).key
                 clean[key] = (parse_status(v, key), None)
@@ -142,7 +79,7 @@ class Qualifying(SalesBase):
                     for k, (st, note) in clean.items()
                 ],
             )
-            return self._qualification_dict(repo, cfg, lid, history=False)
+            return view.qualification(repo, fw, cfg.policy, lid, history=False)
 
     def qualification(self, lead: str | int) -> dict[str, Any]:
         """The lead's current answers, the policy verdict, and every version."""
@@ -150,4 +87,4 @@ class Qualifying(SalesBase):
             repo = Repository(self.engine.db, conn)
             cfg = self.config(repo)
             s = self._lead(repo, lead)
-            return self._qualification_dict(repo, cfg, s.state.id, history=True)  # type: ignore[arg-type]
+            return view.qualification(repo, cfg.framework, cfg.policy, s.state.id, history=True)  # type: ignore[arg-type]

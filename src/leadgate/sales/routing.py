@@ -14,9 +14,10 @@ from leadgate.engine.engine import NotFound
 from leadgate.ingest.validate import InputError, iso
 from leadgate.routing.core import AccountMatch, Candidate, Decision, PoolState, company_domain
 from leadgate.routing.core import decide as route_decide
-from leadgate.sales.base import SLA_KIND, LeadInfo, Rep, SalesBase, _lead_infos, _loads
+from leadgate.sales.base import LeadInfo, Rep, SalesBase, _lead_infos, _loads
 from leadgate.sales.config import SalesConfig
 from leadgate.sales.playbook_sections import Pool
+from leadgate.sales.view import SLA_KIND
 from leadgate.sla.calendar import CalendarError, add_business_hours
 from leadgate.store.repository import Repository, dumps, loads
 from leadgate.webhooks import enqueue as enqueue_webhook

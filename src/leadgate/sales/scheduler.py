@@ -12,8 +12,9 @@ from typing import Any, NamedTuple
 
 from leadgate.ingest.validate import iso
 from leadgate.sales import nurture_mail, nurture_steps
-from leadgate.sales.base import NOTICE_SLA, SLA_KIND, LeadInfo, _lead_infos
+from leadgate.sales.base import NOTICE_SLA, LeadInfo, _lead_infos
 from leadgate.sales.routing import Routing
+from leadgate.sales.view import SLA_KIND
 from leadgate.store.repository import Repository, dumps, loads
 from leadgate.webhooks import enqueue as enqueue_webhook
 

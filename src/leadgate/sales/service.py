@@ -20,11 +20,12 @@ from __future__ import annotations
 from typing import Any
 
 from leadgate.engine.engine import NotFound
-from leadgate.sales.base import OPEN_STAGES, SLA_KIND, LeadInfo, Rep, SalesBase
+from leadgate.sales.base import OPEN_STAGES, LeadInfo, Rep, SalesBase
 from leadgate.sales.hooks import EngineHooks
 from leadgate.sales.nurture_desk import NurtureDesk
 from leadgate.sales.reps import RepDesk
 from leadgate.sales.scheduler import Scheduler
+from leadgate.sales.view import SLA_KIND
 from leadgate.store.repository import Repository
 
 __all__ = ["LeadInfo", "Rep", "Sales", "SalesBase"]
