@@ -40,26 +40,13 @@ def server_cpu(pgid: int) -> float:
     return processes_cpu(lambda _, fields: int(fields[2]) == pgid)
 
 
-def writer_cpu(pgid: int) -> float:
-    """CPU seconds used so far by the server's writer process (0 when it has none): the
-    one core every event goes through, so what bounds the events/s."""
-    return processes_cpu(lambda comm, f: int(f[2]) == pgid and comm == "leadgate-writer")
-
-
 @contextmanager
-def server(
-    db_url: str, workers: int, writer: str | None = None
-) -> Iterator[tuple[str, dict[str, str], int]]:
-    """`leadgate serve` on a fresh store; `writer` "process" or "thread": with or without
-    `--writer-process` (None: the server's default)."""
+def server(db_url: str, workers: int) -> Iterator[tuple[str, dict[str, str], int]]:
     db = Database(db_url)
     db.migrate()
     _, key = create_key(db, "admin", "bench")
     db.dispose()
-    flags = ["--workers", str(workers)]
-    if writer is not None:
-        flags.append("--writer-process" if writer == "process" else "--no-writer-process")
-    with serve(db_url, *flags) as (base, pid):
+    with serve(db_url, "--workers", str(workers)) as (base, pid):
         yield (
             base,
             {"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
@@ -194,7 +181,6 @@ async def run_store(
     db_url: str,
     workers: int,
     seconds: float,
-    writer: str | None = None,
     batches_only: bool = False,
 ) -> list[list[str]]:
     global _ids
@@ -202,7 +188,7 @@ async def run_store(
     rows: list[list[str]] = []
     rnd = random.Random(7)
     n_s = int(seconds + 1)
-    with server(db_url, workers, writer) as (base, headers, pgid):
+    with server(db_url, workers) as (base, headers, pgid):
         limits = httpx.Limits(max_connections=16, max_keepalive_connections=16)
         async with httpx.AsyncClient(
             base_url=base, headers=headers, limits=limits, timeout=60
@@ -214,15 +200,13 @@ async def run_store(
             async def add(
                 name: str, size: int, run: Awaitable[tuple[int, float, list[float]]]
             ) -> None:
-                cpu0, own0, wr0 = server_cpu(pgid), time.process_time(), writer_cpu(pgid)
+                cpu0, own0 = server_cpu(pgid), time.process_time()
                 n, secs, lat = await run
                 srv, own = server_cpu(pgid) - cpu0, time.process_time() - own0
-                wr = writer_cpu(pgid) - wr0
                 rows.append([
-                    label if writer is None else f"{label} ({writer})", str(workers), name, f"{n / secs:,.0f}", f"{n * size / secs:,.0f}",
+                    label, str(workers), name, f"{n / secs:,.0f}", f"{n * size / secs:,.0f}",
                     f"{percentile(lat, 50) * 1000:.1f}", f"{percentile(lat, 99) * 1000:.1f}", str(n),
                     f"{srv / n * 1000:.2f}", f"{own / n * 1000:.2f}",
-                    f"{wr / n * 1000:.2f}" if wr else "-",
                 ])  # fmt: skip
                 print("  " + " | ".join(rows[-1]), flush=True)
 
@@ -275,13 +259,7 @@ def main() -> None:
     ap.add_argument("--pg-url", default=None)
     ap.add_argument("--no-pg", action="store_true")
     ap.add_argument("--no-sqlite", action="store_true")
-    ap.add_argument(
-        "--writer",
-        default=None,
-        help="SQLite: 'process', 'thread' or both alternated ('process,thread'): where "
-        "`leadgate serve` stores event batches (--[no-]writer-process); default: its default",
-    )
-    ap.add_argument("--repeat", type=int, default=1, help="SQLite runs per --writer value")
+    ap.add_argument("--repeat", type=int, default=1, help="SQLite runs (fresh stores, same events)")
     ap.add_argument(
         "--batches-only",
         action="store_true",
@@ -311,26 +289,22 @@ def main() -> None:
         f"of the file after the first 60k): {engine_ceiling():,.0f} events/s"
     )
     header = ["store", "workers", "load", "requests/s", "events/s", "p50 ms", "p99 ms",
-              "requests", "server CPU ms/req", "client CPU ms/req",
-              "writer process CPU ms/req"]  # fmt: skip
+              "requests", "server CPU ms/req", "client CPU ms/req"]  # fmt: skip
     rows: list[list[str]] = []
     with ExitStack() as stack:
         pg = None if args.no_pg else stack.enter_context(postgres_url(args.pg_url))
         for workers in [int(w) for w in args.workers.split(",")]:
-            writers = args.writer.split(",") if args.writer else [None]
             for _ in range(args.repeat if not args.no_sqlite else 0):
-                for writer in writers:
-                    with _tmpdir() as d:
-                        rows += asyncio.run(
-                            run_store(
-                                "SQLite",
-                                f"sqlite:///{d}/bench.db",
-                                workers,
-                                args.seconds,
-                                writer,
-                                args.batches_only,
-                            )
+                with _tmpdir() as d:
+                    rows += asyncio.run(
+                        run_store(
+                            "SQLite",
+                            f"sqlite:///{d}/bench.db",
+                            workers,
+                            args.seconds,
+                            args.batches_only,
                         )
+                    )
             if pg:
                 url = _fresh_pg(pg, workers)
                 rows += asyncio.run(run_store("PostgreSQL", url, workers, args.seconds))
@@ -355,7 +329,7 @@ def _floor_line(rows: list[list[str]]) -> str:
     cpu: list[float] = []
     with _tmpdir() as d:
         floor = batch_floor_sqlite(Path(d), batches, cpu)
-    mine = [r for r in rows if r[0].startswith("SQLite") and r[2] == "batch 1,000, 8 in flight"]
+    mine = [r for r in rows if r[0] == "SQLite" and r[2] == "batch 1,000, 8 in flight"]
     share = ", ".join(f"{float(r[4].replace(',', '')) / floor:.0%}" for r in mine)
     # The same comparison by CPU time, which other jobs on a shared machine stretch far less
     # than the wall clock (the floor and the batches run minutes apart, at different loads):

@@ -11,8 +11,8 @@ __all__ = ["create_app"]
 
 
 def __getattr__(name: str) -> Any:
-    # On first use, not on import of the package: the API's writer process imports
-    # `leadgate.api.writer_process` and needs none of FastAPI.
+    # On first use, not on import of the package: `leadgate.api.context` and friends
+    # are imported by code (benches, tests, the group commit) that needs none of FastAPI.
     if name == "create_app":
         from leadgate.api.app import create_app
 

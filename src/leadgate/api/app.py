@@ -15,7 +15,6 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any
 
-import anyio.to_thread
 from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi_offline import FastAPIOffline
@@ -32,7 +31,6 @@ from leadgate.api.gc_policy import FreezeAfterWrites
 from leadgate.api.gc_policy import tune_gc as tune_gc
 from leadgate.api.plugins import module_exists, prepare_engine
 from leadgate.api.problems import PROBLEM_SCHEMA, BodyTooLarge, install, problem
-from leadgate.api.writer_process import WriterProcess
 from leadgate.engine.engine import Engine
 from leadgate.store.database import Database
 from leadgate.webhooks.delivery import Deliverer, DeliverySettings
@@ -101,16 +99,12 @@ def create_app(
     delivery_settings: DeliverySettings | None = None,
     tick: bool = False,
     tick_seconds: float = DEFAULT_TICK_SECONDS,
-    writer_process: bool = False,
-    server_gc: bool = False,
 ) -> FastAPI:
     """The API over `engine` (or a new engine on `db_url`, migrated, playbook ensured).
 
     `deliver=True` runs the webhook delivery loop for the app's lifetime, `tick=True` the
     scheduler tick (SLA deadlines, decay exits, cooldown ends, nurture steps) every
-    `tick_seconds` (both are what `serve` does). `writer_process=True` (SQLite, one
-    server process) stores event batches in a writer process for the app's lifetime
-    (api/writer_process.py), with the server's GC policy when `server_gc`.
+    `tick_seconds` (both are what `serve` does).
     """
     if engine is None:
         db = Database(db_url)
@@ -118,15 +112,8 @@ def create_app(
             db.migrate()
         engine = Engine(db)
         engine.ensure_playbook()
-    single = os.environ.get("LEADGATE_WORKERS", "1") == "1"
-    ctx = ApiContext(engine, single_process=single)
+    ctx = ApiContext(engine, single_process=os.environ.get("LEADGATE_WORKERS", "1") == "1")
     prepare_engine(engine, ctx.mark_outbox)
-    # The event batches' writer in a process of its own: SQLite, one server process.
-    writer = (
-        WriterProcess(engine.db.url, server_gc=server_gc)
-        if writer_process and engine.db.is_sqlite and single
-        else None
-    )
     if deliver:
         ctx.deliverer = Deliverer(engine.db, delivery_settings, run_write=ctx.write)
     ticker = None
@@ -143,12 +130,8 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        task = tick_task = writer_task = None
+        task = tick_task = None
         stop = asyncio.Event()
-        if writer is not None:
-            # Started beside the server, not before it (~1-3 s for a new interpreter):
-            # until it is ready, batches are stored in this process's threads.
-            writer_task = asyncio.create_task(_start_writer(ctx, writer, stop))
         if ctx.deliverer is not None:
             task = asyncio.create_task(ctx.deliverer.run(stop))
         if ticker is not None:
@@ -165,11 +148,6 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             await ctx.quick.aclose()
-            if writer_task is not None:
-                await writer_task  # a start under way ends (it cannot be interrupted)
-            if writer is not None:
-                ctx.writer = None
-                await anyio.to_thread.run_sync(writer.stop)
 
     app = FastAPIOffline(
         title="leadgate",
@@ -242,18 +220,6 @@ def create_app(
     return app
 
 
-async def _start_writer(ctx: ApiContext, writer: WriterProcess, stop: asyncio.Event) -> None:
-    """Start the app's writer process and hand it the event batches once it is ready."""
-    try:
-        await anyio.to_thread.run_sync(writer.start)
-    except Exception:
-        # The server still serves: batches are stored in its own threads.
-        log.exception("the writer process did not start; writing in this process")
-        return
-    if not stop.is_set():
-        ctx.writer = writer
-
-
 def app_from_env() -> FastAPI:
     """uvicorn factory for `leadgate serve`: $LEADGATE_DB, delivery unless
     $LEADGATE_DELIVERY=0, the scheduler tick every $LEADGATE_TICK_SECONDS (default 15)
@@ -269,8 +235,6 @@ def app_from_env() -> FastAPI:
         deliver=deliver,
         tick=tick,
         tick_seconds=seconds,
-        writer_process=os.environ.get("LEADGATE_WRITER_PROCESS", "1") != "0",
-        server_gc=True,
     )
     tune_gc()
     # This process is a server: what each ingest transaction leaves alive is frozen too.

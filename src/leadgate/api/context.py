@@ -20,7 +20,6 @@ from anyio import CapacityLimiter
 
 from leadgate.api.group_commit import write_batches
 from leadgate.api.quick import QuickReads
-from leadgate.api.writer_process import WriterProcess
 from leadgate.engine.engine import Engine, ItemResult
 from leadgate.ingest.validate import EventIn
 from leadgate.store.database import Database
@@ -71,9 +70,6 @@ class ApiContext:
         self._lock: asyncio.Lock | None = None
         self._limiter: CapacityLimiter | None = None
         self._queued: list[_Queued] = []
-        # `leadgate serve` on SQLite stores event batches in a process of its own
-        # (api/writer_process.py); None: in this process's threads.
-        self.writer: WriterProcess | None = None
         self.group_commits = 0  # transactions that carried more than one request's batch
         # `leadgate serve` sets FreezeAfterWrites; off elsewhere (tests, embedding apps),
         # where freezing the host process's objects is not this module's call.
@@ -142,7 +138,7 @@ class ApiContext:
         async with lock:
             if mine.results is None:
                 group = self._take_group(mine)
-                small = len(group) == 1 and len(events) <= 20 and self.writer is None
+                small = len(group) == 1 and len(events) <= 20
                 if small and self.inline and not self.quick.sqlite_writer_elsewhere():
                     self._write_group(group)
                 else:
@@ -180,9 +176,6 @@ class ApiContext:
 
     def _write_group(self, group: list[_Queued]) -> None:
         """Write the group in one transaction and hand each request its own results."""
-        if self.writer is not None:
-            self._write_group_elsewhere(self.writer, group)
-            return
         try:
             outcomes, grouped = write_batches(self.engine, [(q.events, q.now) for q in group])
         finally:
@@ -190,17 +183,6 @@ class ApiContext:
                 # In this thread, still holding the write turn: a sweep (a full
                 # collection) delays the next write, not a write under way.
                 self.gc_policy.after_write()
-        self._hand_out(group, outcomes, grouped)
-
-    def _write_group_elsewhere(self, writer: WriterProcess, group: list[_Queued]) -> None:
-        try:
-            outcomes, grouped, outbox = writer.write([(q.events, q.now) for q in group])
-        except BaseException as exc:  # the writer died: every request of the group hears
-            for q in group:
-                q.results = exc
-            return
-        if outbox:
-            self.outbox_dirty = True
         self._hand_out(group, outcomes, grouped)
 
     def _hand_out(

@@ -1,7 +1,6 @@
 """Several requests' event batches stored in one transaction (group commit), each still
 answered with its own items: what the API's single SQLite writer does with the batches
-that queued while it wrote, in the server's threads (`context.py`) or in its writer
-process (`writer_process.py`).
+that queued while it wrote (`context.py`).
 
     outcomes, grouped = write_batches(engine, [(events_a, now_a), (events_b, now_b)])
     # outcomes[0]: events_a's items, indexed from 0 (or the exception that refused it)

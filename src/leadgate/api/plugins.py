@@ -1,6 +1,8 @@
-"""What the API's engines carry besides the core: the same in the server's process and in
-its writer process (api/writer_process.py), so an event stored by either is routed,
-announced and shown alike."""
+"""What the API's engine carries besides the core: the plug-ins every process that serves
+the API installs, so an event stored by any of them is routed, announced and shown alike.
+
+    prepare_engine(engine, ctx.mark_outbox)   # predictive view, sales routing, webhooks
+"""
 
 from __future__ import annotations
 

@@ -120,13 +120,6 @@ def register(app: typer.Typer) -> None:
                 help="Log one line per request: method, path, status, ms (never the key)."
             ),
         ] = True,
-        writer_process: Annotated[
-            bool,
-            typer.Option(
-                help="SQLite, one worker: store event batches in a process of their own, "
-                "so the writer has a core to itself while the server parses requests."
-            ),
-        ] = True,
         forwarded_allow_ips: Annotated[
             str | None,
             typer.Option(
@@ -164,12 +157,9 @@ def register(app: typer.Typer) -> None:
         os.environ["LEADGATE_TICK_SECONDS"] = repr(tick_seconds)
         os.environ["LEADGATE_WORKERS"] = str(workers)
         os.environ["LEADGATE_ACCESS_LOG"] = "1" if access_log else "0"
-        os.environ["LEADGATE_WRITER_PROCESS"] = "1" if writer_process else "0"
-        separate = writer_process and engine.db.is_sqlite and workers == 1
         echo(
             f"leadgate API on http://{host}:{port}/api/v1 (docs: http://{host}:{port}/docs), "
-            f"{workers} worker(s), store {url.split('@')[-1]}"
-            f"{' (event batches stored by a writer process)' if separate else ''}; webhooks "
+            f"{workers} worker(s), store {url.split('@')[-1]}; webhooks "
             f"{'delivered' if deliver else 'not delivered (--no-deliver)'}, scheduler "
             f"{f'ticking every {tick_seconds:g} s' if tick else 'off (--no-tick)'}",
             err=True,

@@ -38,22 +38,8 @@ class Trouble(NamedTuple):
     retry_after: str | None = None
 
 
-class StoreTrouble(Exception):
-    """Trouble already named, raised where the driver's exception cannot go: from the
-    API's writer process (api/writer_process.py), whose errors cross a pipe."""
-
-    def __init__(self, found: Trouble):
-        super().__init__(found.message)
-        self.trouble = found
-
-    def __reduce__(self) -> tuple[type[StoreTrouble], tuple[Trouble]]:
-        return (StoreTrouble, (self.trouble,))
-
-
 def trouble(exc: BaseException) -> Trouble | None:
     """`exc` (the driver's, or SQLAlchemy's wrapping it) as busy or full; None otherwise."""
-    if isinstance(exc, StoreTrouble):
-        return exc.trouble
     orig = getattr(exc, "orig", exc)
     if _is(orig, _SQLITE_BUSY, _PG_BUSY, "is locked"):
         return Trouble(
