@@ -2,13 +2,15 @@
 the rescore walks the store page by page while other writers go on) is brought to the
 active version by the first batch that touches it. When that batch also makes the
 engine derive the lead's history again - an event from before the activation, an
-attribute change, a person's move recorded late - the derivation already contains the
-version's catch-up moves, which were then appended a second time (two `lead → mql`
-rows, two webhooks).
+attribute change, a person's move recorded late, a new address, a merge - the
+derivation already contains the version's catch-up moves, which were then appended a
+second time (two `lead → mql` rows, two webhooks).
 
 Each case is checked against a twin that got the same facts in time order and was
 taken over by the rescore: the same stage history (from, to, at, actor, reason), raw
-rows, scores and webhooks.
+rows, scores and webhooks; then the property: random playbooks and events, the twin's
+events split around the new version, the late ones on the lead the rescore has not
+reached.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import FakeClock
 from leadgate.engine.engine import Engine
@@ -28,7 +33,17 @@ from leadgate.store.database import Database
 from leadgate.store.repository import Repository
 from leadgate.store.schema import EFFECTIVE_TRANSITIONS
 from leadgate.webhooks import OutboxWriter
-from tests.lifecycle.test_arrival_order import DAY, _ev, _seen, _subscribe, _told
+from tests.lifecycle.test_arrival_order import (
+    DAY,
+    TYPES,
+    _ev,
+    _fresh_era,
+    _seen,
+    _store_for_example,
+    _subscribe,
+    _told,
+    playbooks,
+)
 
 V1 = """
 name: catch-up
@@ -143,3 +158,89 @@ def test_a_lead_the_rescore_has_not_reached_gets_its_catch_up_moves_once(
         assert _told(eng.db, shown["id"]) == history, shown["email"]
     # Nothing appended twice: no more raw rows than the twin's.
     assert _raw(eng, shown_a["id"]) <= _raw(eng, shown_b["id"])
+
+
+def _mql_line_moved(text: str) -> st.SearchStrategy[str]:
+    """The same playbook with another MQL line: the new version moves leads where it
+    takes over (the catch-up moves), most often."""
+    doc = yaml.safe_load(text)
+
+    def moved(value: int) -> str:
+        doc["stages"]["mql"]["when"]["value"] = value
+        return yaml.safe_dump(doc)
+
+    return st.sampled_from([5, 10, 15, 60]).map(moved)
+
+
+# Events as (minutes after the previous one, type); the new version comes between two.
+EVENTS = st.lists(
+    st.tuples(st.sampled_from([0, 1, 90, 1440, 4320, 14400]), st.sampled_from(TYPES)),
+    min_size=2,
+    max_size=10,
+)
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(old=playbooks(), events=EVENTS, data=st.data())
+def test_a_version_and_late_events_give_the_in_order_history(
+    db_url: str, old: str, events: list[tuple[int, str]], data: st.DataObject
+) -> None:
+    """Lead `a` gets its events live in time order and is taken over by the rescore at
+    the new version's activation; its twin `b` got only some of the events before the
+    new version, and the rest (late) in its first batch under it, before the rescore
+    reached it; the later ones shuffled over random deliveries."""
+    new = data.draw(st.one_of(playbooks(), _mql_line_moved(old)), label="new")
+    clock = FakeClock(1_790_000_000.0)
+    db = Database(_store_for_example(db_url))
+    try:
+        eng = Engine(db, clock=clock)
+        eng.listeners.append(OutboxWriter())
+        clock.now = _fresh_era(db, clock.now)
+        _subscribe(db, clock.now)
+        eng.activate_playbook(old, "old.yaml", "test")
+        clock.advance(DAY)
+        tag = f"v{clock.now:.0f}"
+        a, b = f"{tag}-a@x.com", f"{tag}-b@x.com"
+        t, timeline = clock.now, []
+        for i, (gap, typ) in enumerate(events):
+            t += gap * 60 + 1 + i * 0.001
+            timeline.append((i, typ, t))
+        split = data.draw(st.integers(1, len(timeline) - 1))
+        before, after = timeline[:split], timeline[split:]
+        since = (before[-1][2] + after[0][2]) / 2
+        # The twin exists before the new version (so it is left under the old one).
+        early = [before[0]] + [e for e in before[1:] if data.draw(st.booleans())]
+        for i, typ, at in before:
+            clock.now = at
+            eng.ingest([_ev(a, i, typ, at, url="/pricing")], now=at)
+            if (i, typ, at) in early:
+                eng.ingest([_ev(b, i, typ, at, url="/pricing")], now=at)
+        clock.now = since
+        with db.write() as conn:  # stored; its rescore has not reached the leads yet
+            Repository(db, conn).add_playbook("new", new, "test", since)
+        held = [e for e in before if e not in early]
+        if held:  # late, on a lead still under the version before
+            eng.ingest([_ev(b, i, typ, at, url="/pricing") for i, typ, at in held], now=since)
+        eng.rescore_all()
+        for i, typ, at in after:
+            clock.now = at
+            eng.ingest([_ev(a, i, typ, at, url="/pricing")], now=at)
+        order = data.draw(st.permutations(after))
+        cuts = sorted({0, len(order), *data.draw(st.lists(st.integers(0, len(order)), max_size=3))})
+        for lo, hi in zip(cuts, cuts[1:], strict=False):
+            group = order[lo:hi]
+            clock.now = max(at for _, _, at in group)
+            eng.ingest([_ev(b, i, typ, at, url="/pricing") for i, typ, at in group], now=clock.now)
+        clock.now = timeline[-1][2] + 40 * DAY
+        eng.tick(clock.now)
+        shown_a, shown_b = eng.show(a), eng.show(b)
+        assert _seen(shown_b) == _seen(shown_a)
+        for shown in (shown_a, shown_b):
+            history = Counter((h["from"], h["to"], h["at"], h["actor"]) for h in shown["history"])
+            assert _told(db, shown["id"]) == history, shown["email"]
+    finally:
+        db.dispose()
