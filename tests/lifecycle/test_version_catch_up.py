@@ -160,6 +160,48 @@ def test_a_lead_the_rescore_has_not_reached_gets_its_catch_up_moves_once(
     assert _raw(eng, shown_a["id"]) <= _raw(eng, shown_b["id"])
 
 
+GATED = """
+name: gated
+fit:
+  rules: [{name: vp, if: {field: job_title, op: contains, value: VP}, points: 30}]
+  grades: {A: 50, B: 30, C: 10}
+engagement:
+  half_life_days: 1
+  rules:
+    - {event: webinar_attended, points: 20}
+    - {event: page_view, points: 1}
+  grades: {"1": 60, "2": 30, "3": 10}
+stages:
+  mql: {when: {all: [{score: fit, op: gte, value: 30}, {score: engagement, op: gte, value: 20}]}}
+  recycle: {cooldown_days: 30, mql_exit_engagement: 12}
+"""
+
+
+def test_rows_voided_by_the_catch_up_and_by_the_change_are_both_taken_back(eng: Engine) -> None:
+    """A store whose new version was activated before the lead's last facts (another
+    process's clock behind): the catch-up derives the lead again and voids the exit the
+    new version no longer makes; the attribute change then voids the MQL. A webhook
+    receiver must hear of both corrections (the second once replaced the first)."""
+    clock: FakeClock = eng.clock  # type: ignore[assignment]
+    eng.activate_playbook(GATED, "gated.yaml", "test")
+    a = f"gated-{clock.now:.0f}@x.com"
+    t0 = clock.now + DAY
+    clock.now = t0
+    eng.upsert_leads([(a, {"job_title": "VP Sales"}, t0 - 60)])
+    eng.ingest([_ev(a, 1, "webinar_attended", t0)], now=t0)
+    clock.now = t0 + 0.8 * DAY
+    eng.ingest([_ev(a, 2, "page_view", clock.now)], now=clock.now)
+    assert [h["to"] for h in eng.show(a)["history"]] == ["mql", "nurture"]
+    no_exit = GATED.replace(", mql_exit_engagement: 12", "")
+    with eng.db.write() as conn:
+        Repository(eng.db, conn).add_playbook("gated", no_exit, "test", t0 + 0.5 * DAY)
+    clock.now = t0 + DAY
+    eng.upsert_leads([(a, {"job_title": "Intern"}, None)])
+    shown = eng.show(a)
+    assert shown["stage"] == "lead" and shown["history"] == []
+    assert _told(eng.db, shown["id"]) == Counter()
+
+
 def _mql_line_moved(text: str) -> st.SearchStrategy[str]:
     """The same playbook with another MQL line: the new version moves leads where it
     takes over (the catch-up moves), most often."""
