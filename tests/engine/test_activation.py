@@ -129,3 +129,33 @@ def test_a_store_holding_a_version_that_no_longer_loads_can_activate_a_good_one(
     version, _, n = engine.activate_playbook(good, "good.yaml")
     assert n == 3 and version == bad + 1
     assert _state(engine, emails) == before
+
+
+@pytest.mark.parametrize("method", ["set", "per-lead"])
+def test_what_comes_in_after_an_activation_counts_under_the_new_version(
+    engine: Engine, method: str
+) -> None:
+    """The engine that activated (the server's, behind `PUT /playbook` and the web
+    editor) scored the next events under the version before: its rescore's transactions
+    chain on the lead cache, so the active version it had in memory was trusted."""
+    engine.rescore_method = method
+    emails = _leads(engine, 2)
+    _, text = bundled_playbook()
+    richer = text.replace("points: 20\n", "points: 25\n", 1)
+    assert richer != text
+    version, _, _ = engine.activate_playbook(richer, "richer.yaml")
+    now = engine.clock()
+    engine.ingest(
+        [
+            parse_event({"id": "after-1", "email": emails[0], "type": "page_view"}, now),
+            parse_event({"id": "after-2", "email": "new@acme.com", "type": "page_view"}, now),
+        ],
+        now,
+    )
+    with engine.db.read() as conn:
+        rows = Repository(engine.db, conn).execute(
+            "SELECT email, playbook_version FROM leads WHERE email IN (?, ?) ORDER BY email",
+            [emails[0], "new@acme.com"],
+        )
+        assert rows.fetchall() == [("new@acme.com", version), (emails[0], version)]
+    assert engine.processor().version == version

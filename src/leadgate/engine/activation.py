@@ -135,6 +135,10 @@ def activate(
         if active is not None and active[1] == text:
             return Activation(active[0], pb, 0, unchanged=True)
         version = repo.add_playbook(pb.name, text, actor, engine.clock(), pb)
+    # The rescore's transactions chain on the lead cache, and a chained transaction
+    # trusts the active version the engine remembers: forget it, or what comes in next
+    # through this engine counts under the version before.
+    engine._active_version = None
     counter = _ChangeCounter()
     engine.listeners.append(counter)
     try:

@@ -111,7 +111,9 @@ def rederive(
 ) -> list[Transition]:
     """Derive the lead's history again from its facts (and `extra` people's moves not
     stored yet) and return the rows to append; stored rows the derivation no longer
-    makes are voided by correction rows."""
+    makes are voided by correction rows. The rows replace any the caller holds unstored
+    (a version's catch-up, `refresh_if_stale`): the derivation rebuilds the lead and
+    makes those moves too, so appending both would store them twice."""
     lead = s.state
     assert lead.id is not None
     stored = repo.history_rows(lead.id)
@@ -169,7 +171,8 @@ def _corrected(
     tail = list(derived[keep:])
     if gone:
         repo.void_transitions(lead.id, gone, now, f"re-derived: {why}", lead.playbook_version)
-        s.voided = [Transition(r[1], r[2], r[3], r[4], r[5]) for r in gone]
+        # Added to: a version's catch-up may have voided rows in this transaction too.
+        s.voided += [Transition(r[1], r[2], r[3], r[4], r[5]) for r in gone]
         tail = [
             t
             if not is_automatic(t.actor)
@@ -200,7 +203,8 @@ def record_moves(engine: Engine, email: str, moves: Sequence[Move]) -> list[Tran
             raise InputError("at", "a move cannot be dated in the future")
     with engine._write() as txn:
         repo, proc, s = engine._one_lead(txn, email)
-        tail = refresh_if_stale(engine, repo, proc, s, now)
-        tail += rederive(engine, repo, proc, s, now, "a person's move recorded late", moves)
+        # No separate catch-up for a lead under an older version: the derivation takes
+        # the versions in force (its rows would be appended twice, see `rederive`).
+        tail = rederive(engine, repo, proc, s, now, "a person's move recorded late", moves)
         engine._commit(txn, proc, [(s, tail, False)], now, attributes=False)
     return tail

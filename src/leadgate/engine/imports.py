@@ -147,7 +147,8 @@ def rename_lead(engine: Engine, old: str, new: str) -> bool:
         lead = s.state
         lead.email = new
         lead.fit_cache = lead.fields_cache = lead.fit_lines_cache = None
-        ts = history.refresh_if_stale(engine, repo, proc, s, now)
-        ts += history.rederive(engine, repo, proc, s, now, "email changed")
+        # No separate catch-up for a lead under an older version: the derivation
+        # takes the versions in force (see `history.rederive`).
+        ts = history.rederive(engine, repo, proc, s, now, "email changed")
         engine._commit(txn, proc, [(s, ts, False)], now)
     return True

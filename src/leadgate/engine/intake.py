@@ -78,7 +78,9 @@ def upsert_leads(
                 # (Not `predicted`: a model's estimate is made at a moment, and
                 # counts from then on, like an event.)
                 lead.attributes.update(attrs)
-                ts += history.rederive(engine, repo, proc, s, now, "attributes changed")
+                # Replaces the version's catch-up rows (not stored yet): the derivation
+                # makes them too.
+                ts = history.rederive(engine, repo, proc, s, now, "attributes changed")
             else:
                 ts += proc.update_attributes(lead, attrs, now)
             if s.state.card is None:
@@ -262,7 +264,9 @@ def ingest_once(
                 got = history.rewound(repo, proc, s, evs, now, why) if tested and not ts else None
                 if got is None:
                     got = history.rederive(engine, repo, proc, s, now, why)
-                ts += got
+                # The derivation has the version's catch-up moves (`ts`, not stored yet)
+                # among its own: they are replaced, not appended twice.
+                ts = got
             touched.append((s, ts, email in fresh_emails))
         for lead in fresh:
             if lead.card is None:  # created, but every event was a duplicate

@@ -174,8 +174,9 @@ def merge_leads(
                 # The person was first seen as the other lead.
                 lead.created_at = other.state.created_at
                 repo.execute("UPDATE leads SET created_at = ? WHERE id = ?", [lead.created_at, kid])
-            ts = history.refresh_if_stale(engine, repo, proc, keep, now)
-            ts += history.rederive(engine, repo, proc, keep, now, f"lead {oid} merged into it")
+            # Under an older version, the derivation makes its catch-up moves too: no
+            # separate catch-up (its rows would be appended twice).
+            ts = history.rederive(engine, repo, proc, keep, now, f"lead {oid} merged into it")
             # The other lead's rows that the derivation voids were never this lead's
             # history: listeners (the sales SLA, `lead.stage_corrected`) hear only of the
             # kept lead's own rows.
