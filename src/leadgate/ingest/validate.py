@@ -153,6 +153,8 @@ def parse_time(value: Any, field: str, now: float) -> float:
             pass
         else:
             if dt.tzinfo is not None:
+                if _minutes_over(value):
+                    raise InputError(field, _offset_out_of_range(value))
                 ts = dt.timestamp()
                 if not MIN_TIME <= ts <= now + FUTURE_SKEW_SECONDS:
                     check_time(ts, field, now)
@@ -184,6 +186,8 @@ def parse_time(value: Any, field: str, now: float) -> float:
                 dt = _loose_date(text, field)
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=UTC)
+        elif _minutes_over(text):
+            raise InputError(field, _offset_out_of_range(text))
         check_offset(dt, field, text)
         try:
             ts = dt.timestamp()
@@ -192,6 +196,17 @@ def parse_time(value: Any, field: str, now: float) -> float:
     else:
         raise InputError(field, f"{value!r} is not a date (use ISO 8601)")
     return check_time(ts, field, now)
+
+
+def _minutes_over(text: str) -> bool:
+    """Whether `text` ends in a UTC offset with 60 minutes or more (`+05:60`, `-0575`):
+    Python and dateutil carry them into the hours (`+05:60` is read as `+06:00`), a
+    guess no clock's offset needs. Asked only of a time that has an offset."""
+    if len(text) >= 6 and text[-6] in "+-" and text[-3] == ":":
+        return text[-2] >= "6"
+    if len(text) >= 5 and text[-5] in "+-" and text[-4:].isdigit():
+        return text[-2] >= "6"
+    return False
 
 
 def _offset_out_of_range(text: str) -> str:
