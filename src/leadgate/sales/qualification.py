@@ -51,6 +51,17 @@ class Qualifying(SalesBase):
             lead_row = self._lead(repo, lead, lock=True)
             lid = lead_row.state.id
             assert lid is not None
+            if any(note.strip() for note in notes.values()):
+                from leadgate.ingest.validate import InputError
+                from leadgate.sales.activity import refuse_notes_on_erased
+
+                try:
+                    refuse_notes_on_erased(lead_row.state.email, lid, "notes")
+                except InputError as exc:
+                    # Answers alone (met, not met) say nothing about the person.
+                    raise QualificationError(
+                        "notes", f"{exc.message} (answers without notes are)"
+                    ) from None
             clean: dict[str, tuple[str, str | None]] = {}
             current = view.answers(repo, lid, fw.name)
             for k, v in answers.items():
