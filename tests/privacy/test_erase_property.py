@@ -99,8 +99,19 @@ def _secrets(eng: Engine, people: list[Any], chosen: set[int]) -> tuple[list[str
         kept = kept_fields(repo)
         # The sales team (a rep may share a surname with a lead: it is the rep's name).
         team = repr(repo.execute("SELECT name, email FROM sales_reps").fetchall())
+        # What every store holds whoever is in it: the schema in an SQLite file, the
+        # tables' and columns' names in a dump ("Mary" is in "PRIMARY KEY").
+        if eng.db.is_sqlite:
+            schema = repr(repo.execute("SELECT sql FROM sqlite_master").fetchall())
+        else:
+            schema = repr(
+                repo.execute(
+                    "SELECT table_name, column_name FROM information_schema.columns"
+                ).fetchall()
+            )
     others = (
         team.lower()
+        + schema.lower()
         + " ".join(
             e + " " + orjson.dumps(a).decode() + " " + orjson.dumps(p).decode()
             for i, (_, e, a, p) in enumerate(people)
