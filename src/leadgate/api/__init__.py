@@ -11,8 +11,8 @@ __all__ = ["create_app"]
 
 
 def __getattr__(name: str) -> Any:
-    # On first use, not on import of the package: `leadgate.api.context` and friends
-    # are imported by code (benches, tests, the group commit) that needs none of FastAPI.
+    # On first use, not on import of the package: `leadgate worker` (api.background)
+    # and the benches (api.gc_policy) import parts of it that need none of FastAPI.
     if name == "create_app":
         from leadgate.api.app import create_app
 

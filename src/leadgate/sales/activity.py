@@ -40,7 +40,9 @@ def add_note(engine: Engine, lead_id: int, text: str, actor: str) -> dict[str, A
         raise InputError("note", f"longer than {MAX_NOTE} characters")
     with engine.db.read() as conn:
         _, email = _lead_row(Repository(engine.db, conn), lead_id)
-    refuse_notes_on_erased(email, lead_id, "note")
+    erased = erased_lead(email, lead_id)
+    if erased is not None:
+        raise InputError("note", erased)
     now = engine.clock()
     props = {"text": text, "actor": actor}
     ev = EventIn(f"note-{time_ns()}-{lead_id}", email, NOTE_EVENT, now, props, dumps(props))
@@ -48,17 +50,15 @@ def add_note(engine: Engine, lead_id: int, text: str, actor: str) -> dict[str, A
     return {"at": iso(now), "text": text, "by": actor}
 
 
-def refuse_notes_on_erased(email: str, lead_id: int, field: str) -> None:
-    """InputError naming `field` when the lead is an erased person's (art. 17): the lead
-    stays for the funnel, but nothing written about the person is kept, and a note is
-    free text about them (docs/privacy.md)."""
+def erased_lead(email: str, lead_id: int) -> str | None:
+    """Why a note cannot be kept on this lead, when it is an erased person's (art. 17):
+    the lead stays for the funnel, but nothing written about the person is kept, and a
+    note is free text about them (docs/privacy.md). None for anyone else."""
     from leadgate.privacy.erase import is_pseudonym
 
-    if is_pseudonym(email):
-        raise InputError(
-            field,
-            f"lead {lead_id} was erased (art. 17): no notes about the person are kept",
-        )
+    if not is_pseudonym(email):
+        return None
+    return f"lead {lead_id} was erased (art. 17): no notes about the person are kept"
 
 
 def activity(engine: Engine, lead_id: int, limit: int = 200) -> dict[str, list[dict[str, Any]]]:

@@ -52,16 +52,12 @@ class Qualifying(SalesBase):
             lid = lead_row.state.id
             assert lid is not None
             if any(note.strip() for note in notes.values()):
-                from leadgate.ingest.validate import InputError
-                from leadgate.sales.activity import refuse_notes_on_erased
+                from leadgate.sales.activity import erased_lead
 
-                try:
-                    refuse_notes_on_erased(lead_row.state.email, lid, "notes")
-                except InputError as exc:
+                erased = erased_lead(lead_row.state.email, lid)
+                if erased is not None:
                     # Answers alone (met, not met) say nothing about the person.
-                    raise QualificationError(
-                        "notes", f"{exc.message} (answers without notes are)"
-                    ) from None
+                    raise QualificationError("notes", f"{erased} (answers without notes are)")
             clean: dict[str, tuple[str, str | None]] = {}
             current = view.answers(repo, lid, fw.name)
             for k, v in answers.items():
