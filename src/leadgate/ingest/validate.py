@@ -298,6 +298,9 @@ def derive_event_id(email: str, type_: str, when: Any, props_json: str) -> str:
 
 
 _EVENT_KEYS = frozenset({"id", "email", "type", "occurred_at", "properties", "lead_id"})
+# What an event's id may be given as (a constant: `str | int | float` written in the
+# check built a new union on every event, ~0.2 µs).
+_ID_TYPES = (str, int, float)
 
 
 def lead_id_of(data: dict[str, Any]) -> int | None:
@@ -343,13 +346,12 @@ def parse_event(data: Any, now: float, allow_reserved: bool = False) -> EventIn:
             sorted(unknown)[0], "unknown field (expected id, email, type, occurred_at, properties)"
         )
     raw_email = data.get("email")
-    if not isinstance(raw_email, str) or not raw_email.strip():
+    if not isinstance(raw_email, str):
         raise InputError("email", "missing")
-    email = check_email(raw_email)
+    email = check_email(raw_email)  # a blank address: "missing" too
     type_ = data.get("type")
-    if not isinstance(type_, str) or not type_.strip():
+    if not isinstance(type_, str) or not (type_ := type_.strip()):
         raise InputError("type", "missing")
-    type_ = type_.strip()
     if len(type_) > MAX_TYPE_CHARS:
         raise InputError("type", f"longer than {MAX_TYPE_CHARS} characters")
     if "\x00" in type_:
@@ -373,16 +375,18 @@ def parse_event(data: Any, now: float, allow_reserved: bool = False) -> EventIn:
             f"{len(props_json) / 1e6:.1f} MB is over the {MAX_PROPERTIES_BYTES // 1024} KB limit",
         )
     when = data.get("occurred_at")
-    at = now if when in (None, "") else parse_time(when, "occurred_at", now)
+    timeless = when is None or when == ""
+    at = now if timeless else parse_time(when, "occurred_at", now)
     ev_id = data.get("id")
-    if ev_id in (None, ""):
-        ev_id = derive_event_id(email, type_, at if when in (None, "") else when, props_json)
-    else:
-        if isinstance(ev_id, bool) or not isinstance(ev_id, str | int | float):
+    if ev_id.__class__ is not str or not ev_id:  # the common case, some text, skips this
+        if ev_id is None or ev_id == "":
+            ev_id = derive_event_id(email, type_, at if timeless else when, props_json)
+            return EventIn(ev_id, email, type_, at, props, props_json)
+        if isinstance(ev_id, bool) or not isinstance(ev_id, _ID_TYPES):
             raise InputError("id", "must be text (or a number)")
         ev_id = str(ev_id)
-        if len(ev_id) > MAX_ID_CHARS:
-            raise InputError("id", f"longer than {MAX_ID_CHARS} characters")
-        if "\x00" in ev_id:
-            raise InputError("id", NUL)
+    if len(ev_id) > MAX_ID_CHARS:
+        raise InputError("id", f"longer than {MAX_ID_CHARS} characters")
+    if "\x00" in ev_id:
+        raise InputError("id", NUL)
     return EventIn(ev_id, email, type_, at, props, props_json)
