@@ -7,6 +7,7 @@ batch is stored and scored in one engine transaction.
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -18,11 +19,13 @@ from leadgate.api.context import ApiContext
 from leadgate.api.problems import ApiProblem, BodyTooLarge, responses
 from leadgate.api.queries import LEAD_REF_SQL, emails_by_id
 from leadgate.api.quick import Unavailable
+from leadgate.engine.engine import ItemResult
 from leadgate.ingest.validate import EventIn, InputError, by_lead_id, lead_id_of, parse_event
 from leadgate.keys import ApiKey
 
 MAX_BATCH = 10_000
 router = APIRouter()
+_STATUS = attrgetter("status")
 
 _EVENT_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -125,7 +128,8 @@ def wanted_lead_ids(items: list[Any]) -> list[int]:
     """The lead ids that items name instead of an email."""
     wanted: set[int] = set()
     for it in items:
-        if isinstance(it, dict):
+        # `in` first: most items name an email, and a call per item costs ~5x the test.
+        if isinstance(it, dict) and "lead_id" in it:
             lid = lead_id_of(it)
             if lid is not None:
                 wanted.add(lid)
@@ -212,34 +216,56 @@ async def post_events(request: Request, key: ApiKey = Depends(require(*WRITE_LEA
     else:
         events, index, rejected = await ctx.read(parse_items, items, now, emails)
     results = await ctx.ingest(events, now)
-    out: list[dict[str, Any] | None] = [None] * len(items)
-    accepted = duplicate = refused = 0
-    for pos, r in zip(index, results, strict=True):
-        if r.status == "rejected":
-            # Valid, but refused by the engine: an erased (suppressed) person's address.
-            refused += 1
-            out[pos] = {"index": pos, "id": r.id, "status": "rejected", "error": r.error}
-            continue
-        if r.status == "accepted":
-            accepted += 1
-        else:
-            duplicate += 1
-        out[pos] = {"index": pos, "id": r.id, "status": r.status, "lead_id": r.lead_id}
-    for i, rej in rejected.items():
-        it = items[i]
-        raw_id = it.get("id") if isinstance(it, dict) else None
-        if single:
-            rej["pointer"] = "#" + rej["pointer"][len("#/events/0") :]
-        out[i] = {
-            "index": i,
-            "id": raw_id if isinstance(raw_id, str) else None,
-            "status": "rejected",
-            **rej,
-        }
+    return Response(
+        answer(items, index, results, rejected, single), 200, media_type="application/json"
+    )
+
+
+def answer(
+    items: list[Any],
+    index: list[int],
+    results: list[ItemResult],
+    rejected: dict[int, dict[str, Any]],
+    single: bool,
+) -> bytes:
+    """The answer's JSON: the counts, then each item in the body's order: the engine's
+    `results` for the valid items (at positions `index`), the `rejected` ones' reasons.
+
+    Built for a 1,000-event batch's GIL time (issue 17): the valid items' objects in one
+    comprehension and the counts by C-level `list.count`, ~half the interpreter work of
+    a loop storing each item into its place; the rare refused or rejected items after."""
+    done: list[dict[str, Any]] = [
+        {"index": pos, "id": r.id, "status": r.status, "lead_id": r.lead_id}
+        for pos, r in zip(index, results, strict=True)
+    ]
+    statuses = list(map(_STATUS, results))
+    accepted = statuses.count("accepted")
+    refused = statuses.count("rejected")
+    if refused:
+        for k, r in enumerate(results):
+            if r.status == "rejected":
+                # Valid, but refused by the engine: an erased (suppressed) person's address.
+                done[k] = {"index": index[k], "id": r.id, "status": "rejected", "error": r.error}
+    out: list[dict[str, Any]] | list[dict[str, Any] | None] = done
+    if rejected:
+        out = [None] * len(items)
+        for pos, item in zip(index, done, strict=True):
+            out[pos] = item
+        for i, rej in rejected.items():
+            it = items[i]
+            raw_id = it.get("id") if isinstance(it, dict) else None
+            if single:
+                rej["pointer"] = "#" + rej["pointer"][len("#/events/0") :]
+            out[i] = {
+                "index": i,
+                "id": raw_id if isinstance(raw_id, str) else None,
+                "status": "rejected",
+                **rej,
+            }
     payload = {
         "accepted": accepted,
-        "duplicate": duplicate,
+        "duplicate": len(statuses) - accepted - refused,
         "rejected": len(rejected) + refused,
         "items": out,
     }
-    return Response(orjson.dumps(payload), 200, media_type="application/json")
+    return orjson.dumps(payload)
