@@ -49,6 +49,12 @@ def _error(data: Any) -> tuple[str, str]:
         ({**BASE, "id": "x" * 201}, "id", "longer than 200 characters"),
         ({**BASE, "id": 10**201}, "id", "longer than 200 characters"),
         ({**BASE, "id": "a\x00"}, "id", "contains a NUL character"),
+        ({**BASE, "occurred_at": "1969-12-31T23:59:59Z"}, "occurred_at",
+         "1969-12-31T23:59:59Z is before 1970-01-01"),
+        ({**BASE, "occurred_at": -1}, "occurred_at", "1969-12-31T23:59:59Z is before 1970-01-01"),
+        ({**BASE, "occurred_at": "2026-05-01T10:00:00+05:60"}, "occurred_at",
+         "'2026-05-01T10:00:00+05:60' has a UTC offset out of range (from -23:59 to +23:59, "
+         "e.g. +02:00)"),
         ({**BASE, "id": "ok", "occurred_at": "2999-01-01T00:00:00Z"}, "occurred_at",
          "2999-01-01T00:00:00Z is in the future (now is 2026-05-28T20:26:40Z); check the "
          "clock or time zone"),
