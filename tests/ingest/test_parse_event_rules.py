@@ -55,6 +55,12 @@ def _error(data: Any) -> tuple[str, str]:
         ({**BASE, "occurred_at": "2026-05-01T10:00:00+05:60"}, "occurred_at",
          "'2026-05-01T10:00:00+05:60' has a UTC offset out of range (from -23:59 to +23:59, "
          "e.g. +02:00)"),
+        ({**BASE, "occurred_at": "2026-05-01T10:00:00+00:60"}, "occurred_at",
+         "'2026-05-01T10:00:00+00:60' has a UTC offset out of range (from -23:59 to +23:59, "
+         "e.g. +02:00)"),
+        ({**BASE, "occurred_at": "2026-05-01T10:00:00-0075"}, "occurred_at",
+         "'2026-05-01T10:00:00-0075' has a UTC offset out of range (from -23:59 to +23:59, "
+         "e.g. +02:00)"),
         ({**BASE, "id": "ok", "occurred_at": "2999-01-01T00:00:00Z"}, "occurred_at",
          "2999-01-01T00:00:00Z is in the future (now is 2026-05-28T20:26:40Z); check the "
          "clock or time zone"),
@@ -91,6 +97,16 @@ def test_a_missing_or_empty_id_is_derived_from_the_content(blank: Any) -> None:
         "ann@acme.com", "page_view", "2026-05-01T10:00:00+02:00", '{"a":[1,2],"b":1}'
     )
     assert timed.at == 1_777_622_400.0
+
+
+@pytest.mark.parametrize(
+    "given",
+    ["2026-05-01T08:00:00Z", "2026-05-01T08:00:00+00:00", "2026-05-01T08:00:00-00:00",
+     "2026-05-01T08:00:00+0000", "2026-05-01T10:00:00+02:00", "2026-05-01T03:00:00-05:00",
+     "2026-05-01T10:00:00+0200", "2026-05-01T08:00:00"],
+)  # fmt: skip
+def test_a_time_with_its_offset_is_that_instant(given: str) -> None:
+    assert parse_event({**BASE, "occurred_at": given}, NOW).at == 1_777_622_400.0
 
 
 def test_an_empty_occurred_at_is_the_receipt_time() -> None:

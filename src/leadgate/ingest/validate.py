@@ -152,10 +152,14 @@ def parse_time(value: Any, field: str, now: float) -> float:
         except ValueError:
             pass
         else:
-            if dt.tzinfo is not None:
-                # `_minutes_over`, its common `+HH:MM` case inline (this runs per event).
-                if (value[-3] == ":" and value[-6] in "+-" and value[-2] >= "6") or (
-                    value[-5] in "+-" and _minutes_over(value)
+            tz = dt.tzinfo
+            if tz is not None:
+                # `_minutes_over`, its common `+HH:MM` case inline (this runs per event);
+                # not asked of UTC ("Z", "+00:00": Python's one UTC object), whose offset
+                # has no minutes.
+                if tz is not UTC and (
+                    (value[-3] == ":" and value[-6] in "+-" and value[-2] >= "6")
+                    or (value[-5] in "+-" and _minutes_over(value))
                 ):
                     raise InputError(field, _offset_out_of_range(value))
                 ts = dt.timestamp()
