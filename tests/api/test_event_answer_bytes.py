@@ -119,3 +119,32 @@ def test_single_events_are_answered_with_these_exact_bytes(api: Api) -> None:
         b'{"accepted":0,"duplicate":1,"rejected":0,"items":'
         b'[{"index":0,"id":"s-1","status":"duplicate","lead_id":1}]}'
     )
+
+
+def test_a_lead_id_key_written_with_escapes_is_still_a_lead_id(api: Api) -> None:
+    # The key's letters as JSON escapes: the body holds no `lead_id` as written.
+    _prepare(api)
+    body = (
+        b'{"events":[{"id":"esc-1","\\u006cead_id":1,"type":"page_view"},'
+        b'{"id":"esc-2","\\u006cead_id":1,"email":"cat@acme.com","type":"page_view"},'
+        b'{"id":"esc-3","email":"ann@acme.com","type":"x","properties":{"note":"lead id"}}]}'
+    )
+    assert b"lead_id" not in body
+    r = api.post("/api/v1/events", content=body, headers={"Content-Type": "application/json"})
+    assert r.content == (
+        b'{"accepted":2,"duplicate":0,"rejected":1,"items":['
+        b'{"index":0,"id":"esc-1","status":"accepted","lead_id":1},'
+        b'{"index":1,"id":"esc-2","status":"rejected","error":"lead_id: lead 1 does not have '
+        b'this email","pointer":"#/events/1/lead_id"},'
+        b'{"index":2,"id":"esc-3","status":"accepted","lead_id":1}]}'
+    )
+
+
+def test_a_lead_id_in_a_property_value_changes_nothing(api: Api) -> None:
+    _prepare(api)
+    events = [{"id": "v-1", "email": "cat@acme.com", "type": "x", "properties": {"lead_id": 1}}]
+    r = api.post("/api/v1/events", json={"events": events})
+    assert r.content == (
+        b'{"accepted":1,"duplicate":0,"rejected":0,"items":'
+        b'[{"index":0,"id":"v-1","status":"accepted","lead_id":2}]}'
+    )
