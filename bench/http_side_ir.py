@@ -24,7 +24,6 @@ the code under test with PYTHONPATH.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import collections
 import glob
 import logging
@@ -46,8 +45,8 @@ CHUNK = 65_536
 PARTS = ("request", "decode + split", "parse_items")
 
 
-def _bodies(n: int, skip: int) -> list[bytes]:
-    """`n` bodies of 1,000 events of the demo file, after the first `skip` bodies (as
+def _bodies(n: int, skip: int, size: int = 1000) -> list[bytes]:
+    """`n` bodies of `size` events of the demo file, after the first `skip` bodies (as
     bench/api_load.py builds them: orjson.dumps of {"events": [...]})."""
     import orjson
 
@@ -55,9 +54,9 @@ def _bodies(n: int, skip: int) -> list[bytes]:
 
     out = []
     with events_file(100_000, 1_000_000).open("rb") as fh:
-        lines = [line.strip() for line, _ in zip(fh, range((skip + n) * 1000), strict=False)]
+        lines = [line.strip() for line, _ in zip(fh, range((skip + n) * size), strict=False)]
     for b in range(skip, skip + n):
-        chunk = lines[b * 1000 : (b + 1) * 1000]
+        chunk = lines[b * size : (b + 1) * size]
         out.append(orjson.dumps({"events": [orjson.loads(x) for x in chunk]}))
     return out
 
@@ -95,7 +94,7 @@ def _stub_results(bodies: list[bytes]) -> collections.deque[list[Any]]:
     return out
 
 
-def measure(n: int) -> None:
+def measure(n: int, size: int) -> None:
     """Inside valgrind: the app as served, `Engine.ingest` stubbed; each part counted."""
     import orjson
     import uvloop
@@ -105,15 +104,13 @@ def measure(n: int) -> None:
     from leadgate.api.gc_policy import FreezeAfterWrites, tune_gc
     from leadgate.keys import create_key
 
-    warm, bodies = _bodies(1, 0), _bodies(n, 1)
-    with tempfile.TemporaryDirectory() as d:
+    warm, bodies = _bodies(1, 0, size), _bodies(n, 1, size)
+    with tempfile.TemporaryDirectory() as d, open(os.devnull, "w") as sink:
         app = create_app(f"sqlite:///{d}/bench.db")
         ctx = app.state.leadgate
         _, key = create_key(ctx.db, "admin", "bench")
         # As `leadgate serve` does (app_from_env): the access log on, to stderr (dropped).
-        logging.basicConfig(
-            level=logging.INFO, stream=open(os.devnull, "w"), format="%(name)s: %(message)s"
-        )
+        logging.basicConfig(level=logging.INFO, stream=sink, format="%(name)s: %(message)s")
         ctx.engine.clock = lambda: NOW
         results = _stub_results(warm + bodies)
 
@@ -187,7 +184,7 @@ def measure(n: int) -> None:
 
         uvloop.run(main())
         for a in answers:  # checked here: reading the answers is the client's work
-            if orjson.loads(a)["accepted"] != 1000:
+            if orjson.loads(a)["accepted"] != size:
                 raise SystemExit(f"http_side_ir: not every event accepted: {a[:300]!r}")
 
         decoded: list[Any] = []
@@ -244,11 +241,14 @@ def _line(label: str, by: collections.Counter[str], n: int) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--bodies", type=int, default=10, help="1,000-event bodies measured")
+    ap.add_argument("--bodies", type=int, default=10, help="bodies measured")
+    ap.add_argument(
+        "--size", type=int, default=1000, help="events a body (1: the per-request overhead)"
+    )
     ap.add_argument("--keep", help="also write callgrind_annotate's output here")
     args = ap.parse_args()
     if os.environ.get(_INNER):
-        measure(args.bodies)
+        measure(args.bodies, args.size)
         return
     if shutil.which("valgrind") is None:
         sys.exit("error: valgrind is not installed (Debian: apt-get install valgrind)")
@@ -257,9 +257,12 @@ def main() -> None:
     print(machine())
     print(f"{load_average()} (instructions do not depend on it)")
     request, decode, parse = _callgrind(args.bodies, args.keep)
-    n = args.bodies * 1000
+    n = args.bodies * args.size
     rest = request - decode - parse
-    print(f"{args.bodies} POST /api/v1/events of 1,000 demo events each, Engine.ingest stubbed")
+    print(
+        f"{args.bodies} POST /api/v1/events of {args.size:,} demo events each, "
+        "Engine.ingest stubbed"
+    )
     print(_line("whole request", request, n))
     print(_line("  decode_json + split_items", decode, n))
     print(_line("  parse_items", parse, n))
