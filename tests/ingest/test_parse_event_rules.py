@@ -12,6 +12,8 @@ from leadgate.ingest.validate import EventIn, InputError, derive_event_id, parse
 
 NOW = 1_780_000_000.0
 BASE = {"email": "ann@acme.com", "type": "page_view"}
+FULL = {**BASE, "id": "e-1", "occurred_at": "2026-05-01T08:00:00Z", "properties": {"a": 1}}
+UNKNOWN = "unknown field (expected id, email, type, occurred_at, properties)"
 
 
 def _error(data: Any) -> tuple[str, str]:
@@ -26,6 +28,11 @@ def _error(data: Any) -> tuple[str, str]:
         ("x", "event", "must be a JSON object"),
         ({**BASE, "zz": 1, "aa": 2}, "aa", "unknown field (expected id, email, type, "
          "occurred_at, properties)"),
+        # Five keys, one unknown in place of a known one; six, one unknown.
+        ({**FULL, "id": None, "extra": 1}, "extra", UNKNOWN),
+        ({k: v for k, v in FULL.items() if k != "id"} | {"extra": 1}, "extra", UNKNOWN),
+        ({**FULL, "extra": 1}, "extra", UNKNOWN),
+        ({**FULL, "Email": "x"}, "Email", UNKNOWN),
         ({"type": "x"}, "email", "missing"),
         ({"email": None, "type": "x"}, "email", "missing"),
         ({"email": 7, "type": "x"}, "email", "missing"),
@@ -107,6 +114,15 @@ def test_a_missing_or_empty_id_is_derived_from_the_content(blank: Any) -> None:
 )  # fmt: skip
 def test_a_time_with_its_offset_is_that_instant(given: str) -> None:
     assert parse_event({**BASE, "occurred_at": given}, NOW).at == 1_777_622_400.0
+
+
+@pytest.mark.parametrize(
+    "event",
+    [FULL, {**FULL, "lead_id": 1}, {**FULL, "id": None}, {**FULL, "properties": None},
+     {**FULL, "occurred_at": None}, BASE],
+)  # fmt: skip
+def test_only_known_keys_pass_whatever_their_number(event: dict[str, Any]) -> None:
+    assert parse_event(event, NOW).email == "ann@acme.com"
 
 
 def test_an_empty_occurred_at_is_the_receipt_time() -> None:
