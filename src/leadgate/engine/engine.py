@@ -117,6 +117,11 @@ class Engine:
                 raise NoPlaybook("no active playbook: run `leadgate init`")
             proc = LeadProcessor(pb, version)
             self._processors[version] = proc
+            if txn is not None:
+                # Inside a write anyway: an upgrade that left the version's plain form
+                # stale is mended now (once per process), so the next reads (every CLI
+                # command) skip validating its YAML again, not only after `init`.
+                repo.refresh_plain(version)
         if txn is not None:
             self._active_version = version
         return proc
