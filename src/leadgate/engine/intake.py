@@ -270,9 +270,13 @@ def ingest_once(
                 # Late only for the moves time made after them: undone, and the
                 # events scored in order; else the whole history derived again.
                 # (Not after a version took over here: its rows are not stored yet.)
-                got = history.rewound(repo, proc, s, evs, now, why) if tested and not ts else None
+                assert lead.id is not None  # stored or just created
+                rows = repo.history_rows(lead.id)
+                got = None
+                if tested and not ts:
+                    got = history.rewound(repo, proc, s, evs, now, why, rows)
                 if got is None:
-                    got = history.rederive(engine, repo, proc, s, now, why)
+                    got = history.rederive(engine, repo, proc, s, now, why, stored=rows)
                 # The derivation has the version's catch-up moves (`ts`, not stored yet)
                 # among its own: they are replaced, not appended twice.
                 ts = got
