@@ -107,6 +107,15 @@ def field_spellings(field: str, value: str) -> tuple[str, ...]:
     return (value,)
 
 
+def to_unicode(domain: str) -> str:
+    """A domain as stored addresses spell it (`XN--BCHER-KVA.DE` is `bücher.de`), lower-
+    cased; as written (lower-cased) when it is not valid IDNA."""
+    key = domain.strip().lower()
+    if _plain(key):
+        return key
+    return _respelled(unicodedata.normalize("NFC", key))[0]
+
+
 def domain_set(domains: list[str]) -> frozenset[str]:
     """A playbook's list of domains as a set to test a lead's domain against: each one
     lower-cased, in every spelling."""
