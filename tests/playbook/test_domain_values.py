@@ -103,3 +103,25 @@ def test_sql_gives_the_same_answers() -> None:
             continue
         fit = int(ref[leads.index(email) + 1][0])
         assert bool(fit >> k & 1) is want, CASES[k]
+
+
+def test_a_pattern_on_a_domain_written_in_xn_form_is_a_warning() -> None:
+    """`matches` takes its pattern as written and tests the Unicode spelling, so an `xn--`
+    pattern matches only a lead still stored that way: `playbook check` says so."""
+    from leadgate.playbook.loader import load_playbook
+
+    text = """\
+name: t
+fit:
+  rules:
+    - {name: de, if: {field: email_domain, op: matches, value: "xn--bcher-kva\\\\.de$"}, points: 5}
+    - {name: ok, if: {field: email_domain, op: matches, value: "bücher\\\\.de$"}, points: 5}
+segments:
+  idn: {any: [{field: email, op: matches, value: "@XN--"}, {field: title, op: matches, value: xn--}]}
+stages:
+  mql:
+    hand_raisers: [demo_request]
+"""
+    pb = load_playbook(text)
+    assert [w.split(":")[0] for w in pb.warnings()] == ["fit.rules[0].if", "segments.idn"]
+    assert "Unicode" in pb.warnings()[0]
