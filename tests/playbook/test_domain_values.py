@@ -125,3 +125,23 @@ stages:
     pb = load_playbook(text)
     assert [w.split(":")[0] for w in pb.warnings()] == ["fit.rules[0].if", "segments.idn"]
     assert "Unicode" in pb.warnings()[0]
+
+
+def test_a_routing_rule_on_an_xn_domain_routes_a_lead_stored_in_unicode() -> None:
+    from leadgate.playbook.loader import load_playbook
+    from leadgate.sales.config import build_config, sections_of
+
+    pb = load_playbook("""\
+name: t
+routing:
+  pools: [{name: de, reps: [hans]}, {name: rest, reps: [ivy]}]
+  rules: [{name: books, if: {field: email_domain, op: in, value: [xn--bcher-kva.de]}, pool: de}]
+  default_pool: rest
+stages:
+  mql:
+    hand_raisers: [demo_request]
+""")
+    router = build_config(pb, None, sections_of(pb)).router
+    fields = {"email": "x@bücher.de", "email_domain": "bücher.de"}
+    assert router.choose_pool(fields, {})[0] == "de"
+    assert router.choose_pool({"email": "x@b.de", "email_domain": "b.de"}, {})[0] == "rest"
