@@ -145,3 +145,11 @@ stages:
     fields = {"email": "x@bücher.de", "email_domain": "bücher.de"}
     assert router.choose_pool(fields, {})[0] == "de"
     assert router.choose_pool({"email": "x@b.de", "email_domain": "b.de"}, {})[0] == "rest"
+
+
+def test_text_longer_than_a_domain_stays_as_written() -> None:
+    from leadgate.playbook.domains import spellings
+
+    long = "xn--bcher-kva." * 40
+    assert spellings(long) == (long,)
+    assert spellings("xn--bcher-kva." * 10) == ("xn--bcher-kva." * 10, "bücher." * 10)

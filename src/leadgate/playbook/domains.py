@@ -34,6 +34,9 @@ from functools import lru_cache
 
 # Lead fields whose text holds a domain: the address's own, and the address.
 DOMAIN_FIELDS = frozenset({"email", "email_domain"})
+# Longer text is no domain nor piece of one (RFC 1035's 253 characters, with room for a
+# final dot): it stays as written, unspelled, whatever labels it holds.
+_MAX_DOMAIN = 255
 
 
 def _plain(text: str) -> bool:
@@ -78,7 +81,7 @@ def spellings(value: str) -> tuple[str, ...]:
     if _plain(value):
         return (value,)
     core = value.strip()
-    if not core:
+    if not core or len(core) > _MAX_DOMAIN:
         return (value,)
     head, tail = value[: value.index(core)], value[value.index(core) + len(core) :]
     out = [value]
