@@ -150,6 +150,21 @@ def _packed_to_lead(row: Sequence[Any]) -> StoredLead:
     )
 
 
+def round2(x: float) -> float:
+    """`round(x, 2)`, without its decimal conversion (~1,700 instructions: dtoa, then a
+    libc snprintf and strtod) when `x` is already the double nearest a number of cents,
+    as a score of fit and engagement mostly is.
+
+    Exact: when `k / 100 == x` for an integer k, x is within half an ulp of k/100, far
+    closer than the 0.005 to any other number of cents (|x| < 1e9: ulp < 1e-6), so
+    rounding x to cents gives k/100, whose nearest double is x. -0.0 stays -0.0."""
+    if -1e9 < x < 1e9:
+        k = round(x * 100.0)
+        if k / 100 == x:
+            return x
+    return round(x, 2)
+
+
 # A row's last item (its lead id), as a C-level sort key: no Python call a row.
 _last = itemgetter(-1)
 
@@ -319,7 +334,7 @@ class LeadRows(Statements):
                 raise ValueError(f"lead {lead.email} was not scored before saving")
             fit = card.fit
             eng = card.engagement
-            score = round(fit + eng, 2)
+            score = round2(fit + eng)
             grade = card.fit_grade + card.engagement_grade
             state = dump_state(lead.engagement_state, lead.settled_at)
             stage = (lead.stage, lead.stage_at, lead.stage_reason, lead.next_due_at)
