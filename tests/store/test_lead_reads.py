@@ -27,7 +27,9 @@ def _lead(i: int) -> LeadState:
     odd = ODD[i % len(ODD)]
     return LeadState(
         email=f"p{i}+{'é' if i % 5 == 0 else 'x'}@acme{i % 7}.com",
-        attributes={"first_name": odd, "n": i, "f": i / 3, "big": 2**53 + i, "list": [odd]},
+        attributes={}
+        if i % 8 == 0
+        else {"first_name": odd, "n": i, "f": i / 3, "big": 2**53 + i, "list": [odd]},
         created_at=NOW - i * 1.1,
     )
 

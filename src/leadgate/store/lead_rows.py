@@ -128,7 +128,7 @@ def _packed_to_lead(row: Sequence[Any]) -> StoredLead:
     engagement, settled = load_lead_state(score_state)
     state = LeadState(
         email,
-        loads(attributes),
+        {} if attributes == "{}" else loads(attributes),  # most leads: no attributes
         created_at,
         lid,
         stage,
