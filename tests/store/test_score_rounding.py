@@ -8,7 +8,7 @@ import math
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from leadgate.store.lead_rows import round2
+from leadgate.scoring.cents import round2
 
 
 def _same(x: float) -> None:

@@ -19,6 +19,7 @@ import orjson
 
 from leadgate.leads.record import LeadState
 from leadgate.lifecycle.stages import Transition
+from leadgate.scoring.cents import round2
 from leadgate.store.codec import dump_state, dumps, load_lead_state, loads
 from leadgate.store.statements import _SMALL_BATCH, Statements, pieces
 
@@ -148,21 +149,6 @@ def _packed_to_lead(row: Sequence[Any]) -> StoredLead:
     return StoredLead(
         state, owner, updated_at, score, grade, (stage, stage_at, reason, due), [], scores
     )
-
-
-def round2(x: float) -> float:
-    """`round(x, 2)`, without its decimal conversion (~1,700 instructions: dtoa, then a
-    libc snprintf and strtod) when `x` is already the double nearest a number of cents,
-    as a score of fit and engagement mostly is.
-
-    Exact: when `k / 100 == x` for an integer k, x is within half an ulp of k/100, far
-    closer than the 0.005 to any other number of cents (|x| < 1e9: ulp < 1e-6), so
-    rounding x to cents gives k/100, whose nearest double is x. -0.0 stays -0.0."""
-    if -1e9 < x < 1e9:
-        k = round(x * 100.0)
-        if k / 100 == x:
-            return x
-    return round(x, 2)
 
 
 # A row's last item (its lead id), as a C-level sort key: no Python call a row.
