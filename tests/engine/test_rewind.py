@@ -345,8 +345,9 @@ def _stage_kept(lead: Any, rows: Any, first: Any, cooldown: float) -> Any:
     return back
 
 
-def _no_corrections(repo: Any, proc: Any, s: Any, events: Any, now: float, why: str) -> Any:
-    stored = repo.history_rows(s.state.id)
+def _no_corrections(
+    repo: Any, proc: Any, s: Any, events: Any, now: float, why: str, stored: Any
+) -> Any:
     first = min(events, key=lambda e: (e.at, e.id))
     back = real_rewind_timers(s.state, [r[1:6] for r in stored], first, proc.cooldown)
     if back is None:

@@ -66,18 +66,20 @@ def whole_writes(monkeypatch: pytest.MonkeyPatch) -> Iterator[set[int]]:
 
 @pytest.fixture
 def changes_checked(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """Every `LeadChange.saved` (the writer's, from the row's scores as saved) held
+    """Every `LeadChange.saved_all` (the writer's, from the row's scores as saved) held
     equal to `LeadChange.of` (from the card); yields how many were compared."""
     compared: list[int] = [0]
-    real = changes.LeadChange.saved.__func__  # type: ignore[attr-defined]
+    real = changes.LeadChange.saved_all.__func__  # type: ignore[attr-defined]
 
-    def saved(cls: Any, s: StoredLead, ts: Any, created: bool) -> changes.LeadChange:
-        got = real(cls, s, ts, created)
-        assert got == changes.LeadChange.of(s, ts, created)
-        compared[0] += 1
+    def saved_all(cls: Any, items: list[tuple[StoredLead, Any, bool]]) -> list[Any]:
+        got = real(cls, items)
+        assert len(got) == len(items)
+        for c, (s, ts, created) in zip(got, items, strict=True):
+            assert c == changes.LeadChange.of(s, ts, created)
+            compared[0] += 1
         return got  # type: ignore[no-any-return]
 
-    monkeypatch.setattr(changes.LeadChange, "saved", classmethod(saved))
+    monkeypatch.setattr(changes.LeadChange, "saved_all", classmethod(saved_all))
     yield compared
 
 

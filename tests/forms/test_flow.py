@@ -135,6 +135,18 @@ def test_spam_rules() -> None:
     assert verdict(rules, Facts(domain="com"), {"com"}) is None
 
 
+def test_disposable_domains_listed_in_punycode_are_refused_in_unicode() -> None:
+    """The maintained list writes international domains `xn--`; a submitted address's
+    domain arrives in Unicode (`check_email`), and is refused all the same."""
+    from leadgate.forms.service import disposable_domains
+    from leadgate.ingest.validate import check_email
+
+    domain = check_email("x@xn--5nx.cc").rsplit("@", 1)[1]
+    assert not domain.startswith("xn--")
+    assert verdict(SpamRules(), Facts(domain=domain), disposable_domains()) == "disposable"
+    assert "xn--5nx.cc" in disposable_domains() and "mailinator.com" in disposable_domains()
+
+
 # -- properties ------------------------------------------------------------------------
 
 ATTRS = ("need", "country", "company_size", "phone", "first_name", "company", "job_title")

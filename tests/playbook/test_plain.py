@@ -218,6 +218,34 @@ def test_the_store_keeps_the_form_and_reads_it_back(engine) -> None:
     assert column(1) is None  # only the active version's
 
 
+def test_the_first_write_mends_a_stale_form(engine) -> None:
+    """A store upgraded by new code (its plain form made by other code) is mended by the
+    first event batch a process writes, not only by `leadgate init` or the server's start:
+    until then every read validated the YAML again."""
+    from leadgate.engine.engine import Engine
+    from leadgate.ingest.validate import parse_event
+    from leadgate.store.repository import Repository
+
+    def column() -> str | None:
+        with engine.db.read() as conn:
+            row = Repository(engine.db, conn).execute(
+                "SELECT plain FROM playbooks WHERE version = 1"
+            )
+            return row.fetchone()[0]  # type: ignore[no-any-return]
+
+    with engine.db.write() as conn:
+        Repository(engine.db, conn).execute("UPDATE playbooks SET plain = NULL WHERE version = 1")
+    fresh = Engine(engine.db, clock=engine.clock)  # a new process: nothing compiled yet
+    now = engine.clock()
+    fresh.ingest([parse_event({"email": "a@example.com", "type": "page_view"}, now)], now)
+    assert plain.loads(column(), BUNDLED, schema_fingerprint()) is not None
+    # Compiled once: later batches of the same process neither read nor write it again.
+    with engine.db.write() as conn:
+        Repository(engine.db, conn).execute("UPDATE playbooks SET plain = NULL WHERE version = 1")
+    fresh.ingest([parse_event({"email": "b@example.com", "type": "page_view"}, now)], now)
+    assert column() is None
+
+
 def test_the_migration_fills_the_forms_of_stored_versions(sqlite_url) -> None:
     from alembic import command
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from leadgate.analytics.sqldialect import _json_path, dbl, lit
-from leadgate.playbook.conditions import text_of
+from leadgate.playbook.conditions import compared_values, contains_needles, text_of
 from leadgate.playbook.model import (
     AllCondition,
     AnyCondition,
@@ -242,18 +242,13 @@ def field_sql(cond: FieldCondition, get: Callable[[str], Value]) -> str:
     if op == "exists":
         return f"(NOT {_is_empty(v)})" if value else _is_empty(v)
     if op in ("eq", "in", "ne", "not_in"):
-        opts = list(value) if op in ("in", "not_in") else [value]
-        test = _member(v, opts)
+        test = _member(v, compared_values(cond))
         if op in ("ne", "not_in"):
             test = f"(NOT {test})"
     elif op == "contains":
-        needle = lit((text_of(value) or str(value)).casefold())
-        scalar = f"STRPOS(LOWER({_text_of(v)}), {needle}) > 0"
-        arr_test = get.array_test(cond.field, needle) if isinstance(get, Columns) else None
-        if arr_test is None and v.array_of:
-            arr_test = f"LG_ARRAY_HAS({v.array_of}, {needle})"
-        arr = arr_test or "FALSE"
-        test = f"(CASE WHEN {v.kind} = 'array' THEN {arr} ELSE {_true(scalar)} END)"
+        # One needle, or each spelling of a domain (conditions.contains_needles).
+        tests = [_contains(cond.field, v, lit(n), get) for n in contains_needles(cond)]
+        test = tests[0] if len(tests) == 1 else "(" + " OR ".join(tests) + ")"
     elif op == "matches":
         test = _true(f"LG_RX({_text_of(v)}, {lit(str(value))})")
     elif op == "between":
@@ -270,6 +265,16 @@ def field_sql(cond: FieldCondition, get: Callable[[str], Value]) -> str:
     ):
         return _true(test)
     return f"(NOT {_is_empty(v)} AND {_true(test)})"
+
+
+def _contains(field: str, v: Value, needle: str, get: Callable[[str], Value]) -> str:
+    """`contains` of one needle (an SQL literal, case-folded) as a never-NULL boolean."""
+    scalar = f"STRPOS(LOWER({_text_of(v)}), {needle}) > 0"
+    arr_test = get.array_test(field, needle) if isinstance(get, Columns) else None
+    if arr_test is None and v.array_of:
+        arr_test = f"LG_ARRAY_HAS({v.array_of}, {needle})"
+    arr = arr_test or "FALSE"
+    return f"(CASE WHEN {v.kind} = 'array' THEN {arr} ELSE {_true(scalar)} END)"
 
 
 def condition_sql(cond: Condition, get: Callable[[str], Value]) -> str:

@@ -29,6 +29,7 @@ from leadgate.analytics.sqlparts import (
     _grades,
     round2_staged,
 )
+from leadgate.playbook.conditions import contains_needles
 from leadgate.playbook.model import (
     AllCondition,
     AnyCondition,
@@ -58,13 +59,12 @@ def _prefilter(cond: Condition | None, doc: str) -> str | None:
     if isinstance(cond, FieldCondition):
         if cond.op != "contains":
             return None
-        needle = str(cond.value).casefold()
-        if '"' in needle or "\\" in needle or not set(needle) - _OUTSIDE_STRINGS:
+        # Every needle the test looks for (a domain's spellings: contains_needles).
+        needles = [str(cond.value).casefold(), *contains_needles(cond)[1:]]
+        if any('"' in n or "\\" in n or not set(n) - _OUTSIDE_STRINGS for n in needles):
             return None
-        return (
-            f"(CONTAINS(LOWER({doc}), {lit(needle)}) OR CONTAINS({doc}, CHR(92)) "
-            f"OR STRLEN({doc}) <> LENGTH({doc}))"
-        )
+        found = " OR ".join(f"CONTAINS(LOWER({doc}), {lit(n)})" for n in needles)
+        return f"({found} OR CONTAINS({doc}, CHR(92)) OR STRLEN({doc}) <> LENGTH({doc}))"
     if isinstance(cond, AllCondition):
         pres = [x for x in (_prefilter(c, doc) for c in cond.all) if x]
         return "(" + " AND ".join(pres) + ")" if pres else None

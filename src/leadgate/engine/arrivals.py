@@ -48,7 +48,7 @@ V = TypeVar("V")
 class Arrivals:
     """The answer for one batch's addresses (see the module)."""
 
-    __slots__ = ("_rules", "new", "refused", "same", "stored")
+    __slots__ = ("_keys", "_rules", "new", "refused", "same", "stored")
 
     def __init__(
         self,
@@ -57,6 +57,7 @@ class Arrivals:
         refused: set[str],
         new: list[str],
         rules: IdentitySection,
+        keys: dict[str, str] | None = None,
     ):
         # The leads that exist, by their address (`create` adds the new ones).
         self.stored = stored
@@ -67,6 +68,8 @@ class Arrivals:
         # Lead addresses to create, in arrival order.
         self.new = new
         self._rules = rules
+        # Canonical keys computed while resolving the addresses (`identity.resolve`).
+        self._keys = keys
 
     def gather(self, per_address: dict[str, V], join: Callable[[V, V], None]) -> dict[str, V]:
         """Items keyed by incoming address, keyed by lead address instead, in arrival
@@ -94,7 +97,7 @@ class Arrivals:
         fresh = [LeadState(e, {}, first_seen(e)) for e in self.new]
         made = txn.repo.insert_leads(fresh, now)
         if fresh:
-            identity.record_keys(txn.repo, fresh, self._rules, now)
+            identity.record_keys(txn.repo, fresh, self._rules, now, self._keys)
         for lead in fresh:
             # A row made here holds known columns (saving writes only what scoring
             # changes); one another writer made meanwhile is written whole.
@@ -122,6 +125,7 @@ def known(
     repo: Repository,
     addresses: Sequence[str],
     rules: IdentitySection,
+    keys: dict[str, str] | None = None,
 ) -> tuple[dict[str, StoredLead], dict[str, str]]:
     """Steps 1 and 2: the leads of their own (`lookup` reads them, locked), and for the
     other addresses, the address of the lead they are another spelling of. Suppression
@@ -130,7 +134,7 @@ def known(
     same: dict[str, str] = {}
     if len(stored) < len(addresses):
         # Addresses with no lead of their own may be another spelling of one.
-        same = identity.resolve(repo, [e for e in addresses if e not in stored], rules)
+        same = identity.resolve(repo, [e for e in addresses if e not in stored], rules, keys)
         if same:
             # The leads they are, unless read already or new in this batch.
             incoming = set(addresses)
@@ -171,7 +175,10 @@ def arrivals(
     engine: Engine, txn: _Txn, addresses: Sequence[str], rules: IdentitySection
 ) -> Arrivals:
     """Who each of a batch's (distinct, normalised) addresses is (see the module)."""
-    stored, same = known(lambda emails: engine._leads(txn, emails), txn.repo, addresses, rules)
+    keys: dict[str, str] = {}
+    stored, same = known(
+        lambda emails: engine._leads(txn, emails), txn.repo, addresses, rules, keys
+    )
     leads: Sequence[str] = addresses
     if same:
         leads = list(dict.fromkeys(same.get(e, e) for e in addresses))
@@ -187,4 +194,4 @@ def arrivals(
         new = [e for e in missing if e not in refused]
     else:
         new = missing
-    return Arrivals(stored, same, refused, new, rules)
+    return Arrivals(stored, same, refused, new, rules, keys)

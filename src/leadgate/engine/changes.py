@@ -63,12 +63,33 @@ class LeadChange:
         )
 
     @classmethod
-    def saved(cls, s: StoredLead, transitions: list[Transition], created: bool) -> LeadChange:
-        """As `of`, for a lead `save_leads` has just written: its row's score and grade
-        (`row_scores`, the card's total and grade) are at hand, not computed again."""
-        scores = s.row_scores
-        assert scores is not None
-        return cls._made(s, transitions, created, scores[0], scores[1])
+    def saved_all(cls, items: list[tuple[StoredLead, list[Transition], bool]]) -> list[LeadChange]:
+        """As `of` for each (lead, transitions, created) `save_leads` has just written: its
+        row's score and grade (`row_scores`, the card's total and grade) are at hand, not
+        computed again. One loop, no call per lead: it runs for every lead of every batch."""
+        out: list[LeadChange] = []
+        add = out.append
+        for s, ts, created in items:
+            lead = s.state
+            scores = s.row_scores
+            assert lead.id is not None and scores is not None
+            voided = s.voided
+            # As in `_made`, inline.
+            add(
+                cls(
+                    lead.id,
+                    lead.email,
+                    created,
+                    [t for t in ts if not is_absorbed(t)] if ts else [],
+                    None if created else s.score_before,
+                    scores[0],
+                    None if created else s.grade_before,
+                    scores[1],
+                    s.owner,
+                    [t for t in voided if not is_absorbed(t)] if voided else [],
+                )
+            )
+        return out
 
     @classmethod
     def _made(

@@ -117,6 +117,11 @@ class Engine:
                 raise NoPlaybook("no active playbook: run `leadgate init`")
             proc = LeadProcessor(pb, version)
             self._processors[version] = proc
+            if txn is not None:
+                # Inside a write anyway: an upgrade that left the version's plain form
+                # stale is mended now (once per process), so the next reads (every CLI
+                # command) skip validating its YAML again, not only after `init`.
+                repo.refresh_plain(version)
         if txn is not None:
             self._active_version = version
         return proc
@@ -156,22 +161,22 @@ class Engine:
             proc.version,
         )
         # Each row's score and grade as just saved (`row_scores`).
-        of = LeadChange.saved
-        changes = [of(s, ts, created) for s, ts, created in items] if self.listeners else []
-        for s, _, _ in items:
+        listeners = self.listeners
+        changes = LeadChange.saved_all(items) if listeners else []
+        keep = txn.keep.append if txn is not None else None
+        evict = txn.evict.append if txn is not None else None
+        for s, ts, _ in items:
             if s.voided:
                 s.voided = []
-        notify(self.listeners, repo, changes, now)
-        if txn is not None:
-            keep, evict = txn.keep.append, txn.evict.append
-            for s, ts, _ in items:
+            if keep is not None and evict is not None:
                 s.updated_at = now
                 if ts:
-                    # A listener may have written to a lead that moved (routing sets
-                    # its owner): read it from the store next time.
+                    # A listener may write to a lead that moved (routing sets its
+                    # owner): read it from the store next time.
                     evict(s.state.email)
                 else:
                     keep(s)
+        notify(listeners, repo, changes, now)
         return changes
 
     # -- playbook -------------------------------------------------------------
@@ -272,12 +277,12 @@ class Engine:
         return intake.ingest_counts(self, items, self.clock() if now is None else now, refused)
 
     def _ingest_once(
-        self, batch: list[EventIn], now: float, want_ids: bool, refused: set[str] | None = None
+        self, batch: list[EventIn], now: float, refused: set[str] | None = None
     ) -> tuple[set[str], dict[str, int | None]]:
         """One try at a batch of events with distinct ids (see `intake.ingest_once`)."""
         from leadgate.engine import intake
 
-        return intake.ingest_once(self, batch, now, want_ids, refused)
+        return intake.ingest_once(self, batch, now, refused)
 
     def track(self, items: Sequence[tuple[str, str, str, float, dict[str, Any]]]) -> int:
         """Browser events of anonymous visitors (see `stitch.track`)."""

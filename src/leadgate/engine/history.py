@@ -108,15 +108,18 @@ def rederive(
     now: float,
     why: str,
     extra: Sequence[Move] = (),
+    stored: Sequence[tuple[Any, ...]] | None = None,
 ) -> list[Transition]:
     """Derive the lead's history again from its facts (and `extra` people's moves not
     stored yet) and return the rows to append; stored rows the derivation no longer
     makes are voided by correction rows. The rows replace any the caller holds unstored
     (a version's catch-up, `refresh_if_stale`): the derivation rebuilds the lead and
-    makes those moves too, so appending both would store them twice."""
+    makes those moves too, so appending both would store them twice. `stored`: the
+    lead's history rows when the caller has read them in this transaction already."""
     lead = s.state
     assert lead.id is not None
-    stored = repo.history_rows(lead.id)
+    if stored is None:
+        stored = repo.history_rows(lead.id)
     moves = [Move(r[2], r[3], r[4], r[5]) for r in stored if not is_automatic(r[4])]
     moves += extra
     derived = derive(lead, repo.events_of(lead.id), moves, eras_in_force(engine, repo, proc), now)
@@ -130,15 +133,16 @@ def rewound(
     events: Sequence[EventLike],
     now: float,
     why: str,
+    stored: Sequence[tuple[Any, ...]],
 ) -> list[Transition] | None:
     """Events late only for the moves time made after them (a batch of history posted at
     today's clock fired the lead's timers at "now"): those moves are undone and the events
     scored in order (`rewind_timers`), and the rows to append returned as `rederive`
     returns them, with the same corrections. None when the lead must be derived again
-    (the lead may have been changed: `derive` rebuilds all of it from the facts)."""
+    (the lead may have been changed: `derive` rebuilds all of it from the facts; the
+    stored rows, `repo.history_rows` read by the caller, are unchanged and serve it)."""
     lead = s.state
     assert lead.id is not None
-    stored = repo.history_rows(lead.id)
     first = min(events, key=TIME_ORDER)
     back = rewind_timers(lead, [r[1:6] for r in stored], first, proc.cooldown)
     if back is None:

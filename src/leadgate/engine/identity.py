@@ -13,7 +13,7 @@ on `j.doe@gmail.com`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from leadgate.leads.identity import canonical_email
@@ -37,15 +37,24 @@ def _in(repo: Repository, sql: str, values: Sequence[str]) -> list[tuple[object,
     return out
 
 
-def resolve(repo: Repository, emails: Sequence[str], rules: IdentitySection) -> dict[str, str]:
+def resolve(
+    repo: Repository,
+    emails: Sequence[str],
+    rules: IdentitySection,
+    keys: dict[str, str] | None = None,
+) -> dict[str, str]:
     """For addresses with no lead of their own: the address of the lead each one is.
 
     Looked up in order: the address itself as an alias or key, its canonical key as a
     key, a lead whose address is that key; and, among `emails` themselves, the first
     one with the same key (two new spellings in one batch make one lead). An address
-    not in the answer is a new person.
+    not in the answer is a new person. `keys`, when given, receives each address's
+    canonical key (`record_keys` of the leads then made need not compute it again).
     """
-    keys = {e: canonical_email(e, rules) for e in emails}
+    if keys is None:
+        keys = {}
+    for e in emails:
+        keys[e] = canonical_email(e, rules)
     wanted = sorted(set(emails) | set(keys.values()))
     by_key = {
         str(a): int(lid)  # type: ignore[call-overload]
@@ -87,12 +96,19 @@ def resolve(repo: Repository, emails: Sequence[str], rules: IdentitySection) -> 
 
 
 def record_keys(
-    repo: Repository, leads: Iterable[LeadState], rules: IdentitySection, now: float
+    repo: Repository,
+    leads: Iterable[LeadState],
+    rules: IdentitySection,
+    now: float,
+    keys: Mapping[str, str] | None = None,
 ) -> None:
-    """Store the canonical key of new leads whose address differs from it."""
+    """Store the canonical key of new leads whose address differs from it (`keys`: those
+    already known, by address, as `resolve` gives them)."""
     rows = []
     for lead in leads:
-        k = canonical_email(lead.email, rules)
+        k = keys.get(lead.email) if keys else None
+        if k is None:
+            k = canonical_email(lead.email, rules)
         if k != lead.email and lead.id is not None:
             rows.append((k, lead.id, "canonical", now))
     if rows:

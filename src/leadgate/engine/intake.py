@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from leadgate.engine import history, stitch
@@ -32,6 +33,8 @@ from leadgate.store.repository import ConcurrentEvents, Repository, StoredLead, 
 
 if TYPE_CHECKING:
     from leadgate.engine.engine import Engine
+
+_ID = attrgetter("id")
 
 
 def upsert_leads(
@@ -101,32 +104,38 @@ def _created(created: float | None, now: float) -> float:
 
 def ingest(engine: Engine, items: Sequence[EventIn], now: float) -> list[ItemResult]:
     """Events in, a result per item (see `Engine.ingest`)."""
-    results: list[ItemResult] = []
-    batch: list[EventIn] = []
-    seen: set[str] = set()
-    for i, ev in enumerate(items):
-        if ev.id in seen:
-            results.append(ItemResult(i, ev.id, "duplicate"))
-        else:
-            seen.add(ev.id)
-            batch.append(ev)
-            results.append(ItemResult(i, ev.id, "accepted"))
-    if not batch:
-        return results
+    if not items:
+        return []
+    # The usual batch repeats no id: the set of ids (built in C) says so at once.
+    first: dict[str, int] | None = None  # with repeats: each id's first position
+    if len(set(map(_ID, items))) == len(items):
+        batch = list(items)
+    else:
+        first = {}
+        batch = []
+        for i, ev in enumerate(items):
+            if ev.id not in first:
+                first[ev.id] = i
+                batch.append(ev)
     refused: set[str] = set()
-    stored_before, lead_ids = ingest_batch(engine, batch, now, refused=refused)
-    get = lead_ids.get
-    if not stored_before and not refused:
-        # The usual batch: every first copy accepted as it is.
-        for r in results:
-            r.lead_id = get(r.id or "")
-        return results
-    for r in results:
-        if r.status == "accepted" and r.id in stored_before:
-            r.status = "duplicate"
-        if r.status == "accepted" and items[r.index].email in refused:
-            r.status, r.error = "rejected", "email: " + suppression.REFUSED
-        r.lead_id = get(r.id or "")
+    stored_before, lead_of = ingest_batch(engine, batch, now, refused=refused)
+    # Each event's lead, by its address as filed (another spelling of a lead was
+    # rewritten to that lead's address; an erased person's address has none).
+    get = lead_of.get
+    if first is None and not stored_before and not refused:
+        # The usual batch: every item accepted as it is.
+        return [ItemResult(i, ev.id, "accepted", None, get(ev.email)) for i, ev in enumerate(items)]
+    results: list[ItemResult] = []
+    for i, ev in enumerate(items):
+        # A repeated id in the batch (the same event object, maybe) is answered for its
+        # first copy's lead.
+        at = i if first is None else first[ev.id]
+        if at != i or ev.id in stored_before:
+            results.append(ItemResult(i, ev.id, "duplicate", None, get(items[at].email)))
+        elif ev.email in refused:
+            results.append(ItemResult(i, ev.id, "rejected", "email: " + suppression.REFUSED))
+        else:
+            results.append(ItemResult(i, ev.id, "accepted", None, get(ev.email)))
     return results
 
 
@@ -143,7 +152,7 @@ def ingest_counts(
     if not batch:
         return 0, len(items)
     out: set[str] = set()
-    stored_before, _ = ingest_batch(engine, batch, now, want_ids=False, refused=out)
+    stored_before, _ = ingest_batch(engine, batch, now, refused=out)
     dropped = sum(1 for ev in items if ev.email in out) if out else 0
     if refused is not None:
         refused.update(out)
@@ -155,17 +164,18 @@ def ingest_batch(
     engine: Engine,
     batch: list[EventIn],
     now: float,
-    want_ids: bool = True,
     refused: set[str] | None = None,
 ) -> tuple[set[str], dict[str, int | None]]:
     """Events with distinct ids in, one transaction.
 
-    Returns (the ids that were stored before, so not scored again; lead id per event id).
+    Returns (the ids that were stored before, so not scored again; the lead id of each
+    address the events are filed under: an event's `email` after the batch, since
+    another spelling of a lead is rewritten to that lead's address).
     The addresses of suppressed people are added to `refused`, their events dropped.
     """
     for attempt in range(1, 4):
         try:
-            return engine._ingest_once(batch, now, want_ids, refused)
+            return engine._ingest_once(batch, now, refused)
         except ConcurrentEvents:
             # PostgreSQL: another writer stored some of these ids (for another lead)
             # while this batch was scored; rolled back, so run it again, which will
@@ -183,7 +193,6 @@ def ingest_once(
     engine: Engine,
     batch: list[EventIn],
     now: float,
-    want_ids: bool,
     refused: set[str] | None = None,
 ) -> tuple[set[str], dict[str, int | None]]:
     """One try of `ingest_batch` (PostgreSQL may roll it back: `ConcurrentEvents`)."""
@@ -261,9 +270,13 @@ def ingest_once(
                 # Late only for the moves time made after them: undone, and the
                 # events scored in order; else the whole history derived again.
                 # (Not after a version took over here: its rows are not stored yet.)
-                got = history.rewound(repo, proc, s, evs, now, why) if tested and not ts else None
+                assert lead.id is not None  # stored or just created
+                rows = repo.history_rows(lead.id)
+                got = None
+                if tested and not ts:
+                    got = history.rewound(repo, proc, s, evs, now, why, rows)
                 if got is None:
-                    got = history.rederive(engine, repo, proc, s, now, why)
+                    got = history.rederive(engine, repo, proc, s, now, why, stored=rows)
                 # The derivation has the version's catch-up moves (`ts`, not stored yet)
                 # among its own: they are replaced, not appended twice.
                 ts = got
@@ -275,8 +288,7 @@ def ingest_once(
         engine._commit(txn, proc, touched, now, attributes=False)
         # Read but unchanged (every event a duplicate): still what the store holds.
         txn.keep.extend(s for e, s in stored.items() if e not in per_lead and e not in fresh_emails)
-    by_id = {ev.id: ids[ev.email] for ev in batch} if want_ids else {}
-    return stored_before, by_id
+    return stored_before, ids
 
 
 def adjust(

@@ -68,10 +68,14 @@ class FormRefused(Exception):
 
 @cache
 def disposable_domains() -> frozenset[str]:
-    """The maintained list of disposable-mail domains (package disposable-email-domains)."""
+    """The maintained list of disposable-mail domains (package disposable-email-domains),
+    in both spellings of an international domain: the list writes them `xn--`, while a
+    submitted address's domain is spelled in Unicode (`check_email`)."""
     from disposable_email_domains import blocklist
 
-    return frozenset(blocklist)
+    from leadgate.playbook.domains import domain_set
+
+    return domain_set(list(blocklist))
 
 
 def deliverable(email: str) -> str | None:

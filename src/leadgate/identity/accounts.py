@@ -18,19 +18,23 @@ import re
 from typing import Any
 
 from leadgate.engine.engine import Engine, NotFound
-from leadgate.ingest.validate import InputError, iso
+from leadgate.ingest.validate import InputError, check_email, iso
+from leadgate.playbook.domains import domain_set
 from leadgate.playbook.model import Playbook
 from leadgate.routing.core import FREE_EMAIL_DOMAINS, company_domain
 from leadgate.store.repository import Repository
 
-# Letters, digits, hyphens and dots (internationalised names in their xn-- form).
+# Letters, digits, hyphens and dots; an internationalised name (`bücher.de`, or its
+# `xn--bcher-kva.de` form) is asked in the spelling its leads' addresses are stored in.
 _DOMAIN = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)+")
 _COLS = "id, email, stage, engagement, score, grade, owner, created_at"
 
 
 def free_domains(playbook: Playbook) -> frozenset[str]:
     """Domains that are never an account under this playbook."""
-    return FREE_EMAIL_DOMAINS | frozenset(d.lower() for d in playbook.routing.free_email_domains)
+    # Each in either spelling: a lead's domain is stored in Unicode (`bücher.de`), a
+    # playbook may name it `xn--bcher-kva.de`.
+    return FREE_EMAIL_DOMAINS | domain_set(playbook.routing.free_email_domains)
 
 
 def _owners(repo: Repository) -> dict[str, str]:
@@ -73,12 +77,22 @@ def list_accounts(engine: Engine, limit: int = 50, min_leads: int = 1) -> list[d
     return out[:limit]
 
 
+def _spelled(domain: str) -> str:
+    """`domain` as its leads' addresses spell it (check_email's: `XN--BCHER-KVA.de` and
+    `BÜCHER.de` are `bücher.de`), or InputError."""
+    d = domain.strip().lower()
+    if _DOMAIN.fullmatch(d) and "xn--" not in d:
+        return d
+    try:
+        return check_email(f"x@{d}").rpartition("@")[2]
+    except InputError:
+        raise InputError("domain", f"'{domain[:100]}' is not a domain (like acme.com)") from None
+
+
 def show_account(engine: Engine, domain: str) -> dict[str, Any]:
     """One account with its leads, most engaged first."""
-    d = domain.strip().lower()
+    d = _spelled(domain)
     free = free_domains(engine.processor().playbook)
-    if not _DOMAIN.fullmatch(d):
-        raise InputError("domain", f"'{domain[:100]}' is not a domain (like acme.com)")
     if d in free:
         raise InputError("domain", f"{d} is a free-mail provider: not an account")
     engine.tick()

@@ -67,6 +67,13 @@ def _find(engine: Engine, repo: Repository, ref: str | int) -> StoredLead | None
     return repo.lead_by_email(check_email(str(ref)), lock=True)
 
 
+def _spelled(address: str) -> str | None:
+    try:
+        return check_email(address)
+    except InputError:
+        return None
+
+
 def _merged_before(repo: Repository, keep_id: int, ref: str | int) -> dict[str, Any] | None:
     """The merge that already made `ref` part of lead `keep_id`, if one did."""
     lid = _lead_id(ref)
@@ -79,11 +86,16 @@ def _merged_before(repo: Repository, keep_id: int, ref: str | int) -> dict[str, 
             [lid, keep_id],
         ).fetchone()
     else:
-        row = repo.execute(
+        # `merged_email` is the record as written, in the spelling of its day (before
+        # 0018, `jose\u0301@` in NFD): compared as check_email spells it now. A lead's
+        # merges are few.
+        wanted = check_email(str(ref))
+        rows = repo.execute(
             "SELECT merged_id, merged_email, actor, at FROM lead_merges "
-            "WHERE merged_email = ? AND kept_id = ?",
-            [check_email(str(ref)), keep_id],
-        ).fetchone()
+            "WHERE kept_id = ? ORDER BY id",
+            [keep_id],
+        ).fetchall()
+        row = next((r for r in rows if r[1] == wanted or _spelled(r[1]) == wanted), None)
     if row is None:
         return None
     return {"merged_id": row[0], "merged_email": row[1], "by": row[2], "at": iso(row[3])}

@@ -44,6 +44,9 @@ _TIMED_STAGES = frozenset({"mql", "nurture"})
 _STATIC_SCORES = frozenset({"fit"})
 # Distinct fit values whose MQL-gate verdict a processor keeps (cleared when full).
 _GATE_MEMO = 4096
+# A score card built in C from its values (`ScoreCard` is a named tuple): once per lead
+# per batch.
+_new_card = tuple.__new__
 
 
 class LateEvents(ValueError):
@@ -141,7 +144,7 @@ class LeadProcessor:
         ea, eb, ec = self._engagement_grades
         eg = "1" if eng >= ea else "2" if eng >= eb else "3" if eng >= ec else "4"
         version = self.version
-        lead.card = ScoreCard(fit, eng, fg, eg, (), as_of, version)
+        lead.card = _new_card(ScoreCard, (fit, eng, fg, eg, (), as_of, version))
         lead.playbook_version = version
         # Only these stages have timers (`next_due`).
         lead.next_due_at = self.next_due(lead) if lead.stage in _TIMED_STAGES else None

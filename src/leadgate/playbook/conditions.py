@@ -22,6 +22,10 @@ Semantics, shared with the SQL compiler (DuckDB, PostgreSQL, Spark: see
   `leadgate.playbook.regex` (refused by `playbook check` otherwise): ASCII `\\d \\w \\s \\b`,
   `$` only at the very end, `.` anything but a newline, `(?i)` only at the start and
   folding the pattern's letters only — the same answer in Python and every SQL engine.
+- On `email_domain` and `email`, a text value is compared in each spelling of the domain
+  it names (`xn--bcher-kva.de` and `bücher.de`; `.xn--p1ai` and `.рф` for `contains`):
+  stored addresses spell domains in Unicode (`leadgate.playbook.domains`). `matches`
+  takes its pattern as written: it tests the Unicode spelling.
 
 Example:
     >>> test = compile_field(FieldCondition(field="size", op="contains", value=20))
@@ -37,6 +41,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from leadgate.playbook.domains import DOMAIN_FIELDS, field_spellings
 from leadgate.playbook.model import (
     AllCondition,
     AnyCondition,
@@ -153,35 +158,15 @@ def compile_field(cond: FieldCondition) -> Callable[[Mapping[str, Any]], bool]:
         return run
 
     if op in ("eq", "ne", "in", "not_in"):
-        member = _member_test(list(value) if op in ("in", "not_in") else [value])
+        member = _member_test(compared_values(cond))
         if op in ("eq", "in"):
             return guard(member)
         return guard(lambda v: not member(v))
     if op == "contains":
-        needle = (text_of(value) or str(value)).casefold()
-
-        def item(x: Any) -> bool:
-            t = text_of(x)
-            return t is not None and t.strip().casefold() == needle
-
-        def contains(v: Any) -> bool:
-            if type(v) is str:  # nearly always (a URL, a title): no further checks
-                return needle in v.casefold()
-            if isinstance(v, list | tuple | set):
-                return any(item(x) for x in v)
-            t = text_of(v)
-            return t is not None and needle in t.casefold()
-
-        def run_contains(d: Mapping[str, Any]) -> bool:
-            # `guard(contains)` in one call for the common case, a non-empty string.
-            v = d.get(name)
-            if type(v) is str:
-                return bool(v.strip()) and needle in v.casefold()
-            if v is None or (isinstance(v, str) and not v.strip()):
-                return False
-            return contains(v)
-
-        return run_contains
+        tests = [_contains(name, n) for n in contains_needles(cond)]
+        if len(tests) == 1:
+            return tests[0]
+        return lambda d: any(t(d) for t in tests)
     if op == "matches":
         rx = compile_python(str(value))
 
@@ -199,6 +184,54 @@ def compile_field(cond: FieldCondition) -> Callable[[Mapping[str, Any]], bool]:
 
         return run_matches
     return guard(_numeric(op, value))
+
+
+def compared_values(cond: FieldCondition) -> list[Any]:
+    """The options eq/ne/in/not_in compare with (the one value of eq/ne, the list of
+    in/not_in), each text in every spelling of the domain it names on a field that holds
+    one (module doc). The SQL compiler compares with the same."""
+    values = list(cond.value) if cond.op in ("in", "not_in") else [cond.value]
+    if cond.field not in DOMAIN_FIELDS:
+        return values
+    return [
+        s for v in values for s in (field_spellings(cond.field, v) if isinstance(v, str) else [v])
+    ]
+
+
+def contains_needles(cond: FieldCondition) -> list[str]:
+    """The case-folded texts `contains` looks for: the value's text, and on a field that
+    holds a domain its other spellings (module doc). The SQL compiler looks for the same."""
+    text = text_of(cond.value) or str(cond.value)
+    if cond.field not in DOMAIN_FIELDS or not isinstance(cond.value, str):
+        return [text.casefold()]
+    return list(dict.fromkeys(t.casefold() for t in field_spellings(cond.field, text)))
+
+
+def _contains(name: str, needle: str) -> Callable[[Mapping[str, Any]], bool]:
+    """`contains` of one case-folded needle (see the module doc)."""
+
+    def item(x: Any) -> bool:
+        t = text_of(x)
+        return t is not None and t.strip().casefold() == needle
+
+    def contains(v: Any) -> bool:
+        if type(v) is str:  # nearly always (a URL, a title): no further checks
+            return needle in v.casefold()
+        if isinstance(v, list | tuple | set):
+            return any(item(x) for x in v)
+        t = text_of(v)
+        return t is not None and needle in t.casefold()
+
+    def run_contains(d: Mapping[str, Any]) -> bool:
+        # `guard(contains)` in one call for the common case, a non-empty string.
+        v = d.get(name)
+        if type(v) is str:
+            return bool(v.strip()) and needle in v.casefold()
+        if v is None or (isinstance(v, str) and not v.strip()):
+            return False
+        return contains(v)
+
+    return run_contains
 
 
 def _numeric(op: str, value: Any) -> Callable[[Any], bool]:

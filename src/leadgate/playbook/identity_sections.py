@@ -19,6 +19,7 @@ import re
 from pydantic import Field, field_validator
 
 from leadgate.playbook.base import _Strict
+from leadgate.playbook.domains import spellings, to_unicode
 
 # A domain as written in the playbook: lower-case labels, or "*" (every domain).
 _DOMAIN = re.compile(r"(\*|[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+)")
@@ -28,16 +29,27 @@ _EVENT_TYPE = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
 SERVER_ONLY_EVENTS = ("manual_adjustment", "form_submitted")
 
 
+def _domain(d: str) -> str:
+    """One domain as the rules compare it: lower-cased, an internationalised one in
+    Unicode (`xn--bcher-kva.de` and `Bücher.de` are `bücher.de`), as every stored address
+    spells it (`leadgate.playbook.domains`); or "*"."""
+    key = to_unicode(d)
+    ascii_key = next((s for s in spellings(key) if s.isascii()), None)
+    if ascii_key is None or not _DOMAIN.fullmatch(ascii_key.lower()):
+        raise ValueError(f"'{d}' is not a domain (like gmail.com) or '*'")
+    return key
+
+
 def _domains(v: list[str]) -> list[str]:
+    """The domains of a list, each in every spelling (Unicode first: the one stored
+    addresses have; the other still matches a lead migration 0018 left in its old one)."""
     out: list[str] = []
     for d in v:
-        key = d.strip().lower()
-        if not _DOMAIN.fullmatch(key):
-            raise ValueError(f"'{d}' is not a domain (like gmail.com) or '*'")
+        key = _domain(d)
         if key in out:
             raise ValueError(f"domain '{key}' is listed twice")
         out.append(key)
-    return out
+    return out + [s for k in out for s in spellings(k)[1:]]
 
 
 class IdentitySection(_Strict):
@@ -57,7 +69,7 @@ class IdentitySection(_Strict):
     def _check_aliases(cls, v: dict[str, str]) -> dict[str, str]:
         out: dict[str, str] = {}
         for a, b in v.items():
-            src, dst = _domains([a])[0], _domains([b])[0]
+            src, dst = _domain(a), _domain(b)
             if "*" in (src, dst):
                 raise ValueError("domain_aliases maps one domain to another, not '*'")
             if src == dst:
@@ -66,7 +78,8 @@ class IdentitySection(_Strict):
         for src, dst in out.items():
             if dst in out:
                 raise ValueError(f"'{src}' maps to '{dst}', which is itself an alias")
-        return out
+        # Each alias in its other spelling too (see `_domains`); the key is the Unicode one.
+        return out | {s: dst for src, dst in out.items() for s in spellings(src)[1:]}
 
 
 def check_browser_events(v: list[str]) -> list[str]:

@@ -19,9 +19,10 @@ from leadgate.playbook.base import AllCondition as AllCondition
 from leadgate.playbook.base import AnyCondition as AnyCondition
 from leadgate.playbook.base import Condition as Condition
 from leadgate.playbook.base import FieldCondition as FieldCondition
-from leadgate.playbook.base import Flag, _reads_scores, _Strict, _suggest
+from leadgate.playbook.base import Flag, _reads_scores, _Strict, _suggest, any_leaf
 from leadgate.playbook.base import NotCondition as NotCondition
 from leadgate.playbook.base import ScoreCondition as ScoreCondition
+from leadgate.playbook.domains import DOMAIN_FIELDS
 from leadgate.playbook.forms_section import Form, check_forms
 from leadgate.playbook.identity_sections import IdentitySection, check_browser_events
 from leadgate.playbook.sales_sections import (
@@ -38,6 +39,16 @@ STAGES = ("lead", "mql", "sal", "sql", "sqo", "customer", "nurture", "disqualifi
 FRAMEWORKS = tuple(BUNDLED)
 # Event types the engine itself writes; rules may not score them.
 RESERVED_EVENTS = ("manual_adjustment",)
+
+
+def _xn_pattern(cond: Any) -> bool:
+    """A `matches` on a domain field whose pattern names an `xn--` label (see warnings)."""
+    return (
+        isinstance(cond, FieldCondition)
+        and cond.op == "matches"
+        and cond.field in DOMAIN_FIELDS
+        and "xn--" in str(cond.value).lower()
+    )
 
 
 class _PointsRule(_Strict):
@@ -384,4 +395,29 @@ class Playbook(_Strict):
             for ev in self.stages.mql.hand_raisers:
                 if ev not in known:
                     out.append(f"stages.mql.hand_raisers: event type '{ev}' is not in known_events")
+        for where, cond in self._conditions():
+            if any_leaf(cond, _xn_pattern):
+                out.append(
+                    f"{where}: a 'matches' pattern on {'/'.join(sorted(DOMAIN_FIELDS))} with "
+                    "'xn--' matches only leads still stored in that form: addresses are stored "
+                    "with the domain in Unicode (bücher.de); write the pattern in Unicode, or "
+                    "use eq/in/contains, which take either spelling"
+                )
+        return out
+
+    def _conditions(self) -> list[tuple[str, Condition]]:
+        """Every condition that tests a lead's fields, with where it is written."""
+        out: list[tuple[str, Condition]] = [
+            (f"fit.rules[{i}].if", r.if_) for i, r in enumerate(self.fit.rules)
+        ]
+        if self.stages.mql.when is not None:
+            out.append(("stages.mql.when", self.stages.mql.when))
+        for key in ("rules", "handoff_rules"):
+            for i, rr in enumerate(getattr(self.routing, key)):
+                if rr.if_ is not None:
+                    out.append((f"routing.{key}[{i}].if", rr.if_))
+        for i, t in enumerate(self.nurture.tracks):
+            if t.if_ is not None:
+                out.append((f"nurture.tracks[{i}].if", t.if_))
+        out += [(f"segments.{name}", c) for name, c in self.segments.items()]
         return out

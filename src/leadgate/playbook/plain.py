@@ -44,6 +44,7 @@ FORMAT = 1
 SCHEMA_MODULES = (
     "playbook/base.py",
     "playbook/conditions.py",
+    "playbook/domains.py",
     "playbook/forms_section.py",
     "playbook/identity_sections.py",
     "playbook/model.py",

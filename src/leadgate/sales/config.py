@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from leadgate.playbook.conditions import compile_condition
+from leadgate.playbook.domains import domain_set
 from leadgate.playbook.model import Playbook
 from leadgate.playbook.sales_sections import Pool, RouteRule, SalesSections
 from leadgate.qualification.frameworks import Framework, Policy
@@ -91,7 +92,7 @@ def build_config(
     handoff = Router(
         _rules(routing.handoff_rules), routing.handoff_default_pool or DEFAULT_AE_POOL.name
     )
-    free = FREE_EMAIL_DOMAINS | frozenset(d.lower() for d in routing.free_email_domains)
+    free = FREE_EMAIL_DOMAINS | domain_set(routing.free_email_domains)
     return SalesConfig(
         version,
         playbook,

@@ -15,7 +15,7 @@ import re
 from typing import TYPE_CHECKING
 
 from leadgate.engine.errors import NotFound
-from leadgate.ingest.validate import InputError
+from leadgate.ingest.validate import InputError, check_email
 from leadgate.store.repository import Repository
 
 if TYPE_CHECKING:
@@ -24,6 +24,15 @@ if TYPE_CHECKING:
 
 def _key(text: str) -> str:
     return re.sub(r"[\s._\-]+", "", text.strip().casefold())
+
+
+def _address(text: str) -> str:
+    """An address in the one spelling every way in gives it (check_email: `JOSE\u0301@X`
+    and `josé@x` are one, `xn--bcher-kva.de` is `bücher.de`); other text case-folded."""
+    try:
+        return check_email(text)
+    except InputError:
+        return text.casefold()
 
 
 class ImportOwners:
@@ -38,14 +47,14 @@ class ImportOwners:
             if not r.active:
                 continue
             if r.email:
-                self._by.setdefault(r.email.casefold(), r.name)
+                self._by.setdefault(_address(r.email), r.name)
                 self._by.setdefault(_key(r.email.split("@")[0]), r.name)
             self._by[_key(r.name)] = r.name
 
     def match(self, text: str) -> str | None:
         """The rep an owner as written in an export is, or None."""
         t = text.strip()
-        return self._by.get(t.casefold()) or self._by.get(_key(t))
+        return self._by.get(_address(t)) or self._by.get(_key(t))
 
     def assign(self, email: str, rep: str, actor: str) -> bool:
         """Give the lead to `rep` (audited as a reassignment by `actor`)."""

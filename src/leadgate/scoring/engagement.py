@@ -25,6 +25,7 @@ from typing import Any, NamedTuple, Protocol
 
 from leadgate.playbook.conditions import compile_condition, compile_field
 from leadgate.playbook.model import EngagementSection, FieldCondition
+from leadgate.scoring.cents import round2
 
 DAY = 86400.0
 ADJUSTMENT = "manual_adjustment"
@@ -350,7 +351,7 @@ class EngagementRules:
             state.floor = (self, at, pos, neg, slack)
             state.ceiling = [self, at, pos, 0.0, slack]
         if out:  # a zero (all rules decayed to nothing) is its own rounding
-            out = round(out, 2)
+            out = round2(out)  # a sum of cents: mostly its own rounding too
         state.memo = (self, at, out)
         return out
 
@@ -372,7 +373,7 @@ class EngagementRules:
                 if decays and hl is not None and at > anchor:
                     value *= 2.0 ** (-(at - anchor) / hl)
                 out += round(value, 2)
-            return round(out, 2)
+            return round2(out)
 
         return total_at
 

@@ -17,12 +17,20 @@ from typing import Any
 from leadgate.scoring.engagement import Event
 from leadgate.store.codec import loads
 from leadgate.store.database import PENDING_KEY
-from leadgate.store.statements import _SMALL_BATCH, Statements, _chunks
+from leadgate.store.statements import _SMALL_BATCH, Statements, _chunks, pieces
 
 _EVENT_COLS = ("id", "lead_id", "type", "occurred_at", "received_at", "properties")
 _EVENTS_IN = (
     "id text, lead_id int4, type text, occurred_at float8, received_at float8, properties text"
 )
+
+# SQLite: INSERT statements of 1, 2, 4 ... 256 rows (by row count).
+_INSERT_MANY = {
+    n: f"INSERT INTO events ({', '.join(_EVENT_COLS)}) VALUES "
+    + ",".join(["(?,?,?,?,?,?)"] * n)
+    + " ON CONFLICT (id) DO NOTHING"
+    for n in (1 << k for k in range(9))
+}
 
 
 class ConcurrentEvents(RuntimeError):
@@ -73,12 +81,15 @@ class EventRows(Statements):
             # count tells without looking any id up (that lookup cost ~4% of ingest).
             top = self.execute("SELECT MAX(rowid) FROM events").fetchone()[0] or 0
             cur = self._cur()
-            cur.executemany(
-                "INSERT INTO events (id, lead_id, type, occurred_at, received_at, properties) "
-                "VALUES (?,?,?,?,?,?) ON CONFLICT (id) DO NOTHING",
-                rows,
-            )
-            if cur.rowcount == len(rows):
+            # Many rows a statement, in power-of-two pieces (each text one the statement
+            # cache keeps), in order: the same rows and rowids as a statement a row, but
+            # one step each, where Python's sqlite3 hands over the GIL (and resets and
+            # rebinds) for every row of an executemany.
+            added = 0
+            for piece in pieces(rows, 256):
+                cur.execute(_INSERT_MANY[len(piece)], [v for r in piece for v in r])
+                added += cur.rowcount
+            if added == len(rows):
                 return set()
             out: set[str] = set()
             for chunk in _chunks([r[0] for r in rows]):
