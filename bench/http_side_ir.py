@@ -36,7 +36,7 @@ from collections.abc import Callable
 from typing import Any
 
 from _common import load_average, machine
-from writer_ir import split
+from writer_ir import annotated, line, self_under_callgrind
 
 _INNER = "_LEADGATE_HTTP_SIDE_IR_INNER"
 NOW = 1_796_000_000.0  # fixed: the same work in every run
@@ -206,37 +206,12 @@ def _callgrind(n: int, keep: str | None) -> list[collections.Counter[str]]:
     """Run this script inside callgrind; each part's instructions by where they ran."""
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, "callgrind.out")
-        cmd = [
-            "valgrind",
-            "--tool=callgrind",
-            "--instr-atstart=no",
-            f"--callgrind-out-file={out}",
-            sys.executable,
-            *sys.argv,
-        ]
         env = {**os.environ, _INNER: "1", "PYTHONHASHSEED": "0"}
-        subprocess.run(cmd, env=env, check=True, capture_output=True)
+        subprocess.run(self_under_callgrind(out), env=env, check=True, capture_output=True)
         dumps = sorted(glob.glob(out + ".*"), key=lambda p: int(p.rsplit(".", 1)[1]))
         if len(dumps) != len(PARTS):
             raise SystemExit(f"http_side_ir: {len(dumps)} callgrind dumps, not {len(PARTS)}")
-        got = []
-        for path in dumps:
-            annotated = subprocess.run(
-                ["callgrind_annotate", "--threshold=100", path],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
-            if keep:
-                with open(keep, "a", encoding="utf-8") as fh:
-                    fh.write(annotated)
-            got.append(split(annotated))
-    return got
-
-
-def _line(label: str, by: collections.Counter[str], n: int) -> str:
-    parts = ", ".join(f"{k} {v // n:,}" for k, v in by.most_common())
-    return f"{label}: {sum(by.values()) // n:,} instructions an event ({parts})"
+        return [annotated(path, keep) for path in dumps]
 
 
 def main() -> None:
@@ -263,10 +238,10 @@ def main() -> None:
         f"{args.bodies} POST /api/v1/events of {args.size:,} demo events each, "
         "Engine.ingest stubbed"
     )
-    print(_line("whole request", request, n))
-    print(_line("  decode_json + split_items", decode, n))
-    print(_line("  parse_items", parse, n))
-    print(_line("  the rest (FastAPI, key, hand-over, answer)", rest, n))
+    print(line("whole request", request, n))
+    print(line("  decode_json + split_items", decode, n))
+    print(line("  parse_items", parse, n))
+    print(line("  the rest (FastAPI, key, hand-over, answer)", rest, n))
 
 
 if __name__ == "__main__":

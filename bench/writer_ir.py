@@ -146,34 +146,45 @@ def split(annotated: str) -> collections.Counter[str]:
     return out
 
 
-def _callgrind(env: dict[str, str], keep: str | None) -> collections.Counter[str]:
-    """Run this script inside callgrind with `env`; the instructions by where they ran
-    (callgrind_annotate's output also appended to the file `keep`)."""
-    with tempfile.TemporaryDirectory() as d:
-        out = os.path.join(d, "callgrind.out")
-        cmd = [
-            "valgrind",
-            "--tool=callgrind",
-            "--instr-atstart=no",
-            f"--callgrind-out-file={out}",
-            sys.executable,
-            *sys.argv,
-        ]
-        env = {**os.environ, **env, "PYTHONHASHSEED": "0"}
-        subprocess.run(cmd, env=env, check=True, capture_output=True)
-        annotated = subprocess.run(
-            ["callgrind_annotate", "--threshold=100", out],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
+def self_under_callgrind(out: str) -> list[str]:
+    """This script's own command line under callgrind, counting nothing until a part turns
+    instrumentation on (`callgrind_control -i on`)."""
+    return [
+        "valgrind",
+        "--tool=callgrind",
+        "--instr-atstart=no",
+        f"--callgrind-out-file={out}",
+        sys.executable,
+        *sys.argv,
+    ]
+
+
+def annotated(path: str, keep: str | None) -> collections.Counter[str]:
+    """The instructions of one callgrind output by where they ran (`callgrind_annotate`'s
+    output also appended to the file `keep`)."""
+    text = subprocess.run(
+        ["callgrind_annotate", "--threshold=100", path],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     if keep:
         with open(keep, "a", encoding="utf-8") as fh:
-            fh.write(annotated)
-    return split(annotated)
+            fh.write(text)
+    return split(text)
 
 
-def _line(label: str, by: collections.Counter[str], n: int) -> str:
+def _callgrind(env: dict[str, str], keep: str | None) -> collections.Counter[str]:
+    """Run this script inside callgrind with `env`; the instructions by where they ran."""
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "callgrind.out")
+        env = {**os.environ, **env, "PYTHONHASHSEED": "0"}
+        subprocess.run(self_under_callgrind(out), env=env, check=True, capture_output=True)
+        return annotated(out, keep)
+
+
+def line(label: str, by: collections.Counter[str], n: int) -> str:
+    """`label: N instructions an event (python .., sqlite .., ...)`."""
     parts = ", ".join(f"{k} {v // n:,}" for k, v in by.most_common())
     return f"{label}: {sum(by.values()) // n:,} instructions an event ({parts})"
 
@@ -201,8 +212,8 @@ def against_floor(n: int, cpu_n: int, keep: str | None) -> None:
         f"file, on the floor's store (the first {_FLOOR_FIRST:,} loaded by the engine); "
         f"{known:.0%} of them name a lead the store holds (the floor skips the others)"
     )
-    print(_line("floor, 1,000-event transactions", floor, n))
-    print(_line("Engine.ingest as served, same batches", writer, n))
+    print(line("floor, 1,000-event transactions", floor, n))
+    print(line("Engine.ingest as served, same batches", writer, n))
     print(
         f"CPU, {cpu_n:,} events from the same place, outside valgrind (load "
         f"{os.getloadavg()[0]:.1f}): floor "
@@ -305,7 +316,7 @@ def main() -> None:
         against_floor(args.events, args.cpu_events, args.keep)
         return
     by = _callgrind({_INNER: "1"}, args.keep)
-    print(_line("Engine.ingest 1,000/batch", by, args.events))
+    print(line("Engine.ingest 1,000/batch", by, args.events))
 
 
 if __name__ == "__main__":
