@@ -28,6 +28,7 @@ _LEAD_COLS = (
     "score_state, playbook_version, timer_spent_at, next_due_at, owner, updated_at, "
     "score, grade, fit"
 )
+_N_LEAD_COLS = _LEAD_COLS.count(",") + 1
 # What `save_leads` writes (besides attributes); the stage columns only for leads
 # whose stage or timer changed.
 _SCORE_COLS = (
@@ -96,36 +97,27 @@ class StoredLead:
     row_scores: tuple[float, str] | None = None
 
 
-def _row_to_lead(row: Sequence[Any]) -> StoredLead:
-    engagement, settled = load_lead_state(row[8])
-    state = LeadState(
-        email=row[1],
-        attributes=loads(row[2]),
-        created_at=row[3],
-        id=row[0],
-        stage=row[4],
-        stage_at=row[5],
-        stage_reason=row[6],
-        exit_armed=bool(row[7]),
-        engagement_state=engagement,
-        settled_at=settled,
-        playbook_version=row[9],
-        timer_spent_at=row[10],
-        next_due_at=row[11],
-        # Fit depends on attributes and the playbook only: reuse the stored value.
-        fit_cache=row[16] if row[9] is not None else None,
-    )
-    stage = (row[4], row[5], row[6], row[11])
-    return StoredLead(state, row[12], row[13], row[14], row[15], stage, [], (row[14], row[15]))
-
-
-def _packed_to_lead(row: Sequence[Any]) -> StoredLead:
-    """As `_row_to_lead`, from a row of `_PACKED_COLS`. LeadState's fields are passed in
-    their order, unnamed (cheaper); tests/store/test_lead_reads.py holds the two equal."""
-    lid, email, attributes, stage, reason, armed, score_state, version, owner, grade = orjson.loads(
-        row[0]
-    )
-    created_at, stage_at, spent, due, updated_at, score, fit = row[1:]
+def _lead(
+    lid: int,
+    email: str,
+    attributes: str,
+    created_at: float,
+    stage: str,
+    stage_at: float,
+    reason: str | None,
+    armed: Any,
+    score_state: str | None,
+    version: int | None,
+    spent: float | None,
+    due: float | None,
+    owner: str | None,
+    updated_at: float,
+    score: float,
+    grade: str,
+    fit: float | None,
+) -> StoredLead:
+    """A stored lead from its row's values (in `_LEAD_COLS` order). LeadState's fields are
+    passed in their order, unnamed (cheaper: this runs for every lead read)."""
     engagement, settled = load_lead_state(score_state)
     state = LeadState(
         email,
@@ -149,6 +141,24 @@ def _packed_to_lead(row: Sequence[Any]) -> StoredLead:
     return StoredLead(
         state, owner, updated_at, score, grade, (stage, stage_at, reason, due), [], scores
     )
+
+
+def _row_to_lead(row: Sequence[Any]) -> StoredLead:
+    """A lead from a row that starts with `_LEAD_COLS` (the rescore reads more after them)."""
+    return _lead(*row[:_N_LEAD_COLS])
+
+
+def _packed_to_lead(row: Sequence[Any]) -> StoredLead:
+    """A lead from a row of `_PACKED_COLS` (its text and integer columns in one JSON
+    array); tests/store/test_lead_reads.py holds it equal to `_row_to_lead`."""
+    lid, email, attributes, stage, reason, armed, score_state, version, owner, grade = orjson.loads(
+        row[0]
+    )
+    created_at, stage_at, spent, due, updated_at, score, fit = row[1:]
+    return _lead(
+        lid, email, attributes, created_at, stage, stage_at, reason, armed, score_state,
+        version, spent, due, owner, updated_at, score, grade, fit,
+    )  # fmt: skip
 
 
 # A row's last item (its lead id), as a C-level sort key: no Python call a row.
