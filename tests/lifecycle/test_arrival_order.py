@@ -466,22 +466,13 @@ def test_any_arrival_order_gives_the_same_history(
     clock = FakeClock(1_790_000_000.0)
     db = Database(_store_for_example(db_url))
     try:
-        eng = Engine(db, clock=clock)
-        eng.listeners.append(OutboxWriter())
-        clock.now = _fresh_era(db, clock.now)
-        _subscribe(db, clock.now)
-        eng.activate_playbook(pb, "random.yaml", "test")
-        clock.advance(DAY)
+        eng = _example_engine(db, clock, pb, "random.yaml")
         tag = f"x{next(_EXAMPLES)}"
         a, b = _run_pair(eng, clock, tag, facts, data)
         if a is None or b is None:
             return
         assert _seen(b) == _seen(a)
-        for shown in (a, b):
-            # As multisets: two rows at one instant (a hand-raiser and a rep's move in the
-            # same second) carry nothing in a webhook that orders them.
-            history = Counter((h["from"], h["to"], h["at"], h["actor"]) for h in shown["history"])
-            assert _told(db, shown["id"]) == history, shown["email"]
+        _assert_told(db, a, b)
         # Ticking at every due time leaves no lead the rules contradict: an MQL that
         # sales has not accepted, armed for the exit, is not below the exit line now.
         exit_line = load_playbook(pb, "x").stages.recycle.mql_exit_engagement
@@ -493,6 +484,27 @@ def test_any_arrival_order_gives_the_same_history(
 
 
 _EXAMPLES = itertools.count()
+
+
+def _example_engine(db: Database, clock: FakeClock, pb: str, name: str) -> Engine:
+    """An engine on an example's store: its webhooks recorded (`_told`), `pb` in force
+    from a fresh era on (`_fresh_era`), and the clock a day past the activation."""
+    eng = Engine(db, clock=clock)
+    eng.listeners.append(OutboxWriter())
+    clock.now = _fresh_era(db, clock.now)
+    _subscribe(db, clock.now)
+    eng.activate_playbook(pb, name, "test")
+    clock.advance(DAY)
+    return eng
+
+
+def _assert_told(db: Database, *shown: dict[str, Any]) -> None:
+    """Each shown lead's history is what the webhooks told, row for row."""
+    for lead in shown:
+        # As multisets: two rows at one instant (a hand-raiser and a rep's move in the
+        # same second) carry nothing in a webhook that orders them.
+        history = Counter((h["from"], h["to"], h["at"], h["actor"]) for h in lead["history"])
+        assert _told(db, lead["id"]) == history, lead["email"]
 
 
 def _store_for_example(db_url: str) -> str:

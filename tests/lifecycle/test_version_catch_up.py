@@ -36,8 +36,9 @@ from leadgate.webhooks import OutboxWriter
 from tests.lifecycle.test_arrival_order import (
     DAY,
     TYPES,
+    _assert_told,
     _ev,
-    _fresh_era,
+    _example_engine,
     _seen,
     _store_for_example,
     _subscribe,
@@ -153,9 +154,7 @@ def test_a_lead_the_rescore_has_not_reached_gets_its_catch_up_moves_once(
         # merged in, keeps the words of then (a derivation keeps a row that still holds).
         rows_a, rows_b = [r[:4] for r in rows_a], [r[:4] for r in rows_b]
     assert rows_a == rows_b
-    for shown in (shown_a, shown_b):
-        history = Counter((h["from"], h["to"], h["at"], h["actor"]) for h in shown["history"])
-        assert _told(eng.db, shown["id"]) == history, shown["email"]
+    _assert_told(eng.db, shown_a, shown_b)
     # Nothing appended twice: no more raw rows than the twin's.
     assert _raw(eng, shown_a["id"]) <= _raw(eng, shown_b["id"])
 
@@ -239,12 +238,7 @@ def test_a_version_and_late_events_give_the_in_order_history(
     clock = FakeClock(1_790_000_000.0)
     db = Database(_store_for_example(db_url))
     try:
-        eng = Engine(db, clock=clock)
-        eng.listeners.append(OutboxWriter())
-        clock.now = _fresh_era(db, clock.now)
-        _subscribe(db, clock.now)
-        eng.activate_playbook(old, "old.yaml", "test")
-        clock.advance(DAY)
+        eng = _example_engine(db, clock, old, "old.yaml")
         tag = f"v{clock.now:.0f}"
         a, b = f"{tag}-a@x.com", f"{tag}-b@x.com"
         t, timeline = clock.now, []
@@ -281,8 +275,6 @@ def test_a_version_and_late_events_give_the_in_order_history(
         eng.tick(clock.now)
         shown_a, shown_b = eng.show(a), eng.show(b)
         assert _seen(shown_b) == _seen(shown_a)
-        for shown in (shown_a, shown_b):
-            history = Counter((h["from"], h["to"], h["at"], h["actor"]) for h in shown["history"])
-            assert _told(db, shown["id"]) == history, shown["email"]
+        _assert_told(db, shown_a, shown_b)
     finally:
         db.dispose()
